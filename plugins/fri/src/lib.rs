@@ -1,0 +1,1 @@
+use ipra_plugin_sdk::bindings::exports::*;
