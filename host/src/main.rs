@@ -1,1 +1,325 @@
-fn main() {}
+//! `ipra`: the IPRA execution server of a region — command line, HTTP server, plugin host.
+//! Every operator task is a subcommand; `serve` runs the web UI and API.
+
+mod app;
+mod audit;
+mod bench;
+mod db;
+mod demo;
+mod plugins;
+mod register;
+mod web;
+
+use anyhow::Result;
+use app::App;
+use clap::{Parser, Subcommand};
+use register::import::{self, ImportOptions, ImportReport};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "ipra",
+    version,
+    about = "Сервер исполнения ИПРА: региональный реестр, плагины ведомств и обмены"
+)]
+struct Cli {
+    /// Data directory (database, installed plugins, quarantine, cache).
+    #[arg(
+        long,
+        global = true,
+        env = "IPRA_DATA_DIR",
+        default_value = "ipra-data"
+    )]
+    data_dir: PathBuf,
+    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB (default: SQLite in the data directory).
+    #[arg(long, global = true, env = "IPRA_DATABASE_URL")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web UI and API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Load demo extracts first when the register is empty.
+        #[arg(long)]
+        demo: bool,
+        /// How many demo extracts to load with --demo.
+        #[arg(long, default_value_t = 300)]
+        demo_count: usize,
+    },
+    /// Import extracts (files, folders, ZIP) through the FRI connector.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Validate and report without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Connector plugin that reads the files.
+        #[arg(long, default_value = "fri")]
+        connector: String,
+    },
+    /// Plugins of this installation.
+    Plugins {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+    /// Generate realistic demo extracts in the real FRI format and load them (or write them out).
+    Demo {
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write the files to this folder instead of loading them.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Benchmarks that print figures and ratios measured side by side.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// List plugins with version, kind, API range and whether they are enabled.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enable a plugin for this installation.
+    Enable { id: String },
+    /// Disable a plugin for this installation.
+    Disable { id: String },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// End-to-end import against native parse-only, WASM vs native parse, call overhead, peak RSS.
+    Import {
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IPRA_LOG")
+                .unwrap_or_else(|_| "warn,ipra=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ошибка: не удалось запустить среду выполнения: {e}");
+            std::process::exit(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("ошибка: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<i32> {
+    let open = || App::open(&cli.data_dir, cli.database.as_deref());
+    match cli.command {
+        Command::Serve {
+            listen,
+            demo,
+            demo_count,
+        } => {
+            let app = open().await?;
+            if demo {
+                demo::load_if_empty(&app, demo_count).await?;
+            }
+            web::serve(app, &listen).await?;
+            Ok(0)
+        }
+        Command::Import {
+            paths,
+            dry_run,
+            json,
+            connector,
+        } => {
+            let app = open().await?;
+            let report = import_paths(&app, &paths, dry_run, "cli", &connector, !json).await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print_report(&report);
+            }
+            Ok(if report.rejected.is_empty() { 0 } else { 1 })
+        }
+        Command::Plugins { action } => {
+            let app = open().await?;
+            match action {
+                PluginAction::List { json } => print_plugins(&app, json)?,
+                PluginAction::Enable { id } => {
+                    app.set_plugin_enabled(&id, true).await?;
+                    println!("плагин «{id}» включён");
+                }
+                PluginAction::Disable { id } => {
+                    app.set_plugin_enabled(&id, false).await?;
+                    println!("плагин «{id}» отключён");
+                }
+            }
+            Ok(0)
+        }
+        Command::Demo { count, seed, out } => {
+            match out {
+                Some(dir) => {
+                    let written = demo::write_files(&dir, count, seed)?;
+                    println!("записано {written} выписок в {}", dir.display());
+                }
+                None => {
+                    let app = open().await?;
+                    let report = demo::load(&app, count, seed).await?;
+                    print_report(&report);
+                }
+            }
+            Ok(0)
+        }
+        Command::Bench {
+            what: BenchWhat::Import { count, json, seed },
+        } => {
+            let app = open().await?;
+            bench::import(&app, count, seed, json).await?;
+            Ok(0)
+        }
+        Command::Migrate => {
+            let app = open().await?;
+            println!("база данных готова ({})", app.db.engine.name());
+            Ok(0)
+        }
+    }
+}
+
+/// Imports paths with a progress bar on a terminal; used by `import`, `demo` and the inbox.
+pub async fn import_paths(
+    app: &App,
+    paths: &[PathBuf],
+    dry_run: bool,
+    origin: &str,
+    connector: &str,
+    show_progress: bool,
+) -> Result<ImportReport> {
+    let (files, missing) = import::collect_inputs(paths);
+    let mut opts = ImportOptions::new(origin, dry_run);
+    opts.connector = connector.into();
+    opts.quarantine_dir = Some(app.quarantine_dir());
+    let bar = (show_progress && std::io::stderr().is_terminal() && files.len() > 20).then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} выписок, {per_sec}, осталось {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    if let Some(bar) = bar.clone() {
+        opts.progress = Some(Arc::new(move |done| bar.set_position(done)));
+    }
+    let mut report = import::run(&app.db, &app.plugins, &app.reference, files, &opts).await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    report.rejected.splice(0..0, missing);
+    Ok(report)
+}
+
+fn print_report(report: &ImportReport) {
+    let mode = if report.dry_run {
+        " (проверка без записи)"
+    } else {
+        ""
+    };
+    println!(
+        "Файлов: {}{mode}. Загружено ИПРА: {}, без изменений: {}, заменено более новыми: {}, отклонено: {}.",
+        report.files,
+        report.imported,
+        report.unchanged,
+        report.superseded,
+        report.rejected.len()
+    );
+    for r in &report.rejected {
+        println!(
+            "  отклонено: {} | запись: {} | поле: {} | {} ({})",
+            r.file,
+            r.record.as_deref().unwrap_or("—"),
+            r.field.as_deref().unwrap_or("—"),
+            r.message,
+            r.code
+        );
+    }
+    if !report.rejected.is_empty() && !report.dry_run {
+        println!(
+            "Отклонённые файлы не загружены и скопированы в каталог карантина вместе с причинами."
+        );
+    }
+    for w in &report.warnings {
+        println!(
+            "  предупреждение: {} | запись: {} | {}",
+            w.file,
+            w.record.as_deref().unwrap_or("—"),
+            w.message
+        );
+    }
+}
+
+fn print_plugins(app: &App, json: bool) -> Result<()> {
+    let summaries = app.plugins.summaries();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<9} {:<10} {:<7} {:<9} {}",
+        "ID", "ВЕРСИЯ", "ВИД", "API", "ВКЛЮЧЁН", "НАИМЕНОВАНИЕ"
+    );
+    for p in &summaries {
+        println!(
+            "{:<20} {:<9} {:<10} {:<7} {:<9} {}",
+            p.id,
+            p.version,
+            p.kind,
+            p.api,
+            if p.enabled { "да" } else { "нет" },
+            p.name
+        );
+    }
+    for r in app.plugins.refused() {
+        println!(
+            "ОТКЛОНЁН {} ({}): {}",
+            r.id.as_deref().unwrap_or("?"),
+            r.path,
+            r.reason
+        );
+    }
+    Ok(())
+}

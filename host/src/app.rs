@@ -1,0 +1,102 @@
+//! What every command works on: the data directory, the migrated database, the plugins with
+//! their enablement and look-ups, and the reference snapshot.
+
+use crate::db::{self, Db};
+use crate::plugins::runtime::Limits;
+use crate::plugins::PluginHost;
+use crate::register::reference::{self, ReferenceSnapshot, RegisterLookups};
+use anyhow::{Context, Result};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct App {
+    pub data_dir: PathBuf,
+    pub db: Db,
+    pub plugins: Arc<PluginHost>,
+    pub reference: Arc<ReferenceSnapshot>,
+}
+
+impl App {
+    /// Opens the store named by `database` (or the SQLite file in `data_dir`) and loads plugins.
+    pub async fn open(data_dir: &Path, database: Option<&str>) -> Result<App> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("создание каталога данных {}", data_dir.display()))?;
+        let url = database
+            .map(str::to_string)
+            .unwrap_or_else(|| db::default_url(data_dir));
+        let db = Db::open(&url).await?;
+        reference::seed_shipped(&db).await?;
+        let reference = Arc::new(ReferenceSnapshot::load(&db).await?);
+        // The compiled-component cache may be shared between data directories (tests do).
+        let cache = std::env::var_os("IPRA_PLUGIN_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("cache").join("plugins"));
+        let installed = data_dir.join("plugins");
+        let plugins = tokio::task::spawn_blocking(move || {
+            PluginHost::load(&installed, Some(cache), Limits::default())
+        })
+        .await??;
+        plugins.set_enablement(load_enablement(&db).await?);
+        plugins.set_lookups(Arc::new(RegisterLookups {
+            reference: reference.clone(),
+        }));
+        Ok(App {
+            data_dir: data_dir.to_path_buf(),
+            db,
+            plugins: Arc::new(plugins),
+            reference,
+        })
+    }
+
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.data_dir.join("quarantine")
+    }
+
+    /// Persists an administrator's choice and applies it at once.
+    pub async fn set_plugin_enabled(&self, id: &str, enabled: bool) -> Result<()> {
+        if self.plugins.get(id).is_none() {
+            anyhow::bail!("плагин «{id}» не найден (ipra plugins list)");
+        }
+        sqlx::query(
+            "INSERT INTO plugin_settings (plugin_id, enabled, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (plugin_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(i64::from(enabled))
+        .bind(db::now())
+        .execute(&self.db.pool)
+        .await?;
+        self.plugins
+            .set_enablement(load_enablement(&self.db).await?);
+        crate::audit::record(
+            &self.db,
+            "cli",
+            if enabled {
+                "plugin.enable"
+            } else {
+                "plugin.disable"
+            },
+            id,
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+async fn load_enablement(db: &Db) -> Result<HashMap<String, bool>> {
+    sqlx::query("SELECT plugin_id, enabled FROM plugin_settings")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("plugin_id")?,
+                row.try_get::<i64, _>("enabled")? != 0,
+            ))
+        })
+        .collect()
+}

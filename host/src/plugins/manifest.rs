@@ -1,0 +1,157 @@
+//! `plugin.toml`: who a plugin is, which API range it needs and the SHA-256 of its component.
+//! A manifest that does not match the host or its `.wasm` is refused with a clear message.
+
+use super::runtime::HOST_API;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub version: String,
+    pub kind: String,
+    /// Semver range of the plugin API it was built for, e.g. `^1.0`.
+    pub api: String,
+    pub vendor: String,
+    /// File name of the component beside the manifest.
+    #[serde(default = "default_wasm")]
+    pub wasm: String,
+    pub sha256: String,
+    /// Look-ups the plugin may use: `organisation`, `route`, `reference`.
+    #[serde(default)]
+    pub lookups: Vec<String>,
+    /// Default configuration values, readable by the plugin through `config`.
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+}
+
+fn default_wasm() -> String {
+    "plugin.wasm".into()
+}
+
+/// Why a plugin was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("манифест не читается: {0}")]
+    Syntax(String),
+    #[error("идентификатор «{0}» недопустим: только строчные латинские буквы, цифры и «-»")]
+    BadId(String),
+    #[error("вид плагина «{0}» неизвестен: ожидается department или connector")]
+    BadKind(String),
+    #[error("версия плагина «{0}» не соответствует semver")]
+    BadVersion(String),
+    #[error("диапазон API «{0}» не соответствует semver (пример: \"^1.0\")")]
+    BadApiRange(String),
+    #[error("плагин требует API {required}, а сервер предоставляет {HOST_API}: нужна другая версия плагина или сервера")]
+    ApiMismatch { required: String },
+    #[error("контрольная сумма SHA-256 файла {wasm} не совпадает с манифестом (в манифесте {expected}, у файла {actual}): файл повреждён или подменён")]
+    HashMismatch {
+        wasm: String,
+        expected: String,
+        actual: String,
+    },
+}
+
+pub const LOOKUPS: [&str; 3] = ["organisation", "route", "reference"];
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_string()))?;
+        let id_ok = !manifest.id.is_empty()
+            && manifest.id.len() <= 64
+            && manifest
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !id_ok {
+            return Err(ManifestError::BadId(manifest.id));
+        }
+        if !matches!(manifest.kind.as_str(), "department" | "connector") {
+            return Err(ManifestError::BadKind(manifest.kind));
+        }
+        if semver::Version::parse(&manifest.version).is_err() {
+            return Err(ManifestError::BadVersion(manifest.version));
+        }
+        if let Some(unknown) = manifest
+            .lookups
+            .iter()
+            .find(|l| !LOOKUPS.contains(&l.as_str()))
+        {
+            return Err(ManifestError::Syntax(format!(
+                "неизвестный справочный запрос «{unknown}» в lookups"
+            )));
+        }
+        Ok(manifest)
+    }
+
+    /// Checks the API range against this host and the component bytes against the hash.
+    pub fn verify(&self, wasm: &[u8]) -> Result<(), ManifestError> {
+        let range = semver::VersionReq::parse(&self.api)
+            .map_err(|_| ManifestError::BadApiRange(self.api.clone()))?;
+        if !range.matches(&HOST_API) {
+            return Err(ManifestError::ApiMismatch {
+                required: self.api.clone(),
+            });
+        }
+        let actual = hex::encode(Sha256::digest(wasm));
+        if !actual.eq_ignore_ascii_case(self.sha256.trim()) {
+            return Err(ManifestError::HashMismatch {
+                wasm: self.wasm.clone(),
+                expected: self.sha256.clone(),
+                actual,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(api: &str, sha: &str) -> String {
+        format!("id = \"x\"\nversion = \"1.0.0\"\nkind = \"connector\"\napi = \"{api}\"\nvendor = \"v\"\nsha256 = \"{sha}\"\n")
+    }
+
+    #[test]
+    fn accepts_matching_range_and_hash() {
+        let sha = hex::encode(Sha256::digest(b"wasm"));
+        Manifest::parse(&manifest("^1.0", &sha))
+            .unwrap()
+            .verify(b"wasm")
+            .unwrap();
+    }
+
+    #[test]
+    fn refuses_other_major_api() {
+        let sha = hex::encode(Sha256::digest(b"wasm"));
+        let err = Manifest::parse(&manifest("^2.0", &sha))
+            .unwrap()
+            .verify(b"wasm")
+            .unwrap_err();
+        assert!(err.to_string().contains("требует API ^2.0"), "{err}");
+    }
+
+    #[test]
+    fn refuses_wrong_hash() {
+        let err = Manifest::parse(&manifest("^1", &"0".repeat(64)))
+            .unwrap()
+            .verify(b"wasm")
+            .unwrap_err();
+        assert!(matches!(err, ManifestError::HashMismatch { .. }));
+    }
+
+    #[test]
+    fn refuses_bad_id_and_unknown_fields() {
+        assert!(matches!(
+            Manifest::parse(&manifest("^1", "0").replace("id = \"x\"", "id = \"../x\"")),
+            Err(ManifestError::BadId(_))
+        ));
+        assert!(Manifest::parse(&format!("{}filesystem = true\n", manifest("^1", "0"))).is_err());
+    }
+}

@@ -1,0 +1,337 @@
+//! Plugins of this installation: the first-party ones carried by the binary plus those installed
+//! in the data directory's `plugins/` folder; manifests checked, enablement per installation.
+
+pub mod lookups;
+pub mod manifest;
+pub mod runtime;
+
+use anyhow::{Context, Result};
+use lookups::Lookups;
+use manifest::Manifest;
+use runtime::{wit, CallContext, CallError, CallState, Limits, PluginPre, Sandbox};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// A first-party plugin compiled into the binary by `build.rs`.
+pub struct BuiltinPlugin {
+    pub manifest: &'static str,
+    pub wasm: &'static [u8],
+}
+
+include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
+
+/// Where a plugin came from.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    Builtin,
+    Installed(PathBuf),
+}
+
+/// A plugin ready to be called: manifest checked, component compiled and linked.
+pub struct LoadedPlugin {
+    pub manifest: Manifest,
+    pub info: wit::PluginInfo,
+    pub origin: Origin,
+    pre: PluginPre<CallState>,
+}
+
+impl LoadedPlugin {
+    pub fn id(&self) -> &str {
+        &self.manifest.id
+    }
+
+    pub fn is_department(&self) -> bool {
+        self.manifest.kind == "department"
+    }
+}
+
+/// A plugin found but not loaded, with the reason an administrator can act on.
+#[derive(Clone, Debug, Serialize)]
+pub struct Refused {
+    pub path: String,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+/// One row of `ipra plugins list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PluginSummary {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub kind: String,
+    pub api: String,
+    pub vendor: String,
+    pub sha256: String,
+    pub origin: String,
+    pub enabled: bool,
+    pub sections: Vec<String>,
+    pub document_types: Vec<String>,
+}
+
+/// All plugins of the installation and the sandbox they run in.
+pub struct PluginHost {
+    sandbox: Arc<Sandbox>,
+    plugins: Vec<Arc<LoadedPlugin>>,
+    refused: Vec<Refused>,
+    enabled: RwLock<HashMap<String, bool>>,
+    lookups: RwLock<Arc<dyn Lookups>>,
+}
+
+impl PluginHost {
+    /// Loads the built-in plugins and those installed under `installed_dir`.
+    pub fn load(
+        installed_dir: &Path,
+        cache_dir: Option<PathBuf>,
+        limits: Limits,
+    ) -> Result<PluginHost> {
+        let sandbox = Sandbox::new(limits, cache_dir)?;
+        let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
+        let mut refused = Vec::new();
+        for builtin in BUILTIN_PLUGINS {
+            let manifest =
+                Manifest::parse(builtin.manifest).context("манифест встроенного плагина")?;
+            let loaded = load_one(&sandbox, manifest, builtin.wasm, Origin::Builtin)
+                .context("встроенный плагин не загрузился")?;
+            plugins.push(Arc::new(loaded));
+        }
+        for (path, outcome) in scan_installed(&sandbox, installed_dir) {
+            match outcome {
+                Ok(loaded) => {
+                    // An installed plugin with the id of a built-in one replaces it (vendor update).
+                    plugins.retain(|p| p.id() != loaded.id());
+                    plugins.push(Arc::new(loaded));
+                }
+                Err((id, reason)) => {
+                    tracing::warn!(path = %path.display(), "plugin refused: {reason}");
+                    refused.push(Refused {
+                        path: path.display().to_string(),
+                        id,
+                        reason,
+                    });
+                }
+            }
+        }
+        plugins.sort_by(|a, b| a.id().cmp(b.id()));
+        Ok(PluginHost {
+            sandbox,
+            plugins,
+            refused,
+            enabled: RwLock::new(HashMap::new()),
+            lookups: RwLock::new(Arc::new(lookups::NoLookups)),
+        })
+    }
+
+    /// Applies the persisted choices; plugins without one use their default
+    /// (built-in: enabled, installed: disabled until an administrator enables them).
+    pub fn set_enablement(&self, choices: HashMap<String, bool>) {
+        if let Ok(mut enabled) = self.enabled.write() {
+            *enabled = choices;
+        }
+    }
+
+    pub fn set_lookups(&self, lookups: Arc<dyn Lookups>) {
+        if let Ok(mut current) = self.lookups.write() {
+            *current = lookups;
+        }
+    }
+
+    pub fn is_enabled(&self, plugin: &LoadedPlugin) -> bool {
+        let choice = self
+            .enabled
+            .read()
+            .ok()
+            .and_then(|m| m.get(plugin.id()).copied());
+        choice.unwrap_or(matches!(plugin.origin, Origin::Builtin))
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
+        self.plugins.iter().find(|p| p.id() == id).cloned()
+    }
+
+    pub fn all(&self) -> &[Arc<LoadedPlugin>] {
+        &self.plugins
+    }
+
+    pub fn refused(&self) -> &[Refused] {
+        &self.refused
+    }
+
+    /// Enabled department plugins, in id order.
+    pub fn enabled_departments(&self) -> Vec<Arc<LoadedPlugin>> {
+        self.plugins
+            .iter()
+            .filter(|p| p.is_department() && self.is_enabled(p))
+            .cloned()
+            .collect()
+    }
+
+    pub fn summaries(&self) -> Vec<PluginSummary> {
+        self.plugins
+            .iter()
+            .map(|p| PluginSummary {
+                id: p.manifest.id.clone(),
+                name: p.info.name.clone(),
+                version: p.manifest.version.clone(),
+                kind: p.manifest.kind.clone(),
+                api: p.manifest.api.clone(),
+                vendor: p.manifest.vendor.clone(),
+                sha256: p.manifest.sha256.clone(),
+                origin: match &p.origin {
+                    Origin::Builtin => "builtin".into(),
+                    Origin::Installed(path) => path.display().to_string(),
+                },
+                enabled: self.is_enabled(p),
+                sections: p.info.sections.clone(),
+                document_types: p.info.document_types.clone(),
+            })
+            .collect()
+    }
+
+    fn context(&self, plugin: &LoadedPlugin) -> CallContext {
+        let lookups = self
+            .lookups
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_else(|e| e.into_inner().clone());
+        CallContext {
+            plugin_id: plugin.id().into(),
+            config: Arc::new(plugin.manifest.config.clone()),
+            allowed_lookups: plugin.manifest.lookups.clone().into(),
+            lookups,
+        }
+    }
+
+    pub fn import(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &wit::ImportInput,
+    ) -> Result<Result<wit::ImportOutput, wit::PluginError>, CallError> {
+        self.sandbox
+            .call(&plugin.pre, &self.context(plugin), |p, store| {
+                p.call_import(store, input)
+            })
+    }
+
+    pub fn execute(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &wit::ExecuteInput,
+    ) -> Result<Result<wit::ExecuteOutput, wit::PluginError>, CallError> {
+        self.sandbox
+            .call(&plugin.pre, &self.context(plugin), |p, store| {
+                p.call_execute(store, input)
+            })
+    }
+
+    pub fn export(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &wit::ExportInput,
+    ) -> Result<Result<Vec<wit::Document>, wit::PluginError>, CallError> {
+        self.sandbox
+            .call(&plugin.pre, &self.context(plugin), |p, store| {
+                p.call_export(store, input)
+            })
+    }
+
+    pub fn describe(&self, plugin: &LoadedPlugin) -> Result<wit::PluginInfo, CallError> {
+        self.sandbox
+            .call(&plugin.pre, &self.context(plugin), |p, store| {
+                p.call_describe(store)
+            })
+    }
+}
+
+/// Checks, compiles and describes one plugin; its `describe` must agree with its manifest.
+fn load_one(
+    sandbox: &Arc<Sandbox>,
+    manifest: Manifest,
+    wasm: &[u8],
+    origin: Origin,
+) -> Result<LoadedPlugin> {
+    manifest.verify(wasm)?;
+    let pre = sandbox.prepare(wasm, &manifest.sha256)?;
+    let ctx = CallContext {
+        plugin_id: manifest.id.as_str().into(),
+        config: Arc::new(manifest.config.clone()),
+        allowed_lookups: Arc::new([]),
+        lookups: Arc::new(lookups::NoLookups),
+    };
+    let info = sandbox.call(&pre, &ctx, |p, store| p.call_describe(store))?;
+    if info.id != manifest.id {
+        anyhow::bail!(
+            "плагин называет себя «{}», а манифест — «{}»",
+            info.id,
+            manifest.id
+        );
+    }
+    let kind = match info.kind {
+        wit::PluginKind::Department => "department",
+        wit::PluginKind::Connector => "connector",
+    };
+    if kind != manifest.kind {
+        anyhow::bail!(
+            "плагин сообщает вид «{kind}», а манифест — «{}»",
+            manifest.kind
+        );
+    }
+    Ok(LoadedPlugin {
+        manifest,
+        info,
+        origin,
+        pre,
+    })
+}
+
+type ScanOutcome = Result<LoadedPlugin, (Option<String>, String)>;
+
+/// Every `plugins/<folder>/plugin.toml` of the data directory, each loaded or refused.
+fn scan_installed(sandbox: &Arc<Sandbox>, dir: &Path) -> Vec<(PathBuf, ScanOutcome)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut manifests: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path().join("plugin.toml")))
+        .filter(|p| p.is_file())
+        .collect();
+    manifests.sort();
+    manifests
+        .into_iter()
+        .map(|path| {
+            let outcome = (|| {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| (None, format!("не читается: {e}")))?;
+                let manifest = Manifest::parse(&text).map_err(|e| (None, e.to_string()))?;
+                let id = Some(manifest.id.clone());
+                let folder = path.parent().unwrap_or(dir);
+                let wasm_path = folder.join(&manifest.wasm);
+                if manifest.wasm.contains('/') || manifest.wasm.contains("..") {
+                    return Err((
+                        id,
+                        format!(
+                            "файл компонента «{}» должен лежать рядом с манифестом",
+                            manifest.wasm
+                        ),
+                    ));
+                }
+                let wasm = std::fs::read(&wasm_path).map_err(|e| {
+                    (
+                        id.clone(),
+                        format!("файл компонента {} не читается: {e}", wasm_path.display()),
+                    )
+                })?;
+                load_one(
+                    sandbox,
+                    manifest,
+                    &wasm,
+                    Origin::Installed(folder.to_path_buf()),
+                )
+                .map_err(|e| (id, format!("{e:#}")))
+            })();
+            (path, outcome)
+        })
+        .collect()
+}

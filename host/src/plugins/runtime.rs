@@ -1,0 +1,359 @@
+//! The sandbox: wasmtime component model, a fresh `Store` per call from a pre-instantiated
+//! component, a memory cap, an epoch deadline, frozen clocks and no files, network or environment.
+
+use super::lookups::Lookups;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+wasmtime::component::bindgen!({
+    path: "../plugin-sdk/wit/v1",
+    world: "plugin",
+});
+
+pub use ipra::plugin::host::Organisation;
+/// Types of the plugin interface v1, as the host sees them.
+pub use ipra::plugin::types as wit;
+
+/// The API version this host implements (the WIT package version).
+pub const HOST_API: semver::Version = semver::Version::new(1, 0, 0);
+
+/// Epoch ticks are this long; a call's time limit is a whole number of ticks.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Per-call resource limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub memory_bytes: usize,
+    pub time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            time: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a plugin call failed outside the plugin's own typed errors.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("плагин «{plugin}» превысил лимит времени ({limit_ms} мс) и был остановлен")]
+    Timeout { plugin: String, limit_ms: u128 },
+    #[error("плагин «{plugin}» превысил лимит памяти ({limit_mib} МиБ) и был остановлен")]
+    MemoryLimit { plugin: String, limit_mib: usize },
+    #[error("плагин «{plugin}» аварийно завершился: {detail}")]
+    Trap { plugin: String, detail: String },
+    #[error("плагин «{plugin}» не запустился: {detail}")]
+    Instantiate { plugin: String, detail: String },
+}
+
+impl CallError {
+    /// A stable machine code, as in plugin errors.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CallError::Timeout { .. } => "plugin-timeout",
+            CallError::MemoryLimit { .. } => "plugin-memory-limit",
+            CallError::Trap { .. } => "plugin-trap",
+            CallError::Instantiate { .. } => "plugin-instantiate",
+        }
+    }
+}
+
+/// What a call may see besides its input: who it is, its configuration and the look-ups.
+#[derive(Clone)]
+pub struct CallContext {
+    pub plugin_id: Arc<str>,
+    pub config: Arc<BTreeMap<String, String>>,
+    /// Look-ups the manifest declared (`organisation`, `route`, `reference`); nothing else answers.
+    pub allowed_lookups: Arc<[String]>,
+    pub lookups: Arc<dyn Lookups>,
+}
+
+/// The state of one store: it lives for one call only.
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory_limit: usize,
+    memory_denied: Arc<AtomicBool>,
+    ctx: CallContext,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl ResourceLimiter for CallState {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.memory_limit;
+        if !allowed {
+            self.memory_denied.store(true, Ordering::Relaxed);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+impl CallState {
+    fn may(&self, lookup: &str) -> bool {
+        let allowed = self.ctx.allowed_lookups.iter().any(|l| l == lookup);
+        if !allowed {
+            tracing::warn!(plugin = %self.ctx.plugin_id, lookup, "look-up not declared in the manifest; refused");
+        }
+        allowed
+    }
+}
+
+impl ipra::plugin::types::Host for CallState {}
+
+impl ipra::plugin::host::Host for CallState {
+    fn log(&mut self, level: wit::LogLevel, message: String) {
+        let plugin = &*self.ctx.plugin_id;
+        match level {
+            wit::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            wit::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            wit::LogLevel::Info => tracing::info!(plugin, "{message}"),
+            wit::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            wit::LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    fn config(&mut self, key: String) -> Option<String> {
+        self.ctx.config.get(&key).cloned()
+    }
+
+    fn organisation_by_ogrn(&mut self, ogrn: String) -> Option<Organisation> {
+        self.may("organisation")
+            .then(|| self.ctx.lookups.organisation(&ogrn))
+            .flatten()
+    }
+
+    fn route(&mut self, section: String, territory_code: String) -> Option<Organisation> {
+        self.may("route")
+            .then(|| self.ctx.lookups.route(&section, &territory_code))
+            .flatten()
+    }
+
+    fn reference_list(&mut self, list_id: String) -> Vec<wit::ReferenceEntry> {
+        if self.may("reference") {
+            self.ctx.lookups.reference_list(&list_id)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Plugins see the Unix epoch, always: they have no clock (today's date comes in their input).
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+/// The engine, the linker and the compiled-component cache shared by every plugin.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<CallState>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    engine_key: String,
+}
+
+impl Sandbox {
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Arc<Sandbox>> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).wasm_context("создание движка WebAssembly")?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).wasm_context("связывание WASI")?;
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .wasm_context("связывание функций хоста")?;
+
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = format!("{:016x}", hasher.finish());
+
+        // One ticker for the whole process: each store's deadline counts its ticks.
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("ipra-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(TICK);
+                }
+            })
+            .context("запуск таймера песочницы")?;
+
+        Ok(Arc::new(Sandbox {
+            engine,
+            linker,
+            limits,
+            cache_dir,
+            engine_key,
+        }))
+    }
+
+    /// Compiles (or loads from the cache) a component and links it once, ready to instantiate.
+    pub fn prepare(&self, wasm: &[u8], sha256: &str) -> Result<PluginPre<CallState>> {
+        let component = self.compile(wasm, sha256)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .wasm_context("компонент требует импорты, которых хост не даёт")?;
+        PluginPre::new(pre).wasm_context("компонент не реализует мир ipra:plugin/plugin@1")
+    }
+
+    fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component> {
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.engine_key)));
+        if let Some(path) = cached.as_ref().filter(|p| p.is_file()) {
+            // SAFETY: the cache lives only in the server's own data directory, written by this
+            // code from a component whose hash is in the file name, for this exact engine.
+            match unsafe { Component::deserialize_file(&self.engine, path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "compiled plugin cache unusable, recompiling: {e:#}")
+                }
+            }
+        }
+        let component =
+            Component::new(&self.engine, wasm).wasm_context("компиляция компонента WebAssembly")?;
+        if let Some(path) = cached {
+            let write = || -> Result<()> {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+                std::fs::write(&tmp, component.serialize()?)?;
+                std::fs::rename(&tmp, &path)?;
+                Ok(())
+            };
+            if let Err(e) = write() {
+                tracing::warn!(path = %path.display(), "could not cache the compiled plugin: {e:#}");
+            }
+        }
+        Ok(component)
+    }
+
+    /// Runs `f` against a fresh instance in a fresh store with this sandbox's limits.
+    pub fn call<R>(
+        &self,
+        pre: &PluginPre<CallState>,
+        ctx: &CallContext,
+        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+    ) -> Result<R, CallError> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .allow_ip_name_lookup(false);
+        let memory_denied = Arc::new(AtomicBool::new(false));
+        let state = CallState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            memory_limit: self.limits.memory_bytes,
+            memory_denied: memory_denied.clone(),
+            ctx: ctx.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| state);
+        let ticks = (self.limits.time.as_millis() / TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+
+        let plugin_name = || ctx.plugin_id.to_string();
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| CallError::Instantiate {
+                plugin: plugin_name(),
+                detail: format!("{e:#}"),
+            })?;
+        f(&instance, &mut store).map_err(|error| {
+            if memory_denied.load(Ordering::Relaxed) {
+                CallError::MemoryLimit {
+                    plugin: plugin_name(),
+                    limit_mib: self.limits.memory_bytes >> 20,
+                }
+            } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+                CallError::Timeout {
+                    plugin: plugin_name(),
+                    limit_ms: self.limits.time.as_millis(),
+                }
+            } else {
+                CallError::Trap {
+                    plugin: plugin_name(),
+                    detail: trap_summary(&error),
+                }
+            }
+        })
+    }
+}
+
+/// Wasmtime has its own error type; this adds context and turns it into `anyhow`.
+trait WasmContext<T> {
+    fn wasm_context(self, what: &str) -> Result<T>;
+}
+
+impl<T> WasmContext<T> for wasmtime::Result<T> {
+    fn wasm_context(self, what: &str) -> Result<T> {
+        self.map_err(|e| anyhow::anyhow!("{what}: {e:#}"))
+    }
+}
+
+/// The first line of a trap: the reason, without the wasm backtrace.
+fn trap_summary(error: &wasmtime::Error) -> String {
+    match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error}")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+    }
+}

@@ -1,0 +1,755 @@
+//! The import pipeline: files → connector plugin `import` → section mapping → department plugins
+//! `import` (claims) → register, parsing on worker threads while one writer stores in order.
+//!
+//! Each file is stored whole or not at all (a savepoint per file inside batched transactions); a
+//! rejected file is reported with file, record, field and a Russian message, and copied to quarantine.
+
+use super::reference::ReferenceSnapshot;
+use super::store::{self, IpraOutcome, PreparedMeasure, SourceDocument};
+use crate::db::{now, Db};
+use crate::plugins::runtime::{wit, CallError};
+use crate::plugins::{LoadedPlugin, PluginHost};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Acquire, Row};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Larger inputs are refused before any parsing.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+/// Files per transaction: commits are amortised, a savepoint keeps each file atomic.
+const BATCH_FILES: usize = 64;
+/// How far parsing may run ahead of the writer (bounds memory whatever the number of files).
+const WINDOW: usize = 32;
+
+#[derive(Clone)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    /// Who started the run: `cli`, `inbox`, `demo`, `bench`.
+    pub origin: String,
+    /// Connector plugin that reads the files.
+    pub connector: String,
+    pub workers: usize,
+    /// Where rejected files are copied (none in dry-run).
+    pub quarantine_dir: Option<PathBuf>,
+    /// Called after each file is written, with the number done so far.
+    pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl ImportOptions {
+    pub fn new(origin: &str, dry_run: bool) -> ImportOptions {
+        ImportOptions {
+            dry_run,
+            origin: origin.into(),
+            connector: "fri".into(),
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            quarantine_dir: None,
+            progress: None,
+        }
+    }
+}
+
+/// A rejected file or record, as `ipra import --json` prints it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Rejection {
+    pub file: String,
+    pub record: Option<String>,
+    pub field: Option<String>,
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub imported: u64,
+    pub unchanged: u64,
+    pub superseded: u64,
+    pub rejected: Vec<Rejection>,
+    pub files: u64,
+    pub bytes: u64,
+    pub dry_run: bool,
+    pub warnings: Vec<Rejection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<i64>,
+}
+
+/// One input file: where it is and the name reports use.
+#[derive(Clone, Debug)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+/// Expands files and folders (recursively, sorted) into input files; missing paths are rejections.
+pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Rejection>) {
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found);
+            found.sort();
+            files.extend(found.into_iter().map(|p| InputFile {
+                name: p.display().to_string(),
+                path: p,
+            }));
+        } else if path.is_file() {
+            files.push(InputFile {
+                name: path.display().to_string(),
+                path: path.clone(),
+            });
+        } else {
+            missing.push(Rejection {
+                file: path.display().to_string(),
+                record: None,
+                field: None,
+                code: "file-not-found".into(),
+                message: "файл или каталог не найден".into(),
+            });
+        }
+    }
+    (files, missing)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out);
+        } else if path.is_file() {
+            out.push(path);
+        }
+    }
+}
+
+/// What one record of a parsed file is, ready for the writer.
+enum ParsedRecord {
+    Ipra {
+        locator: String,
+        ipra: Box<wit::IpraExtract>,
+        measures: Vec<PreparedMeasure>,
+    },
+    Prior {
+        locator: String,
+        report: Box<wit::PriorReport>,
+    },
+    Skipped {
+        locator: String,
+        text: String,
+    },
+    Rejected {
+        locator: String,
+        error: wit::PluginError,
+    },
+}
+
+struct ParsedFile {
+    index: usize,
+    input: InputFile,
+    sha256: String,
+    size: u64,
+    compressed: Vec<u8>,
+    outcome: Result<Vec<ParsedRecord>, Rejection>,
+    warnings: Vec<Rejection>,
+}
+
+fn rejection(file: &str, error: &wit::PluginError, record: Option<&str>) -> Rejection {
+    Rejection {
+        file: file.into(),
+        record: error.record.clone().or_else(|| record.map(str::to_string)),
+        field: error.field.clone(),
+        code: error.code.clone(),
+        message: error.message.clone(),
+    }
+}
+
+fn call_failure(file: &str, error: &CallError) -> Rejection {
+    Rejection {
+        file: file.into(),
+        record: None,
+        field: None,
+        code: error.code().into(),
+        message: error.to_string(),
+    }
+}
+
+/// The parse stage for one file; everything here is pure and runs on a worker thread.
+pub struct Parser<'a> {
+    pub plugins: &'a PluginHost,
+    pub connector: Arc<LoadedPlugin>,
+    pub departments: Vec<Arc<LoadedPlugin>>,
+    pub reference: &'a ReferenceSnapshot,
+}
+
+impl Parser<'_> {
+    fn parse(&self, index: usize, input: InputFile) -> ParsedFile {
+        let mut parsed = ParsedFile {
+            index,
+            sha256: String::new(),
+            size: 0,
+            compressed: Vec::new(),
+            outcome: Ok(Vec::new()),
+            warnings: Vec::new(),
+            input,
+        };
+        let file = parsed.input.name.clone();
+        let fail = |code: &str, message: String| Rejection {
+            file: file.clone(),
+            record: None,
+            field: None,
+            code: code.into(),
+            message,
+        };
+        let bytes = match std::fs::metadata(&parsed.input.path) {
+            Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+                parsed.outcome = Err(fail(
+                    "file-too-large",
+                    format!(
+                        "файл слишком велик: {} МиБ при пределе {} МиБ",
+                        meta.len() >> 20,
+                        MAX_FILE_BYTES >> 20
+                    ),
+                ));
+                return parsed;
+            }
+            _ => match std::fs::read(&parsed.input.path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    parsed.outcome = Err(fail("file-unreadable", format!("файл не читается: {e}")));
+                    return parsed;
+                }
+            },
+        };
+        parsed.size = bytes.len() as u64;
+        parsed.sha256 = hex::encode(Sha256::digest(&bytes));
+        parsed.compressed = zstd::bulk::compress(&bytes, 1).unwrap_or_default();
+        let base_name = parsed
+            .input
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let media_type = if bytes.starts_with(b"PK\x03\x04") {
+            "application/zip"
+        } else {
+            "application/xml"
+        };
+        let input = wit::ImportInput::Document(wit::Document {
+            name: base_name,
+            media_type: media_type.into(),
+            bytes,
+        });
+        let output = match self.plugins.import(&self.connector, &input) {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => {
+                parsed.outcome = Err(rejection(&file, &error, None));
+                return parsed;
+            }
+            Err(error) => {
+                parsed.outcome = Err(call_failure(&file, &error));
+                return parsed;
+            }
+        };
+        parsed
+            .warnings
+            .extend(output.warnings.iter().map(|w| rejection(&file, w, None)));
+        let mut records = Vec::with_capacity(output.records.len());
+        for outcome in output.records {
+            let locator = outcome.locator;
+            records.push(match outcome.outcome {
+                Err(error) => ParsedRecord::Rejected { locator, error },
+                Ok(wit::Normalized::Ipra(mut ipra)) => {
+                    let measures =
+                        self.prepare_measures(&file, &locator, &mut ipra, &mut parsed.warnings);
+                    ParsedRecord::Ipra {
+                        locator,
+                        ipra: Box::new(ipra),
+                        measures,
+                    }
+                }
+                Ok(wit::Normalized::PriorReport(report)) => ParsedRecord::Prior {
+                    locator,
+                    report: Box::new(report),
+                },
+                Ok(wit::Normalized::Skipped(text)) => ParsedRecord::Skipped { locator, text },
+                Ok(wit::Normalized::Death(_)) | Ok(wit::Normalized::Reference(_)) => {
+                    ParsedRecord::Skipped {
+                        locator,
+                        text: "запись этого вида не загружается импортом выписок".into(),
+                    }
+                }
+            });
+        }
+        parsed.outcome = Ok(records);
+        parsed
+    }
+
+    /// Maps each measure to its section and lets the departments of those sections claim them.
+    fn prepare_measures(
+        &self,
+        file: &str,
+        locator: &str,
+        ipra: &mut wit::IpraExtract,
+        warnings: &mut Vec<Rejection>,
+    ) -> Vec<PreparedMeasure> {
+        for m in &mut ipra.measures {
+            let subtype = m
+                .extra
+                .iter()
+                .find(|a| a.code == "EventTypeCode")
+                .map(|a| a.value.as_str())
+                .or(m.code.as_deref());
+            m.section = self
+                .reference
+                .section_of(&m.category_code, subtype)
+                .unwrap_or_default()
+                .to_string();
+        }
+        let mut claims: HashMap<String, (String, wit::MeasureClaim)> = HashMap::new();
+        for department in &self.departments {
+            let handles = ipra
+                .measures
+                .iter()
+                .any(|m| department.info.sections.contains(&m.section));
+            if !handles {
+                continue;
+            }
+            match self
+                .plugins
+                .import(department, &wit::ImportInput::Ipra(ipra.clone()))
+            {
+                Ok(Ok(output)) => {
+                    warnings.extend(
+                        output
+                            .warnings
+                            .iter()
+                            .map(|w| rejection(file, w, Some(locator))),
+                    );
+                    for claim in output.claims {
+                        claims
+                            .entry(claim.measure_key.clone())
+                            .or_insert((department.id().to_string(), claim));
+                    }
+                }
+                Ok(Err(error)) => warnings.push(rejection(file, &error, Some(locator))),
+                Err(error) => warnings.push(Rejection {
+                    record: Some(locator.into()),
+                    ..call_failure(file, &error)
+                }),
+            }
+        }
+        ipra.measures
+            .iter()
+            .map(|m| {
+                let claim = claims.remove(&m.key);
+                PreparedMeasure {
+                    measure: m.clone(),
+                    claimed_by: claim.as_ref().map(|(id, _)| id.clone()),
+                    assigned_ogrn: claim.as_ref().and_then(|(_, c)| c.executor_ogrn.clone()),
+                    note: claim.and_then(|(_, c)| c.note),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Imports `files` through the connector, storing what is valid and reporting the rest.
+pub async fn run(
+    db: &Db,
+    plugins: &Arc<PluginHost>,
+    reference: &Arc<ReferenceSnapshot>,
+    files: Vec<InputFile>,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    let connector = plugins
+        .get(&opts.connector)
+        .filter(|p| plugins.is_enabled(p))
+        .with_context(|| {
+            format!(
+                "коннектор «{}» не установлен или отключён (ipra plugins list)",
+                opts.connector
+            )
+        })?;
+    let departments = plugins.enabled_departments();
+    let mut report = ImportReport {
+        dry_run: opts.dry_run,
+        ..ImportReport::default()
+    };
+    let started = now();
+    let run_id = if opts.dry_run {
+        None
+    } else {
+        let id: i64 = sqlx::query(
+            "INSERT INTO import_runs (origin, dry_run, started_at) VALUES ($1, 0, $2) RETURNING id",
+        )
+        .bind(&opts.origin)
+        .bind(&started)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("id")?;
+        Some(id)
+    };
+    report.run_id = run_id;
+
+    let total = files.len();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ParsedFile>(WINDOW);
+    let next = Arc::new(AtomicUsize::new(0));
+    let written = Arc::new(AtomicUsize::new(0));
+    let files = Arc::new(files);
+    let mut workers = Vec::new();
+    for _ in 0..opts.workers.max(1) {
+        let (tx, next, written, files) = (tx.clone(), next.clone(), written.clone(), files.clone());
+        let (plugins, reference, connector, departments) = (
+            plugins.clone(),
+            reference.clone(),
+            connector.clone(),
+            departments.clone(),
+        );
+        workers.push(std::thread::spawn(move || {
+            let parser = Parser {
+                plugins: &plugins,
+                connector,
+                departments,
+                reference: &reference,
+            };
+            loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= files.len() {
+                    break;
+                }
+                // Stay within a window of the writer so memory stays flat on huge runs.
+                while index >= written.load(Ordering::SeqCst) + WINDOW {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                if tx
+                    .blocking_send(parser.parse(index, files[index].clone()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(tx);
+
+    let mut conn = db.pool.acquire().await?;
+    let mut batch = conn.begin().await?;
+    let mut in_batch = 0usize;
+    let mut pending: BTreeMap<usize, ParsedFile> = BTreeMap::new();
+    let mut expected = 0usize;
+    let received_at = now();
+    let mut last_commit = Instant::now();
+    while expected < total {
+        let Some(file) = rx.recv().await else { break };
+        pending.insert(file.index, file);
+        while let Some(file) = pending.remove(&expected) {
+            write_file(&mut batch, file, run_id, &received_at, opts, &mut report).await?;
+            expected += 1;
+            written.store(expected, Ordering::SeqCst);
+            in_batch += 1;
+            if let Some(progress) = &opts.progress {
+                progress(expected as u64);
+            }
+            if !opts.dry_run
+                && (in_batch >= BATCH_FILES || last_commit.elapsed() > Duration::from_millis(500))
+            {
+                batch.commit().await?;
+                batch = conn.begin().await?;
+                in_batch = 0;
+                last_commit = Instant::now();
+            }
+        }
+    }
+    if opts.dry_run {
+        batch.rollback().await?;
+    } else {
+        batch.commit().await?;
+    }
+    for worker in workers {
+        let _ = worker.join();
+    }
+    if expected < total {
+        anyhow::bail!("обработка остановлена: разобрано {expected} файлов из {total}");
+    }
+    report.files = total as u64;
+    if let Some(id) = run_id {
+        sqlx::query(
+            "UPDATE import_runs SET finished_at = $1, files = $2, imported = $3, unchanged = $4, superseded = $5, rejected = $6 WHERE id = $7",
+        )
+        .bind(now())
+        .bind(report.files as i64)
+        .bind(report.imported as i64)
+        .bind(report.unchanged as i64)
+        .bind(report.superseded as i64)
+        .bind(report.rejected.len() as i64)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(report)
+}
+
+/// One outcome row of `import_outcomes`.
+struct OutcomeRow {
+    record: String,
+    outcome: &'static str,
+    ipra_id: Option<i64>,
+    error: Option<Rejection>,
+}
+
+async fn write_file(
+    batch: &mut sqlx::Transaction<'_, sqlx::Any>,
+    file: ParsedFile,
+    run_id: Option<i64>,
+    received_at: &str,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<()> {
+    report.bytes += file.size;
+    report.warnings.extend(file.warnings.iter().cloned());
+    let name = file.input.name.clone();
+    let records = match file.outcome {
+        Err(rejected) => {
+            reject(batch, &file.input, run_id, vec![rejected], opts, report).await?;
+            return Ok(());
+        }
+        Ok(records) => records,
+    };
+    let errors: Vec<Rejection> = records
+        .iter()
+        .filter_map(|r| match r {
+            ParsedRecord::Rejected { locator, error } => {
+                Some(rejection(&name, error, Some(locator)))
+            }
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        reject(batch, &file.input, run_id, errors, opts, report).await?;
+        return Ok(());
+    }
+
+    let mut sp = batch.begin().await?;
+    let mut rows = Vec::new();
+    let (mut imported, mut unchanged, mut superseded) = (0u64, 0u64, 0u64);
+    if store::source_exists(&mut sp, &file.sha256).await? {
+        for record in &records {
+            if let ParsedRecord::Ipra { locator, .. } = record {
+                unchanged += 1;
+                rows.push(OutcomeRow {
+                    record: locator.clone(),
+                    outcome: "unchanged",
+                    ipra_id: None,
+                    error: None,
+                });
+            }
+        }
+    } else {
+        let source_id = store::insert_source(
+            &mut sp,
+            &SourceDocument {
+                sha256: &file.sha256,
+                file_name: file
+                    .input
+                    .path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or(&name),
+                media_type: "application/xml",
+                size_bytes: file.size as i64,
+                compressed: &file.compressed,
+                connector: &opts.connector,
+                received_at,
+            },
+        )
+        .await?;
+        // IPRA first, so that reports carried in the same extract find their IPRA.
+        for record in &records {
+            if let ParsedRecord::Ipra {
+                locator,
+                ipra,
+                measures,
+            } = record
+            {
+                let outcome =
+                    store::store_ipra(&mut sp, ipra, measures, source_id, received_at).await;
+                let (label, id) = match outcome {
+                    Ok(IpraOutcome::Imported {
+                        id,
+                        superseded: old,
+                    }) => {
+                        imported += 1;
+                        superseded += u64::from(old.is_some());
+                        ("imported", id)
+                    }
+                    Ok(IpraOutcome::ImportedAsSuperseded { id, .. }) => {
+                        imported += 1;
+                        superseded += 1;
+                        ("imported-superseded", id)
+                    }
+                    Ok(IpraOutcome::Unchanged { id }) => {
+                        unchanged += 1;
+                        ("unchanged", id)
+                    }
+                    Err(e) => {
+                        sp.rollback().await?;
+                        let message = format!("выписка не сохранена: ошибка базы данных: {e:#}");
+                        let rejected = Rejection {
+                            file: name.clone(),
+                            record: Some(locator.clone()),
+                            field: None,
+                            code: "storage-failed".into(),
+                            message,
+                        };
+                        reject(batch, &file.input, run_id, vec![rejected], opts, report).await?;
+                        return Ok(());
+                    }
+                };
+                rows.push(OutcomeRow {
+                    record: locator.clone(),
+                    outcome: label,
+                    ipra_id: Some(id),
+                    error: None,
+                });
+            }
+        }
+        for record in &records {
+            match record {
+                ParsedRecord::Prior {
+                    locator,
+                    report: prior,
+                } => {
+                    store::store_prior_report(&mut sp, prior, source_id).await?;
+                    rows.push(OutcomeRow {
+                        record: locator.clone(),
+                        outcome: "prior-report",
+                        ipra_id: None,
+                        error: None,
+                    });
+                }
+                ParsedRecord::Skipped { locator, text } => rows.push(OutcomeRow {
+                    record: locator.clone(),
+                    outcome: "skipped",
+                    ipra_id: None,
+                    error: Some(Rejection {
+                        file: name.clone(),
+                        record: None,
+                        field: None,
+                        code: "skipped".into(),
+                        message: text.clone(),
+                    }),
+                }),
+                _ => {}
+            }
+        }
+    }
+    if let Some(run_id) = run_id {
+        insert_outcomes(&mut sp, run_id, &name, &rows).await?;
+    }
+    sp.commit().await?;
+    report.imported += imported;
+    report.unchanged += unchanged;
+    report.superseded += superseded;
+    Ok(())
+}
+
+async fn insert_outcomes(
+    conn: &mut sqlx::AnyConnection,
+    run_id: i64,
+    file: &str,
+    rows: &[OutcomeRow],
+) -> Result<()> {
+    for row in rows {
+        let error = row.error.as_ref();
+        sqlx::query(
+            "INSERT INTO import_outcomes (run_id, file, record, outcome, ipra_id, code, field, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(run_id)
+        .bind(file)
+        .bind(&row.record)
+        .bind(row.outcome)
+        .bind(row.ipra_id)
+        .bind(error.map(|e| e.code.as_str()))
+        .bind(error.and_then(|e| e.field.as_deref()))
+        .bind(error.map(|e| e.message.as_str()))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Records a rejected file: outcome rows, a copy in quarantine with the reasons, the report.
+async fn reject(
+    batch: &mut sqlx::Transaction<'_, sqlx::Any>,
+    input: &InputFile,
+    run_id: Option<i64>,
+    errors: Vec<Rejection>,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<()> {
+    if let Some(run_id) = run_id {
+        let rows: Vec<OutcomeRow> = errors
+            .iter()
+            .map(|e| OutcomeRow {
+                record: e.record.clone().unwrap_or_default(),
+                outcome: "rejected",
+                ipra_id: None,
+                error: Some(e.clone()),
+            })
+            .collect();
+        insert_outcomes(batch, run_id, &input.name, &rows).await?;
+    }
+    if let (Some(dir), false) = (&opts.quarantine_dir, opts.dry_run) {
+        if let Err(e) = quarantine(dir, input, run_id, &errors) {
+            tracing::error!(file = %input.name, "could not quarantine the rejected file: {e:#}");
+        }
+    }
+    report.rejected.extend(errors);
+    Ok(())
+}
+
+fn quarantine(
+    dir: &Path,
+    input: &InputFile,
+    run_id: Option<i64>,
+    errors: &[Rejection],
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let base = input
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let stem = format!("run{}-{base}", run_id.unwrap_or_default());
+    if input.path.is_file() {
+        std::fs::copy(&input.path, dir.join(&stem))?;
+    }
+    let mut reasons = format!("Файл: {}\n", input.name);
+    for e in errors {
+        reasons.push_str(&format!(
+            "- запись: {}; поле: {}; код: {}; {}\n",
+            e.record.as_deref().unwrap_or("—"),
+            e.field.as_deref().unwrap_or("—"),
+            e.code,
+            e.message
+        ));
+    }
+    std::fs::write(dir.join(format!("{stem}.reasons.txt")), reasons)?;
+    Ok(())
+}

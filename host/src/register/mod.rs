@@ -1,0 +1,7 @@
+//! The regional register: persons, IPRA and their measures, source documents, import runs and
+//! reference data. Owns its tables; the web layer and the CLI call these functions, never SQL.
+
+pub mod import;
+pub mod query;
+pub mod reference;
+pub mod store;

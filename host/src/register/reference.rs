@@ -1,0 +1,266 @@
+//! Versioned reference lists (sections, measure categories, reasons, …): shipped as files in
+//! `reference/`, loaded once per database as version 1, then read from memory.
+
+use crate::db::{now, Db};
+use crate::plugins::lookups::Lookups;
+use crate::plugins::runtime::{wit, Organisation};
+use anyhow::{Context, Result};
+use sqlx::Row;
+use std::collections::HashMap;
+
+/// The lists shipped with the product, compiled in so that the binary is self-contained.
+const SHIPPED: &[(&str, &str)] = &[
+    ("sections", include_str!("../../../reference/sections.csv")),
+    (
+        "measure-categories",
+        include_str!("../../../reference/measure-categories.csv"),
+    ),
+    (
+        "execution-results",
+        include_str!("../../../reference/execution-results.csv"),
+    ),
+    (
+        "non-execution-reasons",
+        include_str!("../../../reference/non-execution-reasons.csv"),
+    ),
+];
+
+/// One entry of a reference list.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Entry {
+    pub code: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub extra: Vec<(String, String)>,
+}
+
+impl Entry {
+    fn to_wit(&self) -> wit::ReferenceEntry {
+        wit::ReferenceEntry {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            parent: self.parent.clone(),
+            extra: self
+                .extra
+                .iter()
+                .map(|(code, value)| wit::Attribute {
+                    code: code.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Parses the `code;name;parent;extra` format of the shipped files.
+pub fn parse_csv(list_id: &str, text: &str) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.splitn(4, ';').collect();
+        let (code, name) = match (cols.first(), cols.get(1)) {
+            (Some(code), Some(name)) if !code.trim().is_empty() => (code.trim(), name.trim()),
+            _ => anyhow::bail!(
+                "справочник {list_id}, строка {}: нужны код и наименование",
+                n + 1
+            ),
+        };
+        let parent = cols
+            .get(2)
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(str::to_string);
+        let extra = cols
+            .get(3)
+            .map(|e| {
+                e.split(',')
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        entries.push(Entry {
+            code: code.to_string(),
+            name: name.to_string(),
+            parent,
+            extra,
+        });
+    }
+    Ok(entries)
+}
+
+/// Loads every shipped list that the database does not have yet, as version 1.
+pub async fn seed_shipped(db: &Db) -> Result<()> {
+    for (list_id, text) in SHIPPED {
+        let existing: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM reference_versions WHERE list_id = $1")
+                .bind(*list_id)
+                .fetch_one(&db.pool)
+                .await?
+                .try_get("n")?;
+        if existing > 0 {
+            continue;
+        }
+        let entries = parse_csv(list_id, text)?;
+        let mut tx = db.pool.begin().await?;
+        let version_id: i64 = sqlx::query(
+            "INSERT INTO reference_versions (list_id, version, loaded_at, author, note) \
+             VALUES ($1, 1, $2, 'поставка', 'загружено из файла поставки') RETURNING id",
+        )
+        .bind(*list_id)
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for entry in &entries {
+            let extra = serde_json::to_string(&entry.extra)?;
+            sqlx::query("INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)")
+                .bind(version_id)
+                .bind(&entry.code)
+                .bind(&entry.name)
+                .bind(entry.parent.as_deref())
+                .bind(extra)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit()
+            .await
+            .with_context(|| format!("загрузка справочника {list_id}"))?;
+    }
+    Ok(())
+}
+
+/// The current version of every list, in memory: what plugins and the import read.
+#[derive(Default)]
+pub struct ReferenceSnapshot {
+    lists: HashMap<String, Vec<Entry>>,
+    categories: HashMap<String, String>,
+}
+
+impl ReferenceSnapshot {
+    pub async fn load(db: &Db) -> Result<ReferenceSnapshot> {
+        let rows = sqlx::query(
+            "SELECT v.list_id, e.code, e.name, e.parent, e.extra FROM reference_entries e \
+             JOIN reference_versions v ON v.id = e.version_id \
+             WHERE v.version = (SELECT MAX(v2.version) FROM reference_versions v2 WHERE v2.list_id = v.list_id) \
+             ORDER BY v.list_id, e.id",
+        )
+        .fetch_all(&db.pool)
+        .await?;
+        let mut lists: HashMap<String, Vec<Entry>> = HashMap::new();
+        for row in rows {
+            let extra: String = row.try_get("extra")?;
+            lists
+                .entry(row.try_get("list_id")?)
+                .or_default()
+                .push(Entry {
+                    code: row.try_get("code")?,
+                    name: row.try_get("name")?,
+                    parent: crate::db::opt_text(&row, "parent"),
+                    extra: serde_json::from_str(&extra).unwrap_or_default(),
+                });
+        }
+        Ok(ReferenceSnapshot::from_lists(lists))
+    }
+
+    pub fn from_lists(lists: HashMap<String, Vec<Entry>>) -> ReferenceSnapshot {
+        let categories = lists
+            .get("measure-categories")
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| e.parent.clone().map(|section| (e.code.clone(), section)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ReferenceSnapshot { lists, categories }
+    }
+
+    pub fn list(&self, list_id: &str) -> &[Entry] {
+        self.lists.get(list_id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// The section of a measure category: exact code, then `CODE:subtype`, then the code with
+    /// trailing `.SEGMENT`s dropped (`MSE.IPRA.TSR.FEDERAL.ITEM` → `MSE.IPRA.TSR`).
+    pub fn section_of(&self, category_code: &str, subtype: Option<&str>) -> Option<&str> {
+        if let Some(sub) = subtype.filter(|s| !s.is_empty()) {
+            if let Some(section) = self.categories.get(&format!("{category_code}:{sub}")) {
+                return Some(section);
+            }
+        }
+        let mut code = category_code;
+        loop {
+            if let Some(section) = self.categories.get(code) {
+                return Some(section);
+            }
+            code = &code[..code.rfind('.')?];
+        }
+    }
+}
+
+/// Answers plugins' look-ups from a reference snapshot (organisations arrive with the directory).
+pub struct RegisterLookups {
+    pub reference: std::sync::Arc<ReferenceSnapshot>,
+}
+
+impl Lookups for RegisterLookups {
+    fn organisation(&self, _ogrn: &str) -> Option<Organisation> {
+        None
+    }
+    fn route(&self, _section: &str, _territory_code: &str) -> Option<Organisation> {
+        None
+    }
+    fn reference_list(&self, list_id: &str) -> Vec<wit::ReferenceEntry> {
+        self.reference
+            .list(list_id)
+            .iter()
+            .map(Entry::to_wit)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> ReferenceSnapshot {
+        let lists = SHIPPED
+            .iter()
+            .map(|(id, text)| (id.to_string(), parse_csv(id, text).unwrap()))
+            .collect();
+        ReferenceSnapshot::from_lists(lists)
+    }
+
+    #[test]
+    fn shipped_lists_parse() {
+        let snap = shipped();
+        assert_eq!(snap.list("sections").len(), 6);
+        assert!(snap
+            .list("non-execution-reasons")
+            .iter()
+            .any(|e| e.code == "died"));
+    }
+
+    #[test]
+    fn maps_categories_to_sections() {
+        let snap = shipped();
+        assert_eq!(snap.section_of("MSE.IPRA.MED.EVENT", None), Some("health"));
+        assert_eq!(
+            snap.section_of("MSE.IPRA.TSR.FEDERAL.ITEM", None),
+            Some("tsr")
+        );
+        assert_eq!(
+            snap.section_of("MSE.IPRA.PROF.RECOMMLABORCONDITIONS", None),
+            Some("employment")
+        );
+        assert_eq!(
+            snap.section_of("MSE.IPRA.REHAB", Some("3")),
+            Some("employment")
+        );
+        assert_eq!(snap.section_of("MSE.IPRA.REHAB", Some("99")), None);
+        assert_eq!(snap.section_of("MSE.IPRA.GENERAL", None), None);
+    }
+}

@@ -1,0 +1,325 @@
+//! Writes of the register: source documents, persons, IPRA with supersession, measures and the
+//! execution reports already sent. Every function runs inside the caller's transaction.
+
+use crate::plugins::runtime::wit;
+use anyhow::Result;
+use sqlx::{AnyConnection, Row};
+
+/// A measure ready to be stored: section mapped, claim of a department applied.
+#[derive(Clone, Debug)]
+pub struct PreparedMeasure {
+    pub measure: wit::Measure,
+    pub claimed_by: Option<String>,
+    pub assigned_ogrn: Option<String>,
+    pub note: Option<String>,
+}
+
+/// What storing one IPRA did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpraOutcome {
+    /// Newly stored; `superseded` is the IPRA it replaced, if any.
+    Imported { id: i64, superseded: Option<i64> },
+    /// Newly stored, but a newer IPRA of the person was already in force (out-of-order arrival).
+    ImportedAsSuperseded { id: i64, by: i64 },
+    /// The same IPRA (number, protocol number, protocol date, SNILS) is already in the register.
+    Unchanged { id: i64 },
+}
+
+pub async fn source_exists(conn: &mut AnyConnection, sha256: &str) -> Result<bool> {
+    Ok(
+        sqlx::query("SELECT id FROM source_documents WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&mut *conn)
+            .await?
+            .is_some(),
+    )
+}
+
+pub struct SourceDocument<'a> {
+    pub sha256: &'a str,
+    pub file_name: &'a str,
+    pub media_type: &'a str,
+    pub size_bytes: i64,
+    pub compressed: &'a [u8],
+    pub connector: &'a str,
+    pub received_at: &'a str,
+}
+
+pub async fn insert_source(conn: &mut AnyConnection, doc: &SourceDocument<'_>) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO source_documents (sha256, file_name, media_type, size_bytes, compression, content, connector, received_at) \
+         VALUES ($1, $2, $3, $4, 'zstd', $5, $6, $7) RETURNING id",
+    )
+    .bind(doc.sha256)
+    .bind(doc.file_name)
+    .bind(doc.media_type)
+    .bind(doc.size_bytes)
+    .bind(doc.compressed)
+    .bind(doc.connector)
+    .bind(doc.received_at)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
+/// The order in which IPRAs of one person follow each other: protocol date, then decision date,
+/// then number. A later key supersedes an earlier one.
+fn succession_key(
+    protocol_date: &str,
+    decision_date: Option<&str>,
+    number: &str,
+) -> (String, String, String) {
+    (
+        protocol_date.to_string(),
+        decision_date.unwrap_or_default().to_string(),
+        number.to_string(),
+    )
+}
+
+fn extra_json(extra: &[wit::Attribute]) -> String {
+    let pairs: Vec<(&str, &str)> = extra
+        .iter()
+        .map(|a| (a.code.as_str(), a.value.as_str()))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+pub async fn store_ipra(
+    conn: &mut AnyConnection,
+    ipra: &wit::IpraExtract,
+    measures: &[PreparedMeasure],
+    source_id: i64,
+    received_at: &str,
+) -> Result<IpraOutcome> {
+    let person = &ipra.person;
+    if let Some(row) = sqlx::query(
+        "SELECT id FROM ipras WHERE number = $1 AND protocol_number = $2 AND protocol_date = $3 AND snils = $4",
+    )
+    .bind(&ipra.number)
+    .bind(&ipra.protocol_number)
+    .bind(&ipra.protocol_date)
+    .bind(&person.snils)
+    .fetch_optional(&mut *conn)
+    .await?
+    {
+        return Ok(IpraOutcome::Unchanged { id: row.try_get("id")? });
+    }
+
+    let person_row = sqlx::query("SELECT id FROM persons WHERE snils = $1")
+        .bind(&person.snils)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (person_id, new_person) = match person_row {
+        Some(row) => (row.try_get::<i64, _>("id")?, false),
+        None => {
+            let id: i64 = sqlx::query(
+                "INSERT INTO persons (snils, surname, given_name, patronymic, birth_date, gender, territory_code, address, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+            )
+            .bind(&person.snils)
+            .bind(&person.surname)
+            .bind(&person.given_name)
+            .bind(person.patronymic.as_deref())
+            .bind(person.birth_date.as_deref())
+            .bind(person.gender.as_deref())
+            .bind(person.territory_code.as_deref())
+            .bind(person.address.as_deref())
+            .bind(received_at)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("id")?;
+            (id, true)
+        }
+    };
+
+    let active = sqlx::query(
+        "SELECT id, protocol_date, decision_date, number FROM ipras WHERE person_id = $1 AND status = 'active'",
+    )
+    .bind(person_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let new_key = succession_key(
+        &ipra.protocol_date,
+        ipra.decision_date.as_deref(),
+        &ipra.number,
+    );
+    let newer_in_force = match &active {
+        Some(row) => {
+            let key = succession_key(
+                &row.try_get::<String, _>("protocol_date")?,
+                crate::db::opt_text(row, "decision_date").as_deref(),
+                &row.try_get::<String, _>("number")?,
+            );
+            (key > new_key)
+                .then(|| row.try_get::<i64, _>("id"))
+                .transpose()?
+        }
+        None => None,
+    };
+    let (status, superseded_by) = match newer_in_force {
+        Some(by) => ("superseded", Some(by)),
+        None => ("active", None),
+    };
+
+    let id: i64 = sqlx::query(
+        "INSERT INTO ipras (person_id, snils, number, protocol_number, protocol_date, decision_date, valid_until, issued_by, \
+         is_child, document_version, document_id, extract_id, status, superseded_by, source_document_id, extra, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+    )
+    .bind(person_id)
+    .bind(&person.snils)
+    .bind(&ipra.number)
+    .bind(&ipra.protocol_number)
+    .bind(&ipra.protocol_date)
+    .bind(ipra.decision_date.as_deref())
+    .bind(ipra.valid_until.as_deref())
+    .bind(ipra.issued_by.as_deref())
+    .bind(i64::from(ipra.is_child))
+    .bind(&ipra.document_version)
+    .bind(&ipra.document_id)
+    .bind(&ipra.extract_id)
+    .bind(status)
+    .bind(superseded_by)
+    .bind(source_id)
+    .bind(extra_json(&ipra.extra))
+    .bind(received_at)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+
+    insert_measures(conn, id, measures).await?;
+
+    if let Some(by) = superseded_by {
+        return Ok(IpraOutcome::ImportedAsSuperseded { id, by });
+    }
+    let mut superseded = None;
+    if let Some(row) = active {
+        let old: i64 = row.try_get("id")?;
+        sqlx::query("UPDATE ipras SET status = 'superseded', superseded_by = $1 WHERE id = $2")
+            .bind(id)
+            .bind(old)
+            .execute(&mut *conn)
+            .await?;
+        superseded = Some(old);
+    }
+    if !new_person {
+        // The IPRA in force carries the person's current data.
+        sqlx::query(
+            "UPDATE persons SET surname = $1, given_name = $2, patronymic = $3, birth_date = $4, gender = $5, \
+             territory_code = $6, address = $7, updated_at = $8 WHERE id = $9",
+        )
+        .bind(&person.surname)
+        .bind(&person.given_name)
+        .bind(person.patronymic.as_deref())
+        .bind(person.birth_date.as_deref())
+        .bind(person.gender.as_deref())
+        .bind(person.territory_code.as_deref())
+        .bind(person.address.as_deref())
+        .bind(received_at)
+        .bind(person_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(IpraOutcome::Imported { id, superseded })
+}
+
+/// Rows per multi-row INSERT: few statement shapes for the statement cache, few round trips.
+const MEASURE_CHUNK: usize = 16;
+const MEASURE_COLUMNS: usize = 17;
+
+async fn insert_measures(
+    conn: &mut AnyConnection,
+    ipra_id: i64,
+    measures: &[PreparedMeasure],
+) -> Result<()> {
+    for chunk in measures.chunks(MEASURE_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO measures (ipra_id, measure_key, section, category_code, category_name, code, name, guid, \
+             executor_ogrn, executor_name, date_from, date_to, quantity, extra, claimed_by, assigned_ogrn, assignment_note) VALUES ",
+        );
+        for row in 0..chunk.len() {
+            if row > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for col in 0..MEASURE_COLUMNS {
+                if col > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("${}", row * MEASURE_COLUMNS + col + 1));
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql);
+        for p in chunk {
+            let m = &p.measure;
+            query = query
+                .bind(ipra_id)
+                .bind(&m.key)
+                .bind(&m.section)
+                .bind(&m.category_code)
+                .bind(&m.category_name)
+                .bind(m.code.as_deref())
+                .bind(&m.name)
+                .bind(m.guid.as_deref())
+                .bind(m.executor_ogrn.as_deref())
+                .bind(m.executor_name.as_deref())
+                .bind(m.date_from.as_deref())
+                .bind(m.date_to.as_deref())
+                .bind(m.quantity.as_deref())
+                .bind(extra_json(&m.extra))
+                .bind(p.claimed_by.as_deref())
+                .bind(p.assigned_ogrn.as_deref())
+                .bind(p.note.as_deref());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Stores an execution report already sent by others, linked to its IPRA when the register has it.
+pub async fn store_prior_report(
+    conn: &mut AnyConnection,
+    report: &wit::PriorReport,
+    source_id: i64,
+) -> Result<bool> {
+    let ipra_id: Option<i64> = match &report.parent_document_id {
+        Some(parent) => sqlx::query("SELECT id FROM ipras WHERE document_id = $1 AND snils = $2")
+            .bind(parent)
+            .bind(&report.snils)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|row| row.try_get("id"))
+            .transpose()?,
+        None => None,
+    };
+    let entries: Vec<serde_json::Value> = report
+        .entries
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "key": m.key, "category": m.category_code, "name": m.name, "code": m.code,
+                "executor_ogrn": m.executor_ogrn, "executor_name": m.executor_name,
+                "date": m.date_from, "extra": m.extra.iter().map(|a| (a.code.clone(), a.value.clone())).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let inserted = sqlx::query(
+        "INSERT INTO prior_reports (ipra_id, snils, document_id, document_version, parent_document_id, number, report_date, source, entries, source_document_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (document_id, snils) DO NOTHING",
+    )
+    .bind(ipra_id)
+    .bind(&report.snils)
+    .bind(&report.document_id)
+    .bind(&report.document_version)
+    .bind(report.parent_document_id.as_deref())
+    .bind(report.number.as_deref())
+    .bind(report.date.as_deref())
+    .bind(report.source.as_deref())
+    .bind(serde_json::Value::Array(entries).to_string())
+    .bind(source_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted > 0)
+}

@@ -1,0 +1,156 @@
+//! HTTP: the REST API under `/api/v1` and the server-rendered Russian pages. Handlers are thin:
+//! they call the register and convert errors once, through `ApiError`.
+
+mod pages;
+
+use crate::app::App;
+use crate::register::query::{self, IpraFilter};
+use anyhow::Context;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+/// An error answered as JSON `{"error": {"code", "message"}}` with a status.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn not_found(what: &str) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not-found",
+            message: format!("{what} не найдено"),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        tracing::error!("request failed: {e:#}");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "внутренняя ошибка сервера".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(pages::register))
+        .route("/ipras/{id}", get(pages::card))
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/ipras", get(list_ipras))
+        .route("/api/v1/ipras/{id}", get(get_ipra))
+        .route("/api/v1/ipras/{id}/source", get(get_source))
+        .route("/api/v1/plugins", get(list_plugins))
+        .with_state(app)
+}
+
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
+pub async fn serve(app: App, listen: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("не удалось занять адрес {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = app.db.engine.name(), "serving");
+    println!(
+        "Сервер ИПРА слушает http://{addr}/ (база: {})",
+        app.db.engine.name()
+    );
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
+    let counts = query::counts(&app.db).await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "database": app.db.engine.name(),
+        "plugins": app.plugins.all().len(),
+        "register": counts,
+    })))
+}
+
+async fn list_ipras(
+    State(app): State<App>,
+    Query(filter): Query<IpraFilter>,
+) -> Result<Json<query::IpraPage>, ApiError> {
+    Ok(Json(query::list_ipras(&app.db, &filter).await?))
+}
+
+/// The extract card: a read of personal data, so it is logged.
+async fn get_ipra(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<query::IpraCard>, ApiError> {
+    let card = query::ipra_card(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ИПРА"))?;
+    crate::audit::record(&app.db, "api", "ipra.read", &format!("ipra:{id}"), None).await?;
+    Ok(Json(card))
+}
+
+async fn get_source(State(app): State<App>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let (name, bytes) = query::source_document(&app.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Документ"))?;
+    crate::audit::record(
+        &app.db,
+        "api",
+        "ipra.source.download",
+        &format!("ipra:{id}"),
+        Some(&name),
+    )
+    .await?;
+    let disposition = format!("attachment; filename=\"ipra-{id}.xml\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/xml".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn list_plugins(State(app): State<App>) -> Json<serde_json::Value> {
+    Json(json!(app.plugins.summaries()))
+}

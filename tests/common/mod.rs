@@ -1,0 +1,312 @@
+//! Shared harness of the end-to-end tests: runs the real `ipra` binary on a fresh data directory
+//! against SQLite or a real PostgreSQL server that the tests start themselves (as `postgres`).
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The database engine a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ is in the workspace")
+        .to_path_buf()
+}
+
+/// `../shared/formats` beside the project.
+pub fn formats() -> PathBuf {
+    workspace_root().join("../shared/formats")
+}
+
+pub fn fri_samples() -> PathBuf {
+    formats().join("fri/samples/yuryzje")
+}
+
+/// A fresh data directory plus the database it uses.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub backend: Backend,
+    pub database: Option<String>,
+}
+
+impl Env {
+    pub fn new(backend: Backend) -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(postgres().create_database()),
+        };
+        Env {
+            dir,
+            backend,
+            database,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The real binary, pointed at this environment.
+    pub fn ipra(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipra"));
+        cmd.env("IPRA_DATA_DIR", self.data_dir())
+            .env("IPRA_PLUGIN_CACHE", plugin_cache())
+            .env("IPRA_LOG", "warn")
+            .env_remove("IPRA_DATABASE_URL")
+            .stdin(Stdio::null());
+        if let Some(url) = &self.database {
+            cmd.env("IPRA_DATABASE_URL", url);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.ipra().args(args).output().expect("run ipra")
+    }
+
+    /// Runs and parses stdout as JSON; panics with stderr when it is not.
+    pub fn run_json(&self, args: &[&str]) -> (i32, serde_json::Value) {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}); stdout: {stdout}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), value)
+    }
+
+    /// Runs a SQL query through sqlx and returns the first column of the first row as i64.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        let url = self.database.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=ro",
+                self.data_dir().join("ipra.sqlite").display()
+            )
+        });
+        block_on(async move {
+            use sqlx::Row;
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .expect("connect");
+            let row = sqlx::query(sql).fetch_one(&mut conn).await.expect("query");
+            row.try_get::<i64, _>(0).expect("i64 column")
+        })
+    }
+}
+
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Compiled plugins are cached across the tests of a run (they are keyed by hash and engine).
+fn plugin_cache() -> PathBuf {
+    workspace_root().join("target").join("test-plugin-cache")
+}
+
+/// A PostgreSQL server for this test process, started on first use and stopped when it exits.
+pub struct Postgres {
+    port: u16,
+    next_db: Mutex<u32>,
+}
+
+pub fn postgres() -> &'static Postgres {
+    static SERVER: OnceLock<Postgres> = OnceLock::new();
+    SERVER.get_or_init(Postgres::start)
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is installed (Debian package postgresql; .ci/run installs it)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin").join(name)))
+        .filter(|p| p.is_file())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .unwrap_or_else(|| panic!("{name} of PostgreSQL not found under /usr/lib/postgresql"))
+}
+
+fn postgres_ids() -> (u32, u32) {
+    let out = Command::new("id")
+        .args(["-u", "postgres"])
+        .output()
+        .expect("id");
+    let uid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("postgres user exists");
+    let out = Command::new("id")
+        .args(["-g", "postgres"])
+        .output()
+        .expect("id");
+    let gid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("postgres group exists");
+    (uid, gid)
+}
+
+/// A command run as the `postgres` user (PostgreSQL refuses to run as root).
+fn as_postgres(program: &Path, parent_death_signal: Option<i32>) -> Command {
+    let (uid, gid) = postgres_ids();
+    let mut cmd = Command::new(program);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(gid) != 0
+                || libc::setuid(uid) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Set after the uid change (which would clear it): the server dies with the test process.
+            if let Some(signal) = parent_death_signal {
+                libc::prctl(libc::PR_SET_PDEATHSIG, signal);
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let root = std::env::temp_dir().join(format!("ipra-test-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let data = root.join("data");
+        let socket = root.join("socket");
+        std::fs::create_dir_all(&socket).expect("pg dirs");
+        let chown = |p: &Path| {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(p)
+                .status()
+                .expect("chown");
+            assert!(status.success(), "chown {}", p.display());
+        };
+        chown(&root);
+        let out = as_postgres(&pg_bin("initdb"), None)
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(&data)
+            .output()
+            .expect("initdb");
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+
+        // Started from a thread that never ends: the parent-death signal follows the thread.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let postgres = pg_bin("postgres");
+        std::thread::spawn(move || {
+            let log = std::fs::File::create(root.join("postgres.log")).expect("pg log");
+            let child = as_postgres(&postgres, Some(libc::SIGINT))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                ])
+                .args([
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ])
+                .arg("-k")
+                .arg(&socket)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn();
+            let _ = tx.send(child.map(|c| c.id()));
+            loop {
+                std::thread::park();
+            }
+        });
+        rx.recv().expect("pg thread").expect("start postgres");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        loop {
+            let ok = block_on(async {
+                sqlx::any::install_default_drivers();
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                    .await
+                    .is_ok()
+            });
+            if ok {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Postgres {
+            port,
+            next_db: Mutex::new(0),
+        }
+    }
+
+    /// A new empty database on this server; returns its URL.
+    pub fn create_database(&self) -> String {
+        let name = {
+            let mut n = self.next_db.lock().unwrap_or_else(|e| e.into_inner());
+            *n += 1;
+            format!("ipra_test_{}_{}", std::process::id(), *n)
+        };
+        let admin = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        block_on(async {
+            use sqlx::Executor;
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("connect admin");
+            conn.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create database");
+        });
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}

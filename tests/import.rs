@@ -1,0 +1,358 @@
+//! End-to-end import: the real binary, the real FRI plugin compiled to wasm32-wasip2, the real
+//! public samples, on SQLite and on a PostgreSQL server the test starts.
+
+mod common;
+
+use common::{fri_samples, Backend, Env, BACKENDS};
+use serde_json::Value;
+use std::path::Path;
+
+fn rejected_files(report: &Value) -> Vec<String> {
+    report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["file"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn register_rows(env: &Env) -> (i64, i64, i64, i64) {
+    (
+        env.scalar("SELECT COUNT(*) FROM ipras"),
+        env.scalar("SELECT COUNT(*) FROM measures"),
+        env.scalar("SELECT COUNT(*) FROM persons"),
+        env.scalar("SELECT COUNT(*) FROM source_documents"),
+    )
+}
+
+fn samples_import_idempotently(backend: Backend) {
+    let env = Env::new(backend);
+    let samples = fri_samples();
+    let samples = samples.to_str().unwrap();
+
+    // Dry run first: a full report, and nothing written.
+    let (code, dry) = env.run_json(&["import", samples, "--dry-run", "--json"]);
+    assert_eq!(code, 1, "the dirty-SNILS sample is rejected: {dry}");
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM ipras"),
+        0,
+        "dry run wrote nothing"
+    );
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM import_runs"), 0);
+
+    let (code, first) = env.run_json(&["import", samples, "--json"]);
+    assert_eq!(code, 1, "{first}");
+    assert_eq!(
+        first["imported"], dry["imported"],
+        "dry run predicts the real run"
+    );
+    let imported = first["imported"].as_u64().unwrap();
+    assert!(imported >= 8, "every good sample carries an IPRA: {first}");
+    let rejected = rejected_files(&first);
+    assert!(
+        rejected.iter().any(|f| f.ends_with("extract_1.xml")),
+        "{first}"
+    );
+    let snils_error = first["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"].as_str().unwrap().ends_with("extract_1.xml"))
+        .unwrap();
+    assert_eq!(snils_error["field"], "СНИЛС", "{snils_error}");
+    assert!(
+        snils_error["message"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .any(|c| ('а'..='я').contains(&c)),
+        "message in Russian"
+    );
+    assert!(!rejected.iter().any(|f| f.ends_with("extract_4.xml")));
+
+    let before = register_rows(&env);
+    assert_eq!(before.0 as u64, imported);
+    assert!(before.1 > imported as i64, "measures stored");
+    // Rejected files are quarantined with their reasons.
+    let quarantine = env.data_dir().join("quarantine");
+    let names: Vec<String> = std::fs::read_dir(&quarantine)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("extract_1.xml")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.ends_with("extract_1.xml.reasons.txt")),
+        "{names:?}"
+    );
+
+    // The same extracts again change nothing.
+    let (_, second) = env.run_json(&["import", samples, "--json"]);
+    assert_eq!(second["imported"], 0, "{second}");
+    assert_eq!(second["unchanged"].as_u64().unwrap(), imported);
+    assert_eq!(register_rows(&env), before);
+
+    // Every IPRA version of the samples is in the register.
+    for version in [
+        "IPRA_20160101",
+        "IPRA_20170812",
+        "IPRA_20190101",
+        "IPRA_20221024",
+    ] {
+        let n = env.scalar(&format!(
+            "SELECT COUNT(*) FROM ipras WHERE document_version = '{version}'"
+        ));
+        assert!(n >= 1, "{version} imported");
+    }
+    // Measures are mapped to sections from the reference list; RESOC reports are linked to their IPRA.
+    assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE section = 'tsr'") > 0);
+    assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE section = 'health'") > 0);
+    assert!(env.scalar("SELECT COUNT(*) FROM prior_reports WHERE ipra_id IS NOT NULL") >= 1);
+    // Import runs keep per-record outcomes.
+    assert!(env.scalar("SELECT COUNT(*) FROM import_outcomes WHERE outcome = 'rejected'") >= 1);
+}
+
+#[test]
+fn samples_import_idempotently_on_sqlite() {
+    samples_import_idempotently(Backend::Sqlite);
+}
+
+#[test]
+fn samples_import_idempotently_on_postgres() {
+    samples_import_idempotently(Backend::Postgres);
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::write(dir.join(name), bytes).unwrap();
+}
+
+/// Hostile and edge-case inputs: each gets a clear error and the register stays as it was.
+#[test]
+fn hostile_inputs_are_rejected_and_leave_the_register_as_it_was() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let good = std::fs::read(fri_samples().join("extract_4.xml")).unwrap();
+        let (code, _) = env.run_json(&[
+            "import",
+            fri_samples().join("extract_4.xml").to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(code, 0);
+        let before = register_rows(&env);
+
+        let bad = env.dir.path().join("bad");
+        std::fs::create_dir_all(&bad).unwrap();
+        write(&bad, "truncated.xml", &good[..good.len() / 2]);
+        write(
+            &bad,
+            "laughs.xml",
+            r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><fri:ВыпискаФРИ xmlns:fri="http://fri.pfr.ru">&lol2;</fri:ВыпискаФРИ>"#.as_bytes(),
+        );
+        write(
+            &bad,
+            "external.xml",
+            r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><fri:ВыпискаФРИ xmlns:fri="http://fri.pfr.ru">&xxe;</fri:ВыпискаФРИ>"#.as_bytes(),
+        );
+        write(&bad, "empty.xml", b"");
+        write(&bad, "not-xml.xml", b"\x00\x01\x02 binary garbage");
+        let text = String::from_utf8(good.clone()).unwrap();
+        write(
+            &bad,
+            "unknown-version.xml",
+            text.replace("IPRA_20190101", "IPRA_20990101").as_bytes(),
+        );
+        write(&bad, "wrong-root.xml", br#"<?xml version="1.0"?><root/>"#);
+
+        let (code, report) = env.run_json(&["import", bad.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 1);
+        let rejected = rejected_files(&report);
+        for name in [
+            "truncated.xml",
+            "laughs.xml",
+            "external.xml",
+            "empty.xml",
+            "not-xml.xml",
+            "unknown-version.xml",
+            "wrong-root.xml",
+        ] {
+            assert!(
+                rejected.iter().any(|f| f.ends_with(name)),
+                "{name} rejected: {report}"
+            );
+        }
+        for r in report["rejected"].as_array().unwrap() {
+            assert!(!r["code"].as_str().unwrap().is_empty());
+            assert!(
+                r["message"]
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .any(|c| ('а'..='я').contains(&c)),
+                "Russian message: {r}"
+            );
+        }
+        let unknown = report["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with("unknown-version.xml"))
+            .unwrap();
+        assert!(
+            unknown["message"]
+                .as_str()
+                .unwrap()
+                .contains("IPRA_20990101"),
+            "{unknown}"
+        );
+        assert_eq!(
+            register_rows(&env),
+            before,
+            "nothing stored or half-written"
+        );
+    }
+}
+
+/// A windows-1251 copy and a ZIP of a sample import like the original.
+#[test]
+fn encodings_and_zip_are_read() {
+    let env = Env::new(Backend::Sqlite);
+    let dir = env.dir.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(fri_samples().join("extract-20211124093406.xml")).unwrap();
+    let cp1251 = text.replacen(
+        "<?xml version=\"1.0\"?>",
+        "<?xml version=\"1.0\" encoding=\"windows-1251\"?>",
+        1,
+    );
+    let encoded: Vec<u8> = cp1251
+        .chars()
+        .map(|c| match c {
+            'А'..='я' => (c as u32 - 'А' as u32 + 0xC0) as u8,
+            'Ё' => 0xA8,
+            'ё' => 0xB8,
+            '№' => 0xB9,
+            c if c.is_ascii() => c as u8,
+            other => panic!("unexpected char {other}"),
+        })
+        .collect();
+    write(&dir, "cp1251.xml", &encoded);
+    let (code, report) =
+        env.run_json(&["import", dir.join("cp1251.xml").to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["imported"], 1);
+    // The UTF-8 original is the same IPRA: unchanged.
+    let (_, report) = env.run_json(&[
+        "import",
+        fri_samples()
+            .join("extract-20211124093406.xml")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert_eq!(report["unchanged"], 1, "{report}");
+
+    // A ZIP holding an extract.
+    let zip_path = dir.join("extract.zip");
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED); z.write(sys.argv[2], 'extract_4.xml'); z.close()"])
+        .arg(&zip_path)
+        .arg(fri_samples().join("extract_4.xml"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (code, report) = env.run_json(&["import", zip_path.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["imported"], 1, "{report}");
+}
+
+/// Demo extracts: valid, several versions, adults and children, and superseding IPRAs keep history.
+#[test]
+fn demo_extracts_import_with_supersession() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let out = env.dir.path().join("demo");
+        let o = env.run(&[
+            "demo",
+            "--count",
+            "120",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (code, report) = env.run_json(&["import", out.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{report}");
+        assert!(report["superseded"].as_u64().unwrap() >= 1, "{report}");
+        let superseded = env.scalar(
+            "SELECT COUNT(*) FROM ipras WHERE status = 'superseded' AND superseded_by IS NOT NULL",
+        );
+        assert_eq!(superseded as u64, report["superseded"].as_u64().unwrap());
+        // One IPRA in force per person; the older ones kept as history.
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM (SELECT person_id FROM ipras WHERE status = 'active' GROUP BY person_id HAVING COUNT(*) > 1) x"),
+            0
+        );
+        assert!(env.scalar("SELECT COUNT(*) FROM ipras WHERE is_child = 1") > 0);
+        assert!(env.scalar("SELECT COUNT(DISTINCT document_version) FROM ipras") >= 2);
+
+        // Importing the files again, in reverse order one by one, changes nothing.
+        let mut files: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        files.reverse();
+        let before = register_rows(&env);
+        let args: Vec<String> = ["import".to_string(), "--json".into()]
+            .into_iter()
+            .chain(files.iter().take(30).map(|p| p.display().to_string()))
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, again) = env.run_json(&args);
+        assert_eq!(again["imported"], 0);
+        assert_eq!(register_rows(&env), before);
+    }
+}
+
+/// An older IPRA arriving after the newer one is stored as history, never in force.
+#[test]
+fn out_of_order_versions_keep_the_newest_in_force() {
+    let env = Env::new(Backend::Sqlite);
+    let out = env.dir.path().join("demo");
+    env.run(&[
+        "demo",
+        "--count",
+        "60",
+        "--seed",
+        "9",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // Newest first: every superseding file before the one it supersedes.
+    for path in files.iter().rev() {
+        let (code, report) = env.run_json(&["import", path.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{report}");
+    }
+    let ordered = Env::new(Backend::Sqlite);
+    let (_, _) = ordered.run_json(&["import", out.to_str().unwrap(), "--json"]);
+    let active = |e: &Env| e.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'active'");
+    assert_eq!(
+        active(&env),
+        active(&ordered),
+        "same IPRAs in force whatever the order"
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded'"),
+        ordered.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded'")
+    );
+}

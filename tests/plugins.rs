@@ -1,0 +1,168 @@
+//! Plugins end to end: listing and enablement that persists, manifests refused with a clear
+//! message, and a sandbox in which a looping, hoarding or trapping plugin fails only its own call.
+
+mod common;
+
+use common::{Backend, Env};
+use std::path::{Path, PathBuf};
+
+/// Installs the misbehaving test plugin (built by build.rs, never embedded) into the data directory.
+fn install_misbehave(env: &Env, tamper: impl Fn(String) -> String) -> PathBuf {
+    let staged = Path::new(env!("IPRA_TEST_PLUGIN_DIR"));
+    let folder = env.data_dir().join("plugins").join("misbehave");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::copy(staged.join("misbehave.wasm"), folder.join("misbehave.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(staged.join("misbehave.toml")).unwrap();
+    std::fs::write(folder.join("plugin.toml"), tamper(manifest)).unwrap();
+    folder
+}
+
+#[test]
+fn list_enable_disable_persist() {
+    let env = Env::new(Backend::Sqlite);
+    let (code, list) = env.run_json(&["plugins", "list", "--json"]);
+    assert_eq!(code, 0);
+    let fri = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "fri")
+        .expect("fri listed");
+    for key in ["id", "version", "kind", "api", "enabled"] {
+        assert!(!fri[key].is_null(), "{key} in {fri}");
+    }
+    assert_eq!(fri["kind"], "connector");
+    assert_eq!(fri["enabled"], true);
+
+    assert!(env.run(&["plugins", "disable", "fri"]).status.success());
+    let (_, list) = env.run_json(&["plugins", "list", "--json"]);
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "fri")
+            .unwrap()["enabled"],
+        false
+    );
+    let out = env.run(&[
+        "import",
+        common::fri_samples()
+            .join("extract_4.xml")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("отключён"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert!(env.run(&["plugins", "enable", "fri"]).status.success());
+    let (code, _) = env.run_json(&[
+        "import",
+        common::fri_samples()
+            .join("extract_4.xml")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let out = env.run(&["plugins", "enable", "no-such-plugin"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("не найден"));
+}
+
+#[test]
+fn sandbox_contains_loops_hoarding_and_traps() {
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| m);
+    let (_, list) = env.run_json(&["plugins", "list", "--json"]);
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "misbehave")
+        .expect("installed plugin listed");
+    assert_eq!(
+        entry["enabled"], false,
+        "installed plugins wait for an administrator"
+    );
+    assert!(env
+        .run(&["plugins", "enable", "misbehave"])
+        .status
+        .success());
+
+    let inbox = env.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for name in ["alloc", "loop", "ok", "stack", "trap"] {
+        std::fs::write(inbox.join(name), b"x").unwrap();
+    }
+    let (code, report) = env.run_json(&[
+        "import",
+        "--connector",
+        "misbehave",
+        inbox.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 1);
+    let code_of = |name: &str| {
+        report["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with(name))
+            .map(|r| r["code"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        code_of("loop").as_deref(),
+        Some("plugin-timeout"),
+        "{report}"
+    );
+    assert_eq!(
+        code_of("alloc").as_deref(),
+        Some("plugin-memory-limit"),
+        "{report}"
+    );
+    assert_eq!(code_of("trap").as_deref(), Some("plugin-trap"), "{report}");
+    assert_eq!(code_of("stack").as_deref(), Some("plugin-trap"), "{report}");
+    assert_eq!(code_of("ok"), None, "the good file went through: {report}");
+    assert_eq!(report["files"], 5);
+
+    // The real connector still works in the same installation afterwards.
+    let (code, _) = env.run_json(&[
+        "import",
+        common::fri_samples()
+            .join("extract_4.xml")
+            .to_str()
+            .unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn manifests_that_do_not_match_are_refused_with_a_reason() {
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| {
+        let (head, _) = m.split_once("sha256").unwrap();
+        format!("{head}sha256 = \"{}\"\n", "0".repeat(64))
+    });
+    let out = env.run(&["plugins", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ОТКЛОНЁН misbehave"), "{text}");
+    assert!(text.contains("SHA-256"), "{text}");
+    let (_, list) = env.run_json(&["plugins", "list", "--json"]);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["id"] != "misbehave"));
+
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| m.replace("api = \"^1.0\"", "api = \"^2.0\""));
+    let out = env.run(&["plugins", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("требует API ^2.0"), "{text}");
+}

@@ -1,0 +1,92 @@
+//! A plugin that misbehaves on request, so the tests can prove that the sandbox contains it:
+//! the document name selects the misdeed (`loop`, `alloc`, `trap`, `stack`); anything else echoes.
+
+use ipra_plugin_sdk::bindings::ipra::plugin::types::{
+    Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput,
+    Normalized, PluginError, PluginInfo, PluginKind, RecordOutcome,
+};
+use ipra_plugin_sdk::bindings::{ipra::plugin::host, Guest};
+
+struct Misbehave;
+
+fn not_supported() -> PluginError {
+    PluginError {
+        code: "not-supported".into(),
+        message: "Не поддерживается".into(),
+        record: None,
+        field: None,
+    }
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    std::hint::black_box(recurse(depth + 1)) + 1
+}
+
+impl Guest for Misbehave {
+    fn describe() -> PluginInfo {
+        PluginInfo {
+            id: "misbehave".into(),
+            name: "Тестовый плагин-нарушитель".into(),
+            version: "1.0.0".into(),
+            kind: PluginKind::Connector,
+            sections: vec![],
+            document_types: vec!["test".into()],
+            hooks: vec![Hook::Import],
+            config_keys: vec![],
+            lookups: vec![],
+        }
+    }
+
+    fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
+        let ImportInput::Document(doc) = input else {
+            return Err(not_supported());
+        };
+        match doc.name.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("deliberate trap"),
+            "stack" => {
+                recurse(0);
+                Err(not_supported())
+            }
+            _ => {
+                host::log(host::LogLevel::Info, &format!("echo {}", doc.name));
+                Ok(ImportOutput {
+                    records: vec![RecordOutcome {
+                        locator: doc.name.clone(),
+                        outcome: Ok(Normalized::Skipped(format!(
+                            "{} байт; config echo = {:?}",
+                            doc.bytes.len(),
+                            host::config("echo")
+                        ))),
+                    }],
+                    claims: vec![],
+                    follow_ups: vec![],
+                    warnings: vec![],
+                })
+            }
+        }
+    }
+
+    fn execute(_input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
+        Err(not_supported())
+    }
+
+    fn export(_input: ExportInput) -> Result<Vec<Document>, PluginError> {
+        Err(not_supported())
+    }
+}
+
+ipra_plugin_sdk::bindings::export_plugin!(Misbehave);

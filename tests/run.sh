@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need on a fresh Debian machine,
+# then checks formatting and lints and runs every test on SQLite and on a real PostgreSQL server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast
+else
+    cargo test --workspace --no-fail-fast
+fi
+# nextest does not run documentation examples; the plugin SDK's examples are tests too.
+cargo test --workspace --doc
