@@ -13,3 +13,5 @@ pub mod bindings {
         default_bindings_module: "ipra_plugin_sdk::bindings",
     });
 }
+
+pub mod department;
