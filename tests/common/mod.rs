@@ -189,8 +189,22 @@ fn as_postgres(program: &Path, parent_death_signal: Option<i32>) -> Command {
     cmd
 }
 
+/// Folders of servers whose test process is gone (the server died with it).
+fn remove_stale_servers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix("ipra-test-pg-") {
+            if !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
 impl Postgres {
     fn start() -> Postgres {
+        remove_stale_servers();
         let root = std::env::temp_dir().join(format!("ipra-test-pg-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let data = root.join("data");
