@@ -546,8 +546,10 @@ impl<'a> Renderer<'a> {
             },
             Named::AdjGuid => match &plan.prior {
                 Some(prior) => self.uuid(prior.doc_id),
-                None => self.uuid(ipra.doc_id),
+                None => self.text("-"),
             },
+            // A correcting IPRA is submitted as a correction, as in the real sample that names its predecessor.
+            Named::SubmissionType => self.text(if plan.prior.is_some() { "КОРР" } else { "ПЕРВ" }),
             Named::FarFuture => self.text(FAR_FUTURE),
             // MSE bureau and its staff
             Named::BuroNumber => self.num(ipra.buro),

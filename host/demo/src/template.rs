@@ -69,7 +69,7 @@ named_slots! {
     ResocExecutor = "resoc_executor", ResocKey = "resoc_key", ResocNumber = "resoc_number",
     ResocRegistered = "resoc_registered", SfrCity = "sfr_city", SfrGuid = "sfr_guid", SfrHouse = "sfr_house",
     SfrName = "sfr_name", SfrOgrn = "sfr_ogrn", SfrStreet = "sfr_street", SignerFirst = "signer_first",
-    SignerLast = "signer_last", SignerMiddle = "signer_middle", Snils = "snils",
+    SignerLast = "signer_last", SignerMiddle = "signer_middle", Snils = "snils", SubmissionType = "submission_type",
     TsrBudgetCode = "tsr_budget_code", TsrBudgetName = "tsr_budget_name", TsrCode = "tsr_code",
     TsrFirstIpra = "tsr_first_ipra", TsrName = "tsr_name", TsrParamGuid = "tsr_param_guid",
     TsrProsthesis = "tsr_prosthesis", TsrQuantity = "tsr_quantity", TsrUnitId = "tsr_unit_id",
