@@ -436,6 +436,33 @@ impl Department {
     /// assert_eq!(errors[0].field.as_deref(), Some("Наименование мероприятия"));
     /// ```
     pub fn validate(&self, input: &ExecutionInput, lookups: &dyn Lookups) -> Vec<PluginError> {
+        self.validate_where(input, lookups, &|_| true)
+    }
+
+    /// [`Department::validate`] restricted to the entries `include` accepts; the others keep their positions, so
+    /// errors still name the entry's place in the record (a section that gives some rows another meaning, such as
+    /// a TSR clarification request, checks those itself).
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::department::{Department, MemoryLookups, sample_ipra};
+    /// # use ipra_plugin_sdk::bindings::ipra::plugin::types::{ExecutionEntry, ExecutionInput, ExecutionStatus};
+    /// let d = Department { id: "tsr", section: "tsr", label: "Обеспечение ТСР" };
+    /// let entry = ExecutionEntry {
+    ///     measure_key: None, section: "tsr".into(), status: ExecutionStatus::Executed,
+    ///     measure_name: "".into(), executor_ogrn: "".into(), executor_name: None, clarification: None,
+    ///     execution_date: None, reasons: Vec::new(), comment: None, extra: Vec::new(),
+    /// };
+    /// let input = ExecutionInput { ipra: sample_ipra(), entries: vec![entry.clone(), entry], today: "2025-03-01".into() };
+    /// let lookups = MemoryLookups::default();
+    /// let second_only = d.validate_where(&input, &lookups, &|e| std::ptr::eq(e, &input.entries[1]));
+    /// assert!(second_only.iter().all(|e| e.record.as_deref() == Some("Мероприятие 2")));
+    /// ```
+    pub fn validate_where(
+        &self,
+        input: &ExecutionInput,
+        lookups: &dyn Lookups,
+        include: &dyn Fn(&ExecutionEntry) -> bool,
+    ) -> Vec<PluginError> {
         let mut errors = Vec::new();
         let today = parse_date(input.today.trim());
         if today.is_none() {
@@ -454,7 +481,9 @@ impl Department {
             reasons: &reasons,
         };
         for (index, entry) in input.entries.iter().enumerate() {
-            errors.extend(self.validate_entry(index + 1, entry, &context, lookups));
+            if include(entry) {
+                errors.extend(self.validate_entry(index + 1, entry, &context, lookups));
+            }
         }
         errors
     }
@@ -896,6 +925,24 @@ pub fn check_executor(ogrn: &str, lookups: &dyn Lookups) -> Result<Organisation,
             ),
         )
     })
+}
+
+/// A text (such as a document id) as part of a file name: anything but letters, digits, `-` and `_` becomes `_`.
+///
+/// ```
+/// # use ipra_plugin_sdk::department::file_name_part;
+/// assert_eq!(file_name_part("1234.5.45/2025"), "1234_5_45_2025");
+/// ```
+pub fn file_name_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The date `days` working days after `from` (both `YYYY-MM-DD`): Saturdays and Sundays are non-working unless
