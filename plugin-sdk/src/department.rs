@@ -1353,3 +1353,565 @@ fn escape_into(out: &mut String, text: &str, attribute: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::ipra::plugin::types::Document;
+
+    const SECTIONS: [(&str, &str); 6] = [
+        ("health", "Охрана здоровья"),
+        ("employment", "Содействие занятости населения"),
+        ("education", "Образование"),
+        ("social-protection", "Социальная защита населения"),
+        ("sport", "Физическая культура и спорт"),
+        ("tsr", "Обеспечение ТСР"),
+    ];
+    const HEALTH: Department = Department {
+        id: "health",
+        section: "health",
+        label: "Охрана здоровья",
+    };
+    const CLINIC: &str = "1027700132195";
+    const ROUTED: &str = "1037739010891";
+    const UNKNOWN: &str = "1027739609391";
+
+    fn lookups() -> MemoryLookups {
+        MemoryLookups::default()
+            .with_organisation(CLINIC, "ГБУЗ «Больница № 1»")
+            .with_organisation(ROUTED, "ГБУЗ «Районная больница»")
+            .with_route("health", "45000", ROUTED)
+            .with_reference(
+                NON_EXECUTION_REASONS,
+                &[("refused", "Отказ инвалида"), ("moved", "Смена места жительства")],
+            )
+    }
+
+    fn entry() -> ExecutionEntry {
+        ExecutionEntry {
+            measure_key: Some("1".to_string()),
+            section: "health".to_string(),
+            status: ExecutionStatus::Executed,
+            measure_name: "Медицинская реабилитация".to_string(),
+            executor_ogrn: CLINIC.to_string(),
+            executor_name: None,
+            clarification: None,
+            execution_date: Some("2025-02-01".to_string()),
+            reasons: Vec::new(),
+            comment: None,
+            extra: Vec::new(),
+        }
+    }
+
+    fn not_executed() -> ExecutionEntry {
+        ExecutionEntry {
+            status: ExecutionStatus::NotExecuted,
+            reasons: vec!["refused".to_string()],
+            execution_date: None,
+            ..entry()
+        }
+    }
+
+    fn validate(entries: Vec<ExecutionEntry>) -> Vec<PluginError> {
+        let input = ExecutionInput {
+            ipra: sample_ipra(),
+            entries,
+            today: "2025-03-01".to_string(),
+        };
+        HEALTH.validate(&input, &lookups())
+    }
+
+    /// The single error of one entry: its code, field and message.
+    fn only_error(entry: ExecutionEntry) -> (String, String, String) {
+        let errors = validate(vec![entry]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert_eq!(e.record.as_deref(), Some("Мероприятие 1 (мероприятие ИПРА 1)"));
+        (e.code.clone(), e.field.clone().unwrap_or_default(), e.message.clone())
+    }
+
+    #[test]
+    fn each_department_claims_only_its_section() {
+        let ipra = sample_ipra();
+        for (section, label) in SECTIONS {
+            let d = Department {
+                id: section,
+                section,
+                label,
+            };
+            let out = d.import(ImportInput::Ipra(ipra.clone()), &lookups()).unwrap();
+            let keys: Vec<_> = out.claims.iter().map(|c| c.measure_key.as_str()).collect();
+            let expected: Vec<_> = ipra
+                .measures
+                .iter()
+                .filter(|m| m.section == section)
+                .map(|m| m.key.as_str())
+                .collect();
+            assert_eq!(keys, expected, "{section}");
+            assert_eq!(keys.len(), 1);
+            assert!(out.claims.iter().all(|c| c.section == section));
+            assert!(out.records.is_empty() && out.follow_ups.is_empty());
+        }
+    }
+
+    fn with_executor(ogrn: Option<&str>, territory: Option<&str>) -> IpraExtract {
+        let mut ipra = sample_ipra();
+        ipra.person.territory_code = territory.map(str::to_string);
+        for m in &mut ipra.measures {
+            m.executor_ogrn = ogrn.map(str::to_string);
+        }
+        ipra
+    }
+
+    #[test]
+    fn executor_from_extract_when_valid_and_known() {
+        let out = HEALTH.claim(&with_executor(Some(CLINIC), Some("45000")), &lookups());
+        assert_eq!(out.claims[0].executor_ogrn.as_deref(), Some(CLINIC));
+        assert_eq!(out.claims[0].note, None);
+        assert!(out.warnings.is_empty());
+    }
+
+    #[test]
+    fn executor_routed_when_extract_ogrn_unknown() {
+        let out = HEALTH.claim(&with_executor(Some(UNKNOWN), Some("45000")), &lookups());
+        assert_eq!(out.claims[0].executor_ogrn.as_deref(), Some(ROUTED));
+        let note = out.claims[0].note.clone().unwrap_or_default();
+        assert!(note.contains("маршрутизации") && note.contains(UNKNOWN), "{note}");
+        assert!(out.warnings.is_empty());
+    }
+
+    #[test]
+    fn short_extract_ogrn_is_a_warning_and_routing_decides() {
+        // Real IPRA_20221024 data carries 7–8 digit ExecutorOGRN values.
+        let out = HEALTH.claim(&with_executor(Some("1234567"), Some("45000")), &lookups());
+        assert_eq!(out.claims[0].executor_ogrn.as_deref(), Some(ROUTED));
+        assert_eq!(out.warnings.len(), 1);
+        let w = &out.warnings[0];
+        assert_eq!(w.code, "ogrn-format");
+        assert_eq!(w.field.as_deref(), Some(field::EXECUTOR_OGRN));
+        assert_eq!(w.record.as_deref(), Some("ИПРА № 1234.5.45/2025, мероприятие 1"));
+        assert!(w.message.contains("1234567"));
+
+        let bad_checksum = HEALTH.claim(&with_executor(Some("1027700132196"), None), &lookups());
+        assert_eq!(bad_checksum.warnings[0].code, "ogrn-checksum");
+    }
+
+    #[test]
+    fn coordinator_queue_with_a_note_when_nothing_decides() {
+        let no_route = HEALTH.claim(&with_executor(None, Some("46000")), &lookups());
+        assert_eq!(no_route.claims[0].executor_ogrn, None);
+        let note = no_route.claims[0].note.clone().unwrap_or_default();
+        assert!(
+            note.contains("не указан ОГРН") && note.contains("46000") && note.contains("координатору"),
+            "{note}"
+        );
+
+        let no_territory = HEALTH.claim(&with_executor(None, None), &lookups());
+        let note = no_territory.claims[0].note.clone().unwrap_or_default();
+        assert!(note.contains("территория гражданина не указана"), "{note}");
+    }
+
+    #[test]
+    fn import_of_a_document_is_not_supported() {
+        let doc = Document {
+            name: "x.xml".into(),
+            media_type: "application/xml".into(),
+            bytes: Vec::new(),
+        };
+        let err = HEALTH.import(ImportInput::Document(doc), &lookups()).unwrap_err();
+        assert_eq!(err.code, "not-supported");
+    }
+
+    #[test]
+    fn valid_entries_have_no_errors() {
+        let executed_ogrnip = ExecutionEntry {
+            executor_ogrn: "304500116000157".to_string(),
+            measure_key: None,
+            comment: Some("Курс пройден".to_string()),
+            ..entry()
+        };
+        let lookups = lookups().with_organisation("304500116000157", "ИП Петров");
+        let input = ExecutionInput {
+            ipra: sample_ipra(),
+            entries: vec![entry(), not_executed(), executed_ogrnip],
+            today: "2025-03-01".to_string(),
+        };
+        let errors = HEALTH.validate(&input, &lookups);
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+
+    #[test]
+    fn measure_name_required() {
+        let (code, field, message) = only_error(ExecutionEntry {
+            measure_name: "  ".into(),
+            ..entry()
+        });
+        assert_eq!(
+            (code.as_str(), field.as_str()),
+            ("missing-field", "Наименование мероприятия")
+        );
+        assert_eq!(message, "Укажите наименование мероприятия");
+    }
+
+    #[test]
+    fn executor_ogrn_required_valid_and_known() {
+        let cases = [
+            ("", "missing-field", "Укажите ОГРН исполнителя"),
+            ("12345", "ogrn-format", "13 цифр ОГРН или 15 цифр ОГРНИП"),
+            ("1027700132196", "ogrn-checksum", "контрольная цифра"),
+            ("304500116000158", "ogrn-checksum", "контрольная цифра"),
+            (UNKNOWN, "executor-unknown", "попросите координатора добавить"),
+        ];
+        for (ogrn, expected_code, text) in cases {
+            let (code, field, message) = only_error(ExecutionEntry {
+                executor_ogrn: ogrn.into(),
+                ..entry()
+            });
+            assert_eq!(code, expected_code, "{ogrn}");
+            assert_eq!(field, "ОГРН исполнителя");
+            assert!(message.contains(text), "{message}");
+        }
+    }
+
+    #[test]
+    fn execution_date_rules() {
+        let date = |d: Option<&str>| ExecutionEntry {
+            execution_date: d.map(str::to_string),
+            ..entry()
+        };
+        let cases = [
+            (None, "missing-field", "Укажите дату исполнения"),
+            (Some("01.02.2025"), "date-format", "ГГГГ-ММ-ДД"),
+            (Some("2025-02-30"), "date-format", "ГГГГ-ММ-ДД"),
+            (Some("2025-03-02"), "date-in-future", "позже сегодняшней (2025-03-01)"),
+            (
+                Some("2025-01-09"),
+                "date-before-ipra",
+                "раньше даты решения по ИПРА (2025-01-10)",
+            ),
+        ];
+        for (value, expected_code, text) in cases {
+            let (code, field, message) = only_error(date(value));
+            assert_eq!(code, expected_code, "{value:?}");
+            assert_eq!(field, "Дата");
+            assert!(message.contains(text), "{message}");
+        }
+        // The IPRA's end: a report made after the IPRA expired must not date a measure past it.
+        let mut ipra = sample_ipra();
+        ipra.valid_until = Some("2025-02-01".into());
+        let input = ExecutionInput {
+            ipra,
+            entries: vec![date(Some("2025-02-02"))],
+            today: "2025-03-01".into(),
+        };
+        let errors = HEALTH.validate(&input, &lookups());
+        assert_eq!(errors[0].code, "date-after-ipra");
+        assert!(errors[0].message.contains("2025-02-01"));
+        // Without a decision date the protocol date opens the period.
+        let mut ipra = sample_ipra();
+        ipra.decision_date = None;
+        ipra.protocol_date = "2025-01-20".into();
+        let input = ExecutionInput {
+            ipra,
+            entries: vec![date(Some("2025-01-15"))],
+            today: "2025-03-01".into(),
+        };
+        assert_eq!(HEALTH.validate(&input, &lookups())[0].code, "date-before-ipra");
+        // Boundaries are inside the period.
+        assert!(validate(vec![date(Some("2025-01-10")), date(Some("2025-03-01"))]).is_empty());
+    }
+
+    #[test]
+    fn not_executed_needs_known_reasons_and_no_comment() {
+        let (code, field, message) = only_error(ExecutionEntry {
+            reasons: Vec::new(),
+            ..not_executed()
+        });
+        assert_eq!(
+            (code.as_str(), field.as_str()),
+            ("missing-field", "Причины неисполнения")
+        );
+        assert!(message.contains("хотя бы одну причину"));
+
+        let (code, field, message) = only_error(ExecutionEntry {
+            reasons: vec!["refused".into(), "lost".into()],
+            ..not_executed()
+        });
+        assert_eq!(
+            (code.as_str(), field.as_str()),
+            ("reason-unknown", "Причины неисполнения")
+        );
+        assert!(message.contains("«lost»"));
+
+        let (code, field, message) = only_error(ExecutionEntry {
+            comment: Some("Отказался".into()),
+            ..not_executed()
+        });
+        assert_eq!((code.as_str(), field.as_str()), ("comment-not-allowed", "Комментарий"));
+        assert!(message.contains("только при результате «Выполнено»"));
+
+        // A date is optional when not executed, but checked when given.
+        let (code, _, _) = only_error(ExecutionEntry {
+            execution_date: Some("2030-01-01".into()),
+            ..not_executed()
+        });
+        assert_eq!(code, "date-in-future");
+    }
+
+    #[test]
+    fn reason_codes_come_from_the_host_list() {
+        // Nothing is hard-coded: with an empty list every code is unknown.
+        let input = ExecutionInput {
+            ipra: sample_ipra(),
+            entries: vec![not_executed()],
+            today: "2025-03-01".into(),
+        };
+        let empty = MemoryLookups::default().with_organisation(CLINIC, "ГБУЗ");
+        assert_eq!(HEALTH.validate(&input, &empty)[0].code, "reason-unknown");
+    }
+
+    #[test]
+    fn executed_has_no_reasons() {
+        let (code, field, _) = only_error(ExecutionEntry {
+            reasons: vec!["refused".into()],
+            ..entry()
+        });
+        assert_eq!(
+            (code.as_str(), field.as_str()),
+            ("reasons-not-allowed", "Причины неисполнения")
+        );
+    }
+
+    #[test]
+    fn entry_of_another_section_or_measure_is_an_error() {
+        let (code, field, message) = only_error(ExecutionEntry {
+            section: "sport".into(),
+            ..entry()
+        });
+        assert_eq!((code.as_str(), field.as_str()), ("section-mismatch", "Раздел"));
+        assert!(message.contains("«sport»") && message.contains("«Охрана здоровья»"));
+
+        // Measure 5 exists but belongs to sport; 99 does not exist.
+        for key in ["5", "99"] {
+            let errors = validate(vec![ExecutionEntry {
+                measure_key: Some(key.into()),
+                ..entry()
+            }]);
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].code, "measure-unknown");
+            assert_eq!(errors[0].field.as_deref(), Some("Мероприятие ИПРА"));
+            assert_eq!(
+                errors[0].record.as_deref(),
+                Some(format!("Мероприятие 1 (мероприятие ИПРА {key})").as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_entry_position() {
+        let errors = validate(vec![
+            entry(),
+            ExecutionEntry {
+                measure_key: None,
+                measure_name: String::new(),
+                ..entry()
+            },
+        ]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].record.as_deref(), Some("Мероприятие 2"));
+    }
+
+    #[test]
+    fn malformed_today_is_reported() {
+        let input = ExecutionInput {
+            ipra: sample_ipra(),
+            entries: vec![entry()],
+            today: "сегодня".into(),
+        };
+        let errors = HEALTH.validate(&input, &lookups());
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field.as_deref(), Some(field::TODAY));
+    }
+
+    #[test]
+    fn plan_and_other_exports_are_not_supported() {
+        use crate::bindings::ipra::plugin::types::PlanInput;
+        let plan = PlanInput {
+            step: "zags-check".into(),
+            persons: Vec::new(),
+            today: "2025-03-01".into(),
+            extra: Vec::new(),
+        };
+        assert_eq!(
+            HEALTH
+                .execute(ExecuteInput::Plan(plan.clone()), &lookups())
+                .unwrap_err()
+                .code,
+            "not-supported"
+        );
+        assert_eq!(
+            HEALTH.export(ExportInput::Requests(plan), &lookups()).unwrap_err().code,
+            "not-supported"
+        );
+        assert_eq!(
+            HEALTH
+                .export(ExportInput::ReportPackage(report(Vec::new())), &lookups())
+                .unwrap_err()
+                .code,
+            "not-supported"
+        );
+    }
+
+    fn report(entries: Vec<ExecutionEntry>) -> ReportInput {
+        ReportInput {
+            report_id: "R-2025-1".into(),
+            ipra: sample_ipra(),
+            entries,
+            reporter_ogrn: CLINIC.into(),
+            reporter_name: "Министерство здравоохранения".into(),
+            created: "2025-03-01T10:00:00".into(),
+            sections: Vec::new(),
+        }
+    }
+
+    /// Validates a document with xmllint against the product's schema; the schema is the contract readers rely on.
+    fn assert_valid_against_schema(document: &Document) {
+        let dir = std::env::temp_dir().join(format!("ipra-dept-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(&document.name);
+        std::fs::write(&path, &document.bytes).unwrap();
+        let schema = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/report-section-1.0.xsd");
+        let output = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema", schema])
+            .arg(&path)
+            .output()
+            .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            output.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&document.bytes)
+        );
+    }
+
+    #[test]
+    fn rendered_section_validates_against_the_schema() {
+        let tricky = ExecutionEntry {
+            measure_key: None,
+            measure_name: "Протезирование <верхних> & \"нижних\" конечностей".into(),
+            executor_name: Some("ООО «Протез & Ко»".into()),
+            clarification: Some("строка 1\r\nстрока 2\u{7}".into()),
+            comment: Some("  пробелы сохраняются  ".into()),
+            ..entry()
+        };
+        let other_section = ExecutionEntry {
+            section: "sport".into(),
+            ..entry()
+        };
+        let doc = HEALTH
+            .export(
+                ExportInput::ReportSection(report(vec![entry(), not_executed(), tricky, other_section])),
+                &lookups(),
+            )
+            .unwrap()
+            .remove(0);
+        assert_eq!(doc.name, "report-section-health.xml");
+        assert_eq!(doc.media_type, "application/xml");
+        assert_valid_against_schema(&doc);
+        let text = String::from_utf8(doc.bytes.clone()).unwrap();
+        assert!(text.contains("<ReportSection xmlns=\"urn:ipra:report-section:1.0\" version=\"1.0\">"));
+        assert!(text.contains("<Section code=\"health\">Охрана здоровья</Section>"));
+        assert!(text.contains("<Measure position=\"1\" status=\"executed\" key=\"1\">"));
+        assert!(text.contains("<Measure position=\"2\" status=\"not-executed\" key=\"1\">"));
+        assert!(text.contains("<Reason code=\"refused\">Отказ инвалида</Reason>"));
+        // The executor's name comes from the directory when the entry has none.
+        assert!(text.contains("<Name>ГБУЗ «Больница № 1»</Name>"));
+        assert!(text.contains("Протезирование &lt;верхних&gt; &amp; \"нижних\" конечностей"));
+        assert!(text.contains("строка 1&#13;\nстрока 2\u{FFFD}"));
+        assert!(text.contains("<Comment>  пробелы сохраняются  </Comment>"));
+        // Only this section's rows: three, not four.
+        assert_eq!(text.matches("<Measure ").count(), 3);
+
+        let empty = HEALTH.render_section(&report(Vec::new()), &lookups()).unwrap();
+        assert_valid_against_schema(&empty);
+
+        // A minimal IPRA (no optional fields) still validates.
+        let mut minimal = report(vec![entry()]);
+        minimal.ipra.decision_date = None;
+        minimal.ipra.valid_until = None;
+        minimal.ipra.issued_by = None;
+        minimal.ipra.person.patronymic = None;
+        minimal.ipra.person.birth_date = None;
+        minimal.created = "2025-03-01".into();
+        assert_valid_against_schema(&HEALTH.render_section(&minimal, &lookups()).unwrap());
+    }
+
+    #[test]
+    fn an_invalid_section_is_not_rendered() {
+        let err = HEALTH
+            .render_section(
+                &report(vec![ExecutionEntry {
+                    measure_name: String::new(),
+                    ..entry()
+                }]),
+                &lookups(),
+            )
+            .unwrap_err();
+        assert_eq!(err.code, "missing-field");
+        let mut bad_reporter = report(Vec::new());
+        bad_reporter.reporter_ogrn = "123".into();
+        assert_eq!(
+            HEALTH.render_section(&bad_reporter, &lookups()).unwrap_err().code,
+            "ogrn-format"
+        );
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays() {
+        let calendar = MemoryLookups::default()
+            .with_reference(
+                WORKING_CALENDAR,
+                &[("2024-11-04", "holiday"), ("2024-11-02", "workday")],
+            )
+            .reference_list(WORKING_CALENDAR);
+        // Friday 2024-11-08 -> Monday 11 (1), Tuesday 12 (2).
+        assert_eq!(
+            add_working_days("2024-11-08", 2, &calendar).as_deref(),
+            Some("2024-11-12")
+        );
+        // Thursday 2024-10-31 -> Friday 1 (1), Saturday 2 is a working Saturday (2).
+        assert_eq!(
+            add_working_days("2024-10-31", 2, &calendar).as_deref(),
+            Some("2024-11-02")
+        );
+        // Saturday 2024-11-02 -> Monday 4 is a holiday: Tuesday 5 (1), Wednesday 6 (2).
+        assert_eq!(
+            add_working_days("2024-11-02", 2, &calendar).as_deref(),
+            Some("2024-11-06")
+        );
+        // Across a year end and a leap day.
+        assert_eq!(add_working_days("2024-12-31", 1, &[]).as_deref(), Some("2025-01-01"));
+        assert_eq!(add_working_days("2024-02-28", 1, &[]).as_deref(), Some("2024-02-29"));
+        assert_eq!(add_working_days("2024-02-30", 1, &[]), None);
+    }
+
+    #[test]
+    fn dates_round_trip() {
+        for text in ["1970-01-01", "1900-03-01", "2000-02-29", "2025-12-31", "2100-02-28"] {
+            let days = parse_date(text).unwrap();
+            assert_eq!(format_date(days), text);
+        }
+        assert_eq!(weekday(parse_date("2025-06-09").unwrap()), 0, "a Monday");
+        for bad in [
+            "2100-02-29",
+            "2025-13-01",
+            "2025-00-10",
+            "2025-1-01",
+            "+025-01-01",
+            "2025-01-1x",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad}");
+        }
+    }
+}

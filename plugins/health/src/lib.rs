@@ -37,3 +37,22 @@ impl Guest for Plugin {
 }
 
 ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);
+
+#[cfg(test)]
+mod tests {
+    use super::{Plugin, DEPARTMENT};
+    use ipra_plugin_sdk::bindings::Guest;
+    use ipra_plugin_sdk::department::{sample_ipra, MemoryLookups};
+
+    #[test]
+    fn describes_and_claims_its_section() {
+        let info = <Plugin as Guest>::describe();
+        assert_eq!(
+            (info.id.as_str(), info.sections.as_slice()),
+            ("health", ["health".to_string()].as_slice())
+        );
+        let out = DEPARTMENT.claim(&sample_ipra(), &MemoryLookups::default());
+        assert_eq!(out.claims.len(), 1);
+        assert_eq!(out.claims[0].section, "health");
+    }
+}

@@ -252,3 +252,106 @@ pub fn recipient_registration(ipra: &IpraExtract) -> FollowUp {
         document: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipra_plugin_sdk::department::{attribute, sample_ipra, MemoryLookups};
+
+    const CENTRE: &str = "1037739010891";
+
+    fn lookups() -> MemoryLookups {
+        MemoryLookups::default()
+            .with_organisation(CENTRE, "ГБУ «Комплексный центр социального обслуживания»")
+            .with_route("social-protection", "45000", CENTRE)
+    }
+
+    /// xmllint (a parser nobody on the team wrote) must read the draft.
+    fn assert_well_formed(document: &Document) {
+        let path = std::env::temp_dir().join(format!("{}-{}", std::process::id(), document.name));
+        std::fs::write(&path, &document.bytes).unwrap();
+        let output = std::process::Command::new("xmllint")
+            .arg("--noout")
+            .arg(&path)
+            .output()
+            .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
+        let _ = std::fs::remove_file(&path);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    #[test]
+    fn a_new_ipra_with_social_measures_gets_an_ippsu_draft_and_a_recipient_registration() {
+        let mut ipra = sample_ipra();
+        ipra.person.address = Some("ул. «Мира» & Ко, д. <1>".into());
+        ipra.measures[3].date_from = Some("2025-02-01".into());
+        let out = import(ImportInput::Ipra(ipra), &lookups()).unwrap();
+        assert_eq!(out.claims.len(), 1);
+        assert_eq!(out.claims[0].executor_ogrn.as_deref(), Some(CENTRE));
+        let kinds: Vec<_> = out.follow_ups.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, ["ippsu-draft", "social-service-recipient"]);
+
+        let draft = &out.follow_ups[0];
+        let a = &draft.attributes;
+        assert_eq!(attribute(a, "snils"), Some("11223344595"));
+        assert_eq!(attribute(a, "ipra-number"), Some("1234.5.45/2025"));
+        assert_eq!(attribute(a, "services"), Some("1"));
+        assert_eq!(attribute(a, "service.1.key"), Some("4"));
+        assert_eq!(attribute(a, "service.1.name"), Some("Социально-бытовая реабилитация"));
+        // The measure's own start, the IPRA's end when the measure has none.
+        assert_eq!(attribute(a, "service.1.from"), Some("2025-02-01"));
+        assert_eq!(attribute(a, "service.1.to"), Some("2026-02-01"));
+        assert_eq!(attribute(a, "service.1.provider-ogrn"), Some(CENTRE));
+        assert!(draft.title.contains("Иванов Иван Иванович"));
+
+        let doc = draft.document.as_ref().unwrap();
+        assert_eq!(doc.name, "ippsu-draft-D-1.xml");
+        assert_eq!(doc.media_type, "application/xml");
+        assert_well_formed(doc);
+        let text = String::from_utf8(doc.bytes.clone()).unwrap();
+        assert!(text.contains("<IppsuDraft xmlns=\"urn:ipra:ippsu-draft:1.0\" version=\"1.0\">"));
+        assert!(text.contains("<Service key=\"4\">"));
+        assert!(text.contains("<Address>ул. «Мира» &amp; Ко, д. &lt;1&gt;</Address>"));
+        assert!(text.contains("<Provider>") && text.contains("<Ogrn>1037739010891</Ogrn>"));
+
+        let recipient = &out.follow_ups[1];
+        assert_eq!(attribute(&recipient.attributes, "snils"), Some("11223344595"));
+        assert_eq!(attribute(&recipient.attributes, "territory-code"), Some("45000"));
+        assert!(recipient.document.is_none());
+    }
+
+    #[test]
+    fn no_social_measures_no_follow_ups() {
+        let mut ipra = sample_ipra();
+        ipra.measures.retain(|m| m.section != "social-protection");
+        let out = import(ImportInput::Ipra(ipra), &lookups()).unwrap();
+        assert!(out.claims.is_empty() && out.follow_ups.is_empty());
+    }
+
+    #[test]
+    fn the_config_can_turn_the_draft_off() {
+        let off = lookups().with_config(IPPSU_DRAFT_KEY, "false");
+        let out = import(ImportInput::Ipra(sample_ipra()), &off).unwrap();
+        assert_eq!(out.claims.len(), 1);
+        assert!(out.follow_ups.is_empty());
+    }
+
+    #[test]
+    fn documents_are_not_imported() {
+        let doc = Document {
+            name: "x.xml".into(),
+            media_type: "application/xml".into(),
+            bytes: Vec::new(),
+        };
+        assert_eq!(
+            import(ImportInput::Document(doc), &lookups()).unwrap_err().code,
+            "not-supported"
+        );
+    }
+
+    #[test]
+    fn describes_its_section_and_config() {
+        let info = <Plugin as Guest>::describe();
+        assert_eq!(info.sections, ["social-protection"]);
+        assert_eq!(info.config_keys[0].name, IPPSU_DRAFT_KEY);
+    }
+}

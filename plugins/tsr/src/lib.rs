@@ -345,3 +345,250 @@ pub fn clarification(execution: &ExecutionInput, lookups: &dyn Lookups) -> (Opti
     };
     (Some(request), errors)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, ExecutionStatus};
+    use ipra_plugin_sdk::department::{sample_ipra, MemoryLookups, NON_EXECUTION_REASONS};
+
+    const SFR: &str = "1027700067328";
+
+    fn lookups() -> MemoryLookups {
+        MemoryLookups::default()
+            .with_organisation(SFR, "ОСФР по Курганской области")
+            .with_reference(NON_EXECUTION_REASONS, &[("refused", "Отказ")])
+            // 4 November is a public holiday (Monday in 2024).
+            .with_reference(WORKING_CALENDAR, &[("2024-11-04", "holiday")])
+    }
+
+    fn request(extra: &[(&str, &str)]) -> ExecutionEntry {
+        ExecutionEntry {
+            measure_key: Some("6".into()),
+            section: "tsr".into(),
+            status: ExecutionStatus::NotExecuted,
+            measure_name: "Кресло-коляска с ручным приводом".into(),
+            executor_ogrn: SFR.into(),
+            executor_name: None,
+            clarification: None,
+            execution_date: None,
+            reasons: Vec::new(),
+            comment: None,
+            extra: extra
+                .iter()
+                .map(|(code, value)| Attribute {
+                    code: code.to_string(),
+                    value: value.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn full(consent: &str) -> ExecutionEntry {
+        request(&[
+            ("action", "tsr-clarification"),
+            ("consent", consent),
+            ("reason", "Параметры <ширина сиденья> не соответствуют показаниям"),
+            // A Friday: the weekend and the Monday holiday do not count.
+            ("received", "2024-11-01"),
+        ])
+    }
+
+    fn run(entries: Vec<ExecutionEntry>, today: &str, lookups: &MemoryLookups) -> ExecuteOutput {
+        let mut ipra = sample_ipra();
+        ipra.decision_date = Some("2024-10-20".into());
+        ipra.protocol_date = "2024-10-20".into();
+        let input = ExecutionInput {
+            ipra,
+            entries,
+            today: today.into(),
+        };
+        execute(ExecuteInput::Execution(input), lookups).unwrap()
+    }
+
+    fn assert_well_formed(document: &Document) {
+        let path = std::env::temp_dir().join(format!("{}-{}", std::process::id(), document.name));
+        std::fs::write(&path, &document.bytes).unwrap();
+        let output = std::process::Command::new("xmllint")
+            .arg("--noout")
+            .arg(&path)
+            .output()
+            .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
+        let _ = std::fs::remove_file(&path);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    #[test]
+    fn the_request_is_due_two_working_days_after_receipt() {
+        let out = run(vec![full("true")], "2024-11-05", &lookups());
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        assert_eq!(out.follow_ups.len(), 1);
+        let request = &out.follow_ups[0];
+        assert_eq!(request.kind, "tsr-clarification");
+        // Fri 1 Nov -> Sat, Sun off, Mon 4 holiday -> Tue 5 (1), Wed 6 (2).
+        assert_eq!(request.due_date.as_deref(), Some("2024-11-06"));
+        let a = &request.attributes;
+        assert_eq!(attribute(a, "consent"), Some("true"));
+        assert_eq!(attribute(a, "received"), Some("2024-11-01"));
+        assert_eq!(attribute(a, "sender-ogrn"), Some(SFR));
+        assert_eq!(attribute(a, "item.1.code"), Some("7-02-01"));
+        assert_eq!(attribute(a, "overdue"), None);
+
+        let doc = request.document.as_ref().unwrap();
+        assert_eq!(doc.name, "tsr-clarification-D-1.xml");
+        assert_well_formed(doc);
+        let text = String::from_utf8(doc.bytes.clone()).unwrap();
+        assert!(text.contains("xmlns=\"urn:ipra:tsr-clarification:1.0\""));
+        assert!(text.contains("<Name>ОСФР по Курганской области</Name>"));
+        assert!(text.contains("<Code>7-02-01</Code>"));
+        assert!(text.contains("<Reason>Параметры &lt;ширина сиденья&gt; не соответствуют показаниям</Reason>"));
+        assert!(text.contains("<DueDate>2024-11-06</DueDate>"));
+        assert!(text.contains("<Consent given=\"true\"/>"));
+    }
+
+    #[test]
+    fn the_term_follows_the_config_and_flags_overdue() {
+        let three = lookups().with_config(DAYS_KEY, "3");
+        let out = run(vec![full("true")], "2024-11-08", &three);
+        let request = &out.follow_ups[0];
+        assert_eq!(request.due_date.as_deref(), Some("2024-11-07"));
+        assert_eq!(attribute(&request.attributes, "overdue"), Some("true"));
+    }
+
+    #[test]
+    fn consent_is_required() {
+        let missing = request(&[
+            ("action", "tsr-clarification"),
+            ("reason", "Не тот вид"),
+            ("received", "2024-11-01"),
+        ]);
+        for (entry, code) in [
+            (missing, "consent-missing"),
+            (full("false"), "consent-refused"),
+            (full("да"), "consent-format"),
+        ] {
+            let out = run(vec![entry], "2024-11-05", &lookups());
+            assert!(out.follow_ups.is_empty());
+            assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+            let e = &out.errors[0];
+            assert_eq!(e.code, code);
+            assert_eq!(e.field.as_deref(), Some("Согласие гражданина"));
+            assert_eq!(e.record.as_deref(), Some("Мероприятие 1 (мероприятие ИПРА 6)"));
+        }
+    }
+
+    #[test]
+    fn reason_receipt_item_and_sender_are_checked() {
+        let cases: Vec<(ExecutionEntry, &str, &str)> = vec![
+            (
+                request(&[
+                    ("action", "tsr-clarification"),
+                    ("consent", "true"),
+                    ("received", "2024-11-01"),
+                ]),
+                "missing-field",
+                "Причина уточнения",
+            ),
+            (
+                request(&[("action", "tsr-clarification"), ("consent", "true"), ("reason", "вид")]),
+                "missing-field",
+                "Дата получения ИПРА",
+            ),
+            (
+                request(&[
+                    ("action", "tsr-clarification"),
+                    ("consent", "true"),
+                    ("reason", "вид"),
+                    ("received", "01.11.2024"),
+                ]),
+                "date-format",
+                "Дата получения ИПРА",
+            ),
+            (
+                request(&[
+                    ("action", "tsr-clarification"),
+                    ("consent", "true"),
+                    ("reason", "вид"),
+                    ("received", "2024-12-01"),
+                ]),
+                "date-in-future",
+                "Дата получения ИПРА",
+            ),
+            (
+                ExecutionEntry {
+                    measure_key: Some("1".into()),
+                    ..full("true")
+                },
+                "measure-unknown",
+                "Мероприятие ИПРА",
+            ),
+            (
+                ExecutionEntry {
+                    measure_key: None,
+                    ..full("true")
+                },
+                "missing-field",
+                "Мероприятие ИПРА",
+            ),
+            (
+                ExecutionEntry {
+                    executor_ogrn: "1234567".into(),
+                    ..full("true")
+                },
+                "ogrn-format",
+                "ОГРН исполнителя",
+            ),
+            (
+                ExecutionEntry {
+                    section: "health".into(),
+                    ..full("true")
+                },
+                "section-mismatch",
+                "Раздел",
+            ),
+        ];
+        for (entry, code, field) in cases {
+            let out = run(vec![entry], "2024-11-05", &lookups());
+            assert!(out.follow_ups.is_empty());
+            assert_eq!(out.errors.len(), 1, "{code} {field}: {:?}", out.errors);
+            assert_eq!(
+                (out.errors[0].code.as_str(), out.errors[0].field.as_deref()),
+                (code, Some(field))
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_rows_are_validated_by_the_department_at_their_positions() {
+        let row = ExecutionEntry {
+            extra: Vec::new(),
+            reasons: Vec::new(),
+            ..request(&[])
+        };
+        let out = run(vec![full("true"), row], "2024-11-05", &lookups());
+        assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+        assert_eq!(out.errors[0].code, "missing-field");
+        assert_eq!(out.errors[0].field.as_deref(), Some("Причины неисполнения"));
+        assert_eq!(
+            out.errors[0].record.as_deref(),
+            Some("Мероприятие 2 (мероприятие ИПРА 6)")
+        );
+        // No request from an invalid record.
+        assert!(out.follow_ups.is_empty());
+
+        let valid_row = ExecutionEntry {
+            extra: Vec::new(),
+            reasons: vec!["refused".into()],
+            ..request(&[])
+        };
+        let out = run(vec![valid_row], "2024-11-05", &lookups());
+        assert!(out.errors.is_empty() && out.follow_ups.is_empty());
+    }
+
+    #[test]
+    fn describes_its_section_and_config() {
+        let info = <Plugin as Guest>::describe();
+        assert_eq!(info.sections, ["tsr"]);
+        assert_eq!(info.config_keys[0].default_value.as_deref(), Some("2"));
+    }
+}
