@@ -647,15 +647,21 @@ impl Department {
                 field: Some("ОГРН отчитывающейся организации".to_string()),
             });
         }
+        check_report_identity(report)?;
         let reasons = lookups.reference_list(NON_EXECUTION_REASONS);
         let ipra = &report.ipra;
+        // The schema takes a date or an ISO date-time; anything else keeps only its date.
+        let created = match report.created.as_bytes().get(10) {
+            None | Some(b'T') => report.created.as_str(),
+            Some(_) => report.created.get(..10).unwrap_or_default(),
+        };
         let mut xml = XmlWriter::new();
         xml.open(
             "ReportSection",
             &[("xmlns", REPORT_SECTION_NAMESPACE), ("version", "1.0")],
         );
         xml.leaf("ReportId", &report.report_id);
-        xml.leaf("Created", &report.created);
+        xml.leaf("Created", created);
         xml.leaf_with("Section", &[("code", self.section)], self.label);
         xml.open("Ipra", &[]);
         xml.leaf("ExtractId", &ipra.extract_id);
@@ -731,6 +737,40 @@ impl Department {
             bytes: xml.finish().into_bytes(),
         })
     }
+}
+
+/// The identity a report section cannot be rendered without (the schema requires it non-blank).
+fn check_report_identity(report: &ReportInput) -> Result<(), PluginError> {
+    let ipra = &report.ipra;
+    let record = format!("ИПРА № {}", ipra.number);
+    let required = [
+        (report.report_id.as_str(), "Идентификатор отчёта"),
+        (ipra.extract_id.as_str(), "Идентификатор выписки"),
+        (ipra.document_id.as_str(), "Идентификатор документа ИПРА"),
+        (ipra.document_version.as_str(), "Версия документа ИПРА"),
+        (ipra.number.as_str(), "Номер ИПРА"),
+        (ipra.person.surname.as_str(), "Фамилия"),
+        (ipra.person.given_name.as_str(), "Имя"),
+        (report.reporter_name.as_str(), "Наименование отчитывающейся организации"),
+    ];
+    if let Some((_, name)) = required.iter().find(|(value, _)| value.trim().is_empty()) {
+        return Err(PluginError {
+            code: "missing-field".to_string(),
+            message: format!("Не заполнено поле «{name}»: раздел отчёта не сформирован"),
+            record: Some(record),
+            field: Some(name.to_string()),
+        });
+    }
+    let snils = &ipra.person.snils;
+    if snils.len() != 11 || !snils.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(PluginError {
+            code: "snils-format".to_string(),
+            message: format!("СНИЛС «{snils}» должен состоять из 11 цифр без разделителей"),
+            record: Some(record),
+            field: Some("СНИЛС".to_string()),
+        });
+    }
+    Ok(())
 }
 
 /// Checks the execution date of an entry: required when executed, a date, not after today, within the IPRA.
@@ -1843,7 +1883,7 @@ mod tests {
         minimal.ipra.issued_by = None;
         minimal.ipra.person.patronymic = None;
         minimal.ipra.person.birth_date = None;
-        minimal.created = "2025-03-01".into();
+        minimal.created = "2025-03-01 10:00:00".into();
         assert_valid_against_schema(&HEALTH.render_section(&minimal, &lookups()).unwrap());
     }
 
@@ -1859,6 +1899,19 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(err.code, "missing-field");
+        let mut no_snils = report(Vec::new());
+        no_snils.ipra.person.snils = "112-233-445 95".into();
+        assert_eq!(
+            HEALTH.render_section(&no_snils, &lookups()).unwrap_err().code,
+            "snils-format"
+        );
+        let mut no_surname = report(Vec::new());
+        no_surname.ipra.person.surname = " ".into();
+        let err = HEALTH.render_section(&no_surname, &lookups()).unwrap_err();
+        assert_eq!(
+            (err.code.as_str(), err.field.as_deref()),
+            ("missing-field", Some("Фамилия"))
+        );
         let mut bad_reporter = report(Vec::new());
         bad_reporter.reporter_ogrn = "123".into();
         assert_eq!(
