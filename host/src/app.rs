@@ -4,19 +4,20 @@
 use crate::db::{self, Db};
 use crate::plugins::runtime::Limits;
 use crate::plugins::PluginHost;
-use crate::register::reference::{self, ReferenceSnapshot, RegisterLookups};
+use crate::register::directory::RegisterLookups;
+use crate::register::reference::{self, ReferenceSnapshot};
 use anyhow::{Context, Result};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 #[derive(Clone)]
 pub struct App {
     pub data_dir: PathBuf,
     pub db: Db,
     pub plugins: Arc<PluginHost>,
-    pub reference: Arc<ReferenceSnapshot>,
+    reference: Arc<RwLock<Arc<ReferenceSnapshot>>>,
 }
 
 impl App {
@@ -40,15 +41,31 @@ impl App {
         })
         .await??;
         plugins.set_enablement(load_enablement(&db).await?);
-        plugins.set_lookups(Arc::new(RegisterLookups {
-            reference: reference.clone(),
-        }));
-        Ok(App {
-            data_dir: data_dir.to_path_buf(),
-            db,
-            plugins: Arc::new(plugins),
-            reference,
-        })
+        let reference = Arc::new(RwLock::new(reference));
+        let app = App { data_dir: data_dir.to_path_buf(), db, plugins: Arc::new(plugins), reference };
+        app.refresh_lookups().await?;
+        Ok(app)
+    }
+
+    /// Gives plugins a fresh in-memory view of the directory and routing rules after a change.
+    pub async fn refresh_lookups(&self) -> Result<()> {
+        let lookups = RegisterLookups::load(&self.db, self.reference()).await?;
+        self.plugins.set_lookups(Arc::new(lookups));
+        Ok(())
+    }
+
+    /// The current version of every reference list.
+    pub fn reference(&self) -> Arc<ReferenceSnapshot> {
+        self.reference.read().map(|r| r.clone()).unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Re-reads the reference lists after an administrator's change and passes them to plugins.
+    pub async fn reload_reference(&self) -> Result<()> {
+        let fresh = Arc::new(ReferenceSnapshot::load(&self.db).await?);
+        if let Ok(mut current) = self.reference.write() {
+            *current = fresh;
+        }
+        self.refresh_lookups().await
     }
 
     pub fn quarantine_dir(&self) -> PathBuf {

@@ -172,7 +172,7 @@ async fn measure(app: &App, dir: &Path, files: &[PathBuf]) -> Result<ImportBench
     let mut opts = ImportOptions::new("bench", false);
     opts.quarantine_dir = Some(app.quarantine_dir());
     let start = Instant::now();
-    let report = import::run(&app.db, &app.plugins, &app.reference, inputs, &opts).await?;
+    let report = import::run(&app.db, &app.plugins, &app.reference(), inputs, &opts).await?;
     let e2e = start.elapsed().as_secs_f64();
 
     let n = files.len() as f64;

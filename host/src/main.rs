@@ -4,6 +4,7 @@
 mod app;
 mod audit;
 mod bench;
+mod cli;
 mod db;
 mod demo;
 mod plugins;
@@ -36,6 +37,9 @@ struct Cli {
     /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB (default: SQLite in the data directory).
     #[arg(long, global = true, env = "IPRA_DATABASE_URL")]
     database: Option<String>,
+    /// Who acts, for the audit log and the histories (default: cli:$USER).
+    #[arg(long, global = true, env = "IPRA_ACTOR")]
+    actor: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +93,67 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Directory of executor organisations.
+    Orgs {
+        #[command(subcommand)]
+        command: cli::OrgsCommand,
+    },
+    /// Routing rules: section and territory → executor.
+    Routing {
+        #[command(subcommand)]
+        command: cli::RoutingCommand,
+    },
+    /// Measures of IPRAs: list, reassign by hand, history.
+    Measures {
+        #[command(subcommand)]
+        command: cli::MeasuresCommand,
+    },
+    /// Execution records: draft → ready.
+    Executions {
+        #[command(subcommand)]
+        command: cli::ExecutionsCommand,
+    },
+    /// Execution reports: assemble → awaiting signature → signed → sent → accepted / rejected.
+    Reports {
+        #[command(subcommand)]
+        command: cli::ReportsCommand,
+    },
+    /// Versioned reference lists.
+    Reference {
+        #[command(subcommand)]
+        command: cli::ReferenceCommand,
+    },
+    /// Overdue measures and reports.
+    Deadlines {
+        /// Count as of this date (default: today).
+        #[arg(long)]
+        today: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Statistics of execution (seed 000) by period, territory and department.
+    Stats {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        territory: Option<String>,
+        #[arg(long)]
+        section: Option<String>,
+        #[arg(long)]
+        today: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a confirmed death: closes the person's open measures.
+    Death {
+        snils: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long, default_value = "ручной ввод")]
+        source: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -147,6 +212,10 @@ fn main() {
 
 async fn run(cli: Cli) -> Result<i32> {
     let open = || App::open(&cli.data_dir, cli.database.as_deref());
+    let actor = cli
+        .actor
+        .clone()
+        .unwrap_or_else(|| format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())));
     match cli.command {
         Command::Serve {
             listen,
@@ -216,6 +285,18 @@ async fn run(cli: Cli) -> Result<i32> {
             println!("база данных готова ({})", app.db.engine.name());
             Ok(0)
         }
+        Command::Orgs { command } => cli::orgs(&open().await?, command, &actor).await,
+        Command::Routing { command } => cli::routing(&open().await?, command, &actor).await,
+        Command::Measures { command } => cli::measures(&open().await?, command, &actor).await,
+        Command::Executions { command } => cli::executions(&open().await?, command, &actor).await,
+        Command::Reports { command } => cli::reports(&open().await?, command, &actor).await,
+        Command::Reference { command } => cli::reference_lists(&open().await?, command, &actor).await,
+        Command::Deadlines { today, json } => cli::overdue(&open().await?, today, json).await,
+        Command::Stats { from, to, territory, section, today, json } => {
+            let filter = register::stats::StatsFilter { from, to, territory, section };
+            cli::statistics(&open().await?, filter, today, json).await
+        }
+        Command::Death { snils, date, source } => cli::death(&open().await?, &snils, &date, &source, &actor).await,
     }
 }
 
@@ -245,7 +326,7 @@ pub async fn import_paths(
     if let Some(bar) = bar.clone() {
         opts.progress = Some(Arc::new(move |done| bar.set_position(done)));
     }
-    let mut report = import::run(&app.db, &app.plugins, &app.reference, files, &opts).await?;
+    let mut report = import::run(&app.db, &app.plugins, &app.reference(), files, &opts).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

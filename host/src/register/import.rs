@@ -4,6 +4,7 @@
 //! Each file is stored whole or not at all (a savepoint per file inside batched transactions); a
 //! rejected file is reported with file, record, field and a Russian message, and copied to quarantine.
 
+use super::deadlines;
 use super::reference::ReferenceSnapshot;
 use super::store::{self, IpraOutcome, PreparedMeasure, SourceDocument};
 use crate::db::{now, Db};
@@ -144,6 +145,8 @@ enum ParsedRecord {
         locator: String,
         ipra: Box<wit::IpraExtract>,
         measures: Vec<PreparedMeasure>,
+        /// Follow-ups of department plugins (IPPSU draft, social-service recipient, …) by plugin id.
+        follow_ups: Vec<(String, wit::FollowUp)>,
     },
     Prior {
         locator: String,
@@ -195,6 +198,8 @@ pub struct Parser<'a> {
     pub connector: Arc<LoadedPlugin>,
     pub departments: Vec<Arc<LoadedPlugin>>,
     pub reference: &'a ReferenceSnapshot,
+    /// The day the files are received: the start of the measures' deadlines.
+    pub today: String,
 }
 
 impl Parser<'_> {
@@ -275,13 +280,9 @@ impl Parser<'_> {
             records.push(match outcome.outcome {
                 Err(error) => ParsedRecord::Rejected { locator, error },
                 Ok(wit::Normalized::Ipra(mut ipra)) => {
-                    let measures =
+                    let (measures, follow_ups) =
                         self.prepare_measures(&file, &locator, &mut ipra, &mut parsed.warnings);
-                    ParsedRecord::Ipra {
-                        locator,
-                        ipra: Box::new(ipra),
-                        measures,
-                    }
+                    ParsedRecord::Ipra { locator, ipra: Box::new(ipra), measures, follow_ups }
                 }
                 Ok(wit::Normalized::PriorReport(report)) => ParsedRecord::Prior {
                     locator,
@@ -300,14 +301,15 @@ impl Parser<'_> {
         parsed
     }
 
-    /// Maps each measure to its section and lets the departments of those sections claim them.
+    /// Maps each measure to its section, gives it a due date and lets the departments of those
+    /// sections claim them; returns the measures and the departments' follow-ups.
     fn prepare_measures(
         &self,
         file: &str,
         locator: &str,
         ipra: &mut wit::IpraExtract,
         warnings: &mut Vec<Rejection>,
-    ) -> Vec<PreparedMeasure> {
+    ) -> (Vec<PreparedMeasure>, Vec<(String, wit::FollowUp)>) {
         for m in &mut ipra.measures {
             let subtype = m
                 .extra
@@ -322,6 +324,7 @@ impl Parser<'_> {
                 .to_string();
         }
         let mut claims: HashMap<String, (String, wit::MeasureClaim)> = HashMap::new();
+        let mut follow_ups = Vec::new();
         for department in &self.departments {
             let handles = ipra
                 .measures
@@ -346,6 +349,7 @@ impl Parser<'_> {
                             .entry(claim.measure_key.clone())
                             .or_insert((department.id().to_string(), claim));
                     }
+                    follow_ups.extend(output.follow_ups.into_iter().map(|f| (department.id().to_string(), f)));
                 }
                 Ok(Err(error)) => warnings.push(rejection(file, &error, Some(locator))),
                 Err(error) => warnings.push(Rejection {
@@ -354,18 +358,27 @@ impl Parser<'_> {
                 }),
             }
         }
-        ipra.measures
+        let due_date = deadlines::due_date(self.reference, "measure-execution", &self.today, ipra.valid_until.as_deref());
+        let measures = ipra
+            .measures
             .iter()
             .map(|m| {
                 let claim = claims.remove(&m.key);
+                let assigned_ogrn = claim.as_ref().and_then(|(_, c)| c.executor_ogrn.clone());
+                let assignment_source = assigned_ogrn
+                    .as_ref()
+                    .map(|ogrn| if m.executor_ogrn.as_ref() == Some(ogrn) { "extract" } else { "rule" });
                 PreparedMeasure {
                     measure: m.clone(),
                     claimed_by: claim.as_ref().map(|(id, _)| id.clone()),
-                    assigned_ogrn: claim.as_ref().and_then(|(_, c)| c.executor_ogrn.clone()),
+                    assigned_ogrn,
+                    assignment_source,
                     note: claim.and_then(|(_, c)| c.note),
+                    due_date: due_date.clone(),
                 }
             })
-            .collect()
+            .collect();
+        (measures, follow_ups)
     }
 }
 
@@ -427,6 +440,7 @@ pub async fn run(
                 connector,
                 departments,
                 reference: &reference,
+                today: deadlines::format_date(deadlines::today()),
             };
             loop {
                 let index = next.fetch_add(1, Ordering::SeqCst);
@@ -581,19 +595,10 @@ async fn write_file(
         .await?;
         // IPRA first, so that reports carried in the same extract find their IPRA.
         for record in &records {
-            if let ParsedRecord::Ipra {
-                locator,
-                ipra,
-                measures,
-            } = record
-            {
-                let outcome =
-                    store::store_ipra(&mut sp, ipra, measures, source_id, received_at).await;
+            if let ParsedRecord::Ipra { locator, ipra, measures, follow_ups } = record {
+                let outcome = store_ipra_record(&mut sp, ipra, measures, follow_ups, source_id, received_at).await;
                 let (label, id) = match outcome {
-                    Ok(IpraOutcome::Imported {
-                        id,
-                        superseded: old,
-                    }) => {
+                    Ok(IpraOutcome::Imported { id, superseded: old }) => {
                         imported += 1;
                         superseded += u64::from(old.is_some());
                         ("imported", id)
@@ -667,6 +672,33 @@ async fn write_file(
     report.unchanged += unchanged;
     report.superseded += superseded;
     Ok(())
+}
+
+/// Stores one IPRA with what follows from it: carry-over from the IPRA it supersedes and the
+/// departments' follow-ups (IPPSU drafts, social-service recipients, …).
+async fn store_ipra_record(
+    conn: &mut sqlx::AnyConnection,
+    ipra: &wit::IpraExtract,
+    measures: &[PreparedMeasure],
+    follow_ups: &[(String, wit::FollowUp)],
+    source_id: i64,
+    received_at: &str,
+) -> Result<IpraOutcome> {
+    let outcome = store::store_ipra(conn, ipra, measures, source_id, received_at).await?;
+    let id = match outcome {
+        IpraOutcome::Unchanged { .. } => return Ok(outcome),
+        IpraOutcome::Imported { id, superseded } => {
+            if let Some(old) = superseded {
+                super::execution::carry_over(conn, old, id).await?;
+            }
+            id
+        }
+        IpraOutcome::ImportedAsSuperseded { id, .. } => id,
+    };
+    for (plugin_id, follow_up) in follow_ups {
+        store::store_follow_up(conn, id, plugin_id, follow_up, received_at).await?;
+    }
+    Ok(outcome)
 }
 
 async fn insert_outcomes(

@@ -1,7 +1,11 @@
 //! The regional register: persons, IPRA and their measures, source documents, import runs and
 //! reference data. Owns its tables; the web layer and the CLI call these functions, never SQL.
 
+pub mod deadlines;
+pub mod directory;
+pub mod execution;
 pub mod import;
 pub mod query;
 pub mod reference;
+pub mod stats;
 pub mod store;

@@ -170,6 +170,11 @@ pub async fn list_ipras(db: &Db, filter: &IpraFilter) -> Result<IpraPage> {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct MeasureView {
+    pub id: i64,
+    pub status: String,
+    pub due_date: Option<String>,
+    pub assignment_source: Option<String>,
+    pub closed_reason: Option<String>,
     pub key: String,
     pub section: String,
     pub category_code: String,
@@ -273,6 +278,11 @@ pub async fn ipra_card(db: &Db, id: i64) -> Result<Option<IpraCard>> {
         .iter()
         .map(|m| -> Result<MeasureView> {
             Ok(MeasureView {
+                id: m.try_get("id")?,
+                status: m.try_get("status")?,
+                due_date: opt_text(m, "due_date"),
+                assignment_source: opt_text(m, "assignment_source"),
+                closed_reason: opt_text(m, "closed_reason"),
                 key: m.try_get("measure_key")?,
                 section: m.try_get("section")?,
                 category_code: m.try_get("category_code")?,

@@ -2,8 +2,7 @@
 //! `reference/`, loaded once per database as version 1, then read from memory.
 
 use crate::db::{now, Db};
-use crate::plugins::lookups::Lookups;
-use crate::plugins::runtime::{wit, Organisation};
+use crate::plugins::runtime::wit;
 use anyhow::{Context, Result};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -26,16 +25,18 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// One entry of a reference list.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub code: String,
     pub name: String,
+    #[serde(default)]
     pub parent: Option<String>,
+    #[serde(default)]
     pub extra: Vec<(String, String)>,
 }
 
 impl Entry {
-    fn to_wit(&self) -> wit::ReferenceEntry {
+    pub fn to_wit(&self) -> wit::ReferenceEntry {
         wit::ReferenceEntry {
             code: self.code.clone(),
             name: self.name.clone(),
@@ -133,6 +134,88 @@ pub async fn seed_shipped(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// One version of a list: when, who and why.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ListVersion {
+    pub list_id: String,
+    pub version: i64,
+    pub loaded_at: String,
+    pub author: String,
+    pub note: Option<String>,
+    pub entries: i64,
+}
+
+pub async fn versions(db: &Db, list_id: Option<&str>) -> Result<Vec<ListVersion>> {
+    sqlx::query(
+        "SELECT v.list_id, v.version, v.loaded_at, v.author, v.note, \
+         (SELECT COUNT(*) FROM reference_entries e WHERE e.version_id = v.id) AS entries \
+         FROM reference_versions v WHERE ($1 = '' OR v.list_id = $1) ORDER BY v.list_id, v.version",
+    )
+    .bind(list_id.unwrap_or(""))
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ListVersion {
+            list_id: row.try_get("list_id")?,
+            version: row.try_get("version")?,
+            loaded_at: row.try_get("loaded_at")?,
+            author: row.try_get("author")?,
+            note: crate::db::opt_text(row, "note"),
+            entries: row.try_get("entries")?,
+        })
+    })
+    .collect()
+}
+
+/// Stores `entries` as the next version of a list (an administrator's edit): the earlier
+/// versions stay, with their dates and authors.
+pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, note: Option<&str>) -> Result<i64> {
+    let valid_id = !list_id.is_empty() && list_id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_id {
+        anyhow::bail!("идентификатор справочника «{list_id}» недопустим");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (n, e) in entries.iter().enumerate() {
+        if e.code.trim().is_empty() || e.name.trim().is_empty() {
+            anyhow::bail!("справочник {list_id}, запись {}: нужны код и наименование", n + 1);
+        }
+        if !seen.insert(e.code.as_str()) {
+            anyhow::bail!("справочник {list_id}: код «{}» повторяется", e.code);
+        }
+    }
+    let mut tx = db.pool.begin().await?;
+    let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM reference_versions WHERE list_id = $1")
+        .bind(list_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("v")?;
+    let version_id: i64 = sqlx::query(
+        "INSERT INTO reference_versions (list_id, version, loaded_at, author, note) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(list_id)
+    .bind(version)
+    .bind(now())
+    .bind(author)
+    .bind(note)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    for entry in entries {
+        sqlx::query("INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)")
+            .bind(version_id)
+            .bind(&entry.code)
+            .bind(&entry.name)
+            .bind(entry.parent.as_deref())
+            .bind(serde_json::to_string(&entry.extra)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    crate::audit::record(db, author, "reference.set", &format!("reference:{list_id}"), Some(&format!("версия {version}"))).await?;
+    Ok(version)
+}
+
 /// The current version of every list, in memory: what plugins and the import read.
 #[derive(Default)]
 pub struct ReferenceSnapshot {
@@ -198,27 +281,6 @@ impl ReferenceSnapshot {
             }
             code = &code[..code.rfind('.')?];
         }
-    }
-}
-
-/// Answers plugins' look-ups from a reference snapshot (organisations arrive with the directory).
-pub struct RegisterLookups {
-    pub reference: std::sync::Arc<ReferenceSnapshot>,
-}
-
-impl Lookups for RegisterLookups {
-    fn organisation(&self, _ogrn: &str) -> Option<Organisation> {
-        None
-    }
-    fn route(&self, _section: &str, _territory_code: &str) -> Option<Organisation> {
-        None
-    }
-    fn reference_list(&self, list_id: &str) -> Vec<wit::ReferenceEntry> {
-        self.reference
-            .list(list_id)
-            .iter()
-            .map(Entry::to_wit)
-            .collect()
     }
 }
 

@@ -11,7 +11,10 @@ pub struct PreparedMeasure {
     pub measure: wit::Measure,
     pub claimed_by: Option<String>,
     pub assigned_ogrn: Option<String>,
+    /// `extract` (the extract named a known executor), `rule` (routing), or none (coordinator's queue).
+    pub assignment_source: Option<&'static str>,
     pub note: Option<String>,
+    pub due_date: Option<String>,
 }
 
 /// What storing one IPRA did.
@@ -187,7 +190,8 @@ pub async fn store_ipra(
     .await?
     .try_get("id")?;
 
-    insert_measures(conn, id, measures).await?;
+    // An IPRA already replaced by a newer one opens no work.
+    insert_measures(conn, id, measures, if superseded_by.is_some() { "closed" } else { "open" }).await?;
 
     if let Some(by) = superseded_by {
         return Ok(IpraOutcome::ImportedAsSuperseded { id, by });
@@ -225,17 +229,18 @@ pub async fn store_ipra(
 
 /// Rows per multi-row INSERT: few statement shapes for the statement cache, few round trips.
 const MEASURE_CHUNK: usize = 16;
-const MEASURE_COLUMNS: usize = 17;
+const MEASURE_COLUMNS: usize = 20;
 
 async fn insert_measures(
     conn: &mut AnyConnection,
     ipra_id: i64,
     measures: &[PreparedMeasure],
+    status: &str,
 ) -> Result<()> {
     for chunk in measures.chunks(MEASURE_CHUNK) {
         let mut sql = String::from(
             "INSERT INTO measures (ipra_id, measure_key, section, category_code, category_name, code, name, guid, \
-             executor_ogrn, executor_name, date_from, date_to, quantity, extra, claimed_by, assigned_ogrn, assignment_note) VALUES ",
+             executor_ogrn, executor_name, date_from, date_to, quantity, extra, claimed_by, assigned_ogrn, assignment_note, assignment_source, due_date, status) VALUES ",
         );
         for row in 0..chunk.len() {
             if row > 0 {
@@ -270,7 +275,10 @@ async fn insert_measures(
                 .bind(extra_json(&m.extra))
                 .bind(p.claimed_by.as_deref())
                 .bind(p.assigned_ogrn.as_deref())
-                .bind(p.note.as_deref());
+                .bind(p.note.as_deref())
+                .bind(p.assignment_source)
+                .bind(p.due_date.as_deref())
+                .bind(status);
         }
         query.execute(&mut *conn).await?;
     }
@@ -322,4 +330,43 @@ pub async fn store_prior_report(
     .await?
     .rows_affected();
     Ok(inserted > 0)
+}
+
+/// Keeps a department plugin's follow-up; a `social-service-recipient` follow-up also adds the
+/// person to the register of social-service recipients.
+pub async fn store_follow_up(
+    conn: &mut AnyConnection,
+    ipra_id: i64,
+    plugin_id: &str,
+    follow_up: &wit::FollowUp,
+    at: &str,
+) -> Result<i64> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO follow_ups (ipra_id, plugin_id, kind, title, due_date, attributes, document_name, document, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) RETURNING id",
+    )
+    .bind(ipra_id)
+    .bind(plugin_id)
+    .bind(&follow_up.kind)
+    .bind(&follow_up.title)
+    .bind(follow_up.due_date.as_deref())
+    .bind(extra_json(&follow_up.attributes))
+    .bind(follow_up.document.as_ref().map(|d| d.name.clone()))
+    .bind(follow_up.document.as_ref().map(|d| d.bytes.clone()))
+    .bind(at)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    if follow_up.kind == "social-service-recipient" {
+        sqlx::query(
+            "INSERT INTO social_service_recipients (person_id, ipra_id, added_at, source) \
+             SELECT person_id, id, $1, $2 FROM ipras WHERE id = $3 ON CONFLICT (person_id) DO NOTHING",
+        )
+        .bind(at)
+        .bind(plugin_id)
+        .bind(ipra_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(id)
 }

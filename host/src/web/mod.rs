@@ -1,6 +1,7 @@
 //! HTTP: the REST API under `/api/v1` and the server-rendered Russian pages. Handlers are thin:
 //! they call the register and convert errors once, through `ApiError`.
 
+mod api;
 mod pages;
 
 use crate::app::App;
@@ -60,6 +61,7 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/ipras/{id}", get(get_ipra))
         .route("/api/v1/ipras/{id}/source", get(get_source))
         .route("/api/v1/plugins", get(list_plugins))
+        .merge(api::routes())
         .with_state(app)
 }
 

@@ -209,7 +209,7 @@ pub async fn card(State(app): State<App>, Path(id): Path<i64>) -> Result<Html<St
     body.push_str("<h2>Мероприятия</h2><table><thead><tr><th>Раздел</th><th>Категория</th><th>Мероприятие</th><th>Срок</th><th>Исполнитель (ОГРН)</th><th>Назначено</th></tr></thead><tbody>");
     for m in &card.measures {
         let section = app
-            .reference
+            .reference()
             .list("sections")
             .iter()
             .find(|s| s.code == m.section)

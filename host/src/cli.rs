@@ -1,0 +1,586 @@
+//! Command-line operations on the register for coordinators and administrators: organisations,
+//! routing, measures, execution records, reports, reference lists, deadlines, statistics.
+//! Every command has a `--json` form so the whole path can be scripted and tested.
+
+use crate::app::App;
+use crate::register::directory::{self, Organisation};
+use crate::register::execution::{self, Checked, ExecutionForm, FieldError};
+use crate::register::{deadlines, reference, stats};
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum OrgsCommand {
+    /// Executor organisations of the directory.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or update an organisation.
+    Add {
+        #[arg(long)]
+        ogrn: String,
+        #[arg(long)]
+        name: String,
+        /// Section it executes: health, employment, education, social-protection, sport, tsr (or region).
+        #[arg(long)]
+        department: String,
+        #[arg(long)]
+        territory: Option<String>,
+        #[arg(long)]
+        inn: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RoutingCommand {
+    /// Rules in force.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show which open measures a rule would reassign, without changing anything.
+    Preview {
+        #[arg(long)]
+        section: String,
+        #[arg(long)]
+        territory: Option<String>,
+        #[arg(long)]
+        ogrn: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the rule of a section in a territory (or region-wide) and reassign accordingly.
+    Set {
+        #[arg(long)]
+        section: String,
+        #[arg(long)]
+        territory: Option<String>,
+        #[arg(long)]
+        ogrn: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MeasuresCommand {
+    /// Measures of an IPRA with section, executor, status and due date.
+    List {
+        #[arg(long)]
+        ipra: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reassign a measure by hand (kept in its history).
+    Assign {
+        id: i64,
+        #[arg(long)]
+        ogrn: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Assignment history of a measure.
+    History {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ExecutionArgs {
+    #[arg(long)]
+    ipra: i64,
+    /// The IPRA measure it reports on (omit for an extra measure of the section).
+    #[arg(long)]
+    measure: Option<i64>,
+    #[arg(long)]
+    section: String,
+    /// OGRN of the organisation recording it.
+    #[arg(long)]
+    org: String,
+    /// executed or not-executed.
+    #[arg(long)]
+    result: String,
+    /// Measure name.
+    #[arg(long)]
+    name: String,
+    /// OGRN of the executor that carried it out.
+    #[arg(long)]
+    executor: String,
+    #[arg(long)]
+    executor_name: Option<String>,
+    #[arg(long)]
+    clarification: Option<String>,
+    #[arg(long)]
+    date: Option<String>,
+    /// Non-execution reason code (repeat for several).
+    #[arg(long = "reason")]
+    reasons: Vec<String>,
+    #[arg(long)]
+    comment: Option<String>,
+}
+
+impl ExecutionArgs {
+    fn form(self) -> ExecutionForm {
+        ExecutionForm {
+            ipra_id: self.ipra,
+            measure_id: self.measure,
+            section: self.section,
+            organisation: self.org,
+            result: self.result,
+            measure_name: self.name,
+            executor_ogrn: self.executor,
+            executor_name: self.executor_name,
+            clarification: self.clarification,
+            execution_date: self.date,
+            reasons: self.reasons,
+            comment: self.comment,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ExecutionsCommand {
+    /// Save an execution record as a draft (validation messages come back as warnings).
+    Add {
+        #[command(flatten)]
+        args: ExecutionArgs,
+        /// Mark it ready at once (refused with field errors when invalid).
+        #[arg(long)]
+        ready: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a draft's fields.
+    Update {
+        id: i64,
+        #[command(flatten)]
+        args: ExecutionArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draft → ready (validated by the department plugin).
+    Ready {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ready → draft.
+    Draft { id: i64 },
+    /// Delete a draft.
+    Delete { id: i64 },
+    /// Execution records of an IPRA.
+    List {
+        #[arg(long)]
+        ipra: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReportsCommand {
+    /// Assemble the report of an IPRA from the ready records of all departments.
+    Assemble {
+        #[arg(long)]
+        ipra: i64,
+        /// OGRN of the organisation that sends the report.
+        #[arg(long)]
+        reporter: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reports, optionally by status.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the report document (the FRI package) to a file.
+    Document {
+        id: i64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Return a report awaiting signature for corrections.
+    Withdraw { id: i64 },
+    /// Record FRI's answer: accepted, or rejected with the reason received.
+    Answer {
+        id: i64,
+        #[arg(long, conflicts_with = "rejected")]
+        accepted: bool,
+        #[arg(long)]
+        rejected: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReferenceCommand {
+    /// Lists and their versions.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The current entries of a list.
+    Show {
+        list: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load a new version of a list from a `code;name;parent;extra` file.
+    Set {
+        list: String,
+        file: PathBuf,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn print_errors(errors: &[FieldError]) {
+    for e in errors {
+        eprintln!(
+            "  {}{}: {} ({})",
+            e.record.as_deref().map(|r| format!("{r}, ")).unwrap_or_default(),
+            e.field.as_deref().unwrap_or("—"),
+            e.message,
+            e.code
+        );
+    }
+}
+
+/// Prints a refusal: JSON `{"ok":false,"errors":[…]}` or lines on stderr; exit code 1.
+fn refused(errors: &[FieldError], json: bool) -> Result<i32> {
+    if json {
+        print_json(&serde_json::json!({"ok": false, "errors": errors}))?;
+    } else {
+        eprintln!("отказано:");
+        print_errors(errors);
+    }
+    Ok(1)
+}
+
+pub async fn orgs(app: &App, command: OrgsCommand, actor: &str) -> Result<i32> {
+    match command {
+        OrgsCommand::List { json } => {
+            let orgs = directory::list_organisations(&app.db).await?;
+            if json {
+                print_json(&orgs)?;
+            } else {
+                for o in orgs {
+                    println!("{} {:<18} {:<10} {}", o.ogrn, o.department, o.territory_code.unwrap_or_default(), o.name);
+                }
+            }
+        }
+        OrgsCommand::Add { ogrn, name, department, territory, inn, phone, email } => {
+            let org = Organisation {
+                ogrn,
+                inn,
+                name,
+                department,
+                territory_code: territory,
+                executor_type: None,
+                phone,
+                email,
+                active: true,
+            };
+            directory::upsert_organisation(&app.db, &org, actor).await?;
+            println!("организация {} сохранена", org.ogrn);
+        }
+    }
+    Ok(0)
+}
+
+pub async fn routing(app: &App, command: RoutingCommand, actor: &str) -> Result<i32> {
+    match command {
+        RoutingCommand::List { json } => {
+            let rules = directory::active_rules(&app.db).await?;
+            if json {
+                print_json(&rules)?;
+            } else {
+                for r in rules {
+                    println!("{:<18} {:<10} → {}", r.section, r.territory_code.unwrap_or_else(|| "весь регион".into()), r.ogrn);
+                }
+            }
+        }
+        RoutingCommand::Preview { section, territory, ogrn, json } => {
+            let moves = directory::preview_rule(&app.db, &section, territory.as_deref(), &ogrn).await?;
+            if json {
+                print_json(&moves)?;
+            } else {
+                println!("Правило переназначит мероприятий: {}", moves.len());
+                for m in moves {
+                    println!(
+                        "  мероприятие {} (ИПРА № {}): {} → {}",
+                        m.measure_id,
+                        m.ipra_number,
+                        m.from_ogrn.unwrap_or_else(|| "не назначено".into()),
+                        m.to_ogrn
+                    );
+                }
+            }
+        }
+        RoutingCommand::Set { section, territory, ogrn, json } => {
+            let moves = directory::set_rule(&app.db, &section, territory.as_deref(), &ogrn, actor).await?;
+            if json {
+                print_json(&serde_json::json!({"reassigned": moves.len(), "measures": moves}))?;
+            } else {
+                println!("правило сохранено; переназначено мероприятий: {}", moves.len());
+            }
+        }
+    }
+    Ok(0)
+}
+
+pub async fn measures(app: &App, command: MeasuresCommand, actor: &str) -> Result<i32> {
+    match command {
+        MeasuresCommand::List { ipra, json } => {
+            let card = crate::register::query::ipra_card(&app.db, ipra).await?.context("ИПРА не найдена")?;
+            crate::audit::record(&app.db, actor, "ipra.read", &format!("ipra:{ipra}"), Some("measures")).await?;
+            if json {
+                print_json(&card.measures)?;
+            } else {
+                for m in card.measures {
+                    println!(
+                        "{:>6} {:<18} {:<13} {:<11} {:<14} {}",
+                        m.id,
+                        m.section,
+                        m.status,
+                        m.due_date.unwrap_or_default(),
+                        m.assigned_ogrn.unwrap_or_else(|| "—".into()),
+                        m.name
+                    );
+                }
+            }
+        }
+        MeasuresCommand::Assign { id, ogrn, note } => {
+            directory::assign_by_hand(&app.db, id, &ogrn, actor, note.as_deref()).await?;
+            println!("мероприятие {id} назначено {ogrn}");
+        }
+        MeasuresCommand::History { id, json } => {
+            let history = directory::assignment_history(&app.db, id).await?;
+            if json {
+                print_json(&history)?;
+            } else {
+                for h in history {
+                    println!("{} {} {} {}", h.assigned_at, h.ogrn.unwrap_or_else(|| "—".into()), h.source, h.assigned_by);
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn finish<T: Serialize>(outcome: Checked<T>, json: bool, ok: impl FnOnce(&T)) -> Result<i32> {
+    match outcome? {
+        Ok(value) => {
+            if json {
+                print_json(&serde_json::json!({"ok": true, "result": value}))?;
+            } else {
+                ok(&value);
+            }
+            Ok(0)
+        }
+        Err(errors) => refused(&errors, json),
+    }
+}
+
+pub async fn executions(app: &App, command: ExecutionsCommand, actor: &str) -> Result<i32> {
+    match command {
+        ExecutionsCommand::Add { args, ready, json } => {
+            let (id, warnings) = execution::save_draft(app, None, &args.form(), actor).await?;
+            if ready {
+                return finish(execution::mark_ready(app, id, actor).await.map(|r| r.map(|()| id)), json, |id| {
+                    println!("запись {id} сохранена и готова");
+                })
+                .await;
+            }
+            if json {
+                print_json(&serde_json::json!({"ok": true, "result": id, "warnings": warnings}))?;
+            } else {
+                println!("черновик {id} сохранён");
+                print_errors(&warnings);
+            }
+            Ok(0)
+        }
+        ExecutionsCommand::Update { id, args, json } => {
+            let (id, warnings) = execution::save_draft(app, Some(id), &args.form(), actor).await?;
+            if json {
+                print_json(&serde_json::json!({"ok": true, "result": id, "warnings": warnings}))?;
+            } else {
+                println!("черновик {id} сохранён");
+                print_errors(&warnings);
+            }
+            Ok(0)
+        }
+        ExecutionsCommand::Ready { id, json } => {
+            finish(execution::mark_ready(app, id, actor).await, json, |_| println!("запись {id} готова")).await
+        }
+        ExecutionsCommand::Draft { id } => {
+            execution::back_to_draft(app, id, actor).await?;
+            println!("запись {id} возвращена в черновик");
+            Ok(0)
+        }
+        ExecutionsCommand::Delete { id } => {
+            execution::delete_draft(app, id, actor).await?;
+            println!("черновик {id} удалён");
+            Ok(0)
+        }
+        ExecutionsCommand::List { ipra, json } => {
+            let records = execution::records_of_ipra(app, ipra).await?;
+            if json {
+                print_json(&records)?;
+            } else {
+                for r in records {
+                    println!(
+                        "{:>6} {:<9} {:<18} {:<13} {}",
+                        r.id,
+                        r.status,
+                        r.form.section,
+                        r.form.result,
+                        r.form.measure_name
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+pub async fn reports(app: &App, command: ReportsCommand, actor: &str) -> Result<i32> {
+    match command {
+        ReportsCommand::Assemble { ipra, reporter, json } => {
+            finish(execution::assemble_report(app, ipra, &reporter, actor).await, json, |id| {
+                println!("отчёт {id} сформирован и ожидает подписания");
+            })
+            .await
+        }
+        ReportsCommand::List { status, json } => {
+            let reports = execution::reports(app, status.as_deref()).await?;
+            if json {
+                print_json(&reports)?;
+            } else {
+                for r in reports {
+                    println!("{:>6} ИПРА {:<6} {:<20} {}", r.id, r.ipra_id, execution::status_label(&r.status), r.created_at);
+                }
+            }
+            Ok(0)
+        }
+        ReportsCommand::Document { id, out } => {
+            let (name, bytes, _) = execution::report_document(app, id).await?.context("отчёт не найден")?;
+            std::fs::write(&out, bytes).with_context(|| format!("запись {}", out.display()))?;
+            println!("документ {name} записан в {}", out.display());
+            Ok(0)
+        }
+        ReportsCommand::Withdraw { id } => {
+            execution::withdraw(app, id, actor).await?;
+            println!("отчёт {id} возвращён на доработку");
+            Ok(0)
+        }
+        ReportsCommand::Answer { id, accepted, rejected } => {
+            if !accepted && rejected.is_none() {
+                bail!("укажите --accepted или --rejected ПРИЧИНА");
+            }
+            execution::record_answer(app, id, accepted, rejected.as_deref(), actor).await?;
+            println!("ответ по отчёту {id} записан");
+            Ok(0)
+        }
+    }
+}
+
+pub async fn reference_lists(app: &App, command: ReferenceCommand, actor: &str) -> Result<i32> {
+    match command {
+        ReferenceCommand::List { json } => {
+            let versions = reference::versions(&app.db, None).await?;
+            if json {
+                print_json(&versions)?;
+            } else {
+                for v in versions {
+                    println!("{:<24} версия {:<3} {} {} ({} записей)", v.list_id, v.version, v.loaded_at, v.author, v.entries);
+                }
+            }
+        }
+        ReferenceCommand::Show { list, json } => {
+            let snapshot = app.reference();
+            let entries = snapshot.list(&list);
+            if json {
+                print_json(&entries)?;
+            } else {
+                for e in entries {
+                    println!("{:<24} {}", e.code, e.name);
+                }
+            }
+        }
+        ReferenceCommand::Set { list, file, note } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("чтение {}", file.display()))?;
+            let entries = reference::parse_csv(&list, &text)?;
+            let version = reference::set_list(&app.db, &list, &entries, actor, note.as_deref()).await?;
+            println!("справочник {list}: загружена версия {version} ({} записей)", entries.len());
+        }
+    }
+    Ok(0)
+}
+
+pub async fn overdue(app: &App, today: Option<String>, json: bool) -> Result<i32> {
+    let today = today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
+    let overdue = deadlines::check_overdue(&app.db, &today).await?;
+    if json {
+        print_json(&overdue)?;
+    } else {
+        println!("На {}: просрочено мероприятий {}, отчётов {}", overdue.today, overdue.measures, overdue.reports);
+        for (section, n) in &overdue.by_section {
+            println!("  {section}: {n}");
+        }
+    }
+    Ok(0)
+}
+
+pub async fn statistics(app: &App, filter: stats::StatsFilter, today: Option<String>, json: bool) -> Result<i32> {
+    let today = today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
+    let reasons: Vec<(String, String)> =
+        app.reference().list("non-execution-reasons").iter().map(|e| (e.code.clone(), e.name.clone())).collect();
+    let s = stats::compute(&app.db, &filter, &today, &reasons).await?;
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(0);
+    }
+    println!("{:<70} {:>8} {:>12}", "Показатель", "Человек", "Мероприятий");
+    let rows = [
+        ("Поступило выписок из ИПРА / в них мероприятий, из них", &s.received),
+        ("  на инвалидов в возрасте 18 лет и старше", &s.adults),
+        ("  на детей-инвалидов", &s.children),
+        ("Реабилитационные мероприятия", &s.rehabilitation),
+        ("Технические средства реабилитации (ТСР)", &s.tsr),
+        ("МЕРОПРИЯТИЕ ВЫПОЛНЕНО", &s.executed),
+        ("МЕРОПРИЯТИЕ НЕ ВЫПОЛНЕНО, в том числе по причинам:", &s.not_executed),
+    ];
+    for (label, c) in rows {
+        println!("{label:<70} {:>8} {:>12}", c.persons, c.measures);
+    }
+    for r in &s.not_executed_by_reason {
+        println!("  {:<68} {:>8} {:>12}", r.name.chars().take(66).collect::<String>(), r.persons, r.measures);
+    }
+    println!("{:<70} {:>8} {:>12}", "В работе", s.open.persons, s.open.measures);
+    println!("{:<70} {:>8} {:>12}", "Просрочено", s.overdue.persons, s.overdue.measures);
+    Ok(0)
+}
+
+pub async fn death(app: &App, snils: &str, date: &str, source: &str, actor: &str) -> Result<i32> {
+    let digits: String = snils.chars().filter(char::is_ascii_digit).collect();
+    let closed = execution::record_death(app, &digits, date, source, actor).await?;
+    println!("смерть гражданина записана; закрыто мероприятий: {closed}");
+    Ok(0)
+}

@@ -1,0 +1,357 @@
+//! The directory of executor organisations (by OGRN) and the routing rules that assign measures
+//! to them by section and territory, with a preview of a rule change and manual reassignment.
+
+use super::reference::{Entry, ReferenceSnapshot};
+use crate::db::{now, opt_text, Db};
+use crate::plugins::lookups::Lookups;
+use crate::plugins::runtime::{wit, Organisation as WitOrganisation};
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Organisation {
+    pub ogrn: String,
+    #[serde(default)]
+    pub inn: Option<String>,
+    pub name: String,
+    /// Section id the organisation executes (`health`, …, `tsr`).
+    pub department: String,
+    #[serde(default)]
+    pub territory_code: Option<String>,
+    #[serde(default)]
+    pub executor_type: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Checks an OGRN (13 digits, mod 11) or OGRNIP (15 digits, mod 13); the message is for users.
+pub fn check_ogrn(ogrn: &str) -> Result<(), String> {
+    ipra_plugin_sdk::ogrn::validate(ogrn).map(|_| ()).map_err(|e| format!("ОГРН «{ogrn}» неверен: {e}"))
+}
+
+pub async fn upsert_organisation(db: &Db, org: &Organisation, actor: &str) -> Result<()> {
+    if let Err(message) = check_ogrn(&org.ogrn) {
+        bail!(message);
+    }
+    if org.name.trim().is_empty() {
+        bail!("организация {}: не указано наименование", org.ogrn);
+    }
+    let at = now();
+    sqlx::query(
+        "INSERT INTO organisations (ogrn, inn, name, department, territory_code, executor_type, phone, email, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+         ON CONFLICT (ogrn) DO UPDATE SET inn = excluded.inn, name = excluded.name, department = excluded.department, \
+         territory_code = excluded.territory_code, executor_type = excluded.executor_type, phone = excluded.phone, \
+         email = excluded.email, active = excluded.active, updated_at = excluded.updated_at",
+    )
+    .bind(&org.ogrn)
+    .bind(org.inn.as_deref())
+    .bind(&org.name)
+    .bind(&org.department)
+    .bind(org.territory_code.as_deref())
+    .bind(org.executor_type.as_deref())
+    .bind(org.phone.as_deref())
+    .bind(org.email.as_deref())
+    .bind(i64::from(org.active))
+    .bind(&at)
+    .execute(&db.pool)
+    .await?;
+    crate::audit::record(db, actor, "organisation.save", &format!("organisation:{}", org.ogrn), Some(&org.name)).await
+}
+
+fn organisation_from_row(row: &sqlx::any::AnyRow) -> Result<Organisation> {
+    Ok(Organisation {
+        ogrn: row.try_get("ogrn")?,
+        inn: opt_text(row, "inn"),
+        name: row.try_get("name")?,
+        department: row.try_get("department")?,
+        territory_code: opt_text(row, "territory_code"),
+        executor_type: opt_text(row, "executor_type"),
+        phone: opt_text(row, "phone"),
+        email: opt_text(row, "email"),
+        active: row.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+pub async fn list_organisations(db: &Db) -> Result<Vec<Organisation>> {
+    sqlx::query("SELECT * FROM organisations ORDER BY department, territory_code, name")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(organisation_from_row)
+        .collect()
+}
+
+pub async fn organisation(db: &Db, ogrn: &str) -> Result<Option<Organisation>> {
+    sqlx::query("SELECT * FROM organisations WHERE ogrn = $1")
+        .bind(ogrn)
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(organisation_from_row)
+        .transpose()
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RoutingRule {
+    pub id: i64,
+    pub section: String,
+    pub territory_code: Option<String>,
+    pub ogrn: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+pub async fn active_rules(db: &Db) -> Result<Vec<RoutingRule>> {
+    sqlx::query("SELECT * FROM routing_rules WHERE retired_at IS NULL ORDER BY section, territory_code")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(RoutingRule {
+                id: row.try_get("id")?,
+                section: row.try_get("section")?,
+                territory_code: opt_text(row, "territory_code"),
+                ogrn: row.try_get("ogrn")?,
+                created_at: row.try_get("created_at")?,
+                created_by: row.try_get("created_by")?,
+            })
+        })
+        .collect()
+}
+
+/// One measure a rule change would move.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reassignment {
+    pub measure_id: i64,
+    pub ipra_id: i64,
+    pub ipra_number: String,
+    pub measure_name: String,
+    pub territory_code: Option<String>,
+    pub from_ogrn: Option<String>,
+    pub to_ogrn: String,
+}
+
+/// Open measures of the section in the territory (or, for a region-wide rule, in territories
+/// without a rule of their own) whose executor came from a rule or is still missing.
+/// Measures assigned by the extract itself or by hand are never moved by a rule.
+pub async fn preview_rule(db: &Db, section: &str, territory: Option<&str>, ogrn: &str) -> Result<Vec<Reassignment>> {
+    let territory_condition = match territory {
+        Some(_) => "p.territory_code = $2",
+        None => "($2 = '' AND (p.territory_code IS NULL OR p.territory_code NOT IN \
+                 (SELECT r.territory_code FROM routing_rules r WHERE r.section = $1 AND r.retired_at IS NULL AND r.territory_code IS NOT NULL)))",
+    };
+    let sql = format!(
+        "SELECT m.id, m.ipra_id, i.number, m.name, p.territory_code, m.assigned_ogrn FROM measures m \
+         JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id \
+         WHERE m.section = $1 AND m.status = 'open' AND i.status = 'active' \
+         AND (m.assignment_source IS NULL OR m.assignment_source = 'rule') \
+         AND (m.assigned_ogrn IS NULL OR m.assigned_ogrn <> $3) AND {territory_condition} ORDER BY m.id"
+    );
+    sqlx::query(&sql)
+        .bind(section)
+        .bind(territory.unwrap_or(""))
+        .bind(ogrn)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Reassignment {
+                measure_id: row.try_get("id")?,
+                ipra_id: row.try_get("ipra_id")?,
+                ipra_number: row.try_get("number")?,
+                measure_name: row.try_get("name")?,
+                territory_code: opt_text(row, "territory_code"),
+                from_ogrn: opt_text(row, "assigned_ogrn"),
+                to_ogrn: ogrn.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Replaces the rule of a section in a territory and reassigns what the preview shows.
+pub async fn set_rule(db: &Db, section: &str, territory: Option<&str>, ogrn: &str, actor: &str) -> Result<Vec<Reassignment>> {
+    let Some(org) = organisation(db, ogrn).await? else {
+        bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+    };
+    if org.department != section {
+        bail!("организация {ogrn} исполняет раздел «{}», а не «{section}»", org.department);
+    }
+    let moves = preview_rule(db, section, territory, ogrn).await?;
+    let at = now();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE routing_rules SET retired_at = $1, retired_by = $2 WHERE section = $3 AND retired_at IS NULL \
+         AND COALESCE(territory_code, '') = $4",
+    )
+    .bind(&at)
+    .bind(actor)
+    .bind(section)
+    .bind(territory.unwrap_or(""))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO routing_rules (section, territory_code, ogrn, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
+        .bind(section)
+        .bind(territory)
+        .bind(ogrn)
+        .bind(&at)
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
+    for m in &moves {
+        reassign(&mut tx, m.measure_id, Some(ogrn), "rule", actor, Some("изменение правила маршрутизации"), &at).await?;
+    }
+    tx.commit().await?;
+    let subject = format!("routing:{section}:{}", territory.unwrap_or("*"));
+    crate::audit::record(db, actor, "routing.set", &subject, Some(&format!("{ogrn}; перемещено {}", moves.len()))).await?;
+    Ok(moves)
+}
+
+/// Records the current assignment in the history first if it has none, then the new one.
+async fn reassign(
+    conn: &mut sqlx::AnyConnection,
+    measure_id: i64,
+    ogrn: Option<&str>,
+    source: &str,
+    actor: &str,
+    note: Option<&str>,
+    at: &str,
+) -> Result<()> {
+    let has_history: i64 = sqlx::query("SELECT COUNT(*) AS n FROM measure_assignments WHERE measure_id = $1")
+        .bind(measure_id)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    if has_history == 0 {
+        sqlx::query(
+            "INSERT INTO measure_assignments (measure_id, ogrn, source, assigned_at, assigned_by, note) \
+             SELECT m.id, m.assigned_ogrn, COALESCE(m.assignment_source, 'none'), i.received_at, 'импорт', m.assignment_note \
+             FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE m.id = $1",
+        )
+        .bind(measure_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("UPDATE measures SET assigned_ogrn = $1, assignment_source = $2, assignment_note = $3 WHERE id = $4")
+        .bind(ogrn)
+        .bind(source)
+        .bind(note)
+        .bind(measure_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO measure_assignments (measure_id, ogrn, source, assigned_at, assigned_by, note) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(measure_id)
+        .bind(ogrn)
+        .bind(source)
+        .bind(at)
+        .bind(actor)
+        .bind(note)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A coordinator's reassignment by hand; kept in the measure's history.
+pub async fn assign_by_hand(db: &Db, measure_id: i64, ogrn: &str, actor: &str, note: Option<&str>) -> Result<()> {
+    let Some(org) = organisation(db, ogrn).await? else {
+        bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+    };
+    let row = sqlx::query("SELECT section, status FROM measures WHERE id = $1")
+        .bind(measure_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else { bail!("мероприятие {measure_id} не найдено") };
+    let section: String = row.try_get("section")?;
+    if org.department != section {
+        bail!("организация {ogrn} исполняет раздел «{}», а мероприятие относится к разделу «{section}»", org.department);
+    }
+    let mut tx = db.pool.begin().await?;
+    reassign(&mut tx, measure_id, Some(ogrn), "manual", actor, note, &now()).await?;
+    tx.commit().await?;
+    crate::audit::record(db, actor, "measure.assign", &format!("measure:{measure_id}"), Some(ogrn)).await
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AssignmentEvent {
+    pub ogrn: Option<String>,
+    pub source: String,
+    pub assigned_at: String,
+    pub assigned_by: String,
+    pub note: Option<String>,
+}
+
+pub async fn assignment_history(db: &Db, measure_id: i64) -> Result<Vec<AssignmentEvent>> {
+    sqlx::query("SELECT * FROM measure_assignments WHERE measure_id = $1 ORDER BY id")
+        .bind(measure_id)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AssignmentEvent {
+                ogrn: opt_text(row, "ogrn"),
+                source: row.try_get("source")?,
+                assigned_at: row.try_get("assigned_at")?,
+                assigned_by: row.try_get("assigned_by")?,
+                note: opt_text(row, "note"),
+            })
+        })
+        .collect()
+}
+
+/// What plugins may look up, in memory: reference lists, the directory and the routing rules.
+pub struct RegisterLookups {
+    pub reference: Arc<ReferenceSnapshot>,
+    organisations: HashMap<String, Organisation>,
+    routes: HashMap<(String, String), String>,
+}
+
+impl RegisterLookups {
+    pub async fn load(db: &Db, reference: Arc<ReferenceSnapshot>) -> Result<RegisterLookups> {
+        let organisations = list_organisations(db).await?.into_iter().filter(|o| o.active).map(|o| (o.ogrn.clone(), o)).collect();
+        let routes = active_rules(db)
+            .await?
+            .into_iter()
+            .map(|r| ((r.section, r.territory_code.unwrap_or_default()), r.ogrn))
+            .collect();
+        Ok(RegisterLookups { reference, organisations, routes })
+    }
+
+    fn to_wit(org: &Organisation) -> WitOrganisation {
+        WitOrganisation {
+            ogrn: org.ogrn.clone(),
+            name: org.name.clone(),
+            department: Some(org.department.clone()),
+            territory_code: org.territory_code.clone(),
+        }
+    }
+}
+
+impl Lookups for RegisterLookups {
+    fn organisation(&self, ogrn: &str) -> Option<WitOrganisation> {
+        self.organisations.get(ogrn).map(Self::to_wit)
+    }
+
+    /// The territory's own rule first, then the region-wide rule of the section.
+    fn route(&self, section: &str, territory_code: &str) -> Option<WitOrganisation> {
+        let ogrn = self
+            .routes
+            .get(&(section.to_string(), territory_code.to_string()))
+            .or_else(|| self.routes.get(&(section.to_string(), String::new())))?;
+        self.organisations.get(ogrn).map(Self::to_wit)
+    }
+
+    fn reference_list(&self, list_id: &str) -> Vec<wit::ReferenceEntry> {
+        self.reference.list(list_id).iter().map(Entry::to_wit).collect()
+    }
+}

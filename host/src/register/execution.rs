@@ -1,0 +1,828 @@
+//! The execution lifecycle, enforced here and not only by screens: execution records (draft →
+//! ready), the report of an IPRA assembled from all departments (awaiting signature → signed →
+//! sent → accepted / rejected), carry-over to a superseding IPRA, and closing on a person's death.
+
+use crate::app::App;
+use crate::db::{now, opt_text};
+use crate::plugins::runtime::wit;
+use crate::plugins::LoadedPlugin;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, Row};
+use std::sync::Arc;
+
+/// A field-level problem found by a department plugin or by the lifecycle rules.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FieldError {
+    pub code: String,
+    pub message: String,
+    pub record: Option<String>,
+    pub field: Option<String>,
+}
+
+impl From<&wit::PluginError> for FieldError {
+    fn from(e: &wit::PluginError) -> FieldError {
+        FieldError { code: e.code.clone(), message: e.message.clone(), record: e.record.clone(), field: e.field.clone() }
+    }
+}
+
+fn field_error(code: &str, message: String, field: Option<&str>) -> FieldError {
+    FieldError { code: code.into(), message, record: None, field: field.map(str::to_string) }
+}
+
+/// What a lifecycle step returns: done, or refused with reasons the user can act on.
+pub type Checked<T> = Result<std::result::Result<T, Vec<FieldError>>>;
+
+/// An execution record as entered in the form (seed 002) or through the API/CLI.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutionForm {
+    pub ipra_id: i64,
+    /// The IPRA measure it reports on; none for an extra measure of the section.
+    #[serde(default)]
+    pub measure_id: Option<i64>,
+    pub section: String,
+    /// OGRN of the organisation that records it.
+    pub organisation: String,
+    /// `executed` or `not-executed`.
+    pub result: String,
+    pub measure_name: String,
+    pub executor_ogrn: String,
+    #[serde(default)]
+    pub executor_name: Option<String>,
+    #[serde(default)]
+    pub clarification: Option<String>,
+    #[serde(default)]
+    pub execution_date: Option<String>,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExecutionRecord {
+    pub id: i64,
+    pub status: String,
+    pub measure_key: Option<String>,
+    pub report_id: Option<i64>,
+    pub carried_from: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(flatten)]
+    pub form: ExecutionForm,
+}
+
+/// The IPRA of the register as plugins see it (the normalized extract).
+pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<wit::IpraExtract>> {
+    let Some(row) = sqlx::query(
+        "SELECT i.*, p.surname, p.given_name, p.patronymic, p.birth_date, p.gender, p.territory_code, p.address \
+         FROM ipras i JOIN persons p ON p.id = i.person_id WHERE i.id = $1",
+    )
+    .bind(ipra_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let measures = sqlx::query("SELECT * FROM measures WHERE ipra_id = $1 ORDER BY id")
+        .bind(ipra_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|m| -> Result<wit::Measure> {
+            Ok(wit::Measure {
+                key: m.try_get("measure_key")?,
+                section: m.try_get("section")?,
+                category_code: m.try_get("category_code")?,
+                category_name: m.try_get("category_name")?,
+                code: opt_text(m, "code"),
+                name: m.try_get("name")?,
+                guid: opt_text(m, "guid"),
+                executor_ogrn: opt_text(m, "executor_ogrn"),
+                executor_name: opt_text(m, "executor_name"),
+                date_from: opt_text(m, "date_from"),
+                date_to: opt_text(m, "date_to"),
+                quantity: opt_text(m, "quantity"),
+                extra: attributes(&m.try_get::<String, _>("extra")?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(wit::IpraExtract {
+        extract_id: row.try_get("extract_id")?,
+        document_id: row.try_get("document_id")?,
+        document_version: row.try_get("document_version")?,
+        number: row.try_get("number")?,
+        protocol_number: row.try_get("protocol_number")?,
+        protocol_date: row.try_get("protocol_date")?,
+        decision_date: opt_text(&row, "decision_date"),
+        valid_until: opt_text(&row, "valid_until"),
+        issued_by: opt_text(&row, "issued_by"),
+        is_child: row.try_get::<i64, _>("is_child")? != 0,
+        person: wit::Person {
+            snils: row.try_get("snils")?,
+            surname: row.try_get("surname")?,
+            given_name: row.try_get("given_name")?,
+            patronymic: opt_text(&row, "patronymic"),
+            birth_date: opt_text(&row, "birth_date"),
+            gender: opt_text(&row, "gender"),
+            territory_code: opt_text(&row, "territory_code"),
+            address: opt_text(&row, "address"),
+            extra: Vec::new(),
+        },
+        measures,
+        extra: attributes(&row.try_get::<String, _>("extra")?),
+    }))
+}
+
+fn attributes(json: &str) -> Vec<wit::Attribute> {
+    serde_json::from_str::<Vec<(String, String)>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(code, value)| wit::Attribute { code, value })
+        .collect()
+}
+
+/// The enabled department plugin of a section.
+pub fn department_of(app: &App, section: &str) -> std::result::Result<Arc<LoadedPlugin>, FieldError> {
+    app.plugins.enabled_departments().into_iter().find(|p| p.info.sections.iter().any(|s| s == section)).ok_or_else(|| {
+        field_error(
+            "section-not-served",
+            format!("раздел «{section}» не обслуживается: плагин ведомства не установлен или отключён"),
+            Some("Раздел"),
+        )
+    })
+}
+
+fn entry_of(form: &ExecutionForm, measure_key: Option<String>) -> wit::ExecutionEntry {
+    wit::ExecutionEntry {
+        measure_key,
+        section: form.section.clone(),
+        status: if form.result == "executed" { wit::ExecutionStatus::Executed } else { wit::ExecutionStatus::NotExecuted },
+        measure_name: form.measure_name.clone(),
+        executor_ogrn: form.executor_ogrn.clone(),
+        executor_name: form.executor_name.clone(),
+        clarification: form.clarification.clone(),
+        execution_date: form.execution_date.clone(),
+        reasons: form.reasons.clone(),
+        comment: form.comment.clone(),
+        extra: Vec::new(),
+    }
+}
+
+async fn measure_key(conn: &mut AnyConnection, form: &ExecutionForm) -> Result<std::result::Result<Option<String>, FieldError>> {
+    let Some(measure_id) = form.measure_id else { return Ok(Ok(None)) };
+    let row = sqlx::query("SELECT measure_key, ipra_id, section FROM measures WHERE id = $1")
+        .bind(measure_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(match row {
+        Some(row) if row.try_get::<i64, _>("ipra_id")? == form.ipra_id => Ok(Some(row.try_get("measure_key")?)),
+        _ => Err(field_error(
+            "measure-unknown",
+            format!("мероприятие {measure_id} не относится к этой ИПРА"),
+            Some("Мероприятие ИПРА"),
+        )),
+    })
+}
+
+/// Validates a form through the department plugin of its section (and the lifecycle's own rules).
+pub async fn validate(app: &App, form: &ExecutionForm) -> Result<Vec<FieldError>> {
+    let mut conn = app.db.pool.acquire().await?;
+    let Some(ipra) = load_ipra(&mut conn, form.ipra_id).await? else {
+        return Ok(vec![field_error("ipra-unknown", format!("ИПРА {} не найдена", form.ipra_id), None)]);
+    };
+    let mut errors = Vec::new();
+    if !matches!(form.result.as_str(), "executed" | "not-executed") {
+        errors.push(field_error(
+            "result-unknown",
+            format!("результат «{}» неизвестен: ожидается executed или not-executed", form.result),
+            Some("Результат исполнения"),
+        ));
+        return Ok(errors);
+    }
+    let key = match measure_key(&mut conn, form).await? {
+        Ok(key) => key,
+        Err(e) => return Ok(vec![e]),
+    };
+    let plugin = match department_of(app, &form.section) {
+        Ok(p) => p,
+        Err(e) => return Ok(vec![e]),
+    };
+    let input = wit::ExecuteInput::Execution(wit::ExecutionInput {
+        ipra,
+        entries: vec![entry_of(form, key)],
+        today: crate::register::deadlines::format_date(crate::register::deadlines::today()),
+    });
+    let plugins = app.plugins.clone();
+    let outcome = tokio::task::spawn_blocking(move || plugins.execute(&plugin, &input)).await?;
+    match outcome {
+        Ok(Ok(output)) => errors.extend(output.errors.iter().map(FieldError::from)),
+        Ok(Err(e)) => errors.push(FieldError::from(&e)),
+        Err(call) => errors.push(field_error(call.code(), call.to_string(), None)),
+    }
+    Ok(errors)
+}
+
+async fn record_event(conn: &mut AnyConnection, subject: &str, from: Option<&str>, to: &str, actor: &str, note: Option<&str>) -> Result<()> {
+    sqlx::query("INSERT INTO lifecycle_events (subject, from_status, to_status, at, actor, note) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(subject)
+        .bind(from)
+        .bind(to)
+        .bind(now())
+        .bind(actor)
+        .bind(note)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Saves a draft (a draft may be incomplete: the errors come back as warnings).
+pub async fn save_draft(app: &App, id: Option<i64>, form: &ExecutionForm, actor: &str) -> Result<(i64, Vec<FieldError>)> {
+    let warnings = validate(app, form).await?;
+    let at = now();
+    let reasons = serde_json::to_string(&form.reasons)?;
+    let mut tx = app.db.pool.begin().await?;
+    let id = match id {
+        Some(id) => {
+            let status: Option<String> = sqlx::query("SELECT status FROM execution_records WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("status"))
+                .transpose()?;
+            match status.as_deref() {
+                Some("draft") => {}
+                Some(other) => bail!("запись {id} в статусе «{other}»: изменять можно только черновик"),
+                None => bail!("запись исполнения {id} не найдена"),
+            }
+            sqlx::query(
+                "UPDATE execution_records SET measure_id = $1, section = $2, organisation = $3, result = $4, measure_name = $5, \
+                 executor_ogrn = $6, executor_name = $7, clarification = $8, execution_date = $9, reasons = $10, comment = $11, \
+                 updated_at = $12 WHERE id = $13",
+            )
+            .bind(form.measure_id)
+            .bind(&form.section)
+            .bind(&form.organisation)
+            .bind(&form.result)
+            .bind(&form.measure_name)
+            .bind(&form.executor_ogrn)
+            .bind(form.executor_name.as_deref())
+            .bind(form.clarification.as_deref())
+            .bind(form.execution_date.as_deref())
+            .bind(&reasons)
+            .bind(form.comment.as_deref())
+            .bind(&at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            id
+        }
+        None => {
+            if !matches!(form.result.as_str(), "executed" | "not-executed") {
+                bail!("результат «{}» неизвестен: ожидается executed или not-executed", form.result);
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
+                 executor_name, clarification, execution_date, reasons, comment, created_at, created_by, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13) RETURNING id",
+            )
+            .bind(form.ipra_id)
+            .bind(form.measure_id)
+            .bind(&form.section)
+            .bind(&form.organisation)
+            .bind(&form.result)
+            .bind(&form.measure_name)
+            .bind(&form.executor_ogrn)
+            .bind(form.executor_name.as_deref())
+            .bind(form.clarification.as_deref())
+            .bind(form.execution_date.as_deref())
+            .bind(&reasons)
+            .bind(form.comment.as_deref())
+            .bind(&at)
+            .bind(actor)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            record_event(&mut tx, &format!("execution:{id}"), None, "draft", actor, None).await?;
+            id
+        }
+    };
+    tx.commit().await?;
+    Ok((id, warnings))
+}
+
+pub async fn record(app: &App, id: i64) -> Result<Option<ExecutionRecord>> {
+    let row = sqlx::query(
+        "SELECT e.*, m.measure_key FROM execution_records e LEFT JOIN measures m ON m.id = e.measure_id WHERE e.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&app.db.pool)
+    .await?;
+    row.as_ref().map(record_from_row).transpose()
+}
+
+fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ExecutionRecord> {
+    Ok(ExecutionRecord {
+        id: row.try_get("id")?,
+        status: row.try_get("status")?,
+        measure_key: opt_text(row, "measure_key"),
+        report_id: row.try_get("report_id").ok().flatten(),
+        carried_from: row.try_get("carried_from").ok().flatten(),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        form: ExecutionForm {
+            ipra_id: row.try_get("ipra_id")?,
+            measure_id: row.try_get("measure_id").ok().flatten(),
+            section: row.try_get("section")?,
+            organisation: row.try_get("organisation")?,
+            result: row.try_get("result")?,
+            measure_name: row.try_get("measure_name")?,
+            executor_ogrn: row.try_get("executor_ogrn")?,
+            executor_name: opt_text(row, "executor_name"),
+            clarification: opt_text(row, "clarification"),
+            execution_date: opt_text(row, "execution_date"),
+            reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?).unwrap_or_default(),
+            comment: opt_text(row, "comment"),
+        },
+    })
+}
+
+pub async fn records_of_ipra(app: &App, ipra_id: i64) -> Result<Vec<ExecutionRecord>> {
+    sqlx::query(
+        "SELECT e.*, m.measure_key FROM execution_records e LEFT JOIN measures m ON m.id = e.measure_id WHERE e.ipra_id = $1 ORDER BY e.id",
+    )
+    .bind(ipra_id)
+    .fetch_all(&app.db.pool)
+    .await?
+    .iter()
+    .map(record_from_row)
+    .collect()
+}
+
+/// Draft → ready: only a record the department plugin finds valid.
+pub async fn mark_ready(app: &App, id: i64, actor: &str) -> Checked<()> {
+    let Some(current) = record(app, id).await? else { bail!("запись исполнения {id} не найдена") };
+    if current.status != "draft" {
+        bail!("запись {id} в статусе «{}»: готовой можно отметить только черновик", current.status);
+    }
+    let errors = validate(app, &current.form).await?;
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let mut tx = app.db.pool.begin().await?;
+    let changed = sqlx::query("UPDATE execution_records SET status = 'ready', updated_at = $1 WHERE id = $2 AND status = 'draft'")
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed != 1 {
+        bail!("запись {id} изменена другим пользователем");
+    }
+    record_event(&mut tx, &format!("execution:{id}"), Some("draft"), "ready", actor, None).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Ready → draft, for corrections before the report is assembled.
+pub async fn back_to_draft(app: &App, id: i64, actor: &str) -> Result<()> {
+    let mut tx = app.db.pool.begin().await?;
+    let changed = sqlx::query("UPDATE execution_records SET status = 'draft', updated_at = $1 WHERE id = $2 AND status = 'ready'")
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed != 1 {
+        bail!("запись {id} не в статусе «готово»: вернуть в черновик нельзя");
+    }
+    record_event(&mut tx, &format!("execution:{id}"), Some("ready"), "draft", actor, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete_draft(app: &App, id: i64, actor: &str) -> Result<()> {
+    let mut tx = app.db.pool.begin().await?;
+    let changed = sqlx::query("DELETE FROM execution_records WHERE id = $1 AND status = 'draft'")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed != 1 {
+        bail!("удалить можно только черновик; запись {id} не черновик или не найдена");
+    }
+    record_event(&mut tx, &format!("execution:{id}"), Some("draft"), "deleted", actor, None).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub id: i64,
+    pub ipra_id: i64,
+    pub status: String,
+    pub reporter_ogrn: String,
+    pub reporter_name: String,
+    pub document_name: String,
+    pub document_sha256: String,
+    pub signer: Option<String>,
+    pub created_at: String,
+    pub due_date: Option<String>,
+    pub signed_at: Option<String>,
+    pub sent_at: Option<String>,
+    pub answered_at: Option<String>,
+    pub rejection_reason: Option<String>,
+}
+
+fn report_from_row(row: &sqlx::any::AnyRow) -> Result<Report> {
+    Ok(Report {
+        id: row.try_get("id")?,
+        ipra_id: row.try_get("ipra_id")?,
+        status: row.try_get("status")?,
+        reporter_ogrn: row.try_get("reporter_ogrn")?,
+        reporter_name: row.try_get("reporter_name")?,
+        document_name: row.try_get("document_name")?,
+        document_sha256: row.try_get("document_sha256")?,
+        signer: opt_text(row, "signer"),
+        created_at: row.try_get("created_at")?,
+        due_date: opt_text(row, "due_date"),
+        signed_at: opt_text(row, "signed_at"),
+        sent_at: opt_text(row, "sent_at"),
+        answered_at: opt_text(row, "answered_at"),
+        rejection_reason: opt_text(row, "rejection_reason"),
+    })
+}
+
+pub async fn report(app: &App, id: i64) -> Result<Option<Report>> {
+    sqlx::query("SELECT * FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .as_ref()
+        .map(report_from_row)
+        .transpose()
+}
+
+pub async fn reports(app: &App, status: Option<&str>) -> Result<Vec<Report>> {
+    sqlx::query("SELECT * FROM reports WHERE ($1 = '' OR status = $1) ORDER BY id")
+        .bind(status.unwrap_or(""))
+        .fetch_all(&app.db.pool)
+        .await?
+        .iter()
+        .map(report_from_row)
+        .collect()
+}
+
+/// The report's document (the FRI package) and its detached signature, if signed.
+pub async fn report_document(app: &App, id: i64) -> Result<Option<(String, Vec<u8>, Option<Vec<u8>>)>> {
+    let row = sqlx::query("SELECT document_name, document, signature FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&app.db.pool)
+        .await?;
+    row.map(|r| -> Result<_> {
+        Ok((r.try_get("document_name")?, r.try_get("document")?, r.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten()))
+    })
+    .transpose()
+}
+
+/// Assembles the report of an IPRA from the ready records of all departments: each department
+/// renders its section, the FRI connector renders the package; the report then awaits signature.
+pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor: &str) -> Checked<i64> {
+    let Some(reporter) = crate::register::directory::organisation(&app.db, reporter_ogrn).await? else {
+        return Ok(Err(vec![field_error(
+            "reporter-unknown",
+            format!("организация-отправитель с ОГРН {reporter_ogrn} не найдена в справочнике"),
+            Some("ОГРН"),
+        )]));
+    };
+    let mut conn = app.db.pool.acquire().await?;
+    let Some(ipra) = load_ipra(&mut conn, ipra_id).await? else { bail!("ИПРА {ipra_id} не найдена") };
+    drop(conn);
+    let open_report: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM reports WHERE ipra_id = $1 AND status IN ('awaiting-signature', 'signed')",
+    )
+    .bind(ipra_id)
+    .fetch_one(&app.db.pool)
+    .await?
+    .try_get("n")?;
+    if open_report > 0 {
+        return Ok(Err(vec![field_error(
+            "report-pending",
+            "по этой ИПРА уже есть отчёт, ожидающий подписания или отправки".into(),
+            None,
+        )]));
+    }
+    let records: Vec<ExecutionRecord> =
+        records_of_ipra(app, ipra_id).await?.into_iter().filter(|r| r.status == "ready").collect();
+    if records.is_empty() {
+        return Ok(Err(vec![field_error(
+            "nothing-ready",
+            "нет записей исполнения в статусе «готово»: сохраните мероприятия и отметьте их готовыми".into(),
+            None,
+        )]));
+    }
+    let entries: Vec<wit::ExecutionEntry> =
+        records.iter().map(|r| entry_of(&r.form, r.measure_key.clone())).collect();
+    let created = now();
+    let report_key = format!("{}-{}", ipra.document_id, Sha256::digest(created.as_bytes())[0..4].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let mut input = wit::ReportInput {
+        report_id: report_key,
+        ipra: ipra.clone(),
+        entries,
+        reporter_ogrn: reporter.ogrn.clone(),
+        reporter_name: reporter.name.clone(),
+        created: created.clone(),
+        sections: Vec::new(),
+    };
+    let mut sections: Vec<String> = records.iter().map(|r| r.form.section.clone()).collect();
+    sections.sort();
+    sections.dedup();
+    let mut errors = Vec::new();
+    for section in &sections {
+        let plugin = match department_of(app, section) {
+            Ok(p) => p,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let mut section_input = input.clone();
+        section_input.entries.retain(|e| &e.section == section);
+        let plugins = app.plugins.clone();
+        let out = tokio::task::spawn_blocking(move || plugins.export(&plugin, &wit::ExportInput::ReportSection(section_input))).await?;
+        match out {
+            Ok(Ok(docs)) => input.sections.extend(docs),
+            Ok(Err(e)) => errors.push(FieldError::from(&e)),
+            Err(call) => errors.push(field_error(call.code(), call.to_string(), None)),
+        }
+    }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let connector = app
+        .plugins
+        .get("fri")
+        .filter(|p| app.plugins.is_enabled(p))
+        .context("коннектор ФРИ не установлен или отключён")?;
+    let plugins = app.plugins.clone();
+    let package = tokio::task::spawn_blocking(move || plugins.export(&connector, &wit::ExportInput::ReportPackage(input))).await?;
+    let document = match package {
+        Ok(Ok(mut docs)) if !docs.is_empty() => docs.remove(0),
+        Ok(Ok(_)) => bail!("коннектор ФРИ не сформировал пакет отчёта"),
+        Ok(Err(e)) => return Ok(Err(vec![FieldError::from(&e)])),
+        Err(call) => return Ok(Err(vec![field_error(call.code(), call.to_string(), None)])),
+    };
+    let sha = hex::encode(Sha256::digest(&document.bytes));
+    let received: String = sqlx::query("SELECT received_at FROM ipras WHERE id = $1")
+        .bind(ipra_id)
+        .fetch_one(&app.db.pool)
+        .await?
+        .try_get("received_at")?;
+    let due = crate::register::deadlines::due_date(&app.reference(), "report", &received, None);
+    let mut tx = app.db.pool.begin().await?;
+    let report_id: i64 = sqlx::query(
+        "INSERT INTO reports (ipra_id, status, reporter_ogrn, reporter_name, document_name, document, document_sha256, created_at, created_by, due_date) \
+         VALUES ($1, 'awaiting-signature', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(ipra_id)
+    .bind(&reporter.ogrn)
+    .bind(&reporter.name)
+    .bind(&document.name)
+    .bind(&document.bytes)
+    .bind(&sha)
+    .bind(&created)
+    .bind(actor)
+    .bind(due.as_deref())
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("id")?;
+    for r in &records {
+        let changed = sqlx::query(
+            "UPDATE execution_records SET status = 'reported', report_id = $1, updated_at = $2 WHERE id = $3 AND status = 'ready'",
+        )
+        .bind(report_id)
+        .bind(&created)
+        .bind(r.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            bail!("запись исполнения {} изменена во время формирования отчёта; повторите", r.id);
+        }
+        if let Some(measure_id) = r.form.measure_id {
+            sqlx::query("UPDATE measures SET status = $1 WHERE id = $2 AND status = 'open'")
+                .bind(&r.form.result)
+                .bind(measure_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    record_event(&mut tx, &format!("report:{report_id}"), None, "awaiting-signature", actor, None).await?;
+    tx.commit().await?;
+    Ok(Ok(report_id))
+}
+
+/// Moves a report from one status to the next, refusing any other transition.
+async fn transition(app: &App, id: i64, from: &[&str], to: &str, actor: &str, note: Option<&str>, set: &str, value: Option<&str>) -> Result<()> {
+    let Some(current) = report(app, id).await? else { bail!("отчёт {id} не найден") };
+    if !from.contains(&current.status.as_str()) {
+        bail!(
+            "отчёт {id} в статусе «{}»: переход в «{to}» возможен только из {}",
+            status_label(&current.status),
+            from.iter().map(|s| format!("«{}»", status_label(s))).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut tx = app.db.pool.begin().await?;
+    let sql = format!("UPDATE reports SET status = $1, {set} = $2 WHERE id = $3 AND status = $4");
+    let changed = sqlx::query(&sql)
+        .bind(to)
+        .bind(value.map(str::to_string).unwrap_or_else(now))
+        .bind(id)
+        .bind(&current.status)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if changed != 1 {
+        bail!("отчёт {id} изменён другим пользователем; повторите");
+    }
+    record_event(&mut tx, &format!("report:{id}"), Some(&current.status), to, actor, note).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub fn status_label(status: &str) -> &'static str {
+    match status {
+        "awaiting-signature" => "Ожидание подписания",
+        "signed" => "Подписано",
+        "sent" => "Отправлено",
+        "accepted" => "Принято",
+        "rejected" => "Отклонено",
+        "withdrawn" => "Возвращено на доработку",
+        "draft" => "Черновик",
+        "ready" => "Готово",
+        "reported" => "В отчёте",
+        _ => "—",
+    }
+}
+
+/// Stores a verified detached signature: the report becomes signed.
+pub async fn attach_signature(app: &App, id: i64, signature: &[u8], signer: &str, actor: &str) -> Result<()> {
+    transition(app, id, &["awaiting-signature"], "signed", actor, Some(signer), "signed_at", None).await?;
+    sqlx::query("UPDATE reports SET signature = $1, signer = $2 WHERE id = $3")
+        .bind(signature)
+        .bind(signer)
+        .bind(id)
+        .execute(&app.db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Awaiting signature → withdrawn: its records go back to ready for corrections.
+pub async fn withdraw(app: &App, id: i64, actor: &str) -> Result<()> {
+    transition(app, id, &["awaiting-signature"], "withdrawn", actor, None, "answered_at", None).await?;
+    sqlx::query("UPDATE execution_records SET status = 'ready', report_id = NULL, updated_at = $1 WHERE report_id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(&app.db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Signed → sent. Nothing unsigned is ever sent: the transition refuses any other status.
+pub async fn mark_sent(app: &App, id: i64, actor: &str) -> Result<()> {
+    let has_signature: bool = sqlx::query("SELECT signature FROM reports WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .and_then(|r| r.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten())
+        .is_some();
+    if !has_signature {
+        bail!("отчёт {id} не подписан: неподписанный отчёт не отправляется");
+    }
+    transition(app, id, &["signed"], "sent", actor, None, "sent_at", None).await
+}
+
+/// Sent → accepted or rejected (with the reason received).
+pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&str>, actor: &str) -> Result<()> {
+    if accepted {
+        transition(app, id, &["sent"], "accepted", actor, None, "answered_at", None).await
+    } else {
+        let reason = reason.filter(|r| !r.trim().is_empty()).context("укажите причину отклонения")?;
+        transition(app, id, &["sent"], "rejected", actor, Some(reason), "answered_at", None).await?;
+        sqlx::query("UPDATE reports SET rejection_reason = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(id)
+            .execute(&app.db.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A superseding IPRA carries over the executed measures that match (same section, category,
+/// code and name); its other measures stay open; the old IPRA's open measures are closed.
+pub async fn carry_over(conn: &mut AnyConnection, old_ipra: i64, new_ipra: i64) -> Result<u64> {
+    let at = now();
+    let matches = sqlx::query(
+        "SELECT n.id AS new_measure, e.id AS record FROM measures n \
+         JOIN measures o ON o.ipra_id = $1 AND o.section = n.section AND o.category_code = n.category_code \
+              AND COALESCE(o.code, '') = COALESCE(n.code, '') AND o.name = n.name AND o.status = 'executed' \
+         JOIN execution_records e ON e.measure_id = o.id AND e.result = 'executed' AND e.status = 'reported' \
+         WHERE n.ipra_id = $2 AND n.status = 'open'",
+    )
+    .bind(old_ipra)
+    .bind(new_ipra)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut carried = 0;
+    for row in matches {
+        let new_measure: i64 = row.try_get("new_measure")?;
+        let record: i64 = row.try_get("record")?;
+        sqlx::query(
+            "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
+             executor_name, clarification, execution_date, reasons, comment, carried_from, created_at, created_by, updated_at) \
+             SELECT $1, $2, section, organisation, 'ready', result, measure_name, executor_ogrn, executor_name, clarification, \
+             execution_date, reasons, comment, id, $3, 'перенос', $3 FROM execution_records WHERE id = $4",
+        )
+        .bind(new_ipra)
+        .bind(new_measure)
+        .bind(&at)
+        .bind(record)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query("UPDATE measures SET status = 'executed' WHERE id = $1").bind(new_measure).execute(&mut *conn).await?;
+        carried += 1;
+    }
+    sqlx::query("UPDATE measures SET status = 'closed', closed_reason = 'superseded' WHERE ipra_id = $1 AND status = 'open'")
+        .bind(old_ipra)
+        .execute(&mut *conn)
+        .await?;
+    Ok(carried)
+}
+
+/// A confirmed death: the person is marked deceased, open measures of IPRAs in force are closed as
+/// not executed with the reason of the `non-execution-reasons` list marked `death=true`, and the
+/// IPRAs are closed. Returns the number of measures closed. Used by the ZAGS connector's records.
+pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str, actor: &str) -> Result<u64> {
+    let reason = app
+        .reference()
+        .list("non-execution-reasons")
+        .iter()
+        .find(|e| e.extra.iter().any(|(k, v)| k == "death" && v == "true"))
+        .map(|e| e.code.clone())
+        .context("в справочнике причин неисполнения нет причины со свойством death=true")?;
+    let mut tx = app.db.pool.begin().await?;
+    let Some(person) = sqlx::query("SELECT id FROM persons WHERE snils = $1").bind(snils).fetch_optional(&mut *tx).await? else {
+        bail!("гражданин со СНИЛС {snils} не найден в реестре");
+    };
+    let person_id: i64 = person.try_get("id")?;
+    let at = now();
+    sqlx::query("UPDATE persons SET death_date = $1, updated_at = $2 WHERE id = $3")
+        .bind(death_date)
+        .bind(&at)
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?;
+    let open = sqlx::query(
+        "SELECT m.id, m.ipra_id, m.section, m.name, m.assigned_ogrn FROM measures m JOIN ipras i ON i.id = m.ipra_id \
+         WHERE i.person_id = $1 AND i.status = 'active' AND m.status = 'open'",
+    )
+    .bind(person_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let reasons = serde_json::to_string(&[reason.as_str()])?;
+    for row in &open {
+        let ogrn = opt_text(row, "assigned_ogrn").unwrap_or_default();
+        let measure_id: i64 = row.try_get("id")?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
+             clarification, execution_date, reasons, created_at, created_by, updated_at) \
+             VALUES ($1, $2, $3, $4, 'ready', 'not-executed', $5, $4, $6, NULL, $7, $8, $9, $8) RETURNING id",
+        )
+        .bind(row.try_get::<i64, _>("ipra_id")?)
+        .bind(measure_id)
+        .bind(row.try_get::<String, _>("section")?)
+        .bind(&ogrn)
+        .bind(row.try_get::<String, _>("name")?)
+        .bind(format!("смерть гражданина {death_date} ({source})"))
+        .bind(&reasons)
+        .bind(&at)
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        record_event(&mut tx, &format!("execution:{id}"), None, "ready", actor, Some(source)).await?;
+        sqlx::query("UPDATE measures SET status = 'not-executed', closed_reason = $1 WHERE id = $2")
+            .bind(&reason)
+            .bind(measure_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE ipras SET status = 'closed' WHERE person_id = $1 AND status = 'active'")
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    crate::audit::record(&app.db, actor, "person.death", &format!("snils:{snils}"), Some(death_date)).await?;
+    Ok(open.len() as u64)
+}
