@@ -584,3 +584,17 @@ pub async fn death(app: &App, snils: &str, date: &str, source: &str, actor: &str
     println!("смерть гражданина записана; закрыто мероприятий: {closed}");
     Ok(0)
 }
+
+pub async fn show(app: &App, id: i64, json: bool, actor: &str) -> Result<i32> {
+    let card = crate::register::query::ipra_card(&app.db, id).await?.context("ИПРА не найдена")?;
+    crate::audit::record(&app.db, actor, "ipra.read", &format!("ipra:{id}"), None).await?;
+    if json {
+        return print_json(&card).map(|()| 0);
+    }
+    let p = &card.person;
+    println!("ИПРА № {} (протокол {} от {}), {}", card.number, card.protocol_number, card.protocol_date, card.document_version);
+    println!("Статус: {}; решение {}; срок до {}", card.status, card.decision_date.as_deref().unwrap_or("—"), card.valid_until.as_deref().unwrap_or("—"));
+    println!("{} {} {} · СНИЛС {} · {}", p.surname, p.given_name, p.patronymic.as_deref().unwrap_or(""), p.snils, p.birth_date.as_deref().unwrap_or("—"));
+    println!("Мероприятий: {}; версий ИПРА: {}; ранее направленных отчётов: {}", card.measures.len(), card.history.len(), card.prior_reports.len());
+    Ok(0)
+}

@@ -93,6 +93,12 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// The extract card of one IPRA (a read of personal data: logged).
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Directory of executor organisations.
     Orgs {
         #[command(subcommand)]
@@ -285,6 +291,7 @@ async fn run(cli: Cli) -> Result<i32> {
             println!("база данных готова ({})", app.db.engine.name());
             Ok(0)
         }
+        Command::Show { id, json } => cli::show(&open().await?, id, json, &actor).await,
         Command::Orgs { command } => cli::orgs(&open().await?, command, &actor).await,
         Command::Routing { command } => cli::routing(&open().await?, command, &actor).await,
         Command::Measures { command } => cli::measures(&open().await?, command, &actor).await,
