@@ -14,8 +14,7 @@ use std::process::Command;
 const WASM_TARGET: &str = "wasm32-wasip2";
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest_dir
         .parent()
         .expect("host/ lives in the workspace root")
@@ -30,7 +29,9 @@ fn main() {
     let all: Vec<&PluginCrate> = first_party.iter().chain(test_plugins.iter()).collect();
     let wasm_dir = build_wasm(&root, &all);
 
-    let mut embedded = String::from("/// First-party plugins compiled into this binary.\npub static BUILTIN_PLUGINS: &[BuiltinPlugin] = &[\n");
+    let mut embedded = String::from(
+        "/// First-party plugins compiled into this binary.\npub static BUILTIN_PLUGINS: &[BuiltinPlugin] = &[\n",
+    );
     for plugin in &first_party {
         let (wasm_path, manifest_path) = stage(plugin, &wasm_dir, &out);
         writeln!(
@@ -67,8 +68,7 @@ fn plugin_crates(parent: &Path) -> Vec<PluginCrate> {
         .filter(|dir| dir.join("plugin.toml").is_file() && dir.join("Cargo.toml").is_file())
         .map(|dir| {
             let cargo_toml = fs::read_to_string(dir.join("Cargo.toml")).expect("read Cargo.toml");
-            let package =
-                toml_string(&cargo_toml, "name").expect("plugin crate has a package name");
+            let package = toml_string(&cargo_toml, "name").expect("plugin crate has a package name");
             let manifest = fs::read_to_string(dir.join("plugin.toml")).expect("read plugin.toml");
             let id = toml_string(&manifest, "id").expect("plugin.toml has an id");
             PluginCrate {
@@ -104,9 +104,7 @@ fn ensure_wasm_target() {
         .unwrap_or(true);
     if !installed {
         println!("cargo:warning=installing the {WASM_TARGET} target with rustup");
-        let _ = Command::new("rustup")
-            .args(["target", "add", WASM_TARGET])
-            .status();
+        let _ = Command::new("rustup").args(["target", "add", WASM_TARGET]).status();
     }
 }
 
@@ -120,13 +118,7 @@ fn build_wasm(root: &Path, plugins: &[&PluginCrate]) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            WASM_TARGET,
-            "--target-dir",
-        ])
+        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
         .arg(&target_dir);
     for plugin in plugins {
         cmd.args(["-p", &plugin.package]);
@@ -169,9 +161,6 @@ fn stage(plugin: &PluginCrate, wasm_dir: &Path, out: &Path) -> (PathBuf, PathBuf
     );
     let manifest_path = out.join(format!("{}.toml", plugin.id));
     fs::write(&manifest_path, manifest).expect("stage manifest");
-    println!(
-        "cargo:rerun-if-changed={}",
-        plugin.dir.join("plugin.toml").display()
-    );
+    println!("cargo:rerun-if-changed={}", plugin.dir.join("plugin.toml").display());
     (wasm_path, manifest_path)
 }

@@ -23,7 +23,12 @@ fn ok(env: &Env, args: &[&str]) -> Value {
 
 fn run_ok(env: &Env, args: &[&str]) -> String {
     let out = env.run(args);
-    assert!(out.status.success(), "{args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -32,18 +37,48 @@ fn directory(env: &Env) -> BTreeMap<&'static str, String> {
     let mut by_section = BTreeMap::new();
     for (n, section) in SECTIONS.iter().enumerate() {
         let o = ogrn(102_770_013_200 + n as u64);
-        run_ok(env, &["orgs", "add", "--ogrn", &o, "--name", &format!("Исполнитель {section}"), "--department", section]);
+        run_ok(
+            env,
+            &[
+                "orgs",
+                "add",
+                "--ogrn",
+                &o,
+                "--name",
+                &format!("Исполнитель {section}"),
+                "--department",
+                section,
+            ],
+        );
         run_ok(env, &["routing", "set", "--section", section, "--ogrn", &o]);
         by_section.insert(*section, o);
     }
     let region = ogrn(102_770_013_299);
-    run_ok(env, &["orgs", "add", "--ogrn", &region, "--name", "Министерство социальной политики", "--department", "region"]);
+    run_ok(
+        env,
+        &[
+            "orgs",
+            "add",
+            "--ogrn",
+            &region,
+            "--name",
+            "Министерство социальной политики",
+            "--department",
+            "region",
+        ],
+    );
     by_section.insert("region", region);
     by_section
 }
 
 fn xmllint(document: &std::path::Path, schema: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new("xmllint").arg("--noout").arg("--schema").arg(schema).arg(document).output().expect("xmllint (Debian libxml2-utils)");
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(document)
+        .output()
+        .expect("xmllint (Debian libxml2-utils)");
     (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
@@ -68,24 +103,87 @@ fn whole_path(backend: Backend) {
     }
 
     // A territory's own rule: preview first (changes nothing), then apply; a manual reassignment after.
-    let health_measure = measures.iter().find(|m| m["section"] == "health").expect("a health measure");
+    let health_measure = measures
+        .iter()
+        .find(|m| m["section"] == "health")
+        .expect("a health measure");
     let territory: String = {
         let card = ok(&env, &["show", &ipra.to_string(), "--json"]);
         card["person"]["territory_code"].as_str().unwrap_or("").to_string()
     };
     if !territory.is_empty() {
         let local = ogrn(102_770_013_250);
-        run_ok(&env, &["orgs", "add", "--ogrn", &local, "--name", "Районная больница", "--department", "health", "--territory", &territory]);
-        let preview = ok(&env, &["routing", "preview", "--section", "health", "--territory", &territory, "--ogrn", &local, "--json"]);
+        run_ok(
+            &env,
+            &[
+                "orgs",
+                "add",
+                "--ogrn",
+                &local,
+                "--name",
+                "Районная больница",
+                "--department",
+                "health",
+                "--territory",
+                &territory,
+            ],
+        );
+        let preview = ok(
+            &env,
+            &[
+                "routing",
+                "preview",
+                "--section",
+                "health",
+                "--territory",
+                &territory,
+                "--ogrn",
+                &local,
+                "--json",
+            ],
+        );
         assert!(!preview.as_array().unwrap().is_empty(), "{preview}");
         let again = ok(&env, &["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
-        let same = again.as_array().unwrap().iter().find(|m| m["id"] == health_measure["id"]).unwrap();
-        assert_eq!(same["assigned_ogrn"].as_str(), Some(orgs["health"].as_str()), "preview changed nothing");
-        let set = ok(&env, &["routing", "set", "--section", "health", "--territory", &territory, "--ogrn", &local, "--json"]);
+        let same = again
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == health_measure["id"])
+            .unwrap();
+        assert_eq!(
+            same["assigned_ogrn"].as_str(),
+            Some(orgs["health"].as_str()),
+            "preview changed nothing"
+        );
+        let set = ok(
+            &env,
+            &[
+                "routing",
+                "set",
+                "--section",
+                "health",
+                "--territory",
+                &territory,
+                "--ogrn",
+                &local,
+                "--json",
+            ],
+        );
         assert_eq!(set["reassigned"], preview.as_array().unwrap().len());
     }
     let id = health_measure["id"].to_string();
-    run_ok(&env, &["measures", "assign", &id, "--ogrn", &orgs["health"], "--note", "по заявлению"]);
+    run_ok(
+        &env,
+        &[
+            "measures",
+            "assign",
+            &id,
+            "--ogrn",
+            &orgs["health"],
+            "--note",
+            "по заявлению",
+        ],
+    );
     let history = ok(&env, &["measures", "history", &id, "--json"]);
     assert!(history.as_array().unwrap().len() >= 2, "{history}");
     assert_eq!(history.as_array().unwrap().last().unwrap()["source"], "manual");
@@ -100,28 +198,94 @@ fn whole_path(backend: Backend) {
         }
         sections_done.push(section);
         let args = [
-            "executions", "add", "--ipra", &ipra.to_string(), "--measure", &m["id"].to_string(), "--section", section,
-            "--org", &orgs[section], "--executor", &orgs[section], "--name", m["name"].as_str().unwrap(),
+            "executions",
+            "add",
+            "--ipra",
+            &ipra.to_string(),
+            "--measure",
+            &m["id"].to_string(),
+            "--section",
+            section,
+            "--org",
+            &orgs[section],
+            "--executor",
+            &orgs[section],
+            "--name",
+            m["name"].as_str().unwrap(),
         ];
         if sections_done.len() == 1 {
             // Invalid first: not executed without a reason, and a bad executor OGRN.
             let mut bad = args.to_vec();
             bad[bad.len() - 3] = "1027700132196";
-            let (code, refused) = env.run_json(&[&bad[..], &["--result", "not-executed", "--ready", "--json"]].concat());
+            let (code, refused) =
+                env.run_json(&[&bad[..], &["--result", "not-executed", "--ready", "--json"]].concat());
             assert_eq!(code, 1, "{refused}");
-            let fields: Vec<&str> = refused["errors"].as_array().unwrap().iter().filter_map(|e| e["field"].as_str()).collect();
-            assert!(fields.contains(&"ОГРН исполнителя") && fields.contains(&"Причины неисполнения"), "{refused}");
-            let (code, _) = env.run_json(&[&args[..], &["--result", "not-executed", "--reason", "refused", "--clarification", "отказ от реабилитации", "--ready", "--json"]].concat());
+            let fields: Vec<&str> = refused["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["field"].as_str())
+                .collect();
+            assert!(
+                fields.contains(&"ОГРН исполнителя") && fields.contains(&"Причины неисполнения"),
+                "{refused}"
+            );
+            let (code, _) = env.run_json(
+                &[
+                    &args[..],
+                    &[
+                        "--result",
+                        "not-executed",
+                        "--reason",
+                        "refused",
+                        "--clarification",
+                        "отказ от реабилитации",
+                        "--ready",
+                        "--json",
+                    ],
+                ]
+                .concat(),
+            );
             assert_eq!(code, 0);
         } else {
-            ok(&env, &[&args[..], &["--result", "executed", "--date", "2021-06-01", "--comment", "выполнено", "--ready", "--json"]].concat());
+            ok(
+                &env,
+                &[
+                    &args[..],
+                    &[
+                        "--result",
+                        "executed",
+                        "--date",
+                        "2021-06-01",
+                        "--comment",
+                        "выполнено",
+                        "--ready",
+                        "--json",
+                    ],
+                ]
+                .concat(),
+            );
             executed += 1;
         }
     }
-    assert!(sections_done.len() >= 4, "several departments in the sample: {sections_done:?}");
+    assert!(
+        sections_done.len() >= 4,
+        "several departments in the sample: {sections_done:?}"
+    );
 
     // The report: assembled from all departments, the FRI package valid against the published schema.
-    let assembled = ok(&env, &["reports", "assemble", "--ipra", &ipra.to_string(), "--reporter", &orgs["region"], "--json"]);
+    let assembled = ok(
+        &env,
+        &[
+            "reports",
+            "assemble",
+            "--ipra",
+            &ipra.to_string(),
+            "--reporter",
+            &orgs["region"],
+            "--json",
+        ],
+    );
     let report = assembled["result"].as_i64().unwrap().to_string();
     let doc = env.dir.path().join("report.xml");
     run_ok(&env, &["reports", "document", &report, "--out", doc.to_str().unwrap()]);
@@ -133,7 +297,15 @@ fn whole_path(backend: Backend) {
     // Nothing is sent unsigned; no answer before sending; a second report waits for this one.
     let out = env.run(&["reports", "answer", &report, "--accepted"]);
     assert!(!out.status.success());
-    let (code, _) = env.run_json(&["reports", "assemble", "--ipra", &ipra.to_string(), "--reporter", &orgs["region"], "--json"]);
+    let (code, _) = env.run_json(&[
+        "reports",
+        "assemble",
+        "--ipra",
+        &ipra.to_string(),
+        "--reporter",
+        &orgs["region"],
+        "--json",
+    ]);
     assert_eq!(code, 1);
     let list = ok(&env, &["reports", "list", "--json"]);
     assert_eq!(list[0]["status"], "awaiting-signature");
@@ -142,11 +314,18 @@ fn whole_path(backend: Backend) {
     let stats = ok(&env, &["stats", "--json"]);
     assert_eq!(stats["executed"]["measures"], executed);
     assert_eq!(stats["not_executed"]["measures"], 1);
-    let refused = stats["not_executed_by_reason"].as_array().unwrap().iter().find(|r| r["code"] == "refused").unwrap();
+    let refused = stats["not_executed_by_reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "refused")
+        .unwrap();
     assert_eq!(refused["measures"], 1);
     assert_eq!(stats["extracts"], 2);
     assert_eq!(stats["received"]["persons"].as_i64().unwrap(), 2);
-    assert!(stats["tsr"]["measures"].as_i64().unwrap() > 0 && stats["rehabilitation"]["measures"].as_i64().unwrap() > 0);
+    assert!(
+        stats["tsr"]["measures"].as_i64().unwrap() > 0 && stats["rehabilitation"]["measures"].as_i64().unwrap() > 0
+    );
     let overdue = ok(&env, &["deadlines", "--today", "2099-01-01", "--json"]);
     assert!(overdue["measures"].as_i64().unwrap() > 0);
     let none = ok(&env, &["deadlines", "--today", "2000-01-01", "--json"]);
@@ -155,9 +334,19 @@ fn whole_path(backend: Backend) {
     // A death closes the open measures with the death reason.
     run_ok(&env, &["death", "120-334-215 87", "--date", "2021-09-01"]);
     let stats = ok(&env, &["stats", "--json"]);
-    let died = stats["not_executed_by_reason"].as_array().unwrap().iter().find(|r| r["code"] == "died").unwrap();
+    let died = stats["not_executed_by_reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "died")
+        .unwrap();
     assert!(died["measures"].as_i64().unwrap() > 0, "{stats}");
-    assert_eq!(env.scalar(&format!("SELECT COUNT(*) FROM measures WHERE ipra_id = {ipra} AND status = 'open'")), 0);
+    assert_eq!(
+        env.scalar(&format!(
+            "SELECT COUNT(*) FROM measures WHERE ipra_id = {ipra} AND status = 'open'"
+        )),
+        0
+    );
 }
 
 #[test]
@@ -177,42 +366,117 @@ fn superseding_ipra_carries_executed_measures_over() {
         let env = Env::new(backend);
         let orgs = directory(&env);
         let out = env.dir.path().join("demo");
-        run_ok(&env, &["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()]);
+        run_ok(
+            &env,
+            &["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()],
+        );
         let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         // Files are named INDEX_SNILS_VERSION.xml; the later file of a SNILS supersedes the earlier.
-        let snils_of = |p: &std::path::Path| p.file_name().unwrap().to_str().unwrap().split('_').nth(1).unwrap().to_string();
+        let snils_of = |p: &std::path::Path| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .split('_')
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
         let (first, second) = files
             .iter()
             .enumerate()
-            .find_map(|(i, f)| files[i + 1..].iter().find(|g| snils_of(g) == snils_of(f)).map(|g| (f.clone(), g.clone())))
+            .find_map(|(i, f)| {
+                files[i + 1..]
+                    .iter()
+                    .find(|g| snils_of(g) == snils_of(f))
+                    .map(|g| (f.clone(), g.clone()))
+            })
             .expect("the demo has a superseding IPRA");
         ok(&env, &["import", first.to_str().unwrap(), "--json"]);
         let old = env.scalar("SELECT MAX(id) FROM ipras");
         let measures = ok(&env, &["measures", "list", "--ipra", &old.to_string(), "--json"]);
-        let m = measures.as_array().unwrap().iter().find(|m| !m["section"].as_str().unwrap().is_empty()).unwrap().clone();
+        let m = measures
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| !m["section"].as_str().unwrap().is_empty())
+            .unwrap()
+            .clone();
         let section = m["section"].as_str().unwrap();
         let card = ok(&env, &["show", &old.to_string(), "--json"]);
         let date = card["decision_date"].as_str().unwrap().to_string();
-        ok(&env, &[
-            "executions", "add", "--ipra", &old.to_string(), "--measure", &m["id"].to_string(), "--section", section,
-            "--org", &orgs[section], "--executor", &orgs[section], "--name", m["name"].as_str().unwrap(),
-            "--result", "executed", "--date", &date, "--ready", "--json",
-        ]);
-        ok(&env, &["reports", "assemble", "--ipra", &old.to_string(), "--reporter", &orgs["region"], "--json"]);
+        ok(
+            &env,
+            &[
+                "executions",
+                "add",
+                "--ipra",
+                &old.to_string(),
+                "--measure",
+                &m["id"].to_string(),
+                "--section",
+                section,
+                "--org",
+                &orgs[section],
+                "--executor",
+                &orgs[section],
+                "--name",
+                m["name"].as_str().unwrap(),
+                "--result",
+                "executed",
+                "--date",
+                &date,
+                "--ready",
+                "--json",
+            ],
+        );
+        ok(
+            &env,
+            &[
+                "reports",
+                "assemble",
+                "--ipra",
+                &old.to_string(),
+                "--reporter",
+                &orgs["region"],
+                "--json",
+            ],
+        );
 
         let (_, report) = env.run_json(&["import", second.to_str().unwrap(), "--json"]);
         assert_eq!(report["superseded"], 1, "{report}");
         let new = env.scalar("SELECT MAX(id) FROM ipras");
-        assert_eq!(env.scalar(&format!("SELECT COUNT(*) FROM ipras WHERE id = {old} AND status = 'superseded' AND superseded_by = {new}")), 1);
-        assert_eq!(env.scalar(&format!("SELECT COUNT(*) FROM measures WHERE ipra_id = {old} AND status = 'open'")), 0, "old open measures closed");
-        let carried = env.scalar(&format!("SELECT COUNT(*) FROM execution_records WHERE ipra_id = {new} AND carried_from IS NOT NULL"));
+        assert_eq!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM ipras WHERE id = {old} AND status = 'superseded' AND superseded_by = {new}"
+            )),
+            1
+        );
+        assert_eq!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM measures WHERE ipra_id = {old} AND status = 'open'"
+            )),
+            0,
+            "old open measures closed"
+        );
+        let carried = env.scalar(&format!(
+            "SELECT COUNT(*) FROM execution_records WHERE ipra_id = {new} AND carried_from IS NOT NULL"
+        ));
         let matching = env.scalar(&format!(
             "SELECT COUNT(*) FROM measures n WHERE n.ipra_id = {new} AND n.section = '{section}' AND n.name = (SELECT name FROM measures WHERE id = {})",
             m["id"]
         ));
-        assert_eq!(carried, matching.min(1), "executed measure carried over when the new IPRA has it");
-        assert!(env.scalar(&format!("SELECT COUNT(*) FROM measures WHERE ipra_id = {new} AND status = 'open'")) > 0);
+        assert_eq!(
+            carried,
+            matching.min(1),
+            "executed measure carried over when the new IPRA has it"
+        );
+        assert!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM measures WHERE ipra_id = {new} AND status = 'open'"
+            )) > 0
+        );
     }
 }
 
@@ -223,10 +487,20 @@ fn reference_lists_are_versioned_and_drive_validation() {
     let env = Env::new(Backend::Sqlite);
     let file = env.dir.path().join("reasons.csv");
     std::fs::write(&file, "refused;Отказ;;\nregional;Региональная причина;;\n").unwrap();
-    let out = env.ipra().args(["--actor", "admin:petrova", "reference", "set", "non-execution-reasons"]).arg(&file).output().unwrap();
+    let out = env
+        .ipra()
+        .args(["--actor", "admin:petrova", "reference", "set", "non-execution-reasons"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let versions = ok(&env, &["reference", "list", "--json"]);
-    let reasons: Vec<&Value> = versions.as_array().unwrap().iter().filter(|v| v["list_id"] == "non-execution-reasons").collect();
+    let reasons: Vec<&Value> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["list_id"] == "non-execution-reasons")
+        .collect();
     assert_eq!(reasons.len(), 2);
     assert_eq!(reasons[1]["author"], "admin:petrova");
     assert_eq!(reasons[0]["author"], "поставка");

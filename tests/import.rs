@@ -33,26 +33,16 @@ fn samples_import_idempotently(backend: Backend) {
     // Dry run first: a full report, and nothing written.
     let (code, dry) = env.run_json(&["import", samples, "--dry-run", "--json"]);
     assert_eq!(code, 1, "the dirty-SNILS sample is rejected: {dry}");
-    assert_eq!(
-        env.scalar("SELECT COUNT(*) FROM ipras"),
-        0,
-        "dry run wrote nothing"
-    );
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 0, "dry run wrote nothing");
     assert_eq!(env.scalar("SELECT COUNT(*) FROM import_runs"), 0);
 
     let (code, first) = env.run_json(&["import", samples, "--json"]);
     assert_eq!(code, 1, "{first}");
-    assert_eq!(
-        first["imported"], dry["imported"],
-        "dry run predicts the real run"
-    );
+    assert_eq!(first["imported"], dry["imported"], "dry run predicts the real run");
     let imported = first["imported"].as_u64().unwrap();
     assert!(imported >= 8, "every good sample carries an IPRA: {first}");
     let rejected = rejected_files(&first);
-    assert!(
-        rejected.iter().any(|f| f.ends_with("extract_1.xml")),
-        "{first}"
-    );
+    assert!(rejected.iter().any(|f| f.ends_with("extract_1.xml")), "{first}");
     let snils_error = first["rejected"]
         .as_array()
         .unwrap()
@@ -79,14 +69,9 @@ fn samples_import_idempotently(backend: Backend) {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    assert!(names.iter().any(|n| n.ends_with("extract_1.xml")), "{names:?}");
     assert!(
-        names.iter().any(|n| n.ends_with("extract_1.xml")),
-        "{names:?}"
-    );
-    assert!(
-        names
-            .iter()
-            .any(|n| n.ends_with("extract_1.xml.reasons.txt")),
+        names.iter().any(|n| n.ends_with("extract_1.xml.reasons.txt")),
         "{names:?}"
     );
 
@@ -97,12 +82,7 @@ fn samples_import_idempotently(backend: Backend) {
     assert_eq!(register_rows(&env), before);
 
     // Every IPRA version of the samples is in the register.
-    for version in [
-        "IPRA_20160101",
-        "IPRA_20170812",
-        "IPRA_20190101",
-        "IPRA_20221024",
-    ] {
+    for version in ["IPRA_20160101", "IPRA_20170812", "IPRA_20190101", "IPRA_20221024"] {
         let n = env.scalar(&format!(
             "SELECT COUNT(*) FROM ipras WHERE document_version = '{version}'"
         ));
@@ -179,19 +159,12 @@ fn hostile_inputs_are_rejected_and_leave_the_register_as_it_was() {
             "unknown-version.xml",
             "wrong-root.xml",
         ] {
-            assert!(
-                rejected.iter().any(|f| f.ends_with(name)),
-                "{name} rejected: {report}"
-            );
+            assert!(rejected.iter().any(|f| f.ends_with(name)), "{name} rejected: {report}");
         }
         for r in report["rejected"].as_array().unwrap() {
             assert!(!r["code"].as_str().unwrap().is_empty());
             assert!(
-                r["message"]
-                    .as_str()
-                    .unwrap()
-                    .chars()
-                    .any(|c| ('а'..='я').contains(&c)),
+                r["message"].as_str().unwrap().chars().any(|c| ('а'..='я').contains(&c)),
                 "Russian message: {r}"
             );
         }
@@ -202,17 +175,10 @@ fn hostile_inputs_are_rejected_and_leave_the_register_as_it_was() {
             .find(|r| r["file"].as_str().unwrap().ends_with("unknown-version.xml"))
             .unwrap();
         assert!(
-            unknown["message"]
-                .as_str()
-                .unwrap()
-                .contains("IPRA_20990101"),
+            unknown["message"].as_str().unwrap().contains("IPRA_20990101"),
             "{unknown}"
         );
-        assert_eq!(
-            register_rows(&env),
-            before,
-            "nothing stored or half-written"
-        );
+        assert_eq!(register_rows(&env), before, "nothing stored or half-written");
     }
 }
 
@@ -240,17 +206,13 @@ fn encodings_and_zip_are_read() {
         })
         .collect();
     write(&dir, "cp1251.xml", &encoded);
-    let (code, report) =
-        env.run_json(&["import", dir.join("cp1251.xml").to_str().unwrap(), "--json"]);
+    let (code, report) = env.run_json(&["import", dir.join("cp1251.xml").to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{report}");
     assert_eq!(report["imported"], 1);
     // The UTF-8 original is the same IPRA: unchanged.
     let (_, report) = env.run_json(&[
         "import",
-        fri_samples()
-            .join("extract-20211124093406.xml")
-            .to_str()
-            .unwrap(),
+        fri_samples().join("extract-20211124093406.xml").to_str().unwrap(),
         "--json",
     ]);
     assert_eq!(report["unchanged"], 1, "{report}");
@@ -275,22 +237,13 @@ fn demo_extracts_import_with_supersession() {
     for backend in BACKENDS {
         let env = Env::new(backend);
         let out = env.dir.path().join("demo");
-        let o = env.run(&[
-            "demo",
-            "--count",
-            "120",
-            "--seed",
-            "3",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = env.run(&["demo", "--count", "120", "--seed", "3", "--out", out.to_str().unwrap()]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let (code, report) = env.run_json(&["import", out.to_str().unwrap(), "--json"]);
         assert_eq!(code, 0, "{report}");
         assert!(report["superseded"].as_u64().unwrap() >= 1, "{report}");
-        let superseded = env.scalar(
-            "SELECT COUNT(*) FROM ipras WHERE status = 'superseded' AND superseded_by IS NOT NULL",
-        );
+        let superseded =
+            env.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded' AND superseded_by IS NOT NULL");
         assert_eq!(superseded as u64, report["superseded"].as_u64().unwrap());
         // One IPRA in force per person; the older ones kept as history.
         assert_eq!(
@@ -301,10 +254,7 @@ fn demo_extracts_import_with_supersession() {
         assert!(env.scalar("SELECT COUNT(DISTINCT document_version) FROM ipras") >= 2);
 
         // Importing the files again, in reverse order one by one, changes nothing.
-        let mut files: Vec<_> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         files.reverse();
         let before = register_rows(&env);
@@ -324,19 +274,8 @@ fn demo_extracts_import_with_supersession() {
 fn out_of_order_versions_keep_the_newest_in_force() {
     let env = Env::new(Backend::Sqlite);
     let out = env.dir.path().join("demo");
-    env.run(&[
-        "demo",
-        "--count",
-        "60",
-        "--seed",
-        "9",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    let mut files: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    env.run(&["demo", "--count", "60", "--seed", "9", "--out", out.to_str().unwrap()]);
+    let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     // Newest first: every superseding file before the one it supersedes.
     for path in files.iter().rev() {
@@ -346,11 +285,7 @@ fn out_of_order_versions_keep_the_newest_in_force() {
     let ordered = Env::new(Backend::Sqlite);
     let (_, _) = ordered.run_json(&["import", out.to_str().unwrap(), "--json"]);
     let active = |e: &Env| e.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'active'");
-    assert_eq!(
-        active(&env),
-        active(&ordered),
-        "same IPRAs in force whatever the order"
-    );
+    assert_eq!(active(&env), active(&ordered), "same IPRAs in force whatever the order");
     assert_eq!(
         env.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded'"),
         ordered.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded'")

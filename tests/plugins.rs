@@ -37,19 +37,12 @@ fn list_enable_disable_persist() {
     assert!(env.run(&["plugins", "disable", "fri"]).status.success());
     let (_, list) = env.run_json(&["plugins", "list", "--json"]);
     assert_eq!(
-        list.as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == "fri")
-            .unwrap()["enabled"],
+        list.as_array().unwrap().iter().find(|p| p["id"] == "fri").unwrap()["enabled"],
         false
     );
     let out = env.run(&[
         "import",
-        common::fri_samples()
-            .join("extract_4.xml")
-            .to_str()
-            .unwrap(),
+        common::fri_samples().join("extract_4.xml").to_str().unwrap(),
         "--json",
     ]);
     assert!(!out.status.success());
@@ -62,10 +55,7 @@ fn list_enable_disable_persist() {
     assert!(env.run(&["plugins", "enable", "fri"]).status.success());
     let (code, _) = env.run_json(&[
         "import",
-        common::fri_samples()
-            .join("extract_4.xml")
-            .to_str()
-            .unwrap(),
+        common::fri_samples().join("extract_4.xml").to_str().unwrap(),
         "--json",
     ]);
     assert_eq!(code, 0);
@@ -85,27 +75,15 @@ fn sandbox_contains_loops_hoarding_and_traps() {
         .iter()
         .find(|p| p["id"] == "misbehave")
         .expect("installed plugin listed");
-    assert_eq!(
-        entry["enabled"], false,
-        "installed plugins wait for an administrator"
-    );
-    assert!(env
-        .run(&["plugins", "enable", "misbehave"])
-        .status
-        .success());
+    assert_eq!(entry["enabled"], false, "installed plugins wait for an administrator");
+    assert!(env.run(&["plugins", "enable", "misbehave"]).status.success());
 
     let inbox = env.dir.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     for name in ["alloc", "loop", "ok", "stack", "trap"] {
         std::fs::write(inbox.join(name), b"x").unwrap();
     }
-    let (code, report) = env.run_json(&[
-        "import",
-        "--connector",
-        "misbehave",
-        inbox.to_str().unwrap(),
-        "--json",
-    ]);
+    let (code, report) = env.run_json(&["import", "--connector", "misbehave", inbox.to_str().unwrap(), "--json"]);
     assert_eq!(code, 1);
     let code_of = |name: &str| {
         report["rejected"]
@@ -115,16 +93,8 @@ fn sandbox_contains_loops_hoarding_and_traps() {
             .find(|r| r["file"].as_str().unwrap().ends_with(name))
             .map(|r| r["code"].as_str().unwrap().to_string())
     };
-    assert_eq!(
-        code_of("loop").as_deref(),
-        Some("plugin-timeout"),
-        "{report}"
-    );
-    assert_eq!(
-        code_of("alloc").as_deref(),
-        Some("plugin-memory-limit"),
-        "{report}"
-    );
+    assert_eq!(code_of("loop").as_deref(), Some("plugin-timeout"), "{report}");
+    assert_eq!(code_of("alloc").as_deref(), Some("plugin-memory-limit"), "{report}");
     assert_eq!(code_of("trap").as_deref(), Some("plugin-trap"), "{report}");
     assert_eq!(code_of("stack").as_deref(), Some("plugin-trap"), "{report}");
     assert_eq!(code_of("ok"), None, "the good file went through: {report}");
@@ -133,10 +103,7 @@ fn sandbox_contains_loops_hoarding_and_traps() {
     // The real connector still works in the same installation afterwards.
     let (code, _) = env.run_json(&[
         "import",
-        common::fri_samples()
-            .join("extract_4.xml")
-            .to_str()
-            .unwrap(),
+        common::fri_samples().join("extract_4.xml").to_str().unwrap(),
         "--json",
     ]);
     assert_eq!(code, 0);
@@ -154,11 +121,7 @@ fn manifests_that_do_not_match_are_refused_with_a_reason() {
     assert!(text.contains("ОТКЛОНЁН misbehave"), "{text}");
     assert!(text.contains("SHA-256"), "{text}");
     let (_, list) = env.run_json(&["plugins", "list", "--json"]);
-    assert!(list
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|p| p["id"] != "misbehave"));
+    assert!(list.as_array().unwrap().iter().all(|p| p["id"] != "misbehave"));
 
     let env = Env::new(Backend::Sqlite);
     install_misbehave(&env, |m| m.replace("api = \"^1.0\"", "api = \"^2.0\""));

@@ -36,13 +36,16 @@ impl App {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("cache").join("plugins"));
         let installed = data_dir.join("plugins");
-        let plugins = tokio::task::spawn_blocking(move || {
-            PluginHost::load(&installed, Some(cache), Limits::default())
-        })
-        .await??;
+        let plugins =
+            tokio::task::spawn_blocking(move || PluginHost::load(&installed, Some(cache), Limits::default())).await??;
         plugins.set_enablement(load_enablement(&db).await?);
         let reference = Arc::new(RwLock::new(reference));
-        let app = App { data_dir: data_dir.to_path_buf(), db, plugins: Arc::new(plugins), reference };
+        let app = App {
+            data_dir: data_dir.to_path_buf(),
+            db,
+            plugins: Arc::new(plugins),
+            reference,
+        };
         app.refresh_lookups().await?;
         Ok(app)
     }
@@ -56,7 +59,10 @@ impl App {
 
     /// The current version of every reference list.
     pub fn reference(&self) -> Arc<ReferenceSnapshot> {
-        self.reference.read().map(|r| r.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        self.reference
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Re-reads the reference lists after an administrator's change and passes them to plugins.
@@ -86,16 +92,11 @@ impl App {
         .bind(db::now())
         .execute(&self.db.pool)
         .await?;
-        self.plugins
-            .set_enablement(load_enablement(&self.db).await?);
+        self.plugins.set_enablement(load_enablement(&self.db).await?);
         crate::audit::record(
             &self.db,
             "cli",
-            if enabled {
-                "plugin.enable"
-            } else {
-                "plugin.disable"
-            },
+            if enabled { "plugin.enable" } else { "plugin.disable" },
             id,
             None,
         )
@@ -109,11 +110,6 @@ async fn load_enablement(db: &Db) -> Result<HashMap<String, bool>> {
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("plugin_id")?,
-                row.try_get::<i64, _>("enabled")? != 0,
-            ))
-        })
+        .map(|row| Ok((row.try_get("plugin_id")?, row.try_get::<i64, _>("enabled")? != 0)))
         .collect()
 }

@@ -48,11 +48,9 @@ pub fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
@@ -102,10 +100,7 @@ pub async fn import(app: &App, count: usize, seed: u64, json: bool) -> Result<()
             "  только разбор (натив):  {:>9.0} выписок/с  {:>7.1} МиБ/с  (1 ядро)",
             bench.native_parse_per_s, bench.native_parse_mib_per_s
         );
-        println!(
-            "  отношение сквозной/разбор: {:.2} (цель ≥ 0,35)",
-            bench.ratio
-        );
+        println!("  отношение сквозной/разбор: {:.2} (цель ≥ 0,35)", bench.ratio);
         println!(
             "  разбор в WASM / натив:     {:.2} (цель ≤ 2; WASM {:.1} МиБ/с)",
             bench.wasm_vs_native_parse, bench.wasm_parse_mib_per_s
@@ -114,14 +109,8 @@ pub async fn import(app: &App, count: usize, seed: u64, json: bool) -> Result<()
             "  накладные расходы вызова плагина: {:.1} мкс (цель ≤ 50)",
             bench.plugin_call_us
         );
-        println!(
-            "  пиковая память (RSS): {:.1} МиБ (цель ≤ 256)",
-            bench.peak_rss_mib
-        );
-        println!(
-            "  загружено {}, отклонено {}",
-            bench.imported, bench.rejected
-        );
+        println!("  пиковая память (RSS): {:.1} МиБ (цель ≤ 256)", bench.peak_rss_mib);
+        println!("  загружено {}, отклонено {}", bench.imported, bench.rejected);
     }
     Ok(())
 }
@@ -143,8 +132,7 @@ async fn measure(app: &App, dir: &Path, files: &[PathBuf]) -> Result<ImportBench
 
     // 2. WASM vs native parse of the same sample of files, both through one call each.
     let sample: Vec<&PathBuf> = files.iter().take(400).collect();
-    let (mut wasm_time, mut native_sample_time, mut sample_bytes) =
-        (Duration::ZERO, Duration::ZERO, 0u64);
+    let (mut wasm_time, mut native_sample_time, mut sample_bytes) = (Duration::ZERO, Duration::ZERO, 0u64);
     for path in &sample {
         let doc = document(path)?;
         sample_bytes += doc.bytes.len() as u64;

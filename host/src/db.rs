@@ -35,10 +35,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 /// The default URL: the SQLite file inside the data directory.
 pub fn default_url(data_dir: &Path) -> String {
-    format!(
-        "sqlite://{}?mode=rwc",
-        data_dir.join("ipra.sqlite").display()
-    )
+    format!("sqlite://{}?mode=rwc", data_dir.join("ipra.sqlite").display())
 }
 
 impl Db {
@@ -50,9 +47,7 @@ impl Db {
         } else if url.starts_with("sqlite:") {
             Engine::Sqlite
         } else {
-            anyhow::bail!(
-                "неизвестный адрес базы данных «{url}»: ожидается sqlite://… или postgres://…"
-            );
+            anyhow::bail!("неизвестный адрес базы данных «{url}»: ожидается sqlite://… или postgres://…");
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pool = match engine {
@@ -65,9 +60,8 @@ impl Db {
                     .unwrap_or_default();
                 if let Some(parent) = Path::new(path).parent() {
                     if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent).with_context(|| {
-                            format!("создание каталога базы {}", parent.display())
-                        })?;
+                        std::fs::create_dir_all(parent)
+                            .with_context(|| format!("создание каталога базы {}", parent.display()))?;
                     }
                 }
                 options

@@ -7,8 +7,11 @@ mod bench;
 mod cli;
 mod db;
 mod demo;
+mod exchange;
 mod plugins;
 mod register;
+mod scheduler;
+mod signing;
 mod web;
 
 use anyhow::Result;
@@ -27,12 +30,7 @@ use std::sync::Arc;
 )]
 struct Cli {
     /// Data directory (database, installed plugins, quarantine, cache).
-    #[arg(
-        long,
-        global = true,
-        env = "IPRA_DATA_DIR",
-        default_value = "ipra-data"
-    )]
+    #[arg(long, global = true, env = "IPRA_DATA_DIR", default_value = "ipra-data")]
     data_dir: PathBuf,
     /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB (default: SQLite in the data directory).
     #[arg(long, global = true, env = "IPRA_DATABASE_URL")]
@@ -56,6 +54,12 @@ enum Command {
         /// How many demo extracts to load with --demo.
         #[arg(long, default_value_t = 300)]
         demo_count: usize,
+        /// Do not run the scheduler and the exchange workers in this instance.
+        #[arg(long)]
+        no_scheduler: bool,
+        /// How often the scheduler and the workers look for work, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        tick_ms: u64,
     },
     /// Import extracts (files, folders, ZIP) through the FRI connector.
     Import {
@@ -152,6 +156,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Scheduled jobs: list, run, dry-run, history, retry or discard failed runs, change schedules.
+    Jobs {
+        #[command(subcommand)]
+        command: cli::exchange::JobsCommand,
+    },
+    /// The signing queue: sign reports, upload detached signatures, attempts.
+    Sign {
+        #[command(subcommand)]
+        command: cli::exchange::SignCommand,
+    },
+    /// Exchange messages, ZAGS death records, EGISSO mappings.
+    Exchange {
+        #[command(subcommand)]
+        command: cli::exchange::ExchangeCommand,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Record a confirmed death: closes the person's open measures.
     Death {
         snils: String,
@@ -159,6 +183,15 @@ enum Command {
         date: String,
         #[arg(long, default_value = "ручной ввод")]
         source: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain of the exchange log.
+    Verify {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -192,15 +225,11 @@ fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IPRA_LOG")
-                .unwrap_or_else(|_| "warn,ipra=info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("IPRA_LOG").unwrap_or_else(|_| "warn,ipra=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ошибка: не удалось запустить среду выполнения: {e}");
@@ -223,16 +252,19 @@ async fn run(cli: Cli) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())));
     match cli.command {
-        Command::Serve {
-            listen,
-            demo,
-            demo_count,
-        } => {
+        Command::Serve { listen, demo, demo_count, no_scheduler, tick_ms } => {
             let app = open().await?;
+            scheduler::seed_jobs(&app).await?;
             if demo {
                 demo::load_if_empty(&app, demo_count).await?;
             }
-            web::serve(app, &listen).await?;
+            let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let instance = cli::exchange::instance_name();
+            if !no_scheduler {
+                let tick = std::time::Duration::from_millis(tick_ms.max(50));
+                tokio::spawn(scheduler::run_loop(app.clone(), instance.clone(), tick, leader.clone()));
+            }
+            web::serve(app, &listen, web::Instance { name: instance, leader }).await?;
             Ok(0)
         }
         Command::Import {
@@ -299,10 +331,28 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Reports { command } => cli::reports(&open().await?, command, &actor).await,
         Command::Reference { command } => cli::reference_lists(&open().await?, command, &actor).await,
         Command::Deadlines { today, json } => cli::overdue(&open().await?, today, json).await,
-        Command::Stats { from, to, territory, section, today, json } => {
-            let filter = register::stats::StatsFilter { from, to, territory, section };
+        Command::Stats {
+            from,
+            to,
+            territory,
+            section,
+            today,
+            json,
+        } => {
+            let filter = register::stats::StatsFilter {
+                from,
+                to,
+                territory,
+                section,
+            };
             cli::statistics(&open().await?, filter, today, json).await
         }
+        Command::Jobs { command } => cli::exchange::jobs(&open().await?, command, &actor).await,
+        Command::Sign { command } => cli::exchange::sign(&open().await?, command, &actor).await,
+        Command::Exchange { command } => cli::exchange::exchange_command(&open().await?, command, &actor).await,
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => cli::exchange::audit_verify(&open().await?, json).await,
         Command::Death { snils, date, source } => cli::death(&open().await?, &snils, &date, &source, &actor).await,
     }
 }
@@ -323,10 +373,8 @@ pub async fn import_paths(
     let bar = (show_progress && std::io::stderr().is_terminal() && files.len() > 20).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} выписок, {per_sec}, осталось {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} выписок, {per_sec}, осталось {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
@@ -366,9 +414,7 @@ fn print_report(report: &ImportReport) {
         );
     }
     if !report.rejected.is_empty() && !report.dry_run {
-        println!(
-            "Отклонённые файлы не загружены и скопированы в каталог карантина вместе с причинами."
-        );
+        println!("Отклонённые файлы не загружены и скопированы в каталог карантина вместе с причинами.");
     }
     for w in &report.warnings {
         println!(
@@ -402,12 +448,7 @@ fn print_plugins(app: &App, json: bool) -> Result<()> {
         );
     }
     for r in app.plugins.refused() {
-        println!(
-            "ОТКЛОНЁН {} ({}): {}",
-            r.id.as_deref().unwrap_or("?"),
-            r.path,
-            r.reason
-        );
+        println!("ОТКЛОНЁН {} ({}): {}", r.id.as_deref().unwrap_or("?"), r.path, r.reason);
     }
     Ok(())
 }

@@ -48,11 +48,7 @@ impl Env {
             Backend::Sqlite => None,
             Backend::Postgres => Some(postgres().create_database()),
         };
-        Env {
-            dir,
-            backend,
-            database,
-        }
+        Env { dir, backend, database }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -92,12 +88,10 @@ impl Env {
 
     /// Runs a SQL query through sqlx and returns the first column of the first row as i64.
     pub fn scalar(&self, sql: &str) -> i64 {
-        let url = self.database.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=ro",
-                self.data_dir().join("ipra.sqlite").display()
-            )
-        });
+        let url = self
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=ro", self.data_dir().join("ipra.sqlite").display()));
         block_on(async move {
             use sqlx::Row;
             sqlx::any::install_default_drivers();
@@ -147,18 +141,12 @@ fn pg_bin(name: &str) -> PathBuf {
 }
 
 fn postgres_ids() -> (u32, u32) {
-    let out = Command::new("id")
-        .args(["-u", "postgres"])
-        .output()
-        .expect("id");
+    let out = Command::new("id").args(["-u", "postgres"]).output().expect("id");
     let uid = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
         .expect("postgres user exists");
-    let out = Command::new("id")
-        .args(["-g", "postgres"])
-        .output()
-        .expect("id");
+    let out = Command::new("id").args(["-g", "postgres"]).output().expect("id");
     let gid = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -173,10 +161,7 @@ fn as_postgres(program: &Path, parent_death_signal: Option<i32>) -> Command {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setgid(gid) != 0
-                || libc::setuid(uid) != 0
-            {
+            if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // Set after the uid change (which would clear it): the server dies with the test process.
@@ -191,7 +176,9 @@ fn as_postgres(program: &Path, parent_death_signal: Option<i32>) -> Command {
 
 /// Folders of servers whose test process is gone (the server died with it).
 fn remove_stale_servers() {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(pid) = name.strip_prefix("ipra-test-pg-") {
@@ -220,16 +207,7 @@ impl Postgres {
         };
         chown(&root);
         let out = as_postgres(&pg_bin("initdb"), None)
-            .args([
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-                "-D",
-            ])
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "-D"])
             .arg(&data)
             .output()
             .expect("initdb");
@@ -284,17 +262,12 @@ impl Postgres {
         loop {
             let ok = block_on(async {
                 sqlx::any::install_default_drivers();
-                <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-                    .await
-                    .is_ok()
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.is_ok()
             });
             if ok {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "PostgreSQL did not start in 30 s"
-            );
+            assert!(Instant::now() < deadline, "PostgreSQL did not start in 30 s");
             std::thread::sleep(Duration::from_millis(100));
         }
         Postgres {

@@ -46,7 +46,9 @@ pub enum ManifestError {
     BadVersion(String),
     #[error("диапазон API «{0}» не соответствует semver (пример: \"^1.0\")")]
     BadApiRange(String),
-    #[error("плагин требует API {required}, а сервер предоставляет {HOST_API}: нужна другая версия плагина или сервера")]
+    #[error(
+        "плагин требует API {required}, а сервер предоставляет {HOST_API}: нужна другая версия плагина или сервера"
+    )]
     ApiMismatch { required: String },
     #[error("контрольная сумма SHA-256 файла {wasm} не совпадает с манифестом (в манифесте {expected}, у файла {actual}): файл повреждён или подменён")]
     HashMismatch {
@@ -60,8 +62,7 @@ pub const LOOKUPS: [&str; 3] = ["organisation", "route", "reference"];
 
 impl Manifest {
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest =
-            toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_string()))?;
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_string()))?;
         let id_ok = !manifest.id.is_empty()
             && manifest.id.len() <= 64
             && manifest
@@ -77,11 +78,7 @@ impl Manifest {
         if semver::Version::parse(&manifest.version).is_err() {
             return Err(ManifestError::BadVersion(manifest.version));
         }
-        if let Some(unknown) = manifest
-            .lookups
-            .iter()
-            .find(|l| !LOOKUPS.contains(&l.as_str()))
-        {
+        if let Some(unknown) = manifest.lookups.iter().find(|l| !LOOKUPS.contains(&l.as_str())) {
             return Err(ManifestError::Syntax(format!(
                 "неизвестный справочный запрос «{unknown}» в lookups"
             )));
@@ -91,8 +88,7 @@ impl Manifest {
 
     /// Checks the API range against this host and the component bytes against the hash.
     pub fn verify(&self, wasm: &[u8]) -> Result<(), ManifestError> {
-        let range = semver::VersionReq::parse(&self.api)
-            .map_err(|_| ManifestError::BadApiRange(self.api.clone()))?;
+        let range = semver::VersionReq::parse(&self.api).map_err(|_| ManifestError::BadApiRange(self.api.clone()))?;
         if !range.matches(&HOST_API) {
             return Err(ManifestError::ApiMismatch {
                 required: self.api.clone(),

@@ -82,17 +82,12 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// Loads the built-in plugins and those installed under `installed_dir`.
-    pub fn load(
-        installed_dir: &Path,
-        cache_dir: Option<PathBuf>,
-        limits: Limits,
-    ) -> Result<PluginHost> {
+    pub fn load(installed_dir: &Path, cache_dir: Option<PathBuf>, limits: Limits) -> Result<PluginHost> {
         let sandbox = Sandbox::new(limits, cache_dir)?;
         let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
         let mut refused = Vec::new();
         for builtin in BUILTIN_PLUGINS {
-            let manifest =
-                Manifest::parse(builtin.manifest).context("манифест встроенного плагина")?;
+            let manifest = Manifest::parse(builtin.manifest).context("манифест встроенного плагина")?;
             let loaded = load_one(&sandbox, manifest, builtin.wasm, Origin::Builtin)
                 .context("встроенный плагин не загрузился")?;
             plugins.push(Arc::new(loaded));
@@ -139,11 +134,7 @@ impl PluginHost {
     }
 
     pub fn is_enabled(&self, plugin: &LoadedPlugin) -> bool {
-        let choice = self
-            .enabled
-            .read()
-            .ok()
-            .and_then(|m| m.get(plugin.id()).copied());
+        let choice = self.enabled.read().ok().and_then(|m| m.get(plugin.id()).copied());
         choice.unwrap_or(matches!(plugin.origin, Origin::Builtin))
     }
 
@@ -209,10 +200,9 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: &wit::ImportInput,
     ) -> Result<Result<wit::ImportOutput, wit::PluginError>, CallError> {
-        self.sandbox
-            .call(&plugin.pre, &self.context(plugin), |p, store| {
-                p.call_import(store, input)
-            })
+        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
+            p.call_import(store, input)
+        })
     }
 
     pub fn execute(
@@ -220,10 +210,9 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: &wit::ExecuteInput,
     ) -> Result<Result<wit::ExecuteOutput, wit::PluginError>, CallError> {
-        self.sandbox
-            .call(&plugin.pre, &self.context(plugin), |p, store| {
-                p.call_execute(store, input)
-            })
+        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
+            p.call_execute(store, input)
+        })
     }
 
     pub fn export(
@@ -231,27 +220,19 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: &wit::ExportInput,
     ) -> Result<Result<Vec<wit::Document>, wit::PluginError>, CallError> {
-        self.sandbox
-            .call(&plugin.pre, &self.context(plugin), |p, store| {
-                p.call_export(store, input)
-            })
+        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
+            p.call_export(store, input)
+        })
     }
 
     pub fn describe(&self, plugin: &LoadedPlugin) -> Result<wit::PluginInfo, CallError> {
         self.sandbox
-            .call(&plugin.pre, &self.context(plugin), |p, store| {
-                p.call_describe(store)
-            })
+            .call(&plugin.pre, &self.context(plugin), |p, store| p.call_describe(store))
     }
 }
 
 /// Checks, compiles and describes one plugin; its `describe` must agree with its manifest.
-fn load_one(
-    sandbox: &Arc<Sandbox>,
-    manifest: Manifest,
-    wasm: &[u8],
-    origin: Origin,
-) -> Result<LoadedPlugin> {
+fn load_one(sandbox: &Arc<Sandbox>, manifest: Manifest, wasm: &[u8], origin: Origin) -> Result<LoadedPlugin> {
     manifest.verify(wasm)?;
     let pre = sandbox.prepare(wasm, &manifest.sha256)?;
     let ctx = CallContext {
@@ -262,21 +243,14 @@ fn load_one(
     };
     let info = sandbox.call(&pre, &ctx, |p, store| p.call_describe(store))?;
     if info.id != manifest.id {
-        anyhow::bail!(
-            "плагин называет себя «{}», а манифест — «{}»",
-            info.id,
-            manifest.id
-        );
+        anyhow::bail!("плагин называет себя «{}», а манифест — «{}»", info.id, manifest.id);
     }
     let kind = match info.kind {
         wit::PluginKind::Department => "department",
         wit::PluginKind::Connector => "connector",
     };
     if kind != manifest.kind {
-        anyhow::bail!(
-            "плагин сообщает вид «{kind}», а манифест — «{}»",
-            manifest.kind
-        );
+        anyhow::bail!("плагин сообщает вид «{kind}», а манифест — «{}»", manifest.kind);
     }
     Ok(LoadedPlugin {
         manifest,
@@ -302,8 +276,7 @@ fn scan_installed(sandbox: &Arc<Sandbox>, dir: &Path) -> Vec<(PathBuf, ScanOutco
         .into_iter()
         .map(|path| {
             let outcome = (|| {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|e| (None, format!("не читается: {e}")))?;
+                let text = std::fs::read_to_string(&path).map_err(|e| (None, format!("не читается: {e}")))?;
                 let manifest = Manifest::parse(&text).map_err(|e| (None, e.to_string()))?;
                 let id = Some(manifest.id.clone());
                 let folder = path.parent().unwrap_or(dir);
@@ -311,10 +284,7 @@ fn scan_installed(sandbox: &Arc<Sandbox>, dir: &Path) -> Vec<(PathBuf, ScanOutco
                 if manifest.wasm.contains('/') || manifest.wasm.contains("..") {
                     return Err((
                         id,
-                        format!(
-                            "файл компонента «{}» должен лежать рядом с манифестом",
-                            manifest.wasm
-                        ),
+                        format!("файл компонента «{}» должен лежать рядом с манифестом", manifest.wasm),
                     ));
                 }
                 let wasm = std::fs::read(&wasm_path).map_err(|e| {
@@ -323,13 +293,8 @@ fn scan_installed(sandbox: &Arc<Sandbox>, dir: &Path) -> Vec<(PathBuf, ScanOutco
                         format!("файл компонента {} не читается: {e}", wasm_path.display()),
                     )
                 })?;
-                load_one(
-                    sandbox,
-                    manifest,
-                    &wasm,
-                    Origin::Installed(folder.to_path_buf()),
-                )
-                .map_err(|e| (id, format!("{e:#}")))
+                load_one(sandbox, manifest, &wasm, Origin::Installed(folder.to_path_buf()))
+                    .map_err(|e| (id, format!("{e:#}")))
             })();
             (path, outcome)
         })

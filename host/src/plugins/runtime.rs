@@ -98,12 +98,7 @@ impl WasiView for CallState {
 }
 
 impl ResourceLimiter for CallState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         let allowed = desired <= self.memory_limit;
         if !allowed {
             self.memory_denied.store(true, Ordering::Relaxed);
@@ -111,12 +106,7 @@ impl ResourceLimiter for CallState {
         Ok(allowed)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -209,8 +199,7 @@ impl Sandbox {
         let engine = Engine::new(&config).wasm_context("создание движка WebAssembly")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).wasm_context("связывание WASI")?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .wasm_context("связывание функций хоста")?;
+        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).wasm_context("связывание функций хоста")?;
 
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -263,8 +252,7 @@ impl Sandbox {
                 }
             }
         }
-        let component =
-            Component::new(&self.engine, wasm).wasm_context("компиляция компонента WebAssembly")?;
+        let component = Component::new(&self.engine, wasm).wasm_context("компиляция компонента WebAssembly")?;
         if let Some(path) = cached {
             let write = || -> Result<()> {
                 if let Some(dir) = path.parent() {
@@ -308,12 +296,10 @@ impl Sandbox {
         store.epoch_deadline_trap();
 
         let plugin_name = || ctx.plugin_id.to_string();
-        let instance = pre
-            .instantiate(&mut store)
-            .map_err(|e| CallError::Instantiate {
-                plugin: plugin_name(),
-                detail: format!("{e:#}"),
-            })?;
+        let instance = pre.instantiate(&mut store).map_err(|e| CallError::Instantiate {
+            plugin: plugin_name(),
+            detail: format!("{e:#}"),
+        })?;
         f(&instance, &mut store).map_err(|error| {
             if memory_denied.load(Ordering::Relaxed) {
                 CallError::MemoryLimit {
@@ -350,10 +336,6 @@ impl<T> WasmContext<T> for wasmtime::Result<T> {
 fn trap_summary(error: &wasmtime::Error) -> String {
     match error.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
-        None => format!("{error}")
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        None => format!("{error}").lines().next().unwrap_or_default().to_string(),
     }
 }

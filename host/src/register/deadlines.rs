@@ -100,7 +100,10 @@ pub async fn check_overdue(db: &Db, today: &str) -> Result<Overdue> {
     .bind(today)
     .fetch_all(&db.pool)
     .await?;
-    let mut overdue = Overdue { today: today.to_string(), ..Overdue::default() };
+    let mut overdue = Overdue {
+        today: today.to_string(),
+        ..Overdue::default()
+    };
     for row in rows {
         let n: i64 = row.try_get("n")?;
         overdue.measures += n;
@@ -123,7 +126,10 @@ mod tests {
 
     fn reference() -> ReferenceSnapshot {
         let lists: HashMap<String, Vec<Entry>> = [
-            ("working-calendar", include_str!("../../../reference/working-calendar.csv")),
+            (
+                "working-calendar",
+                include_str!("../../../reference/working-calendar.csv"),
+            ),
             ("deadline-rules", include_str!("../../../reference/deadline-rules.csv")),
         ]
         .into_iter()
@@ -136,14 +142,26 @@ mod tests {
     fn two_working_days_skip_weekends_and_holidays() {
         let r = reference();
         // Friday 2026-11-20 + 2 working days = Tuesday 2026-11-24.
-        assert_eq!(due_date(&r, "tsr-clarification", "2026-11-20", None).as_deref(), Some("2026-11-24"));
+        assert_eq!(
+            due_date(&r, "tsr-clarification", "2026-11-20", None).as_deref(),
+            Some("2026-11-24")
+        );
         // Tuesday 2026-11-03 + 2: Wednesday 4 November is a holiday → Friday 2026-11-06.
-        assert_eq!(due_date(&r, "tsr-clarification", "2026-11-03", None).as_deref(), Some("2026-11-06"));
+        assert_eq!(
+            due_date(&r, "tsr-clarification", "2026-11-03", None).as_deref(),
+            Some("2026-11-06")
+        );
         // Across the New Year holidays: 2025-12-30 + 2 → 12 and 13 January 2026.
-        assert_eq!(due_date(&r, "tsr-clarification", "2025-12-30", None).as_deref(), Some("2026-01-13"));
+        assert_eq!(
+            due_date(&r, "tsr-clarification", "2025-12-30", None).as_deref(),
+            Some("2026-01-13")
+        );
         // A transferred working Saturday counts: 2025-10-31 (Fri) + 1 → 2025-11-01 (Sat, working).
         let cal = Calendar::from_reference(&r);
-        assert_eq!(format_date(cal.add_working_days(parse_date("2025-10-31").unwrap(), 1)), "2025-11-01");
+        assert_eq!(
+            format_date(cal.add_working_days(parse_date("2025-10-31").unwrap(), 1)),
+            "2025-11-01"
+        );
     }
 
     #[test]
@@ -151,6 +169,9 @@ mod tests {
         let r = reference();
         let uncapped = due_date(&r, "measure-execution", "2026-01-12", None).unwrap();
         assert!(uncapped.as_str() > "2026-02-01");
-        assert_eq!(due_date(&r, "measure-execution", "2026-01-12", Some("2026-01-20")).as_deref(), Some("2026-01-20"));
+        assert_eq!(
+            due_date(&r, "measure-execution", "2026-01-12", Some("2026-01-20")).as_deref(),
+            Some("2026-01-20")
+        );
     }
 }

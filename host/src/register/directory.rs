@@ -37,7 +37,9 @@ fn yes() -> bool {
 
 /// Checks an OGRN (13 digits, mod 11) or OGRNIP (15 digits, mod 13); the message is for users.
 pub fn check_ogrn(ogrn: &str) -> Result<(), String> {
-    ipra_plugin_sdk::ogrn::validate(ogrn).map(|_| ()).map_err(|e| format!("ОГРН «{ogrn}» неверен: {e}"))
+    ipra_plugin_sdk::ogrn::validate(ogrn)
+        .map(|_| ())
+        .map_err(|e| format!("ОГРН «{ogrn}» неверен: {e}"))
 }
 
 pub async fn upsert_organisation(db: &Db, org: &Organisation, actor: &str) -> Result<()> {
@@ -67,7 +69,14 @@ pub async fn upsert_organisation(db: &Db, org: &Organisation, actor: &str) -> Re
     .bind(&at)
     .execute(&db.pool)
     .await?;
-    crate::audit::record(db, actor, "organisation.save", &format!("organisation:{}", org.ogrn), Some(&org.name)).await
+    crate::audit::record(
+        db,
+        actor,
+        "organisation.save",
+        &format!("organisation:{}", org.ogrn),
+        Some(&org.name),
+    )
+    .await
 }
 
 fn organisation_from_row(row: &sqlx::any::AnyRow) -> Result<Organisation> {
@@ -181,12 +190,21 @@ pub async fn preview_rule(db: &Db, section: &str, territory: Option<&str>, ogrn:
 }
 
 /// Replaces the rule of a section in a territory and reassigns what the preview shows.
-pub async fn set_rule(db: &Db, section: &str, territory: Option<&str>, ogrn: &str, actor: &str) -> Result<Vec<Reassignment>> {
+pub async fn set_rule(
+    db: &Db,
+    section: &str,
+    territory: Option<&str>,
+    ogrn: &str,
+    actor: &str,
+) -> Result<Vec<Reassignment>> {
     let Some(org) = organisation(db, ogrn).await? else {
         bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
     };
     if org.department != section {
-        bail!("организация {ogrn} исполняет раздел «{}», а не «{section}»", org.department);
+        bail!(
+            "организация {ogrn} исполняет раздел «{}», а не «{section}»",
+            org.department
+        );
     }
     let moves = preview_rule(db, section, territory, ogrn).await?;
     let at = now();
@@ -201,20 +219,38 @@ pub async fn set_rule(db: &Db, section: &str, territory: Option<&str>, ogrn: &st
     .bind(territory.unwrap_or(""))
     .execute(&mut *tx)
     .await?;
-    sqlx::query("INSERT INTO routing_rules (section, territory_code, ogrn, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
-        .bind(section)
-        .bind(territory)
-        .bind(ogrn)
-        .bind(&at)
-        .bind(actor)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO routing_rules (section, territory_code, ogrn, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(section)
+    .bind(territory)
+    .bind(ogrn)
+    .bind(&at)
+    .bind(actor)
+    .execute(&mut *tx)
+    .await?;
     for m in &moves {
-        reassign(&mut tx, m.measure_id, Some(ogrn), "rule", actor, Some("изменение правила маршрутизации"), &at).await?;
+        reassign(
+            &mut tx,
+            m.measure_id,
+            Some(ogrn),
+            "rule",
+            actor,
+            Some("изменение правила маршрутизации"),
+            &at,
+        )
+        .await?;
     }
     tx.commit().await?;
     let subject = format!("routing:{section}:{}", territory.unwrap_or("*"));
-    crate::audit::record(db, actor, "routing.set", &subject, Some(&format!("{ogrn}; перемещено {}", moves.len()))).await?;
+    crate::audit::record(
+        db,
+        actor,
+        "routing.set",
+        &subject,
+        Some(&format!("{ogrn}; перемещено {}", moves.len())),
+    )
+    .await?;
     Ok(moves)
 }
 
@@ -271,15 +307,27 @@ pub async fn assign_by_hand(db: &Db, measure_id: i64, ogrn: &str, actor: &str, n
         .bind(measure_id)
         .fetch_optional(&db.pool)
         .await?;
-    let Some(row) = row else { bail!("мероприятие {measure_id} не найдено") };
+    let Some(row) = row else {
+        bail!("мероприятие {measure_id} не найдено")
+    };
     let section: String = row.try_get("section")?;
     if org.department != section {
-        bail!("организация {ogrn} исполняет раздел «{}», а мероприятие относится к разделу «{section}»", org.department);
+        bail!(
+            "организация {ogrn} исполняет раздел «{}», а мероприятие относится к разделу «{section}»",
+            org.department
+        );
     }
     let mut tx = db.pool.begin().await?;
     reassign(&mut tx, measure_id, Some(ogrn), "manual", actor, note, &now()).await?;
     tx.commit().await?;
-    crate::audit::record(db, actor, "measure.assign", &format!("measure:{measure_id}"), Some(ogrn)).await
+    crate::audit::record(
+        db,
+        actor,
+        "measure.assign",
+        &format!("measure:{measure_id}"),
+        Some(ogrn),
+    )
+    .await
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -318,13 +366,22 @@ pub struct RegisterLookups {
 
 impl RegisterLookups {
     pub async fn load(db: &Db, reference: Arc<ReferenceSnapshot>) -> Result<RegisterLookups> {
-        let organisations = list_organisations(db).await?.into_iter().filter(|o| o.active).map(|o| (o.ogrn.clone(), o)).collect();
+        let organisations = list_organisations(db)
+            .await?
+            .into_iter()
+            .filter(|o| o.active)
+            .map(|o| (o.ogrn.clone(), o))
+            .collect();
         let routes = active_rules(db)
             .await?
             .into_iter()
             .map(|r| ((r.section, r.territory_code.unwrap_or_default()), r.ogrn))
             .collect();
-        Ok(RegisterLookups { reference, organisations, routes })
+        Ok(RegisterLookups {
+            reference,
+            organisations,
+            routes,
+        })
     }
 
     fn to_wit(org: &Organisation) -> WitOrganisation {

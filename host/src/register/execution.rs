@@ -23,12 +23,22 @@ pub struct FieldError {
 
 impl From<&wit::PluginError> for FieldError {
     fn from(e: &wit::PluginError) -> FieldError {
-        FieldError { code: e.code.clone(), message: e.message.clone(), record: e.record.clone(), field: e.field.clone() }
+        FieldError {
+            code: e.code.clone(),
+            message: e.message.clone(),
+            record: e.record.clone(),
+            field: e.field.clone(),
+        }
     }
 }
 
 fn field_error(code: &str, message: String, field: Option<&str>) -> FieldError {
-    FieldError { code: code.into(), message, record: None, field: field.map(str::to_string) }
+    FieldError {
+        code: code.into(),
+        message,
+        record: None,
+        field: field.map(str::to_string),
+    }
 }
 
 /// What a lifecycle step returns: done, or refused with reasons the user can act on.
@@ -145,20 +155,28 @@ fn attributes(json: &str) -> Vec<wit::Attribute> {
 
 /// The enabled department plugin of a section.
 pub fn department_of(app: &App, section: &str) -> std::result::Result<Arc<LoadedPlugin>, FieldError> {
-    app.plugins.enabled_departments().into_iter().find(|p| p.info.sections.iter().any(|s| s == section)).ok_or_else(|| {
-        field_error(
-            "section-not-served",
-            format!("раздел «{section}» не обслуживается: плагин ведомства не установлен или отключён"),
-            Some("Раздел"),
-        )
-    })
+    app.plugins
+        .enabled_departments()
+        .into_iter()
+        .find(|p| p.info.sections.iter().any(|s| s == section))
+        .ok_or_else(|| {
+            field_error(
+                "section-not-served",
+                format!("раздел «{section}» не обслуживается: плагин ведомства не установлен или отключён"),
+                Some("Раздел"),
+            )
+        })
 }
 
 fn entry_of(form: &ExecutionForm, measure_key: Option<String>) -> wit::ExecutionEntry {
     wit::ExecutionEntry {
         measure_key,
         section: form.section.clone(),
-        status: if form.result == "executed" { wit::ExecutionStatus::Executed } else { wit::ExecutionStatus::NotExecuted },
+        status: if form.result == "executed" {
+            wit::ExecutionStatus::Executed
+        } else {
+            wit::ExecutionStatus::NotExecuted
+        },
         measure_name: form.measure_name.clone(),
         executor_ogrn: form.executor_ogrn.clone(),
         executor_name: form.executor_name.clone(),
@@ -170,8 +188,13 @@ fn entry_of(form: &ExecutionForm, measure_key: Option<String>) -> wit::Execution
     }
 }
 
-async fn measure_key(conn: &mut AnyConnection, form: &ExecutionForm) -> Result<std::result::Result<Option<String>, FieldError>> {
-    let Some(measure_id) = form.measure_id else { return Ok(Ok(None)) };
+async fn measure_key(
+    conn: &mut AnyConnection,
+    form: &ExecutionForm,
+) -> Result<std::result::Result<Option<String>, FieldError>> {
+    let Some(measure_id) = form.measure_id else {
+        return Ok(Ok(None));
+    };
     let row = sqlx::query("SELECT measure_key, ipra_id, section FROM measures WHERE id = $1")
         .bind(measure_id)
         .fetch_optional(&mut *conn)
@@ -190,13 +213,20 @@ async fn measure_key(conn: &mut AnyConnection, form: &ExecutionForm) -> Result<s
 pub async fn validate(app: &App, form: &ExecutionForm) -> Result<Vec<FieldError>> {
     let mut conn = app.db.pool.acquire().await?;
     let Some(ipra) = load_ipra(&mut conn, form.ipra_id).await? else {
-        return Ok(vec![field_error("ipra-unknown", format!("ИПРА {} не найдена", form.ipra_id), None)]);
+        return Ok(vec![field_error(
+            "ipra-unknown",
+            format!("ИПРА {} не найдена", form.ipra_id),
+            None,
+        )]);
     };
     let mut errors = Vec::new();
     if !matches!(form.result.as_str(), "executed" | "not-executed") {
         errors.push(field_error(
             "result-unknown",
-            format!("результат «{}» неизвестен: ожидается executed или not-executed", form.result),
+            format!(
+                "результат «{}» неизвестен: ожидается executed или not-executed",
+                form.result
+            ),
             Some("Результат исполнения"),
         ));
         return Ok(errors);
@@ -224,7 +254,14 @@ pub async fn validate(app: &App, form: &ExecutionForm) -> Result<Vec<FieldError>
     Ok(errors)
 }
 
-async fn record_event(conn: &mut AnyConnection, subject: &str, from: Option<&str>, to: &str, actor: &str, note: Option<&str>) -> Result<()> {
+async fn record_event(
+    conn: &mut AnyConnection,
+    subject: &str,
+    from: Option<&str>,
+    to: &str,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<()> {
     sqlx::query("INSERT INTO lifecycle_events (subject, from_status, to_status, at, actor, note) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(subject)
         .bind(from)
@@ -238,7 +275,12 @@ async fn record_event(conn: &mut AnyConnection, subject: &str, from: Option<&str
 }
 
 /// Saves a draft (a draft may be incomplete: the errors come back as warnings).
-pub async fn save_draft(app: &App, id: Option<i64>, form: &ExecutionForm, actor: &str) -> Result<(i64, Vec<FieldError>)> {
+pub async fn save_draft(
+    app: &App,
+    id: Option<i64>,
+    form: &ExecutionForm,
+    actor: &str,
+) -> Result<(i64, Vec<FieldError>)> {
     let warnings = validate(app, form).await?;
     let at = now();
     let reasons = serde_json::to_string(&form.reasons)?;
@@ -280,7 +322,10 @@ pub async fn save_draft(app: &App, id: Option<i64>, form: &ExecutionForm, actor:
         }
         None => {
             if !matches!(form.result.as_str(), "executed" | "not-executed") {
-                bail!("результат «{}» неизвестен: ожидается executed или not-executed", form.result);
+                bail!(
+                    "результат «{}» неизвестен: ожидается executed или not-executed",
+                    form.result
+                );
             }
             let id: i64 = sqlx::query(
                 "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
@@ -362,21 +407,28 @@ pub async fn records_of_ipra(app: &App, ipra_id: i64) -> Result<Vec<ExecutionRec
 
 /// Draft → ready: only a record the department plugin finds valid.
 pub async fn mark_ready(app: &App, id: i64, actor: &str) -> Checked<()> {
-    let Some(current) = record(app, id).await? else { bail!("запись исполнения {id} не найдена") };
+    let Some(current) = record(app, id).await? else {
+        bail!("запись исполнения {id} не найдена")
+    };
     if current.status != "draft" {
-        bail!("запись {id} в статусе «{}»: готовой можно отметить только черновик", current.status);
+        bail!(
+            "запись {id} в статусе «{}»: готовой можно отметить только черновик",
+            current.status
+        );
     }
     let errors = validate(app, &current.form).await?;
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
     let mut tx = app.db.pool.begin().await?;
-    let changed = sqlx::query("UPDATE execution_records SET status = 'ready', updated_at = $1 WHERE id = $2 AND status = 'draft'")
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let changed = sqlx::query(
+        "UPDATE execution_records SET status = 'ready', updated_at = $1 WHERE id = $2 AND status = 'draft'",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if changed != 1 {
         bail!("запись {id} изменена другим пользователем");
     }
@@ -388,12 +440,14 @@ pub async fn mark_ready(app: &App, id: i64, actor: &str) -> Checked<()> {
 /// Ready → draft, for corrections before the report is assembled.
 pub async fn back_to_draft(app: &App, id: i64, actor: &str) -> Result<()> {
     let mut tx = app.db.pool.begin().await?;
-    let changed = sqlx::query("UPDATE execution_records SET status = 'draft', updated_at = $1 WHERE id = $2 AND status = 'ready'")
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let changed = sqlx::query(
+        "UPDATE execution_records SET status = 'draft', updated_at = $1 WHERE id = $2 AND status = 'ready'",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if changed != 1 {
         bail!("запись {id} не в статусе «готово»: вернуть в черновик нельзя");
     }
@@ -412,7 +466,15 @@ pub async fn delete_draft(app: &App, id: i64, actor: &str) -> Result<()> {
     if changed != 1 {
         bail!("удалить можно только черновик; запись {id} не черновик или не найдена");
     }
-    record_event(&mut tx, &format!("execution:{id}"), Some("draft"), "deleted", actor, None).await?;
+    record_event(
+        &mut tx,
+        &format!("execution:{id}"),
+        Some("draft"),
+        "deleted",
+        actor,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -481,7 +543,11 @@ pub async fn report_document(app: &App, id: i64) -> Result<Option<(String, Vec<u
         .fetch_optional(&app.db.pool)
         .await?;
     row.map(|r| -> Result<_> {
-        Ok((r.try_get("document_name")?, r.try_get("document")?, r.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten()))
+        Ok((
+            r.try_get("document_name")?,
+            r.try_get("document")?,
+            r.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten(),
+        ))
     })
     .transpose()
 }
@@ -497,7 +563,9 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
         )]));
     };
     let mut conn = app.db.pool.acquire().await?;
-    let Some(ipra) = load_ipra(&mut conn, ipra_id).await? else { bail!("ИПРА {ipra_id} не найдена") };
+    let Some(ipra) = load_ipra(&mut conn, ipra_id).await? else {
+        bail!("ИПРА {ipra_id} не найдена")
+    };
     drop(conn);
     let open_report: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM reports WHERE ipra_id = $1 AND status IN ('awaiting-signature', 'signed')",
@@ -513,8 +581,11 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
             None,
         )]));
     }
-    let records: Vec<ExecutionRecord> =
-        records_of_ipra(app, ipra_id).await?.into_iter().filter(|r| r.status == "ready").collect();
+    let records: Vec<ExecutionRecord> = records_of_ipra(app, ipra_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == "ready")
+        .collect();
     if records.is_empty() {
         return Ok(Err(vec![field_error(
             "nothing-ready",
@@ -522,10 +593,19 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
             None,
         )]));
     }
-    let entries: Vec<wit::ExecutionEntry> =
-        records.iter().map(|r| entry_of(&r.form, r.measure_key.clone())).collect();
+    let entries: Vec<wit::ExecutionEntry> = records
+        .iter()
+        .map(|r| entry_of(&r.form, r.measure_key.clone()))
+        .collect();
     let created = now();
-    let report_key = format!("{}-{}", ipra.document_id, Sha256::digest(created.as_bytes())[0..4].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let report_key = format!(
+        "{}-{}",
+        ipra.document_id,
+        Sha256::digest(created.as_bytes())[0..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
     let mut input = wit::ReportInput {
         report_id: report_key,
         ipra: ipra.clone(),
@@ -550,7 +630,10 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
         let mut section_input = input.clone();
         section_input.entries.retain(|e| &e.section == section);
         let plugins = app.plugins.clone();
-        let out = tokio::task::spawn_blocking(move || plugins.export(&plugin, &wit::ExportInput::ReportSection(section_input))).await?;
+        let out = tokio::task::spawn_blocking(move || {
+            plugins.export(&plugin, &wit::ExportInput::ReportSection(section_input))
+        })
+        .await?;
         match out {
             Ok(Ok(docs)) => input.sections.extend(docs),
             Ok(Err(e)) => errors.push(FieldError::from(&e)),
@@ -566,7 +649,9 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
         .filter(|p| app.plugins.is_enabled(p))
         .context("коннектор ФРИ не установлен или отключён")?;
     let plugins = app.plugins.clone();
-    let package = tokio::task::spawn_blocking(move || plugins.export(&connector, &wit::ExportInput::ReportPackage(input))).await?;
+    let package =
+        tokio::task::spawn_blocking(move || plugins.export(&connector, &wit::ExportInput::ReportPackage(input)))
+            .await?;
     let document = match package {
         Ok(Ok(mut docs)) if !docs.is_empty() => docs.remove(0),
         Ok(Ok(_)) => bail!("коннектор ФРИ не сформировал пакет отчёта"),
@@ -608,7 +693,10 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
         .await?
         .rows_affected();
         if changed != 1 {
-            bail!("запись исполнения {} изменена во время формирования отчёта; повторите", r.id);
+            bail!(
+                "запись исполнения {} изменена во время формирования отчёта; повторите",
+                r.id
+            );
         }
         if let Some(measure_id) = r.form.measure_id {
             sqlx::query("UPDATE measures SET status = $1 WHERE id = $2 AND status = 'open'")
@@ -618,19 +706,41 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
                 .await?;
         }
     }
-    record_event(&mut tx, &format!("report:{report_id}"), None, "awaiting-signature", actor, None).await?;
+    record_event(
+        &mut tx,
+        &format!("report:{report_id}"),
+        None,
+        "awaiting-signature",
+        actor,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(report_id))
 }
 
 /// Moves a report from one status to the next, refusing any other transition.
-async fn transition(app: &App, id: i64, from: &[&str], to: &str, actor: &str, note: Option<&str>, set: &str, value: Option<&str>) -> Result<()> {
-    let Some(current) = report(app, id).await? else { bail!("отчёт {id} не найден") };
+async fn transition(
+    app: &App,
+    id: i64,
+    from: &[&str],
+    to: &str,
+    actor: &str,
+    note: Option<&str>,
+    set: &str,
+    value: Option<&str>,
+) -> Result<()> {
+    let Some(current) = report(app, id).await? else {
+        bail!("отчёт {id} не найден")
+    };
     if !from.contains(&current.status.as_str()) {
         bail!(
             "отчёт {id} в статусе «{}»: переход в «{to}» возможен только из {}",
             status_label(&current.status),
-            from.iter().map(|s| format!("«{}»", status_label(s))).collect::<Vec<_>>().join(", ")
+            from.iter()
+                .map(|s| format!("«{}»", status_label(s)))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let mut tx = app.db.pool.begin().await?;
@@ -668,7 +778,17 @@ pub fn status_label(status: &str) -> &'static str {
 
 /// Stores a verified detached signature: the report becomes signed.
 pub async fn attach_signature(app: &App, id: i64, signature: &[u8], signer: &str, actor: &str) -> Result<()> {
-    transition(app, id, &["awaiting-signature"], "signed", actor, Some(signer), "signed_at", None).await?;
+    transition(
+        app,
+        id,
+        &["awaiting-signature"],
+        "signed",
+        actor,
+        Some(signer),
+        "signed_at",
+        None,
+    )
+    .await?;
     sqlx::query("UPDATE reports SET signature = $1, signer = $2 WHERE id = $3")
         .bind(signature)
         .bind(signer)
@@ -680,12 +800,24 @@ pub async fn attach_signature(app: &App, id: i64, signature: &[u8], signer: &str
 
 /// Awaiting signature → withdrawn: its records go back to ready for corrections.
 pub async fn withdraw(app: &App, id: i64, actor: &str) -> Result<()> {
-    transition(app, id, &["awaiting-signature"], "withdrawn", actor, None, "answered_at", None).await?;
-    sqlx::query("UPDATE execution_records SET status = 'ready', report_id = NULL, updated_at = $1 WHERE report_id = $2")
-        .bind(now())
-        .bind(id)
-        .execute(&app.db.pool)
-        .await?;
+    transition(
+        app,
+        id,
+        &["awaiting-signature"],
+        "withdrawn",
+        actor,
+        None,
+        "answered_at",
+        None,
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE execution_records SET status = 'ready', report_id = NULL, updated_at = $1 WHERE report_id = $2",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&app.db.pool)
+    .await?;
     Ok(())
 }
 
@@ -708,7 +840,9 @@ pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&s
     if accepted {
         transition(app, id, &["sent"], "accepted", actor, None, "answered_at", None).await
     } else {
-        let reason = reason.filter(|r| !r.trim().is_empty()).context("укажите причину отклонения")?;
+        let reason = reason
+            .filter(|r| !r.trim().is_empty())
+            .context("укажите причину отклонения")?;
         transition(app, id, &["sent"], "rejected", actor, Some(reason), "answered_at", None).await?;
         sqlx::query("UPDATE reports SET rejection_reason = $1 WHERE id = $2")
             .bind(reason)
@@ -750,13 +884,18 @@ pub async fn carry_over(conn: &mut AnyConnection, old_ipra: i64, new_ipra: i64) 
         .bind(record)
         .execute(&mut *conn)
         .await?;
-        sqlx::query("UPDATE measures SET status = 'executed' WHERE id = $1").bind(new_measure).execute(&mut *conn).await?;
+        sqlx::query("UPDATE measures SET status = 'executed' WHERE id = $1")
+            .bind(new_measure)
+            .execute(&mut *conn)
+            .await?;
         carried += 1;
     }
-    sqlx::query("UPDATE measures SET status = 'closed', closed_reason = 'superseded' WHERE ipra_id = $1 AND status = 'open'")
-        .bind(old_ipra)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE measures SET status = 'closed', closed_reason = 'superseded' WHERE ipra_id = $1 AND status = 'open'",
+    )
+    .bind(old_ipra)
+    .execute(&mut *conn)
+    .await?;
     Ok(carried)
 }
 
@@ -772,7 +911,11 @@ pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str
         .map(|e| e.code.clone())
         .context("в справочнике причин неисполнения нет причины со свойством death=true")?;
     let mut tx = app.db.pool.begin().await?;
-    let Some(person) = sqlx::query("SELECT id FROM persons WHERE snils = $1").bind(snils).fetch_optional(&mut *tx).await? else {
+    let Some(person) = sqlx::query("SELECT id FROM persons WHERE snils = $1")
+        .bind(snils)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
         bail!("гражданин со СНИЛС {snils} не найден в реестре");
     };
     let person_id: i64 = person.try_get("id")?;
@@ -823,6 +966,13 @@ pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    crate::audit::record(&app.db, actor, "person.death", &format!("snils:{snils}"), Some(death_date)).await?;
+    crate::audit::record(
+        &app.db,
+        actor,
+        "person.death",
+        &format!("snils:{snils}"),
+        Some(death_date),
+    )
+    .await?;
     Ok(open.len() as u64)
 }

@@ -47,9 +47,7 @@ impl ImportOptions {
             dry_run,
             origin: origin.into(),
             connector: "fri".into(),
-            workers: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             quarantine_dir: None,
             progress: None,
         }
@@ -85,6 +83,44 @@ pub struct ImportReport {
 pub struct InputFile {
     pub path: PathBuf,
     pub name: String,
+    /// The bytes, when they come from a message rather than a file on disk.
+    pub content: Option<Arc<Vec<u8>>>,
+}
+
+impl InputFile {
+    pub fn from_path(path: PathBuf) -> InputFile {
+        InputFile {
+            name: path.display().to_string(),
+            path,
+            content: None,
+        }
+    }
+
+    /// An input held in memory (an exchange message); `name` is what reports show.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> InputFile {
+        InputFile {
+            path: PathBuf::from(name),
+            name: name.to_string(),
+            content: Some(Arc::new(bytes)),
+        }
+    }
+
+    fn read(&self) -> std::result::Result<Vec<u8>, (&'static str, String)> {
+        if let Some(content) = &self.content {
+            return Ok(content.as_ref().clone());
+        }
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if meta.len() > MAX_FILE_BYTES => Err((
+                "file-too-large",
+                format!(
+                    "файл слишком велик: {} МиБ при пределе {} МиБ",
+                    meta.len() >> 20,
+                    MAX_FILE_BYTES >> 20
+                ),
+            )),
+            _ => std::fs::read(&self.path).map_err(|e| ("file-unreadable", format!("файл не читается: {e}"))),
+        }
+    }
 }
 
 /// Expands files and folders (recursively, sorted) into input files; missing paths are rejections.
@@ -96,15 +132,9 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Rejection>) {
             let mut found = Vec::new();
             walk(path, &mut found);
             found.sort();
-            files.extend(found.into_iter().map(|p| InputFile {
-                name: p.display().to_string(),
-                path: p,
-            }));
+            files.extend(found.into_iter().map(InputFile::from_path));
         } else if path.is_file() {
-            files.push(InputFile {
-                name: path.display().to_string(),
-                path: path.clone(),
-            });
+            files.push(InputFile::from_path(path.clone()));
         } else {
             missing.push(Rejection {
                 file: path.display().to_string(),
@@ -221,25 +251,23 @@ impl Parser<'_> {
             code: code.into(),
             message,
         };
-        let bytes = match std::fs::metadata(&parsed.input.path) {
-            Ok(meta) if meta.len() > MAX_FILE_BYTES => {
+        let bytes = match parsed.input.read() {
+            Ok(bytes) if bytes.len() as u64 > MAX_FILE_BYTES => {
                 parsed.outcome = Err(fail(
                     "file-too-large",
                     format!(
                         "файл слишком велик: {} МиБ при пределе {} МиБ",
-                        meta.len() >> 20,
+                        bytes.len() >> 20,
                         MAX_FILE_BYTES >> 20
                     ),
                 ));
                 return parsed;
             }
-            _ => match std::fs::read(&parsed.input.path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    parsed.outcome = Err(fail("file-unreadable", format!("файл не читается: {e}")));
-                    return parsed;
-                }
-            },
+            Ok(bytes) => bytes,
+            Err((code, message)) => {
+                parsed.outcome = Err(fail(code, message));
+                return parsed;
+            }
         };
         parsed.size = bytes.len() as u64;
         parsed.sha256 = hex::encode(Sha256::digest(&bytes));
@@ -282,19 +310,22 @@ impl Parser<'_> {
                 Ok(wit::Normalized::Ipra(mut ipra)) => {
                     let (measures, follow_ups) =
                         self.prepare_measures(&file, &locator, &mut ipra, &mut parsed.warnings);
-                    ParsedRecord::Ipra { locator, ipra: Box::new(ipra), measures, follow_ups }
+                    ParsedRecord::Ipra {
+                        locator,
+                        ipra: Box::new(ipra),
+                        measures,
+                        follow_ups,
+                    }
                 }
                 Ok(wit::Normalized::PriorReport(report)) => ParsedRecord::Prior {
                     locator,
                     report: Box::new(report),
                 },
                 Ok(wit::Normalized::Skipped(text)) => ParsedRecord::Skipped { locator, text },
-                Ok(wit::Normalized::Death(_)) | Ok(wit::Normalized::Reference(_)) => {
-                    ParsedRecord::Skipped {
-                        locator,
-                        text: "запись этого вида не загружается импортом выписок".into(),
-                    }
-                }
+                Ok(wit::Normalized::Death(_)) | Ok(wit::Normalized::Reference(_)) => ParsedRecord::Skipped {
+                    locator,
+                    text: "запись этого вида не загружается импортом выписок".into(),
+                },
             });
         }
         parsed.outcome = Ok(records);
@@ -333,17 +364,9 @@ impl Parser<'_> {
             if !handles {
                 continue;
             }
-            match self
-                .plugins
-                .import(department, &wit::ImportInput::Ipra(ipra.clone()))
-            {
+            match self.plugins.import(department, &wit::ImportInput::Ipra(ipra.clone())) {
                 Ok(Ok(output)) => {
-                    warnings.extend(
-                        output
-                            .warnings
-                            .iter()
-                            .map(|w| rejection(file, w, Some(locator))),
-                    );
+                    warnings.extend(output.warnings.iter().map(|w| rejection(file, w, Some(locator))));
                     for claim in output.claims {
                         claims
                             .entry(claim.measure_key.clone())
@@ -358,16 +381,25 @@ impl Parser<'_> {
                 }),
             }
         }
-        let due_date = deadlines::due_date(self.reference, "measure-execution", &self.today, ipra.valid_until.as_deref());
+        let due_date = deadlines::due_date(
+            self.reference,
+            "measure-execution",
+            &self.today,
+            ipra.valid_until.as_deref(),
+        );
         let measures = ipra
             .measures
             .iter()
             .map(|m| {
                 let claim = claims.remove(&m.key);
                 let assigned_ogrn = claim.as_ref().and_then(|(_, c)| c.executor_ogrn.clone());
-                let assignment_source = assigned_ogrn
-                    .as_ref()
-                    .map(|ogrn| if m.executor_ogrn.as_ref() == Some(ogrn) { "extract" } else { "rule" });
+                let assignment_source = assigned_ogrn.as_ref().map(|ogrn| {
+                    if m.executor_ogrn.as_ref() == Some(ogrn) {
+                        "extract"
+                    } else {
+                        "rule"
+                    }
+                });
                 PreparedMeasure {
                     measure: m.clone(),
                     claimed_by: claim.as_ref().map(|(id, _)| id.clone()),
@@ -408,14 +440,13 @@ pub async fn run(
     let run_id = if opts.dry_run {
         None
     } else {
-        let id: i64 = sqlx::query(
-            "INSERT INTO import_runs (origin, dry_run, started_at) VALUES ($1, 0, $2) RETURNING id",
-        )
-        .bind(&opts.origin)
-        .bind(&started)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("id")?;
+        let id: i64 =
+            sqlx::query("INSERT INTO import_runs (origin, dry_run, started_at) VALUES ($1, 0, $2) RETURNING id")
+                .bind(&opts.origin)
+                .bind(&started)
+                .fetch_one(&db.pool)
+                .await?
+                .try_get("id")?;
         Some(id)
     };
     report.run_id = run_id;
@@ -451,10 +482,7 @@ pub async fn run(
                 while index >= written.load(Ordering::SeqCst) + WINDOW {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                if tx
-                    .blocking_send(parser.parse(index, files[index].clone()))
-                    .is_err()
-                {
+                if tx.blocking_send(parser.parse(index, files[index].clone())).is_err() {
                     break;
                 }
             }
@@ -480,9 +508,7 @@ pub async fn run(
             if let Some(progress) = &opts.progress {
                 progress(expected as u64);
             }
-            if !opts.dry_run
-                && (in_batch >= BATCH_FILES || last_commit.elapsed() > Duration::from_millis(500))
-            {
+            if !opts.dry_run && (in_batch >= BATCH_FILES || last_commit.elapsed() > Duration::from_millis(500)) {
                 batch.commit().await?;
                 batch = conn.begin().await?;
                 in_batch = 0;
@@ -548,9 +574,7 @@ async fn write_file(
     let errors: Vec<Rejection> = records
         .iter()
         .filter_map(|r| match r {
-            ParsedRecord::Rejected { locator, error } => {
-                Some(rejection(&name, error, Some(locator)))
-            }
+            ParsedRecord::Rejected { locator, error } => Some(rejection(&name, error, Some(locator))),
             _ => None,
         })
         .collect();
@@ -579,12 +603,7 @@ async fn write_file(
             &mut sp,
             &SourceDocument {
                 sha256: &file.sha256,
-                file_name: file
-                    .input
-                    .path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or(&name),
+                file_name: file.input.path.file_name().and_then(|n| n.to_str()).unwrap_or(&name),
                 media_type: "application/xml",
                 size_bytes: file.size as i64,
                 compressed: &file.compressed,
@@ -595,7 +614,13 @@ async fn write_file(
         .await?;
         // IPRA first, so that reports carried in the same extract find their IPRA.
         for record in &records {
-            if let ParsedRecord::Ipra { locator, ipra, measures, follow_ups } = record {
+            if let ParsedRecord::Ipra {
+                locator,
+                ipra,
+                measures,
+                follow_ups,
+            } = record
+            {
                 let outcome = store_ipra_record(&mut sp, ipra, measures, follow_ups, source_id, received_at).await;
                 let (label, id) = match outcome {
                     Ok(IpraOutcome::Imported { id, superseded: old }) => {
@@ -636,10 +661,7 @@ async fn write_file(
         }
         for record in &records {
             match record {
-                ParsedRecord::Prior {
-                    locator,
-                    report: prior,
-                } => {
+                ParsedRecord::Prior { locator, report: prior } => {
                     store::store_prior_report(&mut sp, prior, source_id).await?;
                     rows.push(OutcomeRow {
                         record: locator.clone(),
@@ -701,12 +723,7 @@ async fn store_ipra_record(
     Ok(outcome)
 }
 
-async fn insert_outcomes(
-    conn: &mut sqlx::AnyConnection,
-    run_id: i64,
-    file: &str,
-    rows: &[OutcomeRow],
-) -> Result<()> {
+async fn insert_outcomes(conn: &mut sqlx::AnyConnection, run_id: i64, file: &str, rows: &[OutcomeRow]) -> Result<()> {
     for row in rows {
         let error = row.error.as_ref();
         sqlx::query(
@@ -756,12 +773,7 @@ async fn reject(
     Ok(())
 }
 
-fn quarantine(
-    dir: &Path,
-    input: &InputFile,
-    run_id: Option<i64>,
-    errors: &[Rejection],
-) -> Result<()> {
+fn quarantine(dir: &Path, input: &InputFile, run_id: Option<i64>, errors: &[Rejection]) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let base = input
         .path
@@ -769,8 +781,12 @@ fn quarantine(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
     let stem = format!("run{}-{base}", run_id.unwrap_or_default());
-    if input.path.is_file() {
-        std::fs::copy(&input.path, dir.join(&stem))?;
+    match &input.content {
+        Some(bytes) => std::fs::write(dir.join(&stem), bytes.as_slice())?,
+        None if input.path.is_file() => {
+            std::fs::copy(&input.path, dir.join(&stem))?;
+        }
+        None => {}
     }
     let mut reasons = format!("Файл: {}\n", input.name);
     for e in errors {

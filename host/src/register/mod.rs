@@ -2,7 +2,9 @@
 //! reference data. Owns its tables; the web layer and the CLI call these functions, never SQL.
 
 pub mod deadlines;
+pub mod deaths;
 pub mod directory;
+pub mod egisso;
 pub mod execution;
 pub mod import;
 pub mod query;

@@ -56,13 +56,7 @@ pub fn mask_snils(snils: &str) -> String {
 
 pub fn format_snils(snils: &str) -> String {
     if snils.len() == 11 && snils.is_ascii() {
-        format!(
-            "{}-{}-{} {}",
-            &snils[0..3],
-            &snils[3..6],
-            &snils[6..9],
-            &snils[9..]
-        )
+        format!("{}-{}-{} {}", &snils[0..3], &snils[3..6], &snils[6..9], &snils[9..])
     } else {
         snils.to_string()
     }
@@ -91,10 +85,7 @@ pub async fn list_ipras(db: &Db, filter: &IpraFilter) -> Result<IpraPage> {
         add("i.protocol_number = ?", v.to_string());
     }
     if let Some(v) = filter.snils.as_deref().filter(|v| !v.is_empty()) {
-        add(
-            "i.snils = ?",
-            v.chars().filter(char::is_ascii_digit).collect(),
-        );
+        add("i.snils = ?", v.chars().filter(char::is_ascii_digit).collect());
     }
     if let Some(v) = filter.surname.as_deref().filter(|v| !v.is_empty()) {
         add("UPPER(p.surname) LIKE ?", format!("{}%", v.to_uppercase()));
@@ -114,9 +105,7 @@ pub async fn list_ipras(db: &Db, filter: &IpraFilter) -> Result<IpraPage> {
         format!("WHERE {}", conditions.join(" AND "))
     };
 
-    let count_sql = format!(
-        "SELECT COUNT(*) AS n FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql}"
-    );
+    let count_sql = format!("SELECT COUNT(*) AS n FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql}");
     let mut count = sqlx::query(&count_sql);
     for b in &binds {
         count = count.bind(b);

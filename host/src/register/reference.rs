@@ -64,10 +64,7 @@ pub fn parse_csv(list_id: &str, text: &str) -> Result<Vec<Entry>> {
         let cols: Vec<&str> = line.splitn(4, ';').collect();
         let (code, name) = match (cols.first(), cols.get(1)) {
             (Some(code), Some(name)) if !code.trim().is_empty() => (code.trim(), name.trim()),
-            _ => anyhow::bail!(
-                "справочник {list_id}, строка {}: нужны код и наименование",
-                n + 1
-            ),
+            _ => anyhow::bail!("справочник {list_id}, строка {}: нужны код и наименование", n + 1),
         };
         let parent = cols
             .get(2)
@@ -96,12 +93,11 @@ pub fn parse_csv(list_id: &str, text: &str) -> Result<Vec<Entry>> {
 /// Loads every shipped list that the database does not have yet, as version 1.
 pub async fn seed_shipped(db: &Db) -> Result<()> {
     for (list_id, text) in SHIPPED {
-        let existing: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM reference_versions WHERE list_id = $1")
-                .bind(*list_id)
-                .fetch_one(&db.pool)
-                .await?
-                .try_get("n")?;
+        let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM reference_versions WHERE list_id = $1")
+            .bind(*list_id)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?;
         if existing > 0 {
             continue;
         }
@@ -118,14 +114,16 @@ pub async fn seed_shipped(db: &Db) -> Result<()> {
         .try_get("id")?;
         for entry in &entries {
             let extra = serde_json::to_string(&entry.extra)?;
-            sqlx::query("INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)")
-                .bind(version_id)
-                .bind(&entry.code)
-                .bind(&entry.name)
-                .bind(entry.parent.as_deref())
-                .bind(extra)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(version_id)
+            .bind(&entry.code)
+            .bind(&entry.name)
+            .bind(entry.parent.as_deref())
+            .bind(extra)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit()
             .await
@@ -171,7 +169,10 @@ pub async fn versions(db: &Db, list_id: Option<&str>) -> Result<Vec<ListVersion>
 /// Stores `entries` as the next version of a list (an administrator's edit): the earlier
 /// versions stay, with their dates and authors.
 pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, note: Option<&str>) -> Result<i64> {
-    let valid_id = !list_id.is_empty() && list_id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_id = !list_id.is_empty()
+        && list_id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
         anyhow::bail!("идентификатор справочника «{list_id}» недопустим");
     }
@@ -185,11 +186,12 @@ pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, n
         }
     }
     let mut tx = db.pool.begin().await?;
-    let version: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM reference_versions WHERE list_id = $1")
-        .bind(list_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("v")?;
+    let version: i64 =
+        sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM reference_versions WHERE list_id = $1")
+            .bind(list_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("v")?;
     let version_id: i64 = sqlx::query(
         "INSERT INTO reference_versions (list_id, version, loaded_at, author, note) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
@@ -202,17 +204,26 @@ pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, n
     .await?
     .try_get("id")?;
     for entry in entries {
-        sqlx::query("INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)")
-            .bind(version_id)
-            .bind(&entry.code)
-            .bind(&entry.name)
-            .bind(entry.parent.as_deref())
-            .bind(serde_json::to_string(&entry.extra)?)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(version_id)
+        .bind(&entry.code)
+        .bind(&entry.name)
+        .bind(entry.parent.as_deref())
+        .bind(serde_json::to_string(&entry.extra)?)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
-    crate::audit::record(db, author, "reference.set", &format!("reference:{list_id}"), Some(&format!("версия {version}"))).await?;
+    crate::audit::record(
+        db,
+        author,
+        "reference.set",
+        &format!("reference:{list_id}"),
+        Some(&format!("версия {version}")),
+    )
+    .await?;
     Ok(version)
 }
 
@@ -236,15 +247,12 @@ impl ReferenceSnapshot {
         let mut lists: HashMap<String, Vec<Entry>> = HashMap::new();
         for row in rows {
             let extra: String = row.try_get("extra")?;
-            lists
-                .entry(row.try_get("list_id")?)
-                .or_default()
-                .push(Entry {
-                    code: row.try_get("code")?,
-                    name: row.try_get("name")?,
-                    parent: crate::db::opt_text(&row, "parent"),
-                    extra: serde_json::from_str(&extra).unwrap_or_default(),
-                });
+            lists.entry(row.try_get("list_id")?).or_default().push(Entry {
+                code: row.try_get("code")?,
+                name: row.try_get("name")?,
+                parent: crate::db::opt_text(&row, "parent"),
+                extra: serde_json::from_str(&extra).unwrap_or_default(),
+            });
         }
         Ok(ReferenceSnapshot::from_lists(lists))
     }
@@ -300,28 +308,19 @@ mod tests {
     fn shipped_lists_parse() {
         let snap = shipped();
         assert_eq!(snap.list("sections").len(), 6);
-        assert!(snap
-            .list("non-execution-reasons")
-            .iter()
-            .any(|e| e.code == "died"));
+        assert!(snap.list("non-execution-reasons").iter().any(|e| e.code == "died"));
     }
 
     #[test]
     fn maps_categories_to_sections() {
         let snap = shipped();
         assert_eq!(snap.section_of("MSE.IPRA.MED.EVENT", None), Some("health"));
-        assert_eq!(
-            snap.section_of("MSE.IPRA.TSR.FEDERAL.ITEM", None),
-            Some("tsr")
-        );
+        assert_eq!(snap.section_of("MSE.IPRA.TSR.FEDERAL.ITEM", None), Some("tsr"));
         assert_eq!(
             snap.section_of("MSE.IPRA.PROF.RECOMMLABORCONDITIONS", None),
             Some("employment")
         );
-        assert_eq!(
-            snap.section_of("MSE.IPRA.REHAB", Some("3")),
-            Some("employment")
-        );
+        assert_eq!(snap.section_of("MSE.IPRA.REHAB", Some("3")), Some("employment"));
         assert_eq!(snap.section_of("MSE.IPRA.REHAB", Some("99")), None);
         assert_eq!(snap.section_of("MSE.IPRA.GENERAL", None), None);
     }

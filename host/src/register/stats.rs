@@ -100,11 +100,18 @@ pub async fn compute(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Str
         ("done", "m.status = 'executed'".to_string()),
         ("failed", "m.status = 'not-executed'".to_string()),
         ("open", "m.status = 'open' AND i.status = 'active'".to_string()),
-        ("late", format!("m.status = 'open' AND i.status = 'active' AND m.due_date < {today_param}")),
+        (
+            "late",
+            format!("m.status = 'open' AND i.status = 'active' AND m.due_date < {today_param}"),
+        ),
     ];
     let select: Vec<String> = columns
         .iter()
-        .map(|(name, cond)| count(cond).replace("{p}", &format!("{name}_p")).replace("{m}", &format!("{name}_m")))
+        .map(|(name, cond)| {
+            count(cond)
+                .replace("{p}", &format!("{name}_p"))
+                .replace("{m}", &format!("{name}_m"))
+        })
         .collect();
     let sql = format!("SELECT COUNT(DISTINCT i.id) AS extracts, {} {base}", select.join(", "));
     let mut q = sqlx::query(&sql);
@@ -113,7 +120,10 @@ pub async fn compute(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Str
     }
     let row = q.fetch_one(&db.pool).await?;
     let pair = |name: &str| -> Result<Counts> {
-        Ok(Counts { persons: row.try_get(format!("{name}_p").as_str())?, measures: row.try_get(format!("{name}_m").as_str())? })
+        Ok(Counts {
+            persons: row.try_get(format!("{name}_p").as_str())?,
+            measures: row.try_get(format!("{name}_m").as_str())?,
+        })
     };
     let received = pair("all")?;
 
@@ -129,7 +139,15 @@ pub async fn compute(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Str
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("section")?, Counts { persons: r.try_get("persons")?, measures: r.try_get("measures")? })))
+        .map(|r| {
+            Ok((
+                r.try_get("section")?,
+                Counts {
+                    persons: r.try_get("persons")?,
+                    measures: r.try_get("measures")?,
+                },
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
 
     // Reasons of the latest record of each measure not executed.

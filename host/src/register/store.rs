@@ -29,13 +29,11 @@ pub enum IpraOutcome {
 }
 
 pub async fn source_exists(conn: &mut AnyConnection, sha256: &str) -> Result<bool> {
-    Ok(
-        sqlx::query("SELECT id FROM source_documents WHERE sha256 = $1")
-            .bind(sha256)
-            .fetch_optional(&mut *conn)
-            .await?
-            .is_some(),
-    )
+    Ok(sqlx::query("SELECT id FROM source_documents WHERE sha256 = $1")
+        .bind(sha256)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some())
 }
 
 pub struct SourceDocument<'a> {
@@ -67,11 +65,7 @@ pub async fn insert_source(conn: &mut AnyConnection, doc: &SourceDocument<'_>) -
 
 /// The order in which IPRAs of one person follow each other: protocol date, then decision date,
 /// then number. A later key supersedes an earlier one.
-fn succession_key(
-    protocol_date: &str,
-    decision_date: Option<&str>,
-    number: &str,
-) -> (String, String, String) {
+fn succession_key(protocol_date: &str, decision_date: Option<&str>, number: &str) -> (String, String, String) {
     (
         protocol_date.to_string(),
         decision_date.unwrap_or_default().to_string(),
@@ -80,10 +74,7 @@ fn succession_key(
 }
 
 fn extra_json(extra: &[wit::Attribute]) -> String {
-    let pairs: Vec<(&str, &str)> = extra
-        .iter()
-        .map(|a| (a.code.as_str(), a.value.as_str()))
-        .collect();
+    let pairs: Vec<(&str, &str)> = extra.iter().map(|a| (a.code.as_str(), a.value.as_str())).collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
 }
 
@@ -141,11 +132,7 @@ pub async fn store_ipra(
     .bind(person_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let new_key = succession_key(
-        &ipra.protocol_date,
-        ipra.decision_date.as_deref(),
-        &ipra.number,
-    );
+    let new_key = succession_key(&ipra.protocol_date, ipra.decision_date.as_deref(), &ipra.number);
     let newer_in_force = match &active {
         Some(row) => {
             let key = succession_key(
@@ -153,9 +140,7 @@ pub async fn store_ipra(
                 crate::db::opt_text(row, "decision_date").as_deref(),
                 &row.try_get::<String, _>("number")?,
             );
-            (key > new_key)
-                .then(|| row.try_get::<i64, _>("id"))
-                .transpose()?
+            (key > new_key).then(|| row.try_get::<i64, _>("id")).transpose()?
         }
         None => None,
     };
@@ -191,7 +176,13 @@ pub async fn store_ipra(
     .try_get("id")?;
 
     // An IPRA already replaced by a newer one opens no work.
-    insert_measures(conn, id, measures, if superseded_by.is_some() { "closed" } else { "open" }).await?;
+    insert_measures(
+        conn,
+        id,
+        measures,
+        if superseded_by.is_some() { "closed" } else { "open" },
+    )
+    .await?;
 
     if let Some(by) = superseded_by {
         return Ok(IpraOutcome::ImportedAsSuperseded { id, by });
@@ -286,11 +277,7 @@ async fn insert_measures(
 }
 
 /// Stores an execution report already sent by others, linked to its IPRA when the register has it.
-pub async fn store_prior_report(
-    conn: &mut AnyConnection,
-    report: &wit::PriorReport,
-    source_id: i64,
-) -> Result<bool> {
+pub async fn store_prior_report(conn: &mut AnyConnection, report: &wit::PriorReport, source_id: i64) -> Result<bool> {
     let ipra_id: Option<i64> = match &report.parent_document_id {
         Some(parent) => sqlx::query("SELECT id FROM ipras WHERE document_id = $1 AND snils = $2")
             .bind(parent)

@@ -27,7 +27,10 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/ipras/{id}/executions", get(list_executions))
         .route("/api/v1/ipras/{id}/reports", post(assemble_report))
         .route("/api/v1/executions", post(create_execution))
-        .route("/api/v1/executions/{id}", get(get_execution).put(update_execution).delete(delete_execution))
+        .route(
+            "/api/v1/executions/{id}",
+            get(get_execution).put(update_execution).delete(delete_execution),
+        )
         .route("/api/v1/executions/{id}/ready", post(ready_execution))
         .route("/api/v1/executions/{id}/draft", post(draft_execution))
         .route("/api/v1/reports", get(list_reports))
@@ -42,7 +45,11 @@ pub fn routes() -> Router<App> {
 }
 
 fn bad_request(message: String) -> ApiError {
-    ApiError { status: StatusCode::BAD_REQUEST, code: "bad-request", message }
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        code: "bad-request",
+        message,
+    }
 }
 
 /// Success is `{"ok":true,"result":…}`; a refusal with field errors is 422 `{"ok":false,"errors":[…]}`;
@@ -50,13 +57,21 @@ fn bad_request(message: String) -> ApiError {
 fn checked<T: serde::Serialize>(outcome: Checked<T>) -> Result<Response, ApiError> {
     match outcome.map_err(conflict)? {
         Ok(value) => Ok(Json(json!({"ok": true, "result": value})).into_response()),
-        Err(errors) => Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"ok": false, "errors": errors}))).into_response()),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"ok": false, "errors": errors})),
+        )
+            .into_response()),
     }
 }
 
 /// Lifecycle refusals (wrong status, unknown id) are user errors: 409 with the Russian message.
 fn conflict(e: anyhow::Error) -> ApiError {
-    ApiError { status: StatusCode::CONFLICT, code: "conflict", message: format!("{e:#}") }
+    ApiError {
+        status: StatusCode::CONFLICT,
+        code: "conflict",
+        message: format!("{e:#}"),
+    }
 }
 
 async fn list_organisations(State(app): State<App>) -> Result<Json<Vec<Organisation>>, ApiError> {
@@ -64,7 +79,9 @@ async fn list_organisations(State(app): State<App>) -> Result<Json<Vec<Organisat
 }
 
 async fn save_organisation(State(app): State<App>, Json(org): Json<Organisation>) -> Result<Json<Value>, ApiError> {
-    directory::upsert_organisation(&app.db, &org, API_ACTOR).await.map_err(|e| bad_request(format!("{e:#}")))?;
+    directory::upsert_organisation(&app.db, &org, API_ACTOR)
+        .await
+        .map_err(|e| bad_request(format!("{e:#}")))?;
     app.refresh_lookups().await?;
     Ok(Json(json!({"ok": true})))
 }
@@ -86,9 +103,15 @@ async fn preview_rule(State(app): State<App>, Json(rule): Json<RuleRequest>) -> 
 }
 
 async fn set_rule(State(app): State<App>, Json(rule): Json<RuleRequest>) -> Result<Json<Value>, ApiError> {
-    let moves = directory::set_rule(&app.db, &rule.section, rule.territory_code.as_deref(), &rule.ogrn, API_ACTOR)
-        .await
-        .map_err(conflict)?;
+    let moves = directory::set_rule(
+        &app.db,
+        &rule.section,
+        rule.territory_code.as_deref(),
+        &rule.ogrn,
+        API_ACTOR,
+    )
+    .await
+    .map_err(conflict)?;
     app.refresh_lookups().await?;
     Ok(Json(json!({"reassigned": moves.len(), "measures": moves})))
 }
@@ -99,31 +122,57 @@ struct AssignRequest {
     note: Option<String>,
 }
 
-async fn assign_measure(State(app): State<App>, Path(id): Path<i64>, Json(req): Json<AssignRequest>) -> Result<Json<Value>, ApiError> {
-    directory::assign_by_hand(&app.db, id, &req.ogrn, API_ACTOR, req.note.as_deref()).await.map_err(conflict)?;
+async fn assign_measure(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    Json(req): Json<AssignRequest>,
+) -> Result<Json<Value>, ApiError> {
+    directory::assign_by_hand(&app.db, id, &req.ogrn, API_ACTOR, req.note.as_deref())
+        .await
+        .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 
-async fn measure_history(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Vec<directory::AssignmentEvent>>, ApiError> {
+async fn measure_history(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<directory::AssignmentEvent>>, ApiError> {
     Ok(Json(directory::assignment_history(&app.db, id).await?))
 }
 
-async fn list_executions(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Vec<execution::ExecutionRecord>>, ApiError> {
+async fn list_executions(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<execution::ExecutionRecord>>, ApiError> {
     Ok(Json(execution::records_of_ipra(&app, id).await?))
 }
 
 async fn create_execution(State(app): State<App>, Json(form): Json<ExecutionForm>) -> Result<Json<Value>, ApiError> {
-    let (id, warnings) = execution::save_draft(&app, None, &form, API_ACTOR).await.map_err(conflict)?;
+    let (id, warnings) = execution::save_draft(&app, None, &form, API_ACTOR)
+        .await
+        .map_err(conflict)?;
     Ok(Json(json!({"ok": true, "result": id, "warnings": warnings})))
 }
 
-async fn update_execution(State(app): State<App>, Path(id): Path<i64>, Json(form): Json<ExecutionForm>) -> Result<Json<Value>, ApiError> {
-    let (id, warnings) = execution::save_draft(&app, Some(id), &form, API_ACTOR).await.map_err(conflict)?;
+async fn update_execution(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    Json(form): Json<ExecutionForm>,
+) -> Result<Json<Value>, ApiError> {
+    let (id, warnings) = execution::save_draft(&app, Some(id), &form, API_ACTOR)
+        .await
+        .map_err(conflict)?;
     Ok(Json(json!({"ok": true, "result": id, "warnings": warnings})))
 }
 
-async fn get_execution(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<execution::ExecutionRecord>, ApiError> {
-    execution::record(&app, id).await?.map(Json).ok_or_else(|| ApiError::not_found("Запись исполнения"))
+async fn get_execution(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+) -> Result<Json<execution::ExecutionRecord>, ApiError> {
+    execution::record(&app, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Запись исполнения"))
 }
 
 async fn delete_execution(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
@@ -145,7 +194,11 @@ struct AssembleRequest {
     reporter_ogrn: String,
 }
 
-async fn assemble_report(State(app): State<App>, Path(id): Path<i64>, Json(req): Json<AssembleRequest>) -> Result<Response, ApiError> {
+async fn assemble_report(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    Json(req): Json<AssembleRequest>,
+) -> Result<Response, ApiError> {
     checked(execution::assemble_report(&app, id, &req.reporter_ogrn, API_ACTOR).await)
 }
 
@@ -154,18 +207,33 @@ struct ReportQuery {
     status: Option<String>,
 }
 
-async fn list_reports(State(app): State<App>, Query(q): Query<ReportQuery>) -> Result<Json<Vec<execution::Report>>, ApiError> {
+async fn list_reports(
+    State(app): State<App>,
+    Query(q): Query<ReportQuery>,
+) -> Result<Json<Vec<execution::Report>>, ApiError> {
     Ok(Json(execution::reports(&app, q.status.as_deref()).await?))
 }
 
 async fn get_report(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<execution::Report>, ApiError> {
-    execution::report(&app, id).await?.map(Json).ok_or_else(|| ApiError::not_found("Отчёт"))
+    execution::report(&app, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("Отчёт"))
 }
 
 async fn report_document(State(app): State<App>, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    let (_, bytes, _) = execution::report_document(&app, id).await?.ok_or_else(|| ApiError::not_found("Отчёт"))?;
+    let (_, bytes, _) = execution::report_document(&app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Отчёт"))?;
     let disposition = format!("attachment; filename=\"report-{id}.xml\"");
-    Ok(([(header::CONTENT_TYPE, "application/xml".to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/xml".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn withdraw_report(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
@@ -179,8 +247,14 @@ struct AnswerRequest {
     reason: Option<String>,
 }
 
-async fn answer_report(State(app): State<App>, Path(id): Path<i64>, Json(req): Json<AnswerRequest>) -> Result<Json<Value>, ApiError> {
-    execution::record_answer(&app, id, req.accepted, req.reason.as_deref(), API_ACTOR).await.map_err(conflict)?;
+async fn answer_report(
+    State(app): State<App>,
+    Path(id): Path<i64>,
+    Json(req): Json<AnswerRequest>,
+) -> Result<Json<Value>, ApiError> {
+    execution::record_answer(&app, id, req.accepted, req.reason.as_deref(), API_ACTOR)
+        .await
+        .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -199,7 +273,11 @@ struct ReferenceUpdate {
     entries: Vec<reference::Entry>,
 }
 
-async fn set_reference(State(app): State<App>, Path(list): Path<String>, Json(req): Json<ReferenceUpdate>) -> Result<Json<Value>, ApiError> {
+async fn set_reference(
+    State(app): State<App>,
+    Path(list): Path<String>,
+    Json(req): Json<ReferenceUpdate>,
+) -> Result<Json<Value>, ApiError> {
     let version = reference::set_list(&app.db, &list, &req.entries, &req.author, req.note.as_deref())
         .await
         .map_err(|e| bad_request(format!("{e:#}")))?;
@@ -217,9 +295,16 @@ async fn overdue(State(app): State<App>, Query(q): Query<TodayQuery>) -> Result<
     Ok(Json(deadlines::check_overdue(&app.db, &today).await?))
 }
 
-async fn statistics(State(app): State<App>, Query(filter): Query<stats::StatsFilter>) -> Result<Json<stats::Statistics>, ApiError> {
+async fn statistics(
+    State(app): State<App>,
+    Query(filter): Query<stats::StatsFilter>,
+) -> Result<Json<stats::Statistics>, ApiError> {
     let today = deadlines::format_date(deadlines::today());
-    let reasons: Vec<(String, String)> =
-        app.reference().list("non-execution-reasons").iter().map(|e| (e.code.clone(), e.name.clone())).collect();
+    let reasons: Vec<(String, String)> = app
+        .reference()
+        .list("non-execution-reasons")
+        .iter()
+        .map(|e| (e.code.clone(), e.name.clone()))
+        .collect();
     Ok(Json(stats::compute(&app.db, &filter, &today, &reasons).await?))
 }

@@ -52,7 +52,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub fn router(app: App) -> Router {
+/// This server process: its name in job runs and whether it leads the scheduler.
+#[derive(Clone)]
+pub struct Instance {
+    pub name: String,
+    pub leader: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+pub fn router(app: App, instance: Instance) -> Router {
     Router::new()
         .route("/", get(pages::register))
         .route("/ipras/{id}", get(pages::card))
@@ -62,21 +69,19 @@ pub fn router(app: App) -> Router {
         .route("/api/v1/ipras/{id}/source", get(get_source))
         .route("/api/v1/plugins", get(list_plugins))
         .merge(api::routes())
+        .layer(axum::Extension(instance))
         .with_state(app)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
-pub async fn serve(app: App, listen: &str) -> anyhow::Result<()> {
+pub async fn serve(app: App, listen: &str, instance: Instance) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("не удалось занять адрес {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = app.db.engine.name(), "serving");
-    println!(
-        "Сервер ИПРА слушает http://{addr}/ (база: {})",
-        app.db.engine.name()
-    );
-    axum::serve(listener, router(app))
+    println!("Сервер ИПРА слушает http://{addr}/ (база: {})", app.db.engine.name());
+    axum::serve(listener, router(app, instance))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
@@ -100,10 +105,15 @@ async fn shutdown_signal() {
     }
 }
 
-async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn health(
+    State(app): State<App>,
+    axum::Extension(instance): axum::Extension<Instance>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let counts = query::counts(&app.db).await?;
     Ok(Json(json!({
         "status": "ok",
+        "instance": instance.name,
+        "scheduler_leader": instance.leader.load(std::sync::atomic::Ordering::SeqCst),
         "version": env!("CARGO_PKG_VERSION"),
         "database": app.db.engine.name(),
         "plugins": app.plugins.all().len(),
@@ -119,10 +129,7 @@ async fn list_ipras(
 }
 
 /// The extract card: a read of personal data, so it is logged.
-async fn get_ipra(
-    State(app): State<App>,
-    Path(id): Path<i64>,
-) -> Result<Json<query::IpraCard>, ApiError> {
+async fn get_ipra(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<query::IpraCard>, ApiError> {
     let card = query::ipra_card(&app.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("ИПРА"))?;

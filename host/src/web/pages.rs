@@ -65,10 +65,7 @@ fn input(name: &str, label: &str, value: &Option<String>, kind: &str) -> String 
 }
 
 /// The register of extracts (seed 002, «Реестр выписок из ИПРА»).
-pub async fn register(
-    State(app): State<App>,
-    Query(filter): Query<IpraFilter>,
-) -> Result<Html<String>, ApiError> {
+pub async fn register(State(app): State<App>, Query(filter): Query<IpraFilter>) -> Result<Html<String>, ApiError> {
     let page = query::list_ipras(&app.db, &filter).await?;
     let mut body = String::from("<h1>Реестр выписок из ИПРА</h1>");
     body.push_str(r#"<form class="filters" method="get" action="/">"#);
@@ -79,12 +76,7 @@ pub async fn register(
         &filter.protocol_number,
         "text",
     ));
-    body.push_str(&input(
-        "decision_from",
-        "Дата решения с",
-        &filter.decision_from,
-        "date",
-    ));
+    body.push_str(&input("decision_from", "Дата решения с", &filter.decision_from, "date"));
     body.push_str(&input("decision_to", "по", &filter.decision_to, "date"));
     body.push_str(&input("snils", "СНИЛС", &filter.snils, "text"));
     body.push_str(&input("surname", "Фамилия", &filter.surname, "text"));
@@ -113,29 +105,18 @@ pub async fn register(
         ));
     }
     body.push_str("</tbody></table>");
-    let pages = (page.total as u64)
-        .div_ceil(u64::from(page.per_page))
-        .max(1);
+    let pages = (page.total as u64).div_ceil(u64::from(page.per_page)).max(1);
     if pages > 1 {
         let mut params = serde_urlencoded_filter(&filter);
         params.retain(|(k, _)| k != "page");
-        let base: String = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}&", urlencode(v)))
-            .collect();
+        let base: String = params.iter().map(|(k, v)| format!("{k}={}&", urlencode(v))).collect();
         body.push_str("<nav class=\"pages\">");
         if page.page > 1 {
-            body.push_str(&format!(
-                r#"<a href="/?{base}page={}">← назад</a>"#,
-                page.page - 1
-            ));
+            body.push_str(&format!(r#"<a href="/?{base}page={}">← назад</a>"#, page.page - 1));
         }
         body.push_str(&format!("страница {} из {pages}", page.page));
         if u64::from(page.page) < pages {
-            body.push_str(&format!(
-                r#" <a href="/?{base}page={}">вперёд →</a>"#,
-                page.page + 1
-            ));
+            body.push_str(&format!(r#" <a href="/?{base}page={}">вперёд →</a>"#, page.page + 1));
         }
         body.push_str("</nav>");
     }
@@ -153,20 +134,14 @@ fn serde_urlencoded_filter(f: &IpraFilter) -> Vec<(String, String)> {
         ("decision_to", &f.decision_to),
     ]
     .into_iter()
-    .filter_map(|(k, v)| {
-        v.as_ref()
-            .filter(|v| !v.is_empty())
-            .map(|v| (k.to_string(), v.clone()))
-    })
+    .filter_map(|(k, v)| v.as_ref().filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.clone())))
     .collect()
 }
 
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -2,6 +2,7 @@
 //! routing, measures, execution records, reports, reference lists, deadlines, statistics.
 //! Every command has a `--json` form so the whole path can be scripted and tested.
 
+use super::print_json;
 use crate::app::App;
 use crate::register::directory::{self, Organisation};
 use crate::register::execution::{self, Checked, ExecutionForm, FieldError};
@@ -245,11 +246,6 @@ pub enum ReferenceCommand {
     },
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
-}
-
 fn print_errors(errors: &[FieldError]) {
     for e in errors {
         eprintln!(
@@ -281,11 +277,25 @@ pub async fn orgs(app: &App, command: OrgsCommand, actor: &str) -> Result<i32> {
                 print_json(&orgs)?;
             } else {
                 for o in orgs {
-                    println!("{} {:<18} {:<10} {}", o.ogrn, o.department, o.territory_code.unwrap_or_default(), o.name);
+                    println!(
+                        "{} {:<18} {:<10} {}",
+                        o.ogrn,
+                        o.department,
+                        o.territory_code.unwrap_or_default(),
+                        o.name
+                    );
                 }
             }
         }
-        OrgsCommand::Add { ogrn, name, department, territory, inn, phone, email } => {
+        OrgsCommand::Add {
+            ogrn,
+            name,
+            department,
+            territory,
+            inn,
+            phone,
+            email,
+        } => {
             let org = Organisation {
                 ogrn,
                 inn,
@@ -312,11 +322,21 @@ pub async fn routing(app: &App, command: RoutingCommand, actor: &str) -> Result<
                 print_json(&rules)?;
             } else {
                 for r in rules {
-                    println!("{:<18} {:<10} → {}", r.section, r.territory_code.unwrap_or_else(|| "весь регион".into()), r.ogrn);
+                    println!(
+                        "{:<18} {:<10} → {}",
+                        r.section,
+                        r.territory_code.unwrap_or_else(|| "весь регион".into()),
+                        r.ogrn
+                    );
                 }
             }
         }
-        RoutingCommand::Preview { section, territory, ogrn, json } => {
+        RoutingCommand::Preview {
+            section,
+            territory,
+            ogrn,
+            json,
+        } => {
             let moves = directory::preview_rule(&app.db, &section, territory.as_deref(), &ogrn).await?;
             if json {
                 print_json(&moves)?;
@@ -333,7 +353,12 @@ pub async fn routing(app: &App, command: RoutingCommand, actor: &str) -> Result<
                 }
             }
         }
-        RoutingCommand::Set { section, territory, ogrn, json } => {
+        RoutingCommand::Set {
+            section,
+            territory,
+            ogrn,
+            json,
+        } => {
             let moves = directory::set_rule(&app.db, &section, territory.as_deref(), &ogrn, actor).await?;
             if json {
                 print_json(&serde_json::json!({"reassigned": moves.len(), "measures": moves}))?;
@@ -348,7 +373,9 @@ pub async fn routing(app: &App, command: RoutingCommand, actor: &str) -> Result<
 pub async fn measures(app: &App, command: MeasuresCommand, actor: &str) -> Result<i32> {
     match command {
         MeasuresCommand::List { ipra, json } => {
-            let card = crate::register::query::ipra_card(&app.db, ipra).await?.context("ИПРА не найдена")?;
+            let card = crate::register::query::ipra_card(&app.db, ipra)
+                .await?
+                .context("ИПРА не найдена")?;
             crate::audit::record(&app.db, actor, "ipra.read", &format!("ipra:{ipra}"), Some("measures")).await?;
             if json {
                 print_json(&card.measures)?;
@@ -376,7 +403,13 @@ pub async fn measures(app: &App, command: MeasuresCommand, actor: &str) -> Resul
                 print_json(&history)?;
             } else {
                 for h in history {
-                    println!("{} {} {} {}", h.assigned_at, h.ogrn.unwrap_or_else(|| "—".into()), h.source, h.assigned_by);
+                    println!(
+                        "{} {} {} {}",
+                        h.assigned_at,
+                        h.ogrn.unwrap_or_else(|| "—".into()),
+                        h.source,
+                        h.assigned_by
+                    );
                 }
             }
         }
@@ -403,9 +436,13 @@ pub async fn executions(app: &App, command: ExecutionsCommand, actor: &str) -> R
         ExecutionsCommand::Add { args, ready, json } => {
             let (id, warnings) = execution::save_draft(app, None, &args.form(), actor).await?;
             if ready {
-                return finish(execution::mark_ready(app, id, actor).await.map(|r| r.map(|()| id)), json, |id| {
-                    println!("запись {id} сохранена и готова");
-                })
+                return finish(
+                    execution::mark_ready(app, id, actor).await.map(|r| r.map(|()| id)),
+                    json,
+                    |id| {
+                        println!("запись {id} сохранена и готова");
+                    },
+                )
                 .await;
             }
             if json {
@@ -427,7 +464,10 @@ pub async fn executions(app: &App, command: ExecutionsCommand, actor: &str) -> R
             Ok(0)
         }
         ExecutionsCommand::Ready { id, json } => {
-            finish(execution::mark_ready(app, id, actor).await, json, |_| println!("запись {id} готова")).await
+            finish(execution::mark_ready(app, id, actor).await, json, |_| {
+                println!("запись {id} готова")
+            })
+            .await
         }
         ExecutionsCommand::Draft { id } => {
             execution::back_to_draft(app, id, actor).await?;
@@ -447,11 +487,7 @@ pub async fn executions(app: &App, command: ExecutionsCommand, actor: &str) -> R
                 for r in records {
                     println!(
                         "{:>6} {:<9} {:<18} {:<13} {}",
-                        r.id,
-                        r.status,
-                        r.form.section,
-                        r.form.result,
-                        r.form.measure_name
+                        r.id, r.status, r.form.section, r.form.result, r.form.measure_name
                     );
                 }
             }
@@ -463,9 +499,13 @@ pub async fn executions(app: &App, command: ExecutionsCommand, actor: &str) -> R
 pub async fn reports(app: &App, command: ReportsCommand, actor: &str) -> Result<i32> {
     match command {
         ReportsCommand::Assemble { ipra, reporter, json } => {
-            finish(execution::assemble_report(app, ipra, &reporter, actor).await, json, |id| {
-                println!("отчёт {id} сформирован и ожидает подписания");
-            })
+            finish(
+                execution::assemble_report(app, ipra, &reporter, actor).await,
+                json,
+                |id| {
+                    println!("отчёт {id} сформирован и ожидает подписания");
+                },
+            )
             .await
         }
         ReportsCommand::List { status, json } => {
@@ -474,7 +514,13 @@ pub async fn reports(app: &App, command: ReportsCommand, actor: &str) -> Result<
                 print_json(&reports)?;
             } else {
                 for r in reports {
-                    println!("{:>6} ИПРА {:<6} {:<20} {}", r.id, r.ipra_id, execution::status_label(&r.status), r.created_at);
+                    println!(
+                        "{:>6} ИПРА {:<6} {:<20} {}",
+                        r.id,
+                        r.ipra_id,
+                        execution::status_label(&r.status),
+                        r.created_at
+                    );
                 }
             }
             Ok(0)
@@ -509,7 +555,10 @@ pub async fn reference_lists(app: &App, command: ReferenceCommand, actor: &str) 
                 print_json(&versions)?;
             } else {
                 for v in versions {
-                    println!("{:<24} версия {:<3} {} {} ({} записей)", v.list_id, v.version, v.loaded_at, v.author, v.entries);
+                    println!(
+                        "{:<24} версия {:<3} {} {} ({} записей)",
+                        v.list_id, v.version, v.loaded_at, v.author, v.entries
+                    );
                 }
             }
         }
@@ -528,7 +577,10 @@ pub async fn reference_lists(app: &App, command: ReferenceCommand, actor: &str) 
             let text = std::fs::read_to_string(&file).with_context(|| format!("чтение {}", file.display()))?;
             let entries = reference::parse_csv(&list, &text)?;
             let version = reference::set_list(&app.db, &list, &entries, actor, note.as_deref()).await?;
-            println!("справочник {list}: загружена версия {version} ({} записей)", entries.len());
+            println!(
+                "справочник {list}: загружена версия {version} ({} записей)",
+                entries.len()
+            );
         }
     }
     Ok(0)
@@ -540,7 +592,10 @@ pub async fn overdue(app: &App, today: Option<String>, json: bool) -> Result<i32
     if json {
         print_json(&overdue)?;
     } else {
-        println!("На {}: просрочено мероприятий {}, отчётов {}", overdue.today, overdue.measures, overdue.reports);
+        println!(
+            "На {}: просрочено мероприятий {}, отчётов {}",
+            overdue.today, overdue.measures, overdue.reports
+        );
         for (section, n) in &overdue.by_section {
             println!("  {section}: {n}");
         }
@@ -550,8 +605,12 @@ pub async fn overdue(app: &App, today: Option<String>, json: bool) -> Result<i32
 
 pub async fn statistics(app: &App, filter: stats::StatsFilter, today: Option<String>, json: bool) -> Result<i32> {
     let today = today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
-    let reasons: Vec<(String, String)> =
-        app.reference().list("non-execution-reasons").iter().map(|e| (e.code.clone(), e.name.clone())).collect();
+    let reasons: Vec<(String, String)> = app
+        .reference()
+        .list("non-execution-reasons")
+        .iter()
+        .map(|e| (e.code.clone(), e.name.clone()))
+        .collect();
     let s = stats::compute(&app.db, &filter, &today, &reasons).await?;
     if json {
         println!("{}", serde_json::to_string(&s)?);
@@ -571,10 +630,18 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, today: Option<Str
         println!("{label:<70} {:>8} {:>12}", c.persons, c.measures);
     }
     for r in &s.not_executed_by_reason {
-        println!("  {:<68} {:>8} {:>12}", r.name.chars().take(66).collect::<String>(), r.persons, r.measures);
+        println!(
+            "  {:<68} {:>8} {:>12}",
+            r.name.chars().take(66).collect::<String>(),
+            r.persons,
+            r.measures
+        );
     }
     println!("{:<70} {:>8} {:>12}", "В работе", s.open.persons, s.open.measures);
-    println!("{:<70} {:>8} {:>12}", "Просрочено", s.overdue.persons, s.overdue.measures);
+    println!(
+        "{:<70} {:>8} {:>12}",
+        "Просрочено", s.overdue.persons, s.overdue.measures
+    );
     Ok(0)
 }
 
@@ -586,15 +653,37 @@ pub async fn death(app: &App, snils: &str, date: &str, source: &str, actor: &str
 }
 
 pub async fn show(app: &App, id: i64, json: bool, actor: &str) -> Result<i32> {
-    let card = crate::register::query::ipra_card(&app.db, id).await?.context("ИПРА не найдена")?;
+    let card = crate::register::query::ipra_card(&app.db, id)
+        .await?
+        .context("ИПРА не найдена")?;
     crate::audit::record(&app.db, actor, "ipra.read", &format!("ipra:{id}"), None).await?;
     if json {
         return print_json(&card).map(|()| 0);
     }
     let p = &card.person;
-    println!("ИПРА № {} (протокол {} от {}), {}", card.number, card.protocol_number, card.protocol_date, card.document_version);
-    println!("Статус: {}; решение {}; срок до {}", card.status, card.decision_date.as_deref().unwrap_or("—"), card.valid_until.as_deref().unwrap_or("—"));
-    println!("{} {} {} · СНИЛС {} · {}", p.surname, p.given_name, p.patronymic.as_deref().unwrap_or(""), p.snils, p.birth_date.as_deref().unwrap_or("—"));
-    println!("Мероприятий: {}; версий ИПРА: {}; ранее направленных отчётов: {}", card.measures.len(), card.history.len(), card.prior_reports.len());
+    println!(
+        "ИПРА № {} (протокол {} от {}), {}",
+        card.number, card.protocol_number, card.protocol_date, card.document_version
+    );
+    println!(
+        "Статус: {}; решение {}; срок до {}",
+        card.status,
+        card.decision_date.as_deref().unwrap_or("—"),
+        card.valid_until.as_deref().unwrap_or("—")
+    );
+    println!(
+        "{} {} {} · СНИЛС {} · {}",
+        p.surname,
+        p.given_name,
+        p.patronymic.as_deref().unwrap_or(""),
+        p.snils,
+        p.birth_date.as_deref().unwrap_or("—")
+    );
+    println!(
+        "Мероприятий: {}; версий ИПРА: {}; ранее направленных отчётов: {}",
+        card.measures.len(),
+        card.history.len(),
+        card.prior_reports.len()
+    );
     Ok(0)
 }

@@ -1,0 +1,404 @@
+//! The exchange engine: per connector an inbox and an outbox folder (the file mode of an SMEV 3
+//! adapter) plus HTTP upload, durable message tables, retries an administrator can stop, and the
+//! append-only, hash-chained log of every exchanged document.
+//!
+//! Exactly once: an inbox file is first recorded (unique by connector and SHA-256) and only then
+//! moved to `archive/`; processing is idempotent (the import recognises what it already stored) and
+//! a message is marked processed after its effects are committed. A crash between any two steps
+//! leads to the same end state when the step is repeated.
+
+pub mod log;
+
+use crate::app::App;
+use crate::db::{now, opt_text, Engine};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use std::path::{Path, PathBuf};
+
+/// The folders of a connector under `DATA_DIR/exchange/<connector>/`.
+pub struct Folders {
+    pub inbox: PathBuf,
+    pub outbox: PathBuf,
+    pub archive: PathBuf,
+}
+
+pub fn folders(app: &App, connector: &str) -> Result<Folders> {
+    let root = app.data_dir.join("exchange").join(connector);
+    let folders = Folders {
+        inbox: root.join("inbox"),
+        outbox: root.join("outbox"),
+        archive: root.join("archive"),
+    };
+    for dir in [&folders.inbox, &folders.outbox, &folders.archive] {
+        std::fs::create_dir_all(dir).with_context(|| format!("создание каталога обмена {}", dir.display()))?;
+    }
+    Ok(folders)
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub registered: u64,
+    pub duplicates: u64,
+    pub processed: u64,
+    pub failed: u64,
+    pub sent: u64,
+    pub would: Vec<String>,
+}
+
+/// Records every file of the connector's inbox as a message, then moves it to the archive.
+pub async fn scan_inbox(app: &App, connector: &str, kind: &str, dry_run: bool) -> Result<Counts> {
+    let folders = folders(app, connector)?;
+    let mut counts = Counts::default();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folders.inbox)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with('.') || n.ends_with(".part"))
+        })
+        .collect();
+    files.sort();
+    for path in files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file").to_string();
+        if dry_run {
+            counts.would.push(format!("принять {name}"));
+            continue;
+        }
+        let bytes = std::fs::read(&path).with_context(|| format!("чтение {}", path.display()))?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let at = now();
+        let inserted = sqlx::query(
+            "INSERT INTO exchange_messages (connector, direction, kind, file_name, sha256, payload, status, created_at, updated_at) \
+             VALUES ($1, 'in', $2, $3, $4, $5, 'received', $6, $6) ON CONFLICT (connector, direction, sha256) DO NOTHING",
+        )
+        .bind(connector)
+        .bind(kind)
+        .bind(&name)
+        .bind(&sha)
+        .bind(&bytes)
+        .bind(&at)
+        .execute(&app.db.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            counts.registered += 1;
+            let id: i64 = sqlx::query(
+                "SELECT id FROM exchange_messages WHERE connector = $1 AND direction = 'in' AND sha256 = $2",
+            )
+            .bind(connector)
+            .bind(&sha)
+            .fetch_one(&app.db.pool)
+            .await?
+            .try_get("id")?;
+            log::append(&app.db, connector, "in", Some(id), &name, &sha).await?;
+        } else {
+            counts.duplicates += 1;
+        }
+        // Only after the message is durable does the file leave the inbox.
+        let target = unique_path(&folders.archive, &name);
+        std::fs::rename(&path, &target).with_context(|| format!("перенос {} в архив", path.display()))?;
+    }
+    Ok(counts)
+}
+
+fn unique_path(dir: &Path, name: &str) -> PathBuf {
+    let mut target = dir.join(name);
+    let mut n = 1;
+    while target.exists() {
+        target = dir.join(format!("{n}-{name}"));
+        n += 1;
+    }
+    target
+}
+
+/// A message taken for processing by this instance.
+pub struct Claimed {
+    pub id: i64,
+    pub file_name: String,
+    pub payload: Vec<u8>,
+    pub signature: Option<Vec<u8>>,
+    pub report_id: Option<i64>,
+    pub attempts: i64,
+}
+
+/// Takes the next message of a connector in `status`, so that no two instances take the same one
+/// (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time).
+pub async fn claim(
+    app: &App,
+    connector: &str,
+    direction: &str,
+    status: &str,
+    busy: &str,
+    instance: &str,
+) -> Result<Option<Claimed>> {
+    let at = now();
+    let pick = match app.db.engine {
+        Engine::Postgres => {
+            "SELECT id FROM exchange_messages WHERE connector = $1 AND direction = $2 AND status = $3 \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $4) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        }
+        Engine::Sqlite => {
+            "SELECT id FROM exchange_messages WHERE connector = $1 AND direction = $2 AND status = $3 \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $4) ORDER BY id LIMIT 1"
+        }
+    };
+    let mut tx = app.db.pool.begin().await?;
+    let Some(row) = sqlx::query(pick)
+        .bind(connector)
+        .bind(direction)
+        .bind(status)
+        .bind(&at)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get("id")?;
+    let changed = sqlx::query(
+        "UPDATE exchange_messages SET status = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(busy)
+    .bind(instance)
+    .bind(&at)
+    .bind(id)
+    .bind(status)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    if changed != 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT * FROM exchange_messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await?;
+    Ok(Some(Claimed {
+        id,
+        file_name: row.try_get("file_name")?,
+        payload: row.try_get("payload")?,
+        signature: row.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten(),
+        report_id: row.try_get("report_id").ok().flatten(),
+        attempts: row.try_get("attempts")?,
+    }))
+}
+
+/// Marks a message done (`status`), or failed: retried later with backoff up to `max_attempts`,
+/// then left `failed` for an administrator.
+pub async fn finish(
+    app: &App,
+    id: i64,
+    outcome: std::result::Result<&str, String>,
+    attempts: i64,
+    max_attempts: i64,
+    retry_status: &str,
+) -> Result<()> {
+    let at = now();
+    match outcome {
+        Ok(status) => {
+            sqlx::query("UPDATE exchange_messages SET status = $1, last_error = NULL, updated_at = $2 WHERE id = $3")
+                .bind(status)
+                .bind(&at)
+                .bind(id)
+                .execute(&app.db.pool)
+                .await?;
+        }
+        Err(error) => {
+            let (status, next) = if attempts < max_attempts {
+                let delay = 30i64 * (1 << attempts.clamp(0, 10));
+                let next = time::OffsetDateTime::now_utc() + time::Duration::seconds(delay);
+                (
+                    retry_status,
+                    next.format(&time::format_description::well_known::Rfc3339).ok(),
+                )
+            } else {
+                ("failed", None)
+            };
+            sqlx::query("UPDATE exchange_messages SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
+                .bind(status)
+                .bind(&error)
+                .bind(next)
+                .bind(&at)
+                .bind(id)
+                .execute(&app.db.pool)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues an outgoing document (and its detached signature) in the connector's outbox table.
+pub async fn queue_outgoing(
+    app: &App,
+    connector: &str,
+    kind: &str,
+    file_name: &str,
+    payload: &[u8],
+    signature: Option<&[u8]>,
+    report_id: Option<i64>,
+) -> Result<i64> {
+    let sha = hex::encode(Sha256::digest(payload));
+    let at = now();
+    sqlx::query(
+        "INSERT INTO exchange_messages (connector, direction, kind, file_name, sha256, payload, signature, status, report_id, created_at, updated_at) \
+         VALUES ($1, 'out', $2, $3, $4, $5, $6, 'queued', $7, $8, $8) ON CONFLICT (connector, direction, sha256) DO NOTHING",
+    )
+    .bind(connector)
+    .bind(kind)
+    .bind(file_name)
+    .bind(&sha)
+    .bind(payload)
+    .bind(signature)
+    .bind(report_id)
+    .bind(&at)
+    .execute(&app.db.pool)
+    .await?;
+    Ok(
+        sqlx::query("SELECT id FROM exchange_messages WHERE connector = $1 AND direction = 'out' AND sha256 = $2")
+            .bind(connector)
+            .bind(&sha)
+            .fetch_one(&app.db.pool)
+            .await?
+            .try_get("id")?,
+    )
+}
+
+/// Delivers one outgoing message: into the outbox folder (written whole, then renamed, so the
+/// adapter never sees half a file) or by HTTP POST when the connector has an upload URL.
+pub fn deliver(folder: &Path, upload_url: Option<&str>, message: &Claimed) -> Result<()> {
+    match upload_url {
+        Some(url) => {
+            http_post(url, &message.file_name, &message.payload)?;
+            if let Some(signature) = &message.signature {
+                http_post(url, &format!("{}.sig", message.file_name), signature)?;
+            }
+            Ok(())
+        }
+        None => {
+            let write = |name: &str, bytes: &[u8]| -> Result<()> {
+                let part = folder.join(format!("{name}.part"));
+                std::fs::write(&part, bytes)?;
+                std::fs::rename(&part, folder.join(name))?;
+                Ok(())
+            };
+            if let Some(signature) = &message.signature {
+                write(&format!("{}.sig", message.file_name), signature)?;
+            }
+            write(&message.file_name, &message.payload)
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 POST (no TLS: the SMEV adapter is reached on the local network).
+fn http_post(url: &str, name: &str, body: &[u8]) -> Result<()> {
+    use std::io::{Read, Write};
+    let rest = url
+        .strip_prefix("http://")
+        .context("адрес выгрузки должен начинаться с http://")?;
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host).with_context(|| format!("соединение с {host}"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/octet-stream\r\nX-File-Name: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        name.replace(['\r', '\n'], ""),
+        body.len()
+    )?;
+    stream.write_all(body)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status: u16 = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if !(200..300).contains(&status) {
+        bail!("сервер выгрузки ответил {status}");
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub connector: String,
+    pub direction: String,
+    pub kind: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub report_id: Option<i64>,
+    pub claimed_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub async fn messages(app: &App, status: Option<&str>) -> Result<Vec<MessageView>> {
+    sqlx::query("SELECT * FROM exchange_messages WHERE ($1 = '' OR status = $1) ORDER BY id")
+        .bind(status.unwrap_or(""))
+        .fetch_all(&app.db.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(MessageView {
+                id: r.try_get("id")?,
+                connector: r.try_get("connector")?,
+                direction: r.try_get("direction")?,
+                kind: r.try_get("kind")?,
+                file_name: r.try_get("file_name")?,
+                sha256: r.try_get("sha256")?,
+                status: r.try_get("status")?,
+                attempts: r.try_get("attempts")?,
+                last_error: opt_text(r, "last_error"),
+                report_id: r.try_get("report_id").ok().flatten(),
+                claimed_by: opt_text(r, "claimed_by"),
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// An administrator stops the retries of a message, or puts a failed or stopped one back in line.
+pub async fn set_retry(app: &App, id: i64, retry: bool, actor: &str) -> Result<()> {
+    let row = sqlx::query("SELECT direction, status FROM exchange_messages WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .context("сообщение не найдено")?;
+    let direction: String = row.try_get("direction")?;
+    let status: String = row.try_get("status")?;
+    let (allowed, to): (&[&str], &str) = match (retry, direction.as_str()) {
+        (true, "in") => (&["failed", "stopped"], "received"),
+        (true, _) => (&["failed", "stopped"], "queued"),
+        (false, "in") => (&["failed", "received"], "stopped"),
+        (false, _) => (&["failed", "queued"], "stopped"),
+    };
+    if !allowed.contains(&status.as_str()) {
+        bail!("сообщение {id} в статусе «{status}»: действие недоступно");
+    }
+    sqlx::query("UPDATE exchange_messages SET status = $1, next_attempt_at = NULL, attempts = CASE WHEN $2 = 1 THEN 0 ELSE attempts END, updated_at = $3 WHERE id = $4")
+        .bind(to)
+        .bind(i64::from(retry))
+        .bind(now())
+        .bind(id)
+        .execute(&app.db.pool)
+        .await?;
+    crate::audit::record(
+        &app.db,
+        actor,
+        if retry { "exchange.retry" } else { "exchange.stop" },
+        &format!("message:{id}"),
+        None,
+    )
+    .await
+}

@@ -1,0 +1,451 @@
+//! The scheduler: jobs with cron schedules, every run recorded (start, end, counts, errors), runs
+//! of one job never overlapping, retries with backoff up to a limit and then a visible failed state,
+//! manual and dry runs. On PostgreSQL one instance is the leader (advisory lock); every instance
+//! processes exchange work items, taken with `FOR UPDATE SKIP LOCKED`.
+
+pub mod jobs;
+
+use crate::app::App;
+use crate::db::{now, opt_text, Engine};
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use sqlx::Row;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Jobs every installation starts with; an administrator changes schedules or disables them.
+const DEFAULT_JOBS: &[(&str, &str, &str)] = &[
+    ("fri-inbox", "fri-inbox", "*/5 * * * *"),
+    ("fri-outbox", "fri-outbox", "*/5 * * * *"),
+    ("zags-inbox", "zags-inbox", "*/15 * * * *"),
+    ("zags-check", "zags-check", "0 2 * * *"),
+    ("egisso-upload", "egisso-upload", "0 3 * * *"),
+    ("deadline-check", "deadline-check", "0 6 * * *"),
+];
+
+/// Accepts the usual five fields (minute hour day month weekday) or the `cron` crate's six/seven.
+pub fn parse_schedule(text: &str) -> Result<cron::Schedule> {
+    let fields = text.split_whitespace().count();
+    let full = if fields == 5 {
+        format!("0 {text}")
+    } else {
+        text.to_string()
+    };
+    cron::Schedule::from_str(&full).map_err(|e| anyhow::anyhow!("расписание «{text}» не разобрано: {e}"))
+}
+
+pub async fn seed_jobs(app: &App) -> Result<()> {
+    for (name, kind, schedule) in DEFAULT_JOBS {
+        sqlx::query(
+            "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, 1, '{}', $4) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(kind)
+        .bind(schedule)
+        .bind(now())
+        .execute(&app.db.pool)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    pub name: String,
+    pub kind: String,
+    pub schedule: String,
+    pub enabled: bool,
+    pub config: serde_json::Value,
+    pub max_attempts: i64,
+    pub backoff_seconds: i64,
+    pub running_run: Option<i64>,
+    pub next_run: Option<String>,
+    pub last_run: Option<RunView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunView {
+    pub id: i64,
+    pub job: String,
+    pub trigger: String,
+    pub dry_run: bool,
+    pub attempt: i64,
+    pub status: String,
+    pub instance: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub counts: serde_json::Value,
+    pub errors: serde_json::Value,
+    pub report: Option<String>,
+}
+
+fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunView> {
+    Ok(RunView {
+        id: r.try_get("id")?,
+        job: r.try_get("job")?,
+        trigger: r.try_get("trigger")?,
+        dry_run: r.try_get::<i64, _>("dry_run")? != 0,
+        attempt: r.try_get("attempt")?,
+        status: r.try_get("status")?,
+        instance: r.try_get("instance")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: opt_text(r, "finished_at"),
+        next_attempt_at: opt_text(r, "next_attempt_at"),
+        counts: serde_json::from_str(&r.try_get::<String, _>("counts")?).unwrap_or_default(),
+        errors: serde_json::from_str(&r.try_get::<String, _>("errors")?).unwrap_or_default(),
+        report: opt_text(r, "report"),
+    })
+}
+
+pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
+    let rows = sqlx::query("SELECT * FROM jobs ORDER BY name")
+        .fetch_all(&app.db.pool)
+        .await?;
+    let mut jobs = Vec::new();
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let schedule: String = r.try_get("schedule")?;
+        let last_run = history(app, &name, 1).await?.into_iter().next();
+        let next_run = parse_schedule(&schedule)
+            .ok()
+            .and_then(|s| s.upcoming(chrono_utc()).next())
+            .map(|t| t.to_rfc3339());
+        jobs.push(Job {
+            name,
+            kind: r.try_get("kind")?,
+            schedule,
+            enabled: r.try_get::<i64, _>("enabled")? != 0,
+            config: serde_json::from_str(&r.try_get::<String, _>("config")?).unwrap_or_default(),
+            max_attempts: r.try_get("max_attempts")?,
+            backoff_seconds: r.try_get("backoff_seconds")?,
+            running_run: r.try_get("running_run").ok().flatten(),
+            next_run,
+            last_run,
+        });
+    }
+    Ok(jobs)
+}
+
+fn chrono_utc() -> chrono::Utc {
+    chrono::Utc
+}
+
+pub async fn history(app: &App, job: &str, limit: i64) -> Result<Vec<RunView>> {
+    sqlx::query(&format!(
+        "SELECT * FROM job_runs WHERE job = $1 ORDER BY id DESC LIMIT {}",
+        limit.clamp(1, 1000)
+    ))
+    .bind(job)
+    .fetch_all(&app.db.pool)
+    .await?
+    .iter()
+    .map(run_from_row)
+    .collect()
+}
+
+/// Runs that failed for good, waiting for an administrator.
+pub async fn failed_runs(app: &App) -> Result<Vec<RunView>> {
+    sqlx::query("SELECT * FROM job_runs WHERE status = 'failed' ORDER BY id")
+        .fetch_all(&app.db.pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+}
+
+pub async fn configure(
+    app: &App,
+    name: &str,
+    schedule: Option<&str>,
+    enabled: Option<bool>,
+    config: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    if let Some(s) = schedule {
+        parse_schedule(s)?;
+    }
+    if let Some(c) = config {
+        serde_json::from_str::<serde_json::Value>(c).context("настройки задания должны быть объектом JSON")?;
+    }
+    let changed = sqlx::query(
+        "UPDATE jobs SET schedule = COALESCE($1, schedule), enabled = COALESCE($2, enabled), config = COALESCE($3, config), updated_at = $4 WHERE name = $5",
+    )
+    .bind(schedule)
+    .bind(enabled.map(i64::from))
+    .bind(config)
+    .bind(now())
+    .bind(name)
+    .execute(&app.db.pool)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        bail!("задание «{name}» не найдено (ipra jobs list)");
+    }
+    crate::audit::record(&app.db, actor, "job.configure", &format!("job:{name}"), None).await
+}
+
+/// The outcome of one run of a job.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Outcome {
+    pub counts: serde_json::Map<String, serde_json::Value>,
+    pub errors: Vec<String>,
+    /// What a dry run would have done, or what a run did, in words.
+    pub report: Vec<String>,
+}
+
+/// Starts a run unless one of the same job is running; returns the finished run.
+pub async fn run_job(
+    app: &App,
+    name: &str,
+    trigger: &str,
+    dry_run: bool,
+    attempt: i64,
+    instance: &str,
+) -> Result<RunView> {
+    let job = sqlx::query("SELECT * FROM jobs WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .with_context(|| format!("задание «{name}» не найдено (ipra jobs list)"))?;
+    let kind: String = job.try_get("kind")?;
+    let config: serde_json::Value = serde_json::from_str(&job.try_get::<String, _>("config")?).unwrap_or_default();
+    let max_attempts: i64 = job.try_get("max_attempts")?;
+    let backoff: i64 = job.try_get("backoff_seconds")?;
+    // The guard: only one run of a job at a time, whichever instance or process starts it.
+    let taken = sqlx::query("UPDATE jobs SET running_run = -1 WHERE name = $1 AND running_run IS NULL")
+        .bind(name)
+        .execute(&app.db.pool)
+        .await?
+        .rows_affected();
+    if taken != 1 {
+        bail!("задание «{name}» уже выполняется: запуски одного задания не пересекаются");
+    }
+    let started = now();
+    let run_id: i64 = sqlx::query(
+        "INSERT INTO job_runs (job, trigger, dry_run, attempt, status, instance, started_at, counts, errors) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, '{}', '[]') RETURNING id",
+    )
+    .bind(name)
+    .bind(trigger)
+    .bind(i64::from(dry_run))
+    .bind(attempt)
+    .bind(instance)
+    .bind(&started)
+    .fetch_one(&app.db.pool)
+    .await?
+    .try_get("id")?;
+    sqlx::query("UPDATE jobs SET running_run = $1 WHERE name = $2")
+        .bind(run_id)
+        .bind(name)
+        .execute(&app.db.pool)
+        .await?;
+
+    let result = jobs::execute(app, &kind, &config, dry_run, instance).await;
+    let (outcome, failure) = match result {
+        Ok(outcome) if outcome.errors.is_empty() => (outcome, None),
+        Ok(outcome) => {
+            let first = outcome.errors.first().cloned().unwrap_or_default();
+            (outcome, Some(first))
+        }
+        Err(e) => (
+            Outcome {
+                errors: vec![format!("{e:#}")],
+                ..Outcome::default()
+            },
+            Some(format!("{e:#}")),
+        ),
+    };
+    let (status, next_attempt) = match (&failure, dry_run) {
+        (None, _) => ("succeeded", None),
+        (Some(_), true) => ("failed", None),
+        (Some(_), false) if attempt < max_attempts => {
+            let delay = backoff.max(1) * (1 << (attempt - 1).clamp(0, 16));
+            let next = time::OffsetDateTime::now_utc() + time::Duration::seconds(delay);
+            (
+                "retrying",
+                next.format(&time::format_description::well_known::Rfc3339).ok(),
+            )
+        }
+        (Some(_), false) => ("failed", None),
+    };
+    sqlx::query(
+        "UPDATE job_runs SET status = $1, finished_at = $2, next_attempt_at = $3, counts = $4, errors = $5, report = $6 WHERE id = $7",
+    )
+    .bind(status)
+    .bind(now())
+    .bind(next_attempt)
+    .bind(serde_json::Value::Object(outcome.counts.clone()).to_string())
+    .bind(serde_json::to_string(&outcome.errors)?)
+    .bind(outcome.report.join("\n"))
+    .bind(run_id)
+    .execute(&app.db.pool)
+    .await?;
+    sqlx::query("UPDATE jobs SET running_run = NULL WHERE name = $1")
+        .bind(name)
+        .execute(&app.db.pool)
+        .await?;
+    let run = sqlx::query("SELECT * FROM job_runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_one(&app.db.pool)
+        .await?;
+    run_from_row(&run)
+}
+
+/// An administrator's decision on a failed run: run it again now, or discard it.
+pub async fn decide(app: &App, run_id: i64, retry: bool, actor: &str, instance: &str) -> Result<Option<RunView>> {
+    let run = sqlx::query("SELECT job, status, dry_run FROM job_runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .context("запуск не найден")?;
+    let status: String = run.try_get("status")?;
+    if !matches!(status.as_str(), "failed" | "retrying") {
+        bail!("запуск {run_id} в статусе «{status}»: повторить или отменить можно только неудачный");
+    }
+    let job: String = run.try_get("job")?;
+    let next = if retry { "retried" } else { "discarded" };
+    sqlx::query("UPDATE job_runs SET status = $1, next_attempt_at = NULL WHERE id = $2")
+        .bind(next)
+        .bind(run_id)
+        .execute(&app.db.pool)
+        .await?;
+    crate::audit::record(
+        &app.db,
+        actor,
+        if retry { "job.retry" } else { "job.discard" },
+        &format!("run:{run_id}"),
+        None,
+    )
+    .await?;
+    if retry {
+        let dry = run.try_get::<i64, _>("dry_run")? != 0;
+        return Ok(Some(
+            run_job(app, &job, "повтор администратором", dry, 1, instance).await?,
+        ));
+    }
+    Ok(None)
+}
+
+/// One pass of the leader: runs due by schedule and retries due by backoff.
+pub async fn tick(app: &App, instance: &str, since: &str) -> Result<()> {
+    let rows = sqlx::query("SELECT name, schedule FROM jobs WHERE enabled = 1 AND running_run IS NULL")
+        .fetch_all(&app.db.pool)
+        .await?;
+    let now_utc = chrono::Utc::now();
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let schedule: String = r.try_get("schedule")?;
+        let Ok(schedule) = parse_schedule(&schedule) else {
+            continue;
+        };
+        let last: Option<String> =
+            sqlx::query("SELECT MAX(started_at) AS t FROM job_runs WHERE job = $1 AND trigger = 'расписание'")
+                .bind(&name)
+                .fetch_one(&app.db.pool)
+                .await?
+                .try_get("t")
+                .ok()
+                .flatten();
+        let from = last.as_deref().unwrap_or(since);
+        let from = chrono::DateTime::parse_from_rfc3339(from)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or(now_utc);
+        let due = schedule.after(&from).next().is_some_and(|next| next <= now_utc);
+        if due {
+            if let Err(e) = run_job(app, &name, "расписание", false, 1, instance).await {
+                tracing::warn!(job = %name, "scheduled run not started: {e:#}");
+            }
+        }
+    }
+    let retries = sqlx::query(
+        "SELECT id, job, attempt FROM job_runs WHERE status = 'retrying' AND next_attempt_at <= $1 ORDER BY id",
+    )
+    .bind(now())
+    .fetch_all(&app.db.pool)
+    .await?;
+    for r in retries {
+        let id: i64 = r.try_get("id")?;
+        let job: String = r.try_get("job")?;
+        let attempt: i64 = r.try_get("attempt")?;
+        sqlx::query("UPDATE job_runs SET status = 'retried' WHERE id = $1 AND status = 'retrying'")
+            .bind(id)
+            .execute(&app.db.pool)
+            .await?;
+        if let Err(e) = run_job(app, &job, "повтор", false, attempt + 1, instance).await {
+            tracing::warn!(job = %job, "retry not started: {e:#}");
+        }
+    }
+    Ok(())
+}
+
+/// Holds the scheduler leadership for this process while the returned connection lives.
+pub async fn try_lead(app: &App) -> Result<Option<Leadership>> {
+    match app.db.engine {
+        Engine::Sqlite => Ok(Some(Leadership { _conn: None })),
+        Engine::Postgres => {
+            let mut conn = app.db.pool.acquire().await?.detach();
+            let got: bool = sqlx::query("SELECT pg_try_advisory_lock(727275001) AS got")
+                .fetch_one(&mut conn)
+                .await?
+                .try_get::<bool, _>("got")
+                .unwrap_or(false);
+            Ok(got.then_some(Leadership { _conn: Some(conn) }))
+        }
+    }
+}
+
+pub struct Leadership {
+    _conn: Option<sqlx::AnyConnection>,
+}
+
+/// The background loop of `serve`: every instance processes work items; the leader also runs
+/// the schedule. Stale runs left by a crashed leader are closed when leadership is taken.
+pub async fn run_loop(
+    app: App,
+    instance: String,
+    tick_every: Duration,
+    leader_flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let since = now();
+    let mut leadership: Option<Leadership> = None;
+    loop {
+        if leadership.is_none() {
+            match try_lead(&app).await {
+                Ok(Some(l)) => {
+                    leadership = Some(l);
+                    leader_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    tracing::info!(%instance, "scheduler leader");
+                    if let Err(e) = close_stale_runs(&app).await {
+                        tracing::warn!("stale runs not closed: {e:#}");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("leadership check failed: {e:#}"),
+            }
+        }
+        if let Err(e) = jobs::process_work(&app, &instance).await {
+            tracing::warn!("work items: {e:#}");
+        }
+        if leadership.is_some() {
+            if let Err(e) = tick(&app, &instance, &since).await {
+                tracing::warn!("scheduler tick failed: {e:#}");
+            }
+        }
+        tokio::time::sleep(tick_every).await;
+    }
+}
+
+async fn close_stale_runs(app: &App) -> Result<()> {
+    sqlx::query(
+        "UPDATE job_runs SET status = 'failed', finished_at = $1, errors = '[\"запуск прерван: экземпляр сервера остановился\"]' WHERE status = 'running'",
+    )
+    .bind(now())
+    .execute(&app.db.pool)
+    .await?;
+    sqlx::query("UPDATE jobs SET running_run = NULL")
+        .execute(&app.db.pool)
+        .await?;
+    Ok(())
+}
