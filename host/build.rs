@@ -154,11 +154,10 @@ fn stage(plugin: &PluginCrate, wasm_dir: &Path, out: &Path) -> (PathBuf, PathBuf
     let sha = hex::encode(Sha256::digest(&bytes));
     let wasm_path = out.join(format!("{}.wasm", plugin.id));
     fs::write(&wasm_path, &bytes).expect("stage wasm");
-    let manifest = format!(
-        "{}\nwasm = \"{}.wasm\"\nsha256 = \"{sha}\"\n",
-        plugin.manifest.trim_end(),
-        plugin.id
-    );
+    // Top-level keys go before the first table (`[config]`), or TOML would read them into it.
+    let table_at = plugin.manifest.find("\n[").map(|i| i + 1).unwrap_or(plugin.manifest.len());
+    let (head, tables) = plugin.manifest.split_at(table_at);
+    let manifest = format!("{}\nwasm = \"{}.wasm\"\nsha256 = \"{sha}\"\n\n{tables}", head.trim_end(), plugin.id);
     let manifest_path = out.join(format!("{}.toml", plugin.id));
     fs::write(&manifest_path, manifest).expect("stage manifest");
     println!("cargo:rerun-if-changed={}", plugin.dir.join("plugin.toml").display());

@@ -2,7 +2,9 @@
 //! folder or loaded into the register through the same import path as real files.
 
 use crate::app::App;
+use crate::register::directory::{self, Organisation};
 use crate::register::import::ImportReport;
+use crate::register::reference::{self, Entry};
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -23,8 +25,65 @@ pub fn write_files(dir: &Path, count: usize, seed: u64) -> Result<usize> {
     Ok(written)
 }
 
+/// OGRN of the demo regional body that assembles and sends the reports.
+pub const DEMO_REGION_OGRN: &str = "1021602830370";
+
+/// The demo region: its districts as the `territories` list, one executor per department in every
+/// district with routing rules to them, and the regional body that sends the reports.
+pub async fn load_directory(app: &App, seed: u64) -> Result<()> {
+    let actor = "демо";
+    if app.reference().list("territories").is_empty() {
+        let entries: Vec<Entry> = ipra_demo::territories()
+            .into_iter()
+            .map(|(code, name)| Entry {
+                code,
+                name,
+                parent: None,
+                extra: Vec::new(),
+            })
+            .collect();
+        reference::set_list(&app.db, "territories", &entries, actor, Some("демонстрационные районы")).await?;
+        app.reload_reference().await?;
+    }
+    let region = Organisation {
+        ogrn: DEMO_REGION_OGRN.into(),
+        inn: None,
+        name: "Министерство труда, занятости и социальной защиты (демо)".into(),
+        department: "region".into(),
+        territory_code: None,
+        executor_type: Some("ОИВ субъекта РФ".into()),
+        phone: None,
+        email: None,
+        active: true,
+    };
+    directory::upsert_organisation(&app.db, &region, actor).await?;
+    let existing_rules = directory::active_rules(&app.db).await?;
+    for org in ipra_demo::organisations(seed) {
+        let organisation = Organisation {
+            ogrn: org.ogrn.clone(),
+            inn: Some(org.inn),
+            name: org.name,
+            department: org.department.clone(),
+            territory_code: Some(org.territory_code.clone()),
+            executor_type: None,
+            phone: None,
+            email: None,
+            active: true,
+        };
+        directory::upsert_organisation(&app.db, &organisation, actor).await?;
+        let has_rule = existing_rules
+            .iter()
+            .any(|r| r.section == org.department && r.territory_code.as_deref() == Some(org.territory_code.as_str()));
+        if !has_rule {
+            directory::set_rule(&app.db, &org.department, Some(&org.territory_code), &org.ogrn, actor).await?;
+        }
+    }
+    app.refresh_lookups().await
+}
+
 /// Generates demo extracts into a scratch folder of the data directory and imports them.
 pub async fn load(app: &App, count: usize, seed: u64) -> Result<ImportReport> {
+    load_directory(app, seed).await?;
     let dir = app.data_dir.join("demo-inbox");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;

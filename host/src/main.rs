@@ -222,6 +222,11 @@ enum BenchWhat {
 }
 
 fn main() {
+    // Like any Unix tool, end quietly when the reader of our output goes away (`ipra … | head`).
+    // SAFETY: called first, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -252,7 +257,13 @@ async fn run(cli: Cli) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into())));
     match cli.command {
-        Command::Serve { listen, demo, demo_count, no_scheduler, tick_ms } => {
+        Command::Serve {
+            listen,
+            demo,
+            demo_count,
+            no_scheduler,
+            tick_ms,
+        } => {
             let app = open().await?;
             scheduler::seed_jobs(&app).await?;
             if demo {

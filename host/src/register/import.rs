@@ -341,6 +341,14 @@ impl Parser<'_> {
         ipra: &mut wit::IpraExtract,
         warnings: &mut Vec<Rejection>,
     ) -> (Vec<PreparedMeasure>, Vec<(String, wit::FollowUp)>) {
+        if let Some(code) = ipra
+            .person
+            .territory_code
+            .as_deref()
+            .and_then(|t| self.reference.territory_code(t))
+        {
+            ipra.person.territory_code = Some(code);
+        }
         for m in &mut ipra.measures {
             let subtype = m
                 .extra

@@ -270,6 +270,21 @@ impl ReferenceSnapshot {
         ReferenceSnapshot { lists, categories }
     }
 
+    /// The territory code of what an extract names: a code of the `territories` list as is, or a
+    /// district name (extracts carry names such as «Альметьевский район»), compared case-insensitively.
+    pub fn territory_code(&self, value: &str) -> Option<String> {
+        let value = value.trim();
+        let territories = self.list("territories");
+        if territories.iter().any(|t| t.code == value) {
+            return Some(value.to_string());
+        }
+        let wanted = value.to_lowercase();
+        territories
+            .iter()
+            .find(|t| t.name.to_lowercase() == wanted)
+            .map(|t| t.code.clone())
+    }
+
     pub fn list(&self, list_id: &str) -> &[Entry] {
         self.lists.get(list_id).map(Vec::as_slice).unwrap_or(&[])
     }
