@@ -4,72 +4,9 @@
 
 mod common;
 
-use common::{formats, fri_samples, Backend, Env, BACKENDS};
+use common::{formats, fri_samples, ogrn, Backend, Env, BACKENDS};
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-/// A valid 13-digit OGRN from a 12-digit base (check digit = base mod 11 mod 10).
-fn ogrn(base: u64) -> String {
-    format!("{base:012}{}", (base % 11) % 10)
-}
-
-const SECTIONS: [&str; 6] = ["health", "employment", "education", "social-protection", "sport", "tsr"];
-
-fn ok(env: &Env, args: &[&str]) -> Value {
-    let (code, value) = env.run_json(args);
-    assert_eq!(code, 0, "{args:?}: {value}");
-    value
-}
-
-fn run_ok(env: &Env, args: &[&str]) -> String {
-    let out = env.run(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// One organisation per department (region-wide rules) plus the reporting regional body.
-fn directory(env: &Env) -> BTreeMap<&'static str, String> {
-    let mut by_section = BTreeMap::new();
-    for (n, section) in SECTIONS.iter().enumerate() {
-        let o = ogrn(102_770_013_200 + n as u64);
-        run_ok(
-            env,
-            &[
-                "orgs",
-                "add",
-                "--ogrn",
-                &o,
-                "--name",
-                &format!("Исполнитель {section}"),
-                "--department",
-                section,
-            ],
-        );
-        run_ok(env, &["routing", "set", "--section", section, "--ogrn", &o]);
-        by_section.insert(*section, o);
-    }
-    let region = ogrn(102_770_013_299);
-    run_ok(
-        env,
-        &[
-            "orgs",
-            "add",
-            "--ogrn",
-            &region,
-            "--name",
-            "Министерство социальной политики",
-            "--department",
-            "region",
-        ],
-    );
-    by_section.insert("region", region);
-    by_section
-}
 
 fn xmllint(document: &std::path::Path, schema: &std::path::Path) -> (bool, String) {
     let out = std::process::Command::new("xmllint")
@@ -84,16 +21,16 @@ fn xmllint(document: &std::path::Path, schema: &std::path::Path) -> (bool, Strin
 
 fn whole_path(backend: Backend) {
     let env = Env::new(backend);
-    let orgs = directory(&env);
+    let orgs = env.directory();
     let sample = fri_samples().join("11350102278_IPRA_20221024.xml");
     let (code, report) = env.run_json(&["import", sample.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{report}");
     let sample = fri_samples().join("extract_4.xml");
-    ok(&env, &["import", sample.to_str().unwrap(), "--json"]);
+    env.ok(&["import", sample.to_str().unwrap(), "--json"]);
     let ipra = env.scalar("SELECT id FROM ipras WHERE number = 'МРН-20882/21'");
 
     // Routing at import: every measure with a section has an executor from the rules.
-    let measures = ok(&env, &["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
+    let measures = env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
     let measures = measures.as_array().unwrap();
     assert!(measures.len() >= 6, "{measures:?}");
     for m in measures.iter().filter(|m| !m["section"].as_str().unwrap().is_empty()) {
@@ -108,7 +45,7 @@ fn whole_path(backend: Backend) {
         .find(|m| m["section"] == "health")
         .expect("a health measure");
     let territory: String = {
-        let card = ok(&env, &["show", &ipra.to_string(), "--json"]);
+        let card = env.ok(&["show", &ipra.to_string(), "--json"]);
         card["person"]["territory_code"].as_str().unwrap_or("").to_string()
     };
     if !territory.is_empty() {
@@ -143,7 +80,7 @@ fn whole_path(backend: Backend) {
             ],
         );
         assert!(!preview.as_array().unwrap().is_empty(), "{preview}");
-        let again = ok(&env, &["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
+        let again = env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
         let same = again
             .as_array()
             .unwrap()
@@ -184,7 +121,7 @@ fn whole_path(backend: Backend) {
             "по заявлению",
         ],
     );
-    let history = ok(&env, &["measures", "history", &id, "--json"]);
+    let history = env.ok(&["measures", "history", &id, "--json"]);
     assert!(history.as_array().unwrap().len() >= 2, "{history}");
     assert_eq!(history.as_array().unwrap().last().unwrap()["source"], "manual");
 
@@ -288,7 +225,7 @@ fn whole_path(backend: Backend) {
     );
     let report = assembled["result"].as_i64().unwrap().to_string();
     let doc = env.dir.path().join("report.xml");
-    run_ok(&env, &["reports", "document", &report, "--out", doc.to_str().unwrap()]);
+    run_env.ok(&["reports", "document", &report, "--out", doc.to_str().unwrap()]);
     let (valid, errors) = xmllint(&doc, &formats().join("fri/fri-extract-schema-v1.5.xsd"));
     assert!(valid, "FRI package must validate: {errors}");
     let text = std::fs::read_to_string(&doc).unwrap();
@@ -307,11 +244,11 @@ fn whole_path(backend: Backend) {
         "--json",
     ]);
     assert_eq!(code, 1);
-    let list = ok(&env, &["reports", "list", "--json"]);
+    let list = env.ok(&["reports", "list", "--json"]);
     assert_eq!(list[0]["status"], "awaiting-signature");
 
     // Statistics and deadlines from the register.
-    let stats = ok(&env, &["stats", "--json"]);
+    let stats = env.ok(&["stats", "--json"]);
     assert_eq!(stats["executed"]["measures"], executed);
     assert_eq!(stats["not_executed"]["measures"], 1);
     let refused = stats["not_executed_by_reason"]
@@ -326,14 +263,14 @@ fn whole_path(backend: Backend) {
     assert!(
         stats["tsr"]["measures"].as_i64().unwrap() > 0 && stats["rehabilitation"]["measures"].as_i64().unwrap() > 0
     );
-    let overdue = ok(&env, &["deadlines", "--today", "2099-01-01", "--json"]);
+    let overdue = env.ok(&["deadlines", "--today", "2099-01-01", "--json"]);
     assert!(overdue["measures"].as_i64().unwrap() > 0);
-    let none = ok(&env, &["deadlines", "--today", "2000-01-01", "--json"]);
+    let none = env.ok(&["deadlines", "--today", "2000-01-01", "--json"]);
     assert_eq!(none["measures"], 0);
 
     // A death closes the open measures with the death reason.
-    run_ok(&env, &["death", "120-334-215 87", "--date", "2021-09-01"]);
-    let stats = ok(&env, &["stats", "--json"]);
+    run_env.ok(&["death", "120-334-215 87", "--date", "2021-09-01"]);
+    let stats = env.ok(&["stats", "--json"]);
     let died = stats["not_executed_by_reason"]
         .as_array()
         .unwrap()
@@ -364,7 +301,7 @@ fn whole_execution_path_on_postgres() {
 fn superseding_ipra_carries_executed_measures_over() {
     for backend in BACKENDS {
         let env = Env::new(backend);
-        let orgs = directory(&env);
+        let orgs = env.directory();
         let out = env.dir.path().join("demo");
         run_ok(
             &env,
@@ -393,9 +330,9 @@ fn superseding_ipra_carries_executed_measures_over() {
                     .map(|g| (f.clone(), g.clone()))
             })
             .expect("the demo has a superseding IPRA");
-        ok(&env, &["import", first.to_str().unwrap(), "--json"]);
+        env.ok(&["import", first.to_str().unwrap(), "--json"]);
         let old = env.scalar("SELECT MAX(id) FROM ipras");
-        let measures = ok(&env, &["measures", "list", "--ipra", &old.to_string(), "--json"]);
+        let measures = env.ok(&["measures", "list", "--ipra", &old.to_string(), "--json"]);
         let m = measures
             .as_array()
             .unwrap()
@@ -404,7 +341,7 @@ fn superseding_ipra_carries_executed_measures_over() {
             .unwrap()
             .clone();
         let section = m["section"].as_str().unwrap();
-        let card = ok(&env, &["show", &old.to_string(), "--json"]);
+        let card = env.ok(&["show", &old.to_string(), "--json"]);
         let date = card["decision_date"].as_str().unwrap().to_string();
         ok(
             &env,
@@ -494,7 +431,7 @@ fn reference_lists_are_versioned_and_drive_validation() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let versions = ok(&env, &["reference", "list", "--json"]);
+    let versions = env.ok(&["reference", "list", "--json"]);
     let reasons: Vec<&Value> = versions
         .as_array()
         .unwrap()
@@ -504,7 +441,7 @@ fn reference_lists_are_versioned_and_drive_validation() {
     assert_eq!(reasons.len(), 2);
     assert_eq!(reasons[1]["author"], "admin:petrova");
     assert_eq!(reasons[0]["author"], "поставка");
-    let shown = ok(&env, &["reference", "show", "non-execution-reasons", "--json"]);
+    let shown = env.ok(&["reference", "show", "non-execution-reasons", "--json"]);
     assert_eq!(shown.as_array().unwrap().len(), 2);
     let bad = env.dir.path().join("bad.csv");
     std::fs::write(&bad, "x;Один;;\nx;Дубль;;\n").unwrap();

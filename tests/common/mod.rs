@@ -297,3 +297,157 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 }
+
+/// A valid 13-digit OGRN from a 12-digit base (check digit = base mod 11 mod 10).
+pub fn ogrn(base: u64) -> String {
+    format!("{base:012}{}", (base % 11) % 10)
+}
+
+pub const SECTIONS: [&str; 6] = ["health", "employment", "education", "social-protection", "sport", "tsr"];
+
+impl Env {
+    /// Runs a command that must succeed; returns its stdout.
+    pub fn run_ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a `--json` command that must succeed; returns its JSON.
+    pub fn ok(&self, args: &[&str]) -> serde_json::Value {
+        let (code, value) = self.run_json(args);
+        assert_eq!(code, 0, "{args:?}: {value}");
+        value
+    }
+
+    /// One executor per department with region-wide rules, plus the reporting regional body
+    /// (key `region`).
+    pub fn directory(&self) -> std::collections::BTreeMap<&'static str, String> {
+        let mut by_section = std::collections::BTreeMap::new();
+        for (n, section) in SECTIONS.iter().enumerate() {
+            let o = ogrn(102_770_013_200 + n as u64);
+            self.run_ok(&[
+                "orgs",
+                "add",
+                "--ogrn",
+                &o,
+                "--name",
+                &format!("Исполнитель {section}"),
+                "--department",
+                section,
+            ]);
+            self.run_ok(&["routing", "set", "--section", section, "--ogrn", &o]);
+            by_section.insert(*section, o);
+        }
+        let region = ogrn(102_770_013_299);
+        self.run_ok(&[
+            "orgs",
+            "add",
+            "--ogrn",
+            &region,
+            "--name",
+            "Министерство социальной политики",
+            "--department",
+            "region",
+        ]);
+        by_section.insert("region", region);
+        by_section
+    }
+
+    /// Imports a sample, records one executed measure and assembles the report; returns (IPRA id, report id).
+    pub fn reported_ipra(&self, sample: &str, orgs: &std::collections::BTreeMap<&'static str, String>) -> (i64, i64) {
+        let path = fri_samples().join(sample);
+        self.ok(&["import", path.to_str().unwrap(), "--json"]);
+        let ipra = self.scalar("SELECT MAX(id) FROM ipras");
+        let measures = self.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
+        let m = measures
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["section"] == "social-protection" || m["section"] == "health")
+            .expect("a measure")
+            .clone();
+        let section = m["section"].as_str().unwrap();
+        let card = self.ok(&["show", &ipra.to_string(), "--json"]);
+        let date = card["decision_date"].as_str().unwrap().to_string();
+        self.ok(&[
+            "executions",
+            "add",
+            "--ipra",
+            &ipra.to_string(),
+            "--measure",
+            &m["id"].to_string(),
+            "--section",
+            section,
+            "--org",
+            &orgs[section],
+            "--executor",
+            &orgs[section],
+            "--name",
+            m["name"].as_str().unwrap(),
+            "--result",
+            "executed",
+            "--date",
+            &date,
+            "--ready",
+            "--json",
+        ]);
+        let assembled = self.ok(&[
+            "reports",
+            "assemble",
+            "--ipra",
+            &ipra.to_string(),
+            "--reporter",
+            &orgs["region"],
+            "--json",
+        ]);
+        (ipra, assembled["result"].as_i64().unwrap())
+    }
+}
+
+/// Generates a GOST R 34.10-2012 key and a self-signed certificate with the openssl binary.
+pub fn gost_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let key = dir.join(format!("{name}.key.pem"));
+    let cert = dir.join(format!("{name}.cert.pem"));
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "genpkey",
+        "-engine",
+        "gost",
+        "-algorithm",
+        "gost2012_256",
+        "-pkeyopt",
+        "paramset:A",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-x509",
+        "-engine",
+        "gost",
+        "-md_gost12_256",
+        "-key",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+        "-days",
+        "365",
+        "-subj",
+        &format!("/CN={name}/O=IPRA test"),
+    ]);
+    (key, cert)
+}

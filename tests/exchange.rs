@@ -1,0 +1,417 @@
+//! Signing, scheduler and exchange end to end: real GOST keys made in the test, the FRI outbox and
+//! inbox folders, retries and stops, the hash-chained log, and two server instances on one
+//! PostgreSQL with one scheduler leader and no work item processed twice.
+
+mod common;
+
+use common::{fri_samples, gost_key, Backend, Env};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn write_signing_config(env: &Env, ogrn: &str, key: &Path, cert: &Path) {
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::write(
+        env.data_dir().join("signing.toml"),
+        format!(
+            "[organisations.\"{ogrn}\"]\nprovider = \"gost\"\nkey = \"{}\"\ncertificate = \"{}\"\n",
+            key.display(),
+            cert.display()
+        ),
+    )
+    .unwrap();
+}
+
+fn sign_send_and_receive(backend: Backend) {
+    let env = Env::new(backend);
+    let orgs = env.directory();
+    let (_, report) = env.reported_ipra("extract_4.xml", &orgs);
+    let report = report.to_string();
+    let exchange = env.data_dir().join("exchange/fri");
+
+    // Unsigned: the outbox job sends nothing; signing needs a configured provider.
+    let run = env.ok(&["jobs", "run", "fri-outbox", "--json"]);
+    assert_eq!(run["status"], "succeeded");
+    assert!(files(&exchange.join("outbox")).is_empty());
+    let out = env.run(&["sign", "report", &report]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signing.toml"));
+
+    let (key, cert) = gost_key(env.dir.path(), "minsoc");
+    write_signing_config(&env, &orgs["region"], &key, &cert);
+    let signed = env.ok(&["sign", "report", &report, "--json"]);
+    assert!(signed["subject"].as_str().unwrap().contains("minsoc"), "{signed}");
+
+    // Dry run reports what would be sent and sends nothing.
+    let dry = env.ok(&["jobs", "dry-run", "fri-outbox", "--json"]);
+    assert!(dry["report"].as_str().unwrap().contains("отправить отчёт"), "{dry}");
+    assert!(files(&exchange.join("outbox")).is_empty());
+    assert_eq!(env.ok(&["reports", "list", "--json"])[0]["status"], "signed");
+
+    let run = env.ok(&["jobs", "run", "fri-outbox", "--json"]);
+    assert_eq!(run["counts"]["sent"], 1, "{run}");
+    let sent = files(&exchange.join("outbox"));
+    assert_eq!(sent.len(), 2, "document and detached signature: {sent:?}");
+    let document = exchange
+        .join("outbox")
+        .join(sent.iter().find(|n| !n.ends_with(".sig")).unwrap());
+    let signature = exchange
+        .join("outbox")
+        .join(sent.iter().find(|n| n.ends_with(".sig")).unwrap());
+    // The signature verifies with OpenSSL itself, independently of the product.
+    let verify = std::process::Command::new("openssl")
+        .args([
+            "cms",
+            "-verify",
+            "-engine",
+            "gost",
+            "-binary",
+            "-inform",
+            "DER",
+            "-noverify",
+            "-in",
+        ])
+        .arg(&signature)
+        .arg("-content")
+        .arg(&document)
+        .arg("-certfile")
+        .arg(&cert)
+        .arg("-out")
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
+    assert_eq!(env.ok(&["reports", "list", "--json"])[0]["status"], "sent");
+
+    // FRI's receipt arrives in the inbox: the report is rejected with the reason received.
+    let document_name = document.file_name().unwrap().to_str().unwrap();
+    std::fs::write(
+        exchange.join("inbox").join("receipt-1.xml"),
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ReportReceipt xmlns=\"urn:ipra:fri-receipt:1.0\" document=\"{document_name}\" status=\"rejected\"><Reason>Не указана дата исполнения</Reason></ReportReceipt>\n"
+        ),
+    )
+    .unwrap();
+    let dry = env.ok(&["jobs", "dry-run", "fri-inbox", "--json"]);
+    assert!(dry["report"].as_str().unwrap().contains("receipt-1.xml"));
+    assert!(
+        files(&exchange.join("inbox")).contains(&"receipt-1.xml".to_string()),
+        "dry run leaves the inbox"
+    );
+    env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    let reports = env.ok(&["reports", "list", "--json"]);
+    assert_eq!(reports[0]["status"], "rejected");
+    assert_eq!(reports[0]["rejection_reason"], "Не указана дата исполнения");
+    assert!(files(&exchange.join("inbox")).is_empty());
+    assert_eq!(files(&exchange.join("archive")), vec!["receipt-1.xml".to_string()]);
+
+    // The hash chain holds, and breaks when an entry is altered.
+    let verified = env.ok(&["audit", "verify", "--json"]);
+    assert_eq!(verified["ok"], true);
+    assert!(verified["entries"].as_u64().unwrap() >= 2);
+    common::block_on(async {
+        sqlx::any::install_default_drivers();
+        let url = env
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", env.data_dir().join("ipra.sqlite").display()));
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        sqlx::query("UPDATE exchange_log SET sha256 = 'forged' WHERE id = (SELECT MIN(id) FROM exchange_log)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let (code, broken) = env.run_json(&["audit", "verify", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(broken["ok"], false);
+}
+
+#[test]
+fn sign_send_and_receive_on_sqlite() {
+    sign_send_and_receive(Backend::Sqlite);
+}
+
+#[test]
+fn sign_send_and_receive_on_postgres() {
+    sign_send_and_receive(Backend::Postgres);
+}
+
+/// A signature made by the signer's own tool is verified before it is accepted.
+#[test]
+fn uploaded_signatures_are_verified() {
+    let env = Env::new(Backend::Sqlite);
+    let orgs = env.directory();
+    let (_, report) = env.reported_ipra("extract-20211124093406.xml", &orgs);
+    let report = report.to_string();
+    let (key, cert) = gost_key(env.dir.path(), "signer");
+    std::fs::write(
+        env.data_dir().join("signing.toml"),
+        format!("[organisations.\"{}\"]\nprovider = \"upload\"\n", orgs["region"]),
+    )
+    .unwrap();
+    let doc = env.dir.path().join("report.xml");
+    env.run_ok(&["reports", "document", &report, "--out", doc.to_str().unwrap()]);
+    let sign = |data: &Path, out: &Path| {
+        let status = std::process::Command::new("openssl")
+            .args([
+                "cms",
+                "-sign",
+                "-engine",
+                "gost",
+                "-binary",
+                "-outform",
+                "DER",
+                "-md",
+                "md_gost12_256",
+                "-signer",
+            ])
+            .arg(&cert)
+            .arg("-inkey")
+            .arg(&key)
+            .arg("-in")
+            .arg(data)
+            .arg("-out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    };
+    // A signature of other data is refused, and the attempt is kept with its reason.
+    let other = env.dir.path().join("other.xml");
+    std::fs::write(&other, b"<other/>").unwrap();
+    let wrong = env.dir.path().join("wrong.sig");
+    sign(&other, &wrong);
+    let out = env.run(&["sign", "upload", &report, "--signature", wrong.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("не принята"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let attempts = env.ok(&["sign", "attempts", "--report", &report, "--json"]);
+    assert_eq!(attempts[0]["status"], "failed");
+    assert_eq!(
+        env.ok(&["reports", "list", "--json"])[0]["status"],
+        "awaiting-signature"
+    );
+
+    let good = env.dir.path().join("good.sig");
+    sign(&doc, &good);
+    env.ok(&[
+        "sign",
+        "upload",
+        &report,
+        "--signature",
+        good.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(env.ok(&["reports", "list", "--json"])[0]["status"], "signed");
+}
+
+/// A delivery that fails is retried with backoff, can be stopped and put back by an administrator;
+/// the job run that failed waits for a decision.
+#[test]
+fn failed_delivery_retries_stops_and_resumes() {
+    let env = Env::new(Backend::Sqlite);
+    let orgs = env.directory();
+    let (_, report) = env.reported_ipra("extract_4.xml", &orgs);
+    let (key, cert) = gost_key(env.dir.path(), "minsoc");
+    write_signing_config(&env, &orgs["region"], &key, &cert);
+    env.ok(&["sign", "report", &report.to_string(), "--json"]);
+    // Nothing listens on this loopback port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.run_ok(&[
+        "jobs",
+        "set",
+        "fri-outbox",
+        "--config",
+        &format!("{{\"upload_url\": \"http://127.0.0.1:{port}/upload\"}}"),
+    ]);
+    let (code, run) = env.run_json(&["jobs", "run", "fri-outbox", "--json"]);
+    assert_eq!(code, 1);
+    assert_eq!(run["status"], "retrying", "{run}");
+    assert!(run["next_attempt_at"].as_str().is_some());
+    let messages = env.ok(&["exchange", "list", "--json"]);
+    let message = &messages[0];
+    assert_eq!(
+        message["status"], "queued",
+        "back in line for a later attempt: {message}"
+    );
+    assert!(message["last_error"].as_str().unwrap().contains("127.0.0.1"));
+    let id = message["id"].to_string();
+    env.run_ok(&["exchange", "stop", &id]);
+    assert_eq!(env.ok(&["exchange", "list", "--json"])[0]["status"], "stopped");
+    env.run_ok(&["exchange", "retry", &id]);
+    assert_eq!(env.ok(&["exchange", "list", "--json"])[0]["status"], "queued");
+    // The administrator discards the failed run; the history keeps it.
+    env.run_ok(&["jobs", "discard", &run["id"].to_string()]);
+    let history = env.ok(&["jobs", "history", "fri-outbox", "--json"]);
+    assert_eq!(history[0]["status"], "discarded");
+    assert_eq!(
+        env.ok(&["reports", "list", "--json"])[0]["status"],
+        "signed",
+        "nothing was sent"
+    );
+}
+
+/// The inbox takes each document once: the same file dropped again is a duplicate.
+#[test]
+fn inbox_takes_each_document_once() {
+    let env = Env::new(Backend::Sqlite);
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(fri_samples().join("extract_4.xml"), inbox.join("a.xml")).unwrap();
+    let run = env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(run["counts"]["processed"], 1, "{run}");
+    std::fs::copy(fri_samples().join("extract_4.xml"), inbox.join("again.xml")).unwrap();
+    let run = env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(run["counts"]["duplicates"], 1, "{run}");
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 1);
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM exchange_messages"), 1);
+    // A bad extract fails its message with the reason and goes to quarantine.
+    std::fs::write(inbox.join("bad.xml"), b"<broken").unwrap();
+    let (code, run) = env.run_json(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(code, 1);
+    assert!(run["errors"][0].as_str().unwrap().contains("bad.xml"), "{run}");
+    let failed: Vec<serde_json::Value> = env
+        .ok(&["exchange", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["file_name"] == "bad.xml")
+        .cloned()
+        .collect();
+    assert!(failed[0]["last_error"].as_str().is_some());
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get_json(addr: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let start = body.find('{').unwrap();
+    let end = body.rfind('}').unwrap();
+    serde_json::from_str(&body[start..=end]).unwrap()
+}
+
+/// Two instances on one PostgreSQL: exactly one leads the scheduler, both take inbox work, and
+/// every document is processed exactly once; runs of a job never overlap.
+#[test]
+fn two_instances_share_one_postgres() {
+    let env = Env::new(Backend::Postgres);
+    env.run_ok(&["jobs", "set", "fri-inbox", "--schedule", "* * * * * *"]);
+    for job in [
+        "fri-outbox",
+        "zags-inbox",
+        "zags-check",
+        "egisso-upload",
+        "deadline-check",
+    ] {
+        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
+    }
+    let demo = env.dir.path().join("demo");
+    env.run_ok(&["demo", "--count", "24", "--seed", "11", "--out", demo.to_str().unwrap()]);
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = env
+            .ipra()
+            .args(["serve", "--listen", &addr, "--tick-ms", "100"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        servers.push(Server(child));
+        addrs.push(addr);
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut leaders;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let healths: Vec<serde_json::Value> = addrs
+            .iter()
+            .filter_map(|a| {
+                std::net::TcpStream::connect(a)
+                    .ok()
+                    .map(|_| get_json(a, "/api/v1/health"))
+            })
+            .collect();
+        leaders = healths.iter().filter(|h| h["scheduler_leader"] == true).count();
+        if healths.len() == 2 && leaders == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "servers did not come up with one leader: {healths:?}"
+        );
+    }
+    assert_eq!(leaders, 1, "exactly one scheduler leader");
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for path in &names {
+        let name = path.file_name().unwrap();
+        std::fs::copy(path, inbox.join(format!("{}.part", name.to_string_lossy()))).unwrap();
+        std::fs::rename(inbox.join(format!("{}.part", name.to_string_lossy())), inbox.join(name)).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'") < names.len() as i64 {
+        assert!(Instant::now() < deadline, "inbox not processed in time");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(servers);
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM exchange_messages"), names.len() as i64);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE attempts <> 1"),
+        0,
+        "no message taken twice"
+    );
+    let expected = env.scalar("SELECT COUNT(*) FROM import_runs WHERE origin = 'inbox'");
+    assert_eq!(expected, names.len() as i64, "one import per document");
+    assert_eq!(
+        env.scalar(
+            "SELECT COUNT(*) FROM job_runs a JOIN job_runs b ON a.job = b.job AND a.id < b.id \
+             WHERE b.started_at < a.finished_at"
+        ),
+        0,
+        "runs of one job never overlap"
+    );
+    assert!(env.scalar("SELECT COUNT(*) FROM ipras") > 0);
+}
