@@ -1,134 +1,93 @@
-//! `ipra serve` end to end: health, the first API and the register page over loopback HTTP.
+//! `ipra serve` end to end over loopback HTTP: health, login and sessions, the first API and the
+//! register pages, on SQLite and PostgreSQL.
 
 mod common;
 
-use common::{fri_samples, Backend, Env, BACKENDS};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Stdio};
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(env: &Env) -> Server {
-    let mut child = env
-        .ipra()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .to_string();
-    Server { child, addr }
-}
-
-/// A plain HTTP/1.1 GET over loopback; returns status and body.
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn json_body(body: &str) -> serde_json::Value {
-    // Bodies may be chunked: take the JSON between the outer braces.
-    let start = body.find(['{', '[']).unwrap();
-    let end = body.rfind(['}', ']']).unwrap();
-    serde_json::from_str(&body[start..=end]).unwrap()
-}
+use common::{fri_samples, http, login, Backend, Env, BACKENDS};
 
 #[test]
 fn serves_health_api_and_register_page() {
     for backend in BACKENDS {
         let env = Env::new(backend);
-        let (code, _) = env.run_json(&[
-            "import",
-            fri_samples().join("extract_4.xml").to_str().unwrap(),
-            "--json",
-        ]);
+        let (code, _) = env.run_json(&["import", fri_samples().join("extract_4.xml").to_str().unwrap(), "--json"]);
         assert_eq!(code, 0);
-        let server = start(&env);
+        env.add_user("coordinator", "coordinator", None, "correct horse battery");
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
 
-        let (status, body) = get(&server.addr, "/api/v1/health");
-        assert_eq!(status, 200);
-        let health = json_body(&body);
+        let health = http(addr, "GET", "/api/v1/health", &[], None);
+        assert_eq!(health.status, 200);
+        let health = health.json();
         assert_eq!(health["status"], "ok");
         assert_eq!(health["register"]["ipras"], 1);
-        assert_eq!(
-            health["database"],
-            if backend == Backend::Sqlite {
-                "sqlite"
-            } else {
-                "postgres"
-            }
-        );
+        assert_eq!(health["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
 
-        let (status, body) = get(&server.addr, "/api/v1/ipras?per_page=10");
-        assert_eq!(status, 200);
-        let page = json_body(&body);
+        // Without a session: 401 for the API, the login page for pages.
+        assert_eq!(http(addr, "GET", "/api/v1/ipras", &[], None).status, 401);
+        let page = http(addr, "GET", "/", &[], None);
+        assert_eq!(page.status, 303);
+        assert!(page.headers.to_lowercase().contains("location: /login"));
+        let wrong = http(addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"coordinator","password":"wrong password"}"#));
+        assert_eq!(wrong.status, 401);
+        assert!(wrong.body.contains("неверный логин или пароль"));
+
+        let (cookie, csrf) = login(addr, "coordinator", "correct horse battery");
+        let auth = [("Cookie", cookie.as_str())];
+        let list = http(addr, "GET", "/api/v1/ipras?per_page=10", &auth, None);
+        assert_eq!(list.status, 200);
+        let page = list.json();
         assert_eq!(page["total"], 1);
         let item = &page["items"][0];
-        assert!(
-            item["snils"].as_str().unwrap().starts_with("***-***-"),
-            "SNILS masked in lists: {item}"
-        );
+        assert!(item["snils"].as_str().unwrap().starts_with("***-***-"), "SNILS masked in lists: {item}");
         let id = item["id"].as_i64().unwrap();
 
-        let (status, body) = get(&server.addr, &format!("/api/v1/ipras/{id}"));
-        assert_eq!(status, 200);
-        let card = json_body(&body);
+        let card = http(addr, "GET", &format!("/api/v1/ipras/{id}"), &auth, None);
+        assert_eq!(card.status, 200);
+        let card = card.json();
         assert_eq!(card["person"]["snils"], "120-334-215 87");
         assert!(card["measures"].as_array().unwrap().len() > 1);
         assert_eq!(
-            env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ipra.read'"),
+            env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ipra.read' AND actor = 'coordinator:coordinator'"),
             1,
-            "card reads are logged"
+            "card reads are logged with who read them"
         );
 
-        let (status, body) = get(&server.addr, &format!("/api/v1/ipras/{id}/source"));
-        assert_eq!(status, 200);
-        assert!(body.contains("ВыпискаФРИ"));
+        let source = http(addr, "GET", &format!("/api/v1/ipras/{id}/source"), &auth, None);
+        assert_eq!(source.status, 200);
+        assert!(source.body.contains("ВыпискаФРИ"));
+        assert_eq!(http(addr, "GET", "/api/v1/ipras/999999", &auth, None).status, 404);
 
-        let (status, _) = get(&server.addr, "/api/v1/ipras/999999");
-        assert_eq!(status, 404);
+        // A state-changing call with the cookie alone (no CSRF token) is refused.
+        let body = r#"{"section":"health","ogrn":"1027700132195"}"#;
+        assert_eq!(http(addr, "POST", "/api/v1/routing/preview", &auth, Some(body)).status, 403);
+        let with_csrf = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+        assert_eq!(http(addr, "POST", "/api/v1/routing/preview", &with_csrf, Some(body)).status, 200);
 
-        let (status, html) = get(&server.addr, "/?surname=%D0%9F%D0%9E%D0%93");
-        assert_eq!(status, 200);
-        assert!(
-            html.contains("Реестр выписок из ИПРА") && html.contains("ПОГОДИНА"),
-            "{html}"
-        );
-        let (_, html) = get(&server.addr, "/?surname=NOBODY");
-        assert!(html.contains("Найдено: 0"));
-        let (status, html) = get(&server.addr, &format!("/ipras/{id}"));
-        assert_eq!(status, 200);
-        assert!(html.contains("Мероприятия"));
+        let html = http(addr, "GET", "/?surname=%D0%9F%D0%9E%D0%93", &auth, None);
+        assert_eq!(html.status, 200);
+        assert!(html.body.contains("Реестр выписок из ИПРА") && html.body.contains("ПОГОДИНА"), "{}", html.body);
+        assert!(http(addr, "GET", "/?surname=NOBODY", &auth, None).body.contains("Найдено: 0"));
+        let card_page = http(addr, "GET", &format!("/ipras/{id}"), &auth, None);
+        assert_eq!(card_page.status, 200);
+        assert!(card_page.body.contains("Мероприятия"));
+
+        // Logging out ends the session.
+        assert_eq!(http(addr, "DELETE", "/api/v1/session", &with_csrf, None).status, 200);
+        assert_eq!(http(addr, "GET", "/api/v1/ipras", &auth, None).status, 401);
     }
+}
+
+/// Repeated wrong passwords lock the login for a while, even with the right password afterwards.
+#[test]
+fn login_is_throttled() {
+    let env = Env::new(Backend::Sqlite);
+    env.add_user("admin", "administrator", None, "a long admin password");
+    let server = env.serve(&[]);
+    for _ in 0..5 {
+        let r = http(&server.addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"admin","password":"nope nope nope"}"#));
+        assert_eq!(r.status, 401);
+    }
+    let r = http(&server.addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"admin","password":"a long admin password"}"#));
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("слишком много"));
 }

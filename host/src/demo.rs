@@ -95,6 +95,48 @@ pub async fn load(app: &App, count: usize, seed: u64) -> Result<ImportReport> {
     report
 }
 
+/// Demo users, one per role, with passwords that are only for the demo.
+pub const DEMO_USERS: &[(&str, &str, &str, &str)] = &[
+    ("admin", "Администратор (демо)", "administrator", "demo-admin-2026"),
+    (
+        "coordinator",
+        "Координатор Министерства (демо)",
+        "coordinator",
+        "demo-coord-2026",
+    ),
+    (
+        "executor",
+        "Исполнитель поликлиники (демо)",
+        "executor",
+        "demo-exec-2026",
+    ),
+    ("auditor", "Аудитор (демо)", "auditor", "demo-audit-2026"),
+];
+
+/// Creates the demo users (the executor acts for the first health organisation of the demo region)
+/// and prints how to log in.
+pub async fn create_users(app: &App, seed: u64) -> Result<()> {
+    let existing = crate::auth::list_users(&app.db).await?;
+    let executor_ogrn = ipra_demo::organisations(seed)
+        .into_iter()
+        .find(|o| o.department == "health")
+        .map(|o| o.ogrn);
+    println!("Вход в демонстрационную систему (пароли только для демонстрации):");
+    for (login, name, role, password) in DEMO_USERS {
+        if !existing.iter().any(|u| u.login == *login) {
+            let role = crate::auth::Role::parse(role)?;
+            let ogrn = if role == crate::auth::Role::Executor {
+                executor_ogrn.as_deref()
+            } else {
+                None
+            };
+            crate::auth::add_user(&app.db, login, name, role, ogrn, password, "демо").await?;
+        }
+        println!("  {login:<12} пароль {password:<18} {name}");
+    }
+    Ok(())
+}
+
 /// Loads demo data only into an empty register, so that `serve --demo` can be run again safely.
 pub async fn load_if_empty(app: &App, count: usize) -> Result<()> {
     let counts = crate::register::query::counts(&app.db).await?;
@@ -103,9 +145,10 @@ pub async fn load_if_empty(app: &App, count: usize) -> Result<()> {
             "В реестре уже {} ИПРА: демонстрационные данные не загружаются повторно.",
             counts.ipras
         );
-        return Ok(());
+        return create_users(app, 1).await;
     }
     let report = load(app, count, 1).await?;
+    create_users(app, 1).await?;
     println!(
         "Загружены демонстрационные данные: {} ИПРА, заменено более новыми: {}, отклонено: {}.",
         report.imported,

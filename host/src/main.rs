@@ -3,6 +3,7 @@
 
 mod app;
 mod audit;
+mod auth;
 mod bench;
 mod cli;
 mod db;
@@ -171,6 +172,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::exchange::ExchangeCommand,
     },
+    /// Users and their roles: add, change a password, list, issue an API token.
+    Users {
+        #[command(subcommand)]
+        command: cli::exchange::UsersCommand,
+    },
     /// The audit trail.
     Audit {
         #[command(subcommand)]
@@ -318,6 +324,7 @@ async fn run(cli: Cli) -> Result<i32> {
                     let app = open().await?;
                     let report = demo::load(&app, count, seed).await?;
                     print_report(&report);
+                    demo::create_users(&app, seed).await?;
                 }
             }
             Ok(0)
@@ -361,6 +368,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Jobs { command } => cli::exchange::jobs(&open().await?, command, &actor).await,
         Command::Sign { command } => cli::exchange::sign(&open().await?, command, &actor).await,
         Command::Exchange { command } => cli::exchange::exchange_command(&open().await?, command, &actor).await,
+        Command::Users { command } => cli::exchange::users(&open().await?, command, &actor).await,
         Command::Audit {
             command: AuditCommand::Verify { json },
         } => cli::exchange::audit_verify(&open().await?, json).await,

@@ -451,3 +451,124 @@ pub fn gost_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     ]);
     (key, cert)
 }
+
+impl Env {
+    /// Adds a user through the CLI (the password goes through standard input).
+    pub fn add_user(&self, login: &str, role: &str, ogrn: Option<&str>, password: &str) {
+        use std::io::Write;
+        let mut args = vec!["users", "add", login, "--name", login, "--role", role];
+        if let Some(ogrn) = ogrn {
+            args.extend(["--ogrn", ogrn]);
+        }
+        let mut child = self.ipra().args(&args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("ipra");
+        writeln!(child.stdin.take().expect("stdin"), "{password}").expect("password");
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "users add {login}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A running `ipra serve` on a free loopback port, stopped when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Env {
+    pub fn serve(&self, extra: &[&str]) -> Server {
+        use std::io::BufRead;
+        let mut child = self
+            .ipra()
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-scheduler"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ipra serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        Server { child, addr }
+    }
+}
+
+/// An HTTP response as the tests read it.
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: String,
+}
+
+impl Response {
+    pub fn json(&self) -> serde_json::Value {
+        let start = self.body.find(['{', '[']).unwrap_or_else(|| panic!("no JSON in {}", self.body));
+        let end = self.body.rfind(['}', ']']).unwrap_or(self.body.len() - 1);
+        serde_json::from_str(&self.body[start..=end]).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    pub fn cookie(&self) -> Option<String> {
+        self.headers.lines().find_map(|l| {
+            let l = l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            Some(l.split(';').next()?.to_string())
+        })
+    }
+}
+
+/// A plain HTTP/1.1 request over loopback (no client library: what is sent is what the test says).
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> Response {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    if let Some(body) = body {
+        request.push_str(body);
+    }
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    // Chunked bodies: keep only the chunk payloads.
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    Response { status, headers: head.to_string(), body }
+}
+
+/// Logs in through the API; returns the cookie header value and the CSRF token.
+pub fn login(addr: &str, login: &str, password: &str) -> (String, String) {
+    let response = http(addr, "POST", "/api/v1/session", &[], Some(&format!("{{\"login\":\"{login}\",\"password\":\"{password}\"}}")));
+    assert_eq!(response.status, 200, "login {login}: {}", response.body);
+    let cookie = response.cookie().expect("session cookie");
+    let csrf = response.json()["csrf_token"].as_str().expect("csrf").to_string();
+    (cookie, csrf)
+}

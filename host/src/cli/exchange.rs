@@ -127,6 +127,86 @@ pub enum ExchangeCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// administrator, coordinator, executor or auditor.
+        #[arg(long)]
+        role: String,
+        /// The organisation an executor acts for.
+        #[arg(long)]
+        ogrn: Option<String>,
+    },
+    /// Set a new password (read from standard input); ends the user's sessions.
+    Passwd { login: String },
+    /// Users with roles and organisations.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue an API token (shown once) for scripts: `Authorization: Bearer TOKEN`.
+    Token {
+        login: String,
+        #[arg(long, default_value = "скрипт")]
+        label: String,
+    },
+}
+
+fn read_password() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("чтение пароля со стандартного ввода")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub async fn users(app: &App, command: UsersCommand, actor: &str) -> Result<i32> {
+    match command {
+        UsersCommand::Add {
+            login,
+            name,
+            role,
+            ogrn,
+        } => {
+            let role = crate::auth::Role::parse(&role)?;
+            let password = read_password()?;
+            crate::auth::add_user(&app.db, &login, &name, role, ogrn.as_deref(), &password, actor).await?;
+            println!("пользователь {login} ({}) добавлен", role.label());
+        }
+        UsersCommand::Passwd { login } => {
+            let password = read_password()?;
+            crate::auth::set_password(&app.db, &login, &password, actor).await?;
+            println!("пароль пользователя {login} изменён");
+        }
+        UsersCommand::List { json } => {
+            let users = crate::auth::list_users(&app.db).await?;
+            if json {
+                print_json(&users)?;
+            } else {
+                for u in users {
+                    println!(
+                        "{:<16} {:<14} {:<14} {} {}",
+                        u.login,
+                        u.role,
+                        u.ogrn.unwrap_or_default(),
+                        if u.active { "" } else { "(отключён)" },
+                        u.full_name
+                    );
+                }
+            }
+        }
+        UsersCommand::Token { login, label } => {
+            let token = crate::auth::issue_token(&app.db, &login, &label, actor).await?;
+            println!("{token}");
+        }
+    }
+    Ok(0)
+}
+
 /// The instance name of this process in job runs and claims.
 pub fn instance_name() -> String {
     let host = std::fs::read_to_string("/etc/hostname")

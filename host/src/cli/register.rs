@@ -373,7 +373,7 @@ pub async fn routing(app: &App, command: RoutingCommand, actor: &str) -> Result<
 pub async fn measures(app: &App, command: MeasuresCommand, actor: &str) -> Result<i32> {
     match command {
         MeasuresCommand::List { ipra, json } => {
-            let card = crate::register::query::ipra_card(&app.db, ipra)
+            let card = crate::register::query::ipra_card(&app.db, ipra, None)
                 .await?
                 .context("ИПРА не найдена")?;
             crate::audit::record(&app.db, actor, "ipra.read", &format!("ipra:{ipra}"), Some("measures")).await?;
@@ -500,7 +500,7 @@ pub async fn reports(app: &App, command: ReportsCommand, actor: &str) -> Result<
     match command {
         ReportsCommand::Assemble { ipra, reporter, json } => {
             finish(
-                execution::assemble_report(app, ipra, &reporter, actor).await,
+                execution::assemble_report(app, ipra, &reporter, None, actor).await,
                 json,
                 |id| {
                     println!("отчёт {id} сформирован и ожидает подписания");
@@ -653,7 +653,7 @@ pub async fn death(app: &App, snils: &str, date: &str, source: &str, actor: &str
 }
 
 pub async fn show(app: &App, id: i64, json: bool, actor: &str) -> Result<i32> {
-    let card = crate::register::query::ipra_card(&app.db, id)
+    let card = crate::register::query::ipra_card(&app.db, id, None)
         .await?
         .context("ИПРА не найдена")?;
     crate::audit::record(&app.db, actor, "ipra.read", &format!("ipra:{id}"), None).await?;

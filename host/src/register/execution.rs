@@ -554,7 +554,16 @@ pub async fn report_document(app: &App, id: i64) -> Result<Option<(String, Vec<u
 
 /// Assembles the report of an IPRA from the ready records of all departments: each department
 /// renders its section, the FRI connector renders the package; the report then awaits signature.
-pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor: &str) -> Checked<i64> {
+///
+/// With `only_organisation` (an executor reporting for itself) the report holds only that
+/// organisation's records.
+pub async fn assemble_report(
+    app: &App,
+    ipra_id: i64,
+    reporter_ogrn: &str,
+    only_organisation: Option<&str>,
+    actor: &str,
+) -> Checked<i64> {
     let Some(reporter) = crate::register::directory::organisation(&app.db, reporter_ogrn).await? else {
         return Ok(Err(vec![field_error(
             "reporter-unknown",
@@ -568,9 +577,10 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
     };
     drop(conn);
     let open_report: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM reports WHERE ipra_id = $1 AND status IN ('awaiting-signature', 'signed')",
+        "SELECT COUNT(*) AS n FROM reports WHERE ipra_id = $1 AND reporter_ogrn = $2 AND status IN ('awaiting-signature', 'signed')",
     )
     .bind(ipra_id)
+    .bind(reporter_ogrn)
     .fetch_one(&app.db.pool)
     .await?
     .try_get("n")?;
@@ -584,7 +594,7 @@ pub async fn assemble_report(app: &App, ipra_id: i64, reporter_ogrn: &str, actor
     let records: Vec<ExecutionRecord> = records_of_ipra(app, ipra_id)
         .await?
         .into_iter()
-        .filter(|r| r.status == "ready")
+        .filter(|r| r.status == "ready" && only_organisation.is_none_or(|o| r.form.organisation == o))
         .collect();
     if records.is_empty() {
         return Ok(Err(vec![field_error(

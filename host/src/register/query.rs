@@ -69,7 +69,8 @@ fn full_name(surname: &str, given: &str, patronymic: Option<&str>) -> String {
     }
 }
 
-pub async fn list_ipras(db: &Db, filter: &IpraFilter) -> Result<IpraPage> {
+/// `scope`: the OGRN of an executor, who sees only IPRAs with measures assigned to it.
+pub async fn list_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>) -> Result<IpraPage> {
     let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
     let page = filter.page.unwrap_or(1).max(1);
     let mut conditions = Vec::new();
@@ -78,6 +79,12 @@ pub async fn list_ipras(db: &Db, filter: &IpraFilter) -> Result<IpraPage> {
         binds.push(value);
         conditions.push(sql.replace('?', &format!("${}", binds.len())));
     };
+    if let Some(ogrn) = scope {
+        add(
+            "EXISTS (SELECT 1 FROM measures sm WHERE sm.ipra_id = i.id AND sm.assigned_ogrn = ?)",
+            ogrn.to_string(),
+        );
+    }
     if let Some(v) = filter.number.as_deref().filter(|v| !v.is_empty()) {
         add("i.number = ?", v.to_string());
     }
@@ -247,7 +254,20 @@ pub struct SourceView {
     pub size_bytes: i64,
 }
 
-pub async fn ipra_card(db: &Db, id: i64) -> Result<Option<IpraCard>> {
+/// The card of one IPRA; with a `scope` (an executor's OGRN) only when some of its measures are
+/// assigned to that organisation, and with only those measures.
+pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<IpraCard>> {
+    if let Some(ogrn) = scope {
+        let visible: i64 = sqlx::query("SELECT COUNT(*) AS n FROM measures WHERE ipra_id = $1 AND assigned_ogrn = $2")
+            .bind(id)
+            .bind(ogrn)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?;
+        if visible == 0 {
+            return Ok(None);
+        }
+    }
     let Some(row) = sqlx::query(
         "SELECT i.*, p.surname, p.given_name, p.patronymic, p.birth_date, p.gender, p.territory_code, p.address, p.death_date, \
          s.file_name, s.sha256, s.size_bytes \
@@ -260,36 +280,38 @@ pub async fn ipra_card(db: &Db, id: i64) -> Result<Option<IpraCard>> {
         return Ok(None);
     };
     let person_id: i64 = row.try_get("person_id")?;
-    let measures = sqlx::query("SELECT * FROM measures WHERE ipra_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|m| -> Result<MeasureView> {
-            Ok(MeasureView {
-                id: m.try_get("id")?,
-                status: m.try_get("status")?,
-                due_date: opt_text(m, "due_date"),
-                assignment_source: opt_text(m, "assignment_source"),
-                closed_reason: opt_text(m, "closed_reason"),
-                key: m.try_get("measure_key")?,
-                section: m.try_get("section")?,
-                category_code: m.try_get("category_code")?,
-                category_name: m.try_get("category_name")?,
-                code: opt_text(m, "code"),
-                name: m.try_get("name")?,
-                guid: opt_text(m, "guid"),
-                executor_ogrn: opt_text(m, "executor_ogrn"),
-                executor_name: opt_text(m, "executor_name"),
-                date_from: opt_text(m, "date_from"),
-                date_to: opt_text(m, "date_to"),
-                quantity: opt_text(m, "quantity"),
-                claimed_by: opt_text(m, "claimed_by"),
-                assigned_ogrn: opt_text(m, "assigned_ogrn"),
-                assignment_note: opt_text(m, "assignment_note"),
+    let measures =
+        sqlx::query("SELECT * FROM measures WHERE ipra_id = $1 AND ($2 = '' OR assigned_ogrn = $2) ORDER BY id")
+            .bind(id)
+            .bind(scope.unwrap_or(""))
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(|m| -> Result<MeasureView> {
+                Ok(MeasureView {
+                    id: m.try_get("id")?,
+                    status: m.try_get("status")?,
+                    due_date: opt_text(m, "due_date"),
+                    assignment_source: opt_text(m, "assignment_source"),
+                    closed_reason: opt_text(m, "closed_reason"),
+                    key: m.try_get("measure_key")?,
+                    section: m.try_get("section")?,
+                    category_code: m.try_get("category_code")?,
+                    category_name: m.try_get("category_name")?,
+                    code: opt_text(m, "code"),
+                    name: m.try_get("name")?,
+                    guid: opt_text(m, "guid"),
+                    executor_ogrn: opt_text(m, "executor_ogrn"),
+                    executor_name: opt_text(m, "executor_name"),
+                    date_from: opt_text(m, "date_from"),
+                    date_to: opt_text(m, "date_to"),
+                    quantity: opt_text(m, "quantity"),
+                    claimed_by: opt_text(m, "claimed_by"),
+                    assigned_ogrn: opt_text(m, "assigned_ogrn"),
+                    assignment_note: opt_text(m, "assignment_note"),
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
     let history = sqlx::query(
         "SELECT id, number, protocol_number, protocol_date, status, superseded_by FROM ipras WHERE person_id = $1 ORDER BY protocol_date, id",
     )

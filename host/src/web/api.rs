@@ -3,6 +3,8 @@
 
 use super::ApiError;
 use crate::app::App;
+use crate::auth::web::{forbidden, require, require_write};
+use crate::auth::{Principal, Role};
 use crate::register::directory::{self, Organisation};
 use crate::register::execution::{self, Checked, ExecutionForm};
 use crate::register::{deadlines, reference, stats};
@@ -14,8 +16,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// Who acts through the API until users and sessions exist.
-const API_ACTOR: &str = "api";
+const MANAGERS: &[Role] = &[Role::Administrator, Role::Coordinator];
+const OVERSEERS: &[Role] = &[Role::Administrator, Role::Coordinator, Role::Auditor];
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -74,19 +76,25 @@ fn conflict(e: anyhow::Error) -> ApiError {
     }
 }
 
-async fn list_organisations(State(app): State<App>) -> Result<Json<Vec<Organisation>>, ApiError> {
+async fn list_organisations(State(app): State<App>, _user: Principal) -> Result<Json<Vec<Organisation>>, ApiError> {
     Ok(Json(directory::list_organisations(&app.db).await?))
 }
 
-async fn save_organisation(State(app): State<App>, Json(org): Json<Organisation>) -> Result<Json<Value>, ApiError> {
-    directory::upsert_organisation(&app.db, &org, API_ACTOR)
+async fn save_organisation(
+    State(app): State<App>,
+    user: Principal,
+    Json(org): Json<Organisation>,
+) -> Result<Json<Value>, ApiError> {
+    require(&user, MANAGERS)?;
+    directory::upsert_organisation(&app.db, &org, &user.actor())
         .await
         .map_err(|e| bad_request(format!("{e:#}")))?;
     app.refresh_lookups().await?;
     Ok(Json(json!({"ok": true})))
 }
 
-async fn list_rules(State(app): State<App>) -> Result<Json<Vec<directory::RoutingRule>>, ApiError> {
+async fn list_rules(State(app): State<App>, user: Principal) -> Result<Json<Vec<directory::RoutingRule>>, ApiError> {
+    require(&user, OVERSEERS)?;
     Ok(Json(directory::active_rules(&app.db).await?))
 }
 
@@ -97,18 +105,28 @@ struct RuleRequest {
     ogrn: String,
 }
 
-async fn preview_rule(State(app): State<App>, Json(rule): Json<RuleRequest>) -> Result<Json<Value>, ApiError> {
+async fn preview_rule(
+    State(app): State<App>,
+    user: Principal,
+    Json(rule): Json<RuleRequest>,
+) -> Result<Json<Value>, ApiError> {
+    require(&user, MANAGERS)?;
     let moves = directory::preview_rule(&app.db, &rule.section, rule.territory_code.as_deref(), &rule.ogrn).await?;
     Ok(Json(json!({"reassigned": moves.len(), "measures": moves})))
 }
 
-async fn set_rule(State(app): State<App>, Json(rule): Json<RuleRequest>) -> Result<Json<Value>, ApiError> {
+async fn set_rule(
+    State(app): State<App>,
+    user: Principal,
+    Json(rule): Json<RuleRequest>,
+) -> Result<Json<Value>, ApiError> {
+    require(&user, MANAGERS)?;
     let moves = directory::set_rule(
         &app.db,
         &rule.section,
         rule.territory_code.as_deref(),
         &rule.ogrn,
-        API_ACTOR,
+        &user.actor(),
     )
     .await
     .map_err(conflict)?;
@@ -124,10 +142,12 @@ struct AssignRequest {
 
 async fn assign_measure(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
     Json(req): Json<AssignRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    directory::assign_by_hand(&app.db, id, &req.ogrn, API_ACTOR, req.note.as_deref())
+    require(&user, MANAGERS)?;
+    directory::assign_by_hand(&app.db, id, &req.ogrn, &user.actor(), req.note.as_deref())
         .await
         .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
@@ -135,20 +155,73 @@ async fn assign_measure(
 
 async fn measure_history(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<directory::AssignmentEvent>>, ApiError> {
+    require(&user, OVERSEERS)?;
     Ok(Json(directory::assignment_history(&app.db, id).await?))
+}
+
+/// An executor works only on the IPRAs and measures of its own organisation.
+async fn check_ipra_scope(app: &App, user: &Principal, ipra_id: i64) -> Result<(), ApiError> {
+    if user.scope().is_some()
+        && crate::register::query::ipra_card(&app.db, ipra_id, user.scope())
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found("ИПРА"));
+    }
+    Ok(())
+}
+
+async fn check_form_scope(app: &App, user: &Principal, form: &ExecutionForm) -> Result<(), ApiError> {
+    require_write(user)?;
+    let Some(ogrn) = user.scope() else { return Ok(()) };
+    check_ipra_scope(app, user, form.ipra_id).await?;
+    if form.organisation != ogrn {
+        return Err(forbidden());
+    }
+    if let Some(measure) = form.measure_id {
+        let card = crate::register::query::ipra_card(&app.db, form.ipra_id, Some(ogrn)).await?;
+        if !card.is_some_and(|c| c.measures.iter().any(|m| m.id == measure)) {
+            return Err(forbidden());
+        }
+    }
+    Ok(())
+}
+
+async fn record_in_scope(app: &App, user: &Principal, id: i64) -> Result<execution::ExecutionRecord, ApiError> {
+    let record = execution::record(app, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Запись исполнения"))?;
+    if user.scope().is_some_and(|ogrn| record.form.organisation != ogrn) {
+        return Err(ApiError::not_found("Запись исполнения"));
+    }
+    Ok(record)
 }
 
 async fn list_executions(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<execution::ExecutionRecord>>, ApiError> {
-    Ok(Json(execution::records_of_ipra(&app, id).await?))
+    check_ipra_scope(&app, &user, id).await?;
+    let records = execution::records_of_ipra(&app, id).await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .filter(|r| user.scope().is_none_or(|o| r.form.organisation == o))
+            .collect(),
+    ))
 }
 
-async fn create_execution(State(app): State<App>, Json(form): Json<ExecutionForm>) -> Result<Json<Value>, ApiError> {
-    let (id, warnings) = execution::save_draft(&app, None, &form, API_ACTOR)
+async fn create_execution(
+    State(app): State<App>,
+    user: Principal,
+    Json(form): Json<ExecutionForm>,
+) -> Result<Json<Value>, ApiError> {
+    check_form_scope(&app, &user, &form).await?;
+    let (id, warnings) = execution::save_draft(&app, None, &form, &user.actor())
         .await
         .map_err(conflict)?;
     Ok(Json(json!({"ok": true, "result": id, "warnings": warnings})))
@@ -156,10 +229,13 @@ async fn create_execution(State(app): State<App>, Json(form): Json<ExecutionForm
 
 async fn update_execution(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
     Json(form): Json<ExecutionForm>,
 ) -> Result<Json<Value>, ApiError> {
-    let (id, warnings) = execution::save_draft(&app, Some(id), &form, API_ACTOR)
+    record_in_scope(&app, &user, id).await?;
+    check_form_scope(&app, &user, &form).await?;
+    let (id, warnings) = execution::save_draft(&app, Some(id), &form, &user.actor())
         .await
         .map_err(conflict)?;
     Ok(Json(json!({"ok": true, "result": id, "warnings": warnings})))
@@ -167,25 +243,41 @@ async fn update_execution(
 
 async fn get_execution(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
 ) -> Result<Json<execution::ExecutionRecord>, ApiError> {
-    execution::record(&app, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("Запись исполнения"))
+    Ok(Json(record_in_scope(&app, &user, id).await?))
 }
 
-async fn delete_execution(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    execution::delete_draft(&app, id, API_ACTOR).await.map_err(conflict)?;
+async fn delete_execution(
+    State(app): State<App>,
+    user: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    require_write(&user)?;
+    record_in_scope(&app, &user, id).await?;
+    execution::delete_draft(&app, id, &user.actor())
+        .await
+        .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 
-async fn ready_execution(State(app): State<App>, Path(id): Path<i64>) -> Result<Response, ApiError> {
-    checked(execution::mark_ready(&app, id, API_ACTOR).await)
+async fn ready_execution(State(app): State<App>, user: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    require_write(&user)?;
+    record_in_scope(&app, &user, id).await?;
+    checked(execution::mark_ready(&app, id, &user.actor()).await)
 }
 
-async fn draft_execution(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    execution::back_to_draft(&app, id, API_ACTOR).await.map_err(conflict)?;
+async fn draft_execution(
+    State(app): State<App>,
+    user: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    require_write(&user)?;
+    record_in_scope(&app, &user, id).await?;
+    execution::back_to_draft(&app, id, &user.actor())
+        .await
+        .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -194,12 +286,20 @@ struct AssembleRequest {
     reporter_ogrn: String,
 }
 
+/// A coordinator assembles the report of all departments; an executor, the report of its own
+/// organisation's records.
 async fn assemble_report(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
     Json(req): Json<AssembleRequest>,
 ) -> Result<Response, ApiError> {
-    checked(execution::assemble_report(&app, id, &req.reporter_ogrn, API_ACTOR).await)
+    require_write(&user)?;
+    check_ipra_scope(&app, &user, id).await?;
+    if user.scope().is_some_and(|o| o != req.reporter_ogrn) {
+        return Err(forbidden());
+    }
+    checked(execution::assemble_report(&app, id, &req.reporter_ogrn, user.scope(), &user.actor()).await)
 }
 
 #[derive(Deserialize)]
@@ -209,19 +309,38 @@ struct ReportQuery {
 
 async fn list_reports(
     State(app): State<App>,
+    user: Principal,
     Query(q): Query<ReportQuery>,
 ) -> Result<Json<Vec<execution::Report>>, ApiError> {
-    Ok(Json(execution::reports(&app, q.status.as_deref()).await?))
+    let reports = execution::reports(&app, q.status.as_deref()).await?;
+    Ok(Json(
+        reports
+            .into_iter()
+            .filter(|r| user.scope().is_none_or(|o| r.reporter_ogrn == o))
+            .collect(),
+    ))
 }
 
-async fn get_report(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<execution::Report>, ApiError> {
-    execution::report(&app, id)
+async fn report_in_scope(app: &App, user: &Principal, id: i64) -> Result<execution::Report, ApiError> {
+    let report = execution::report(app, id)
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("Отчёт"))
+        .ok_or_else(|| ApiError::not_found("Отчёт"))?;
+    if user.scope().is_some_and(|o| report.reporter_ogrn != o) {
+        return Err(ApiError::not_found("Отчёт"));
+    }
+    Ok(report)
 }
 
-async fn report_document(State(app): State<App>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn get_report(
+    State(app): State<App>,
+    user: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<execution::Report>, ApiError> {
+    Ok(Json(report_in_scope(&app, &user, id).await?))
+}
+
+async fn report_document(State(app): State<App>, user: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    report_in_scope(&app, &user, id).await?;
     let (_, bytes, _) = execution::report_document(&app, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Отчёт"))?;
@@ -236,8 +355,14 @@ async fn report_document(State(app): State<App>, Path(id): Path<i64>) -> Result<
         .into_response())
 }
 
-async fn withdraw_report(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    execution::withdraw(&app, id, API_ACTOR).await.map_err(conflict)?;
+async fn withdraw_report(
+    State(app): State<App>,
+    user: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    require_write(&user)?;
+    report_in_scope(&app, &user, id).await?;
+    execution::withdraw(&app, id, &user.actor()).await.map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -249,36 +374,46 @@ struct AnswerRequest {
 
 async fn answer_report(
     State(app): State<App>,
+    user: Principal,
     Path(id): Path<i64>,
     Json(req): Json<AnswerRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    execution::record_answer(&app, id, req.accepted, req.reason.as_deref(), API_ACTOR)
+    require(&user, MANAGERS)?;
+    execution::record_answer(&app, id, req.accepted, req.reason.as_deref(), &user.actor())
         .await
         .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 
-async fn list_reference(State(app): State<App>) -> Result<Json<Vec<reference::ListVersion>>, ApiError> {
+async fn list_reference(
+    State(app): State<App>,
+    _user: Principal,
+) -> Result<Json<Vec<reference::ListVersion>>, ApiError> {
     Ok(Json(reference::versions(&app.db, None).await?))
 }
 
-async fn get_reference(State(app): State<App>, Path(list): Path<String>) -> Json<Vec<reference::Entry>> {
+async fn get_reference(
+    State(app): State<App>,
+    _user: Principal,
+    Path(list): Path<String>,
+) -> Json<Vec<reference::Entry>> {
     Json(app.reference().list(&list).to_vec())
 }
 
 #[derive(Deserialize)]
 struct ReferenceUpdate {
-    author: String,
     note: Option<String>,
     entries: Vec<reference::Entry>,
 }
 
 async fn set_reference(
     State(app): State<App>,
+    user: Principal,
     Path(list): Path<String>,
     Json(req): Json<ReferenceUpdate>,
 ) -> Result<Json<Value>, ApiError> {
-    let version = reference::set_list(&app.db, &list, &req.entries, &req.author, req.note.as_deref())
+    require(&user, &[Role::Administrator])?;
+    let version = reference::set_list(&app.db, &list, &req.entries, &user.actor(), req.note.as_deref())
         .await
         .map_err(|e| bad_request(format!("{e:#}")))?;
     app.reload_reference().await?;
@@ -290,15 +425,22 @@ struct TodayQuery {
     today: Option<String>,
 }
 
-async fn overdue(State(app): State<App>, Query(q): Query<TodayQuery>) -> Result<Json<deadlines::Overdue>, ApiError> {
+async fn overdue(
+    State(app): State<App>,
+    user: Principal,
+    Query(q): Query<TodayQuery>,
+) -> Result<Json<deadlines::Overdue>, ApiError> {
+    require(&user, OVERSEERS)?;
     let today = q.today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
     Ok(Json(deadlines::check_overdue(&app.db, &today).await?))
 }
 
 async fn statistics(
     State(app): State<App>,
+    user: Principal,
     Query(filter): Query<stats::StatsFilter>,
 ) -> Result<Json<stats::Statistics>, ApiError> {
+    require(&user, OVERSEERS)?;
     let today = deadlines::format_date(deadlines::today());
     let reasons: Vec<(String, String)> = app
         .reference()

@@ -1,10 +1,12 @@
 //! HTTP: the REST API under `/api/v1` and the server-rendered Russian pages. Handlers are thin:
-//! they call the register and convert errors once, through `ApiError`.
+//! they check who asks (`Principal`), call the register, and convert errors once, through `ApiError`.
 
 mod api;
 mod pages;
 
 use crate::app::App;
+use crate::auth::web as auth_web;
+use crate::auth::{Principal, Role};
 use crate::register::query::{self, IpraFilter};
 use anyhow::Context;
 use axum::extract::{Path, Query, State};
@@ -22,6 +24,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: String) -> ApiError {
+        ApiError { status, code, message }
+    }
+
     fn not_found(what: &str) -> ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
@@ -62,8 +68,14 @@ pub struct Instance {
 pub fn router(app: App, instance: Instance) -> Router {
     Router::new()
         .route("/", get(pages::register))
+        .route("/login", get(pages::login_form).post(pages::login_submit))
+        .route("/logout", axum::routing::post(pages::logout))
         .route("/ipras/{id}", get(pages::card))
         .route("/api/v1/health", get(health))
+        .route(
+            "/api/v1/session",
+            get(auth_web::current).post(auth_web::login).delete(auth_web::logout),
+        )
         .route("/api/v1/ipras", get(list_ipras))
         .route("/api/v1/ipras/{id}", get(get_ipra))
         .route("/api/v1/ipras/{id}/source", get(get_source))
@@ -105,6 +117,7 @@ async fn shutdown_signal() {
     }
 }
 
+/// Public: whether the server is up, and nothing about persons.
 async fn health(
     State(app): State<App>,
     axum::Extension(instance): axum::Extension<Instance>,
@@ -123,27 +136,35 @@ async fn health(
 
 async fn list_ipras(
     State(app): State<App>,
+    principal: Principal,
     Query(filter): Query<IpraFilter>,
 ) -> Result<Json<query::IpraPage>, ApiError> {
-    Ok(Json(query::list_ipras(&app.db, &filter).await?))
+    Ok(Json(query::list_ipras(&app.db, &filter, principal.scope()).await?))
 }
 
-/// The extract card: a read of personal data, so it is logged.
-async fn get_ipra(State(app): State<App>, Path(id): Path<i64>) -> Result<Json<query::IpraCard>, ApiError> {
-    let card = query::ipra_card(&app.db, id)
+/// The extract card: a read of personal data, so it is logged. Outside the caller's scope it is 404.
+async fn get_ipra(
+    State(app): State<App>,
+    principal: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<query::IpraCard>, ApiError> {
+    let card = query::ipra_card(&app.db, id, principal.scope())
         .await?
         .ok_or_else(|| ApiError::not_found("ИПРА"))?;
-    crate::audit::record(&app.db, "api", "ipra.read", &format!("ipra:{id}"), None).await?;
+    crate::audit::record(&app.db, &principal.actor(), "ipra.read", &format!("ipra:{id}"), None).await?;
     Ok(Json(card))
 }
 
-async fn get_source(State(app): State<App>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+async fn get_source(State(app): State<App>, principal: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    if query::ipra_card(&app.db, id, principal.scope()).await?.is_none() {
+        return Err(ApiError::not_found("Документ"));
+    }
     let (name, bytes) = query::source_document(&app.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Документ"))?;
     crate::audit::record(
         &app.db,
-        "api",
+        &principal.actor(),
         "ipra.source.download",
         &format!("ipra:{id}"),
         Some(&name),
@@ -160,6 +181,7 @@ async fn get_source(State(app): State<App>, Path(id): Path<i64>) -> Result<Respo
         .into_response())
 }
 
-async fn list_plugins(State(app): State<App>) -> Json<serde_json::Value> {
-    Json(json!(app.plugins.summaries()))
+async fn list_plugins(State(app): State<App>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
+    auth_web::require(&principal, &[Role::Administrator, Role::Coordinator, Role::Auditor])?;
+    Ok(Json(json!(app.plugins.summaries())))
 }

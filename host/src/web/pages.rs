@@ -3,9 +3,31 @@
 
 use super::ApiError;
 use crate::app::App;
+use crate::auth::web::{session_cookie, session_set_cookie};
+use crate::auth::{LoginError, Principal};
 use crate::register::query::{self, IpraFilter};
-use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+
+/// The user of a page: without a valid session the browser is sent to the login page.
+pub struct PageUser(pub Principal);
+
+impl FromRequestParts<App> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let token = session_cookie(&parts.headers);
+        let principal = match token {
+            Some(token) => crate::auth::session_principal(&app.db, &token).await.ok().flatten(),
+            None => None,
+        };
+        principal
+            .map(PageUser)
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -28,6 +50,20 @@ fn opt(text: &Option<String>) -> String {
 }
 
 fn layout(title: &str, body: &str) -> Html<String> {
+    layout_for(None, title, body)
+}
+
+fn layout_for(user: Option<&Principal>, title: &str, body: &str) -> Html<String> {
+    let account = user
+        .map(|u| {
+            format!(
+                r#"<form class="account" method="post" action="/logout"><span>{} · {}</span><input type="hidden" name="csrf" value="{}"><button type="submit">Выйти</button></form>"#,
+                esc(&u.full_name),
+                u.role.label(),
+                esc(u.csrf.as_deref().unwrap_or_default())
+            )
+        })
+        .unwrap_or_default();
     Html(format!(
         r#"<!doctype html>
 <html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -43,8 +79,11 @@ input,select,button{{font-size:1rem;padding:.3rem}} button{{background:#0b3d6e;c
 .status-active{{color:#0a6b2d}} .status-superseded{{color:#8a5a00}} nav.pages a{{margin-right:.6rem}}
 dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}} dt{{font-weight:600}}
 @media (max-width:700px){{table{{font-size:.85rem}} th:nth-child(n+5),td:nth-child(n+5){{display:none}}}}
+header{{display:flex;justify-content:space-between;align-items:center}} form.account{{display:flex;gap:.6rem;align-items:center;margin:0}}
+form.login{{max-width:22rem;display:flex;flex-direction:column;gap:.6rem}} form.login label{{display:flex;flex-direction:column}}
+.error{{color:#a00000}}
 </style></head>
-<body><header><a href="/">Исполнение ИПРА — реестр выписок</a></header><main>{body}</main></body></html>"#
+<body><header><a href="/">Исполнение ИПРА — реестр выписок</a>{account}</header><main>{body}</main></body></html>"#
     ))
 }
 
@@ -65,8 +104,12 @@ fn input(name: &str, label: &str, value: &Option<String>, kind: &str) -> String 
 }
 
 /// The register of extracts (seed 002, «Реестр выписок из ИПРА»).
-pub async fn register(State(app): State<App>, Query(filter): Query<IpraFilter>) -> Result<Html<String>, ApiError> {
-    let page = query::list_ipras(&app.db, &filter).await?;
+pub async fn register(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(filter): Query<IpraFilter>,
+) -> Result<Html<String>, ApiError> {
+    let page = query::list_ipras(&app.db, &filter, user.scope()).await?;
     let mut body = String::from("<h1>Реестр выписок из ИПРА</h1>");
     body.push_str(r#"<form class="filters" method="get" action="/">"#);
     body.push_str(&input("number", "Номер ИПРА", &filter.number, "text"));
@@ -120,7 +163,7 @@ pub async fn register(State(app): State<App>, Query(filter): Query<IpraFilter>) 
         }
         body.push_str("</nav>");
     }
-    Ok(layout("Реестр выписок", &body))
+    Ok(layout_for(Some(&user), "Реестр выписок", &body))
 }
 
 fn serde_urlencoded_filter(f: &IpraFilter) -> Vec<(String, String)> {
@@ -148,11 +191,15 @@ fn urlencode(text: &str) -> String {
 }
 
 /// The extract card (seed 002, «Карточка выписки из ИПРА»); every view is logged.
-pub async fn card(State(app): State<App>, Path(id): Path<i64>) -> Result<Html<String>, ApiError> {
-    let card = query::ipra_card(&app.db, id)
+pub async fn card(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, ApiError> {
+    let card = query::ipra_card(&app.db, id, user.scope())
         .await?
         .ok_or_else(|| ApiError::not_found("ИПРА"))?;
-    crate::audit::record(&app.db, "web", "ipra.read", &format!("ipra:{id}"), None).await?;
+    crate::audit::record(&app.db, &user.actor(), "ipra.read", &format!("ipra:{id}"), None).await?;
     let p = &card.person;
     let mut body = format!("<h1>ИПРА № {}</h1>", esc(&card.number));
     body.push_str(&format!(
@@ -234,5 +281,80 @@ pub async fn card(State(app): State<App>, Path(id): Path<i64>) -> Result<Html<St
         }
         body.push_str("</ul>");
     }
-    Ok(layout(&format!("ИПРА № {}", card.number), &body))
+    Ok(layout_for(Some(&user), &format!("ИПРА № {}", card.number), &body))
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+}
+
+fn login_page(error: Option<&str>, login: &str) -> Html<String> {
+    let error = error
+        .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
+        .unwrap_or_default();
+    layout(
+        "Вход",
+        &format!(
+            r#"<h1>Вход в систему</h1>{error}<form class="login" method="post" action="/login">
+<label for="login">Логин<input id="login" name="login" autocomplete="username" required value="{}"></label>
+<label for="password">Пароль<input id="password" name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Войти</button></form>"#,
+            esc(login)
+        ),
+    )
+}
+
+pub async fn login_form() -> Html<String> {
+    login_page(None, "")
+}
+
+pub async fn login_submit(State(app): State<App>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let ip = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    match crate::auth::login(&app.db, &form.login, &form.password, ip.as_deref()).await {
+        Ok((session, _)) => {
+            let cookie = session_set_cookie(&session.token, crate::auth::SESSION_HOURS * 3600);
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Err(LoginError::Internal(e)) => ApiError::from(e).into_response(),
+        Err(e) => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            login_page(Some(&e.to_string()), &form.login),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct LogoutForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if user.csrf.as_deref() != Some(form.csrf.as_str()) {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "запрос отклонён: неверный токен CSRF",
+        )
+            .into_response();
+    }
+    if let Some(token) = session_cookie(&headers) {
+        if let Err(e) = crate::auth::logout(&app.db, &token).await {
+            return ApiError::from(e).into_response();
+        }
+    }
+    (
+        [(header::SET_COOKIE, session_set_cookie("", 0))],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
