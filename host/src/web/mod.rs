@@ -72,6 +72,7 @@ pub fn router(app: App, instance: Instance) -> Router {
         .route("/logout", axum::routing::post(pages::logout))
         .route("/ipras/{id}", get(pages::card))
         .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/api/v1/session",
             get(auth_web::current).post(auth_web::login).delete(auth_web::logout),
@@ -184,4 +185,33 @@ async fn get_source(State(app): State<App>, principal: Principal, Path(id): Path
 async fn list_plugins(State(app): State<App>, principal: Principal) -> Result<Json<serde_json::Value>, ApiError> {
     auth_web::require(&principal, &[Role::Administrator, Role::Coordinator, Role::Auditor])?;
     Ok(Json(json!(app.plugins.summaries())))
+}
+
+/// The OpenAPI document of this API (kept beside the routes; a test checks they agree).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves under /api/v1 is in the OpenAPI document, and the reverse.
+    #[test]
+    fn openapi_lists_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let documented: std::collections::BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let sources = [include_str!("mod.rs"), include_str!("api.rs")];
+        let mut served = std::collections::BTreeSet::new();
+        for source in sources {
+            for part in source.split(".route(").skip(1) {
+                let Some(rest) = part.trim_start().strip_prefix('"') else { continue };
+                let path = rest.split('"').next().unwrap_or_default();
+                if path.starts_with("/api/") {
+                    served.insert(path.to_string());
+                }
+            }
+        }
+        assert_eq!(documented, served);
+    }
 }
