@@ -14,4 +14,10 @@ pub mod bindings {
     });
 }
 
+pub mod archive;
+pub mod date;
 pub mod department;
+pub mod error;
+pub mod ogrn;
+pub mod snils;
+pub mod xml;
