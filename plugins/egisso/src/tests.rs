@@ -1,0 +1,530 @@
+//! Tests: generated packages validated with xmllint against the published 10.06.S 1.1.0 schema, each kind of
+//! invalid fact refused with its fact id and field, and both reference-list forms read.
+
+use super::*;
+use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, Fact, FactBatch, Normalized, Person};
+use std::path::{Path, PathBuf};
+
+/// The shared format files sit beside the project (`../shared`); found from this crate upwards.
+fn shared_file(relative: &str) -> PathBuf {
+    let start = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .map(|dir| dir.join("shared").join("formats").join(relative))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| panic!("../shared/formats/{relative} not found above {}", start.display()))
+}
+
+fn schema() -> PathBuf {
+    shared_file("egisso/egisso_schema-23.12.0/10.06.S-1.1.0.xsd")
+}
+
+fn assert_valid(document: &Document, schema: &Path) {
+    let dir = std::env::temp_dir().join(format!("ipra-egisso-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = dir.join(format!("{call}-{}", document.name));
+    std::fs::write(&path, &document.bytes).expect("write");
+    let output = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(&path)
+        .output()
+        .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&document.bytes)
+    );
+}
+
+fn config() -> FactsConfig {
+    FactsConfig {
+        timezone: "+03:00".into(),
+        osz_code: Some("0040.000001".into()),
+    }
+}
+
+fn attr(code: &str, value: &str) -> Attribute {
+    Attribute {
+        code: code.into(),
+        value: value.into(),
+    }
+}
+
+fn person(snils: &str, surname: &str, given: &str, patronymic: Option<&str>, gender: &str, birth: &str) -> Person {
+    Person {
+        snils: snils.into(),
+        surname: surname.into(),
+        given_name: given.into(),
+        patronymic: patronymic.map(str::to_string),
+        birth_date: Some(birth.into()),
+        gender: Some(gender.into()),
+        territory_code: None,
+        address: None,
+        extra: Vec::new(),
+    }
+}
+
+fn base_extra() -> Vec<Attribute> {
+    vec![
+        attr("lmszId", "c3cbbd4c-3cca-486e-912c-9971d100ef3e"),
+        attr("categoryId", "823a390c-13ef-4484-bbf6-6a5844891d11"),
+        attr("measureName", "Социально-средовая реабилитация"),
+        attr("ipraNumber", "1234.5.77/2024"),
+    ]
+}
+
+fn adult() -> Fact {
+    Fact {
+        fact_id: "ipra-execution-1".into(),
+        person: person("112-233-445 95", "Тестов", "Иван", Some("Тестович"), "M", "1954-02-15"),
+        measure_code: "MSE.IPRA.SOCIAL.EVENT".into(),
+        decision_date: "2024-03-01".into(),
+        start_date: Some("2024-03-05".into()),
+        end_date: Some("2025-03-01".into()),
+        extra: base_extra(),
+    }
+}
+
+/// A disabled child whose mother receives the measure.
+fn child_with_representative() -> Fact {
+    let mut extra = base_extra();
+    extra.extend([
+        attr("representativeSnils", "98765432183"),
+        attr("representativeSurname", "Иванова"),
+        attr("representativeGivenName", "Мария"),
+        attr("representativePatronymic", "Петровна"),
+        attr("representativeGender", "F"),
+        attr("representativeBirthDate", "1985-01-01"),
+        attr("kinshipTypeCode", "0120011"),
+        attr("form", "monetary"),
+        attr("amount", "14506,5"),
+    ]);
+    Fact {
+        fact_id: "ipra-execution-2".into(),
+        person: person("12345678964", "Иванов", "Пётр", None, "M", "2015-06-01"),
+        measure_code: "MSE.IPRA.SOCIAL.EVENT".into(),
+        decision_date: "2024-03-01".into(),
+        start_date: None,
+        end_date: None,
+        extra,
+    }
+}
+
+/// A child who receives the measure himself, in kind, with needs criteria.
+fn child_in_kind() -> Fact {
+    let mut extra = base_extra();
+    extra.extend([
+        attr("form", "natural"),
+        attr("amount", "2"),
+        attr("okeiCode", "796"),
+        attr("equivalentAmount", "1500.50"),
+        attr("needsCriteria", "true"),
+        attr("needsCriteriaCodes", "001, 2"),
+        attr("oszCode", "0040.000002"),
+        attr("comment", "Передано по акту"),
+    ]);
+    Fact {
+        fact_id: "ipra-execution-3".into(),
+        person: person("11122233372", "Сидорова", "Анна", None, "Ж", "2012-09-13"),
+        measure_code: "MSE.IPRA.TSR.REGIONAL.ITEM".into(),
+        decision_date: "2024-02-20".into(),
+        start_date: Some("2024-02-21".into()),
+        end_date: Some("2024-02-21".into()),
+        extra,
+    }
+}
+
+fn exemption() -> Fact {
+    let mut extra = base_extra();
+    extra.extend([
+        attr("form", "exemption"),
+        attr("amount", "50"),
+        attr("measuryCode", "01"),
+        attr("monetization", "true"),
+    ]);
+    Fact {
+        fact_id: "ipra-execution-4".into(),
+        ..adult()
+    }
+    .with_extra(extra)
+}
+
+trait WithExtra {
+    fn with_extra(self, extra: Vec<Attribute>) -> Self;
+}
+
+impl WithExtra for Fact {
+    fn with_extra(mut self, extra: Vec<Attribute>) -> Self {
+        self.extra = extra;
+        self
+    }
+}
+
+fn batch(facts: Vec<Fact>) -> FactBatch {
+    FactBatch {
+        package_id: "ipra-egisso-20240305T030000Z".into(),
+        facts,
+        extra: Vec::new(),
+    }
+}
+
+fn text(document: &Document) -> String {
+    String::from_utf8(document.bytes.clone()).unwrap()
+}
+
+#[test]
+fn a_package_of_adults_and_children_validates_against_10_06_s_1_1_0() {
+    let documents = export(
+        ExportInput::Facts(batch(vec![
+            adult(),
+            child_with_representative(),
+            child_in_kind(),
+            exemption(),
+        ])),
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(documents.len(), 1);
+    let document = &documents[0];
+    assert_valid(document, &schema());
+    let xml = text(document);
+    let package_id = uuid::v5("urn:ipra:egisso:package:ipra-egisso-20240305T030000Z");
+    assert_eq!(document.name, format!("egisso-10.06.S-{package_id}.xml"));
+    assert!(xml.contains(&format!("<pac:packageId>{package_id}</pac:packageId>")));
+    assert_eq!(xml.matches("<pac:fact>").count(), 4);
+    // Dates carry the region's offset; the adult has an end date, the represented child none.
+    assert!(xml.contains("<af:dateStart>2024-03-05+03:00</af:dateStart>"), "{xml}");
+    assert!(xml.contains("<af:dateFinish>2025-03-01+03:00</af:dateFinish>"), "{xml}");
+    assert!(xml.contains("<prsn:SNILS>11223344595</prsn:SNILS>"), "{xml}");
+    assert!(
+        xml.contains("<prsn:BirthDate>1954-02-15+03:00</prsn:BirthDate>"),
+        "{xml}"
+    );
+    // The mother receives, the child is the basis person.
+    assert!(
+        xml.contains("<af:mszReceiver><prsn:SNILS>98765432183</prsn:SNILS>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<basis:basisPerson><prsn:prsnInfo><prsn:SNILS>12345678964</prsn:SNILS>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<basis:kinshipTypeCode>0120011</basis:kinshipTypeCode>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<af:monetaryForm><af:amount>14506.50</af:amount></af:monetaryForm>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<af:OKEICode>642</af:OKEICode>"),
+        "the default service unit: {xml}"
+    );
+    assert!(xml.contains("<af:okeiCode>796</af:okeiCode>"), "{xml}");
+    assert!(xml.contains(&format!(
+        "<pac:uuid>{}</pac:uuid>",
+        uuid::v5("urn:ipra:egisso:fact:ipra-execution-1")
+    )));
+    // The same batch gives the same bytes.
+    let again = export(
+        ExportInput::Facts(batch(vec![
+            adult(),
+            child_with_representative(),
+            child_in_kind(),
+            exemption(),
+        ])),
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(again[0].bytes, document.bytes);
+}
+
+#[test]
+fn more_than_a_thousand_facts_go_in_several_packages_each_valid() {
+    let facts: Vec<Fact> = (0..1001)
+        .map(|n| Fact {
+            fact_id: format!("ipra-execution-{n}"),
+            ..adult()
+        })
+        .collect();
+    let documents = export(ExportInput::Facts(batch(facts)), &config()).unwrap();
+    assert_eq!(documents.len(), 2);
+    assert_ne!(documents[0].name, documents[1].name);
+    assert_eq!(text(&documents[1]).matches("<pac:fact>").count(), 1);
+    assert_valid(&documents[1], &schema());
+}
+
+#[test]
+fn a_uuid_package_id_is_kept_and_an_empty_batch_gives_nothing() {
+    let mut b = batch(vec![adult()]);
+    b.package_id = "E30BF807-36F8-4F29-8B1F-CA1F10CC8969".into();
+    let documents = export(ExportInput::Facts(b), &config()).unwrap();
+    assert!(text(&documents[0]).contains("<pac:packageId>e30bf807-36f8-4f29-8b1f-ca1f10cc8969</pac:packageId>"));
+    assert!(export(ExportInput::Facts(batch(Vec::new())), &config())
+        .unwrap()
+        .is_empty());
+}
+
+fn refused(fact: Fact) -> PluginError {
+    export(ExportInput::Facts(batch(vec![fact])), &config()).unwrap_err()
+}
+
+fn without(mut fact: Fact, code: &str) -> Fact {
+    fact.extra.retain(|a| a.code != code);
+    fact
+}
+
+fn with(mut fact: Fact, code: &str, value: &str) -> Fact {
+    fact.extra.retain(|a| a.code != code);
+    fact.extra.push(attr(code, value));
+    fact
+}
+
+#[test]
+fn each_invalid_fact_names_its_id_and_field() {
+    let cases: Vec<(Fact, &str, &str)> = vec![
+        (without(adult(), "lmszId"), "missing-field", "lmszId"),
+        (with(adult(), "lmszId", "not-a-uuid"), "uuid-invalid", "lmszId"),
+        (without(adult(), "categoryId"), "missing-field", "categoryId"),
+        (
+            Fact {
+                person: person("112-233-445 96", "Тестов", "Иван", None, "M", "1954-02-15"),
+                ..adult()
+            },
+            "snils-checksum",
+            "SNILS",
+        ),
+        (
+            Fact {
+                end_date: Some("2024-03-04".into()),
+                ..adult()
+            },
+            "date-order",
+            "dateFinish",
+        ),
+        (
+            Fact {
+                decision_date: "2024-02-30".into(),
+                ..adult()
+            },
+            "date-invalid",
+            "decisionDate",
+        ),
+        (
+            Fact {
+                person: person("11223344595", "Smith", "John", None, "M", "1954-02-15"),
+                ..adult()
+            },
+            "name-invalid",
+            "FamilyName",
+        ),
+        (
+            Fact {
+                person: Person {
+                    gender: None,
+                    ..adult().person
+                },
+                ..adult()
+            },
+            "missing-field",
+            "Gender",
+        ),
+        (
+            Fact {
+                person: Person {
+                    birth_date: None,
+                    ..adult().person
+                },
+                ..adult()
+            },
+            "missing-field",
+            "BirthDate",
+        ),
+        (with(adult(), "oszCode", "40.1"), "code-invalid", "oszCode"),
+        (
+            with(with(adult(), "form", "monetary"), "amount", "много"),
+            "amount-invalid",
+            "amount",
+        ),
+        (with(adult(), "form", "certificate"), "value-invalid", "form"),
+        (
+            with(child_with_representative(), "representativeSnils", "1234"),
+            "snils-invalid",
+            "representativeSnils",
+        ),
+        (
+            with(child_with_representative(), "kinshipTypeCode", "12"),
+            "code-invalid",
+            "kinshipTypeCode",
+        ),
+    ];
+    for (fact, code, field) in cases {
+        let id = fact.fact_id.clone();
+        let error = refused(fact);
+        assert_eq!(
+            (error.code.as_str(), error.field.as_deref(), error.record.as_deref()),
+            (code, Some(field), Some(id.as_str())),
+            "{}",
+            error.message
+        );
+        assert!(error.message.starts_with(&format!("Факт {id}:")), "{}", error.message);
+    }
+}
+
+#[test]
+fn a_batch_with_invalid_facts_fails_on_the_first_and_counts_the_others() {
+    let bad = |n: u32| Fact {
+        fact_id: format!("bad-{n}"),
+        ..without(adult(), "lmszId")
+    };
+    let error = export(
+        ExportInput::Facts(batch(vec![adult(), bad(1), bad(2), bad(3)])),
+        &config(),
+    )
+    .unwrap_err();
+    assert_eq!(error.record.as_deref(), Some("bad-1"));
+    assert!(
+        error.message.contains("ещё фактов с ошибками: 2 (bad-2, bad-3)"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn configuration_is_checked() {
+    let bad_zone = FactsConfig {
+        timezone: "MSK".into(),
+        osz_code: None,
+    };
+    let error = export(ExportInput::Facts(batch(vec![adult()])), &bad_zone).unwrap_err();
+    assert_eq!(
+        (error.code.as_str(), error.field.as_deref()),
+        ("config-invalid", Some("timezone"))
+    );
+    let no_osz = FactsConfig {
+        timezone: "+05:00".into(),
+        osz_code: None,
+    };
+    let error = export(ExportInput::Facts(batch(vec![adult()])), &no_osz).unwrap_err();
+    assert_eq!(error.field.as_deref(), Some("oszCode"));
+    let documents = export(
+        ExportInput::Facts(batch(vec![with(adult(), "oszCode", "0040.000003")])),
+        &no_osz,
+    )
+    .unwrap();
+    assert!(text(&documents[0]).contains("<af:decisionDate>2024-03-01+05:00</af:decisionDate>"));
+    assert_valid(&documents[0], &schema());
+}
+
+fn reference(name: &str, media_type: &str, body: &str) -> Result<ImportOutput, PluginError> {
+    import(ImportInput::Document(Document {
+        name: name.into(),
+        media_type: media_type.into(),
+        bytes: body.as_bytes().to_vec(),
+    }))
+}
+
+fn list(out: &ImportOutput) -> &ipra_plugin_sdk::bindings::ipra::plugin::types::ReferenceList {
+    match &out.records[0].outcome {
+        Ok(Normalized::Reference(list)) => list,
+        other => panic!("expected a reference list, got {other:?}"),
+    }
+}
+
+#[test]
+fn reads_a_reference_list_in_xml() {
+    let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<referenceList id="egisso-lmsz" version="2024-01-15">
+  <entry code="c3cbbd4c-3cca-486e-912c-9971d100ef3e" name="Ежемесячная денежная выплата" oszCode="0040.000001">
+    <attribute code="form" value="monetary"/>
+  </entry>
+  <entry code="823a390c-13ef-4484-bbf6-6a5844891d11" name="Инвалиды &amp; дети-инвалиды" parent="c3cbbd4c-3cca-486e-912c-9971d100ef3e"/>
+  <entry code="823a390c-13ef-4484-bbf6-6a5844891d11" name="Повтор"/>
+  <entry name="Без кода"/>
+</referenceList>"#;
+    let out = reference("lmsz.xml", "application/xml", body).unwrap();
+    let l = list(&out);
+    assert_eq!(
+        (l.list_id.as_str(), l.version.as_deref()),
+        ("egisso-lmsz", Some("2024-01-15"))
+    );
+    assert_eq!(l.entries.len(), 2);
+    assert_eq!(l.entries[0].name, "Ежемесячная денежная выплата");
+    let extra: Vec<(&str, &str)> = l.entries[0]
+        .extra
+        .iter()
+        .map(|a| (a.code.as_str(), a.value.as_str()))
+        .collect();
+    assert_eq!(extra, vec![("oszCode", "0040.000001"), ("form", "monetary")]);
+    assert_eq!(l.entries[1].name, "Инвалиды & дети-инвалиды");
+    assert_eq!(
+        l.entries[1].parent.as_deref(),
+        Some("c3cbbd4c-3cca-486e-912c-9971d100ef3e")
+    );
+    let codes: Vec<&str> = out.warnings.iter().map(|w| w.code.as_str()).collect();
+    assert_eq!(codes, vec!["duplicate-code", "missing-field"]);
+    assert_eq!(out.warnings[1].record.as_deref(), Some("Элемент 4"));
+}
+
+#[test]
+fn reads_a_reference_list_in_csv() {
+    let body = "\u{feff}Код;Наименование;Родитель;oszCode\n\
+                c3cbbd4c-3cca-486e-912c-9971d100ef3e;\"Выплата; ежемесячная \"\"ЕДВ\"\"\";;0040.000001\n\
+                823a390c-13ef-4484-bbf6-6a5844891d11;Дети-инвалиды;c3cbbd4c-3cca-486e-912c-9971d100ef3e;\n\
+                ;Без кода;;\n";
+    let out = reference("egisso-categories@2024.2.csv", "text/csv", body).unwrap();
+    let l = list(&out);
+    assert_eq!(
+        (l.list_id.as_str(), l.version.as_deref()),
+        ("egisso-categories", Some("2024.2"))
+    );
+    assert_eq!(l.entries.len(), 2);
+    assert_eq!(l.entries[0].name, "Выплата; ежемесячная \"ЕДВ\"");
+    assert_eq!(l.entries[0].parent, None);
+    assert_eq!(l.entries[0].extra[0].code, "oszCode");
+    assert_eq!(
+        l.entries[1].parent.as_deref(),
+        Some("c3cbbd4c-3cca-486e-912c-9971d100ef3e")
+    );
+    assert_eq!(out.warnings.len(), 1);
+    assert_eq!(out.warnings[0].record.as_deref(), Some("Строка 4"));
+}
+
+#[test]
+fn refuses_what_is_not_a_reference_list() {
+    let error = reference("x.csv", "text/csv", "a;b\n1;2\n").unwrap_err();
+    assert_eq!(
+        (error.code.as_str(), error.field.as_deref()),
+        ("missing-field", Some("code"))
+    );
+    assert_eq!(
+        reference("x.xml", "application/xml", "<other/>").unwrap_err().code,
+        "unsupported-document"
+    );
+    let doctype = "<!DOCTYPE r [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><referenceList>&e;</referenceList>";
+    assert_eq!(
+        reference("x.xml", "application/xml", doctype).unwrap_err().code,
+        "xml-doctype"
+    );
+    assert_eq!(
+        reference("x.xml", "application/xml", "<referenceList>")
+            .unwrap_err()
+            .code,
+        "xml-malformed"
+    );
+}
+
+#[test]
+fn describes_a_connector() {
+    let info = info();
+    assert_eq!((info.id.as_str(), info.kind), ("egisso", PluginKind::Connector));
+    assert_eq!(info.hooks, vec![Hook::Import, Hook::Export]);
+    assert!(info.config_keys.iter().any(|k| k.name == "timezone"));
+}
