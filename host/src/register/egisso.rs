@@ -77,7 +77,8 @@ pub struct PendingFacts {
     pub execution_ids: Vec<i64>,
 }
 
-/// Executed social-protection records with a mapping and no fact uploaded yet.
+/// Executed social-protection records with a mapping and no fact uploaded yet. EGISSO requires the
+/// receiver's birth date and gender: records of persons without them wait until the register has them.
 pub async fn pending_facts(app: &App) -> Result<PendingFacts> {
     let rows = sqlx::query(
         "SELECT e.id, e.execution_date, e.measure_name, i.decision_date, i.valid_until, i.number, \
@@ -86,6 +87,7 @@ pub async fn pending_facts(app: &App) -> Result<PendingFacts> {
          JOIN persons p ON p.id = i.person_id \
          JOIN egisso_mappings mp ON mp.local_code = m.category_code OR mp.local_code = m.category_code || ':' || COALESCE(m.code, '') \
          WHERE e.section = 'social-protection' AND e.result = 'executed' AND e.status = 'reported' \
+         AND p.birth_date IS NOT NULL AND p.gender IS NOT NULL \
          AND NOT EXISTS (SELECT 1 FROM egisso_facts f WHERE f.execution_id = e.id) ORDER BY e.id LIMIT 1000",
     )
     .fetch_all(&app.db.pool)
