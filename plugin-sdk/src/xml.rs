@@ -1,7 +1,8 @@
 //! Safe reading of incoming XML: decoding to text (UTF-8 with or without BOM, UTF-16 with BOM, windows-1251
-//! from the XML declaration) and a pull reader over `quick-xml` that refuses DTDs and unknown entities.
+//! from the XML declaration) and a small, fast pull reader that refuses DTDs and unknown entities.
 //!
-//! The reader is small on purpose: parsers walk start and end tags with [`XmlReader::next_tag`], read a leaf's
+//! The reader is small on purpose (a tokenizer over already validated text: no second UTF-8 check per event,
+//! no allocation per tag): parsers walk start and end tags with [`XmlReader::next_tag`], read a leaf's
 //! text exactly as written with [`XmlReader::read_text`] (entities resolved, nothing trimmed, borrowed from the
 //! input when no entity or carriage return forces a copy) and skip what they do not need with
 //! [`XmlReader::skip`]. Any `<!DOCTYPE …>` is an error, so no entity can be declared, let alone expanded
@@ -14,7 +15,7 @@
 //! let mut reader = XmlReader::new(&text);
 //! let mut found = None;
 //! while let Tag::Open(start) | Tag::Empty(start) = reader.next_tag().unwrap() {
-//!     if start.local_name().as_ref() == "b" {
+//!     if start.local_name() == "b" {
 //!         found = Some(reader.read_text().unwrap());
 //!     }
 //! }
@@ -25,7 +26,6 @@
 //! assert_eq!(error.code(), "xml-dtd");
 //! ```
 
-use quick_xml::events::{BytesRef, BytesStart, Event};
 use std::borrow::Cow;
 use thiserror::Error;
 
@@ -140,6 +140,10 @@ pub fn decode_document(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
 }
 
 fn utf8(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return Ok(Cow::Borrowed(text));
+    }
+    // Only the error path pays for std's validation, which says where the bad byte is.
     std::str::from_utf8(bytes).map(Cow::Borrowed).map_err(|e| {
         XmlError::Encoding(format!(
             "документ не в кодировке UTF-8: недопустимая последовательность байтов (смещение {})",
@@ -237,6 +241,73 @@ pub fn encode_windows_1251(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// A start tag or empty element: its qualified name and the raw text of its attributes (read them with
+/// [`XmlReader::attribute`]).
+///
+/// ```
+/// use ipra_plugin_sdk::xml::{Tag, XmlReader};
+/// let mut reader = XmlReader::new(r#"<fri:Запись a="1"/>"#);
+/// let Tag::Empty(element) = reader.next_tag().unwrap() else { panic!() };
+/// assert_eq!((element.name(), element.local_name(), element.prefix()), ("fri:Запись", "Запись", Some("fri")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Element<'a> {
+    name: &'a str,
+    attributes: &'a str,
+    offset: usize,
+}
+
+impl<'a> Element<'a> {
+    /// The qualified name as written (`fri:Документ`).
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::xml::{Tag, XmlReader};
+    /// let Tag::Empty(e) = XmlReader::new("<p:x/>").next_tag().unwrap() else { panic!() };
+    /// assert_eq!(e.name(), "p:x");
+    /// ```
+    pub fn name(&self) -> &'a str {
+        self.name
+    }
+
+    /// The name without its prefix (`Документ`).
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::xml::{Tag, XmlReader};
+    /// let Tag::Empty(e) = XmlReader::new("<x/>").next_tag().unwrap() else { panic!() };
+    /// assert_eq!(e.local_name(), "x");
+    /// ```
+    pub fn local_name(&self) -> &'a str {
+        match memchr::memchr(b':', self.name.as_bytes()) {
+            Some(colon) => &self.name[colon + 1..],
+            None => self.name,
+        }
+    }
+
+    /// The prefix, when the name has one.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::xml::{Tag, XmlReader};
+    /// let Tag::Empty(e) = XmlReader::new("<x/>").next_tag().unwrap() else { panic!() };
+    /// assert_eq!(e.prefix(), None);
+    /// ```
+    pub fn prefix(&self) -> Option<&'a str> {
+        self.name.split_once(':').map(|(prefix, _)| prefix)
+    }
+
+    /// Byte offset of the tag's `<` in the source.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::xml::{Tag, XmlReader};
+    /// let mut reader = XmlReader::new("<a> <b/></a>");
+    /// reader.next_tag().unwrap();
+    /// let Tag::Empty(b) = reader.next_tag().unwrap() else { panic!() };
+    /// assert_eq!(b.offset(), 4);
+    /// ```
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+}
+
 /// What [`XmlReader::next_tag`] returns: markup that matters to a parser. Text between elements,
 /// comments, processing instructions and the XML declaration are passed over.
 ///
@@ -248,20 +319,35 @@ pub fn encode_windows_1251(text: &str) -> Option<Vec<u8>> {
 /// assert_eq!(reader.next_tag().unwrap(), Tag::Close);
 /// assert_eq!(reader.next_tag().unwrap(), Tag::Eof);
 /// ```
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tag<'a> {
     /// A start tag `<x …>`.
-    Open(BytesStart<'a>),
+    Open(Element<'a>),
     /// An empty element `<x …/>`: no [`Tag::Close`] follows.
-    Empty(BytesStart<'a>),
+    Empty(Element<'a>),
     /// An end tag (its name was checked against the start tag).
     Close,
     /// The end of a complete document.
     Eof,
 }
 
-/// Pull reader over a decoded document. Configured for exact text (no trimming), checked end names and
-/// no DTD; tracks the open elements so that a document cut short is reported with the element left open.
+enum Event<'a> {
+    Open(Element<'a>),
+    Empty(Element<'a>),
+    Close,
+    Text(&'a str, usize),
+    CData(&'a str),
+    Eof,
+}
+
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Pull reader over a decoded document: a tokenizer for the XML that exchanges use (elements, attributes,
+/// text, CDATA, comments, processing instructions), checking well-formedness as it goes (end names match,
+/// one root, no text outside it, a document cut short is reported with the element left open) and
+/// refusing DTDs and unknown entities. Text is never trimmed.
 ///
 /// ```
 /// use ipra_plugin_sdk::xml::{Tag, XmlReader};
@@ -276,30 +362,25 @@ pub enum Tag<'a> {
 /// assert_eq!(error.to_string(), "документ не является корректным XML: документ оборван, не закрыт элемент <b> (строка 1, столбец 7)");
 /// ```
 pub struct XmlReader<'a> {
-    inner: quick_xml::Reader<&'a [u8]>,
     source: &'a str,
+    position: usize,
     open: Vec<&'a str>,
+    root_done: bool,
 }
 
 impl<'a> XmlReader<'a> {
     /// A reader over `source` (see [`decode_document`] to get it from bytes).
     ///
     /// ```
-    /// let mut reader = ipra_plugin_sdk::xml::XmlReader::new("<a/>");
+    /// let reader = ipra_plugin_sdk::xml::XmlReader::new("<a/>");
     /// assert_eq!(reader.depth(), 0);
     /// ```
     pub fn new(source: &'a str) -> Self {
-        let mut inner = quick_xml::Reader::from_str(source);
-        let config = inner.config_mut();
-        config.trim_text(false);
-        config.check_end_names = true;
-        config.expand_empty_elements = false;
-        config.allow_dangling_amp = false;
-        config.allow_unmatched_ends = false;
         XmlReader {
-            inner,
             source,
+            position: 0,
             open: Vec::with_capacity(16),
+            root_done: false,
         }
     }
 
@@ -314,7 +395,7 @@ impl<'a> XmlReader<'a> {
         self.open.len()
     }
 
-    /// Byte offset in the source after the last event.
+    /// Byte offset in the source after the last tag read.
     ///
     /// ```
     /// let mut reader = ipra_plugin_sdk::xml::XmlReader::new("<a/>");
@@ -322,7 +403,7 @@ impl<'a> XmlReader<'a> {
     /// assert_eq!(reader.position(), 4);
     /// ```
     pub fn position(&self) -> usize {
-        usize::try_from(self.inner.buffer_position()).unwrap_or(usize::MAX)
+        self.position
     }
 
     /// Line and column (both from 1, the column in characters) of a byte offset in the source.
@@ -339,7 +420,7 @@ impl<'a> XmlReader<'a> {
         }
         let before = &self.source[..end];
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+        let line = memchr::memchr_iter(b'\n', before.as_bytes()).count() + 1;
         (line, before[line_start..].chars().count() + 1)
     }
 
@@ -363,35 +444,26 @@ impl<'a> XmlReader<'a> {
     /// ```
     /// use ipra_plugin_sdk::xml::{Tag, XmlReader};
     /// let mut reader = XmlReader::new("<?xml version=\"1.0\"?><!-- c --><a>text</a>");
-    /// assert!(matches!(reader.next_tag().unwrap(), Tag::Open(s) if s.local_name().as_ref() == "a"));
+    /// assert!(matches!(reader.next_tag().unwrap(), Tag::Open(s) if s.local_name() == "a"));
     /// assert_eq!(reader.next_tag().unwrap(), Tag::Close);
     /// ```
     pub fn next_tag(&mut self) -> Result<Tag<'a>, XmlError> {
         loop {
             match self.event()? {
-                Event::Start(start) => {
-                    let name = self.reborrow(start.name().into_inner());
-                    self.open.push(name);
-                    return Ok(Tag::Open(start));
-                }
-                Event::Empty(start) => return Ok(Tag::Empty(start)),
-                Event::End(_) => {
-                    self.open.pop();
-                    return Ok(Tag::Close);
-                }
+                Event::Open(element) => return Ok(Tag::Open(element)),
+                Event::Empty(element) => return Ok(Tag::Empty(element)),
+                Event::Close => return Ok(Tag::Close),
                 Event::Eof => return self.eof(),
-                Event::GeneralRef(reference) => {
-                    self.resolve(&reference)?;
-                }
-                Event::Text(_) | Event::CData(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
-                Event::DocType(_) => return Err(self.dtd()),
+                Event::Text(raw, offset) => self.check_references(raw, offset)?,
+                Event::CData(_) => {}
             }
         }
     }
 
     /// The text of the element just opened by [`Tag::Open`], exactly as written: character data and CDATA,
     /// entity and character references resolved, line ends normalised as XML 1.0 requires, nothing trimmed.
-    /// Child elements are passed over. Consumes the end tag.
+    /// Borrowed from the source unless a reference or a carriage return forces a copy. Child elements are
+    /// passed over. Consumes the end tag.
     ///
     /// ```
     /// use ipra_plugin_sdk::xml::XmlReader;
@@ -405,28 +477,16 @@ impl<'a> XmlReader<'a> {
         let mut text: Cow<'a, str> = Cow::Borrowed("");
         loop {
             match self.event()? {
-                Event::Text(t) => append(&mut text, t.xml10_content()),
-                Event::CData(c) => append(&mut text, c.xml10_content()),
-                Event::GeneralRef(reference) => {
-                    let resolved = self.resolve(&reference)?;
-                    text.to_mut().push(resolved);
-                }
-                Event::Start(start) => {
-                    let name = self.reborrow(start.name().into_inner());
-                    self.open.push(name);
-                }
-                Event::End(_) => {
-                    self.open.pop();
-                    if self.open.len() < depth {
-                        return Ok(text);
-                    }
-                }
+                Event::Text(raw, offset) if self.open.len() == depth => self.append_text(&mut text, raw, offset)?,
+                Event::Text(raw, offset) => self.check_references(raw, offset)?,
+                Event::CData(raw) if self.open.len() == depth => append_cdata(&mut text, raw),
+                Event::CData(_) | Event::Open(_) | Event::Empty(_) => {}
+                Event::Close if self.open.len() < depth => return Ok(text),
+                Event::Close => {}
                 Event::Eof => {
                     self.eof()?;
                     return Ok(text);
                 }
-                Event::DocType(_) => return Err(self.dtd()),
-                Event::Empty(_) | Event::Comment(_) | Event::Decl(_) | Event::PI(_) => {}
             }
         }
     }
@@ -439,7 +499,7 @@ impl<'a> XmlReader<'a> {
     /// reader.next_tag().unwrap();
     /// reader.next_tag().unwrap();
     /// reader.skip().unwrap();
-    /// assert!(matches!(reader.next_tag().unwrap(), Tag::Empty(d) if d.local_name().as_ref() == "d"));
+    /// assert!(matches!(reader.next_tag().unwrap(), Tag::Empty(d) if d.local_name() == "d"));
     /// ```
     pub fn skip(&mut self) -> Result<(), XmlError> {
         let depth = self.open.len();
@@ -451,33 +511,70 @@ impl<'a> XmlReader<'a> {
         Ok(())
     }
 
-    /// The value of attribute `name` (qualified name as written) of a start tag, normalised as XML 1.0
-    /// requires; an unknown entity in it is an error.
+    /// The value of attribute `name` (qualified name as written) of an element, normalised as XML 1.0
+    /// requires (references resolved, literal tabs and line ends turned into spaces); an unknown entity in it
+    /// is an error.
     ///
     /// ```
     /// use ipra_plugin_sdk::xml::{Tag, XmlReader};
-    /// let mut reader = XmlReader::new(r#"<a id="Number" name="Номер &amp; дата"/>"#);
-    /// let Tag::Empty(start) = reader.next_tag().unwrap() else { panic!() };
-    /// assert_eq!(reader.attribute(&start, "id").unwrap().as_deref(), Some("Number"));
-    /// assert_eq!(reader.attribute(&start, "name").unwrap().as_deref(), Some("Номер & дата"));
-    /// assert_eq!(reader.attribute(&start, "x").unwrap(), None);
+    /// let mut reader = XmlReader::new(r#"<a id="Number" name='Номер &amp; дата'/>"#);
+    /// let Tag::Empty(element) = reader.next_tag().unwrap() else { panic!() };
+    /// assert_eq!(reader.attribute(&element, "id").unwrap().as_deref(), Some("Number"));
+    /// assert_eq!(reader.attribute(&element, "name").unwrap().as_deref(), Some("Номер & дата"));
+    /// assert_eq!(reader.attribute(&element, "x").unwrap(), None);
     /// ```
-    pub fn attribute(&self, start: &BytesStart<'_>, name: &str) -> Result<Option<Cow<'a, str>>, XmlError> {
-        for attribute in start.attributes() {
-            let attribute =
-                attribute.map_err(|e| self.malformed(self.position(), format!("ошибка в атрибуте: {e}")))?;
-            if attribute.key.into_inner() != name {
+    pub fn attribute(&self, element: &Element<'a>, name: &str) -> Result<Option<Cow<'a, str>>, XmlError> {
+        let raw = element.attributes;
+        let bytes = raw.as_bytes();
+        // Offset of the attribute text in the source, for error positions.
+        let base = element.offset + 1 + element.name.len();
+        let mut i = 0;
+        loop {
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            if i >= bytes.len() {
+                return Ok(None);
+            }
+            let key_start = i;
+            while i < bytes.len() && !is_space(bytes[i]) && bytes[i] != b'=' {
+                i += 1;
+            }
+            let key = &raw[key_start..i];
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            if bytes.get(i) != Some(&b'=') {
+                return Err(self.malformed(base + i, format!("у атрибута «{key}» нет значения")));
+            }
+            i += 1;
+            while i < bytes.len() && is_space(bytes[i]) {
+                i += 1;
+            }
+            let quote = match bytes.get(i) {
+                Some(&q @ (b'"' | b'\'')) => q,
+                _ => return Err(self.malformed(base + i, format!("значение атрибута «{key}» не в кавычках"))),
+            };
+            let value_start = i + 1;
+            let value_end = memchr::memchr(quote, &bytes[value_start..])
+                .map(|n| value_start + n)
+                .ok_or_else(|| self.malformed(base + i, format!("не закрыты кавычки атрибута «{key}»")))?;
+            i = value_end + 1;
+            if key != name {
                 continue;
             }
-            let value = attribute
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                .map_err(|e| self.malformed(self.position(), format!("ошибка в значении атрибута «{name}»: {e}")))?;
-            return Ok(Some(match value {
-                Cow::Borrowed(s) => Cow::Borrowed(self.reborrow(s)),
-                Cow::Owned(s) => Cow::Owned(s),
-            }));
+            let value = &raw[value_start..value_end];
+            if !value.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r')) {
+                return Ok(Some(Cow::Borrowed(value)));
+            }
+            let spaced: String = value
+                .chars()
+                .map(|c| if matches!(c, '\t' | '\n' | '\r') { ' ' } else { c })
+                .collect();
+            let mut text = Cow::Owned(String::new());
+            self.append_references(&mut text, &spaced, base + value_start)?;
+            return Ok(Some(text));
         }
-        Ok(None)
     }
 
     /// The namespace URI that the element's own prefix is bound to by an `xmlns`/`xmlns:prefix` attribute
@@ -489,111 +586,234 @@ impl<'a> XmlReader<'a> {
     /// let Tag::Empty(root) = reader.next_tag().unwrap() else { panic!() };
     /// assert_eq!(reader.own_namespace(&root).unwrap().as_deref(), Some("http://fri.pfr.ru"));
     /// ```
-    pub fn own_namespace(&self, start: &BytesStart<'_>) -> Result<Option<Cow<'a, str>>, XmlError> {
-        let declaration = match start.name().prefix() {
-            Some(prefix) => format!("xmlns:{}", prefix.into_inner()),
-            None => "xmlns".to_string(),
-        };
-        self.attribute(start, &declaration)
-    }
-
-    fn event(&mut self) -> Result<Event<'a>, XmlError> {
-        self.inner.read_event().map_err(|e| self.convert(e))
-    }
-
-    fn eof(&self) -> Result<Tag<'a>, XmlError> {
-        match self.open.last() {
-            None => Ok(Tag::Eof),
-            Some(name) => Err(self.malformed(
-                self.source.len(),
-                format!("документ оборван, не закрыт элемент <{name}>"),
-            )),
+    pub fn own_namespace(&self, element: &Element<'a>) -> Result<Option<Cow<'a, str>>, XmlError> {
+        match element.prefix() {
+            Some(prefix) => self.attribute(element, &format!("xmlns:{prefix}")),
+            None => self.attribute(element, "xmlns"),
         }
     }
 
-    fn dtd(&self) -> XmlError {
-        let (line, column) = self.line_column(self.position());
-        XmlError::Dtd { line, column }
+    fn truncated(&self, inside: &str) -> XmlError {
+        let detail = match self.open.last() {
+            Some(name) => format!("документ оборван{inside}, не закрыт элемент <{name}>"),
+            None => format!("документ оборван{inside}"),
+        };
+        self.malformed(self.source.len(), detail)
     }
 
-    fn resolve(&self, reference: &BytesRef<'_>) -> Result<char, XmlError> {
-        let name: &str = reference;
-        let predefined = match name {
+    fn eof(&self) -> Result<Tag<'a>, XmlError> {
+        if self.open.is_empty() {
+            Ok(Tag::Eof)
+        } else {
+            Err(self.truncated(""))
+        }
+    }
+
+    fn find(&self, from: usize, needle: &[u8]) -> Option<usize> {
+        memchr::memmem::find(self.source.as_bytes().get(from..)?, needle).map(|n| from + n)
+    }
+
+    fn event(&mut self) -> Result<Event<'a>, XmlError> {
+        let bytes = self.source.as_bytes();
+        loop {
+            let start = self.position;
+            let Some(&first) = bytes.get(start) else {
+                return Ok(Event::Eof);
+            };
+            if first != b'<' {
+                let end = memchr::memchr(b'<', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+                self.position = end;
+                let text = &self.source[start..end];
+                if self.open.is_empty() && !text.bytes().all(is_space) {
+                    return Err(self.malformed(start, "текст вне корневого элемента"));
+                }
+                return Ok(Event::Text(text, start));
+            }
+            match bytes.get(start + 1) {
+                None => return Err(self.truncated(" внутри разметки")),
+                Some(b'/') => {
+                    let end = memchr::memchr(b'>', &bytes[start..])
+                        .map(|n| start + n)
+                        .ok_or_else(|| self.truncated(" внутри разметки"))?;
+                    let name = self.source[start + 2..end].trim_end_matches([' ', '\t', '\n', '\r']);
+                    match self.open.pop() {
+                        Some(open) if open == name => {}
+                        Some(open) => {
+                            return Err(self.malformed(
+                                start,
+                                format!("закрывающий тег </{name}> не соответствует открытому элементу <{open}>"),
+                            ))
+                        }
+                        None => {
+                            return Err(self.malformed(start, format!("закрывающий тег </{name}> без открывающего")))
+                        }
+                    }
+                    self.position = end + 1;
+                    if self.open.is_empty() {
+                        self.root_done = true;
+                    }
+                    return Ok(Event::Close);
+                }
+                Some(b'?') => {
+                    let end = self
+                        .find(start + 2, b"?>")
+                        .ok_or_else(|| self.truncated(" внутри инструкции обработки"))?;
+                    self.position = end + 2;
+                }
+                Some(b'!') => {
+                    let rest = &bytes[start + 2..];
+                    if rest.starts_with(b"--") {
+                        let end = self
+                            .find(start + 4, b"-->")
+                            .ok_or_else(|| self.truncated(" внутри комментария"))?;
+                        self.position = end + 3;
+                    } else if rest.starts_with(b"[CDATA[") {
+                        if self.open.is_empty() {
+                            return Err(self.malformed(start, "секция CDATA вне корневого элемента"));
+                        }
+                        let content = start + 9;
+                        let end = self
+                            .find(content, b"]]>")
+                            .ok_or_else(|| self.truncated(" внутри секции CDATA"))?;
+                        self.position = end + 3;
+                        return Ok(Event::CData(&self.source[content..end]));
+                    } else if rest.starts_with(b"DOCTYPE") {
+                        let (line, column) = self.line_column(start);
+                        return Err(XmlError::Dtd { line, column });
+                    } else {
+                        return Err(self.malformed(start, "недопустимая разметка «<!»"));
+                    }
+                }
+                Some(_) => return self.start_tag(start),
+            }
+        }
+    }
+
+    fn start_tag(&mut self, start: usize) -> Result<Event<'a>, XmlError> {
+        let bytes = self.source.as_bytes();
+        let name_start = start + 1;
+        let name_end = bytes[name_start..]
+            .iter()
+            .position(|&b| is_space(b) || b == b'/' || b == b'>')
+            .map(|n| name_start + n)
+            .ok_or_else(|| self.truncated(" внутри тега"))?;
+        let name = &self.source[name_start..name_end];
+        if name.is_empty() || name.bytes().any(|b| matches!(b, b'<' | b'&' | b'"' | b'\'' | b'=')) {
+            return Err(self.malformed(start, format!("недопустимое имя элемента «{name}»")));
+        }
+        // The closing `>`, not counting any inside quoted attribute values.
+        let mut at = name_end;
+        let end = loop {
+            let found = memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])
+                .map(|n| at + n)
+                .ok_or_else(|| self.truncated(&format!(" внутри тега <{name}>")))?;
+            match bytes[found] {
+                b'>' => break found,
+                quote => {
+                    let close = memchr::memchr(quote, &bytes[found + 1..])
+                        .ok_or_else(|| self.truncated(&format!(" внутри тега <{name}>")))?;
+                    at = found + 1 + close + 1;
+                }
+            }
+        };
+        if self.root_done {
+            return Err(self.malformed(start, format!("второй корневой элемент <{name}>")));
+        }
+        let empty = end > name_end && bytes[end - 1] == b'/';
+        let element = Element {
+            name,
+            attributes: &self.source[name_end..if empty { end - 1 } else { end }],
+            offset: start,
+        };
+        self.position = end + 1;
+        if empty {
+            if self.open.is_empty() {
+                self.root_done = true;
+            }
+            Ok(Event::Empty(element))
+        } else {
+            self.open.push(name);
+            Ok(Event::Open(element))
+        }
+    }
+
+    fn reference(&self, name: &str, offset: usize) -> Result<char, XmlError> {
+        let resolved = match name {
             "lt" => Some('<'),
             "gt" => Some('>'),
             "amp" => Some('&'),
             "apos" => Some('\''),
             "quot" => Some('"'),
-            _ => None,
-        };
-        if let Some(c) = predefined {
-            return Ok(c);
-        }
-        match reference.resolve_char_ref() {
-            Ok(Some(c)) => Ok(c),
-            Ok(None) | Err(_) => {
-                let (line, column) = self.line_column(self.position());
-                Err(XmlError::Entity {
-                    name: name.to_string(),
-                    line,
-                    column,
-                })
+            _ => {
+                let code = if let Some(hex) = name.strip_prefix("#x") {
+                    u32::from_str_radix(hex, 16).ok()
+                } else if let Some(decimal) = name.strip_prefix('#') {
+                    decimal.parse::<u32>().ok()
+                } else {
+                    None
+                };
+                // Characters XML 1.0 allows (no NUL, no C0 controls but tab and line ends, no U+FFFE/U+FFFF).
+                code.filter(|&c| c >= 0x20 || matches!(c, 0x9 | 0xA | 0xD))
+                    .filter(|&c| c != 0xFFFE && c != 0xFFFF)
+                    .and_then(char::from_u32)
             }
-        }
+        };
+        resolved.ok_or_else(|| {
+            let (line, column) = self.line_column(offset);
+            XmlError::Entity {
+                name: name.to_string(),
+                line,
+                column,
+            }
+        })
     }
 
-    /// The same text as a slice of the source when it is one (events borrow from it), else empty: lets names
-    /// outlive their event without a copy.
-    fn reborrow(&self, text: &str) -> &'a str {
-        let start = self.source.as_ptr() as usize;
-        let at = text.as_ptr() as usize;
-        if at >= start && at + text.len() <= start + self.source.len() {
-            let offset = at - start;
-            self.source.get(offset..offset + text.len()).unwrap_or("")
-        } else {
-            ""
+    /// Appends `raw` with references resolved (no line-end handling).
+    fn append_references(&self, text: &mut Cow<'a, str>, raw: &str, offset: usize) -> Result<(), XmlError> {
+        let bytes = raw.as_bytes();
+        let out = text.to_mut();
+        let mut i = 0;
+        while let Some(n) = memchr::memchr(b'&', &bytes[i..]) {
+            let at = i + n;
+            out.push_str(&raw[i..at]);
+            let semicolon = memchr::memchr(b';', &bytes[at + 1..])
+                .filter(|&n| n > 0 && n <= 32)
+                .ok_or_else(|| self.malformed(offset + at, "символ «&» без ссылки на сущность (должно быть &amp;)"))?;
+            out.push(self.reference(&raw[at + 1..at + 1 + semicolon], offset + at)?);
+            i = at + 1 + semicolon + 1;
         }
+        out.push_str(&raw[i..]);
+        Ok(())
     }
 
-    fn convert(&self, error: quick_xml::Error) -> XmlError {
-        use quick_xml::errors::{IllFormedError, SyntaxError};
-        let offset = usize::try_from(self.inner.error_position()).unwrap_or(usize::MAX);
-        let detail = match &error {
-            quick_xml::Error::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => {
-                format!("закрывающий тег </{found}> не соответствует открытому элементу <{expected}>")
-            }
-            quick_xml::Error::IllFormed(IllFormedError::UnmatchedEndTag(name)) => {
-                format!("закрывающий тег </{name}> без открывающего")
-            }
-            quick_xml::Error::IllFormed(IllFormedError::MissingEndTag(name)) => {
-                format!("не закрыт элемент <{name}>")
-            }
-            quick_xml::Error::Syntax(
-                SyntaxError::UnclosedTag
-                | SyntaxError::UnclosedComment
-                | SyntaxError::UnclosedCData
-                | SyntaxError::UnclosedPI
-                | SyntaxError::UnclosedXmlDecl
-                | SyntaxError::UnclosedSingleQuotedAttributeValue
-                | SyntaxError::UnclosedDoubleQuotedAttributeValue
-                | SyntaxError::UnclosedDoctype,
-            ) => match self.open.last() {
-                Some(name) => format!("документ оборван внутри разметки, не закрыт элемент <{name}>"),
-                None => "документ оборван внутри разметки".to_string(),
-            },
-            quick_xml::Error::IllFormed(IllFormedError::UnclosedReference) => {
-                "символ «&» без ссылки на сущность (должно быть &amp;amp;)".to_string()
-            }
-            other => format!("ошибка разбора ({other})"),
-        };
-        let detail = match (self.open.last(), &error) {
-            (Some(name), quick_xml::Error::IllFormed(IllFormedError::UnclosedReference)) => {
-                format!("{detail} в элементе <{name}>")
-            }
-            _ => detail,
-        };
-        self.malformed(offset, detail)
+    fn check_references(&self, raw: &str, offset: usize) -> Result<(), XmlError> {
+        if memchr::memchr(b'&', raw.as_bytes()).is_some() {
+            self.append_references(&mut Cow::Owned(String::new()), raw, offset)?;
+        }
+        Ok(())
     }
+
+    fn append_text(&self, text: &mut Cow<'a, str>, raw: &'a str, offset: usize) -> Result<(), XmlError> {
+        let bytes = raw.as_bytes();
+        if memchr::memchr2(b'&', b'\r', bytes).is_none() {
+            append(text, Cow::Borrowed(raw));
+            return Ok(());
+        }
+        let normalized = normalize_line_ends(raw);
+        self.append_references(text, &normalized, offset)
+    }
+}
+
+/// `\r\n` and a lone `\r` become `\n` (XML 1.0, 2.11).
+fn normalize_line_ends(raw: &str) -> Cow<'_, str> {
+    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+fn append_cdata<'a>(text: &mut Cow<'a, str>, raw: &'a str) {
+    append(text, normalize_line_ends(raw));
 }
 
 fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
@@ -647,6 +867,32 @@ mod tests {
         assert_eq!(read_all("<a><b>tex").unwrap_err().code(), "xml-malformed");
         assert_eq!(read_all("<a><b").unwrap_err().code(), "xml-malformed");
         assert_eq!(read_all("<a>&#0;</a>").unwrap_err().code(), "xml-entity");
+    }
+
+    #[test]
+    fn well_formedness_is_checked_by_the_tokenizer() {
+        assert_eq!(read_all("<a/><b/>").unwrap_err().code(), "xml-malformed");
+        assert_eq!(read_all("x<a/>").unwrap_err().code(), "xml-malformed");
+        assert_eq!(read_all("<a/>x").unwrap_err().code(), "xml-malformed");
+        assert_eq!(read_all("<a><!-- c -->").unwrap_err().code(), "xml-malformed");
+        assert_eq!(read_all("<a><![CDATA[x").unwrap_err().code(), "xml-malformed");
+        assert_eq!(read_all("<a t=\"1>2\">x</a >").unwrap(), 2);
+        assert_eq!(read_all("<a>&#1;</a>").unwrap_err().code(), "xml-entity");
+        assert_eq!(read_all("<a>&#xD800;</a>").unwrap_err().code(), "xml-entity");
+        assert_eq!(read_all("<a>&;</a>").unwrap_err().code(), "xml-malformed");
+        let mut reader = XmlReader::new("<a t=\"1>2\" u='\tx&#10;'><!-- c --><?pi x?>t<b>ignored</b>u</a>");
+        let Tag::Open(a) = reader.next_tag().unwrap() else {
+            panic!()
+        };
+        assert_eq!(reader.attribute(&a, "t").unwrap().as_deref(), Some("1>2"));
+        assert_eq!(reader.attribute(&a, "u").unwrap().as_deref(), Some(" x\n"));
+        assert_eq!(reader.read_text().unwrap(), "tu");
+        assert_eq!(reader.next_tag().unwrap(), Tag::Eof);
+        let error = XmlReader::new("<a b/>").next_tag().map(|t| match t {
+            Tag::Empty(e) => XmlReader::new("<a b/>").attribute(&e, "c").map(|_| ()),
+            _ => Ok(()),
+        });
+        assert_eq!(error.unwrap().unwrap_err().code(), "xml-malformed");
     }
 
     #[test]
