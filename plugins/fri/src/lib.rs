@@ -1,1 +1,59 @@
-use ipra_plugin_sdk::bindings::exports::*;
+//! FRI connector plugin: reads IPRA extracts of the federal register of disabled persons (`fri:ВыпискаФРИ`,
+//! every IPRA document version, XML or ZIP) into normalized records for the register.
+//!
+//! [`import_document`] is the whole import, callable natively (the host's benchmark compares it with the same
+//! code inside the sandbox); [`Plugin`] exports it through the v1 interface.
+
+mod extract;
+mod import;
+
+pub use extract::normalize_code;
+pub use import::{import_document, IPRA_VERSIONS, MAX_DOCUMENT_BYTES};
+
+use ipra_plugin_sdk::bindings::ipra::plugin::types::{
+    Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput, PluginError, PluginInfo,
+    PluginKind,
+};
+use ipra_plugin_sdk::bindings::Guest;
+use ipra_plugin_sdk::error::not_supported;
+
+/// The plugin exported to the host.
+pub struct Plugin;
+
+impl Guest for Plugin {
+    fn describe() -> PluginInfo {
+        let mut document_types = vec!["ВыпискаФРИ".to_string()];
+        document_types.extend(IPRA_VERSIONS.iter().map(|v| v.to_string()));
+        document_types.extend(["RESOC_20180416".to_string(), "PRPEXEC_20170213".to_string()]);
+        PluginInfo {
+            id: "fri".to_string(),
+            name: "Коннектор ФРИ (федеральный реестр инвалидов)".to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            kind: PluginKind::Connector,
+            sections: Vec::new(),
+            document_types,
+            hooks: vec![Hook::Import],
+            config_keys: Vec::new(),
+            lookups: vec!["reference".to_string()],
+        }
+    }
+
+    fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
+        match input {
+            ImportInput::Document(document) => import_document(&document),
+            ImportInput::Ipra(_) => Err(not_supported(
+                "коннектор ФРИ принимает только документы (выписки ФРИ), а не ИПРА из реестра",
+            )),
+        }
+    }
+
+    fn execute(_input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
+        Err(not_supported("коннектор ФРИ не планирует шагов обмена"))
+    }
+
+    fn export(_input: ExportInput) -> Result<Vec<Document>, PluginError> {
+        Err(not_supported("выгрузка отчётов в ФРИ пока не поддерживается"))
+    }
+}
+
+ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);
