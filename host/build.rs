@@ -124,7 +124,9 @@ fn build_wasm(root: &Path, plugins: &[&PluginCrate]) -> PathBuf {
         cmd.args(["-p", &plugin.package]);
     }
     // The outer build's settings (wrappers such as clippy-driver, flags, target dir) are for the
-    // host, not for the plugins.
+    // host, not for the plugins. Plugins use wasm SIMD (wasmtime runs it): the XML tokenizer's
+    // UTF-8 check is markedly faster with it.
+    cmd.env("CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS", "-C target-feature=+simd128");
     for var in [
         "RUSTC_WRAPPER",
         "RUSTC_WORKSPACE_WRAPPER",
@@ -155,9 +157,17 @@ fn stage(plugin: &PluginCrate, wasm_dir: &Path, out: &Path) -> (PathBuf, PathBuf
     let wasm_path = out.join(format!("{}.wasm", plugin.id));
     fs::write(&wasm_path, &bytes).expect("stage wasm");
     // Top-level keys go before the first table (`[config]`), or TOML would read them into it.
-    let table_at = plugin.manifest.find("\n[").map(|i| i + 1).unwrap_or(plugin.manifest.len());
+    let table_at = plugin
+        .manifest
+        .find("\n[")
+        .map(|i| i + 1)
+        .unwrap_or(plugin.manifest.len());
     let (head, tables) = plugin.manifest.split_at(table_at);
-    let manifest = format!("{}\nwasm = \"{}.wasm\"\nsha256 = \"{sha}\"\n\n{tables}", head.trim_end(), plugin.id);
+    let manifest = format!(
+        "{}\nwasm = \"{}.wasm\"\nsha256 = \"{sha}\"\n\n{tables}",
+        head.trim_end(),
+        plugin.id
+    );
     let manifest_path = out.join(format!("{}.toml", plugin.id));
     fs::write(&manifest_path, manifest).expect("stage manifest");
     println!("cargo:rerun-if-changed={}", plugin.dir.join("plugin.toml").display());

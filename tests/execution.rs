@@ -6,7 +6,6 @@ mod common;
 
 use common::{formats, fri_samples, ogrn, Backend, Env, BACKENDS};
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 fn xmllint(document: &std::path::Path, schema: &std::path::Path) -> (bool, String) {
     let out = std::process::Command::new("xmllint")
@@ -50,35 +49,29 @@ fn whole_path(backend: Backend) {
     };
     if !territory.is_empty() {
         let local = ogrn(102_770_013_250);
-        run_ok(
-            &env,
-            &[
-                "orgs",
-                "add",
-                "--ogrn",
-                &local,
-                "--name",
-                "Районная больница",
-                "--department",
-                "health",
-                "--territory",
-                &territory,
-            ],
-        );
-        let preview = ok(
-            &env,
-            &[
-                "routing",
-                "preview",
-                "--section",
-                "health",
-                "--territory",
-                &territory,
-                "--ogrn",
-                &local,
-                "--json",
-            ],
-        );
+        env.run_ok(&[
+            "orgs",
+            "add",
+            "--ogrn",
+            &local,
+            "--name",
+            "Районная больница",
+            "--department",
+            "health",
+            "--territory",
+            &territory,
+        ]);
+        let preview = env.ok(&[
+            "routing",
+            "preview",
+            "--section",
+            "health",
+            "--territory",
+            &territory,
+            "--ogrn",
+            &local,
+            "--json",
+        ]);
         assert!(!preview.as_array().unwrap().is_empty(), "{preview}");
         let again = env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
         let same = again
@@ -92,35 +85,29 @@ fn whole_path(backend: Backend) {
             Some(orgs["health"].as_str()),
             "preview changed nothing"
         );
-        let set = ok(
-            &env,
-            &[
-                "routing",
-                "set",
-                "--section",
-                "health",
-                "--territory",
-                &territory,
-                "--ogrn",
-                &local,
-                "--json",
-            ],
-        );
+        let set = env.ok(&[
+            "routing",
+            "set",
+            "--section",
+            "health",
+            "--territory",
+            &territory,
+            "--ogrn",
+            &local,
+            "--json",
+        ]);
         assert_eq!(set["reassigned"], preview.as_array().unwrap().len());
     }
     let id = health_measure["id"].to_string();
-    run_ok(
-        &env,
-        &[
-            "measures",
-            "assign",
-            &id,
-            "--ogrn",
-            &orgs["health"],
-            "--note",
-            "по заявлению",
-        ],
-    );
+    env.run_ok(&[
+        "measures",
+        "assign",
+        &id,
+        "--ogrn",
+        &orgs["health"],
+        "--note",
+        "по заявлению",
+    ]);
     let history = env.ok(&["measures", "history", &id, "--json"]);
     assert!(history.as_array().unwrap().len() >= 2, "{history}");
     assert_eq!(history.as_array().unwrap().last().unwrap()["source"], "manual");
@@ -153,7 +140,8 @@ fn whole_path(backend: Backend) {
         if sections_done.len() == 1 {
             // Invalid first: not executed without a reason, and a bad executor OGRN.
             let mut bad = args.to_vec();
-            bad[bad.len() - 3] = "1027700132196";
+            let executor_at = bad.len() - 3;
+            bad[executor_at] = "1027700132196";
             let (code, refused) =
                 env.run_json(&[&bad[..], &["--result", "not-executed", "--ready", "--json"]].concat());
             assert_eq!(code, 1, "{refused}");
@@ -185,23 +173,20 @@ fn whole_path(backend: Backend) {
             );
             assert_eq!(code, 0);
         } else {
-            ok(
-                &env,
+            env.ok(&[
+                &args[..],
                 &[
-                    &args[..],
-                    &[
-                        "--result",
-                        "executed",
-                        "--date",
-                        "2021-06-01",
-                        "--comment",
-                        "выполнено",
-                        "--ready",
-                        "--json",
-                    ],
-                ]
-                .concat(),
-            );
+                    "--result",
+                    "executed",
+                    "--date",
+                    "2021-06-01",
+                    "--comment",
+                    "выполнено",
+                    "--ready",
+                    "--json",
+                ],
+            ]
+            .concat());
             executed += 1;
         }
     }
@@ -211,21 +196,18 @@ fn whole_path(backend: Backend) {
     );
 
     // The report: assembled from all departments, the FRI package valid against the published schema.
-    let assembled = ok(
-        &env,
-        &[
-            "reports",
-            "assemble",
-            "--ipra",
-            &ipra.to_string(),
-            "--reporter",
-            &orgs["region"],
-            "--json",
-        ],
-    );
+    let assembled = env.ok(&[
+        "reports",
+        "assemble",
+        "--ipra",
+        &ipra.to_string(),
+        "--reporter",
+        &orgs["region"],
+        "--json",
+    ]);
     let report = assembled["result"].as_i64().unwrap().to_string();
     let doc = env.dir.path().join("report.xml");
-    run_env.ok(&["reports", "document", &report, "--out", doc.to_str().unwrap()]);
+    env.run_ok(&["reports", "document", &report, "--out", doc.to_str().unwrap()]);
     let (valid, errors) = xmllint(&doc, &formats().join("fri/fri-extract-schema-v1.5.xsd"));
     assert!(valid, "FRI package must validate: {errors}");
     let text = std::fs::read_to_string(&doc).unwrap();
@@ -269,7 +251,7 @@ fn whole_path(backend: Backend) {
     assert_eq!(none["measures"], 0);
 
     // A death closes the open measures with the death reason.
-    run_env.ok(&["death", "120-334-215 87", "--date", "2021-09-01"]);
+    env.run_ok(&["death", "120-334-215 87", "--date", "2021-09-01"]);
     let stats = env.ok(&["stats", "--json"]);
     let died = stats["not_executed_by_reason"]
         .as_array()
@@ -303,10 +285,7 @@ fn superseding_ipra_carries_executed_measures_over() {
         let env = Env::new(backend);
         let orgs = env.directory();
         let out = env.dir.path().join("demo");
-        run_ok(
-            &env,
-            &["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()],
-        );
+        env.run_ok(&["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()]);
         let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         // Files are named INDEX_SNILS_VERSION.xml; the later file of a SNILS supersedes the earlier.
@@ -343,43 +322,37 @@ fn superseding_ipra_carries_executed_measures_over() {
         let section = m["section"].as_str().unwrap();
         let card = env.ok(&["show", &old.to_string(), "--json"]);
         let date = card["decision_date"].as_str().unwrap().to_string();
-        ok(
-            &env,
-            &[
-                "executions",
-                "add",
-                "--ipra",
-                &old.to_string(),
-                "--measure",
-                &m["id"].to_string(),
-                "--section",
-                section,
-                "--org",
-                &orgs[section],
-                "--executor",
-                &orgs[section],
-                "--name",
-                m["name"].as_str().unwrap(),
-                "--result",
-                "executed",
-                "--date",
-                &date,
-                "--ready",
-                "--json",
-            ],
-        );
-        ok(
-            &env,
-            &[
-                "reports",
-                "assemble",
-                "--ipra",
-                &old.to_string(),
-                "--reporter",
-                &orgs["region"],
-                "--json",
-            ],
-        );
+        env.ok(&[
+            "executions",
+            "add",
+            "--ipra",
+            &old.to_string(),
+            "--measure",
+            &m["id"].to_string(),
+            "--section",
+            section,
+            "--org",
+            &orgs[section],
+            "--executor",
+            &orgs[section],
+            "--name",
+            m["name"].as_str().unwrap(),
+            "--result",
+            "executed",
+            "--date",
+            &date,
+            "--ready",
+            "--json",
+        ]);
+        env.ok(&[
+            "reports",
+            "assemble",
+            "--ipra",
+            &old.to_string(),
+            "--reporter",
+            &orgs["region"],
+            "--json",
+        ]);
 
         let (_, report) = env.run_json(&["import", second.to_str().unwrap(), "--json"]);
         assert_eq!(report["superseded"], 1, "{report}");

@@ -189,10 +189,10 @@ fn encodings_and_zip_are_read() {
     let dir = env.dir.path().join("in");
     std::fs::create_dir_all(&dir).unwrap();
     let text = std::fs::read_to_string(fri_samples().join("extract-20211124093406.xml")).unwrap();
-    let cp1251 = text.replacen(
-        "<?xml version=\"1.0\"?>",
-        "<?xml version=\"1.0\" encoding=\"windows-1251\"?>",
-        1,
+    let declaration_end = text.find("?>").unwrap() + 2;
+    let cp1251 = format!(
+        "<?xml version=\"1.0\" encoding=\"windows-1251\"?>{}",
+        &text[declaration_end..]
     );
     let encoded: Vec<u8> = cp1251
         .chars()

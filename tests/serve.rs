@@ -9,7 +9,11 @@ use common::{fri_samples, http, login, Backend, Env, BACKENDS};
 fn serves_health_api_and_register_page() {
     for backend in BACKENDS {
         let env = Env::new(backend);
-        let (code, _) = env.run_json(&["import", fri_samples().join("extract_4.xml").to_str().unwrap(), "--json"]);
+        let (code, _) = env.run_json(&[
+            "import",
+            fri_samples().join("extract_4.xml").to_str().unwrap(),
+            "--json",
+        ]);
         assert_eq!(code, 0);
         env.add_user("coordinator", "coordinator", None, "correct horse battery");
         let server = env.serve(&[]);
@@ -20,14 +24,27 @@ fn serves_health_api_and_register_page() {
         let health = health.json();
         assert_eq!(health["status"], "ok");
         assert_eq!(health["register"]["ipras"], 1);
-        assert_eq!(health["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
+        assert_eq!(
+            health["database"],
+            if backend == Backend::Sqlite {
+                "sqlite"
+            } else {
+                "postgres"
+            }
+        );
 
         // Without a session: 401 for the API, the login page for pages.
         assert_eq!(http(addr, "GET", "/api/v1/ipras", &[], None).status, 401);
         let page = http(addr, "GET", "/", &[], None);
         assert_eq!(page.status, 303);
         assert!(page.headers.to_lowercase().contains("location: /login"));
-        let wrong = http(addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"coordinator","password":"wrong password"}"#));
+        let wrong = http(
+            addr,
+            "POST",
+            "/api/v1/session",
+            &[],
+            Some(r#"{"login":"coordinator","password":"wrong password"}"#),
+        );
         assert_eq!(wrong.status, 401);
         assert!(wrong.body.contains("неверный логин или пароль"));
 
@@ -38,7 +55,10 @@ fn serves_health_api_and_register_page() {
         let page = list.json();
         assert_eq!(page["total"], 1);
         let item = &page["items"][0];
-        assert!(item["snils"].as_str().unwrap().starts_with("***-***-"), "SNILS masked in lists: {item}");
+        assert!(
+            item["snils"].as_str().unwrap().starts_with("***-***-"),
+            "SNILS masked in lists: {item}"
+        );
         let id = item["id"].as_i64().unwrap();
 
         let card = http(addr, "GET", &format!("/api/v1/ipras/{id}"), &auth, None);
@@ -47,7 +67,9 @@ fn serves_health_api_and_register_page() {
         assert_eq!(card["person"]["snils"], "120-334-215 87");
         assert!(card["measures"].as_array().unwrap().len() > 1);
         assert_eq!(
-            env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ipra.read' AND actor = 'coordinator:coordinator'"),
+            env.scalar(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'ipra.read' AND actor = 'coordinator:coordinator'"
+            ),
             1,
             "card reads are logged with who read them"
         );
@@ -59,14 +81,26 @@ fn serves_health_api_and_register_page() {
 
         // A state-changing call with the cookie alone (no CSRF token) is refused.
         let body = r#"{"section":"health","ogrn":"1027700132195"}"#;
-        assert_eq!(http(addr, "POST", "/api/v1/routing/preview", &auth, Some(body)).status, 403);
+        assert_eq!(
+            http(addr, "POST", "/api/v1/routing/preview", &auth, Some(body)).status,
+            403
+        );
         let with_csrf = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
-        assert_eq!(http(addr, "POST", "/api/v1/routing/preview", &with_csrf, Some(body)).status, 200);
+        assert_eq!(
+            http(addr, "POST", "/api/v1/routing/preview", &with_csrf, Some(body)).status,
+            200
+        );
 
         let html = http(addr, "GET", "/?surname=%D0%9F%D0%9E%D0%93", &auth, None);
         assert_eq!(html.status, 200);
-        assert!(html.body.contains("Реестр выписок из ИПРА") && html.body.contains("ПОГОДИНА"), "{}", html.body);
-        assert!(http(addr, "GET", "/?surname=NOBODY", &auth, None).body.contains("Найдено: 0"));
+        assert!(
+            html.body.contains("Реестр выписок из ИПРА") && html.body.contains("ПОГОДИНА"),
+            "{}",
+            html.body
+        );
+        assert!(http(addr, "GET", "/?surname=NOBODY", &auth, None)
+            .body
+            .contains("Найдено: 0"));
         let card_page = http(addr, "GET", &format!("/ipras/{id}"), &auth, None);
         assert_eq!(card_page.status, 200);
         assert!(card_page.body.contains("Мероприятия"));
@@ -84,10 +118,22 @@ fn login_is_throttled() {
     env.add_user("admin", "administrator", None, "a long admin password");
     let server = env.serve(&[]);
     for _ in 0..5 {
-        let r = http(&server.addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"admin","password":"nope nope nope"}"#));
+        let r = http(
+            &server.addr,
+            "POST",
+            "/api/v1/session",
+            &[],
+            Some(r#"{"login":"admin","password":"nope nope nope"}"#),
+        );
         assert_eq!(r.status, 401);
     }
-    let r = http(&server.addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"admin","password":"a long admin password"}"#));
+    let r = http(
+        &server.addr,
+        "POST",
+        "/api/v1/session",
+        &[],
+        Some(r#"{"login":"admin","password":"a long admin password"}"#),
+    );
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.body.contains("слишком много"));
 }

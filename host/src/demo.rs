@@ -35,11 +35,15 @@ pub async fn load_directory(app: &App, seed: u64) -> Result<()> {
     if app.reference().list("territories").is_empty() {
         let entries: Vec<Entry> = ipra_demo::territories()
             .into_iter()
-            .map(|(code, name)| Entry {
-                code,
-                name,
-                parent: None,
-                extra: Vec::new(),
+            .map(|(code, name)| {
+                // Extracts name a district briefly («Альметьевский»): the alias lets routing find it.
+                let alias = name.trim_end_matches(" муниципальный район").to_string();
+                Entry {
+                    code,
+                    name,
+                    parent: None,
+                    extra: vec![("alias".into(), alias)],
+                }
             })
             .collect();
         reference::set_list(&app.db, "territories", &entries, actor, Some("демонстрационные районы")).await?;
@@ -90,7 +94,7 @@ pub async fn load(app: &App, count: usize, seed: u64) -> Result<ImportReport> {
     }
     let written = write_files(&dir, count, seed)?;
     tracing::info!(written, "demo extracts generated");
-    let report = crate::import_paths(app, &[dir.clone()], false, "demo", "fri", true).await;
+    let report = crate::import_paths(app, std::slice::from_ref(&dir), false, "demo", "fri", true).await;
     std::fs::remove_dir_all(&dir).ok();
     report
 }

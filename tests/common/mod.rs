@@ -460,10 +460,21 @@ impl Env {
         if let Some(ogrn) = ogrn {
             args.extend(["--ogrn", ogrn]);
         }
-        let mut child = self.ipra().args(&args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("ipra");
+        let mut child = self
+            .ipra()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ipra");
         writeln!(child.stdin.take().expect("stdin"), "{password}").expect("password");
         let out = child.wait_with_output().expect("wait");
-        assert!(out.status.success(), "users add {login}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "users add {login}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -491,7 +502,9 @@ impl Env {
             .spawn()
             .expect("ipra serve");
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("first line");
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
         let addr = line
             .split("http://")
             .nth(1)
@@ -511,14 +524,19 @@ pub struct Response {
 
 impl Response {
     pub fn json(&self) -> serde_json::Value {
-        let start = self.body.find(['{', '[']).unwrap_or_else(|| panic!("no JSON in {}", self.body));
+        let start = self
+            .body
+            .find(['{', '['])
+            .unwrap_or_else(|| panic!("no JSON in {}", self.body));
         let end = self.body.rfind(['}', ']']).unwrap_or(self.body.len() - 1);
         serde_json::from_str(&self.body[start..=end]).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
 
     pub fn cookie(&self) -> Option<String> {
         self.headers.lines().find_map(|l| {
-            let l = l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            let l = l
+                .strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))?;
             Some(l.split(';').next()?.to_string())
         })
     }
@@ -533,7 +551,10 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     if let Some(body) = body {
-        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        request.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
     }
     request.push_str("\r\n");
     if let Some(body) = body {
@@ -561,12 +582,22 @@ pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
     } else {
         body.to_string()
     };
-    Response { status, headers: head.to_string(), body }
+    Response {
+        status,
+        headers: head.to_string(),
+        body,
+    }
 }
 
 /// Logs in through the API; returns the cookie header value and the CSRF token.
 pub fn login(addr: &str, login: &str, password: &str) -> (String, String) {
-    let response = http(addr, "POST", "/api/v1/session", &[], Some(&format!("{{\"login\":\"{login}\",\"password\":\"{password}\"}}")));
+    let response = http(
+        addr,
+        "POST",
+        "/api/v1/session",
+        &[],
+        Some(&format!("{{\"login\":\"{login}\",\"password\":\"{password}\"}}")),
+    );
     assert_eq!(response.status, 200, "login {login}: {}", response.body);
     let cookie = response.cookie().expect("session cookie");
     let csrf = response.json()["csrf_token"].as_str().expect("csrf").to_string();

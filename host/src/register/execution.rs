@@ -729,17 +729,23 @@ pub async fn assemble_report(
     Ok(Ok(report_id))
 }
 
+/// A step of a report's lifecycle: the statuses it may start from, where it goes, the column that
+/// records when, and a note for the history.
+struct Step<'a> {
+    from: &'a [&'a str],
+    to: &'a str,
+    stamp: &'a str,
+    note: Option<&'a str>,
+}
+
 /// Moves a report from one status to the next, refusing any other transition.
-async fn transition(
-    app: &App,
-    id: i64,
-    from: &[&str],
-    to: &str,
-    actor: &str,
-    note: Option<&str>,
-    set: &str,
-    value: Option<&str>,
-) -> Result<()> {
+async fn transition(app: &App, id: i64, step: Step<'_>, actor: &str) -> Result<()> {
+    let Step {
+        from,
+        to,
+        stamp: set,
+        note,
+    } = step;
     let Some(current) = report(app, id).await? else {
         bail!("отчёт {id} не найден")
     };
@@ -757,7 +763,7 @@ async fn transition(
     let sql = format!("UPDATE reports SET status = $1, {set} = $2 WHERE id = $3 AND status = $4");
     let changed = sqlx::query(&sql)
         .bind(to)
-        .bind(value.map(str::to_string).unwrap_or_else(now))
+        .bind(now())
         .bind(id)
         .bind(&current.status)
         .execute(&mut *tx)
@@ -791,12 +797,13 @@ pub async fn attach_signature(app: &App, id: i64, signature: &[u8], signer: &str
     transition(
         app,
         id,
-        &["awaiting-signature"],
-        "signed",
+        Step {
+            from: &["awaiting-signature"],
+            to: "signed",
+            stamp: "signed_at",
+            note: Some(signer),
+        },
         actor,
-        Some(signer),
-        "signed_at",
-        None,
     )
     .await?;
     sqlx::query("UPDATE reports SET signature = $1, signer = $2 WHERE id = $3")
@@ -813,12 +820,13 @@ pub async fn withdraw(app: &App, id: i64, actor: &str) -> Result<()> {
     transition(
         app,
         id,
-        &["awaiting-signature"],
-        "withdrawn",
+        Step {
+            from: &["awaiting-signature"],
+            to: "withdrawn",
+            stamp: "answered_at",
+            note: None,
+        },
         actor,
-        None,
-        "answered_at",
-        None,
     )
     .await?;
     sqlx::query(
@@ -842,18 +850,51 @@ pub async fn mark_sent(app: &App, id: i64, actor: &str) -> Result<()> {
     if !has_signature {
         bail!("отчёт {id} не подписан: неподписанный отчёт не отправляется");
     }
-    transition(app, id, &["signed"], "sent", actor, None, "sent_at", None).await
+    transition(
+        app,
+        id,
+        Step {
+            from: &["signed"],
+            to: "sent",
+            stamp: "sent_at",
+            note: None,
+        },
+        actor,
+    )
+    .await
 }
 
 /// Sent → accepted or rejected (with the reason received).
 pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&str>, actor: &str) -> Result<()> {
     if accepted {
-        transition(app, id, &["sent"], "accepted", actor, None, "answered_at", None).await
+        transition(
+            app,
+            id,
+            Step {
+                from: &["sent"],
+                to: "accepted",
+                stamp: "answered_at",
+                note: None,
+            },
+            actor,
+        )
+        .await
     } else {
         let reason = reason
             .filter(|r| !r.trim().is_empty())
             .context("укажите причину отклонения")?;
-        transition(app, id, &["sent"], "rejected", actor, Some(reason), "answered_at", None).await?;
+        transition(
+            app,
+            id,
+            Step {
+                from: &["sent"],
+                to: "rejected",
+                stamp: "answered_at",
+                note: Some(reason),
+            },
+            actor,
+        )
+        .await?;
         sqlx::query("UPDATE reports SET rejection_reason = $1 WHERE id = $2")
             .bind(reason)
             .bind(id)

@@ -341,21 +341,26 @@ impl Parser<'_> {
         ipra: &mut wit::IpraExtract,
         warnings: &mut Vec<Rejection>,
     ) -> (Vec<PreparedMeasure>, Vec<(String, wit::FollowUp)>) {
-        if let Some(code) = ipra
-            .person
-            .territory_code
-            .as_deref()
-            .and_then(|t| self.reference.territory_code(t))
-        {
+        let person = &ipra.person;
+        let mut candidates: Vec<&str> = person.territory_code.iter().map(String::as_str).collect();
+        candidates.extend(
+            person
+                .extra
+                .iter()
+                .filter(|a| matches!(a.code.as_str(), "DistrictGuidFIAS" | "District"))
+                .map(|a| a.value.as_str()),
+        );
+        if let Some(code) = self.reference.territory_code(&candidates) {
             ipra.person.territory_code = Some(code);
         }
         for m in &mut ipra.measures {
+            // Only the 2022 form types its rehabilitation records by `EventTypeCode`; other codes (such as
+            // the older forms' `GroupTypeId`) are not event types.
             let subtype = m
                 .extra
                 .iter()
                 .find(|a| a.code == "EventTypeCode")
-                .map(|a| a.value.as_str())
-                .or(m.code.as_deref());
+                .map(|a| a.value.as_str());
             m.section = self
                 .reference
                 .section_of(&m.category_code, subtype)

@@ -22,6 +22,14 @@ const SHIPPED: &[(&str, &str)] = &[
         "non-execution-reasons",
         include_str!("../../../reference/non-execution-reasons.csv"),
     ),
+    (
+        "working-calendar",
+        include_str!("../../../reference/working-calendar.csv"),
+    ),
+    ("deadline-rules", include_str!("../../../reference/deadline-rules.csv")),
+    ("tsr-classes", include_str!("../../../reference/tsr-classes.csv")),
+    ("measure-types", include_str!("../../../reference/measure-types.csv")),
+    ("territories", include_str!("../../../reference/territories.csv")),
 ];
 
 /// One entry of a reference list.
@@ -270,19 +278,28 @@ impl ReferenceSnapshot {
         ReferenceSnapshot { lists, categories }
     }
 
-    /// The territory code of what an extract names: a code of the `territories` list as is, or a
-    /// district name (extracts carry names such as «Альметьевский район»), compared case-insensitively.
-    pub fn territory_code(&self, value: &str) -> Option<String> {
-        let value = value.trim();
+    /// The territory code of what an extract names: a code of the `territories` list, or an entry's
+    /// `fias` GUID, name or `alias` (extracts carry a district's FIAS GUID or a short name such as
+    /// «Альметьевский»); names compare case-insensitively. The first candidate that resolves wins.
+    pub fn territory_code(&self, candidates: &[&str]) -> Option<String> {
         let territories = self.list("territories");
-        if territories.iter().any(|t| t.code == value) {
-            return Some(value.to_string());
-        }
-        let wanted = value.to_lowercase();
-        territories
+        candidates
             .iter()
-            .find(|t| t.name.to_lowercase() == wanted)
-            .map(|t| t.code.clone())
+            .map(|c| c.trim())
+            .filter(|c| !c.is_empty())
+            .find_map(|candidate| {
+                let wanted = candidate.to_lowercase();
+                territories
+                    .iter()
+                    .find(|t| {
+                        t.code == candidate
+                            || t.name.to_lowercase() == wanted
+                            || t.extra
+                                .iter()
+                                .any(|(k, v)| (k == "fias" || k == "alias") && v.to_lowercase() == wanted)
+                    })
+                    .map(|t| t.code.clone())
+            })
     }
 
     pub fn list(&self, list_id: &str) -> &[Entry] {
@@ -323,6 +340,12 @@ mod tests {
     fn shipped_lists_parse() {
         let snap = shipped();
         assert_eq!(snap.list("sections").len(), 6);
+        assert!(snap.list("working-calendar").len() > 20);
+        assert_eq!(snap.list("deadline-rules").len(), 3);
+        assert!(
+            snap.list("territories").is_empty(),
+            "the region loads its own districts"
+        );
         assert!(snap.list("non-execution-reasons").iter().any(|e| e.code == "died"));
     }
 

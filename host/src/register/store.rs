@@ -278,7 +278,7 @@ async fn insert_measures(
 
 /// Stores an execution report already sent by others, linked to its IPRA when the register has it.
 pub async fn store_prior_report(conn: &mut AnyConnection, report: &wit::PriorReport, source_id: i64) -> Result<bool> {
-    let ipra_id: Option<i64> = match &report.parent_document_id {
+    let by_parent: Option<i64> = match &report.parent_document_id {
         Some(parent) => sqlx::query("SELECT id FROM ipras WHERE document_id = $1 AND snils = $2")
             .bind(parent)
             .bind(&report.snils)
@@ -287,6 +287,20 @@ pub async fn store_prior_report(conn: &mut AnyConnection, report: &wit::PriorRep
             .map(|row| row.try_get("id"))
             .transpose()?,
         None => None,
+    };
+    // Real extracts often leave `РодительскийДокумент` empty: a report carried in an extract then
+    // belongs to the IPRA of the same person in that extract.
+    let ipra_id = match by_parent {
+        Some(id) => Some(id),
+        None => {
+            sqlx::query("SELECT id FROM ipras WHERE source_document_id = $1 AND snils = $2 ORDER BY id DESC LIMIT 1")
+                .bind(source_id)
+                .bind(&report.snils)
+                .fetch_optional(&mut *conn)
+                .await?
+                .map(|row| row.try_get("id"))
+                .transpose()?
+        }
     };
     let entries: Vec<serde_json::Value> = report
         .entries

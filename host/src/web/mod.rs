@@ -200,12 +200,15 @@ mod tests {
     #[test]
     fn openapi_lists_every_route() {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let documented: std::collections::BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+        let documented: std::collections::BTreeSet<String> =
+            doc["paths"].as_object().unwrap().keys().cloned().collect();
         let sources = [include_str!("mod.rs"), include_str!("api.rs")];
         let mut served = std::collections::BTreeSet::new();
         for source in sources {
             for part in source.split(".route(").skip(1) {
-                let Some(rest) = part.trim_start().strip_prefix('"') else { continue };
+                let Some(rest) = part.trim_start().strip_prefix('"') else {
+                    continue;
+                };
                 let path = rest.split('"').next().unwrap_or_default();
                 if path.starts_with("/api/") {
                     served.insert(path.to_string());

@@ -2,10 +2,14 @@
 //! every IPRA document version, XML or ZIP) into normalized records for the register.
 //!
 //! [`import_document`] is the whole import, callable natively (the host's benchmark compares it with the same
-//! code inside the sandbox); [`Plugin`] exports it through the v1 interface.
+//! code inside the sandbox); [`export_report`] renders the execution report package for upload;
+//! [`Plugin`] exports both through the v1 interface.
 
+mod export;
 mod extract;
 mod import;
+
+pub use export::export_report;
 
 pub use extract::normalize_code;
 pub use import::{import_document, IPRA_VERSIONS, MAX_DOCUMENT_BYTES};
@@ -32,7 +36,7 @@ impl Guest for Plugin {
             kind: PluginKind::Connector,
             sections: Vec::new(),
             document_types,
-            hooks: vec![Hook::Import],
+            hooks: vec![Hook::Import, Hook::Export],
             config_keys: Vec::new(),
             lookups: vec!["reference".to_string()],
         }
@@ -51,8 +55,13 @@ impl Guest for Plugin {
         Err(not_supported("коннектор ФРИ не планирует шагов обмена"))
     }
 
-    fn export(_input: ExportInput) -> Result<Vec<Document>, PluginError> {
-        Err(not_supported("выгрузка отчётов в ФРИ пока не поддерживается"))
+    fn export(input: ExportInput) -> Result<Vec<Document>, PluginError> {
+        match input {
+            ExportInput::ReportPackage(report) => export_report(&report),
+            _ => Err(not_supported(
+                "коннектор ФРИ выгружает только пакеты отчётов об исполнении",
+            )),
+        }
     }
 }
 

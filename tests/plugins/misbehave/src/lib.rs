@@ -2,8 +2,8 @@
 //! the document name selects the misdeed (`loop`, `alloc`, `trap`, `stack`); anything else echoes.
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
-    Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput,
-    Normalized, PluginError, PluginInfo, PluginKind, RecordOutcome,
+    Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput, Normalized, PluginError,
+    PluginInfo, PluginKind, RecordOutcome,
 };
 use ipra_plugin_sdk::bindings::{ipra::plugin::host, Guest};
 
@@ -18,9 +18,11 @@ fn not_supported() -> PluginError {
     }
 }
 
+/// Recurses until the wasm stack is exhausted (the frame holds a value so it cannot be optimised away).
 #[allow(unconditional_recursion)]
-fn recurse(depth: u64) -> u64 {
-    std::hint::black_box(recurse(depth + 1)) + 1
+fn recurse(frame: [u64; 8]) -> u64 {
+    let next = std::hint::black_box([frame[0] + 1; 8]);
+    std::hint::black_box(recurse(next)) + frame[7]
 }
 
 impl Guest for Misbehave {
@@ -58,7 +60,7 @@ impl Guest for Misbehave {
             }
             "trap" => panic!("deliberate trap"),
             "stack" => {
-                recurse(0);
+                recurse([0; 8]);
                 Err(not_supported())
             }
             _ => {
