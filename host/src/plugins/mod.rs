@@ -231,6 +231,42 @@ impl PluginHost {
     }
 }
 
+/// What a plugin call gives: the plugin's answer (its value or its typed error) or a sandbox failure.
+pub type CallOutcome<T> = Result<Result<T, wit::PluginError>, CallError>;
+
+impl PluginHost {
+    /// Runs a plugin call on a blocking thread, so that the async runtime goes on serving meanwhile.
+    pub async fn call_async<T: Send + 'static>(
+        self: &Arc<Self>,
+        plugin: Arc<LoadedPlugin>,
+        call: impl FnOnce(&PluginHost, &LoadedPlugin) -> CallOutcome<T> + Send + 'static,
+    ) -> CallOutcome<T> {
+        let host = self.clone();
+        let id = plugin.id().to_string();
+        tokio::task::spawn_blocking(move || call(&host, &plugin))
+            .await
+            .unwrap_or_else(|e| {
+                Err(CallError::Trap {
+                    plugin: id,
+                    detail: e.to_string(),
+                })
+            })
+    }
+}
+
+/// The plugin's value, or its error (typed, or a sandbox failure) as a Russian message.
+pub fn answer<T>(outcome: CallOutcome<T>) -> Result<T> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => anyhow::bail!(
+            "{}{}",
+            e.message,
+            e.field.map(|f| format!(" (поле «{f}»)")).unwrap_or_default()
+        ),
+        Err(call) => Err(call.into()),
+    }
+}
+
 /// Checks, compiles and describes one plugin; its `describe` must agree with its manifest.
 fn load_one(sandbox: &Arc<Sandbox>, manifest: Manifest, wasm: &[u8], origin: Origin) -> Result<LoadedPlugin> {
     manifest.verify(wasm)?;

@@ -100,23 +100,7 @@ pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|m| -> Result<wit::Measure> {
-            Ok(wit::Measure {
-                key: m.try_get("measure_key")?,
-                section: m.try_get("section")?,
-                category_code: m.try_get("category_code")?,
-                category_name: m.try_get("category_name")?,
-                code: opt_text(m, "code"),
-                name: m.try_get("name")?,
-                guid: opt_text(m, "guid"),
-                executor_ogrn: opt_text(m, "executor_ogrn"),
-                executor_name: opt_text(m, "executor_name"),
-                date_from: opt_text(m, "date_from"),
-                date_to: opt_text(m, "date_to"),
-                quantity: opt_text(m, "quantity"),
-                extra: attributes(&m.try_get::<String, _>("extra")?),
-            })
-        })
+        .map(|m| crate::register::query::measure_from_row(m).map(|view| view.to_wit()))
         .collect::<Result<Vec<_>>>()?;
     Ok(Some(wit::IpraExtract {
         extract_id: row.try_get("extract_id")?,
@@ -244,9 +228,11 @@ pub async fn validate(app: &App, form: &ExecutionForm) -> Result<Vec<FieldError>
         entries: vec![entry_of(form, key)],
         today: crate::register::deadlines::format_date(crate::register::deadlines::today()),
     });
-    let plugins = app.plugins.clone();
-    let outcome = tokio::task::spawn_blocking(move || plugins.execute(&plugin, &input)).await?;
-    match outcome {
+    match app
+        .plugins
+        .call_async(plugin, move |host, p| host.execute(p, &input))
+        .await
+    {
         Ok(Ok(output)) => errors.extend(output.errors.iter().map(FieldError::from)),
         Ok(Err(e)) => errors.push(FieldError::from(&e)),
         Err(call) => errors.push(field_error(call.code(), call.to_string(), None)),
@@ -639,12 +625,12 @@ pub async fn assemble_report(
         };
         let mut section_input = input.clone();
         section_input.entries.retain(|e| &e.section == section);
-        let plugins = app.plugins.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            plugins.export(&plugin, &wit::ExportInput::ReportSection(section_input))
-        })
-        .await?;
-        match out {
+        let section_export = wit::ExportInput::ReportSection(section_input);
+        match app
+            .plugins
+            .call_async(plugin, move |host, p| host.export(p, &section_export))
+            .await
+        {
             Ok(Ok(docs)) => input.sections.extend(docs),
             Ok(Err(e)) => errors.push(FieldError::from(&e)),
             Err(call) => errors.push(field_error(call.code(), call.to_string(), None)),
@@ -658,11 +644,12 @@ pub async fn assemble_report(
         .get("fri")
         .filter(|p| app.plugins.is_enabled(p))
         .context("коннектор ФРИ не установлен или отключён")?;
-    let plugins = app.plugins.clone();
-    let package =
-        tokio::task::spawn_blocking(move || plugins.export(&connector, &wit::ExportInput::ReportPackage(input)))
-            .await?;
-    let document = match package {
+    let package = wit::ExportInput::ReportPackage(input);
+    let document = match app
+        .plugins
+        .call_async(connector, move |host, p| host.export(p, &package))
+        .await
+    {
         Ok(Ok(mut docs)) if !docs.is_empty() => docs.remove(0),
         Ok(Ok(_)) => bail!("коннектор ФРИ не сформировал пакет отчёта"),
         Ok(Err(e)) => return Ok(Err(vec![FieldError::from(&e)])),

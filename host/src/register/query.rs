@@ -186,6 +186,63 @@ pub struct MeasureView {
     pub claimed_by: Option<String>,
     pub assigned_ogrn: Option<String>,
     pub assignment_note: Option<String>,
+    pub extra: Vec<(String, String)>,
+}
+
+/// A `measures` row as the API shows it.
+pub fn measure_from_row(m: &sqlx::any::AnyRow) -> Result<MeasureView> {
+    Ok(MeasureView {
+        id: m.try_get("id")?,
+        status: m.try_get("status")?,
+        due_date: opt_text(m, "due_date"),
+        assignment_source: opt_text(m, "assignment_source"),
+        closed_reason: opt_text(m, "closed_reason"),
+        key: m.try_get("measure_key")?,
+        section: m.try_get("section")?,
+        category_code: m.try_get("category_code")?,
+        category_name: m.try_get("category_name")?,
+        code: opt_text(m, "code"),
+        name: m.try_get("name")?,
+        guid: opt_text(m, "guid"),
+        executor_ogrn: opt_text(m, "executor_ogrn"),
+        executor_name: opt_text(m, "executor_name"),
+        date_from: opt_text(m, "date_from"),
+        date_to: opt_text(m, "date_to"),
+        quantity: opt_text(m, "quantity"),
+        claimed_by: opt_text(m, "claimed_by"),
+        assigned_ogrn: opt_text(m, "assigned_ogrn"),
+        assignment_note: opt_text(m, "assignment_note"),
+        extra: serde_json::from_str(&m.try_get::<String, _>("extra")?).unwrap_or_default(),
+    })
+}
+
+impl MeasureView {
+    /// The measure as plugins see it.
+    pub fn to_wit(&self) -> crate::plugins::runtime::wit::Measure {
+        use crate::plugins::runtime::wit;
+        wit::Measure {
+            key: self.key.clone(),
+            section: self.section.clone(),
+            category_code: self.category_code.clone(),
+            category_name: self.category_name.clone(),
+            code: self.code.clone(),
+            name: self.name.clone(),
+            guid: self.guid.clone(),
+            executor_ogrn: self.executor_ogrn.clone(),
+            executor_name: self.executor_name.clone(),
+            date_from: self.date_from.clone(),
+            date_to: self.date_to.clone(),
+            quantity: self.quantity.clone(),
+            extra: self
+                .extra
+                .iter()
+                .map(|(code, value)| wit::Attribute {
+                    code: code.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -287,30 +344,7 @@ pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<I
             .fetch_all(&db.pool)
             .await?
             .iter()
-            .map(|m| -> Result<MeasureView> {
-                Ok(MeasureView {
-                    id: m.try_get("id")?,
-                    status: m.try_get("status")?,
-                    due_date: opt_text(m, "due_date"),
-                    assignment_source: opt_text(m, "assignment_source"),
-                    closed_reason: opt_text(m, "closed_reason"),
-                    key: m.try_get("measure_key")?,
-                    section: m.try_get("section")?,
-                    category_code: m.try_get("category_code")?,
-                    category_name: m.try_get("category_name")?,
-                    code: opt_text(m, "code"),
-                    name: m.try_get("name")?,
-                    guid: opt_text(m, "guid"),
-                    executor_ogrn: opt_text(m, "executor_ogrn"),
-                    executor_name: opt_text(m, "executor_name"),
-                    date_from: opt_text(m, "date_from"),
-                    date_to: opt_text(m, "date_to"),
-                    quantity: opt_text(m, "quantity"),
-                    claimed_by: opt_text(m, "claimed_by"),
-                    assigned_ogrn: opt_text(m, "assigned_ogrn"),
-                    assignment_note: opt_text(m, "assignment_note"),
-                })
-            })
+            .map(measure_from_row)
             .collect::<Result<Vec<_>>>()?;
     let history = sqlx::query(
         "SELECT id, number, protocol_number, protocol_date, status, superseded_by FROM ipras WHERE person_id = $1 ORDER BY protocol_date, id",

@@ -5,6 +5,7 @@
 use super::Outcome;
 use crate::app::App;
 use crate::exchange::{self, Claimed};
+use crate::plugins::answer;
 use crate::plugins::runtime::wit;
 use crate::register::{deadlines, execution};
 use anyhow::{bail, Context, Result};
@@ -253,13 +254,11 @@ async fn process_zags_message(app: &App, message: &Claimed) -> Result<Vec<String
         media_type: "application/xml".into(),
         bytes: message.payload.clone(),
     });
-    let plugins = app.plugins.clone();
-    let output = tokio::task::spawn_blocking(move || plugins.import(&plugin, &input)).await?;
-    let output = match output {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => bail!("{} ({})", e.message, e.field.unwrap_or_default()),
-        Err(call) => bail!("{call}"),
-    };
+    let output = answer(
+        app.plugins
+            .call_async(plugin, move |host, p| host.import(p, &input))
+            .await,
+    )?;
     let mut lines = Vec::new();
     for record in output.records {
         match record.outcome {
@@ -325,13 +324,11 @@ async fn zags_check(app: &App, config: &Value, dry_run: bool, instance: &str) ->
         today: deadlines::format_date(deadlines::today()),
         extra: Vec::new(),
     });
-    let plugins = app.plugins.clone();
-    let planned = tokio::task::spawn_blocking(move || plugins.execute(&plugin, &input)).await?;
-    let planned = match planned {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => bail!("{}", e.message),
-        Err(call) => bail!("{call}"),
-    };
+    let planned = answer(
+        app.plugins
+            .call_async(plugin, move |host, p| host.execute(p, &input))
+            .await,
+    )?;
     outcome.errors.extend(
         planned
             .errors
@@ -371,9 +368,11 @@ async fn egisso_upload(app: &App, config: &Value, dry_run: bool, instance: &str)
     let plugin = enabled_plugin(app, "egisso")?;
     let ids = batch.execution_ids.clone();
     let input = wit::ExportInput::Facts(batch.batch);
-    let plugins = app.plugins.clone();
-    let docs = tokio::task::spawn_blocking(move || plugins.export(&plugin, &input)).await?;
-    let docs = match docs {
+    let docs = match app
+        .plugins
+        .call_async(plugin, move |host, p| host.export(p, &input))
+        .await
+    {
         Ok(Ok(docs)) => docs,
         Ok(Err(e)) => {
             outcome.errors.push(format!(
@@ -430,13 +429,11 @@ async fn plugin_step(app: &App, config: &Value, dry_run: bool, instance: &str) -
         today: deadlines::format_date(deadlines::today()),
         extra: Vec::new(),
     });
-    let plugins = app.plugins.clone();
-    let planned = tokio::task::spawn_blocking(move || plugins.execute(&plugin, &input)).await?;
-    let planned = match planned {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => bail!("{}", e.message),
-        Err(call) => bail!("{call}"),
-    };
+    let planned = answer(
+        app.plugins
+            .call_async(plugin, move |host, p| host.execute(p, &input))
+            .await,
+    )?;
     for follow_up in &planned.follow_ups {
         let Some(doc) = &follow_up.document else { continue };
         if dry_run {
