@@ -361,5 +361,6 @@ mod tests {
         assert_eq!(snap.section_of("MSE.IPRA.REHAB", Some("3")), Some("employment"));
         assert_eq!(snap.section_of("MSE.IPRA.REHAB", Some("99")), None);
         assert_eq!(snap.section_of("MSE.IPRA.GENERAL", None), None);
+        assert_eq!(snap.section_of("MSE.IPRA.HELPITEM", None), Some("social-protection"));
     }
 }
