@@ -415,3 +415,180 @@ fn two_instances_share_one_postgres() {
     );
     assert!(env.scalar("SELECT COUNT(*) FROM ipras") > 0);
 }
+
+fn xmllint(document: &Path, schema: &Path) {
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(document)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} against {}: {}",
+        document.display(),
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// ZAGS: death records pushed by the registry close the person's measures; persons not yet checked
+/// are asked about with requests that validate against the published schema.
+#[test]
+fn zags_deaths_close_measures_and_checks_are_requested() {
+    let env = Env::new(Backend::Sqlite);
+    env.directory();
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    let ipra = env.scalar("SELECT MAX(id) FROM ipras");
+
+    // The check: one request per person with an IPRA in force, valid against FATALINF 4.0.1.
+    let run = env.ok(&["jobs", "run", "zags-check", "--json"]);
+    assert_eq!(run["counts"]["requests"], 1, "{run}");
+    let outbox = env.data_dir().join("exchange/zags/outbox");
+    let requests = files(&outbox);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    xmllint(
+        &outbox.join(&requests[0]),
+        &common::formats().join("zags/zags-fatalinf-ru-root.xsd"),
+    );
+    let again = env.ok(&["jobs", "run", "zags-check", "--json"]);
+    assert_eq!(again["counts"]["persons"], 0, "checked persons wait for the next round");
+
+    // The push: the official 4.0.6 sample, about this person (no SNILS: matched by name and birth date).
+    let sample = std::fs::read_to_string(common::formats().join("zags/fatal-4.0.6/request.sample.xml")).unwrap();
+    let about_her = sample
+        .replace(">Тестов<", ">Погодина<")
+        .replace(">Иван<", ">Валентина<")
+        .replace(">Тестович<", ">Ивановна<")
+        .replace("1954-02-15", "1957-05-15");
+    let unknown = sample
+        .replace("170219920000200319007", "170219920000200319999")
+        .replace(">Тестов<", ">Неизвестный<");
+    let inbox = env.data_dir().join("exchange/zags/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("fatal-1.xml"), about_her).unwrap();
+    std::fs::write(inbox.join("fatal-2.xml"), unknown).unwrap();
+    let run = env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(run["counts"]["processed"], 2, "{run}");
+    assert_eq!(
+        env.scalar(&format!(
+            "SELECT COUNT(*) FROM measures WHERE ipra_id = {ipra} AND status = 'open'"
+        )),
+        0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-26'"),
+        1
+    );
+    let deaths = env.ok(&["exchange", "deaths", "--json"]);
+    let statuses: Vec<&str> = deaths
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["applied", "no-match"]);
+    let stats = env.ok(&["stats", "--json"]);
+    let died = stats["not_executed_by_reason"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "died")
+        .unwrap()
+        .clone();
+    assert!(died["measures"].as_i64().unwrap() > 0, "{stats}");
+    // The same file again changes nothing.
+    std::fs::write(
+        inbox.join("fatal-1-again.xml"),
+        std::fs::read(env.data_dir().join("exchange/zags/archive/fatal-1.xml")).unwrap(),
+    )
+    .unwrap();
+    let run = env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(run["counts"]["duplicates"], 1, "{run}");
+}
+
+/// EGISSO: an executed, reported social-protection measure whose type is mapped becomes a fact of
+/// assignment in a 10.06.S 1.1.0 package that validates against the published schema; once.
+#[test]
+fn egisso_facts_are_uploaded_once() {
+    let env = Env::new(Backend::Postgres);
+    let orgs = env.directory();
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    let ipra = env.scalar("SELECT MAX(id) FROM ipras");
+    let measures = env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
+    let social = measures
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["section"] == "social-protection")
+        .expect("a social measure")
+        .clone();
+    let card = env.ok(&["show", &ipra.to_string(), "--json"]);
+    let date = card["decision_date"].as_str().unwrap().to_string();
+    env.ok(&[
+        "executions",
+        "add",
+        "--ipra",
+        &ipra.to_string(),
+        "--measure",
+        &social["id"].to_string(),
+        "--section",
+        "social-protection",
+        "--org",
+        &orgs["social-protection"],
+        "--executor",
+        &orgs["social-protection"],
+        "--name",
+        social["name"].as_str().unwrap(),
+        "--result",
+        "executed",
+        "--date",
+        &date,
+        "--ready",
+        "--json",
+    ]);
+    env.ok(&[
+        "reports",
+        "assemble",
+        "--ipra",
+        &ipra.to_string(),
+        "--reporter",
+        &orgs["region"],
+        "--json",
+    ]);
+    let category = social["category_code"].as_str().unwrap();
+    env.run_ok(&[
+        "exchange",
+        "egisso-map",
+        category,
+        "--lmsz",
+        "5f1d3b8e-4c1a-4b7e-9d7a-2f6e8c9a1b23",
+        "--category",
+        "0a9c4b2d-7e6f-4a1b-8c3d-5e7f9a1b2c3d",
+        "--osz",
+        "0040.000001",
+    ]);
+    let dry = env.ok(&["jobs", "dry-run", "egisso-upload", "--json"]);
+    assert_eq!(dry["counts"]["facts"], 1, "{dry}");
+    let outbox = env.data_dir().join("exchange/egisso/outbox");
+    assert!(files(&outbox).is_empty(), "dry run sends nothing");
+    let run = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(run["counts"]["sent"], 1, "{run}");
+    let sent = files(&outbox);
+    assert_eq!(sent.len(), 1);
+    xmllint(
+        &outbox.join(&sent[0]),
+        &common::formats().join("egisso/egisso_schema-23.12.0/10.06.S-1.1.0.xsd"),
+    );
+    let again = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(again["counts"]["facts"], 0, "each fact once");
+}

@@ -422,3 +422,141 @@ fn reference_lists_are_versioned_and_drive_validation() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("повторяется"));
 }
+
+/// TSR clarification (seed 001): refused without the citizen's consent; with it, a request due in
+/// two working days is kept and counted when overdue.
+#[test]
+fn tsr_clarification_needs_consent_and_has_a_deadline() {
+    let env = Env::new(Backend::Sqlite);
+    let orgs = env.directory();
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    let ipra = env.scalar("SELECT MAX(id) FROM ipras").to_string();
+    let measures = env.ok(&["measures", "list", "--ipra", &ipra, "--json"]);
+    let tsr = measures
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["section"] == "tsr")
+        .expect("a TSR item")["id"]
+        .to_string();
+    let args = [
+        "follow-ups",
+        "tsr-clarify",
+        "--ipra",
+        &ipra,
+        "--measure",
+        &tsr,
+        "--org",
+        &orgs["tsr"],
+        "--reason",
+        "параметры не соответствуют показаниям",
+        "--json",
+    ];
+    let (code, refused) = env.run_json(&args);
+    assert_eq!(code, 1, "{refused}");
+    assert!(
+        refused.to_string().contains("согласи"),
+        "consent is required: {refused}"
+    );
+    let done = env.ok(&[&args[..], &["--consent"]].concat());
+    assert_eq!(done["result"].as_array().unwrap().len(), 1);
+    let follow_ups = env.ok(&[
+        "follow-ups",
+        "list",
+        "--ipra",
+        &ipra,
+        "--kind",
+        "tsr-clarification",
+        "--json",
+    ]);
+    let request = &follow_ups[0];
+    let due = request["due_date"].as_str().unwrap();
+    assert_eq!(due.len(), 10, "{request}");
+    let overdue = env.ok(&["deadlines", "--today", "2099-01-01", "--json"]);
+    assert!(overdue["follow_ups"].as_i64().unwrap() >= 1, "{overdue}");
+}
+
+/// Every department, end to end: demo extracts with all six sections, a record of each department
+/// ready, reports assembled whose FRI packages validate against the published schema.
+#[test]
+fn every_department_executes_and_reports() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        env.run_ok(&["demo", "--count", "40", "--seed", "4"]);
+        let region = "1021602830370";
+        let mut ipras = std::collections::BTreeSet::new();
+        for section in common::SECTIONS {
+            let measure = env.scalar(&format!(
+                "SELECT MIN(m.id) FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE m.section = '{section}' AND m.assigned_ogrn IS NOT NULL AND i.status = 'active' AND i.decision_date IS NOT NULL"
+            ));
+            assert!(measure > 0, "a {section} measure in the demo");
+            let ipra = env.scalar(&format!("SELECT ipra_id FROM measures WHERE id = {measure}"));
+            let card = env.ok(&["show", &ipra.to_string(), "--json"]);
+            let m = card["measures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["id"] == measure)
+                .unwrap()
+                .clone();
+            let org = m["assigned_ogrn"].as_str().unwrap().to_string();
+            env.ok(&[
+                "executions",
+                "add",
+                "--ipra",
+                &ipra.to_string(),
+                "--measure",
+                &measure.to_string(),
+                "--section",
+                section,
+                "--org",
+                &org,
+                "--executor",
+                &org,
+                "--name",
+                m["name"].as_str().unwrap(),
+                "--result",
+                "executed",
+                "--date",
+                card["decision_date"].as_str().unwrap(),
+                "--ready",
+                "--json",
+            ]);
+            ipras.insert(ipra);
+        }
+        for ipra in &ipras {
+            let report = env.ok(&[
+                "reports",
+                "assemble",
+                "--ipra",
+                &ipra.to_string(),
+                "--reporter",
+                region,
+                "--json",
+            ]);
+            let doc = env.dir.path().join(format!("report-{ipra}.xml"));
+            env.run_ok(&[
+                "reports",
+                "document",
+                &report["result"].to_string(),
+                "--out",
+                doc.to_str().unwrap(),
+            ]);
+            let (valid, errors) = xmllint(&doc, &formats().join("fri/fri-extract-schema-v1.5.xsd"));
+            assert!(valid, "{errors}");
+        }
+        let stats = env.ok(&["stats", "--json"]);
+        assert_eq!(stats["executed"]["measures"], 6);
+        let sections = stats["by_section"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s[0] != "")
+            .count();
+        assert_eq!(sections, 6, "{stats}");
+    }
+}

@@ -129,3 +129,86 @@ fn manifests_that_do_not_match_are_refused_with_a_reason() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("требует API ^2.0"), "{text}");
 }
+
+/// While the server runs, a scheduled step of a plugin that loops, hoards or traps fails only its
+/// own run (recorded with the reason) and the server goes on answering.
+#[test]
+fn the_server_goes_on_serving_when_a_plugin_misbehaves() {
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| m);
+    assert!(env.run(&["plugins", "enable", "misbehave"]).status.success());
+    for job in [
+        "fri-inbox",
+        "fri-outbox",
+        "zags-inbox",
+        "zags-check",
+        "egisso-upload",
+        "deadline-check",
+    ] {
+        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
+    }
+    for step in ["loop", "alloc", "trap"] {
+        env.run_ok(&[
+            "jobs",
+            "add",
+            &format!("bad-{step}"),
+            "--kind",
+            "plugin-step",
+            "--schedule",
+            "* * * * * *",
+            "--config",
+            &format!("{{\"plugin\": \"misbehave\", \"step\": \"{step}\"}}"),
+        ]);
+    }
+    let server = env
+        .ipra()
+        .args(["serve", "--listen", "127.0.0.1:0", "--tick-ms", "200"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = common::Server {
+        addr: String::new(),
+        child: server,
+    };
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    server.addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        assert_eq!(
+            common::http(&server.addr, "GET", "/api/v1/health", &[], None).status,
+            200,
+            "still serving"
+        );
+        let failed = env.scalar(
+            "SELECT COUNT(DISTINCT job) FROM job_runs WHERE job LIKE 'bad-%' AND status IN ('retrying', 'failed')",
+        );
+        if failed == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the misbehaving runs were not recorded"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    drop(server);
+    let history = env.ok(&["jobs", "history", "bad-loop", "--json"]);
+    let errors = history[0]["errors"].to_string();
+    assert!(errors.contains("лимит времени"), "{errors}");
+    let history = env.ok(&["jobs", "history", "bad-alloc", "--json"]);
+    assert!(history[0]["errors"].to_string().contains("лимит памяти"), "{history}");
+    let history = env.ok(&["jobs", "history", "bad-trap", "--json"]);
+    assert!(history[0]["errors"].to_string().contains("аварийно"), "{history}");
+}

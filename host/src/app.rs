@@ -30,6 +30,7 @@ impl App {
             .unwrap_or_else(|| db::default_url(data_dir));
         let db = Db::open(&url).await?;
         reference::seed_shipped(&db).await?;
+        backfill_search_names(&db).await?;
         let reference = Arc::new(ReferenceSnapshot::load(&db).await?);
         // The compiled-component cache may be shared between data directories (tests do).
         let cache = std::env::var_os("IPRA_PLUGIN_CACHE")
@@ -112,4 +113,25 @@ async fn load_enablement(db: &Db) -> Result<HashMap<String, bool>> {
         .iter()
         .map(|row| Ok((row.try_get("plugin_id")?, row.try_get::<i64, _>("enabled")? != 0)))
         .collect()
+}
+
+/// Persons stored before the search column existed get it filled once (names in upper case).
+async fn backfill_search_names(db: &Db) -> Result<()> {
+    let rows = sqlx::query("SELECT id, surname, given_name, patronymic FROM persons WHERE search_name IS NULL")
+        .fetch_all(&db.pool)
+        .await?;
+    for row in rows {
+        let name = format!(
+            "{} {} {}",
+            row.try_get::<String, _>("surname")?,
+            row.try_get::<String, _>("given_name")?,
+            crate::db::opt_text(&row, "patronymic").unwrap_or_default()
+        );
+        sqlx::query("UPDATE persons SET search_name = $1 WHERE id = $2")
+            .bind(name.trim().to_uppercase())
+            .bind(row.try_get::<i64, _>("id")?)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
 }

@@ -124,6 +124,11 @@ enum Command {
         #[command(subcommand)]
         command: cli::ExecutionsCommand,
     },
+    /// Follow-ups of department plugins; TSR clarification requests.
+    FollowUps {
+        #[command(subcommand)]
+        command: cli::FollowUpsCommand,
+    },
     /// Execution reports: assemble → awaiting signature → signed → sent → accepted / rejected.
     Reports {
         #[command(subcommand)]
@@ -346,6 +351,7 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Routing { command } => cli::routing(&open().await?, command, &actor).await,
         Command::Measures { command } => cli::measures(&open().await?, command, &actor).await,
         Command::Executions { command } => cli::executions(&open().await?, command, &actor).await,
+        Command::FollowUps { command } => cli::follow_ups(&open().await?, command, &actor).await,
         Command::Reports { command } => cli::reports(&open().await?, command, &actor).await,
         Command::Reference { command } => cli::reference_lists(&open().await?, command, &actor).await,
         Command::Deadlines { today, json } => cli::overdue(&open().await?, today, json).await,

@@ -46,6 +46,16 @@ pub enum JobsCommand {
     Retry { run: i64 },
     /// Discard a failed run.
     Discard { run: i64 },
+    /// Add a job (e.g. a `plugin-step` of a vendor's connector: --config '{"plugin":"x","step":"y"}').
+    Add {
+        name: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        schedule: String,
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
     /// Change a job: schedule (cron, 5 fields), enabled, settings (JSON object).
     Set {
         name: String,
@@ -312,6 +322,16 @@ pub async fn jobs(app: &App, command: JobsCommand, actor: &str) -> Result<i32> {
         JobsCommand::Discard { run } => {
             scheduler::decide(app, run, false, actor, &instance).await?;
             println!("запуск {run} отменён");
+            Ok(0)
+        }
+        JobsCommand::Add {
+            name,
+            kind,
+            schedule,
+            config,
+        } => {
+            scheduler::add_job(app, &name, &kind, &schedule, &config, actor).await?;
+            println!("задание {name} добавлено");
             Ok(0)
         }
         JobsCommand::Set {

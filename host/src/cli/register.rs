@@ -188,6 +188,37 @@ pub enum ExecutionsCommand {
 }
 
 #[derive(Subcommand)]
+pub enum FollowUpsCommand {
+    /// What department plugins asked to keep: IPPSU drafts, TSR clarification requests, …
+    List {
+        #[arg(long)]
+        ipra: Option<i64>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Request a clarification of TSR items from the MSE institution (seed 001), with the citizen's consent.
+    TsrClarify {
+        #[arg(long)]
+        ipra: i64,
+        /// TSR measures to clarify (repeat).
+        #[arg(long = "measure", required = true)]
+        measures: Vec<i64>,
+        /// OGRN of the authorised body that sends the request.
+        #[arg(long)]
+        org: String,
+        /// The citizen (or representative) consented.
+        #[arg(long)]
+        consent: bool,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum ReportsCommand {
     /// Assemble the report of an IPRA from the ready records of all departments.
     Assemble {
@@ -686,4 +717,42 @@ pub async fn show(app: &App, id: i64, json: bool, actor: &str) -> Result<i32> {
         card.prior_reports.len()
     );
     Ok(0)
+}
+
+pub async fn follow_ups(app: &App, command: FollowUpsCommand, actor: &str) -> Result<i32> {
+    match command {
+        FollowUpsCommand::List { ipra, kind, json } => {
+            let items = execution::follow_ups(app, ipra, kind.as_deref()).await?;
+            if json {
+                print_json(&items)?;
+            } else {
+                for f in items {
+                    println!(
+                        "{:>6} ИПРА {:<6} {:<26} {:<10} {}",
+                        f.id,
+                        f.ipra_id,
+                        f.kind,
+                        f.due_date.unwrap_or_default(),
+                        f.title
+                    );
+                }
+            }
+            Ok(0)
+        }
+        FollowUpsCommand::TsrClarify {
+            ipra,
+            measures,
+            org,
+            consent,
+            reason,
+            json,
+        } => {
+            let outcome =
+                execution::request_tsr_clarification(app, ipra, &measures, &org, consent, &reason, actor).await;
+            finish(outcome, json, |ids| {
+                println!("запрос на уточнение ТСР сформирован: {ids:?}")
+            })
+            .await
+        }
+    }
 }

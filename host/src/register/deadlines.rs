@@ -87,6 +87,8 @@ pub struct Overdue {
     pub today: String,
     pub measures: i64,
     pub reports: i64,
+    /// Follow-ups with a deadline (TSR clarification requests) still open after it.
+    pub follow_ups: i64,
     pub by_section: Vec<(String, i64)>,
 }
 
@@ -111,6 +113,13 @@ pub async fn check_overdue(db: &Db, today: &str) -> Result<Overdue> {
     }
     overdue.reports = sqlx::query(
         "SELECT COUNT(*) AS n FROM reports WHERE status IN ('awaiting-signature', 'signed') AND due_date IS NOT NULL AND due_date < $1",
+    )
+    .bind(today)
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("n")?;
+    overdue.follow_ups = sqlx::query(
+        "SELECT COUNT(*) AS n FROM follow_ups WHERE status = 'open' AND due_date IS NOT NULL AND due_date < $1",
     )
     .bind(today)
     .fetch_one(&db.pool)

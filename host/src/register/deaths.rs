@@ -32,19 +32,22 @@ async fn candidates(app: &App, death: &wit::DeathRecord) -> Result<Vec<i64>> {
     let Some(birth) = death.birth_date.as_deref().filter(|b| b.len() >= 10) else {
         return Ok(Vec::new());
     };
-    Ok(sqlx::query(
-        "SELECT id FROM persons WHERE UPPER(surname) = $1 AND UPPER(given_name) = $2 \
-         AND UPPER(COALESCE(patronymic, '')) = $3 AND birth_date = $4",
-    )
-    .bind(death.surname.to_uppercase())
-    .bind(death.given_name.to_uppercase())
-    .bind(death.patronymic.clone().unwrap_or_default().to_uppercase())
-    .bind(&birth[..10])
-    .fetch_all(&app.db.pool)
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<std::result::Result<Vec<i64>, _>>()?)
+    // Names compare in Rust: SQLite's UPPER() folds only ASCII letters.
+    let wanted = |text: Option<&str>| text.unwrap_or_default().trim().to_uppercase();
+    let rows = sqlx::query("SELECT id, surname, given_name, patronymic FROM persons WHERE birth_date = $1")
+        .bind(&birth[..10])
+        .fetch_all(&app.db.pool)
+        .await?;
+    let mut ids = Vec::new();
+    for r in rows {
+        let same = wanted(Some(&r.try_get::<String, _>("surname")?)) == wanted(Some(&death.surname))
+            && wanted(Some(&r.try_get::<String, _>("given_name")?)) == wanted(Some(&death.given_name))
+            && wanted(opt_text(&r, "patronymic").as_deref()) == wanted(death.patronymic.as_deref());
+        if same {
+            ids.push(r.try_get("id")?);
+        }
+    }
+    Ok(ids)
 }
 
 /// Receives one record; returns a line for the job report.

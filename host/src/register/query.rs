@@ -95,7 +95,7 @@ pub async fn list_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>) -> Re
         add("i.snils = ?", v.chars().filter(char::is_ascii_digit).collect());
     }
     if let Some(v) = filter.surname.as_deref().filter(|v| !v.is_empty()) {
-        add("UPPER(p.surname) LIKE ?", format!("{}%", v.to_uppercase()));
+        add("p.search_name LIKE ?", format!("{}%", v.trim().to_uppercase()));
     }
     if let Some(v) = filter.status.as_deref().filter(|v| !v.is_empty()) {
         add("i.status = ?", v.to_string());

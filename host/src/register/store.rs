@@ -73,6 +73,13 @@ fn succession_key(protocol_date: &str, decision_date: Option<&str>, number: &str
     )
 }
 
+/// «SURNAME NAME PATRONYMIC» in upper case, for search (see migration 0005).
+pub fn search_name(person: &wit::Person) -> String {
+    format!("{} {} {}", person.surname, person.given_name, person.patronymic.as_deref().unwrap_or_default())
+        .trim()
+        .to_uppercase()
+}
+
 fn extra_json(extra: &[wit::Attribute]) -> String {
     let pairs: Vec<(&str, &str)> = extra.iter().map(|a| (a.code.as_str(), a.value.as_str())).collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
@@ -107,8 +114,8 @@ pub async fn store_ipra(
         Some(row) => (row.try_get::<i64, _>("id")?, false),
         None => {
             let id: i64 = sqlx::query(
-                "INSERT INTO persons (snils, surname, given_name, patronymic, birth_date, gender, territory_code, address, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+                "INSERT INTO persons (snils, surname, given_name, patronymic, birth_date, gender, territory_code, address, created_at, updated_at, search_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING id",
             )
             .bind(&person.snils)
             .bind(&person.surname)
@@ -119,6 +126,7 @@ pub async fn store_ipra(
             .bind(person.territory_code.as_deref())
             .bind(person.address.as_deref())
             .bind(received_at)
+            .bind(search_name(person))
             .fetch_one(&mut *conn)
             .await?
             .try_get("id")?;
@@ -201,7 +209,7 @@ pub async fn store_ipra(
         // The IPRA in force carries the person's current data.
         sqlx::query(
             "UPDATE persons SET surname = $1, given_name = $2, patronymic = $3, birth_date = $4, gender = $5, \
-             territory_code = $6, address = $7, updated_at = $8 WHERE id = $9",
+             territory_code = $6, address = $7, updated_at = $8, search_name = $10 WHERE id = $9",
         )
         .bind(&person.surname)
         .bind(&person.given_name)
@@ -212,6 +220,7 @@ pub async fn store_ipra(
         .bind(person.address.as_deref())
         .bind(received_at)
         .bind(person_id)
+        .bind(search_name(person))
         .execute(&mut *conn)
         .await?;
     }

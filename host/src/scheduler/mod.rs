@@ -155,6 +155,49 @@ pub async fn failed_runs(app: &App) -> Result<Vec<RunView>> {
         .collect()
 }
 
+/// Job kinds an administrator may schedule (each honours dry-run).
+pub const KINDS: &[&str] = &[
+    "fri-inbox",
+    "fri-outbox",
+    "zags-inbox",
+    "zags-check",
+    "egisso-upload",
+    "deadline-check",
+    "plugin-step",
+];
+
+/// Adds a job, e.g. a second `plugin-step` for a vendor's connector.
+pub async fn add_job(app: &App, name: &str, kind: &str, schedule: &str, config: &str, actor: &str) -> Result<()> {
+    if !KINDS.contains(&kind) {
+        bail!("вид задания «{kind}» неизвестен: {}", KINDS.join(", "));
+    }
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        bail!("имя задания «{name}» недопустимо: строчные латинские буквы, цифры и «-»");
+    }
+    parse_schedule(schedule)?;
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
+        .context("настройки задания должны быть объектом JSON")?;
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(kind)
+    .bind(schedule)
+    .bind(config)
+    .bind(now())
+    .execute(&app.db.pool)
+    .await?
+    .rows_affected();
+    if inserted != 1 {
+        bail!("задание «{name}» уже есть");
+    }
+    crate::audit::record(&app.db, actor, "job.add", &format!("job:{name}"), Some(kind)).await
+}
+
 pub async fn configure(
     app: &App,
     name: &str,

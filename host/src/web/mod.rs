@@ -2,6 +2,7 @@
 //! they check who asks (`Principal`), call the register, and convert errors once, through `ApiError`.
 
 mod api;
+mod exchange_api;
 mod pages;
 
 use crate::app::App;
@@ -82,6 +83,7 @@ pub fn router(app: App, instance: Instance) -> Router {
         .route("/api/v1/ipras/{id}/source", get(get_source))
         .route("/api/v1/plugins", get(list_plugins))
         .merge(api::routes())
+        .merge(exchange_api::routes())
         .layer(axum::Extension(instance))
         .with_state(app)
 }
@@ -202,7 +204,11 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
         let documented: std::collections::BTreeSet<String> =
             doc["paths"].as_object().unwrap().keys().cloned().collect();
-        let sources = [include_str!("mod.rs"), include_str!("api.rs")];
+        let sources = [
+            include_str!("mod.rs"),
+            include_str!("api.rs"),
+            include_str!("exchange_api.rs"),
+        ];
         let mut served = std::collections::BTreeSet::new();
         for source in sources {
             for part in source.split(".route(").skip(1) {

@@ -9,6 +9,30 @@ use ipra_plugin_sdk::bindings::{ipra::plugin::host, Guest};
 
 struct Misbehave;
 
+/// Commits the misdeed `name` names (`loop`, `alloc`, `trap`, `stack`); returns for anything else.
+fn misbehave(name: &str) {
+    match name {
+        "loop" => {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        "alloc" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "trap" => panic!("deliberate trap"),
+        "stack" => {
+            std::hint::black_box(recurse([0; 8]));
+        }
+        _ => {}
+    }
+}
+
 fn not_supported() -> PluginError {
     PluginError {
         code: "not-supported".into(),
@@ -34,7 +58,7 @@ impl Guest for Misbehave {
             kind: PluginKind::Connector,
             sections: vec![],
             document_types: vec!["test".into()],
-            hooks: vec![Hook::Import],
+            hooks: vec![Hook::Import, Hook::Execute],
             config_keys: vec![],
             lookups: vec![],
         }
@@ -44,46 +68,30 @@ impl Guest for Misbehave {
         let ImportInput::Document(doc) = input else {
             return Err(not_supported());
         };
-        match doc.name.as_str() {
-            "loop" => {
-                let mut n: u64 = 0;
-                loop {
-                    n = std::hint::black_box(n.wrapping_add(1));
-                }
-            }
-            "alloc" => {
-                let mut hoard: Vec<Vec<u8>> = Vec::new();
-                loop {
-                    hoard.push(vec![1u8; 1 << 20]);
-                    std::hint::black_box(&hoard);
-                }
-            }
-            "trap" => panic!("deliberate trap"),
-            "stack" => {
-                recurse([0; 8]);
-                Err(not_supported())
-            }
-            _ => {
-                host::log(host::LogLevel::Info, &format!("echo {}", doc.name));
-                Ok(ImportOutput {
-                    records: vec![RecordOutcome {
-                        locator: doc.name.clone(),
-                        outcome: Ok(Normalized::Skipped(format!(
-                            "{} байт; config echo = {:?}",
-                            doc.bytes.len(),
-                            host::config("echo")
-                        ))),
-                    }],
-                    claims: vec![],
-                    follow_ups: vec![],
-                    warnings: vec![],
-                })
-            }
-        }
+        misbehave(&doc.name);
+        host::log(host::LogLevel::Info, &format!("echo {}", doc.name));
+        Ok(ImportOutput {
+            records: vec![RecordOutcome {
+                locator: doc.name.clone(),
+                outcome: Ok(Normalized::Skipped(format!(
+                    "{} байт; config echo = {:?}",
+                    doc.bytes.len(),
+                    host::config("echo")
+                ))),
+            }],
+            claims: vec![],
+            follow_ups: vec![],
+            warnings: vec![],
+        })
     }
 
-    fn execute(_input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
-        Err(not_supported())
+    /// A plan step named like a misdeed commits it; any other step plans nothing.
+    fn execute(input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
+        let ExecuteInput::Plan(plan) = input else {
+            return Err(not_supported());
+        };
+        misbehave(&plan.step);
+        Ok(ExecuteOutput { errors: vec![], follow_ups: vec![] })
     }
 
     fn export(_input: ExportInput) -> Result<Vec<Document>, PluginError> {
