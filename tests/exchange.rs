@@ -565,6 +565,16 @@ fn egisso_facts_are_uploaded_once() {
         &orgs["region"],
         "--json",
     ]);
+    // EGISSO reference lists (NSI) come in through the connector and become versioned lists.
+    let nsi = env.dir.path().join("lmsz@2024.csv");
+    std::fs::write(
+        &nsi,
+        "code;name;parent\n5f1d3b8e-4c1a-4b7e-9d7a-2f6e8c9a1b23;Реабилитационные услуги;\n",
+    )
+    .unwrap();
+    env.ok(&["import", "--connector", "egisso", nsi.to_str().unwrap(), "--json"]);
+    let list = env.ok(&["reference", "show", "egisso-lmsz", "--json"]);
+    assert_eq!(list[0]["name"], "Реабилитационные услуги", "{list}");
     let category = social["category_code"].as_str().unwrap();
     env.run_ok(&[
         "exchange",

@@ -190,6 +190,12 @@ enum ParsedRecord {
         locator: String,
         error: wit::PluginError,
     },
+    /// A reference list a connector delivers (e.g. EGISSO NSI), kept as the next version of
+    /// `<connector>-<list id>`.
+    Reference {
+        locator: String,
+        list: wit::ReferenceList,
+    },
 }
 
 struct ParsedFile {
@@ -322,7 +328,8 @@ impl Parser<'_> {
                     report: Box::new(report),
                 },
                 Ok(wit::Normalized::Skipped(text)) => ParsedRecord::Skipped { locator, text },
-                Ok(wit::Normalized::Death(_)) | Ok(wit::Normalized::Reference(_)) => ParsedRecord::Skipped {
+                Ok(wit::Normalized::Reference(list)) => ParsedRecord::Reference { locator, list },
+                Ok(wit::Normalized::Death(_)) => ParsedRecord::Skipped {
                     locator,
                     text: "запись этого вида не загружается импортом выписок".into(),
                 },
@@ -682,6 +689,26 @@ async fn write_file(
                         ipra_id: None,
                         error: None,
                     });
+                }
+                ParsedRecord::Reference { locator, list } => {
+                    let list_id = format!("{}-{}", opts.connector, list.list_id)
+                        .to_lowercase()
+                        .chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                        .collect::<String>();
+                    let entries: Vec<super::reference::Entry> = list
+                        .entries
+                        .iter()
+                        .map(|e| super::reference::Entry {
+                            code: e.code.clone(),
+                            name: e.name.clone(),
+                            parent: e.parent.clone(),
+                            extra: e.extra.iter().map(|a| (a.code.clone(), a.value.clone())).collect(),
+                        })
+                        .collect();
+                    let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
+                    super::reference::insert_version(&mut sp, &list_id, &entries, &opts.connector, note.as_deref()).await?;
+                    rows.push(OutcomeRow { record: locator.clone(), outcome: "reference", ipra_id: None, error: None });
                 }
                 ParsedRecord::Skipped { locator, text } => rows.push(OutcomeRow {
                     record: locator.clone(),

@@ -177,10 +177,24 @@ pub async fn versions(db: &Db, list_id: Option<&str>) -> Result<Vec<ListVersion>
 /// Stores `entries` as the next version of a list (an administrator's edit): the earlier
 /// versions stay, with their dates and authors.
 pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, note: Option<&str>) -> Result<i64> {
-    let valid_id = !list_id.is_empty()
-        && list_id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let mut tx = db.pool.begin().await?;
+    let version = insert_version(&mut tx, list_id, entries, author, note).await?;
+    tx.commit().await?;
+    let subject = format!("reference:{list_id}");
+    crate::audit::record(db, author, "reference.set", &subject, Some(&format!("версия {version}"))).await?;
+    Ok(version)
+}
+
+/// Checks a list and adds it as the next version inside the caller's transaction.
+pub async fn insert_version(
+    conn: &mut sqlx::AnyConnection,
+    list_id: &str,
+    entries: &[Entry],
+    author: &str,
+    note: Option<&str>,
+) -> Result<i64> {
+    let valid_id =
+        !list_id.is_empty() && list_id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
         anyhow::bail!("идентификатор справочника «{list_id}» недопустим");
     }
@@ -193,11 +207,10 @@ pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, n
             anyhow::bail!("справочник {list_id}: код «{}» повторяется", e.code);
         }
     }
-    let mut tx = db.pool.begin().await?;
     let version: i64 =
         sqlx::query("SELECT COALESCE(MAX(version), 0) + 1 AS v FROM reference_versions WHERE list_id = $1")
             .bind(list_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?
             .try_get("v")?;
     let version_id: i64 = sqlx::query(
@@ -208,30 +221,19 @@ pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, n
     .bind(now())
     .bind(author)
     .bind(note)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?
     .try_get("id")?;
     for entry in entries {
-        sqlx::query(
-            "INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(version_id)
-        .bind(&entry.code)
-        .bind(&entry.name)
-        .bind(entry.parent.as_deref())
-        .bind(serde_json::to_string(&entry.extra)?)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)")
+            .bind(version_id)
+            .bind(&entry.code)
+            .bind(&entry.name)
+            .bind(entry.parent.as_deref())
+            .bind(serde_json::to_string(&entry.extra)?)
+            .execute(&mut *conn)
+            .await?;
     }
-    tx.commit().await?;
-    crate::audit::record(
-        db,
-        author,
-        "reference.set",
-        &format!("reference:{list_id}"),
-        Some(&format!("версия {version}")),
-    )
-    .await?;
     Ok(version)
 }
 
