@@ -228,6 +228,31 @@ fn call_failure(file: &str, error: &CallError) -> Rejection {
     }
 }
 
+/// An IPRA without its measures, to pass a department only the measures of its sections.
+trait WithoutMeasures {
+    fn clone_without_measures(&self) -> wit::IpraExtract;
+}
+
+impl WithoutMeasures for wit::IpraExtract {
+    fn clone_without_measures(&self) -> wit::IpraExtract {
+        wit::IpraExtract {
+            extract_id: self.extract_id.clone(),
+            document_id: self.document_id.clone(),
+            document_version: self.document_version.clone(),
+            number: self.number.clone(),
+            protocol_number: self.protocol_number.clone(),
+            protocol_date: self.protocol_date.clone(),
+            decision_date: self.decision_date.clone(),
+            valid_until: self.valid_until.clone(),
+            issued_by: self.issued_by.clone(),
+            is_child: self.is_child,
+            person: self.person.clone(),
+            measures: Vec::new(),
+            extra: self.extra.clone(),
+        }
+    }
+}
+
 /// The parse stage for one file; everything here is pure and runs on a worker thread.
 pub struct Parser<'a> {
     pub plugins: &'a PluginHost,
@@ -377,14 +402,15 @@ impl Parser<'_> {
         let mut claims: HashMap<String, (String, wit::MeasureClaim)> = HashMap::new();
         let mut follow_ups = Vec::new();
         for department in &self.departments {
-            let handles = ipra
-                .measures
-                .iter()
-                .any(|m| department.info.sections.contains(&m.section));
-            if !handles {
+            // A department sees the IPRA with the measures of its own sections only: it claims no
+            // others, and the smaller input is cheaper to pass into the sandbox.
+            let own: Vec<wit::Measure> =
+                ipra.measures.iter().filter(|m| department.info.sections.contains(&m.section)).cloned().collect();
+            if own.is_empty() {
                 continue;
             }
-            match self.plugins.import(department, &wit::ImportInput::Ipra(ipra.clone())) {
+            let input = wit::ImportInput::Ipra(wit::IpraExtract { measures: own, ..ipra.clone_without_measures() });
+            match self.plugins.import(department, &input) {
                 Ok(Ok(output)) => {
                     warnings.extend(output.warnings.iter().map(|w| rejection(file, w, Some(locator))));
                     for claim in output.claims {
