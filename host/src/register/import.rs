@@ -404,12 +404,19 @@ impl Parser<'_> {
         for department in &self.departments {
             // A department sees the IPRA with the measures of its own sections only: it claims no
             // others, and the smaller input is cheaper to pass into the sandbox.
-            let own: Vec<wit::Measure> =
-                ipra.measures.iter().filter(|m| department.info.sections.contains(&m.section)).cloned().collect();
+            let own: Vec<wit::Measure> = ipra
+                .measures
+                .iter()
+                .filter(|m| department.info.sections.contains(&m.section))
+                .cloned()
+                .collect();
             if own.is_empty() {
                 continue;
             }
-            let input = wit::ImportInput::Ipra(wit::IpraExtract { measures: own, ..ipra.clone_without_measures() });
+            let input = wit::ImportInput::Ipra(wit::IpraExtract {
+                measures: own,
+                ..ipra.clone_without_measures()
+            });
             match self.plugins.import(department, &input) {
                 Ok(Ok(output)) => {
                     warnings.extend(output.warnings.iter().map(|w| rejection(file, w, Some(locator))));
@@ -733,8 +740,14 @@ async fn write_file(
                         })
                         .collect();
                     let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
-                    super::reference::insert_version(&mut sp, &list_id, &entries, &opts.connector, note.as_deref()).await?;
-                    rows.push(OutcomeRow { record: locator.clone(), outcome: "reference", ipra_id: None, error: None });
+                    super::reference::insert_version(&mut sp, &list_id, &entries, &opts.connector, note.as_deref())
+                        .await?;
+                    rows.push(OutcomeRow {
+                        record: locator.clone(),
+                        outcome: "reference",
+                        ipra_id: None,
+                        error: None,
+                    });
                 }
                 ParsedRecord::Skipped { locator, text } => rows.push(OutcomeRow {
                     record: locator.clone(),

@@ -181,7 +181,14 @@ pub async fn set_list(db: &Db, list_id: &str, entries: &[Entry], author: &str, n
     let version = insert_version(&mut tx, list_id, entries, author, note).await?;
     tx.commit().await?;
     let subject = format!("reference:{list_id}");
-    crate::audit::record(db, author, "reference.set", &subject, Some(&format!("версия {version}"))).await?;
+    crate::audit::record(
+        db,
+        author,
+        "reference.set",
+        &subject,
+        Some(&format!("версия {version}")),
+    )
+    .await?;
     Ok(version)
 }
 
@@ -193,8 +200,10 @@ pub async fn insert_version(
     author: &str,
     note: Option<&str>,
 ) -> Result<i64> {
-    let valid_id =
-        !list_id.is_empty() && list_id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let valid_id = !list_id.is_empty()
+        && list_id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
         anyhow::bail!("идентификатор справочника «{list_id}» недопустим");
     }
@@ -225,14 +234,16 @@ pub async fn insert_version(
     .await?
     .try_get("id")?;
     for entry in entries {
-        sqlx::query("INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)")
-            .bind(version_id)
-            .bind(&entry.code)
-            .bind(&entry.name)
-            .bind(entry.parent.as_deref())
-            .bind(serde_json::to_string(&entry.extra)?)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO reference_entries (version_id, code, name, parent, extra) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(version_id)
+        .bind(&entry.code)
+        .bind(&entry.name)
+        .bind(entry.parent.as_deref())
+        .bind(serde_json::to_string(&entry.extra)?)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(version)
 }

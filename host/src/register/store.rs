@@ -75,9 +75,14 @@ fn succession_key(protocol_date: &str, decision_date: Option<&str>, number: &str
 
 /// «SURNAME NAME PATRONYMIC» in upper case, for search (see migration 0005).
 pub fn search_name(person: &wit::Person) -> String {
-    format!("{} {} {}", person.surname, person.given_name, person.patronymic.as_deref().unwrap_or_default())
-        .trim()
-        .to_uppercase()
+    format!(
+        "{} {} {}",
+        person.surname,
+        person.given_name,
+        person.patronymic.as_deref().unwrap_or_default()
+    )
+    .trim()
+    .to_uppercase()
 }
 
 fn extra_json(extra: &[wit::Attribute]) -> String {

@@ -91,7 +91,10 @@ impl Guest for Misbehave {
             return Err(not_supported());
         };
         misbehave(&plan.step);
-        Ok(ExecuteOutput { errors: vec![], follow_ups: vec![] })
+        Ok(ExecuteOutput {
+            errors: vec![],
+            follow_ups: vec![],
+        })
     }
 
     fn export(_input: ExportInput) -> Result<Vec<Document>, PluginError> {
