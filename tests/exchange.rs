@@ -502,6 +502,55 @@ fn zags_deaths_close_measures_and_checks_are_requested() {
         .unwrap()
         .clone();
     assert!(died["measures"].as_i64().unwrap() > 0, "{stats}");
+    // The registry cancels the record: nothing was reported yet, so the measures open again.
+    let cancellation = std::fs::read_to_string(env.data_dir().join("exchange/zags/archive/fatal-1.xml")).unwrap().replace(
+        "</СведРегСмерт>",
+        "<СведАннулирАГС КодВидСвед=\"0401\" ДатаВнесИспр=\"2021-10-02\"><ns2:ПрСведДокИспрАГС>1</ns2:ПрСведДокИспрАГС></СведАннулирАГС></СведРегСмерт>",
+    );
+    std::fs::write(inbox.join("fatal-3.xml"), cancellation).unwrap();
+    env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    assert!(
+        env.scalar(&format!(
+            "SELECT COUNT(*) FROM measures WHERE ipra_id = {ipra} AND status = 'open'"
+        )) > 0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM persons WHERE death_date IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM death_records WHERE status = 'cancelled'"),
+        1
+    );
+
+    // Two persons with her name and birth date: a record without SNILS waits for a person to decide.
+    let twin = std::fs::read_to_string(fri_samples().join("extract_4.xml"))
+        .unwrap()
+        .replace("120-334-215 87", "112-233-445 95");
+    let twin_path = env.dir.path().join("twin.xml");
+    std::fs::write(&twin_path, twin).unwrap();
+    env.ok(&["import", twin_path.to_str().unwrap(), "--json"]);
+    let second = std::fs::read_to_string(env.data_dir().join("exchange/zags/archive/fatal-1.xml"))
+        .unwrap()
+        .replace("170219920000200319007", "170219920000200319008");
+    std::fs::write(inbox.join("fatal-4.xml"), second).unwrap();
+    env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    let pending = env.ok(&["exchange", "deaths", "--status", "pending", "--json"]);
+    assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
+    let id = pending[0]["id"].to_string();
+    env.run_ok(&["exchange", "decide-death", &id, "--snils", "120-334-215 87"]);
+    assert_eq!(
+        env.scalar(&format!(
+            "SELECT COUNT(*) FROM measures WHERE ipra_id = {ipra} AND status = 'open'"
+        )),
+        0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM persons WHERE snils = '11223344595' AND death_date IS NULL"),
+        1,
+        "the namesake lives on"
+    );
+
     // The same file again changes nothing.
     std::fs::write(
         inbox.join("fatal-1-again.xml"),
