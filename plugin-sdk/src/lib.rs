@@ -20,4 +20,5 @@ pub mod department;
 pub mod error;
 pub mod ogrn;
 pub mod snils;
+pub mod uuid;
 pub mod xml;

@@ -25,6 +25,12 @@
 //! let error = XmlReader::new(hostile).next_tag().unwrap_err();
 //! assert_eq!(error.code(), "xml-dtd");
 //! ```
+//!
+//! Small documents read by path rather than streamed go through [`tree`]; outgoing documents are written with
+//! [`writer`].
+
+pub mod tree;
+pub mod writer;
 
 use std::borrow::Cow;
 use thiserror::Error;

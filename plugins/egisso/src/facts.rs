@@ -1,10 +1,9 @@
 //! Facts of assignment as the EGISSO data file «10.06.S ИЗМЕНЕНИЯ РЕЕСТРА ФАКТОВ НАЗНАЧЕНИЯ МСЗ» version 1.1.0,
 //! every namespace at the version that root imports; each fact checked before a byte is written.
 
-use crate::uuid;
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, Document, Fact, FactBatch, Person, PluginError};
 use ipra_plugin_sdk::date::Date;
-use ipra_plugin_sdk::snils;
+use ipra_plugin_sdk::{snils, uuid};
 
 /// The namespaces of 10.06.S 1.1.0 and of the types it imports (release 23.12.0).
 const NS_MSG: &str = "urn://egisso-ru/msg/10.06.S/1.1.0";

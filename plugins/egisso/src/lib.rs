@@ -52,8 +52,6 @@
 
 pub mod facts;
 pub mod nsi;
-pub mod uuid;
-pub mod xml;
 
 use facts::FactsConfig;
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{

@@ -1,10 +1,10 @@
 //! EGISSO reference lists (NSI: local measures LMSZ, recipient categories, …) as an administrator exports them:
 //! a small documented XML or a CSV table, read into one `ReferenceList`; bad rows become warnings.
 
-use crate::xml::{self, Element};
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Attribute, Document, ImportOutput, Normalized, PluginError, RecordOutcome, ReferenceEntry, ReferenceList,
 };
+use ipra_plugin_sdk::xml::tree::{self, Element};
 
 fn warning(code: &str, record: String, field: Option<&str>, message: String) -> PluginError {
     PluginError {
@@ -260,7 +260,7 @@ pub fn import_reference(document: &Document) -> Result<ImportOutput, PluginError
         })?;
         from_csv(text, document)?
     } else {
-        let root = xml::parse(&document.bytes).map_err(|mut e| {
+        let root = tree::parse(&document.bytes).map_err(|mut e| {
             e.record = Some(format!("Документ «{}»", document.name));
             e
         })?;

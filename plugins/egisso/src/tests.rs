@@ -3,6 +3,7 @@
 
 use super::*;
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, Fact, FactBatch, Normalized, Person};
+use ipra_plugin_sdk::uuid;
 use std::path::{Path, PathBuf};
 
 /// The shared format files sit beside the project (`../shared`); found from this crate upwards.

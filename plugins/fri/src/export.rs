@@ -124,6 +124,9 @@
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Attribute, Document, ExecutionEntry, ExecutionStatus, Measure, PluginError, ReportInput,
 };
+use ipra_plugin_sdk::department::file_name_part;
+use ipra_plugin_sdk::uuid;
+use ipra_plugin_sdk::xml::writer::XmlWriter;
 
 /// Namespace of the FRI extract documents.
 pub const FRI_NAMESPACE: &str = "http://fri.pfr.ru";
@@ -557,14 +560,14 @@ fn check_entry(position: usize, entry: &ExecutionEntry) -> Result<usize, PluginE
 fn render_report(input: &ReportInput, checked: &Checked) -> Document {
     let ipra = &input.ipra;
     let person = &ipra.person;
-    let mut xml = Xml::new();
+    let mut xml = XmlWriter::new();
     xml.open(
         "fri:ВыпискаФРИ",
         &[("xmlns:fri", FRI_NAMESPACE), ("xmlns:xsi", XSI_NAMESPACE)],
     );
     xml.leaf(
         "fri:Идентификатор",
-        &uuid_text(&uuid_v5(&format!("urn:ipra:fri:report:{}", input.report_id))),
+        &uuid::v5(&format!("urn:ipra:fri:report:{}", input.report_id)),
     );
     xml.leaf("fri:ТипВыписки", "FIXED");
     xml.leaf("fri:ВремяФормирования", &checked.created_time);
@@ -619,12 +622,12 @@ fn render_report(input: &ReportInput, checked: &Checked) -> Document {
     }
 }
 
-fn render_section(xml: &mut Xml, input: &ReportInput, checked: &Checked, kind: &SectionType) {
-    let id = uuid_v5(&format!("urn:ipra:fri:document:{}:{}", input.report_id, kind.section));
+fn render_section(xml: &mut XmlWriter, input: &ReportInput, checked: &Checked, kind: &SectionType) {
+    let id = uuid::v5_bytes(&format!("urn:ipra:fri:document:{}:{}", input.report_id, kind.section));
     let key = hex_upper(&id);
     xml.open("fri:Документ", &[]);
     xml.open("fri:РеквизитыДокумента", &[]);
-    xml.leaf("fri:ID", &uuid_text(&id));
+    xml.leaf("fri:ID", &uuid::hyphenated(&id));
     xml.leaf("fri:Ключ", &key);
     xml.leaf("fri:РодительскийДокумент", input.ipra.document_id.trim());
     xml.open("fri:Источник", &[]);
@@ -714,7 +717,13 @@ fn render_section(xml: &mut Xml, input: &ReportInput, checked: &Checked, kind: &
     xml.close("fri:Документ");
 }
 
-fn write_record(xml: &mut Xml, category: Category, key: &str, parent: &str, attributes: &[(&str, &str, &str, String)]) {
+fn write_record(
+    xml: &mut XmlWriter,
+    category: Category,
+    key: &str,
+    parent: &str,
+    attributes: &[(&str, &str, &str, String)],
+) {
     xml.open("fri:Запись", &[]);
     xml.leaf("fri:ИдентификаторОбъекта", &category.object_id.to_string());
     xml.leaf("fri:Ключ", key);
@@ -770,8 +779,8 @@ fn render_request(input: &ReportInput, checked: &Checked) -> Document {
     let part = file_name_part(&input.report_id);
     let report_name = format!("fri-report-{part}.xml");
     let zip_name = format!("fri-report-{part}.zip");
-    let package = uuid_text(&uuid_v5(&format!("urn:ipra:fri:package:{}", input.report_id)));
-    let attachment = uuid_text(&uuid_v5(&format!("urn:ipra:fri:attachment:{}", input.report_id)));
+    let package = uuid::v5(&format!("urn:ipra:fri:package:{}", input.report_id));
+    let attachment = uuid::v5(&format!("urn:ipra:fri:attachment:{}", input.report_id));
     let types: Vec<&SectionType> = checked.sections.iter().map(|&i| &SECTION_TYPES[i]).collect();
     let (code, version) = match types.as_slice() {
         [only] => (only.code, only.code_version),
@@ -787,7 +796,7 @@ fn render_request(input: &ReportInput, checked: &Checked) -> Document {
         .map(|a| a.value.trim())
         .find(|v| !v.is_empty() && v.len() <= 3 && v.bytes().all(|c| c.is_ascii_digit()));
 
-    let mut xml = Xml::new();
+    let mut xml = XmlWriter::new();
     xml.open(
         "SmevRequestContent",
         &[
@@ -834,19 +843,6 @@ fn render_request(input: &ReportInput, checked: &Checked) -> Document {
 
 fn attribute<'a>(extra: &'a [Attribute], code: &str) -> Option<&'a str> {
     extra.iter().find(|a| a.code == code).map(|a| a.value.as_str())
-}
-
-/// A text as part of a file name: anything but letters, digits, `-` and `_` becomes `_`.
-fn file_name_part(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// OGRN: 13 digits, last = (first 12 mod 11) mod 10; OGRNIP: 15 digits, last = (first 14 mod 13) mod 10.
@@ -952,167 +948,9 @@ fn date_time(text: &str) -> Option<(String, String)> {
     Some((date.to_string(), format!("{date}T{clock}{seconds}{zone}")))
 }
 
-// ---- name-based UUIDs (RFC 4122 version 5) ----
-
-/// The URL namespace of RFC 4122 (`6ba7b811-9dad-11d1-80b4-00c04fd430c8`).
-const NAMESPACE_URL: [u8; 16] = [
-    0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8,
-];
-
-fn uuid_v5(name: &str) -> [u8; 16] {
-    let mut data = NAMESPACE_URL.to_vec();
-    data.extend_from_slice(name.as_bytes());
-    let hash = sha1(&data);
-    let mut uuid = [0u8; 16];
-    uuid.copy_from_slice(&hash[..16]);
-    uuid[6] = (uuid[6] & 0x0f) | 0x50;
-    uuid[8] = (uuid[8] & 0x3f) | 0x80;
-    uuid
-}
-
-fn uuid_text(uuid: &[u8; 16]) -> String {
-    let hex: String = uuid.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
-}
-
+/// A UUID as FRI writes a document `Ключ`: its 32 hex digits without dashes, upper case.
 fn hex_upper(uuid: &[u8; 16]) -> String {
     uuid.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn sha1(data: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [0x6745_2301, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0];
-    let mut message = data.to_vec();
-    let bit_length = (data.len() as u64).wrapping_mul(8);
-    message.push(0x80);
-    while message.len() % 64 != 56 {
-        message.push(0);
-    }
-    message.extend_from_slice(&bit_length.to_be_bytes());
-    for block in message.chunks_exact(64) {
-        let mut w = [0u32; 80];
-        for (i, word) in block.chunks_exact(4).enumerate() {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, word) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-                _ => (b ^ c ^ d, 0xCA62_C1D6),
-            };
-            let temp = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*word);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = temp;
-        }
-        for (slot, value) in h.iter_mut().zip([a, b, c, d, e]) {
-            *slot = slot.wrapping_add(value);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (chunk, value) in out.chunks_exact_mut(4).zip(h) {
-        chunk.copy_from_slice(&value.to_be_bytes());
-    }
-    out
-}
-
-// ---- XML ----
-
-/// A small indenting XML writer: text and attribute values are escaped; characters XML 1.0 forbids become U+FFFD.
-struct Xml {
-    out: String,
-    depth: usize,
-}
-
-impl Xml {
-    fn new() -> Self {
-        Xml {
-            out: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n".to_string(),
-            depth: 0,
-        }
-    }
-
-    fn start(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.out.push_str(&"  ".repeat(self.depth));
-        self.out.push('<');
-        self.out.push_str(name);
-        for (key, value) in attributes {
-            self.out.push(' ');
-            self.out.push_str(key);
-            self.out.push_str("=\"");
-            escape_into(&mut self.out, value, true);
-            self.out.push('"');
-        }
-    }
-
-    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.start(name, attributes);
-        self.out.push_str(">\n");
-        self.depth += 1;
-    }
-
-    fn close(&mut self, name: &str) {
-        self.depth = self.depth.saturating_sub(1);
-        self.out.push_str(&"  ".repeat(self.depth));
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push_str(">\n");
-    }
-
-    fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) {
-        self.start(name, attributes);
-        self.out.push_str("/>\n");
-    }
-
-    fn leaf(&mut self, name: &str, text: &str) {
-        self.start(name, &[]);
-        self.out.push('>');
-        escape_into(&mut self.out, text, false);
-        self.out.push_str("</");
-        self.out.push_str(name);
-        self.out.push_str(">\n");
-    }
-
-    fn finish(self) -> String {
-        self.out
-    }
-}
-
-fn escape_into(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            // Attribute-value normalisation would turn these into spaces; a reference keeps them.
-            '\t' if attribute => out.push_str("&#9;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            // A literal CR is normalised away by every parser; a reference keeps it.
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -1491,7 +1329,7 @@ mod tests {
         assert_eq!(request.name, "fri-request-R-2025_7.xml");
         assert_xmllint_ok(request, None);
         let leaves = leaves(request);
-        let package = uuid_text(&uuid_v5("urn:ipra:fri:package:R-2025/7"));
+        let package = uuid::v5("urn:ipra:fri:package:R-2025/7");
         assert_eq!(values(&leaves, "PackageUUID"), [package.as_str()]);
         assert_eq!(values(&leaves, "DocTypeCode"), ["IPRAEXEC"]);
         assert_eq!(values(&leaves, "DocTypeVersion"), ["IPRAEXEC_20250101"]);
@@ -1500,7 +1338,7 @@ mod tests {
         let xml = text(request);
         assert!(xml.contains("<tns:DisabledDataRequest xmlns:tns=\"http://kvs.fri.com/disabled-data/1.0.7\">"));
         assert!(xml.contains("<tns:AddPackage>"));
-        let attachment = uuid_text(&uuid_v5("urn:ipra:fri:attachment:R-2025/7"));
+        let attachment = uuid::v5("urn:ipra:fri:attachment:R-2025/7");
         assert_eq!(values(&leaves, "uuid"), [attachment.as_str()]);
         assert!(xml.contains(&format!(
             "<Attachment uuid=\"{attachment}\" fileName=\"fri-report-R-2025_7.zip\" document=\"{}\"/>",
@@ -1538,7 +1376,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(bytes(&first), bytes(&second));
-        let report_id = uuid_text(&uuid_v5("urn:ipra:fri:report:R-2025/7"));
+        let report_id = uuid::v5("urn:ipra:fri:report:R-2025/7");
         assert!(text(&first[0]).contains(&format!("<fri:Идентификатор>{report_id}</fri:Идентификатор>")));
         let mut other = full_report();
         other.report_id = "R-2025/8".to_string();
@@ -1551,16 +1389,13 @@ mod tests {
     fn uuids_are_rfc_4122_version_5() {
         // Python: uuid.uuid5(uuid.NAMESPACE_URL, "urn:ipra:fri:report:R-1")
         assert_eq!(
-            uuid_text(&uuid_v5("urn:ipra:fri:report:R-1")),
+            uuid::v5("urn:ipra:fri:report:R-1"),
             "41ae340f-a658-5eca-9665-75a5cbdba864"
         );
         assert_eq!(
-            uuid_text(&uuid_v5("urn:ipra:fri:package:R-1")),
+            uuid::v5("urn:ipra:fri:package:R-1"),
             "04dc40d5-21dc-54b3-b899-40138233ff53"
         );
-        let hex = |d: [u8; 20]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        assert_eq!(hex(sha1(b"abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
-        assert_eq!(hex(sha1(&[b'a'; 1000])), "291e9a6c66994949b57ba5e650361e98fc36b1ba");
     }
 
     #[test]

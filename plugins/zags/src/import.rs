@@ -2,11 +2,11 @@
 //! answers to our queries (4.0.1), each record turned into a `DeathRecord`, a `Skipped` text or a record error.
 
 use crate::date;
-use crate::xml::{self, Element};
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Attribute, DeathRecord, DeathRecordKind, Document, ImportOutput, Normalized, PluginError, RecordOutcome,
 };
 use ipra_plugin_sdk::snils;
+use ipra_plugin_sdk::xml::tree::{self, Element};
 
 /// Namespace stem of `FATALRequest`; the version follows it.
 const FATAL_ROOT: &str = "urn://x-artefacts-zags-fatal/root/112-04/";
@@ -356,7 +356,7 @@ fn fatalinf_response(root: &Element) -> Vec<RecordOutcome> {
 
 /// Reads one document from ZAGS. A document of another kind is one `Skipped` record, not an error.
 pub fn import_document(document: &Document) -> Result<ImportOutput, PluginError> {
-    let root = xml::parse(&document.bytes).map_err(|mut e| {
+    let root = tree::parse(&document.bytes).map_err(|mut e| {
         e.record = Some(format!("Документ «{}»", document.name));
         e
     })?;

@@ -45,8 +45,6 @@
 pub mod date;
 pub mod import;
 pub mod request;
-pub mod uuid;
-pub mod xml;
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     ConfigKey, Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput, PluginError,

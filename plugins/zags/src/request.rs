@@ -1,12 +1,12 @@
 //! Planning the ZAGS death check: one `FATALINFRequest` 4.0.1 per person, valid against
 //! `zags-fatalinf-ru-root.xsd`, with identifiers derived from the date and the SNILS (no clock, no randomness).
 
+use crate::date;
 use crate::import::display_snils;
-use crate::{date, uuid};
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Attribute, Document, ExecuteOutput, FollowUp, Person, PlanInput, PluginError,
 };
-use ipra_plugin_sdk::snils;
+use ipra_plugin_sdk::{snils, uuid};
 
 /// Namespaces of the query service, version 4.0.1.
 const ROOT_NS: &str = "urn://x-artefacts-zags-fatalinf/root/112-52/4.0.1";

@@ -1,7 +1,21 @@
-//! A small, hostile-input-safe XML tree: elements with local names, attributes and text, built with quick-xml.
-//! No DOCTYPE, no entities beyond the five predefined ones and character references, bounded depth.
+//! A small tree of a whole XML document — elements with local names, namespaces, attributes and text — for
+//! connectors whose documents are small (registry answers, reference lists) and read by path, not streamed.
+//!
+//! It is as strict as [`XmlReader`](super::XmlReader) about hostile input: any DOCTYPE is refused, no entity
+//! beyond the five predefined ones and character references is accepted, and nesting is bounded. Errors are
+//! [`PluginError`]s with codes `xml-encoding`, `xml-doctype`, `xml-entity` and `xml-malformed` and a Russian
+//! message naming the line and column.
+//!
+//! ```
+//! use ipra_plugin_sdk::xml::tree;
+//! let root = tree::parse("<a xmlns='urn:x'><b k='1'> x &amp; y </b></a>".as_bytes()).unwrap();
+//! assert_eq!(root.namespace.as_deref(), Some("urn:x"));
+//! assert_eq!(root.child("b").and_then(|b| b.attr("k")), Some("1"));
+//! assert_eq!(root.child_text("b"), Some("x & y"));
+//! assert_eq!(tree::parse(b"<!DOCTYPE a><a/>").unwrap_err().code, "xml-doctype");
+//! ```
 
-use ipra_plugin_sdk::bindings::ipra::plugin::types::PluginError;
+use crate::bindings::ipra::plugin::types::PluginError;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{NamespaceResolver, ResolveResult};
 use quick_xml::{Reader, XmlVersion};
@@ -11,17 +25,42 @@ const MAX_DEPTH: usize = 128;
 
 /// One element: namespace URI, local name, attributes by local name (namespace declarations dropped), children
 /// and the concatenated text directly inside it.
+///
+/// ```
+/// use ipra_plugin_sdk::xml::tree::{parse, Element};
+/// let root = parse(b"<p:a xmlns:p='urn:p' p:k='v'>t<b/>u</p:a>").unwrap();
+/// assert_eq!(
+///     root,
+///     Element {
+///         namespace: Some("urn:p".to_string()),
+///         name: "a".to_string(),
+///         attributes: vec![("k".to_string(), "v".to_string())],
+///         children: vec![Element { name: "b".to_string(), ..Element::default() }],
+///         text: "tu".to_string(),
+///     }
+/// );
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Element {
+    /// The namespace URI the element's prefix (or the default namespace) is bound to, `None` when unbound.
     pub namespace: Option<String>,
+    /// The local name, without prefix.
     pub name: String,
+    /// Attributes as (local name, value) in document order, values normalised as XML 1.0 says.
     pub attributes: Vec<(String, String)>,
+    /// Child elements in document order.
     pub children: Vec<Element>,
+    /// The text directly inside the element (not its children's), entities resolved, untrimmed.
     pub text: String,
 }
 
 impl Element {
     /// The value of an attribute by local name.
+    ///
+    /// ```
+    /// let root = ipra_plugin_sdk::xml::tree::parse(b"<a k='1'/>").unwrap();
+    /// assert_eq!((root.attr("k"), root.attr("x")), (Some("1"), None));
+    /// ```
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attributes
             .iter()
@@ -30,16 +69,33 @@ impl Element {
     }
 
     /// The first child element with this local name.
+    ///
+    /// ```
+    /// let root = ipra_plugin_sdk::xml::tree::parse(b"<a><b>1</b><b>2</b></a>").unwrap();
+    /// assert_eq!(root.child("b").map(|b| b.text.as_str()), Some("1"));
+    /// assert!(root.child("c").is_none());
+    /// ```
     pub fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
     }
 
     /// Every child element with this local name.
+    ///
+    /// ```
+    /// let root = ipra_plugin_sdk::xml::tree::parse(b"<a><b>1</b><c/><b>2</b></a>").unwrap();
+    /// let texts: Vec<_> = root.children_named("b").map(|b| b.text.as_str()).collect();
+    /// assert_eq!(texts, ["1", "2"]);
+    /// ```
     pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
 
     /// Trimmed text of a child element, `None` when absent or blank.
+    ///
+    /// ```
+    /// let root = ipra_plugin_sdk::xml::tree::parse(b"<a><b> x </b><c> </c></a>").unwrap();
+    /// assert_eq!((root.child_text("b"), root.child_text("c"), root.child_text("d")), (Some("x"), None, None));
+    /// ```
     pub fn child_text(&self, name: &str) -> Option<&str> {
         self.child(name).map(|c| c.text.trim()).filter(|t| !t.is_empty())
     }
@@ -123,6 +179,15 @@ fn entity(name: &str) -> Option<&'static str> {
 }
 
 /// Parses a UTF-8 document (a BOM is tolerated) into its root element.
+///
+/// ```
+/// use ipra_plugin_sdk::xml::tree::parse;
+/// assert_eq!(parse(b"\xEF\xBB\xBF<a/>").unwrap().name, "a");
+/// assert_eq!(parse(b"<a>&e;</a>").unwrap_err().code, "xml-entity");
+/// let broken = parse(b"<a>\n  <b></c>\n</a>").unwrap_err();
+/// assert_eq!(broken.code, "xml-malformed");
+/// assert!(broken.message.contains("строка 2"), "{}", broken.message);
+/// ```
 pub fn parse(bytes: &[u8]) -> Result<Element, PluginError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
