@@ -1217,6 +1217,191 @@ fn check_ogrn(ogrn: &str) -> Result<(), OgrnProblem> {
     }
 }
 
+/// The hooks of a department plugin, each the plain [`Department`]'s unless the plugin says otherwise; the
+/// host-facing [`Guest`](crate::bindings::Guest) implementation and the export come from
+/// [`department_plugin!`](crate::department_plugin), which implements this trait.
+///
+/// ```
+/// use ipra_plugin_sdk::bindings::ipra::plugin::types::ImportInput;
+/// use ipra_plugin_sdk::department::{sample_ipra, Department, DepartmentPlugin, MemoryLookups};
+/// struct Sport;
+/// impl DepartmentPlugin for Sport {
+///     const DEPARTMENT: Department = Department { id: "sport", section: "sport", label: "Физическая культура и спорт" };
+/// }
+/// let out = Sport::import(ImportInput::Ipra(sample_ipra()), &MemoryLookups::default()).unwrap();
+/// assert!(out.claims.iter().all(|c| c.section == "sport"));
+/// assert!(Sport::config_keys().is_empty());
+/// ```
+pub trait DepartmentPlugin {
+    /// The department: its plugin id, section and label.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::department::{Department, DepartmentPlugin};
+    /// struct Health;
+    /// impl DepartmentPlugin for Health {
+    ///     const DEPARTMENT: Department = Department { id: "health", section: "health", label: "Охрана здоровья" };
+    /// }
+    /// assert_eq!(Health::DEPARTMENT.section, "health");
+    /// ```
+    const DEPARTMENT: Department;
+
+    /// The department's own settings, for `describe`; none unless overridden.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::department::{Department, DepartmentPlugin};
+    /// # use ipra_plugin_sdk::bindings::ipra::plugin::types::ConfigKey;
+    /// struct Tsr;
+    /// impl DepartmentPlugin for Tsr {
+    ///     const DEPARTMENT: Department = Department { id: "tsr", section: "tsr", label: "ТСР" };
+    ///     fn config_keys() -> Vec<ConfigKey> {
+    ///         vec![ConfigKey { name: "days".into(), description: "Срок".into(), required: false, default_value: None }]
+    ///     }
+    /// }
+    /// assert_eq!(Tsr::config_keys()[0].name, "days");
+    /// ```
+    fn config_keys() -> Vec<ConfigKey> {
+        Vec::new()
+    }
+
+    /// Hook `import`: [`Department::import`] unless overridden.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::bindings::ipra::plugin::types::ImportInput;
+    /// # use ipra_plugin_sdk::department::{sample_ipra, Department, DepartmentPlugin, MemoryLookups};
+    /// struct Health;
+    /// impl DepartmentPlugin for Health {
+    ///     const DEPARTMENT: Department = Department { id: "health", section: "health", label: "Охрана здоровья" };
+    /// }
+    /// let out = Health::import(ImportInput::Ipra(sample_ipra()), &MemoryLookups::default()).unwrap();
+    /// assert_eq!(out.claims.len(), 1);
+    /// ```
+    fn import(input: ImportInput, lookups: &dyn Lookups) -> Result<ImportOutput, PluginError> {
+        Self::DEPARTMENT.import(input, lookups)
+    }
+
+    /// Hook `execute`: [`Department::execute`] unless overridden.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::bindings::ipra::plugin::types::{ExecuteInput, PlanInput};
+    /// # use ipra_plugin_sdk::department::{Department, DepartmentPlugin, MemoryLookups};
+    /// struct Health;
+    /// impl DepartmentPlugin for Health {
+    ///     const DEPARTMENT: Department = Department { id: "health", section: "health", label: "Охрана здоровья" };
+    /// }
+    /// let plan = PlanInput { step: "queries".into(), persons: Vec::new(), today: "2025-03-01".into(), extra: Vec::new() };
+    /// let error = Health::execute(ExecuteInput::Plan(plan), &MemoryLookups::default()).unwrap_err();
+    /// assert_eq!(error.code, "not-supported");
+    /// ```
+    fn execute(input: ExecuteInput, lookups: &dyn Lookups) -> Result<ExecuteOutput, PluginError> {
+        Self::DEPARTMENT.execute(input, lookups)
+    }
+
+    /// Hook `export`: [`Department::export`] unless overridden.
+    ///
+    /// ```
+    /// # use ipra_plugin_sdk::bindings::ipra::plugin::types::{ExportInput, FactBatch};
+    /// # use ipra_plugin_sdk::department::{Department, DepartmentPlugin, MemoryLookups};
+    /// struct Health;
+    /// impl DepartmentPlugin for Health {
+    ///     const DEPARTMENT: Department = Department { id: "health", section: "health", label: "Охрана здоровья" };
+    /// }
+    /// let facts = ExportInput::Facts(FactBatch { package_id: "p".into(), facts: Vec::new(), extra: Vec::new() });
+    /// let error = Health::export(facts, &MemoryLookups::default()).unwrap_err();
+    /// assert_eq!(error.code, "not-supported");
+    /// ```
+    fn export(input: ExportInput, lookups: &dyn Lookups) -> Result<Vec<Document>, PluginError> {
+        Self::DEPARTMENT.export(input, lookups)
+    }
+}
+
+/// Declares a department plugin: the unit struct, its [`DepartmentPlugin`](crate::department::DepartmentPlugin)
+/// implementation (with the hooks given in braces, if any), the [`Guest`](crate::bindings::Guest) implementation
+/// that calls them with the host's look-ups, and the component export.
+///
+/// A plain department is its [`Department`](crate::department::Department) and one line:
+///
+/// ```
+/// use ipra_plugin_sdk::bindings::Guest;
+/// use ipra_plugin_sdk::department::Department;
+///
+/// pub const DEPARTMENT: Department = Department { id: "sport", section: "sport", label: "Физическая культура и спорт" };
+///
+/// ipra_plugin_sdk::department_plugin!(
+///     /// The plugin exported to the host.
+///     Plugin = DEPARTMENT
+/// );
+/// # fn main() {
+/// assert_eq!(<Plugin as Guest>::describe().sections, ["sport".to_string()]);
+/// # }
+/// ```
+///
+/// A department with something of its own overrides those hooks:
+///
+/// ```
+/// use ipra_plugin_sdk::bindings::ipra::plugin::types::{ConfigKey, ImportInput, ImportOutput, PluginError};
+/// use ipra_plugin_sdk::bindings::Guest;
+/// use ipra_plugin_sdk::department::{Department, Lookups};
+///
+/// pub const DEPARTMENT: Department = Department { id: "tsr", section: "tsr", label: "ТСР" };
+///
+/// ipra_plugin_sdk::department_plugin!(Plugin = DEPARTMENT, {
+///     fn config_keys() -> Vec<ConfigKey> {
+///         vec![ConfigKey { name: "days".into(), description: "Срок".into(), required: false, default_value: None }]
+///     }
+///
+///     fn import(input: ImportInput, lookups: &dyn Lookups) -> Result<ImportOutput, PluginError> {
+///         DEPARTMENT.import(input, lookups)
+///     }
+/// });
+/// # fn main() {
+/// assert_eq!(<Plugin as Guest>::describe().config_keys[0].name, "days");
+/// # }
+/// ```
+#[macro_export]
+macro_rules! department_plugin {
+    ($(#[$attribute:meta])* $plugin:ident = $department:path $(, { $($hooks:tt)* })? $(,)?) => {
+        $(#[$attribute])*
+        pub struct $plugin;
+
+        impl $crate::department::DepartmentPlugin for $plugin {
+            const DEPARTMENT: $crate::department::Department = $department;
+            $($($hooks)*)?
+        }
+
+        impl $crate::bindings::Guest for $plugin {
+            fn describe() -> $crate::bindings::ipra::plugin::types::PluginInfo {
+                <$plugin as $crate::department::DepartmentPlugin>::DEPARTMENT
+                    .describe(<$plugin as $crate::department::DepartmentPlugin>::config_keys())
+            }
+
+            fn import(
+                input: $crate::bindings::ipra::plugin::types::ImportInput,
+            ) -> Result<$crate::bindings::ipra::plugin::types::ImportOutput, $crate::bindings::ipra::plugin::types::PluginError>
+            {
+                <$plugin as $crate::department::DepartmentPlugin>::import(input, &$crate::department::HostLookups)
+            }
+
+            fn execute(
+                input: $crate::bindings::ipra::plugin::types::ExecuteInput,
+            ) -> Result<$crate::bindings::ipra::plugin::types::ExecuteOutput, $crate::bindings::ipra::plugin::types::PluginError>
+            {
+                <$plugin as $crate::department::DepartmentPlugin>::execute(input, &$crate::department::HostLookups)
+            }
+
+            fn export(
+                input: $crate::bindings::ipra::plugin::types::ExportInput,
+            ) -> Result<
+                Vec<$crate::bindings::ipra::plugin::types::Document>,
+                $crate::bindings::ipra::plugin::types::PluginError,
+            > {
+                <$plugin as $crate::department::DepartmentPlugin>::export(input, &$crate::department::HostLookups)
+            }
+        }
+
+        $crate::bindings::export_plugin!($plugin with_types_in $crate::bindings);
+    };
+}
+
 /// The writer of department documents (report sections, follow-up documents); it lives in
 /// [`xml::writer`](crate::xml::writer), shared with connectors.
 pub use crate::xml::writer::XmlWriter;

@@ -1,12 +1,7 @@
 //! Department plugin «Содействие занятости населения»: claims the IPRA measures of its section, validates their execution and renders
 //! its section of the execution report. All the logic is the SDK's [`department`](ipra_plugin_sdk::department).
 
-use ipra_plugin_sdk::bindings::ipra::plugin::types::{
-    Document, ExecuteInput, ExecuteOutput, ExportInput, ImportInput, ImportOutput, PluginError, PluginInfo,
-};
-
-use ipra_plugin_sdk::bindings::Guest;
-use ipra_plugin_sdk::department::{Department, HostLookups};
+use ipra_plugin_sdk::department::Department;
 
 /// This department: section `employment`.
 pub const DEPARTMENT: Department = Department {
@@ -15,28 +10,10 @@ pub const DEPARTMENT: Department = Department {
     label: "Содействие занятости населения",
 };
 
-/// The plugin exported to the host.
-pub struct Plugin;
-
-impl Guest for Plugin {
-    fn describe() -> PluginInfo {
-        DEPARTMENT.describe(Vec::new())
-    }
-
-    fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
-        DEPARTMENT.import(input, &HostLookups)
-    }
-
-    fn execute(input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
-        DEPARTMENT.execute(input, &HostLookups)
-    }
-
-    fn export(input: ExportInput) -> Result<Vec<Document>, PluginError> {
-        DEPARTMENT.export(input, &HostLookups)
-    }
-}
-
-ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);
+ipra_plugin_sdk::department_plugin!(
+    /// The plugin exported to the host.
+    Plugin = DEPARTMENT
+);
 
 #[cfg(test)]
 mod tests {

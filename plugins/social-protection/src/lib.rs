@@ -43,11 +43,9 @@
 //! body approves (or corrects) the IPPSU in its own system.
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
-    ConfigKey, Document, ExecuteInput, ExecuteOutput, ExportInput, FollowUp, ImportInput, ImportOutput, IpraExtract,
-    MeasureClaim, PluginError, PluginInfo,
+    ConfigKey, Document, FollowUp, ImportInput, ImportOutput, IpraExtract, MeasureClaim, PluginError,
 };
-use ipra_plugin_sdk::bindings::Guest;
-use ipra_plugin_sdk::department::{attr, file_name_part, Department, HostLookups, Lookups, XmlWriter};
+use ipra_plugin_sdk::department::{attr, file_name_part, Department, Lookups, XmlWriter};
 
 /// This department: section `social-protection`.
 pub const DEPARTMENT: Department = Department {
@@ -62,33 +60,23 @@ pub const IPPSU_NAMESPACE: &str = "urn:ipra:ippsu-draft:1.0";
 /// Config key: whether to draft the IPPSU and the recipient registration (`true` unless set to `false`).
 pub const IPPSU_DRAFT_KEY: &str = "ippsu-draft";
 
-/// The plugin exported to the host.
-pub struct Plugin;
+ipra_plugin_sdk::department_plugin!(
+    /// The plugin exported to the host.
+    Plugin = DEPARTMENT, {
+        fn config_keys() -> Vec<ConfigKey> {
+            vec![ConfigKey {
+                name: IPPSU_DRAFT_KEY.to_string(),
+                description: "Формировать проект ИППСУ и запрос на включение в регистр получателей социальных услуг при поступлении ИПРА (true/false)".to_string(),
+                required: false,
+                default_value: Some("true".to_string()),
+            }]
+        }
 
-impl Guest for Plugin {
-    fn describe() -> PluginInfo {
-        DEPARTMENT.describe(vec![ConfigKey {
-            name: IPPSU_DRAFT_KEY.to_string(),
-            description: "Формировать проект ИППСУ и запрос на включение в регистр получателей социальных услуг при поступлении ИПРА (true/false)".to_string(),
-            required: false,
-            default_value: Some("true".to_string()),
-        }])
+        fn import(input: ImportInput, lookups: &dyn Lookups) -> Result<ImportOutput, PluginError> {
+            import(input, lookups)
+        }
     }
-
-    fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
-        import(input, &HostLookups)
-    }
-
-    fn execute(input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
-        DEPARTMENT.execute(input, &HostLookups)
-    }
-
-    fn export(input: ExportInput) -> Result<Vec<Document>, PluginError> {
-        DEPARTMENT.export(input, &HostLookups)
-    }
-}
-
-ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);
+);
 
 /// Hook `import`: the department's claims plus, when social measures were claimed, the IPPSU draft and the
 /// recipient registration follow-ups.
@@ -256,6 +244,7 @@ pub fn recipient_registration(ipra: &IpraExtract) -> FollowUp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ipra_plugin_sdk::bindings::Guest;
     use ipra_plugin_sdk::department::{attribute, sample_ipra, MemoryLookups};
 
     const CENTRE: &str = "1037739010891";

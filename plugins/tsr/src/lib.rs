@@ -43,13 +43,11 @@
 //! ```
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
-    ConfigKey, Document, ExecuteInput, ExecuteOutput, ExecutionEntry, ExecutionInput, ExportInput, FollowUp,
-    ImportInput, ImportOutput, Measure, PluginError, PluginInfo,
+    ConfigKey, Document, ExecuteInput, ExecuteOutput, ExecutionEntry, ExecutionInput, FollowUp, Measure, PluginError,
 };
-use ipra_plugin_sdk::bindings::Guest;
 use ipra_plugin_sdk::department::{
     add_working_days, attr, attribute, check_executor, entry_record, field, file_name_part, is_date, Department,
-    HostLookups, Lookups, XmlWriter, WORKING_CALENDAR,
+    Lookups, XmlWriter, WORKING_CALENDAR,
 };
 
 /// This department: section `tsr`.
@@ -75,33 +73,23 @@ const CONSENT_FIELD: &str = "Согласие гражданина";
 const REASON_FIELD: &str = "Причина уточнения";
 const RECEIVED_FIELD: &str = "Дата получения ИПРА";
 
-/// The plugin exported to the host.
-pub struct Plugin;
+ipra_plugin_sdk::department_plugin!(
+    /// The plugin exported to the host.
+    Plugin = DEPARTMENT, {
+        fn config_keys() -> Vec<ConfigKey> {
+            vec![ConfigKey {
+                name: DAYS_KEY.to_string(),
+                description: "Срок направления запроса на уточнение ТСР, рабочих дней со дня получения ИПРА".to_string(),
+                required: false,
+                default_value: Some(DEFAULT_DAYS.to_string()),
+            }]
+        }
 
-impl Guest for Plugin {
-    fn describe() -> PluginInfo {
-        DEPARTMENT.describe(vec![ConfigKey {
-            name: DAYS_KEY.to_string(),
-            description: "Срок направления запроса на уточнение ТСР, рабочих дней со дня получения ИПРА".to_string(),
-            required: false,
-            default_value: Some(DEFAULT_DAYS.to_string()),
-        }])
+        fn execute(input: ExecuteInput, lookups: &dyn Lookups) -> Result<ExecuteOutput, PluginError> {
+            execute(input, lookups)
+        }
     }
-
-    fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
-        DEPARTMENT.import(input, &HostLookups)
-    }
-
-    fn execute(input: ExecuteInput) -> Result<ExecuteOutput, PluginError> {
-        execute(input, &HostLookups)
-    }
-
-    fn export(input: ExportInput) -> Result<Vec<Document>, PluginError> {
-        DEPARTMENT.export(input, &HostLookups)
-    }
-}
-
-ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);
+);
 
 fn is_clarification(entry: &ExecutionEntry) -> bool {
     attribute(&entry.extra, "action").map(str::trim) == Some(CLARIFICATION_ACTION)
@@ -350,6 +338,7 @@ pub fn clarification(execution: &ExecutionInput, lookups: &dyn Lookups) -> (Opti
 mod tests {
     use super::*;
     use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, ExecutionStatus};
+    use ipra_plugin_sdk::bindings::Guest;
     use ipra_plugin_sdk::department::{sample_ipra, MemoryLookups, NON_EXECUTION_REASONS};
 
     const SFR: &str = "1027700067328";
