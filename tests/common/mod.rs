@@ -2,6 +2,8 @@
 //! against SQLite or a real PostgreSQL server that the tests start themselves (as `postgres`).
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,16 @@ pub enum Backend {
 }
 
 pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+impl Backend {
+    /// "sqlite" or "postgres", for file names such as screenshots.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
 
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
