@@ -172,7 +172,7 @@ pub struct PageError {
     pub status: StatusCode,
     pub message: String,
     /// Who sees the page, for the menu; None shows it without one.
-    pub user: Option<Principal>,
+    pub user: Option<Box<Principal>>,
 }
 
 impl PageError {
@@ -202,7 +202,7 @@ impl PageError {
 
     /// Shows the error with the user's menu.
     pub fn for_user(mut self, user: &Principal) -> PageError {
-        self.user = Some(user.clone());
+        self.user = Some(Box::new(user.clone()));
         self
     }
 }
@@ -235,7 +235,7 @@ impl IntoResponse for PageError {
             r#"<h1>{title}</h1><p class="error" role="alert">{}</p><p><a href="/">К реестру выписок</a></p>"#,
             esc(&self.message)
         );
-        (self.status, page(self.user.as_ref(), title, &body)).into_response()
+        (self.status, page(self.user.as_deref(), title, &body)).into_response()
     }
 }
 
