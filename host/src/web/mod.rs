@@ -5,7 +5,7 @@ mod api;
 mod exchange_api;
 #[allow(dead_code)] // until the pages export (being built)
 pub mod export;
-mod ui;
+pub(crate) mod ui;
 
 use crate::app::App;
 use crate::auth::web as auth_web;
