@@ -132,44 +132,62 @@ impl IpraFilter {
 
     /// The first problem with the filter's values, in Russian naming the field.
     pub fn check(&self) -> std::result::Result<(), String> {
-        for (field, label) in [
-            (&self.decision_from, "Дата вынесения решения с"),
-            (&self.decision_to, "Дата вынесения решения по"),
-            (&self.protocol_date, "Дата протокола"),
+        match self.problems().into_iter().next() {
+            Some((_, message)) => Err(message),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem with the filter's values: the parameter it concerns and a Russian message
+    /// naming the field (pages show each next to its field).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (key, field, label) in [
+            ("decision_from", &self.decision_from, "Дата вынесения решения с"),
+            ("decision_to", &self.decision_to, "Дата вынесения решения по"),
+            ("protocol_date", &self.protocol_date, "Дата протокола"),
         ] {
             if let Some(v) = non_empty(field) {
                 if crate::register::deadlines::parse_date(v).is_none() {
-                    return Err(format!("«{label}»: дата «{v}» не распознана, нужна дата в виде ГГГГ-ММ-ДД"));
+                    out.push((key, format!("«{label}»: дата «{v}» не распознана, нужна дата в виде ГГГГ-ММ-ДД")));
                 }
+            }
+        }
+        if let (Some(from), Some(to)) = (non_empty(&self.decision_from), non_empty(&self.decision_to)) {
+            if out.is_empty() && from > to {
+                out.push((
+                    "decision_to",
+                    "«Дата вынесения решения по» раньше, чем «с»: период пуст".to_string(),
+                ));
             }
         }
         if let Some(v) = non_empty(&self.kind) {
             if v != "adult" && v != "child" {
-                return Err(format!("«Тип выписки»: «{v}» — ожидается adult или child"));
+                out.push(("kind", format!("«Тип выписки»: «{v}» — ожидается adult или child")));
             }
         }
         if let Some(v) = non_empty(&self.status) {
             if !["active", "superseded", "closed"].contains(&v) {
-                return Err(format!("«Статус»: «{v}» — ожидается active, superseded или closed"));
-            }
-        }
-        if let Some(v) = non_empty(&self.sort) {
-            if !SORTABLE.iter().any(|(k, _)| *k == v) {
-                return Err(format!("сортировка по «{v}» недоступна"));
-            }
-        }
-        if let Some(v) = non_empty(&self.dir) {
-            if v != "asc" && v != "desc" {
-                return Err(format!("направление сортировки «{v}»: ожидается asc или desc"));
+                out.push(("status", format!("«Статус»: «{v}» — ожидается active, superseded или closed")));
             }
         }
         if let Some(v) = non_empty(&self.snils) {
             let digits = v.chars().filter(char::is_ascii_digit).count();
             if digits == 0 || v.chars().any(|c| !(c.is_ascii_digit() || c == '-' || c == ' ')) {
-                return Err(format!("«СНИЛС»: «{v}» — допустимы только цифры, дефисы и пробелы"));
+                out.push(("snils", format!("«СНИЛС»: «{v}» — допустимы только цифры, дефисы и пробелы")));
             }
         }
-        Ok(())
+        if let Some(v) = non_empty(&self.sort) {
+            if !SORTABLE.iter().any(|(k, _)| *k == v) {
+                out.push(("sort", format!("сортировка по «{v}» недоступна")));
+            }
+        }
+        if let Some(v) = non_empty(&self.dir) {
+            if v != "asc" && v != "desc" {
+                out.push(("dir", format!("направление сортировки «{v}»: ожидается asc или desc")));
+            }
+        }
+        out
     }
 
     /// The ORDER BY clause: a whitelisted column, empty values last, ties broken by id.
