@@ -250,6 +250,6 @@ mod tests {
         assert!(parse_query("sort=password").unwrap_err().contains("сортировка"));
         assert!(parse_query("sort=number&dir=sideways").is_err());
         assert!(parse_query("kind=alien").unwrap_err().contains("Тип выписки"));
-        assert!(parse_query("snils=1' OR 1=1").unwrap_err().contains("СНИЛС"));
+        assert!(parse_query("snils=1%27%20OR%201%3D1").unwrap_err().contains("СНИЛС"));
     }
 }
