@@ -69,7 +69,7 @@ pub async fn card(
     let p = &card.person;
 
     let mut body = format!(
-        r#"<p class="muted"><a href="/">← Реестр выписок</a></p><h1>Выписка из ИПРА № {}</h1>"#,
+        r#"<p class="muted"><a href="/">← Реестр выписок</a></p><h1>ИПРА № {}</h1><p class="muted">Карточка выписки из ИПРА</p>"#,
         esc(&card.number)
     );
     body.push_str(r#"<div class="actions reg-card-actions">"#);
