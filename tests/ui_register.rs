@@ -123,7 +123,15 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         assert_eq!(total(&browser), all);
         // All columns of the seed are on by default.
         let headers = header_keys(&browser);
-        for key in ["kind", "decision_date", "protocol_number", "protocol_date", "issued_by", "snils", "fio"] {
+        for key in [
+            "kind",
+            "decision_date",
+            "protocol_number",
+            "protocol_date",
+            "issued_by",
+            "snils",
+            "fio",
+        ] {
             assert!(headers.contains(&key.to_string()), "{key} in {headers:?}");
         }
         // 20 rows a page, masked SNILS, dates as ДД.ММ.ГГГГ.
@@ -197,11 +205,18 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         let dates: Vec<String> = column(&browser, "decision_date").iter().map(|d| iso(d)).collect();
         let filled: Vec<&String> = dates.iter().filter(|d| !d.is_empty()).collect();
         assert!(filled.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
-        assert!(browser.url().contains("sort=decision_date&dir=desc"), "{}", browser.url());
+        assert!(
+            browser.url().contains("sort=decision_date&dir=desc"),
+            "{}",
+            browser.url()
+        );
         // Numbers sort as numbers.
         browser.click("th[data-col=measures] a");
         browser.find("th[data-col=measures][aria-sort=ascending]");
-        let counts: Vec<i64> = column(&browser, "measures").iter().map(|n| n.parse().unwrap()).collect();
+        let counts: Vec<i64> = column(&browser, "measures")
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
         assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
 
         // Columns: hide one, move FIO first; it persists across a reload and shows in the API.
@@ -295,20 +310,22 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         assert!(lines[0].starts_with("\u{feff}ФИО инвалида;Тип выписки"), "{}", lines[0]);
         assert_eq!(lines.len() as i64, env.scalar("SELECT COUNT(*) FROM ipras") + 1);
         let digits: String = snils.chars().filter(char::is_ascii_digit).collect();
-        assert!(!csv.contains(&digits) && !csv.contains(&snils), "SNILS masked in the export");
+        assert!(
+            !csv.contains(&digits) && !csv.contains(&snils),
+            "SNILS masked in the export"
+        );
         assert!(csv.contains(&format!("***-***-{}", &snils[8..])), "{snils}");
         let (status, head, xlsx) = get_bytes(addr, "/api/v1/ipras/export?format=xlsx&kind=child", &cookie);
         assert_eq!(status, 200, "{head}");
         assert!(head.contains("spreadsheetml"), "{head}");
-        let sheet = ipra_plugin_sdk::archive::extract(
-            &xlsx,
-            &ipra_plugin_sdk::archive::ArchiveLimits::default(),
-            |name| name == "xl/worksheets/sheet1.xml",
-        )
-        .expect("a valid workbook")
-        .pop()
-        .map(|e| String::from_utf8(e.bytes).unwrap())
-        .expect("the sheet");
+        let sheet =
+            ipra_plugin_sdk::archive::extract(&xlsx, &ipra_plugin_sdk::archive::ArchiveLimits::default(), |name| {
+                name == "xl/worksheets/sheet1.xml"
+            })
+            .expect("a valid workbook")
+            .pop()
+            .map(|e| String::from_utf8(e.bytes).unwrap())
+            .expect("the sheet");
         assert_eq!(sheet.matches("<row ").count() as i64, children + 1);
         assert!(sheet.contains("ребёнок-инвалид") && sheet.contains("***-***-"));
         assert_eq!(
@@ -322,21 +339,22 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
             .as_str()
             .unwrap()
             .to_string();
-        assert!(href.contains("format=xlsx") && href.contains("kind=child") && href.contains("sort=number"), "{href}");
+        assert!(
+            href.contains("format=xlsx") && href.contains("kind=child") && href.contains("sort=number"),
+            "{href}"
+        );
 
         // The phone-width layout: the table scrolls, minor columns are hidden.
         let phone = Browser::start_sized(390, 844);
         phone.login(addr, "coord", PASSWORD);
         phone.goto(&format!("http://{addr}/"));
         phone.find("#reg-table");
-        let hidden = phone.script(
-            "return getComputedStyle(document.querySelector('#reg-table th[data-col=issued_by]')).display;",
-        );
+        let hidden = phone
+            .script("return getComputedStyle(document.querySelector('#reg-table th[data-col=issued_by]')).display;");
         assert_eq!(hidden, "none");
         phone.screenshot(&format!("register-phone-{}", backend.name()));
-        let overflow = phone.script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-        );
+        let overflow =
+            phone.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth;");
         assert_eq!(overflow, 0, "the page scrolls sideways (only the table should)");
         phone.goto(&format!("http://{addr}/ipras/{current}"));
         phone.find("#reg-snils");
@@ -378,13 +396,23 @@ fn an_executor_sees_only_its_organisations_extracts() {
 
         let (cookie, _) = login(addr, "health", PASSWORD);
         assert_eq!(
-            http(addr, "GET", &format!("/api/v1/ipras/{other}"), &[("Cookie", &cookie)], None).status,
+            http(
+                addr,
+                "GET",
+                &format!("/api/v1/ipras/{other}"),
+                &[("Cookie", &cookie)],
+                None
+            )
+            .status,
             404
         );
         // Its export holds only its extracts.
         let (status, _, csv) = get_bytes(addr, "/api/v1/ipras/export?format=csv", &cookie);
         assert_eq!(status, 200);
-        assert_eq!(String::from_utf8(csv).unwrap().trim_end().split("\r\n").count() as i64, own + 1);
+        assert_eq!(
+            String::from_utf8(csv).unwrap().trim_end().split("\r\n").count() as i64,
+            own + 1
+        );
         // Quick search does not reach outside the organisation.
         let outsider = env.scalar(&format!("SELECT person_id FROM ipras WHERE id = {other}"));
         let (_, person) = env.run_json(&["show", &other.to_string(), "--json"]);
@@ -417,7 +445,14 @@ fn api_routes_check_session_csrf_and_ownership() {
             assert_eq!(http(addr, "GET", path, &[], None).status, 401, "{path}");
         }
         assert_eq!(
-            http(addr, "POST", "/api/v1/saved-filters", &[], Some(r#"{"name":"x","query":""}"#)).status,
+            http(
+                addr,
+                "POST",
+                "/api/v1/saved-filters",
+                &[],
+                Some(r#"{"name":"x","query":""}"#)
+            )
+            .status,
             401
         );
 
@@ -426,9 +461,19 @@ fn api_routes_check_session_csrf_and_ownership() {
         let cookie_only = [("Cookie", cookie.as_str())];
         // 403 without the CSRF header on a change from a browser session.
         let body = r#"{"name":"Просроченные","query":"overdue=1&sort=overdue&dir=desc"}"#;
-        assert_eq!(http(addr, "POST", "/api/v1/saved-filters", &cookie_only, Some(body)).status, 403);
         assert_eq!(
-            http(addr, "PUT", "/api/v1/settings/register-columns", &cookie_only, Some(r#"{"columns":["fio"]}"#)).status,
+            http(addr, "POST", "/api/v1/saved-filters", &cookie_only, Some(body)).status,
+            403
+        );
+        assert_eq!(
+            http(
+                addr,
+                "PUT",
+                "/api/v1/settings/register-columns",
+                &cookie_only,
+                Some(r#"{"columns":["fio"]}"#)
+            )
+            .status,
             403
         );
         let created = http(addr, "POST", "/api/v1/saved-filters", &with, Some(body));
@@ -460,7 +505,13 @@ fn api_routes_check_session_csrf_and_ownership() {
         // Someone else's filter is 404 to delete; the owner's own works once.
         let (other_cookie, other_csrf) = login(addr, "audit", PASSWORD);
         let other = [("Cookie", other_cookie.as_str()), ("X-CSRF-Token", other_csrf.as_str())];
-        assert_eq!(api(addr, &other_cookie, "/api/v1/saved-filters").as_array().unwrap().len(), 0);
+        assert_eq!(
+            api(addr, &other_cookie, "/api/v1/saved-filters")
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
         let path = format!("/api/v1/saved-filters/{id}");
         assert_eq!(http(addr, "DELETE", &path, &other, None).status, 404);
         assert_eq!(http(addr, "DELETE", &path, &with, None).status, 200);
@@ -469,7 +520,11 @@ fn api_routes_check_session_csrf_and_ownership() {
         // Column settings: default all, checked on save, per user.
         let columns = api(addr, &cookie, "/api/v1/settings/register-columns");
         assert_eq!(columns["columns"].as_array().unwrap().len(), 13);
-        for bad in [r#"{"columns":[]}"#, r#"{"columns":["fio","fio"]}"#, r#"{"columns":["password"]}"#] {
+        for bad in [
+            r#"{"columns":[]}"#,
+            r#"{"columns":["fio","fio"]}"#,
+            r#"{"columns":["password"]}"#,
+        ] {
             let r = http(addr, "PUT", "/api/v1/settings/register-columns", &with, Some(bad));
             assert_eq!(r.status, 422, "{bad}: {}", r.body);
         }
@@ -494,7 +549,9 @@ fn api_routes_check_session_csrf_and_ownership() {
         );
         // The export takes the user's columns, or those asked for; bad parameters are 400.
         let (_, _, csv) = get_bytes(addr, "/api/v1/ipras/export?format=csv", &cookie);
-        assert!(String::from_utf8(csv).unwrap().starts_with("\u{feff}Номер ИПРА;ФИО инвалида;Просрочено\r\n"));
+        assert!(String::from_utf8(csv)
+            .unwrap()
+            .starts_with("\u{feff}Номер ИПРА;ФИО инвалида;Просрочено\r\n"));
         let (_, _, csv) = get_bytes(addr, "/api/v1/ipras/export?format=csv&columns=snils", &cookie);
         let csv = String::from_utf8(csv).unwrap();
         assert_eq!(csv.trim_end().split("\r\n").count(), 6);

@@ -246,7 +246,9 @@ mod tests {
 
     #[test]
     fn bad_filters_name_the_field() {
-        assert!(parse_query("decision_from=31.12.2024").unwrap_err().contains("Дата вынесения решения с"));
+        assert!(parse_query("decision_from=31.12.2024")
+            .unwrap_err()
+            .contains("Дата вынесения решения с"));
         assert!(parse_query("sort=password").unwrap_err().contains("сортировка"));
         assert!(parse_query("sort=number&dir=sideways").is_err());
         assert!(parse_query("kind=alien").unwrap_err().contains("Тип выписки"));

@@ -55,9 +55,17 @@ pub struct IpraFilter {
     /// `asc` or `desc`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number_or_empty"
+    )]
     pub page: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "number_or_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number_or_empty"
+    )]
     pub per_page: Option<u32>,
 }
 
@@ -149,7 +157,10 @@ impl IpraFilter {
         ] {
             if let Some(v) = non_empty(field) {
                 if crate::register::deadlines::parse_date(v).is_none() {
-                    out.push((key, format!("«{label}»: дата «{v}» не распознана, нужна дата в виде ГГГГ-ММ-ДД")));
+                    out.push((
+                        key,
+                        format!("«{label}»: дата «{v}» не распознана, нужна дата в виде ГГГГ-ММ-ДД"),
+                    ));
                 }
             }
         }
@@ -168,13 +179,19 @@ impl IpraFilter {
         }
         if let Some(v) = non_empty(&self.status) {
             if !["active", "superseded", "closed"].contains(&v) {
-                out.push(("status", format!("«Статус»: «{v}» — ожидается active, superseded или closed")));
+                out.push((
+                    "status",
+                    format!("«Статус»: «{v}» — ожидается active, superseded или closed"),
+                ));
             }
         }
         if let Some(v) = non_empty(&self.snils) {
             let digits = v.chars().filter(char::is_ascii_digit).count();
             if digits == 0 || v.chars().any(|c| !(c.is_ascii_digit() || c == '-' || c == ' ')) {
-                out.push(("snils", format!("«СНИЛС»: «{v}» — допустимы только цифры, дефисы и пробелы")));
+                out.push((
+                    "snils",
+                    format!("«СНИЛС»: «{v}» — допустимы только цифры, дефисы и пробелы"),
+                ));
             }
         }
         if let Some(v) = non_empty(&self.sort) {
@@ -288,7 +305,10 @@ fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Bin
         let mut any = vec![
             format!("i.number = {}", b.add(v.to_string())),
             format!("i.number LIKE {}", b.add(format!("{}%", like_escape(v)))),
-            format!("p.search_name LIKE {}", b.add(format!("{}%", like_escape(&v.to_uppercase())))),
+            format!(
+                "p.search_name LIKE {}",
+                b.add(format!("{}%", like_escape(&v.to_uppercase())))
+            ),
         ];
         if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
             any.push(format!("i.snils = {}", b.add(digits)));
@@ -313,10 +333,16 @@ fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Bin
         c.push(format!("i.issued_by = {}", b.add(v.to_string())));
     }
     if let Some(v) = non_empty(&filter.snils) {
-        c.push(format!("i.snils = {}", b.add(v.chars().filter(char::is_ascii_digit).collect())));
+        c.push(format!(
+            "i.snils = {}",
+            b.add(v.chars().filter(char::is_ascii_digit).collect())
+        ));
     }
     if let Some(v) = non_empty(&filter.surname) {
-        c.push(format!("p.search_name LIKE {}", b.add(format!("{}%", like_escape(&v.to_uppercase())))));
+        c.push(format!(
+            "p.search_name LIKE {}",
+            b.add(format!("{}%", like_escape(&v.to_uppercase())))
+        ));
     }
     if let Some(v) = non_empty(&filter.fio) {
         let words: Vec<&str> = v.split_whitespace().collect();
@@ -425,12 +451,7 @@ async fn select_items(
     let own_overdue = own(&mut b, "o");
     let where_sql = where_clause(&conditions(filter, scope, today, &mut b));
     let limit = window
-        .map(|(page, per_page)| {
-            format!(
-                " LIMIT {per_page} OFFSET {}",
-                u64::from(page - 1) * u64::from(per_page)
-            )
-        })
+        .map(|(page, per_page)| format!(" LIMIT {per_page} OFFSET {}", u64::from(page - 1) * u64::from(per_page)))
         .unwrap_or_default();
     let list_sql = format!(
         "SELECT i.id, i.number, i.protocol_number, i.protocol_date, i.decision_date, i.document_version, i.issued_by, \
@@ -486,14 +507,12 @@ pub async fn issuing_institutions(db: &Db) -> Result<Vec<String>> {
 
 /// Territory codes of persons in the register (for the filter's choice, named from the reference list).
 pub async fn person_territories(db: &Db) -> Result<Vec<String>> {
-    sqlx::query(
-        "SELECT DISTINCT territory_code FROM persons WHERE territory_code IS NOT NULL ORDER BY territory_code",
-    )
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| Ok(r.try_get::<String, _>("territory_code")?))
-    .collect()
+    sqlx::query("SELECT DISTINCT territory_code FROM persons WHERE territory_code IS NOT NULL ORDER BY territory_code")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String, _>("territory_code")?))
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]

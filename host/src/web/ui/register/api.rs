@@ -91,11 +91,17 @@ async fn export(
     })
     .to_string();
     crate::audit::record(&app.db, &user.actor(), "ipra.export", "register", Some(&detail)).await?;
-    let stem = format!("reestr-vypisok-{}", crate::register::deadlines::format_date(crate::register::deadlines::today()));
+    let stem = format!(
+        "reestr-vypisok-{}",
+        crate::register::deadlines::format_date(crate::register::deadlines::today())
+    );
     Ok(table.download(format, &stem))
 }
 
-async fn list_filters(State(app): State<App>, user: Principal) -> Result<Json<Vec<preferences::SavedFilter>>, ApiError> {
+async fn list_filters(
+    State(app): State<App>,
+    user: Principal,
+) -> Result<Json<Vec<preferences::SavedFilter>>, ApiError> {
     Ok(Json(preferences::saved_filters(&app.db, user.user_id).await?))
 }
 

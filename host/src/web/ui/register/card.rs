@@ -145,14 +145,20 @@ pub async fn card(
     ));
 
     // Measures by section, in the order of the sections list.
-    let latest: HashMap<i64, &ExecutionRecord> = records
+    let latest: HashMap<i64, &ExecutionRecord> =
+        records
+            .iter()
+            .filter_map(|r| r.form.measure_id.map(|m| (m, r)))
+            .fold(HashMap::new(), |mut acc, (m, r)| {
+                acc.insert(m, r); // records come in id order: the last one wins
+                acc
+            });
+    let mut order: Vec<String> = app
+        .reference()
+        .list("sections")
         .iter()
-        .filter_map(|r| r.form.measure_id.map(|m| (m, r)))
-        .fold(HashMap::new(), |mut acc, (m, r)| {
-            acc.insert(m, r); // records come in id order: the last one wins
-            acc
-        });
-    let mut order: Vec<String> = app.reference().list("sections").iter().map(|e| e.code.clone()).collect();
+        .map(|e| e.code.clone())
+        .collect();
     for m in &card.measures {
         if !order.contains(&m.section) {
             order.push(m.section.clone());
@@ -231,12 +237,7 @@ pub async fn card(
     let (drafts, done): (Vec<&ExecutionRecord>, Vec<&ExecutionRecord>) =
         records.iter().partition(|r| r.status == "draft");
     for (title, id_attr, list, empty) in [
-        (
-            "Исполнение ИПРА",
-            "reg-executions",
-            &done,
-            "Исполнений пока нет.",
-        ),
+        ("Исполнение ИПРА", "reg-executions", &done, "Исполнений пока нет."),
         ("Черновики", "reg-drafts", &drafts, "Черновиков нет."),
     ] {
         body.push_str(&format!(r#"<h2 id="{id_attr}-h">{title}</h2>"#));

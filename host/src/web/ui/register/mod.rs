@@ -55,7 +55,11 @@ pub fn ru_opt_date(text: &Option<String>) -> String {
 
 /// «Тип выписки»: adult or child extract, with the document version.
 pub fn kind_label(is_child: bool, version: &str) -> String {
-    let kind = if is_child { "ребёнок-инвалид" } else { "взрослый" };
+    let kind = if is_child {
+        "ребёнок-инвалид"
+    } else {
+        "взрослый"
+    };
     format!("{kind}, версия {version}")
 }
 
@@ -198,7 +202,11 @@ pub async fn register(
             let href = link(
                 &filter,
                 per_page,
-                &[("sort", c.clone()), ("dir", next_dir.to_string()), ("page", String::new())],
+                &[
+                    ("sort", c.clone()),
+                    ("dir", next_dir.to_string()),
+                    ("page", String::new()),
+                ],
             );
             body.push_str(&format!(
                 r#"<th scope="col"{class}{aria} data-col="{c}"><a href="{}" title="Сортировать">{label}{mark}</a></th>"#,
@@ -250,7 +258,10 @@ pub async fn register(
             esc(&to_page(u64::from(found.page) - 1))
         ));
     }
-    body.push_str(&format!(r#"<span id="reg-page">страница {} из {pages}</span>"#, found.page));
+    body.push_str(&format!(
+        r#"<span id="reg-page">страница {} из {pages}</span>"#,
+        found.page
+    ));
     if u64::from(found.page) < pages {
         body.push_str(&format!(
             r#"<a href="{}" rel="next" id="reg-next">вперёд →</a><a href="{}" rel="last">последняя »</a>"#,
@@ -269,7 +280,12 @@ fn field_error(problems: &[(&str, String)], key: &str) -> String {
     problems
         .iter()
         .filter(|(k, _)| *k == key)
-        .map(|(_, m)| format!(r#"<span class="field-error" role="alert" id="e-{key}">{}</span>"#, esc(m)))
+        .map(|(_, m)| {
+            format!(
+                r#"<span class="field-error" role="alert" id="e-{key}">{}</span>"#,
+                esc(m)
+            )
+        })
         .collect()
 }
 
@@ -291,7 +307,9 @@ fn text_input(name: &str, label: &str, value: &Option<String>, kind: &str, probl
 }
 
 fn select(name: &str, label: &str, value: &Option<String>, options: &[(String, String)]) -> String {
-    let mut out = format!(r#"<label for="f-{name}">{label}<select id="f-{name}" name="{name}"><option value="">— любой —</option>"#);
+    let mut out = format!(
+        r#"<label for="f-{name}">{label}<select id="f-{name}" name="{name}"><option value="">— любой —</option>"#
+    );
     for (code, text) in options {
         let selected = if value.as_deref() == Some(code.as_str()) {
             " selected"
@@ -378,7 +396,13 @@ async fn filter_form(
         &institutions,
     ));
     f.push_str(&text_input("snils", "СНИЛС инвалида", &filter.snils, "text", problems));
-    f.push_str(&text_input("fio", "ФИО инвалида (начало)", &filter.fio, "text", problems));
+    f.push_str(&text_input(
+        "fio",
+        "ФИО инвалида (начало)",
+        &filter.fio,
+        "text",
+        problems,
+    ));
     f.push_str(&select(
         "status",
         "Статус",
@@ -414,12 +438,7 @@ async fn filter_form(
             .filter(|o| o.department != "region")
             .map(|o| (o.ogrn.clone(), format!("{} ({})", o.name, o.ogrn)))
             .collect();
-        f.push_str(&select(
-            "assigned",
-            "Назначено организации",
-            &filter.assigned,
-            &orgs,
-        ));
+        f.push_str(&select("assigned", "Назначено организации", &filter.assigned, &orgs));
     }
     f.push_str(&format!(
         r#"<label for="f-overdue" class="reg-check"><input id="f-overdue" name="overdue" type="checkbox" value="1"{}> Есть просроченные мероприятия</label>"#,
@@ -459,7 +478,9 @@ fn saved_filters_block(
     saved: &[preferences::SavedFilter],
     can_save: bool,
 ) -> String {
-    let mut out = String::from(r#"<section class="reg-saved" id="reg-saved" aria-labelledby="reg-saved-h"><h2 id="reg-saved-h">Сохранённые фильтры</h2>"#);
+    let mut out = String::from(
+        r#"<section class="reg-saved" id="reg-saved" aria-labelledby="reg-saved-h"><h2 id="reg-saved-h">Сохранённые фильтры</h2>"#,
+    );
     if saved.is_empty() {
         out.push_str(r#"<p class="muted">Сохранённых фильтров нет. Настройте фильтр и сортировку и сохраните их под названием.</p>"#);
     } else {
@@ -498,10 +519,17 @@ fn columns_block(user: &Principal, filter: &IpraFilter, columns: &[String]) -> S
         r#"<input type="hidden" name="back" value="{}">"#,
         esc(&preferences::filter_query(filter))
     ));
-    out.push_str(r#"<table><thead><tr><th scope="col">Показывать</th><th scope="col">Порядок</th></tr></thead><tbody>"#);
+    out.push_str(
+        r#"<table><thead><tr><th scope="col">Показывать</th><th scope="col">Порядок</th></tr></thead><tbody>"#,
+    );
     // Chosen columns first in their order, then the others.
     let mut all: Vec<&str> = columns.iter().map(String::as_str).collect();
-    all.extend(COLUMNS.iter().map(|(k, _)| *k).filter(|k| !columns.iter().any(|c| c == k)));
+    all.extend(
+        COLUMNS
+            .iter()
+            .map(|(k, _)| *k)
+            .filter(|k| !columns.iter().any(|c| c == k)),
+    );
     for (n, key) in all.iter().enumerate() {
         let label = preferences::column_label(key).unwrap_or_default();
         let on = columns.iter().any(|c| c == key);
@@ -615,7 +643,10 @@ mod tests {
         };
         let href = link(&filter, 50, &[("sort", "fio".into()), ("dir", "desc".into())]);
         assert!(href.starts_with("/?q=%D0%9F"), "{href}");
-        assert!(href.contains("sort=fio&dir=desc") || href.ends_with("dir=desc"), "{href}");
+        assert!(
+            href.contains("sort=fio&dir=desc") || href.ends_with("dir=desc"),
+            "{href}"
+        );
         assert!(!href.contains("sort=number"), "{href}");
         assert!(href.contains("per_page=50"), "{href}");
     }
