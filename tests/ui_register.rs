@@ -61,10 +61,10 @@ fn get_bytes(addr: &str, path: &str, cookie: &str) -> (u16, String, Vec<u8>) {
 
 fn total(browser: &Browser) -> i64 {
     browser
-        .text("#reg-total strong")
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("total in {}", browser.text("#reg-total")))
+        .script("return document.querySelector('#reg-total').dataset.total;")
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("total in {}", browser.text("#reg-total")))
 }
 
 /// The texts of one column of the register table, by its key.

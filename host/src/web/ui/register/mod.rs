@@ -169,7 +169,7 @@ pub async fn register(
         .map(|(k, v)| format!("&{k}={}", urlencode(v)))
         .collect::<String>();
     body.push_str(&format!(
-        r#"<div class="actions reg-summary"><p id="reg-total" role="status">Найдено выписок: <strong>{}</strong>{}</p>
+        r#"<div class="actions reg-summary"><p id="reg-total" role="status" data-total="{0}">Найдено: {0}{1}</p>
 <a class="button secondary" id="reg-export-csv" href="/api/v1/ipras/export?format=csv{export}" download>Выгрузить в CSV</a>
 <a class="button secondary" id="reg-export-xlsx" href="/api/v1/ipras/export?format=xlsx{export}" download>Выгрузить в XLSX</a></div>"#,
         found.total,
