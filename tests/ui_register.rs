@@ -298,6 +298,8 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         browser.goto(&format!("http://{addr}/ipras/{reported}"));
         browser.find("table#reg-executions a[href^=\"/executions/\"]");
         assert!(browser.has("#reg-add-execution"));
+        // The measure's latest result links to its execution record.
+        assert!(browser.has("section.reg-section td a[href^=\"/executions/\"]"));
 
         // Export CSV and XLSX of the current filter and sort: all pages, SNILS masked, logged.
         let exports = env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ipra.export'");
@@ -582,7 +584,62 @@ fn api_routes_check_session_csrf_and_ownership() {
         let quick = api(addr, &cookie, &format!("/api/v1/ipras?q={}", common_urlencode(first)));
         assert!(quick["items"].as_array().unwrap().iter().any(|i| &i["number"] == first));
         assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 5);
+
+        // The page forms check the CSRF token: a forged post changes nothing.
+        let forged = post_form(addr, &cookie, "/register/columns", "col=fio&csrf=forged");
+        assert_eq!(forged, 403);
+        let good = post_form(
+            addr,
+            &cookie,
+            "/register/columns",
+            &format!("col=fio&col=number&pos_number=1&csrf={csrf}"),
+        );
+        assert_eq!(good, 303);
+        assert_eq!(
+            api(addr, &cookie, "/api/v1/settings/register-columns")["columns"],
+            serde_json::json!(["number", "fio"])
+        );
+        assert_eq!(
+            post_form(addr, &cookie, "/register/filters", "name=x&query=&csrf=forged"),
+            403
+        );
+        assert_eq!(
+            post_form(addr, &cookie, "/register/filters", &format!("name=&query=&csrf={csrf}")),
+            400
+        );
+
+        // The read-only auditor sees the register and the card, without «Добавить исполнение».
+        let page = http(addr, "GET", "/", &[("Cookie", other_cookie.as_str())], None);
+        assert_eq!(page.status, 200);
+        assert!(page.body.contains("id=\"reg-table\""));
+        let card = http(
+            addr,
+            "GET",
+            &format!("/ipras/{}", sorted["items"][0]["id"]),
+            &[("Cookie", other_cookie.as_str())],
+            None,
+        );
+        assert_eq!(card.status, 200);
+        assert!(card.body.contains("id=\"reg-snils\"") && !card.body.contains("reg-add-execution"));
     }
+}
+
+/// Posts an HTML form (urlencoded) with a session cookie; returns the status.
+fn post_form(addr: &str, cookie: &str, path: &str, body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    String::from_utf8_lossy(&raw)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn common_urlencode(text: &str) -> String {
