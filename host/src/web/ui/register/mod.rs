@@ -449,7 +449,7 @@ async fn filter_form(
         }
     ));
     f.push_str(&format!(
-        r#"<label for="f-per_page">Строк на странице<select id="f-per_page" name="per_page">{}</select></label>"#,
+        r#"<label for="f-per_page">Строк на странице<select id="f-per_page" name="per_page" data-autosubmit>{}</select></label>"#,
         PER_PAGE
             .iter()
             .map(|n| format!(
