@@ -148,6 +148,12 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         browser.find("#reg-prev");
         assert!(browser.url().contains("page=2"), "{}", browser.url());
         assert_eq!(column(&browser, "number").len() as i64, (all - 20).min(20));
+        // A page past the end shows the last one.
+        browser.goto(&format!("http://{addr}/?page=99"));
+        assert!(browser
+            .text("#reg-page")
+            .starts_with(&format!("страница {}", (all + 19) / 20)));
+        assert!(!column(&browser, "number").is_empty());
         // Per-page choice.
         browser.goto(&format!("http://{addr}/?per_page=50"));
         assert_eq!(column(&browser, "number").len() as i64, all.min(50));

@@ -161,8 +161,13 @@ pub async fn register(
         return Ok(page(Some(&user), "Реестр выписок", &body));
     }
 
-    let found = query::list_ipras(&app.db, &filter, user.scope()).await?;
+    let mut found = query::list_ipras(&app.db, &filter, user.scope()).await?;
     let pages = (found.total as u64).div_ceil(u64::from(found.per_page)).max(1);
+    if u64::from(found.page) > pages {
+        // A page past the end (the register shrank, or a hand-typed link): show the last one.
+        filter.page = u32::try_from(pages).ok();
+        found = query::list_ipras(&app.db, &filter, user.scope()).await?;
+    }
     let export = filter
         .pairs()
         .iter()
