@@ -304,6 +304,9 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         browser.goto(&format!("http://{addr}/ipras/{reported}"));
         browser.find("table#reg-executions a[href^=\"/executions/\"]");
         assert!(browser.has("#reg-add-execution"));
+        // The report assembled for it is listed with its status.
+        assert!(browser.text("table#reg-reports").contains("Ожидание подписания"));
+        assert!(browser.has("table#reg-reports a[href^=\"/reports/\"]"));
         // The measure's latest result links to its execution record.
         assert!(browser.has("section.reg-section td a[href^=\"/executions/\"]"));
 

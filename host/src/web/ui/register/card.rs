@@ -266,6 +266,31 @@ pub async fn card(
         body.push_str("</tbody></table></div>");
     }
 
+    let reports = crate::register::ipra_reports::of_ipra(&app.db, id, user.scope()).await?;
+    body.push_str(r#"<h2 id="reg-reports-h">Отчёты об исполнении</h2>"#);
+    if reports.is_empty() {
+        body.push_str(r#"<p class="muted" id="reg-reports">Отчётов по этой выписке ещё не формировали.</p>"#);
+    } else {
+        body.push_str(r#"<div class="table-wrap"><table id="reg-reports"><thead><tr><th scope="col">№</th><th scope="col">Статус</th><th scope="col" class="hide-narrow">Отчитывается</th><th scope="col">Сформирован</th><th scope="col">Срок</th><th scope="col" class="hide-narrow">Отправлен</th></tr></thead><tbody>"#);
+        for r in &reports {
+            body.push_str(&format!(
+                r#"<tr><td><a href="/reports/{}">{}</a></td><td>{}{}</td><td class="hide-narrow">{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td></tr>"#,
+                r.id,
+                r.id,
+                execution::status_label(&r.status),
+                r.rejection_reason
+                    .as_deref()
+                    .map(|reason| format!(r#"<br><span class="bad">{}</span>"#, esc(reason)))
+                    .unwrap_or_default(),
+                org_name(&r.reporter_ogrn),
+                esc(&ru_date(&r.created_at)),
+                ru_opt_date(&r.due_date),
+                ru_opt_date(&r.sent_at),
+            ));
+        }
+        body.push_str("</tbody></table></div>");
+    }
+
     body.push_str(r#"<h2>История ИПРА гражданина</h2>"#);
     if card.history.len() <= 1 {
         body.push_str(r#"<p class="muted" id="reg-history">Других выписок по этому гражданину нет.</p>"#);
