@@ -193,7 +193,15 @@ pub async fn oidc_callback(
         .map(|v| v.split(',').next().unwrap_or(v).trim().to_string());
     let (session, _) = crate::auth::start_session(&app.db, &row, ip.as_deref(), "session.login.oidc").await?;
     let cookie = session_set_cookie(&session.token, crate::auth::SESSION_HOURS * 3600);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(safe_next(&next))).into_response())
+    // The browser arrives here from the provider's site, so a redirect would still count as
+    // cross-site and the SameSite=Strict cookie would not go with it; a page of ours that moves
+    // on by itself makes the next request same-site.
+    let next = esc(safe_next(&next));
+    let body = format!(
+        r#"<!doctype html><html lang="ru"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={next}">
+<title>Вход выполнен — ИПРА</title></head><body><p>Вход выполнен. <a href="{next}">Продолжить</a></p></body></html>"#
+    );
+    Ok(([(header::SET_COOKIE, cookie)], Html(body)).into_response())
 }
 
 #[cfg(test)]
