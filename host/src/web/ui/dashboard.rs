@@ -281,7 +281,7 @@ fn overdue_html(page_data: &MeasurePage, q: &ListQuery, names: &Names) -> String
     let sep = if qs.is_empty() { "" } else { "&" };
     let mut out = format!(
         r#"<h2 id="overdue">Просроченные мероприятия <span class="muted">({total})</span></h2>
-<form class="filters" method="get" action="/dashboard#overdue" aria-label="Отбор просроченных">
+<form class="filters ov-filters" method="get" action="/dashboard#overdue" aria-label="Отбор просроченных">
 <label for="f-section">Раздел<select id="f-section" name="section">{sections}</select></label>
 <label for="f-org">Организация<select id="f-org" name="org">{orgs}</select></label>
 <label for="f-territory">Территория<select id="f-territory" name="territory">{territories}</select></label>

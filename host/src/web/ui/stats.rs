@@ -154,6 +154,9 @@ impl Names {
     }
 
     pub fn section(&self, code: &str) -> String {
+        if code.is_empty() {
+            return "Раздел не определён".into();
+        }
         self.sections
             .iter()
             .find(|(c, _)| c == code)
