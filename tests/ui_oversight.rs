@@ -226,6 +226,8 @@ fn coordinator_reads_statistics_and_controls_deadlines_in_a_browser() {
             4
         );
         browser.screenshot(&format!("oversight-stats-{name}"));
+        browser.script("document.getElementById('chart-sections').scrollIntoView(); return 0");
+        browser.screenshot(&format!("oversight-charts-{name}"));
 
         // A territory chosen in the form: compared with the CLI under the same filter.
         let territory = charts["by_territory"]
