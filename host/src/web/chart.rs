@@ -20,7 +20,9 @@ const BAR: f64 = 18.0;
 const TOP: f64 = 8.0;
 const AXIS: f64 = 24.0;
 /// Characters of a row label shown beside a horizontal bar (the whole label is in the bar's tooltip).
-const LABEL_CHARS: usize = 34;
+const LABEL_CHARS: usize = 32;
+/// Where horizontal bars start: the labels are right-aligned before it.
+const X0: f64 = 280.0;
 
 /// The smallest «round» number (1, 2 or 5 × 10ⁿ) not below `max`; the scale ends there.
 pub fn nice_ceiling(max: i64) -> i64 {
@@ -116,7 +118,7 @@ pub fn bars(id: &str, title: &str, value_name: &str, rows: &[(String, i64)]) -> 
     }
     let max = rows.iter().map(|(_, v)| *v).max().unwrap_or(0);
     let end = nice_ceiling(max);
-    let x0 = 250.0;
+    let x0 = X0;
     let span = WIDTH - x0 - 50.0;
     let height = TOP + ROW * rows.len() as f64 + AXIS;
     let mut body = axis(end, x0, span, TOP, TOP + ROW * rows.len() as f64);
@@ -167,7 +169,7 @@ pub fn stacked(id: &str, title: &str, series: &[Series], rows: &[(String, Vec<i6
         .max()
         .unwrap_or(0);
     let end = nice_ceiling(max);
-    let x0 = 250.0;
+    let x0 = X0;
     let span = WIDTH - x0 - 50.0;
     let legend_h = 24.0;
     let bars_top = TOP + legend_h;
@@ -343,7 +345,7 @@ mod tests {
         assert_eq!(w.len(), 2);
         // Scale ends at 100: the second bar fills the plot, the first half of it.
         assert!((w[1] - 2.0 * w[0]).abs() < 0.2, "{w:?}");
-        assert!((w[1] - (WIDTH - 300.0)).abs() < 0.2, "{w:?}");
+        assert!((w[1] - (WIDTH - X0 - 50.0)).abs() < 0.2, "{w:?}");
         assert!(svg.contains(r#"role="img""#) && svg.contains("<title id=\"t-title\">По территориям</title>"));
         assert!(svg.contains("<td class=\"num\">100</td>"));
         // A zero is a bar of no length, still one per row.
@@ -376,7 +378,7 @@ mod tests {
         let w = widths(&svg);
         assert_eq!(w.len(), 4, "{svg}");
         // The scale ends at 5: the first row's parts fill the whole plot.
-        assert!((w[0] + w[1] - (WIDTH - 300.0)).abs() < 0.3, "{w:?}");
+        assert!((w[0] + w[1] - (WIDTH - X0 - 50.0)).abs() < 0.3, "{w:?}");
         assert!(svg.contains("ov-key ov-failed"));
     }
 

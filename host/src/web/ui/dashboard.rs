@@ -310,7 +310,7 @@ fn overdue_html(page_data: &MeasurePage, q: &ListQuery, names: &Names) -> String
     }
     for m in &page_data.items {
         out.push_str(&format!(
-            r#"<tr data-measure="{}"><td><a href="/ipras/{}">{}</a></td><td class="hide-narrow">{}</td><td>{}</td><td class="hide-narrow">{}</td><td>{}</td><td class="hide-narrow">{}</td><td>{}</td><td class="num bad">{}</td></tr>"#,
+            r#"<tr data-measure="{}"><td><a href="/ipras/{}">{}</a></td><td class="hide-narrow ov-nowrap">{}</td><td>{}</td><td class="hide-narrow">{}</td><td>{}</td><td class="hide-narrow">{}</td><td class="ov-nowrap">{}</td><td class="num bad">{}</td></tr>"#,
             m.measure_id,
             m.ipra_id,
             esc(&m.ipra_number),
@@ -387,7 +387,7 @@ fn queue_html(
     }
     for m in &queue.items {
         out.push_str(&format!(
-            r#"<tr data-measure="{}"><td><a href="/ipras/{}">{}</a></td><td class="hide-narrow">{}</td><td>{}</td><td class="hide-narrow">{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td>"#,
+            r#"<tr data-measure="{}"><td><a href="/ipras/{}">{}</a></td><td class="hide-narrow ov-nowrap">{}</td><td>{}</td><td class="hide-narrow">{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td>"#,
             m.measure_id,
             m.ipra_id,
             esc(&m.ipra_number),
@@ -438,14 +438,16 @@ fn assign_form_html(
         ),
         _ => (String::new(), String::new()),
     };
-    let none = if candidates.is_empty() {
-        r#"<span class="muted">В справочнике нет организаций этого раздела.</span>"#
-    } else {
-        ""
-    };
+    if m.section.is_empty() {
+        return r#"<td><span class="muted">Раздел мероприятия не определён: назначение возможно после уточнения раздела в справочнике категорий.</span></td>"#.to_string();
+    }
+    if candidates.is_empty() {
+        return r#"<td><span class="muted">В справочнике исполнителей нет действующих организаций этого раздела.</span></td>"#
+            .to_string();
+    }
     format!(
         r#"<td><form class="ov-assign" method="post" action="/dashboard/assign">{csrf}<input type="hidden" name="measure_id" value="{id}">
-<label for="assign-{id}">Организация</label><select id="assign-{id}" name="ogrn"{invalid}>{options}</select>{error}{none}
+<label for="assign-{id}">Организация</label><select id="assign-{id}" name="ogrn"{invalid}>{options}</select>{error}
 <label for="note-{id}">Основание</label><input id="note-{id}" name="note" maxlength="500">
 <button type="submit">Назначить</button></form></td>"#,
         csrf = csrf_field(user),
