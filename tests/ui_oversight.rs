@@ -389,6 +389,18 @@ fn coordinator_reads_statistics_and_controls_deadlines_in_a_browser() {
         assert_eq!(last["source"], "manual");
         assert_eq!(last["assigned_by"], "coordinator:t-coordinator");
         browser.screenshot(&format!("oversight-queue-{name}"));
+        // The queue's own filter: only the section chosen.
+        browser.select("#q-section", "health");
+        browser.click("#queue + form button[type=submit], form[aria-label='Отбор очереди'] button[type=submit]");
+        wait_url(&browser, "qsection=health");
+        browser.find("#queue-table");
+        let health = get_json(addr, &cookie, "/api/v1/dashboard/unassigned?section=health");
+        let sections = browser.script(
+            "return [...document.querySelectorAll('#queue-table tbody tr[data-measure] td:nth-child(5)')].map(c => c.textContent)",
+        );
+        let sections = sections.as_array().unwrap();
+        assert_eq!(sections.len() as i64, health["total"].as_i64().unwrap().min(20));
+        assert!(sections.iter().all(|s| s == "Охрана здоровья"), "{sections:?}");
 
         // The auditor sees the dashboard and the queue, without forms to assign.
         let auditor = Browser::start();

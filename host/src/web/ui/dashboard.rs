@@ -57,6 +57,9 @@ pub struct DashboardQuery {
     pub page: Option<String>,
     pub per_page: Option<String>,
     pub qpage: Option<String>,
+    /// The queue's own filter.
+    pub qsection: Option<String>,
+    pub qterritory: Option<String>,
     pub assigned: Option<String>,
     pub format: Option<String>,
 }
@@ -359,14 +362,22 @@ type AssignProblem = (i64, String);
 fn queue_html(
     user: &Principal,
     queue: &MeasurePage,
+    filter: &ListQuery,
     names: &Names,
     organisations: &[directory::Organisation],
     problem: Option<&AssignProblem>,
 ) -> String {
     let can_assign = MANAGERS.contains(&user.role);
     let mut out = format!(
-        r#"<h2 id="queue">Очередь без исполнителя <span class="muted">({})</span></h2>"#,
-        queue.total
+        r#"<h2 id="queue">Очередь без исполнителя <span class="muted">({total})</span></h2>
+<form class="filters ov-filters" method="get" action="/dashboard#queue" aria-label="Отбор очереди">
+<label for="q-section">Раздел<select id="q-section" name="qsection">{sections}</select></label>
+<label for="q-territory">Территория<select id="q-territory" name="qterritory">{territories}</select></label>
+<div class="actions"><button type="submit">Показать</button> <a class="button secondary" href="/dashboard#queue">Сбросить</a></div>
+</form>"#,
+        total = queue.total,
+        sections = Names::options("Все разделы", &names.sections, filter.section.as_deref()),
+        territories = Names::options("Все территории", &names.territories, filter.territory.as_deref()),
     );
     if !can_assign {
         out.push_str(
@@ -404,7 +415,13 @@ fn queue_html(
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
-    out.push_str(&pager(queue, |p| format!("/dashboard?qpage={p}#queue")));
+    let mut keep = String::new();
+    for (k, v) in [("qsection", &filter.section), ("qterritory", &filter.territory)] {
+        if let Some(v) = v {
+            keep.push_str(&format!("&{k}={}", urlencode(v)));
+        }
+    }
+    out.push_str(&pager(queue, |p| format!("/dashboard?qpage={p}{keep}#queue")));
     out
 }
 
@@ -468,12 +485,14 @@ async fn render(
     let overdue = workload::measures(&app.db, &today, Which::Overdue, &list, false)
         .await
         .map_err(fail)?;
-    let queue_query = ListQuery {
+    let queue_query = clean(&ListQuery {
+        section: q.qsection.clone(),
+        territory: q.qterritory.clone(),
         page: number(&q.qpage),
         per_page: Some(20),
         sort: Some("number".into()),
         ..ListQuery::default()
-    };
+    });
     let queue = workload::measures(&app.db, &today, Which::Unassigned, &queue_query, false)
         .await
         .map_err(fail)?;
@@ -533,7 +552,14 @@ async fn render(
         "territory",
     ));
     body.push_str(&overdue_html(&overdue, &list, &names));
-    body.push_str(&queue_html(user, &queue, &names, &organisations, problem.as_ref()));
+    body.push_str(&queue_html(
+        user,
+        &queue,
+        &queue_query,
+        &names,
+        &organisations,
+        problem.as_ref(),
+    ));
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
