@@ -157,6 +157,9 @@ enum Command {
         territory: Option<String>,
         #[arg(long)]
         section: Option<String>,
+        /// OGRN of the executor organisation.
+        #[arg(long)]
+        org: Option<String>,
         #[arg(long)]
         today: Option<String>,
         #[arg(long)]
@@ -360,6 +363,7 @@ async fn run(cli: Cli) -> Result<i32> {
             to,
             territory,
             section,
+            org,
             today,
             json,
         } => {
@@ -368,6 +372,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 to,
                 territory,
                 section,
+                organisation: org,
             };
             cli::statistics(&open().await?, filter, today, json).await
         }

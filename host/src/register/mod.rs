@@ -13,3 +13,4 @@ pub mod query;
 pub mod reference;
 pub mod stats;
 pub mod store;
+pub mod workload;

@@ -16,6 +16,9 @@ pub struct StatsFilter {
     pub territory: Option<String>,
     /// Section id (department).
     pub section: Option<String>,
+    /// OGRN of the executor organisation the measures are assigned to.
+    #[serde(default)]
+    pub organisation: Option<String>,
 }
 
 /// One row of the table: distinct persons and measures.
@@ -72,13 +75,17 @@ pub async fn compute(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Str
         let p = bind(&mut binds, t.to_string());
         where_ipra.push(format!("p.territory_code = {p}"));
     }
-    let section_condition = match filter.section.as_deref().filter(|v| !v.is_empty()) {
+    let mut section_condition = match filter.section.as_deref().filter(|v| !v.is_empty()) {
         Some(s) => {
             let p = bind(&mut binds, s.to_string());
             format!("m.section = {p}")
         }
         None => "1 = 1".to_string(),
     };
+    if let Some(o) = filter.organisation.as_deref().filter(|v| !v.is_empty()) {
+        let p = bind(&mut binds, o.to_string());
+        section_condition.push_str(&format!(" AND m.assigned_ogrn = {p}"));
+    }
     let today_param = bind(&mut binds, today.to_string());
     let base = format!(
         "FROM ipras i JOIN persons p ON p.id = i.person_id LEFT JOIN measures m ON m.ipra_id = i.id AND {section_condition} \
@@ -173,7 +180,7 @@ pub async fn compute(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Str
     }
 
     Ok(Statistics {
-        filter: serde_json::json!({"from": filter.from, "to": filter.to, "territory": filter.territory, "section": filter.section}),
+        filter: serde_json::json!({"from": filter.from, "to": filter.to, "territory": filter.territory, "section": filter.section, "organisation": filter.organisation}),
         today: today.to_string(),
         extracts: row.try_get("extracts")?,
         received,

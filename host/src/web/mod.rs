@@ -2,6 +2,7 @@
 //! they check who asks (`Principal`), call the register, and convert errors once, through `ApiError`.
 
 mod api;
+pub mod chart;
 mod exchange_api;
 pub mod export;
 pub(crate) mod ui;

@@ -18,3 +18,7 @@ document.addEventListener("DOMContentLoaded", function () {
     el.addEventListener("change", function () { if (el.form) el.form.submit(); });
   });
 });
+// Charts (ov-): a printed page shows each chart's data table, folded on screen.
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll(".chart details").forEach(function (d) { d.open = true; });
+});

@@ -1,0 +1,557 @@
+//! The coordinator's control of deadlines and workload: what is open, overdue or due soon, the
+//! workload of each organisation, section and territory, the list of overdue measures and the
+//! queue of measures no organisation executes yet. Also the breakdowns the statistics charts draw
+//! (by section and status, by territory, by month), under the same filter as `stats::compute`.
+
+use super::deadlines::{format_date, parse_date};
+use super::stats::StatsFilter;
+use crate::db::{opt_text, Db};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use time::Duration;
+
+/// An open measure still has to be done: open, of an IPRA in force.
+const OPEN: &str = "m.status = 'open' AND i.status = 'active'";
+
+/// The counts on the dashboard's cards.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Cards {
+    pub today: String,
+    /// Open measures of IPRAs in force.
+    pub open: i64,
+    /// Of them past their due date.
+    pub overdue: i64,
+    /// Of them due today or within the next `soon_days` days.
+    pub due_soon: i64,
+    pub soon_days: i64,
+    /// Open measures no organisation is assigned to: the coordinator's queue.
+    pub unassigned: i64,
+    pub reports_awaiting_signature: i64,
+    pub failed_messages: i64,
+    /// ZAGS death records waiting for a person's decision.
+    pub pending_deaths: i64,
+    /// TSR clarification requests still open, and of them past their two working days.
+    pub tsr_clarifications_open: i64,
+    pub tsr_clarifications_overdue: i64,
+}
+
+async fn count(db: &Db, sql: &str, binds: &[&str]) -> Result<i64> {
+    let mut q = sqlx::query(sql);
+    for b in binds {
+        q = q.bind(*b);
+    }
+    Ok(q.fetch_one(&db.pool).await?.try_get("n")?)
+}
+
+pub async fn cards(db: &Db, today: &str, soon_days: i64) -> Result<Cards> {
+    let soon = parse_date(today)
+        .map(|d| format_date(d + Duration::days(soon_days)))
+        .unwrap_or_else(|| today.to_string());
+    let from_measures = "SELECT COUNT(*) AS n FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE";
+    Ok(Cards {
+        today: today.to_string(),
+        open: count(db, &format!("{from_measures} {OPEN}"), &[]).await?,
+        overdue: count(
+            db,
+            &format!("{from_measures} {OPEN} AND m.due_date IS NOT NULL AND m.due_date < $1"),
+            &[today],
+        )
+        .await?,
+        due_soon: count(
+            db,
+            &format!("{from_measures} {OPEN} AND m.due_date >= $1 AND m.due_date <= $2"),
+            &[today, &soon],
+        )
+        .await?,
+        soon_days,
+        unassigned: count(db, &format!("{from_measures} {OPEN} AND m.assigned_ogrn IS NULL"), &[]).await?,
+        reports_awaiting_signature: count(
+            db,
+            "SELECT COUNT(*) AS n FROM reports WHERE status = 'awaiting-signature'",
+            &[],
+        )
+        .await?,
+        failed_messages: count(
+            db,
+            "SELECT COUNT(*) AS n FROM exchange_messages WHERE status = 'failed'",
+            &[],
+        )
+        .await?,
+        pending_deaths: count(
+            db,
+            "SELECT COUNT(*) AS n FROM death_records WHERE status IN ('pending', 'no-match')",
+            &[],
+        )
+        .await?,
+        tsr_clarifications_open: count(
+            db,
+            "SELECT COUNT(*) AS n FROM follow_ups WHERE kind = 'tsr-clarification' AND status = 'open'",
+            &[],
+        )
+        .await?,
+        tsr_clarifications_overdue: count(
+            db,
+            "SELECT COUNT(*) AS n FROM follow_ups WHERE kind = 'tsr-clarification' AND status = 'open' \
+             AND due_date IS NOT NULL AND due_date < $1",
+            &[today],
+        )
+        .await?,
+    })
+}
+
+/// How a workload table groups the measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grouping {
+    Organisation,
+    Section,
+    Territory,
+}
+
+/// One line of a workload table: measures assigned, in work, executed, not executed, overdue.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WorkloadRow {
+    /// OGRN, section id or territory code; None: not assigned / territory unknown.
+    pub key: Option<String>,
+    /// The organisation's name (for the organisation table).
+    pub name: Option<String>,
+    pub assigned: i64,
+    pub in_work: i64,
+    pub executed: i64,
+    pub not_executed: i64,
+    pub overdue: i64,
+    pub oldest_overdue: Option<String>,
+}
+
+/// Measures of IPRAs not superseded, grouped; closed measures (death, supersession) are not work.
+pub async fn workload(db: &Db, today: &str, grouping: Grouping) -> Result<Vec<WorkloadRow>> {
+    let (key, join, name) = match grouping {
+        Grouping::Organisation => (
+            "m.assigned_ogrn",
+            "LEFT JOIN organisations o ON o.ogrn = m.assigned_ogrn",
+            "MAX(o.name)",
+        ),
+        Grouping::Section => ("m.section", "", "NULL"),
+        Grouping::Territory => ("p.territory_code", "", "NULL"),
+    };
+    let late = format!("{OPEN} AND m.due_date IS NOT NULL AND m.due_date < $1");
+    let sql = format!(
+        "SELECT {key} AS k, {name} AS name, COUNT(*) AS assigned, \
+         SUM(CASE WHEN {OPEN} THEN 1 ELSE 0 END) AS in_work, \
+         SUM(CASE WHEN m.status = 'executed' THEN 1 ELSE 0 END) AS executed, \
+         SUM(CASE WHEN m.status = 'not-executed' THEN 1 ELSE 0 END) AS not_executed, \
+         SUM(CASE WHEN {late} THEN 1 ELSE 0 END) AS overdue, \
+         MIN(CASE WHEN {late} THEN m.due_date END) AS oldest \
+         FROM measures m JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id {join} \
+         WHERE m.status <> 'closed' AND i.status <> 'superseded' GROUP BY {key} ORDER BY {key}"
+    );
+    sqlx::query(&sql)
+        .bind(today)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(WorkloadRow {
+                key: opt_text(r, "k"),
+                name: opt_text(r, "name"),
+                assigned: r.try_get("assigned")?,
+                in_work: sum(r, "in_work")?,
+                executed: sum(r, "executed")?,
+                not_executed: sum(r, "not_executed")?,
+                overdue: sum(r, "overdue")?,
+                oldest_overdue: opt_text(r, "oldest"),
+            })
+        })
+        .collect()
+}
+
+/// SUM over integers: BIGINT on SQLite, NUMERIC on PostgreSQL (read as text there by `Any`), NULL
+/// over no rows.
+fn sum(row: &sqlx::any::AnyRow, column: &str) -> Result<i64> {
+    if let Ok(v) = row.try_get::<Option<i64>, _>(column) {
+        return Ok(v.unwrap_or(0));
+    }
+    if let Ok(v) = row.try_get::<Option<f64>, _>(column) {
+        return Ok(v.unwrap_or(0.0) as i64);
+    }
+    let text: Option<String> = row.try_get(column)?;
+    Ok(text.and_then(|t| t.parse().ok()).unwrap_or(0))
+}
+
+/// Filters, order and page of the overdue list (and of the unassigned queue).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ListQuery {
+    pub section: Option<String>,
+    /// OGRN of the organisation the measures are assigned to.
+    pub org: Option<String>,
+    pub territory: Option<String>,
+    /// `due` (oldest first, default), `-due`, `number`, `section`, `org`, `name`.
+    pub sort: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+impl ListQuery {
+    pub fn page(&self) -> u32 {
+        self.page.unwrap_or(1).max(1)
+    }
+
+    pub fn per_page(&self) -> u32 {
+        self.per_page.unwrap_or(25).clamp(1, 500)
+    }
+
+    fn order(&self) -> &'static str {
+        match self.sort.as_deref().unwrap_or("due") {
+            "-due" => "m.due_date DESC, m.id",
+            "number" => "i.number, m.id",
+            "-number" => "i.number DESC, m.id",
+            "section" => "m.section, m.due_date, m.id",
+            "org" => "o.name, m.due_date, m.id",
+            "name" => "p.surname, p.given_name, m.id",
+            _ => "m.due_date, m.id",
+        }
+    }
+}
+
+/// The orders a list accepts, for links and checks.
+pub const SORTS: &[&str] = &["due", "-due", "number", "-number", "section", "org", "name"];
+
+/// One measure in the overdue list or the queue; SNILS masked.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeasureLine {
+    pub measure_id: i64,
+    pub ipra_id: i64,
+    pub ipra_number: String,
+    pub snils: String,
+    pub full_name: String,
+    pub territory_code: Option<String>,
+    pub section: String,
+    pub measure: String,
+    pub ogrn: Option<String>,
+    pub organisation: Option<String>,
+    pub due_date: Option<String>,
+    /// Calendar days past the due date (overdue list); 0 otherwise.
+    pub days_overdue: i64,
+    pub received_at: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MeasurePage {
+    pub today: String,
+    pub total: i64,
+    pub page: u32,
+    pub per_page: u32,
+    pub items: Vec<MeasureLine>,
+}
+
+/// Which measures a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    Overdue,
+    Unassigned,
+}
+
+/// `all`: every page at once (exports).
+pub async fn measures(db: &Db, today: &str, which: Which, q: &ListQuery, all: bool) -> Result<MeasurePage> {
+    let mut conditions = vec![OPEN.to_string()];
+    if which == Which::Unassigned {
+        conditions.push("m.assigned_ogrn IS NULL".into());
+    }
+    let mut binds: Vec<String> = Vec::new();
+    let mut add = |sql: &str, value: &str| {
+        binds.push(value.to_string());
+        conditions.push(sql.replace('?', &format!("${}", binds.len())));
+    };
+    if which == Which::Overdue {
+        add("m.due_date IS NOT NULL AND m.due_date < ?", today);
+    }
+    if let Some(s) = q.section.as_deref().filter(|v| !v.is_empty()) {
+        add("m.section = ?", s);
+    }
+    if let Some(o) = q.org.as_deref().filter(|v| !v.is_empty()) {
+        add("m.assigned_ogrn = ?", o);
+    }
+    if let Some(t) = q.territory.as_deref().filter(|v| !v.is_empty()) {
+        add("p.territory_code = ?", t);
+    }
+    let from = format!(
+        "FROM measures m JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id \
+         LEFT JOIN organisations o ON o.ogrn = m.assigned_ogrn WHERE {}",
+        conditions.join(" AND ")
+    );
+    let count_sql = format!("SELECT COUNT(*) AS n {from}");
+    let mut count = sqlx::query(&count_sql);
+    for b in &binds {
+        count = count.bind(b);
+    }
+    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
+    let (page, per_page) = (q.page(), q.per_page());
+    let limit = if all {
+        String::new()
+    } else {
+        format!(" LIMIT {per_page} OFFSET {}", (page - 1) as u64 * per_page as u64)
+    };
+    let sql = format!(
+        "SELECT m.id, m.ipra_id, i.number, i.snils, i.received_at, p.surname, p.given_name, p.patronymic, p.territory_code, \
+         m.section, m.name, m.assigned_ogrn, o.name AS org_name, m.due_date {from} ORDER BY {}{limit}",
+        q.order()
+    );
+    let mut select = sqlx::query(&sql);
+    for b in &binds {
+        select = select.bind(b);
+    }
+    let today_date = parse_date(today);
+    let items = select
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let due = opt_text(r, "due_date");
+            let days_overdue = match (which, today_date, due.as_deref().and_then(parse_date)) {
+                (Which::Overdue, Some(t), Some(d)) => (t - d).whole_days().max(0),
+                _ => 0,
+            };
+            let name = [
+                r.try_get::<String, _>("surname")?,
+                r.try_get::<String, _>("given_name")?,
+                opt_text(r, "patronymic").unwrap_or_default(),
+            ]
+            .join(" ")
+            .trim()
+            .to_string();
+            Ok(MeasureLine {
+                measure_id: r.try_get("id")?,
+                ipra_id: r.try_get("ipra_id")?,
+                ipra_number: r.try_get("number")?,
+                snils: super::query::mask_snils(&r.try_get::<String, _>("snils")?),
+                full_name: name,
+                territory_code: opt_text(r, "territory_code"),
+                section: r.try_get("section")?,
+                measure: r.try_get("name")?,
+                ogrn: opt_text(r, "assigned_ogrn"),
+                organisation: opt_text(r, "org_name"),
+                due_date: due,
+                days_overdue,
+                received_at: r.try_get("received_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(MeasurePage {
+        today: today.to_string(),
+        total,
+        page,
+        per_page,
+        items,
+    })
+}
+
+/// The territory codes persons of the register have, for the filters next to the reference list.
+pub async fn territory_codes(db: &Db) -> Result<Vec<String>> {
+    sqlx::query("SELECT DISTINCT territory_code FROM persons WHERE territory_code IS NOT NULL ORDER BY territory_code")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get("territory_code")?))
+        .collect()
+}
+
+/// The IPRA/measure conditions of a statistics filter, as `stats::compute` applies them.
+fn stats_where(filter: &StatsFilter, binds: &mut Vec<String>) -> (String, String) {
+    let mut ipra = vec!["1 = 1".to_string()];
+    let mut measure = vec!["1 = 1".to_string()];
+    let mut add = |list: &mut Vec<String>, sql: &str, value: &str| {
+        binds.push(value.to_string());
+        list.push(sql.replace('?', &format!("${}", binds.len())));
+    };
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    if let Some(v) = given(&filter.from) {
+        add(&mut ipra, "substr(i.received_at, 1, 10) >= ?", &v);
+    }
+    if let Some(v) = given(&filter.to) {
+        add(&mut ipra, "substr(i.received_at, 1, 10) <= ?", &v);
+    }
+    if let Some(v) = given(&filter.territory) {
+        add(&mut ipra, "p.territory_code = ?", &v);
+    }
+    if let Some(v) = given(&filter.section) {
+        add(&mut measure, "m.section = ?", &v);
+    }
+    if let Some(v) = given(&filter.organisation) {
+        add(&mut measure, "m.assigned_ogrn = ?", &v);
+    }
+    (ipra.join(" AND "), measure.join(" AND "))
+}
+
+/// Measures of one section by state: executed, not executed, in work on time, overdue.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct SectionStatus {
+    pub section: String,
+    pub executed: i64,
+    pub not_executed: i64,
+    pub in_work: i64,
+    pub overdue: i64,
+}
+
+/// Persons and measures received, by territory (None: not determined) or by month (`YYYY-MM`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Breakdown {
+    pub key: Option<String>,
+    pub extracts: i64,
+    pub persons: i64,
+    pub measures: i64,
+}
+
+/// What the statistics charts draw, under the statistics filter.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChartData {
+    pub by_section: Vec<SectionStatus>,
+    pub by_territory: Vec<Breakdown>,
+    pub monthly: Vec<Breakdown>,
+}
+
+pub async fn chart_data(db: &Db, filter: &StatsFilter, today: &str) -> Result<ChartData> {
+    let mut binds = Vec::new();
+    let (ipra, measure) = stats_where(filter, &mut binds);
+    binds.push(today.to_string());
+    let today_p = format!("${}", binds.len());
+    let base = format!(
+        "FROM ipras i JOIN persons p ON p.id = i.person_id LEFT JOIN measures m ON m.ipra_id = i.id AND {measure} WHERE {ipra}"
+    );
+    let open = OPEN;
+    let sql = format!(
+        "SELECT m.section AS section, \
+         SUM(CASE WHEN m.status = 'executed' THEN 1 ELSE 0 END) AS executed, \
+         SUM(CASE WHEN m.status = 'not-executed' THEN 1 ELSE 0 END) AS not_executed, \
+         SUM(CASE WHEN {open} AND (m.due_date IS NULL OR m.due_date >= {today_p}) THEN 1 ELSE 0 END) AS in_work, \
+         SUM(CASE WHEN {open} AND m.due_date < {today_p} THEN 1 ELSE 0 END) AS overdue \
+         {base} AND m.id IS NOT NULL GROUP BY m.section ORDER BY m.section"
+    );
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = q.bind(b);
+    }
+    let by_section = q
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SectionStatus {
+                section: r.try_get("section")?,
+                executed: sum(r, "executed")?,
+                not_executed: sum(r, "not_executed")?,
+                in_work: sum(r, "in_work")?,
+                overdue: sum(r, "overdue")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // The two breakdowns do not use today's date: without it the last parameter is not sent.
+    let breakdown_binds = &binds[..binds.len() - 1];
+    let breakdown = |key: &'static str| {
+        format!(
+            "SELECT {key} AS k, COUNT(DISTINCT i.id) AS extracts, COUNT(DISTINCT i.person_id) AS persons, \
+             COUNT(DISTINCT m.id) AS measures {base} GROUP BY {key} ORDER BY {key}"
+        )
+    };
+    let mut out = Vec::new();
+    for key in ["p.territory_code", "substr(i.received_at, 1, 7)"] {
+        let sql = breakdown(key);
+        let mut q = sqlx::query(&sql);
+        for b in breakdown_binds {
+            q = q.bind(b);
+        }
+        out.push(
+            q.fetch_all(&db.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(Breakdown {
+                        key: opt_text(r, "k"),
+                        extracts: r.try_get("extracts")?,
+                        persons: r.try_get("persons")?,
+                        measures: r.try_get("measures")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        );
+    }
+    let monthly = out.pop().unwrap_or_default();
+    let by_territory = out.pop().unwrap_or_default();
+    Ok(ChartData {
+        by_section,
+        by_territory,
+        monthly: fill_months(monthly),
+    })
+}
+
+/// Months without extracts between the first and the last are shown as zeros, not skipped.
+pub fn fill_months(rows: Vec<Breakdown>) -> Vec<Breakdown> {
+    let parse = |k: &str| -> Option<(i32, u32)> {
+        let (y, m) = k.split_once('-')?;
+        Some((y.parse().ok()?, m.parse().ok()?))
+    };
+    let keys: Vec<(i32, u32)> = rows.iter().filter_map(|r| r.key.as_deref().and_then(parse)).collect();
+    let (Some(first), Some(last)) = (keys.first().copied(), keys.last().copied()) else {
+        return rows;
+    };
+    if keys.len() != rows.len() || (last.0 - first.0) * 12 + last.1 as i32 - first.1 as i32 > 240 {
+        return rows;
+    }
+    let mut out = Vec::new();
+    let (mut y, mut m) = first;
+    while (y, m) <= last {
+        let key = format!("{y:04}-{m:02}");
+        out.push(
+            rows.iter()
+                .find(|r| r.key.as_deref() == Some(key.as_str()))
+                .cloned()
+                .unwrap_or(Breakdown {
+                    key: Some(key),
+                    extracts: 0,
+                    persons: 0,
+                    measures: 0,
+                }),
+        );
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn month(key: &str, n: i64) -> Breakdown {
+        Breakdown {
+            key: Some(key.into()),
+            extracts: n,
+            persons: n,
+            measures: n,
+        }
+    }
+
+    #[test]
+    fn months_without_extracts_are_zeros() {
+        let filled = fill_months(vec![month("2025-11", 2), month("2026-02", 1)]);
+        let keys: Vec<_> = filled.iter().map(|b| b.key.clone().unwrap()).collect();
+        assert_eq!(keys, ["2025-11", "2025-12", "2026-01", "2026-02"]);
+        assert_eq!(filled[1].extracts, 0);
+        assert_eq!(filled[3].extracts, 1);
+        assert!(fill_months(vec![]).is_empty());
+    }
+
+    #[test]
+    fn unknown_sort_falls_back_to_due_date() {
+        let q = ListQuery {
+            sort: Some("; DROP TABLE measures".into()),
+            ..ListQuery::default()
+        };
+        assert_eq!(q.order(), "m.due_date, m.id");
+        assert_eq!(q.per_page(), 25);
+        let q = ListQuery {
+            page: Some(0),
+            per_page: Some(10_000),
+            ..ListQuery::default()
+        };
+        assert_eq!((q.page(), q.per_page()), (1, 500));
+    }
+}
