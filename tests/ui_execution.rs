@@ -32,8 +32,7 @@ fn raw(addr: &str, method: &str, path: &str, cookie: Option<&str>, form: Option<
     if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
         let mut out = Vec::new();
         let mut rest = &body[..];
-        loop {
-            let Some(line) = rest.windows(2).position(|w| w == b"\r\n") else { break };
+        while let Some(line) = rest.windows(2).position(|w| w == b"\r\n") {
             let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..line]).trim(), 16).unwrap_or(0);
             if size == 0 || rest.len() < line + 2 + size {
                 break;
@@ -64,7 +63,11 @@ fn pdf_text(pdf: &[u8], name: &str) -> String {
         .args(["-layout", path.to_str().unwrap(), "-"])
         .output()
         .expect("pdftotext (poppler-utils) is not installed: tests/run.sh installs it");
-    assert!(out.status.success(), "pdftotext: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -82,7 +85,11 @@ struct Setup {
 fn setup(backend: common::Backend) -> Setup {
     let env = Env::new(backend);
     let orgs = env.directory();
-    env.ok(&["import", fri_samples().join("extract_4.xml").to_str().unwrap(), "--json"]);
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
     let ipra = env.scalar("SELECT MAX(id) FROM ipras");
     let measures = env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
     let m = measures
@@ -92,7 +99,11 @@ fn setup(backend: common::Backend) -> Setup {
         .find(|m| m["section"] == "social-protection" || m["section"] == "health")
         .expect("a measure")
         .clone();
-    let section = if m["section"] == "health" { "health" } else { "social-protection" };
+    let section = if m["section"] == "health" {
+        "health"
+    } else {
+        "social-protection"
+    };
     let card = env.ok(&["show", &ipra.to_string(), "--json"]);
     let date = card["decision_date"].as_str().unwrap().to_string();
     let surname = card["person"]["surname"].as_str().unwrap().to_string();
@@ -131,6 +142,23 @@ fn setup(backend: common::Backend) -> Setup {
         section,
         date,
         surname,
+    }
+}
+
+/// Waits (up to 10 s) until a script's condition holds: after a click that loads a page, so
+/// that nothing is read from the page being left.
+fn wait_for(browser: &Browser, what: &str, condition: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while browser.script(&format!(
+        "try {{ return !!({condition}); }} catch (e) {{ return false; }}"
+    )) != true
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {condition} at {}",
+            browser.url()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
 
@@ -173,7 +201,9 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
         );
 
         // «Найти» with the script: the name comes from the organisations API.
-        browser.script(&format!("document.getElementById('r{i}-executor_name').value = ''; return 1"));
+        browser.script(&format!(
+            "document.getElementById('r{i}-executor_name').value = ''; return 1"
+        ));
         browser.click(&format!("button[data-ex-lookup=\"{i}\"]"));
         browser.find(&format!("#row-{i} .ex-lookup-msg"));
         assert_eq!(
@@ -200,7 +230,9 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
         let message = browser.text(&format!("#r{i}-reason-error"));
         assert!(message.contains("причину неисполнения"), "{message}");
         assert_eq!(
-            browser.script(&format!("return document.getElementById('r{i}-reason-error').getAttribute('role')")),
+            browser.script(&format!(
+                "return document.getElementById('r{i}-reason-error').getAttribute('role')"
+            )),
             "alert"
         );
         // What was typed stays.
@@ -208,23 +240,45 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
             browser.script(&format!("return document.getElementById('r{i}-clarification').value")),
             "Гражданин не явился по приглашению"
         );
-        assert_eq!(s.env.scalar("SELECT COUNT(*) FROM execution_records"), 0, "nothing half-written");
+        assert_eq!(
+            s.env.scalar("SELECT COUNT(*) FROM execution_records"),
+            0,
+            "nothing half-written"
+        );
         browser.screenshot(&format!("execution-form-error-{b}"));
 
         // Fixed: a reason chosen; saved as a draft, then marked ready.
         browser.click(&format!("#r{i}-reason-0"));
         browser.click("button[value=save]");
-        browser.find(".notice");
-        assert!(browser.text(".notice").contains("Черновик сохранён"), "{}", browser.text(".notice"));
+        wait_for(
+            &browser,
+            "draft saved",
+            "document.querySelector('.notice') && document.querySelector('.notice').textContent.indexOf('Черновик сохранён') >= 0",
+        );
+        assert!(
+            browser.text(".notice").contains("Черновик сохранён"),
+            "{}",
+            browser.text(".notice")
+        );
         assert_eq!(
-            s.env.scalar("SELECT COUNT(*) FROM execution_records WHERE status = 'draft'"),
+            s.env
+                .scalar("SELECT COUNT(*) FROM execution_records WHERE status = 'draft'"),
             1
         );
         browser.click("button[value=ready]");
-        browser.find(".notice");
-        assert!(browser.text(".notice").contains("Готово к подписанию"), "{}", browser.text(".notice"));
+        wait_for(
+            &browser,
+            "marked ready",
+            "location.search.indexOf('done=ready') >= 0 && document.querySelector('.notice')",
+        );
+        assert!(
+            browser.text(".notice").contains("Готово к подписанию"),
+            "{}",
+            browser.text(".notice")
+        );
         assert_eq!(
-            s.env.scalar("SELECT COUNT(*) FROM execution_records WHERE status = 'ready'"),
+            s.env
+                .scalar("SELECT COUNT(*) FROM execution_records WHERE status = 'ready'"),
             1
         );
         browser.screenshot(&format!("execution-form-ready-{b}"));
@@ -245,17 +299,31 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
         assert_eq!(browser.text(".ex-report-status"), "Ожидание подписания");
         assert!(browser.has("object.ex-pdf[type=\"application/pdf\"]"));
         let report = s.env.scalar("SELECT MAX(id) FROM reports");
-        assert!(browser.url().contains(&format!("/reports/{report}")), "{}", browser.url());
+        assert!(
+            browser.url().contains(&format!("/reports/{report}")),
+            "{}",
+            browser.url()
+        );
         browser.screenshot(&format!("report-before-signing-{b}"));
 
         // The printed form is a PDF with the report's text, before signing.
-        let cookie = browser.script("return document.cookie").as_str().unwrap_or_default().to_string();
+        let cookie = browser
+            .script("return document.cookie")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let (cookie, _) = if cookie.is_empty() {
             login(addr, "coordinator", "coordinator password 1")
         } else {
             (cookie, String::new())
         };
-        let (status, head, pdf) = raw(addr, "GET", &format!("/reports/{report}/print.pdf"), Some(&cookie), None);
+        let (status, head, pdf) = raw(
+            addr,
+            "GET",
+            &format!("/reports/{report}/print.pdf"),
+            Some(&cookie),
+            None,
+        );
         assert_eq!(status, 200, "{head}");
         assert!(head.to_ascii_lowercase().contains("application/pdf"));
         assert!(pdf.starts_with(b"%PDF-"));
@@ -279,9 +347,20 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
         browser.accept_alert();
         browser.find(".ex-signer");
         assert_eq!(browser.text(".ex-report-status"), "Подписано");
-        assert!(browser.text(".ex-signer").contains("minsoc"), "{}", browser.text(".ex-signer"));
+        assert!(
+            browser.text(".ex-signer").contains("minsoc"),
+            "{}",
+            browser.text(".ex-signer")
+        );
         browser.screenshot(&format!("report-signed-{b}"));
-        let signed = raw(addr, "GET", &format!("/reports/{report}/print.pdf"), Some(&cookie), None).2;
+        let signed = raw(
+            addr,
+            "GET",
+            &format!("/reports/{report}/print.pdf"),
+            Some(&cookie),
+            None,
+        )
+        .2;
         assert!(pdf_text(&signed, &format!("report-signed-{b}")).contains("Подписант"));
 
         // The reports list and the register with its filters and exports.
@@ -292,13 +371,21 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
         browser.fill("#x-surname", &s.surname.to_lowercase());
         browser.select("#x-status", "signed");
         browser.click("form.filters button[type=submit]");
-        browser.find("table.ex-register tbody a");
+        wait_for(
+            &browser,
+            "filtered",
+            "location.search.indexOf('status=signed') >= 0 && document.querySelector('table.ex-register tbody a')",
+        );
         assert!(browser.text("table.ex-register tbody").contains("Подписано"));
         assert!(!browser.text("table.ex-register tbody").contains("Черновик"));
         browser.screenshot(&format!("executions-{b}"));
         browser.select("#x-status", "accepted");
         browser.click("form.filters button[type=submit]");
-        browser.find("td.muted");
+        wait_for(
+            &browser,
+            "filtered to nothing",
+            "location.search.indexOf('status=accepted') >= 0 && document.querySelector('td.muted')",
+        );
         assert!(browser.text("table.ex-register tbody").contains("Ничего не найдено"));
         let (status, head, csv) = raw(
             addr,
@@ -355,7 +442,9 @@ fn lookup_without_script_and_read_only_auditor() {
     browser.fill(&format!("#r{i}-clarification"), "набрано до поиска");
     browser.click(&format!("button[value=\"lookup:{i}\"]"));
     browser.find(&format!("#r{i}-executor_ogrn-error"));
-    assert!(browser.text(&format!("#r{i}-executor_ogrn-error")).contains("не найдена"));
+    assert!(browser
+        .text(&format!("#r{i}-executor_ogrn-error"))
+        .contains("не найдена"));
     assert_eq!(
         browser.script(&format!("return document.getElementById('r{i}-clarification').value")),
         "набрано до поиска"
@@ -434,10 +523,17 @@ fn api_and_page_routes_check_who_asks() {
         assert_eq!(http(addr, "GET", &pdf, &[], None).status, 401);
         assert_eq!(http(addr, "GET", "/api/v1/execution-register", &[], None).status, 401);
         let page = http(addr, "GET", &format!("/reports/{report}"), &[], None);
-        assert!(page.status == 303 || page.status == 302 || page.status == 307, "{}", page.status);
+        assert!(
+            page.status == 303 || page.status == 302 || page.status == 307,
+            "{}",
+            page.status
+        );
 
         // The coordinator and the auditor read the PDF; an executor of another organisation gets 404.
-        for (user, password) in [("coordinator", "coordinator password 1"), ("auditor", "auditor password 1")] {
+        for (user, password) in [
+            ("coordinator", "coordinator password 1"),
+            ("auditor", "auditor password 1"),
+        ] {
             let (cookie, _) = login(addr, user, password);
             let (status, head, body) = raw(addr, "GET", &pdf, Some(&cookie), None);
             assert_eq!(status, 200, "{user}: {head}");
@@ -445,14 +541,27 @@ fn api_and_page_routes_check_who_asks() {
         }
         let (stranger, stranger_csrf) = login(addr, "stranger", "stranger password 1");
         assert_eq!(raw(addr, "GET", &pdf, Some(&stranger), None).0, 404);
-        assert_eq!(raw(addr, "GET", &format!("/reports/{report}"), Some(&stranger), None).0, 404);
+        assert_eq!(
+            raw(addr, "GET", &format!("/reports/{report}"), Some(&stranger), None).0,
+            404
+        );
         assert_eq!(
             raw(addr, "GET", &format!("/ipras/{ipra}/execution"), Some(&stranger), None).0,
             404
         );
-        let register = http(addr, "GET", "/api/v1/execution-register", &[("Cookie", &stranger)], None);
+        let register = http(
+            addr,
+            "GET",
+            "/api/v1/execution-register",
+            &[("Cookie", &stranger)],
+            None,
+        );
         assert_eq!(register.status, 200);
-        assert_eq!(register.json()["total"], 0, "another organisation's executions are not seen");
+        assert_eq!(
+            register.json()["total"],
+            0,
+            "another organisation's executions are not seen"
+        );
         let (status, _, _) = raw(
             addr,
             "POST",
@@ -464,15 +573,38 @@ fn api_and_page_routes_check_who_asks() {
 
         // The executor sees its own row in the register, masked SNILS; the export works through the API.
         let (executor, executor_csrf) = login(addr, "executor", "executor password 1");
-        let register = http(addr, "GET", "/api/v1/execution-register", &[("Cookie", &executor)], None).json();
+        let register = http(
+            addr,
+            "GET",
+            "/api/v1/execution-register",
+            &[("Cookie", &executor)],
+            None,
+        )
+        .json();
         assert_eq!(register["total"], 1, "{register}");
-        assert!(register["items"][0]["snils"].as_str().unwrap().contains("***"), "{register}");
+        assert!(
+            register["items"][0]["snils"].as_str().unwrap().contains("***"),
+            "{register}"
+        );
         assert_eq!(register["items"][0]["status"], "awaiting-signature");
-        let (status, _, csv) = raw(addr, "GET", "/api/v1/execution-register?format=csv", Some(&executor), None);
+        let (status, _, csv) = raw(
+            addr,
+            "GET",
+            "/api/v1/execution-register?format=csv",
+            Some(&executor),
+            None,
+        );
         assert_eq!(status, 200);
         assert!(String::from_utf8_lossy(&csv).contains("Ожидание подписания"));
         assert_eq!(
-            http(addr, "GET", "/api/v1/execution-register?format=pdf", &[("Cookie", &executor)], None).status,
+            http(
+                addr,
+                "GET",
+                "/api/v1/execution-register?format=pdf",
+                &[("Cookie", &executor)],
+                None
+            )
+            .status,
             400
         );
         // The executor is not the reporter (the region is): its report pages are 404, answers 403.
@@ -520,7 +652,9 @@ fn api_and_page_routes_check_who_asks() {
             "POST",
             &format!("/ipras/{ipra}/execution"),
             Some(&coordinator),
-            Some(&format!("csrf={coordinator_csrf}&action=save&r0.section=health&r0.result=maybe")),
+            Some(&format!(
+                "csrf={coordinator_csrf}&action=save&r0.section=health&r0.result=maybe"
+            )),
         );
         assert_eq!(status, 400);
         assert!(String::from_utf8_lossy(&body).contains("Статус/Результат"));
@@ -534,7 +668,8 @@ fn api_and_page_routes_check_who_asks() {
         );
         assert_eq!(status, 303, "{head}");
         assert_eq!(
-            s.env.scalar("SELECT COUNT(*) FROM execution_records WHERE status = 'ready'"),
+            s.env
+                .scalar("SELECT COUNT(*) FROM execution_records WHERE status = 'ready'"),
             1
         );
     }

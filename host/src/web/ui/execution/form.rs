@@ -176,7 +176,10 @@ async fn initial_rows(app: &App, user: &Principal, card: &IpraCard) -> anyhow::R
         .collect();
     let mut names: BTreeMap<String, Option<String>> = BTreeMap::new();
     for m in &card.measures {
-        if rows.iter().any(|r| r.measure_id == Some(m.id) && r.status.as_deref() != Some("reported")) {
+        if rows
+            .iter()
+            .any(|r| r.measure_id == Some(m.id) && r.status.as_deref() != Some("reported"))
+        {
             continue;
         }
         if m.status != "open" && rows.iter().any(|r| r.measure_id == Some(m.id)) {
@@ -187,7 +190,9 @@ async fn initial_rows(app: &App, user: &Principal, card: &IpraCard) -> anyhow::R
             Some(o) => match names.get(o) {
                 Some(n) => n.clone(),
                 None => {
-                    let n = crate::register::directory::organisation(&app.db, o).await?.map(|x| x.name);
+                    let n = crate::register::directory::organisation(&app.db, o)
+                        .await?
+                        .map(|x| x.name);
                     names.insert(o.clone(), n.clone());
                     n
                 }
@@ -269,7 +274,8 @@ pub async fn submit(
         }
         if let Some(r) = row.record_id {
             let record = execution::record(&app, r).await?;
-            if !record.is_some_and(|rec| rec.form.ipra_id == id && user.scope().is_none_or(|o| rec.form.organisation == o))
+            if !record
+                .is_some_and(|rec| rec.form.ipra_id == id && user.scope().is_none_or(|o| rec.form.organisation == o))
             {
                 return Err(PageError::not_found("Запись исполнения").for_user(&user));
             }
@@ -292,7 +298,9 @@ pub async fn submit(
     let actor = user.actor();
     match action.split_once(':').unwrap_or((action.as_str(), "")) {
         ("lookup", index) => {
-            let index: usize = index.parse().map_err(|_| PageError::bad_request("неизвестная строка".into()))?;
+            let index: usize = index
+                .parse()
+                .map_err(|_| PageError::bad_request("неизвестная строка".into()))?;
             if let Some(row) = rows.get_mut(index) {
                 let ogrn = row.executor_ogrn.trim().to_string();
                 match crate::register::directory::organisation(&app.db, &ogrn).await? {
@@ -333,7 +341,9 @@ pub async fn submit(
             form.notice = Some("Добавлена строка мероприятия: заполните её и сохраните.".into());
         }
         ("back", record) => {
-            let record: i64 = record.parse().map_err(|_| PageError::bad_request("неизвестная запись".into()))?;
+            let record: i64 = record
+                .parse()
+                .map_err(|_| PageError::bad_request("неизвестная запись".into()))?;
             if !rows.iter().any(|r| r.record_id == Some(record)) {
                 return Err(PageError::not_found("Запись исполнения").for_user(&user));
             }
@@ -379,9 +389,8 @@ pub async fn submit(
                 );
                 form.rows = rows;
             } else if failed && ready {
-                form.alert = Some(
-                    "Не все мероприятия заполнены верно: исправьте отмеченные поля. Ничего не сохранено.".into(),
-                );
+                form.alert =
+                    Some("Не все мероприятия заполнены верно: исправьте отмеченные поля. Ничего не сохранено.".into());
                 form.rows = rows;
             } else {
                 let mut saved = 0;
@@ -484,8 +493,12 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
         esc(&p.surname),
         esc(&p.given_name),
         opt(&p.patronymic),
-        if card.is_child { " (ребёнок-инвалид)" } else { "" },
-        mask_snils(&p.snils),
+        if card.is_child {
+            " (ребёнок-инвалид)"
+        } else {
+            ""
+        },
+        mask_snils(&super::digits(&p.snils)),
         card.id,
     );
     if let Some(notice) = &form.notice {
@@ -495,7 +508,9 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
         body.push_str(&format!(r#"<p class="alert" role="alert">{}</p>"#, esc(alert)));
     }
     if form.states.values().any(|s| !s.errors.is_empty()) && form.alert.is_none() {
-        body.push_str(r#"<p class="alert" role="alert">Есть замечания ведомств к заполнению: они показаны у полей.</p>"#);
+        body.push_str(
+            r#"<p class="alert" role="alert">Есть замечания ведомств к заполнению: они показаны у полей.</p>"#,
+        );
     }
     if !writable {
         body.push_str(r#"<p class="notice">Только просмотр: роль «Аудитор» не изменяет исполнение.</p>"#);
@@ -538,13 +553,7 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
     Ok(page(Some(user), &format!("Исполнение ИПРА № {}", card.number), &body))
 }
 
-fn row_html(
-    i: usize,
-    row: &Row,
-    state: Option<&RowState>,
-    card: &IpraCard,
-    reasons: &[(String, String)],
-) -> String {
+fn row_html(i: usize, row: &Row, state: Option<&RowState>, card: &IpraCard, reasons: &[(String, String)]) -> String {
     let measure = row.measure_id.and_then(|id| card.measures.iter().find(|m| m.id == id));
     let title = match measure {
         Some(m) => format!(
@@ -559,7 +568,10 @@ fn row_html(
         None => "Дополнительное мероприятие раздела".into(),
     };
     let status = match row.status.as_deref() {
-        Some(s) => format!(r#" <span class="ex-status ex-status-{s}">{}</span>"#, execution::status_label(s)),
+        Some(s) => format!(
+            r#" <span class="ex-status ex-status-{s}">{}</span>"#,
+            execution::status_label(s)
+        ),
         None => r#" <span class="ex-status">не заполнено</span>"#.into(),
     };
     let mut html = format!(
@@ -625,7 +637,14 @@ fn row_html(
         option("not-executed", "Не выполнено"),
         field_errors(state, Some("result"), &id),
     ));
-    html.push_str(&text_input(i, "measure_name", "Наименование мероприятия", &row.measure_name, "text", state));
+    html.push_str(&text_input(
+        i,
+        "measure_name",
+        "Наименование мероприятия",
+        &row.measure_name,
+        "text",
+        state,
+    ));
     let ogrn_id = format!("r{i}-executor_ogrn");
     html.push_str(&format!(
         r#"<div class="ex-field ex-executor_ogrn"><label for="{ogrn_id}">ОГРН исполнителя</label><span class="ex-lookup"><input id="{ogrn_id}" name="r{i}.executor_ogrn" type="text" inputmode="numeric" value="{}"{}><button type="submit" name="action" value="lookup:{i}" data-ex-lookup="{i}">Найти</button></span>{}</div>"#,
@@ -637,8 +656,22 @@ fn row_html(
         },
         field_errors(state, Some("executor_ogrn"), &ogrn_id),
     ));
-    html.push_str(&text_input(i, "executor_name", "Наименование исполнителя", &row.executor_name, "text", state));
-    html.push_str(&text_input(i, "clarification", "Уточнение мероприятия", &row.clarification, "text", state));
+    html.push_str(&text_input(
+        i,
+        "executor_name",
+        "Наименование исполнителя",
+        &row.executor_name,
+        "text",
+        state,
+    ));
+    html.push_str(&text_input(
+        i,
+        "clarification",
+        "Уточнение мероприятия",
+        &row.clarification,
+        "text",
+        state,
+    ));
     html.push_str(&text_input(i, "date", "Дата", &row.date, "date", state));
     html.push_str("</div>");
     // Reasons: only for «Не выполнено»; the script hides what does not apply.
@@ -734,7 +767,11 @@ async fn history_html(app: &App, user: &Principal, ipra_id: i64) -> anyhow::Resu
                 e.record,
                 esc(&e.measure),
                 e.from.as_deref().map(execution::status_label).unwrap_or("—"),
-                if e.to == "deleted" { "удалена" } else { execution::status_label(&e.to) },
+                if e.to == "deleted" {
+                    "удалена"
+                } else {
+                    execution::status_label(&e.to)
+                },
                 super::ru_datetime(&e.at),
                 esc(&e.actor)
             ));

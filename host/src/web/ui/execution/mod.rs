@@ -200,7 +200,7 @@ pub fn execution_status(drafts: i64, ready: i64, report_status: Option<&str>, se
     }
 }
 
-fn digits(text: &str) -> String {
+pub fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
@@ -235,14 +235,13 @@ pub async fn register_rows(app: &App, user: &Principal, f: &RegisterFilter) -> a
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    let failed: BTreeSet<i64> = sqlx::query(
-        "SELECT report_id FROM exchange_messages WHERE status = 'failed' AND report_id IS NOT NULL",
-    )
-    .fetch_all(&app.db.pool)
-    .await?
-    .iter()
-    .filter_map(|r| r.try_get::<i64, _>("report_id").ok())
-    .collect();
+    let failed: BTreeSet<i64> =
+        sqlx::query("SELECT report_id FROM exchange_messages WHERE status = 'failed' AND report_id IS NOT NULL")
+            .fetch_all(&app.db.pool)
+            .await?
+            .iter()
+            .filter_map(|r| r.try_get::<i64, _>("report_id").ok())
+            .collect();
     let snils_filter = f.snils.as_deref().map(digits).unwrap_or_default();
     let mut out = Vec::new();
     for row in rows {
@@ -258,7 +257,7 @@ pub async fn register_rows(app: &App, user: &Principal, f: &RegisterFilter) -> a
         let item = RegisterRow {
             ipra_id: row.try_get("id")?,
             number: row.try_get("number")?,
-            snils: mask_snils(&snils),
+            snils: mask_snils(&digits(&snils)),
             surname: row.try_get("surname")?,
             given_name: row.try_get("given_name")?,
             patronymic: crate::db::opt_text(&row, "patronymic"),
@@ -278,7 +277,9 @@ pub async fn register_rows(app: &App, user: &Principal, f: &RegisterFilter) -> a
             && f.sent_from
                 .as_deref()
                 .is_none_or(|from| from.is_empty() || sent.is_some_and(|s| s >= from))
-            && f.sent_to.as_deref().is_none_or(|to| to.is_empty() || sent.is_some_and(|s| s <= to));
+            && f.sent_to
+                .as_deref()
+                .is_none_or(|to| to.is_empty() || sent.is_some_and(|s| s <= to));
         if keep {
             out.push(item);
         }
@@ -405,7 +406,11 @@ fn query_string(f: &RegisterFilter, skip: &[&str]) -> String {
     ]
     .into_iter()
     .filter(|(k, _)| !skip.contains(k))
-    .filter_map(|(k, v)| v.as_deref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}&", urlencode(v))))
+    .filter_map(|(k, v)| {
+        v.as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| format!("{k}={}&", urlencode(v)))
+    })
     .collect()
 }
 
@@ -437,7 +442,11 @@ async fn register_page(
     for (code, label) in REGISTER_STATUSES {
         body.push_str(&format!(
             r#"<option value="{code}"{}>{label}</option>"#,
-            if filter.status.as_deref() == Some(code) { " selected" } else { "" }
+            if filter.status.as_deref() == Some(code) {
+                " selected"
+            } else {
+                ""
+            }
         ));
     }
     body.push_str("</select></label>");
@@ -513,11 +522,17 @@ async fn register_page(
     if pages > 1 {
         body.push_str(r#"<nav class="pages" aria-label="Страницы">"#);
         if found.page > 1 {
-            body.push_str(&format!(r#"<a href="/executions?{qs}page={}">← назад</a> "#, found.page - 1));
+            body.push_str(&format!(
+                r#"<a href="/executions?{qs}page={}">← назад</a> "#,
+                found.page - 1
+            ));
         }
         body.push_str(&format!("страница {} из {pages}", found.page));
         if found.page < pages {
-            body.push_str(&format!(r#" <a href="/executions?{qs}page={}">вперёд →</a>"#, found.page + 1));
+            body.push_str(&format!(
+                r#" <a href="/executions?{qs}page={}">вперёд →</a>"#,
+                found.page + 1
+            ));
         }
         body.push_str("</nav>");
     }
@@ -545,7 +560,7 @@ async fn view(
         esc(&p.surname),
         esc(&p.given_name),
         opt(&p.patronymic),
-        mask_snils(&p.snils),
+        mask_snils(&digits(&p.snils)),
         esc(&card.protocol_number),
         ru_date(&card.protocol_date)
     );
@@ -608,7 +623,10 @@ mod tests {
     fn the_status_of_an_execution_follows_records_then_report() {
         assert_eq!(execution_status(1, 3, Some("sent"), false), "draft");
         assert_eq!(execution_status(0, 2, None, false), "ready");
-        assert_eq!(execution_status(0, 0, Some("awaiting-signature"), false), "awaiting-signature");
+        assert_eq!(
+            execution_status(0, 0, Some("awaiting-signature"), false),
+            "awaiting-signature"
+        );
         assert_eq!(execution_status(0, 0, Some("signed"), true), "send-failed");
         assert_eq!(execution_status(0, 0, Some("accepted"), false), "accepted");
         assert_eq!(register_label("rejected"), "Отклонено");

@@ -35,7 +35,8 @@ fn i16_at(data: &[u8], at: usize) -> Option<i16> {
 }
 
 fn u32_at(data: &[u8], at: usize) -> Option<u32> {
-    data.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    data.get(at..at + 4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 impl Font {
@@ -46,7 +47,10 @@ impl Font {
         for i in 0..tables {
             let at = 12 + 16 * i;
             let tag = data.get(at..at + 4)?;
-            dir.insert(tag.to_vec(), (u32_at(data, at + 8)? as usize, u32_at(data, at + 12)? as usize));
+            dir.insert(
+                tag.to_vec(),
+                (u32_at(data, at + 8)? as usize, u32_at(data, at + 12)? as usize),
+            );
         }
         let table = |tag: &[u8]| dir.get(tag).and_then(|&(o, l)| data.get(o..o + l));
         let head = table(b"head")?;
@@ -59,7 +63,12 @@ impl Font {
             units_per_em: f32::from(u16_at(head, 18)?),
             ascent: i16_at(hhea, 4)?,
             descent: i16_at(hhea, 6)?,
-            bbox: [i16_at(head, 36)?, i16_at(head, 38)?, i16_at(head, 40)?, i16_at(head, 42)?],
+            bbox: [
+                i16_at(head, 36)?,
+                i16_at(head, 38)?,
+                i16_at(head, 40)?,
+                i16_at(head, 42)?,
+            ],
             cmap: HashMap::new(),
             advances,
         };
@@ -111,11 +120,7 @@ impl Font {
             '\t' | '\n' | '\r' => ' ',
             c => c,
         };
-        self.cmap
-            .get(&c)
-            .or_else(|| self.cmap.get(&'?'))
-            .copied()
-            .unwrap_or(0)
+        self.cmap.get(&c).or_else(|| self.cmap.get(&'?')).copied().unwrap_or(0)
     }
 
     /// Advance of a glyph in 1/1000 of the font size (PDF glyph space).
@@ -133,7 +138,9 @@ impl Font {
 /// The vendored font, parsed once.
 pub fn font() -> &'static Font {
     static FONT: OnceLock<Font> = OnceLock::new();
-    FONT.get_or_init(|| Font::parse(FONT_FILE).expect("the vendored DejaVu Sans is a TrueType font with a Unicode cmap"))
+    FONT.get_or_init(|| {
+        Font::parse(FONT_FILE).expect("the vendored DejaVu Sans is a TrueType font with a Unicode cmap")
+    })
 }
 
 fn compressed_font() -> &'static [u8] {
@@ -237,25 +244,22 @@ impl Document {
         self.y -= after;
     }
 
-    /// A label and its value on one line (the value wraps under itself).
+    /// A label and its value side by side; both wrap within their columns.
     pub fn field(&mut self, label: &str, value: &str, size: f32) {
         let column = 170.0;
         let leading = size * 1.3;
-        let lines = wrap(value, size, Document::text_width(column));
-        self.keep(leading);
-        for (i, line) in lines.iter().enumerate() {
-            if i > 0 {
-                self.keep(leading);
-            }
+        let labels = wrap(label, size, column - 10.0);
+        let values = wrap(value, size, Document::text_width(column));
+        for i in 0..labels.len().max(values.len()) {
+            self.keep(leading);
             self.y -= leading;
             let y = self.y + size * 0.25;
-            if i == 0 {
-                for (j, label_line) in wrap(label, size, column - 8.0).iter().enumerate().take(1) {
-                    let _ = j;
-                    self.show(MARGIN, y, size, label_line);
-                }
+            if let Some(line) = labels.get(i) {
+                self.show(MARGIN, y, size, line);
             }
-            self.show(MARGIN + column, y, size, line);
+            if let Some(line) = values.get(i) {
+                self.show(MARGIN + column, y, size, line);
+            }
         }
     }
 
@@ -408,7 +412,7 @@ fn write_file(pages: &[String], used: &BTreeMap<u16, char>, title: &str) -> Vec<
     let xref = out.len();
     let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
     for offset in offsets {
-        let _ = write!(table, "{offset:010} 00000 n \n");
+        let _ = writeln!(table, "{offset:010} 00000 n ");
     }
     let _ = write!(
         table,
@@ -440,7 +444,10 @@ pub fn extract_text(pdf: &[u8]) -> Option<String> {
         }
     }
     let mut text = String::new();
-    for line in source.lines().filter(|l| l.starts_with("BT /F1") && l.ends_with("Tj ET")) {
+    for line in source
+        .lines()
+        .filter(|l| l.starts_with("BT /F1") && l.ends_with("Tj ET"))
+    {
         let hex = line.split('<').nth(1)?.split('>').next()?;
         for chunk in hex.as_bytes().chunks(4) {
             let glyph = u16::from_str_radix(std::str::from_utf8(chunk).ok()?, 16).ok()?;
@@ -495,7 +502,15 @@ mod tests {
         assert!(text.contains("Страница 1 из"));
         // The cross-reference table points at the objects (byte offsets).
         let tail = String::from_utf8_lossy(&pdf[pdf.len() - 40..]).into_owned();
-        let at: usize = tail.split("startxref\n").nth(1).unwrap().lines().next().unwrap().parse().unwrap();
+        let at: usize = tail
+            .split("startxref\n")
+            .nth(1)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(pdf[at..].starts_with(b"xref"));
         let table = String::from_utf8_lossy(&pdf[at..]).into_owned();
         let first: usize = table.lines().nth(3).unwrap()[..10].parse().unwrap();

@@ -56,7 +56,11 @@ pub async fn printed_report(app: &App, report: &Report) -> anyhow::Result<Vec<u8
     doc.text(
         &format!(
             "индивидуальной программы реабилитации или абилитации {}",
-            if card.is_child { "ребёнка-инвалида" } else { "инвалида" }
+            if card.is_child {
+                "ребёнка-инвалида"
+            } else {
+                "инвалида"
+            }
         ),
         10.0,
         0.0,
@@ -74,11 +78,15 @@ pub async fn printed_report(app: &App, report: &Report) -> anyhow::Result<Vec<u8
     if let Some(by) = &card.issued_by {
         doc.field("Учреждение МСЭ", by, 10.0);
     }
-    let fio = [Some(p.surname.as_str()), Some(p.given_name.as_str()), p.patronymic.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let fio = [
+        Some(p.surname.as_str()),
+        Some(p.given_name.as_str()),
+        p.patronymic.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
     doc.field("Гражданин", &fio, 10.0);
     doc.field("СНИЛС", &query::format_snils(&p.snils), 10.0);
     if let Some(b) = &p.birth_date {
@@ -89,7 +97,11 @@ pub async fn printed_report(app: &App, report: &Report) -> anyhow::Result<Vec<u8
         &format!("{} (ОГРН {})", report.reporter_name, report.reporter_ogrn),
         10.0,
     );
-    doc.field("Номер отчёта", &format!("{} ({})", report.id, report.document_name), 10.0);
+    doc.field(
+        "Номер отчёта",
+        &format!("{} ({})", report.id, report.document_name),
+        10.0,
+    );
     doc.field("Дата отчёта", &ru_date(&report.created_at), 10.0);
     doc.rule(6.0);
     if records.is_empty() {
@@ -239,7 +251,10 @@ pub async fn assemble_form(app: &App, user: &Principal, ipra_id: i64) -> anyhow:
         csrf_field(user)
     ));
     match user.scope() {
-        Some(ogrn) => html.push_str(&format!(r#"<input type="hidden" name="reporter" value="{}">"#, esc(ogrn))),
+        Some(ogrn) => html.push_str(&format!(
+            r#"<input type="hidden" name="reporter" value="{}">"#,
+            esc(ogrn)
+        )),
         None => {
             let mut orgs = crate::register::directory::list_organisations(&app.db).await?;
             orgs.sort_by_key(|o| (o.department != "region", o.name.clone()));
@@ -296,7 +311,10 @@ pub async fn assemble(
         Ok(report) => Ok(Redirect::to(&format!("/reports/{report}?done=assembled")).into_response()),
         Err(errors) => Err(refused(
             &user,
-            errors.into_iter().map(|e| format!("Отчёт не сформирован: {}", e.message)).collect(),
+            errors
+                .into_iter()
+                .map(|e| format!("Отчёт не сформирован: {}", e.message))
+                .collect(),
         )),
     }
 }
@@ -307,7 +325,14 @@ pub struct ListQuery {
     ipra: Option<i64>,
 }
 
-const REPORT_STATUSES: &[&str] = &["awaiting-signature", "signed", "sent", "accepted", "rejected", "withdrawn"];
+const REPORT_STATUSES: &[&str] = &[
+    "awaiting-signature",
+    "signed",
+    "sent",
+    "accepted",
+    "rejected",
+    "withdrawn",
+];
 
 /// GET `/reports`.
 pub async fn list_page(
@@ -316,15 +341,14 @@ pub async fn list_page(
     Query(q): Query<ListQuery>,
 ) -> Result<Html<String>, PageError> {
     let status = q.status.as_deref().filter(|s| !s.is_empty());
-    let numbers: std::collections::BTreeMap<i64, String> = sqlx::query(
-        "SELECT DISTINCT i.id, i.number FROM ipras i JOIN reports r ON r.ipra_id = i.id",
-    )
-    .fetch_all(&app.db.pool)
-    .await
-    .map_err(anyhow::Error::from)?
-    .iter()
-    .filter_map(|r| Some((r.try_get::<i64, _>("id").ok()?, r.try_get::<String, _>("number").ok()?)))
-    .collect();
+    let numbers: std::collections::BTreeMap<i64, String> =
+        sqlx::query("SELECT DISTINCT i.id, i.number FROM ipras i JOIN reports r ON r.ipra_id = i.id")
+            .fetch_all(&app.db.pool)
+            .await
+            .map_err(anyhow::Error::from)?
+            .iter()
+            .filter_map(|r| Some((r.try_get::<i64, _>("id").ok()?, r.try_get::<String, _>("number").ok()?)))
+            .collect();
     let mut reports: Vec<Report> = execution::reports(&app, status)
         .await?
         .into_iter()
@@ -510,7 +534,11 @@ async fn render(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 ru_datetime(&a.at),
                 esc(&a.provider),
-                if a.status == "signed" { "подписано" } else { "ошибка" },
+                if a.status == "signed" {
+                    "подписано"
+                } else {
+                    "ошибка"
+                },
                 esc(&a.detail),
                 esc(&a.actor)
             ));
