@@ -479,42 +479,8 @@ fn lookup_without_script_and_read_only_auditor() {
 fn api_and_page_routes_check_who_asks() {
     for backend in BACKENDS {
         let s = setup(backend);
-        let (ipra, report) = {
-            // An executed measure recorded by the CLI and a report of the region awaiting signature.
-            let orgs = &s.orgs;
-            s.env.ok(&[
-                "executions",
-                "add",
-                "--ipra",
-                &s.ipra.to_string(),
-                "--measure",
-                &s.measure.to_string(),
-                "--section",
-                s.section,
-                "--org",
-                &orgs[s.section],
-                "--executor",
-                &orgs[s.section],
-                "--name",
-                "Мероприятие",
-                "--result",
-                "executed",
-                "--date",
-                &s.date,
-                "--ready",
-                "--json",
-            ]);
-            let assembled = s.env.ok(&[
-                "reports",
-                "assemble",
-                "--ipra",
-                &s.ipra.to_string(),
-                "--reporter",
-                &orgs["region"],
-                "--json",
-            ]);
-            (s.ipra, assembled["result"].as_i64().unwrap())
-        };
+        // An executed measure recorded by the CLI and a report of the region awaiting signature.
+        let (ipra, report) = (s.ipra, assembled(&s));
         let server = s.env.serve(&[]);
         let addr = server.addr.as_str();
         let pdf = format!("/api/v1/reports/{report}/pdf");
@@ -673,4 +639,158 @@ fn api_and_page_routes_check_who_asks() {
             1
         );
     }
+}
+
+/// A report of the region assembled through the CLI from one ready record; returns its id.
+fn assembled(s: &Setup) -> i64 {
+    s.env.ok(&[
+        "executions",
+        "add",
+        "--ipra",
+        &s.ipra.to_string(),
+        "--measure",
+        &s.measure.to_string(),
+        "--section",
+        s.section,
+        "--org",
+        &s.orgs[s.section],
+        "--executor",
+        &s.orgs[s.section],
+        "--name",
+        "Мероприятие",
+        "--result",
+        "executed",
+        "--date",
+        &s.date,
+        "--ready",
+        "--json",
+    ]);
+    let assembled = s.env.ok(&[
+        "reports",
+        "assemble",
+        "--ipra",
+        &s.ipra.to_string(),
+        "--reporter",
+        &s.orgs["region"],
+        "--json",
+    ]);
+    assembled["result"].as_i64().unwrap()
+}
+
+/// A detached GOST signature of `data` by `key`/`cert`, as Base64 of DER (what CryptoPro saves).
+fn detached_signature(
+    dir: &std::path::Path,
+    data: &std::path::Path,
+    key: &std::path::Path,
+    cert: &std::path::Path,
+) -> String {
+    let sig = dir.join("upload.sig");
+    let run = |args: Vec<&std::ffi::OsStr>| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    run(vec![
+        os("cms"),
+        os("-sign"),
+        os("-engine"),
+        os("gost"),
+        os("-binary"),
+        os("-outform"),
+        os("DER"),
+        os("-md"),
+        os("md_gost12_256"),
+        os("-signer"),
+        cert.as_os_str(),
+        os("-inkey"),
+        key.as_os_str(),
+        os("-in"),
+        data.as_os_str(),
+        os("-out"),
+        sig.as_os_str(),
+    ]);
+    run(vec![os("base64"), os("-A"), os("-in"), sig.as_os_str()])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn uploaded_signature_is_verified_then_sent_and_answered() {
+    let s = setup(common::Backend::Sqlite);
+    std::fs::write(
+        s.env.data_dir().join("signing.toml"),
+        format!("[organisations.\"{}\"]\nprovider = \"upload\"\n", s.orgs["region"]),
+    )
+    .unwrap();
+    let report = assembled(&s);
+    let doc = s.env.dir.path().join("report.xml");
+    s.env.run_ok(&[
+        "reports",
+        "document",
+        &report.to_string(),
+        "--out",
+        doc.to_str().unwrap(),
+    ]);
+    let (key, cert) = gost_key(s.env.dir.path(), "signer");
+    let other = s.env.dir.path().join("other.xml");
+    std::fs::write(&other, b"<other/>").unwrap();
+    let wrong = detached_signature(s.env.dir.path(), &other, &key, &cert);
+    let good = detached_signature(s.env.dir.path(), &doc, &key, &cert);
+
+    let server = s.env.serve(&[]);
+    let addr = server.addr.as_str();
+    let browser = Browser::start();
+    browser.login(addr, "coordinator", "coordinator password 1");
+    browser.goto(&format!("http://{addr}/reports/{report}"));
+    // A signature of other data is refused with the reason; the report still awaits signature.
+    browser.script(&format!(
+        "document.getElementById('ex-sig-text').value = '{wrong}'; return 1"
+    ));
+    browser.click("form.ex-upload button[type=submit]");
+    wait_for(&browser, "refused", "document.querySelector('p.alert[role=alert]')");
+    assert!(
+        browser.text("p.alert").contains("не принята"),
+        "{}",
+        browser.text("p.alert")
+    );
+    assert_eq!(browser.text(".ex-report-status"), "Ожидание подписания");
+    // The right one is verified: signer and certificate validity are shown.
+    browser.script(&format!(
+        "document.getElementById('ex-sig-text').value = '{good}'; return 1"
+    ));
+    browser.click("form.ex-upload button[type=submit]");
+    browser.find(".ex-signer");
+    assert_eq!(browser.text(".ex-report-status"), "Подписано");
+    assert!(browser.text(".ex-signer").contains("signer"));
+    assert!(browser.text(".ex-signature").contains("Сертификат действует"));
+    browser.screenshot("report-uploaded-signature");
+
+    // Sent by the exchange job; the coordinator records FRI's answer: a rejection needs its reason.
+    s.env.ok(&["jobs", "run", "fri-outbox", "--json"]);
+    browser.goto(&format!("http://{addr}/reports/{report}"));
+    assert_eq!(browser.text(".ex-report-status"), "Отправлено");
+    browser.click("#ex-rej");
+    browser.click("form[action$=\"/answer\"] button[type=submit]");
+    wait_for(
+        &browser,
+        "reason asked",
+        "document.querySelector('p.alert[role=alert]')",
+    );
+    assert!(
+        browser.text("p.alert").contains("причину отклонения"),
+        "{}",
+        browser.text("p.alert")
+    );
+    browser.click("#ex-rej");
+    browser.fill("#ex-reason", "Не указана дата исполнения");
+    browser.click("form[action$=\"/answer\"] button[type=submit]");
+    wait_for(&browser, "answered", "location.search.indexOf('done=answered') >= 0");
+    assert_eq!(browser.text(".ex-report-status"), "Отклонено");
+    assert!(browser.text("main").contains("Не указана дата исполнения"));
+    browser.goto(&format!("http://{addr}/executions?status=rejected"));
+    assert!(browser.text("table.ex-register tbody").contains(&s.surname));
 }
