@@ -182,7 +182,10 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
 
         // The executor opens the IPRA's form: measures grouped by the six sections.
         browser.login(addr, "executor", "executor password 1");
-        browser.goto(&format!("http://{addr}/ipras/{}/execution", s.ipra));
+        browser.goto(&format!("http://{addr}/executions"));
+        assert!(browser.text("table.ex-pending").contains(&s.surname));
+        browser.click(&format!("table.ex-pending a[href=\"/ipras/{}/execution\"]", s.ipra));
+        browser.find("form.ex-form");
         assert!(browser.text("h1").starts_with("Исполнение ИПРА №"));
         for section in [
             "Охрана здоровья",
@@ -553,6 +556,15 @@ fn api_and_page_routes_check_who_asks() {
             "{register}"
         );
         assert_eq!(register["items"][0]["status"], "awaiting-signature");
+        assert_eq!(register["pending_total"], 0, "its one measure is recorded: {register}");
+        let coordinator_view = {
+            let (cookie, _) = login(addr, "coordinator", "coordinator password 1");
+            http(addr, "GET", "/api/v1/execution-register", &[("Cookie", &cookie)], None).json()
+        };
+        assert_eq!(
+            coordinator_view["pending_total"], 1,
+            "other sections' measures await: {coordinator_view}"
+        );
         let (status, _, csv) = raw(
             addr,
             "GET",

@@ -159,6 +159,9 @@ pub struct RegisterPage {
     pub page: u32,
     pub per_page: u32,
     pub items: Vec<RegisterRow>,
+    /// IPRAs awaiting execution (first 25 by due date) and how many there are.
+    pub pending: Vec<PendingRow>,
+    pub pending_total: usize,
 }
 
 pub const REGISTER_STATUSES: &[(&str, &str)] = &[
@@ -311,6 +314,58 @@ pub async fn register_rows(app: &App, user: &Principal, f: &RegisterFilter) -> a
     Ok(out)
 }
 
+/// An IPRA whose open measures (the user's organisation's, for an executor) have no execution
+/// record yet: where the work starts.
+#[derive(Clone, Debug, Serialize)]
+pub struct PendingRow {
+    pub ipra_id: i64,
+    pub number: String,
+    pub full_name: String,
+    pub open_measures: i64,
+    /// The nearest due date of those measures.
+    pub due_date: Option<String>,
+}
+
+/// IPRAs awaiting execution, nearest due date first (those without a due date last).
+pub async fn pending_rows(app: &App, user: &Principal, number: Option<&str>) -> anyhow::Result<Vec<PendingRow>> {
+    let rows = sqlx::query(
+        "SELECT i.id, i.number, p.surname, p.given_name, p.patronymic, COUNT(*) AS open_measures, MIN(m.due_date) AS due \
+         FROM measures m JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id \
+         WHERE m.status = 'open' AND i.status = 'active' AND ($1 = '' OR m.assigned_ogrn = $1) \
+         AND NOT EXISTS (SELECT 1 FROM execution_records e WHERE e.measure_id = m.id) \
+         GROUP BY i.id, i.number, p.surname, p.given_name, p.patronymic",
+    )
+    .bind(user.scope().unwrap_or(""))
+    .fetch_all(&app.db.pool)
+    .await?;
+    let number = number.map(str::to_string);
+    let mut out = Vec::new();
+    for row in rows {
+        let item = PendingRow {
+            ipra_id: row.try_get("id")?,
+            number: row.try_get("number")?,
+            full_name: [
+                Some(row.try_get::<String, _>("surname")?),
+                Some(row.try_get::<String, _>("given_name")?),
+                crate::db::opt_text(&row, "patronymic"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" "),
+            open_measures: row.try_get("open_measures")?,
+            due_date: crate::db::opt_text(&row, "due"),
+        };
+        if contains(&item.number, &number) {
+            out.push(item);
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.due_date.is_none(), &a.due_date, a.ipra_id).cmp(&(b.due_date.is_none(), &b.due_date, b.ipra_id))
+    });
+    Ok(out)
+}
+
 const PER_PAGE: u32 = 25;
 
 fn paged(rows: Vec<RegisterRow>, page: Option<u32>) -> RegisterPage {
@@ -327,6 +382,8 @@ fn paged(rows: Vec<RegisterRow>, page: Option<u32>) -> RegisterPage {
         page,
         per_page: PER_PAGE,
         items,
+        pending: Vec::new(),
+        pending_total: 0,
     }
 }
 
@@ -379,7 +436,11 @@ async fn register_api(
     if let Some(format) = filter.format.as_deref().filter(|f| !f.is_empty()) {
         return export(&rows, format).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m));
     }
-    Ok(Json(paged(rows, filter.page)).into_response())
+    let mut found = paged(rows, filter.page);
+    let pending = pending_rows(&app, &user, filter.number.as_deref()).await?;
+    found.pending_total = pending.len();
+    found.pending = pending.into_iter().take(PER_PAGE as usize).collect();
+    Ok(Json(found).into_response())
 }
 
 async fn register_export(
@@ -535,6 +596,37 @@ async fn register_page(
             ));
         }
         body.push_str("</nav>");
+    }
+    let pending = pending_rows(&app, &user, filter.number.as_deref()).await?;
+    body.push_str(&format!(
+        r#"<h2 id="pending">Ожидают внесения исполнения: {}</h2>"#,
+        pending.len()
+    ));
+    if pending.is_empty() {
+        body.push_str(r#"<p class="muted">Нет ИПРА с открытыми мероприятиями без записей исполнения.</p>"#);
+    } else {
+        body.push_str(r#"<div class="table-wrap"><table class="ex-pending"><thead><tr><th>Номер ИПРА</th><th>ФИО</th><th>Открытых мероприятий</th><th>Ближайший срок</th><th>Действие</th></tr></thead><tbody>"#);
+        for p in pending.iter().take(PER_PAGE as usize) {
+            body.push_str(&format!(
+                r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="/ipras/{}/execution">{}</a></td></tr>"#,
+                esc(&p.number),
+                esc(&p.full_name),
+                p.open_measures,
+                p.due_date.as_deref().map(ru_date).unwrap_or_else(|| "—".into()),
+                p.ipra_id,
+                if user.can_write() {
+                    "Внести исполнение"
+                } else {
+                    "Открыть"
+                }
+            ));
+        }
+        body.push_str("</tbody></table></div>");
+        if pending.len() > PER_PAGE as usize {
+            body.push_str(&format!(
+                r#"<p class="muted">Показаны {PER_PAGE} с ближайшим сроком; уточните номер ИПРА в фильтре.</p>"#
+            ));
+        }
     }
     Ok(page(Some(&user), "Реестр исполнения", &body))
 }
