@@ -585,6 +585,15 @@ fn api_and_page_routes_check_who_asks() {
             .status,
             400
         );
+        // An executor reports only for its own organisation.
+        let (status, _, _) = raw(
+            addr,
+            "POST",
+            &format!("/ipras/{ipra}/report"),
+            Some(&executor),
+            Some(&format!("csrf={executor_csrf}&reporter={}", s.orgs["region"])),
+        );
+        assert_eq!(status, 403);
         // The executor is not the reporter (the region is): its report pages are 404, answers 403.
         assert_eq!(raw(addr, "GET", &pdf, Some(&executor), None).0, 404);
         let (status, _, _) = raw(

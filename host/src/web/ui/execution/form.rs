@@ -591,9 +591,14 @@ fn row_html(i: usize, row: &Row, state: Option<&RowState>, card: &IpraCard, reas
     if !row.editable() {
         // Ready or reported: shown, not edited (a ready record can go back to draft).
         html.push_str(&format!(
-            "<dl class=\"ex-readonly\"><dt>Статус/Результат</dt><dd>{}</dd><dt>Наименование мероприятия</dt><dd>{}</dd><dt>Исполнитель</dt><dd>{} (ОГРН {})</dd><dt>Дата</dt><dd>{}</dd>{}{}</dl>",
+            "<dl class=\"ex-readonly\"><dt>Статус/Результат</dt><dd>{}</dd><dt>Наименование мероприятия</dt><dd>{}</dd>{}<dt>Исполнитель</dt><dd>{} (ОГРН {})</dd><dt>Дата</dt><dd>{}</dd>{}{}</dl>",
             result_label(&row.result),
             esc(&row.measure_name),
+            if row.clarification.is_empty() {
+                String::new()
+            } else {
+                format!("<dt>Уточнение мероприятия</dt><dd>{}</dd>", esc(&row.clarification))
+            },
             esc(&row.executor_name),
             esc(&row.executor_ogrn),
             if row.date.is_empty() { "—".into() } else { ru_date(&row.date) },
