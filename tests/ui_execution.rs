@@ -476,6 +476,19 @@ fn lookup_without_script_and_read_only_auditor() {
     browser.find("fieldset.ex-all[disabled]");
     assert!(!browser.has("button[value=save]"));
     browser.screenshot("execution-form-auditor");
+
+    // «Настройка столбцов таблицы» of the register: a column switched off stays off across sorting.
+    browser.goto(&format!("http://{addr}/executions"));
+    assert!(browser.text("table.ex-register thead").contains("СНИЛС"));
+    browser.click("details.ex-columns summary");
+    browser.click("#x-c-snils");
+    browser.click("form.filters button[type=submit]");
+    wait_for(&browser, "columns set", "location.search.indexOf('columns=1') >= 0");
+    assert!(!browser.text("table.ex-register thead").contains("СНИЛС"));
+    assert!(browser.text("table.ex-register thead").contains("Фамилия"));
+    browser.click("table.ex-register thead th:nth-child(2) a");
+    wait_for(&browser, "sorted", "location.search.indexOf('sort=') >= 0");
+    assert!(!browser.text("table.ex-register thead").contains("СНИЛС"));
 }
 
 #[test]

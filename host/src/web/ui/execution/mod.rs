@@ -134,6 +134,46 @@ pub struct RegisterFilter {
     pub dir: Option<String>,
     pub page: Option<u32>,
     pub format: Option<String>,
+    /// «Настройка столбцов таблицы»: present when the settings were sent; then the columns
+    /// shown are the `c_<column>` sent (by default all are shown).
+    pub columns: Option<String>,
+    pub c_snils: Option<String>,
+    pub c_surname: Option<String>,
+    pub c_given_name: Option<String>,
+    pub c_patronymic: Option<String>,
+    pub c_date: Option<String>,
+    pub c_sent: Option<String>,
+    pub c_status: Option<String>,
+}
+
+/// The optional columns of the register: (key, heading, hidden on a phone).
+const COLUMNS: &[(&str, &str, bool)] = &[
+    ("snils", "СНИЛС", true),
+    ("surname", "Фамилия", false),
+    ("given_name", "Имя", false),
+    ("patronymic", "Отчество", true),
+    ("date", "Дата", false),
+    ("sent", "Дата отправки", true),
+    ("status", "Статус", false),
+];
+
+impl RegisterFilter {
+    fn column_flag(&self, key: &str) -> &Option<String> {
+        match key {
+            "snils" => &self.c_snils,
+            "surname" => &self.c_surname,
+            "given_name" => &self.c_given_name,
+            "patronymic" => &self.c_patronymic,
+            "date" => &self.c_date,
+            "sent" => &self.c_sent,
+            _ => &self.c_status,
+        }
+    }
+
+    /// Whether a column is shown: all by default, else as the settings say.
+    pub fn shows(&self, key: &str) -> bool {
+        self.columns.is_none() || self.column_flag(key).is_some()
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -464,6 +504,14 @@ fn query_string(f: &RegisterFilter, skip: &[&str]) -> String {
         ("status", &f.status),
         ("sort", &f.sort),
         ("dir", &f.dir),
+        ("columns", &f.columns),
+        ("c_snils", &f.c_snils),
+        ("c_surname", &f.c_surname),
+        ("c_given_name", &f.c_given_name),
+        ("c_patronymic", &f.c_patronymic),
+        ("c_date", &f.c_date),
+        ("c_sent", &f.c_sent),
+        ("c_status", &f.c_status),
     ]
     .into_iter()
     .filter(|(k, _)| !skip.contains(k))
@@ -511,6 +559,14 @@ async fn register_page(
         ));
     }
     body.push_str("</select></label>");
+    body.push_str(r#"<details class="ex-columns"><summary>Настройка столбцов таблицы</summary><input type="hidden" name="columns" value="1">"#);
+    for (key, label, _) in COLUMNS {
+        body.push_str(&format!(
+            r#"<span class="ex-check"><input type="checkbox" id="x-c-{key}" name="c_{key}" value="1"{}><label for="x-c-{key}">{label}</label></span>"#,
+            if filter.shows(key) { " checked" } else { "" }
+        ));
+    }
+    body.push_str("</details>");
     if let Some(sort) = &filter.sort {
         body.push_str(&format!(r#"<input type="hidden" name="sort" value="{}">"#, esc(sort)));
     }
@@ -552,31 +608,41 @@ async fn register_page(
     };
     body.push_str(r#"<div class="table-wrap"><table class="ex-register"><thead><tr>"#);
     body.push_str(&header("number", "Номер ИПРА", ""));
-    body.push_str(&header("snils", "СНИЛС", r#" class="hide-narrow""#));
-    body.push_str(&header("surname", "Фамилия", ""));
-    body.push_str(&header("given_name", "Имя", ""));
-    body.push_str(&header("patronymic", "Отчество", r#" class="hide-narrow""#));
-    body.push_str(&header("date", "Дата", ""));
-    body.push_str(&header("sent", "Дата отправки", r#" class="hide-narrow""#));
-    body.push_str(&header("status", "Статус", ""));
+    let shown: Vec<&(&str, &str, bool)> = COLUMNS.iter().filter(|(k, _, _)| filter.shows(k)).collect();
+    let narrow = |hide: bool| if hide { r#" class="hide-narrow""# } else { "" };
+    for (key, label, hide) in &shown {
+        body.push_str(&header(key, label, narrow(*hide)));
+    }
     body.push_str("</tr></thead><tbody>");
     if found.items.is_empty() {
-        body.push_str(r#"<tr><td colspan="8" class="muted">Ничего не найдено.</td></tr>"#);
+        body.push_str(&format!(
+            r#"<tr><td colspan="{}" class="muted">Ничего не найдено.</td></tr>"#,
+            shown.len() + 1
+        ));
     }
     for r in &found.items {
         body.push_str(&format!(
-            r#"<tr><td><a href="/executions/{}">{}</a></td><td class="hide-narrow">{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td><td>{}</td><td class="hide-narrow">{}</td><td class="ex-st ex-st-{}">{}</td></tr>"#,
+            r#"<tr><td><a href="/executions/{}">{}</a></td>"#,
             r.ipra_id,
-            esc(&r.number),
-            esc(&r.snils),
-            esc(&r.surname),
-            esc(&r.given_name),
-            opt(&r.patronymic),
-            ru_date(&r.date),
-            r.sent_at.as_deref().map(ru_date).unwrap_or_else(|| "—".into()),
-            r.status,
-            esc(&r.status_label)
+            esc(&r.number)
         ));
+        for (key, _, hide) in &shown {
+            let value = match *key {
+                "snils" => esc(&r.snils),
+                "surname" => esc(&r.surname),
+                "given_name" => esc(&r.given_name),
+                "patronymic" => opt(&r.patronymic),
+                "date" => ru_date(&r.date),
+                "sent" => r.sent_at.as_deref().map(ru_date).unwrap_or_else(|| "—".into()),
+                _ => format!(
+                    r#"<span class="ex-st ex-st-{}">{}</span>"#,
+                    r.status,
+                    esc(&r.status_label)
+                ),
+            };
+            body.push_str(&format!("<td{}>{value}</td>", narrow(*hide)));
+        }
+        body.push_str("</tr>");
     }
     body.push_str("</tbody></table></div>");
     let pages = (found.total as u32).div_ceil(found.per_page).max(1);
