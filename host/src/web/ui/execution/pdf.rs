@@ -2,7 +2,7 @@
 //! font (DejaVu Sans, vendored under `host/assets/fonts/` with its licence), written as a Type0 /
 //! CIDFontType2 font with Identity-H encoding and a ToUnicode map, so Cyrillic text shows the
 //! same everywhere and can be searched and copied. The font file is embedded whole
-//! (deflate-compressed once per process); no subsetting.
+//! (subset to the glyphs used, deflate-compressed).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -143,9 +143,130 @@ pub fn font() -> &'static Font {
     })
 }
 
-fn compressed_font() -> &'static [u8] {
-    static DATA: OnceLock<Vec<u8>> = OnceLock::new();
-    DATA.get_or_init(|| miniz_oxide::deflate::compress_to_vec_zlib(FONT_FILE, 6))
+/// The font cut down to the glyphs a document uses (and the components of composite glyphs):
+/// the other glyph outlines are emptied and the tables a PDF reader does not need are dropped,
+/// so a one-page report carries tens of kilobytes of font instead of the whole file. Glyph ids
+/// stay the same, so the content streams, widths and ToUnicode map need no renumbering. None
+/// when the font's tables are not as expected (then the whole font is embedded).
+pub fn subset(data: &[u8], used: &std::collections::BTreeSet<u16>) -> Option<Vec<u8>> {
+    let count = u16_at(data, 4)? as usize;
+    let mut tables: BTreeMap<[u8; 4], &[u8]> = BTreeMap::new();
+    for i in 0..count {
+        let at = 12 + 16 * i;
+        let tag: [u8; 4] = data.get(at..at + 4)?.try_into().ok()?;
+        let (offset, length) = (u32_at(data, at + 8)? as usize, u32_at(data, at + 12)? as usize);
+        tables.insert(tag, data.get(offset..offset + length)?);
+    }
+    let head = *tables.get(b"head")?;
+    let long_loca = i16_at(head, 50)? == 1;
+    let glyphs = u16_at(tables.get(b"maxp")?, 4)? as usize;
+    let loca = *tables.get(b"loca")?;
+    let glyf = *tables.get(b"glyf")?;
+    let range = |g: usize| -> Option<(usize, usize)> {
+        if long_loca {
+            Some((u32_at(loca, 4 * g)? as usize, u32_at(loca, 4 * g + 4)? as usize))
+        } else {
+            Some((2 * u16_at(loca, 2 * g)? as usize, 2 * u16_at(loca, 2 * g + 2)? as usize))
+        }
+    };
+    // The glyphs kept: .notdef, the used ones and, transitively, their components.
+    let mut keep: std::collections::BTreeSet<u16> = used.clone();
+    keep.insert(0);
+    let mut todo: Vec<u16> = keep.iter().copied().collect();
+    while let Some(g) = todo.pop() {
+        let (start, end) = range(usize::from(g))?;
+        let outline = glyf.get(start..end)?;
+        if outline.len() < 10 || i16_at(outline, 0)? >= 0 {
+            continue;
+        }
+        let mut at = 10;
+        loop {
+            let flags = u16_at(outline, at)?;
+            let component = u16_at(outline, at + 2)?;
+            if keep.insert(component) {
+                todo.push(component);
+            }
+            at += 4 + if flags & 0x0001 != 0 { 4 } else { 2 };
+            at += if flags & 0x0008 != 0 {
+                2
+            } else if flags & 0x0040 != 0 {
+                4
+            } else if flags & 0x0080 != 0 {
+                8
+            } else {
+                0
+            };
+            if flags & 0x0020 == 0 {
+                break;
+            }
+        }
+    }
+    let mut new_glyf = Vec::new();
+    let mut new_loca = Vec::with_capacity(4 * (glyphs + 1));
+    for g in 0..glyphs {
+        new_loca.extend_from_slice(&(new_glyf.len() as u32).to_be_bytes());
+        if keep.contains(&(g as u16)) {
+            let (start, end) = range(g)?;
+            new_glyf.extend_from_slice(glyf.get(start..end)?);
+            while new_glyf.len() % 4 != 0 {
+                new_glyf.push(0);
+            }
+        }
+    }
+    new_loca.extend_from_slice(&(new_glyf.len() as u32).to_be_bytes());
+    let mut new_head = head.to_vec();
+    new_head.get_mut(8..12)?.copy_from_slice(&[0; 4]);
+    new_head.get_mut(50..52)?.copy_from_slice(&1i16.to_be_bytes());
+    let mut out_tables: Vec<([u8; 4], Vec<u8>)> = Vec::new();
+    for (tag, body) in &tables {
+        let body = match tag {
+            b"glyf" => new_glyf.clone(),
+            b"loca" => new_loca.clone(),
+            b"head" => new_head.clone(),
+            b"cmap" | b"hhea" | b"hmtx" | b"maxp" | b"name" | b"post" | b"cvt " | b"fpgm" | b"prep" | b"OS/2" => {
+                body.to_vec()
+            }
+            _ => continue,
+        };
+        out_tables.push((*tag, body));
+    }
+    let n = out_tables.len() as u16;
+    let power = 1u16 << (15 - n.leading_zeros() as u16);
+    let mut out = Vec::new();
+    out.extend_from_slice(&0x0001_0000u32.to_be_bytes());
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(&(power * 16).to_be_bytes());
+    out.extend_from_slice(&(power.trailing_zeros() as u16).to_be_bytes());
+    out.extend_from_slice(&(n * 16 - power * 16).to_be_bytes());
+    let checksum = |bytes: &[u8]| -> u32 {
+        bytes.chunks(4).fold(0u32, |sum, c| {
+            let mut word = [0u8; 4];
+            word[..c.len()].copy_from_slice(c);
+            sum.wrapping_add(u32::from_be_bytes(word))
+        })
+    };
+    let mut offset = 12 + 16 * out_tables.len();
+    for (tag, body) in &out_tables {
+        out.extend_from_slice(tag);
+        out.extend_from_slice(&checksum(body).to_be_bytes());
+        out.extend_from_slice(&(offset as u32).to_be_bytes());
+        out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        offset += body.len().div_ceil(4) * 4;
+    }
+    let mut head_at = 0;
+    for (tag, body) in &out_tables {
+        if tag == b"head" {
+            head_at = out.len();
+        }
+        out.extend_from_slice(body);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    }
+    let adjustment = 0xB1B0_AFBAu32.wrapping_sub(checksum(&out));
+    out.get_mut(head_at + 8..head_at + 12)?
+        .copy_from_slice(&adjustment.to_be_bytes());
+    Some(out)
 }
 
 /// Splits a text into lines no wider than `width` at `size` (words longer than a line are cut).
@@ -343,13 +464,31 @@ fn write_file(pages: &[String], used: &BTreeMap<u16, char>, title: &str) -> Vec<
     // Object numbers: 1 catalog, 2 pages, 3 Type0, 4 CIDFont, 5 descriptor, 6 font file,
     // 7 ToUnicode, 8 info, then page and content pairs.
     let page_obj = |i: usize| 9 + 2 * i;
+    let glyphs: std::collections::BTreeSet<u16> = used.keys().copied().collect();
+    // A subset font is named with a six-letter tag derived from its glyphs (PDF 32000-1, 9.6.4).
+    let (font_file, name) = match subset(FONT_FILE, &glyphs) {
+        Some(cut) => {
+            let mut hash = glyphs.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, g| {
+                (h ^ u64::from(*g)).wrapping_mul(0x100_0000_01b3)
+            });
+            let tag: String = (0..6)
+                .map(|_| {
+                    let letter = (b'A' + (hash % 26) as u8) as char;
+                    hash /= 26;
+                    letter
+                })
+                .collect();
+            (cut, format!("{tag}+DejaVuSans"))
+        }
+        None => (FONT_FILE.to_vec(), "DejaVuSans".to_string()),
+    };
     let mut objects: Vec<Vec<u8>> = Vec::new();
     objects.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
     let kids: Vec<String> = (0..pages.len()).map(|i| format!("{} 0 R", page_obj(i))).collect();
     objects.push(format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), pages.len()).into_bytes());
     objects.push(
-        b"<< /Type /Font /Subtype /Type0 /BaseFont /DejaVuSans /Encoding /Identity-H /DescendantFonts [4 0 R] /ToUnicode 7 0 R >>"
-            .to_vec(),
+        format!("<< /Type /Font /Subtype /Type0 /BaseFont /{name} /Encoding /Identity-H /DescendantFonts [4 0 R] /ToUnicode 7 0 R >>")
+            .into_bytes(),
     );
     let mut widths = String::new();
     for glyph in used.keys() {
@@ -357,7 +496,7 @@ fn write_file(pages: &[String], used: &BTreeMap<u16, char>, title: &str) -> Vec<
     }
     objects.push(
         format!(
-            "<< /Type /Font /Subtype /CIDFontType2 /BaseFont /DejaVuSans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> \
+            "<< /Type /Font /Subtype /CIDFontType2 /BaseFont /{name} /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> \
              /FontDescriptor 5 0 R /DW 600 /W [{widths}] /CIDToGIDMap /Identity >>"
         )
         .into_bytes(),
@@ -365,21 +504,21 @@ fn write_file(pages: &[String], used: &BTreeMap<u16, char>, title: &str) -> Vec<
     let [x0, y0, x1, y1] = font.bbox.map(|v| (f32::from(v) * scale).round() as i32);
     objects.push(
         format!(
-            "<< /Type /FontDescriptor /FontName /DejaVuSans /Flags 32 /FontBBox [{x0} {y0} {x1} {y1}] /ItalicAngle 0 \
+            "<< /Type /FontDescriptor /FontName /{name} /Flags 32 /FontBBox [{x0} {y0} {x1} {y1}] /ItalicAngle 0 \
              /Ascent {:.0} /Descent {:.0} /CapHeight 729 /StemV 80 /FontFile2 6 0 R >>",
             f32::from(font.ascent) * scale,
             f32::from(font.descent) * scale
         )
         .into_bytes(),
     );
-    let data = compressed_font();
+    let data = miniz_oxide::deflate::compress_to_vec_zlib(&font_file, 6);
     let mut file = format!(
         "<< /Length {} /Length1 {} /Filter /FlateDecode >>\nstream\n",
         data.len(),
-        FONT_FILE.len()
+        font_file.len()
     )
     .into_bytes();
-    file.extend_from_slice(data);
+    file.extend_from_slice(&data);
     file.extend_from_slice(b"\nendstream");
     objects.push(file);
     let cmap = to_unicode(used);
@@ -472,6 +611,24 @@ mod tests {
     }
 
     #[test]
+    fn a_subset_keeps_the_used_glyphs_and_their_components() {
+        let f = font();
+        let used: std::collections::BTreeSet<u16> = "Отчёт ИПРА".chars().map(|c| f.glyph(c)).collect();
+        let cut = subset(FONT_FILE, &used).unwrap();
+        assert!(cut.len() < FONT_FILE.len() / 4, "{} bytes", cut.len());
+        let parsed = Font::parse(&cut).unwrap();
+        assert_eq!(parsed.glyph('ё'), f.glyph('ё'), "glyph ids are kept");
+        assert_eq!(parsed.width("Отчёт", 10.0), f.width("Отчёт", 10.0));
+        // The whole file sums to the magic number of the TrueType specification.
+        let sum = cut.chunks(4).fold(0u32, |s, c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            s.wrapping_add(u32::from_be_bytes(w))
+        });
+        assert_eq!(sum, 0xB1B0_AFBA);
+    }
+
+    #[test]
     fn wrapping_keeps_lines_within_the_width() {
         let text = "Проведение реабилитационных мероприятий по восстановительной терапии в условиях стационара";
         let lines = wrap(text, 10.0, 150.0);
@@ -500,6 +657,7 @@ mod tests {
         assert!(text.contains("Отчёт об исполнении ИПРА"), "{text}");
         assert!(text.contains("Мероприятие № 119: выполнено, ёлка"));
         assert!(text.contains("Страница 1 из"));
+        assert!(pdf.len() < 100_000, "the font is subset: {} bytes", pdf.len());
         // The cross-reference table points at the objects (byte offsets).
         let tail = String::from_utf8_lossy(&pdf[pdf.len() - 40..]).into_owned();
         let at: usize = tail
