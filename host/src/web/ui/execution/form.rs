@@ -515,12 +515,16 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
     if !writable {
         body.push_str(r#"<p class="notice">Только просмотр: роль «Аудитор» не изменяет исполнение.</p>"#);
     }
-    body.push_str(&format!(
-        r#"<form method="post" action="/ipras/{}/execution" class="ex-form" novalidate>{}<fieldset class="ex-all"{}><legend class="visually-hidden">Мероприятия</legend>"#,
-        card.id,
-        csrf_field(user),
-        if writable { "" } else { " disabled" }
-    ));
+    // The read-only view is no form at all: nothing on it can be sent.
+    if writable {
+        body.push_str(&format!(
+            r#"<form method="post" action="/ipras/{}/execution" class="ex-form" novalidate>{}<fieldset class="ex-all"><legend class="visually-hidden">Мероприятия</legend>"#,
+            card.id,
+            csrf_field(user),
+        ));
+    } else {
+        body.push_str(r#"<div class="ex-form"><fieldset class="ex-all" disabled><legend class="visually-hidden">Мероприятия</legend>"#);
+    }
     let reasons = reason_names(app);
     for (code, name) in section_names(app) {
         let indices: Vec<usize> = (0..form.rows.len()).filter(|&i| form.rows[i].section == code).collect();
@@ -548,7 +552,7 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
             r#"<div class="actions"><button type="submit" name="action" value="save">Сохранить как черновик</button> <button type="submit" name="action" value="ready">Готово к подписанию</button> <button type="submit" name="action" value="reset" data-confirm="Удалить все черновики этой ИПРА и начать заново?">Удалить черновик и начать заново</button></div>"#,
         );
     }
-    body.push_str("</form>");
+    body.push_str(if writable { "</form>" } else { "</div>" });
     body.push_str(&history_html(app, user, card.id).await?);
     Ok(page(Some(user), &format!("Исполнение ИПРА № {}", card.number), &body))
 }
