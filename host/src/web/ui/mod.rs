@@ -5,8 +5,6 @@
 //! navigation each role may see ([`NAV`]), HTML escaping, CSRF checks of form posts and the HTML
 //! error page. Each area of the interface is a submodule with its own `routes()`.
 
-#![allow(dead_code)] // until every area uses the shared helpers (being built)
-
 pub mod admin;
 pub mod dashboard;
 pub mod execution;

@@ -75,14 +75,6 @@ pub fn reason_names(app: &App) -> Vec<(String, String)> {
         .collect()
 }
 
-fn section_label(app: &App, code: &str) -> String {
-    section_names(app)
-        .into_iter()
-        .find(|(c, _)| c == code)
-        .map(|(_, n)| n)
-        .unwrap_or_else(|| code.to_string())
-}
-
 /// One status change of an execution record.
 pub struct RecordEvent {
     pub record: i64,

@@ -563,7 +563,8 @@ fn write_file(pages: &[String], used: &BTreeMap<u16, char>, title: &str) -> Vec<
 }
 
 /// The text of a PDF this module wrote, read back through its ToUnicode map: one line per shown
-/// string. For tests and for checking a printed form without a PDF reader.
+/// string. For checking a printed form without a PDF reader (the unit tests).
+#[cfg(test)]
 pub fn extract_text(pdf: &[u8]) -> Option<String> {
     let source = String::from_utf8_lossy(pdf);
     let cmap_start = source.find("beginbfchar")?;
