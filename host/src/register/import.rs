@@ -253,6 +253,24 @@ impl WithoutMeasures for wit::IpraExtract {
     }
 }
 
+thread_local! {
+    /// Each worker's zstd context, reused from file to file (creating one costs as much as
+    /// compressing a small file).
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The source document as stored: zstd, level 1 (≈ 12× smaller for extracts, over 1 GB/s).
+fn compress(bytes: &[u8]) -> Vec<u8> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(1).ok();
+        }
+        slot.as_mut().and_then(|c| c.compress(bytes).ok()).unwrap_or_default()
+    })
+}
+
 /// The parse stage for one file; everything here is pure and runs on a worker thread.
 pub struct Parser<'a> {
     pub plugins: &'a PluginHost,
@@ -302,7 +320,7 @@ impl Parser<'_> {
         };
         parsed.size = bytes.len() as u64;
         parsed.sha256 = hex::encode(Sha256::digest(&bytes));
-        parsed.compressed = zstd::bulk::compress(&bytes, 1).unwrap_or_default();
+        parsed.compressed = compress(&bytes);
         let base_name = parsed
             .input
             .path
@@ -800,9 +818,7 @@ async fn store_ipra_record(
         }
         IpraOutcome::ImportedAsSuperseded { id, .. } => id,
     };
-    for (plugin_id, follow_up) in follow_ups {
-        store::store_follow_up(conn, id, plugin_id, follow_up, received_at).await?;
-    }
+    store::store_follow_ups(conn, id, follow_ups, received_at).await?;
     Ok(outcome)
 }
 

@@ -347,6 +347,64 @@ pub async fn store_prior_report(conn: &mut AnyConnection, report: &wit::PriorRep
     Ok(inserted > 0)
 }
 
+/// Keeps the follow-ups of the departments for one IPRA in one statement, as [`store_follow_up`]
+/// would one by one (the first `social-service-recipient` one adds the person to the register of
+/// social-service recipients; later ones would change nothing).
+pub async fn store_follow_ups(
+    conn: &mut AnyConnection,
+    ipra_id: i64,
+    follow_ups: &[(String, wit::FollowUp)],
+    at: &str,
+) -> Result<()> {
+    if follow_ups.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO follow_ups (ipra_id, plugin_id, kind, title, due_date, attributes, document_name, document, status, created_at) VALUES ",
+    );
+    for i in 0..follow_ups.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        // `$1` and `$2` (IPRA and time) are shared by every row.
+        let p = 3 + i * 7;
+        sql.push_str(&format!(
+            "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'open', $2)",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6
+        ));
+    }
+    let mut query = sqlx::query(&sql).bind(ipra_id).bind(at);
+    for (plugin_id, follow_up) in follow_ups {
+        query = query
+            .bind(plugin_id.as_str())
+            .bind(follow_up.kind.as_str())
+            .bind(follow_up.title.as_str())
+            .bind(follow_up.due_date.as_deref())
+            .bind(extra_json(&follow_up.attributes))
+            .bind(follow_up.document.as_ref().map(|d| d.name.as_str()))
+            .bind(follow_up.document.as_ref().map(|d| d.bytes.as_slice()));
+    }
+    query.execute(&mut *conn).await?;
+    if let Some((plugin_id, _)) = follow_ups.iter().find(|(_, f)| f.kind == "social-service-recipient") {
+        sqlx::query(
+            "INSERT INTO social_service_recipients (person_id, ipra_id, added_at, source) \
+             SELECT person_id, id, $1, $2 FROM ipras WHERE id = $3 ON CONFLICT (person_id) DO NOTHING",
+        )
+        .bind(at)
+        .bind(plugin_id.as_str())
+        .bind(ipra_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Keeps a department plugin's follow-up; a `social-service-recipient` follow-up also adds the
 /// person to the register of social-service recipients.
 pub async fn store_follow_up(
