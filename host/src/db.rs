@@ -67,10 +67,14 @@ impl Db {
                 options
                     .max_connections(4)
                     .after_connect(|conn, _meta| {
+                        // A 32 MiB page cache holds an import batch's dirty pages (the 2 MiB default
+                        // spilled them to the WAL mid-transaction and read them back); savepoint
+                        // journals stay in memory.
                         Box::pin(async move {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;",
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; \
+                                 PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
                             )
                             .await?;
                             Ok(())

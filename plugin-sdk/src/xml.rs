@@ -346,9 +346,30 @@ enum Event<'a> {
     Eof,
 }
 
-fn is_space(byte: u8) -> bool {
+const fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
+
+/// What a byte is to an element name: [`NAME_GOES_ON`], [`NAME_ENDS`] (white space, `/`, `>`) or
+/// [`NAME_INVALID`]. One table load per byte: a `matches!` on the byte compiles to a jump table in
+/// WebAssembly, an indirect jump per byte of every tag name.
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [NAME_GOES_ON; 256];
+    let mut i = 0;
+    while i < 256 {
+        let byte = i as u8;
+        if is_space(byte) || byte == b'/' || byte == b'>' {
+            table[i] = NAME_ENDS;
+        } else if matches!(byte, b'<' | b'&' | b'"' | b'\'' | b'=') {
+            table[i] = NAME_INVALID;
+        }
+        i += 1;
+    }
+    table
+};
+const NAME_GOES_ON: u8 = 0;
+const NAME_ENDS: u8 = 1;
+const NAME_INVALID: u8 = 2;
 
 /// Pull reader over a decoded document: a tokenizer for the XML that exchanges use (elements, attributes,
 /// text, CDATA, comments, processing instructions), checking well-formedness as it goes (end names match,
@@ -638,6 +659,19 @@ impl<'a> XmlReader<'a> {
             match bytes.get(start + 1) {
                 None => return Err(self.truncated(" внутри разметки")),
                 Some(b'/') => {
+                    // Nearly every end tag is `</name>` of the element open: compare it word by word
+                    // (`==` on the names calls memcmp, a byte loop in WebAssembly).
+                    if let Some(&open) = self.open.last() {
+                        let after = start + 2 + open.len();
+                        if bytes.get(after) == Some(&b'>') && same_bytes(&bytes[start + 2..after], open.as_bytes()) {
+                            self.open.pop();
+                            self.position = after + 1;
+                            if self.open.is_empty() {
+                                self.root_done = true;
+                            }
+                            return Ok(Event::Close);
+                        }
+                    }
                     let end = memchr::memchr(b'>', &bytes[start..])
                         .map(|n| start + n)
                         .ok_or_else(|| self.truncated(" внутри разметки"))?;
@@ -698,14 +732,26 @@ impl<'a> XmlReader<'a> {
     fn start_tag(&mut self, start: usize) -> Result<Event<'a>, XmlError> {
         let bytes = self.source.as_bytes();
         let name_start = start + 1;
-        let name_end = bytes[name_start..]
-            .iter()
-            .position(|&b| is_space(b) || b == b'/' || b == b'>')
-            .map(|n| name_start + n)
-            .ok_or_else(|| self.truncated(" внутри тега"))?;
-        let name = &self.source[name_start..name_end];
-        if name.is_empty() || name.bytes().any(|b| matches!(b, b'<' | b'&' | b'"' | b'\'' | b'=')) {
+        // The name runs up to white space, `/` or `>`; a byte not allowed in it, or no end at all, is
+        // an error (reported for the whole name, as far as its end).
+        let rest = &bytes[name_start..];
+        let mut n = 0;
+        while n < rest.len() && NAME_BYTES[usize::from(rest[n])] == NAME_GOES_ON {
+            n += 1;
+        }
+        if n == rest.len() || NAME_BYTES[usize::from(rest[n])] == NAME_INVALID {
+            let name_end = rest
+                .iter()
+                .position(|&b| NAME_BYTES[usize::from(b)] == NAME_ENDS)
+                .map(|n| name_start + n)
+                .ok_or_else(|| self.truncated(" внутри тега"))?;
+            let name = &self.source[name_start..name_end];
             return Err(self.malformed(start, format!("недопустимое имя элемента «{name}»")));
+        }
+        let name_end = name_start + n;
+        let name = &self.source[name_start..name_end];
+        if name.is_empty() {
+            return Err(self.malformed(start, "недопустимое имя элемента «»"));
         }
         // The closing `>`, not counting any inside quoted attribute values.
         let mut at = name_end;
@@ -810,6 +856,38 @@ impl<'a> XmlReader<'a> {
     }
 }
 
+/// Whether two byte strings are equal, compared eight bytes at a time.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        u64::from_le_bytes([
+            s[at],
+            s[at + 1],
+            s[at + 2],
+            s[at + 3],
+            s[at + 4],
+            s[at + 5],
+            s[at + 6],
+            s[at + 7],
+        ])
+    };
+    if n < 8 {
+        return (0..n).all(|i| a[i] == b[i]);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last word, overlapping the one before when `n` is not a multiple of eight.
+    word(a, n - 8) == word(b, n - 8)
+}
+
 /// `\r\n` and a lone `\r` become `\n` (XML 1.0, 2.11).
 fn normalize_line_ends(raw: &str) -> Cow<'_, str> {
     if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
@@ -899,6 +977,23 @@ mod tests {
             _ => Ok(()),
         });
         assert_eq!(error.unwrap().unwrap_err().code(), "xml-malformed");
+    }
+
+    #[test]
+    fn same_bytes_compares_every_byte() {
+        let text = b"fri:\xd0\x97\xd0\xb0\xd0\xbf\xd0\xb8\xd1\x81\xd1\x8c-0123456789";
+        for len in 0..text.len() {
+            assert!(same_bytes(&text[..len], &text[..len]));
+            for at in 0..len {
+                let mut other = text[..len].to_vec();
+                other[at] ^= 1;
+                assert!(!same_bytes(&text[..len], &other), "len {len}, byte {at}");
+            }
+        }
+        assert!(!same_bytes(b"ab", b"abc"));
+        assert_eq!(read_all("<a><bb></bb ><c></c></a>").unwrap(), 6);
+        assert_eq!(read_all("<a><b></bc></a>").unwrap_err().code(), "xml-malformed");
+        assert_eq!(read_all("<a><bc></b></a>").unwrap_err().code(), "xml-malformed");
     }
 
     #[test]

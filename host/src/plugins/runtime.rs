@@ -7,10 +7,13 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
+    Store, Trap,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 wasmtime::component::bindgen!({
@@ -27,6 +30,13 @@ pub const HOST_API: semver::Version = semver::Version::new(1, 0, 0);
 
 /// Epoch ticks are this long; a call's time limit is a whole number of ticks.
 const TICK: Duration = Duration::from_millis(10);
+
+/// Calls running at once in one sandbox; more wait for a slot (see [`Sandbox::call`]). Each call
+/// takes one slot of the pooling allocator, whose size follows from this.
+const MAX_CONCURRENT_CALLS: u32 = 64;
+/// Pages of a linear memory kept mapped between calls: a slot is reset by rewriting the pages the
+/// last call dirtied rather than unmapping them, so the next call takes no page faults.
+const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
 
 /// Per-call resource limits.
 #[derive(Clone, Copy, Debug)]
@@ -188,6 +198,34 @@ pub struct Sandbox {
     limits: Limits,
     cache_dir: Option<PathBuf>,
     engine_key: String,
+    slots: CallSlots,
+}
+
+/// A counting semaphore over the pooling allocator's slots: a call waits for a free slot rather
+/// than failing to instantiate when many run at once.
+struct CallSlots {
+    free: Mutex<u32>,
+    freed: Condvar,
+}
+
+impl CallSlots {
+    fn acquire(&self) -> CallSlot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        CallSlot(self)
+    }
+}
+
+struct CallSlot<'a>(&'a CallSlots);
+
+impl Drop for CallSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl Sandbox {
@@ -196,6 +234,25 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.max_wasm_stack(1 << 20);
+        // A fresh instance per call is the sandbox rule; the pooling allocator makes it cheap: the
+        // slots (memory, tables, instance data) are mapped once and reused, so a call costs no
+        // mmap/munmap and, with the dirty pages kept resident, no page faults either.
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(MAX_CONCURRENT_CALLS)
+            .total_core_instances(MAX_CONCURRENT_CALLS * 16)
+            .total_memories(MAX_CONCURRENT_CALLS * 2)
+            .total_tables(MAX_CONCURRENT_CALLS * 4)
+            .total_stacks(MAX_CONCURRENT_CALLS)
+            .max_memories_per_module(1)
+            .max_tables_per_module(2)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            .table_keep_resident(1 << 20)
+            .pagemap_scan(Enabled::Auto);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if std::env::var_os("IPRA_WASM_PERFMAP").is_some() {
+            // For profiling: perf then names the functions of the plugins.
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).wasm_context("создание движка WebAssembly")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).wasm_context("связывание WASI")?;
@@ -224,6 +281,10 @@ impl Sandbox {
             limits,
             cache_dir,
             engine_key,
+            slots: CallSlots {
+                free: Mutex::new(MAX_CONCURRENT_CALLS),
+                freed: Condvar::new(),
+            },
         }))
     }
 
@@ -277,6 +338,7 @@ impl Sandbox {
         ctx: &CallContext,
         f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
+        let _slot = self.slots.acquire();
         let mut wasi = WasiCtxBuilder::new();
         wasi.wall_clock(FrozenClock)
             .monotonic_clock(FrozenClock)

@@ -253,6 +253,24 @@ impl WithoutMeasures for wit::IpraExtract {
     }
 }
 
+thread_local! {
+    /// Each worker's zstd context, reused from file to file (creating one costs as much as
+    /// compressing a small file).
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The source document as stored: zstd, level 1 (≈ 12× smaller for extracts, over 1 GB/s).
+fn compress(bytes: &[u8]) -> Vec<u8> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(1).ok();
+        }
+        slot.as_mut().and_then(|c| c.compress(bytes).ok()).unwrap_or_default()
+    })
+}
+
 /// The parse stage for one file; everything here is pure and runs on a worker thread.
 pub struct Parser<'a> {
     pub plugins: &'a PluginHost,
@@ -302,7 +320,7 @@ impl Parser<'_> {
         };
         parsed.size = bytes.len() as u64;
         parsed.sha256 = hex::encode(Sha256::digest(&bytes));
-        parsed.compressed = zstd::bulk::compress(&bytes, 1).unwrap_or_default();
+        parsed.compressed = compress(&bytes);
         let base_name = parsed
             .input
             .path
@@ -639,129 +657,133 @@ async fn write_file(
     let mut sp = batch.begin().await?;
     let mut rows = Vec::new();
     let (mut imported, mut unchanged, mut superseded) = (0u64, 0u64, 0u64);
-    if store::source_exists(&mut sp, &file.sha256).await? {
-        for record in &records {
-            if let ParsedRecord::Ipra { locator, .. } = record {
-                unchanged += 1;
-                rows.push(OutcomeRow {
-                    record: locator.clone(),
-                    outcome: "unchanged",
-                    ipra_id: None,
-                    error: None,
-                });
+    // One statement stores the source or finds it already there (then every IPRA is unchanged).
+    let stored = store::insert_source(
+        &mut sp,
+        &SourceDocument {
+            sha256: &file.sha256,
+            file_name: file.input.path.file_name().and_then(|n| n.to_str()).unwrap_or(&name),
+            media_type: "application/xml",
+            size_bytes: file.size as i64,
+            compressed: &file.compressed,
+            connector: &opts.connector,
+            received_at,
+        },
+    )
+    .await?;
+    match stored {
+        None => {
+            for record in &records {
+                if let ParsedRecord::Ipra { locator, .. } = record {
+                    unchanged += 1;
+                    rows.push(OutcomeRow {
+                        record: locator.clone(),
+                        outcome: "unchanged",
+                        ipra_id: None,
+                        error: None,
+                    });
+                }
             }
         }
-    } else {
-        let source_id = store::insert_source(
-            &mut sp,
-            &SourceDocument {
-                sha256: &file.sha256,
-                file_name: file.input.path.file_name().and_then(|n| n.to_str()).unwrap_or(&name),
-                media_type: "application/xml",
-                size_bytes: file.size as i64,
-                compressed: &file.compressed,
-                connector: &opts.connector,
-                received_at,
-            },
-        )
-        .await?;
-        // IPRA first, so that reports carried in the same extract find their IPRA.
-        for record in &records {
-            if let ParsedRecord::Ipra {
-                locator,
-                ipra,
-                measures,
-                follow_ups,
-            } = record
-            {
-                let outcome = store_ipra_record(&mut sp, ipra, measures, follow_ups, source_id, received_at).await;
-                let (label, id) = match outcome {
-                    Ok(IpraOutcome::Imported { id, superseded: old }) => {
-                        imported += 1;
-                        superseded += u64::from(old.is_some());
-                        ("imported", id)
+        Some(source_id) => {
+            // IPRA first, so that reports carried in the same extract find their IPRA.
+            for record in &records {
+                if let ParsedRecord::Ipra {
+                    locator,
+                    ipra,
+                    measures,
+                    follow_ups,
+                } = record
+                {
+                    let outcome = store_ipra_record(&mut sp, ipra, measures, follow_ups, source_id, received_at).await;
+                    let (label, id) = match outcome {
+                        Ok(IpraOutcome::Imported { id, superseded: old }) => {
+                            imported += 1;
+                            superseded += u64::from(old.is_some());
+                            ("imported", id)
+                        }
+                        Ok(IpraOutcome::ImportedAsSuperseded { id, .. }) => {
+                            imported += 1;
+                            superseded += 1;
+                            ("imported-superseded", id)
+                        }
+                        Ok(IpraOutcome::Unchanged { id }) => {
+                            unchanged += 1;
+                            ("unchanged", id)
+                        }
+                        Err(e) => {
+                            sp.rollback().await?;
+                            let message = format!("выписка не сохранена: ошибка базы данных: {e:#}");
+                            let rejected = Rejection {
+                                file: name.clone(),
+                                record: Some(locator.clone()),
+                                field: None,
+                                code: "storage-failed".into(),
+                                message,
+                            };
+                            reject(batch, &file.input, run_id, vec![rejected], opts, report).await?;
+                            return Ok(());
+                        }
+                    };
+                    rows.push(OutcomeRow {
+                        record: locator.clone(),
+                        outcome: label,
+                        ipra_id: Some(id),
+                        error: None,
+                    });
+                }
+            }
+            for record in &records {
+                match record {
+                    ParsedRecord::Prior { locator, report: prior } => {
+                        store::store_prior_report(&mut sp, prior, source_id).await?;
+                        rows.push(OutcomeRow {
+                            record: locator.clone(),
+                            outcome: "prior-report",
+                            ipra_id: None,
+                            error: None,
+                        });
                     }
-                    Ok(IpraOutcome::ImportedAsSuperseded { id, .. }) => {
-                        imported += 1;
-                        superseded += 1;
-                        ("imported-superseded", id)
+                    ParsedRecord::Reference { locator, list } => {
+                        let list_id = format!("{}-{}", opts.connector, list.list_id)
+                            .to_lowercase()
+                            .chars()
+                            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                            .collect::<String>();
+                        let entries: Vec<super::reference::Entry> = list
+                            .entries
+                            .iter()
+                            .map(|e| super::reference::Entry {
+                                code: e.code.clone(),
+                                name: e.name.clone(),
+                                parent: e.parent.clone(),
+                                extra: e.extra.iter().map(|a| (a.code.clone(), a.value.clone())).collect(),
+                            })
+                            .collect();
+                        let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
+                        super::reference::insert_version(&mut sp, &list_id, &entries, &opts.connector, note.as_deref())
+                            .await?;
+                        rows.push(OutcomeRow {
+                            record: locator.clone(),
+                            outcome: "reference",
+                            ipra_id: None,
+                            error: None,
+                        });
                     }
-                    Ok(IpraOutcome::Unchanged { id }) => {
-                        unchanged += 1;
-                        ("unchanged", id)
-                    }
-                    Err(e) => {
-                        sp.rollback().await?;
-                        let message = format!("выписка не сохранена: ошибка базы данных: {e:#}");
-                        let rejected = Rejection {
+                    ParsedRecord::Skipped { locator, text } => rows.push(OutcomeRow {
+                        record: locator.clone(),
+                        outcome: "skipped",
+                        ipra_id: None,
+                        error: Some(Rejection {
                             file: name.clone(),
-                            record: Some(locator.clone()),
+                            record: None,
                             field: None,
-                            code: "storage-failed".into(),
-                            message,
-                        };
-                        reject(batch, &file.input, run_id, vec![rejected], opts, report).await?;
-                        return Ok(());
-                    }
-                };
-                rows.push(OutcomeRow {
-                    record: locator.clone(),
-                    outcome: label,
-                    ipra_id: Some(id),
-                    error: None,
-                });
-            }
-        }
-        for record in &records {
-            match record {
-                ParsedRecord::Prior { locator, report: prior } => {
-                    store::store_prior_report(&mut sp, prior, source_id).await?;
-                    rows.push(OutcomeRow {
-                        record: locator.clone(),
-                        outcome: "prior-report",
-                        ipra_id: None,
-                        error: None,
-                    });
-                }
-                ParsedRecord::Reference { locator, list } => {
-                    let list_id = format!("{}-{}", opts.connector, list.list_id)
-                        .to_lowercase()
-                        .chars()
-                        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
-                        .collect::<String>();
-                    let entries: Vec<super::reference::Entry> = list
-                        .entries
-                        .iter()
-                        .map(|e| super::reference::Entry {
-                            code: e.code.clone(),
-                            name: e.name.clone(),
-                            parent: e.parent.clone(),
-                            extra: e.extra.iter().map(|a| (a.code.clone(), a.value.clone())).collect(),
-                        })
-                        .collect();
-                    let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
-                    super::reference::insert_version(&mut sp, &list_id, &entries, &opts.connector, note.as_deref())
-                        .await?;
-                    rows.push(OutcomeRow {
-                        record: locator.clone(),
-                        outcome: "reference",
-                        ipra_id: None,
-                        error: None,
-                    });
-                }
-                ParsedRecord::Skipped { locator, text } => rows.push(OutcomeRow {
-                    record: locator.clone(),
-                    outcome: "skipped",
-                    ipra_id: None,
-                    error: Some(Rejection {
-                        file: name.clone(),
-                        record: None,
-                        field: None,
-                        code: "skipped".into(),
-                        message: text.clone(),
+                            code: "skipped".into(),
+                            message: text.clone(),
+                        }),
                     }),
-                }),
-                _ => {}
+                    _ => {}
+                }
             }
         }
     }
@@ -796,28 +818,46 @@ async fn store_ipra_record(
         }
         IpraOutcome::ImportedAsSuperseded { id, .. } => id,
     };
-    for (plugin_id, follow_up) in follow_ups {
-        store::store_follow_up(conn, id, plugin_id, follow_up, received_at).await?;
-    }
+    store::store_follow_ups(conn, id, follow_ups, received_at).await?;
     Ok(outcome)
 }
 
+/// Rows per INSERT of outcomes: a file's outcomes go in one statement.
+const OUTCOME_CHUNK: usize = 16;
+
 async fn insert_outcomes(conn: &mut sqlx::AnyConnection, run_id: i64, file: &str, rows: &[OutcomeRow]) -> Result<()> {
-    for row in rows {
-        let error = row.error.as_ref();
-        sqlx::query(
-            "INSERT INTO import_outcomes (run_id, file, record, outcome, ipra_id, code, field, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(run_id)
-        .bind(file)
-        .bind(&row.record)
-        .bind(row.outcome)
-        .bind(row.ipra_id)
-        .bind(error.map(|e| e.code.as_str()))
-        .bind(error.and_then(|e| e.field.as_deref()))
-        .bind(error.map(|e| e.message.as_str()))
-        .execute(&mut *conn)
-        .await?;
+    for chunk in rows.chunks(OUTCOME_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO import_outcomes (run_id, file, record, outcome, ipra_id, code, field, message) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            // `$1` and `$2` (run and file) are shared by every row.
+            let at = 3 + i * 6;
+            sql.push_str(&format!(
+                "($1, $2, ${}, ${}, ${}, ${}, ${}, ${})",
+                at,
+                at + 1,
+                at + 2,
+                at + 3,
+                at + 4,
+                at + 5
+            ));
+        }
+        let mut query = sqlx::query(&sql).bind(run_id).bind(file);
+        for row in chunk {
+            let error = row.error.as_ref();
+            query = query
+                .bind(&row.record)
+                .bind(row.outcome)
+                .bind(row.ipra_id)
+                .bind(error.map(|e| e.code.as_str()))
+                .bind(error.and_then(|e| e.field.as_deref()))
+                .bind(error.map(|e| e.message.as_str()));
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -28,14 +28,6 @@ pub enum IpraOutcome {
     Unchanged { id: i64 },
 }
 
-pub async fn source_exists(conn: &mut AnyConnection, sha256: &str) -> Result<bool> {
-    Ok(sqlx::query("SELECT id FROM source_documents WHERE sha256 = $1")
-        .bind(sha256)
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some())
-}
-
 pub struct SourceDocument<'a> {
     pub sha256: &'a str,
     pub file_name: &'a str,
@@ -46,10 +38,12 @@ pub struct SourceDocument<'a> {
     pub received_at: &'a str,
 }
 
-pub async fn insert_source(conn: &mut AnyConnection, doc: &SourceDocument<'_>) -> Result<i64> {
-    Ok(sqlx::query(
+/// Stores a source document and returns its id, or `None` when a document with the same SHA-256 is
+/// already stored (then nothing is written).
+pub async fn insert_source(conn: &mut AnyConnection, doc: &SourceDocument<'_>) -> Result<Option<i64>> {
+    sqlx::query(
         "INSERT INTO source_documents (sha256, file_name, media_type, size_bytes, compression, content, connector, received_at) \
-         VALUES ($1, $2, $3, $4, 'zstd', $5, $6, $7) RETURNING id",
+         VALUES ($1, $2, $3, $4, 'zstd', $5, $6, $7) ON CONFLICT (sha256) DO NOTHING RETURNING id",
     )
     .bind(doc.sha256)
     .bind(doc.file_name)
@@ -58,9 +52,11 @@ pub async fn insert_source(conn: &mut AnyConnection, doc: &SourceDocument<'_>) -
     .bind(doc.compressed)
     .bind(doc.connector)
     .bind(doc.received_at)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?
-    .try_get("id")?)
+    .map(|row| row.try_get("id"))
+    .transpose()
+    .map_err(Into::into)
 }
 
 /// The order in which IPRAs of one person follow each other: protocol date, then decision date,
@@ -98,25 +94,25 @@ pub async fn store_ipra(
     received_at: &str,
 ) -> Result<IpraOutcome> {
     let person = &ipra.person;
-    if let Some(row) = sqlx::query(
-        "SELECT id FROM ipras WHERE number = $1 AND protocol_number = $2 AND protocol_date = $3 AND snils = $4",
+    // One look-up: the same IPRA already stored, the person, and the person's IPRA in force.
+    let found = sqlx::query(
+        "SELECT (SELECT id FROM ipras WHERE number = $1 AND protocol_number = $2 AND protocol_date = $3 AND snils = $4) AS same_id, \
+         p.id AS person_id, a.id AS active_id, a.protocol_date, a.decision_date, a.number \
+         FROM (SELECT 1 AS one) o LEFT JOIN persons p ON p.snils = $4 \
+         LEFT JOIN ipras a ON a.person_id = p.id AND a.status = 'active'",
     )
     .bind(&ipra.number)
     .bind(&ipra.protocol_number)
     .bind(&ipra.protocol_date)
     .bind(&person.snils)
-    .fetch_optional(&mut *conn)
-    .await?
-    {
-        return Ok(IpraOutcome::Unchanged { id: row.try_get("id")? });
+    .fetch_one(&mut *conn)
+    .await?;
+    if let Some(id) = found.try_get::<Option<i64>, _>("same_id")? {
+        return Ok(IpraOutcome::Unchanged { id });
     }
 
-    let person_row = sqlx::query("SELECT id FROM persons WHERE snils = $1")
-        .bind(&person.snils)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let (person_id, new_person) = match person_row {
-        Some(row) => (row.try_get::<i64, _>("id")?, false),
+    let (person_id, new_person) = match found.try_get::<Option<i64>, _>("person_id")? {
+        Some(id) => (id, false),
         None => {
             let id: i64 = sqlx::query(
                 "INSERT INTO persons (snils, surname, given_name, patronymic, birth_date, gender, territory_code, address, created_at, updated_at, search_name) \
@@ -139,22 +135,20 @@ pub async fn store_ipra(
         }
     };
 
-    let active = sqlx::query(
-        "SELECT id, protocol_date, decision_date, number FROM ipras WHERE person_id = $1 AND status = 'active'",
-    )
-    .bind(person_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let active = match found.try_get::<Option<i64>, _>("active_id")? {
+        Some(id) => Some((
+            id,
+            succession_key(
+                &found.try_get::<String, _>("protocol_date")?,
+                crate::db::opt_text(&found, "decision_date").as_deref(),
+                &found.try_get::<String, _>("number")?,
+            ),
+        )),
+        None => None,
+    };
     let new_key = succession_key(&ipra.protocol_date, ipra.decision_date.as_deref(), &ipra.number);
     let newer_in_force = match &active {
-        Some(row) => {
-            let key = succession_key(
-                &row.try_get::<String, _>("protocol_date")?,
-                crate::db::opt_text(row, "decision_date").as_deref(),
-                &row.try_get::<String, _>("number")?,
-            );
-            (key > new_key).then(|| row.try_get::<i64, _>("id")).transpose()?
-        }
+        Some((id, key)) => (*key > new_key).then_some(*id),
         None => None,
     };
     let (status, superseded_by) = match newer_in_force {
@@ -201,8 +195,7 @@ pub async fn store_ipra(
         return Ok(IpraOutcome::ImportedAsSuperseded { id, by });
     }
     let mut superseded = None;
-    if let Some(row) = active {
-        let old: i64 = row.try_get("id")?;
+    if let Some((old, _)) = active {
         sqlx::query("UPDATE ipras SET status = 'superseded', superseded_by = $1 WHERE id = $2")
             .bind(id)
             .bind(old)
@@ -242,6 +235,9 @@ async fn insert_measures(
     measures: &[PreparedMeasure],
     status: &str,
 ) -> Result<()> {
+    // SQLite looks a named parameter (`$n`) up by a linear scan of the statement's names, which makes
+    // binding a wide multi-row INSERT quadratic; anonymous `?` parameters bind in order for free.
+    let numbered = conn.backend_name() != "SQLite";
     for chunk in measures.chunks(MEASURE_CHUNK) {
         let mut sql = String::from(
             "INSERT INTO measures (ipra_id, measure_key, section, category_code, category_name, code, name, guid, \
@@ -256,7 +252,11 @@ async fn insert_measures(
                 if col > 0 {
                     sql.push(',');
                 }
-                sql.push_str(&format!("${}", row * MEASURE_COLUMNS + col + 1));
+                if numbered {
+                    sql.push_str(&format!("${}", row * MEASURE_COLUMNS + col + 1));
+                } else {
+                    sql.push('?');
+                }
             }
             sql.push(')');
         }
@@ -345,6 +345,64 @@ pub async fn store_prior_report(conn: &mut AnyConnection, report: &wit::PriorRep
     .await?
     .rows_affected();
     Ok(inserted > 0)
+}
+
+/// Keeps the follow-ups of the departments for one IPRA in one statement, as [`store_follow_up`]
+/// would one by one (the first `social-service-recipient` one adds the person to the register of
+/// social-service recipients; later ones would change nothing).
+pub async fn store_follow_ups(
+    conn: &mut AnyConnection,
+    ipra_id: i64,
+    follow_ups: &[(String, wit::FollowUp)],
+    at: &str,
+) -> Result<()> {
+    if follow_ups.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO follow_ups (ipra_id, plugin_id, kind, title, due_date, attributes, document_name, document, status, created_at) VALUES ",
+    );
+    for i in 0..follow_ups.len() {
+        if i > 0 {
+            sql.push(',');
+        }
+        // `$1` and `$2` (IPRA and time) are shared by every row.
+        let p = 3 + i * 7;
+        sql.push_str(&format!(
+            "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, 'open', $2)",
+            p,
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6
+        ));
+    }
+    let mut query = sqlx::query(&sql).bind(ipra_id).bind(at);
+    for (plugin_id, follow_up) in follow_ups {
+        query = query
+            .bind(plugin_id.as_str())
+            .bind(follow_up.kind.as_str())
+            .bind(follow_up.title.as_str())
+            .bind(follow_up.due_date.as_deref())
+            .bind(extra_json(&follow_up.attributes))
+            .bind(follow_up.document.as_ref().map(|d| d.name.as_str()))
+            .bind(follow_up.document.as_ref().map(|d| d.bytes.as_slice()));
+    }
+    query.execute(&mut *conn).await?;
+    if let Some((plugin_id, _)) = follow_ups.iter().find(|(_, f)| f.kind == "social-service-recipient") {
+        sqlx::query(
+            "INSERT INTO social_service_recipients (person_id, ipra_id, added_at, source) \
+             SELECT person_id, id, $1, $2 FROM ipras WHERE id = $3 ON CONFLICT (person_id) DO NOTHING",
+        )
+        .bind(at)
+        .bind(plugin_id.as_str())
+        .bind(ipra_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Keeps a department plugin's follow-up; a `social-service-recipient` follow-up also adds the
