@@ -183,6 +183,7 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         browser.click("#reg-advanced summary");
         browser.select("#f-kind", "child");
         browser.click("#reg-apply");
+        browser.wait_url("kind=child");
         browser.find("#reg-total");
         let children = total(&browser);
         assert_eq!(children, env.scalar("SELECT COUNT(*) FROM ipras WHERE is_child = 1"));

@@ -145,6 +145,16 @@ impl Browser {
         self.call("GET", "/url", None).as_str().unwrap_or_default().to_string()
     }
 
+    /// Waits (up to 10 s) until the address contains `part`: after a click that submits a form,
+    /// so that the next read is of the new page and not of the one being left.
+    pub fn wait_url(&self, part: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.url().contains(part) {
+            assert!(Instant::now() < deadline, "the address never contained {part}: {}", self.url());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The element matching `css`, waiting up to 10 s for it to appear.
     pub fn find(&self, css: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
