@@ -29,6 +29,8 @@ pub fn routes() -> Router<App> {
 /// An organisation with the profile fields the directory keeps beside it.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Profile {
+    /// Taken from the address in `PUT /api/v1/organisations/{ogrn}`.
+    #[serde(default)]
     pub ogrn: String,
     pub name: String,
     #[serde(default)]
