@@ -22,7 +22,11 @@ fn wait_url(browser: &Browser, part: &str) {
 fn prepared(backend: Backend) -> (Env, std::collections::BTreeMap<&'static str, String>) {
     let env = Env::new(backend);
     let orgs = env.directory();
-    env.ok(&["import", fri_samples().join("extract_4.xml").to_str().unwrap(), "--json"]);
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
     env.add_user("admin", "administrator", None, PASSWORD);
     env.add_user("coord", "coordinator", None, PASSWORD);
     env.add_user("audit", "auditor", None, PASSWORD);
@@ -51,7 +55,13 @@ fn administrator_works_through_every_page() {
         let go = |path: &str| b.goto(&format!("http://{addr}{path}"));
 
         go("/admin");
-        for label in ["Модули", "Задания", "Пользователи и роли", "Журнал аудита", "Производственный календарь"] {
+        for label in [
+            "Модули",
+            "Задания",
+            "Пользователи и роли",
+            "Журнал аудита",
+            "Производственный календарь",
+        ] {
             assert!(b.text("main").contains(label), "{label} on the index");
         }
         shot(&b, "index", backend);
@@ -65,7 +75,10 @@ fn administrator_works_through_every_page() {
         b.click(r#"form[action="/admin/plugins/fri/enable"] button"#);
         wait_url(&b, "done=plugin-enabled");
         assert!(b.text("#plugin-fri .state").contains("включён"));
-        assert_eq!(env.scalar("SELECT enabled FROM plugin_settings WHERE plugin_id = 'fri'"), 1);
+        assert_eq!(
+            env.scalar("SELECT enabled FROM plugin_settings WHERE plugin_id = 'fri'"),
+            1
+        );
 
         // Jobs: a dry run shows what would change, a run; both in the history; a bad cron is refused.
         go("/admin/jobs");
@@ -73,7 +86,11 @@ fn administrator_works_through_every_page() {
         wait_url(&b, "/admin/jobs/deadline-check");
         b.click(r#"form[action="/admin/jobs/deadline-check/dry-run"] button"#);
         wait_url(&b, "run=");
-        assert!(b.text(".adm-run-result h2").starts_with("Пробный запуск"), "{}", b.text("main"));
+        assert!(
+            b.text(".adm-run-result h2").starts_with("Пробный запуск"),
+            "{}",
+            b.text("main")
+        );
         b.click(r#"form[action="/admin/jobs/deadline-check/run"] button"#);
         b.find(".adm-runs tbody tr:nth-child(2)");
         let history = b.text(".adm-runs");
@@ -121,7 +138,9 @@ fn administrator_works_through_every_page() {
         wait_url(&b, "done=rule-saved");
         assert!(b.text(".adm-rules").contains(&good));
         assert_eq!(
-            env.scalar(&format!("SELECT COUNT(*) FROM routing_rules WHERE ogrn = '{good}' AND retired_at IS NULL")),
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM routing_rules WHERE ogrn = '{good}' AND retired_at IS NULL"
+            )),
             1
         );
 
@@ -155,11 +174,24 @@ fn administrator_works_through_every_page() {
         b.fill("#f-note", "уточнена формулировка");
         b.click(".adm-ref-form button[type=submit]");
         wait_url(&b, "done=reference-saved");
-        assert!(b.text("#version-2").contains("уточнена формулировка"), "{}", b.text(".adm-versions"));
-        assert_eq!(b.script("return document.getElementById('name_0').value").as_str(), Some("Письменный отказ от мероприятия"));
+        assert!(
+            b.text("#version-2").contains("уточнена формулировка"),
+            "{}",
+            b.text(".adm-versions")
+        );
+        assert_eq!(
+            b.script("return document.getElementById('name_0').value").as_str(),
+            Some("Письменный отказ от мероприятия")
+        );
         shot(&b, "reference", backend);
         let (admin_cookie, admin_csrf) = login(addr, "admin", PASSWORD);
-        let csv = http(addr, "GET", "/admin/reference/non-execution-reasons/export?format=csv", &[("Cookie", &admin_cookie)], None);
+        let csv = http(
+            addr,
+            "GET",
+            "/admin/reference/non-execution-reasons/export?format=csv",
+            &[("Cookie", &admin_cookie)],
+            None,
+        );
         assert_eq!(csv.status, 200);
         assert!(csv.body.contains("Письменный отказ от мероприятия"));
 
@@ -172,8 +204,21 @@ fn administrator_works_through_every_page() {
         let after = b.text("#working-days");
         assert_eq!(after.parse::<i64>().unwrap() + 1, before.parse::<i64>().unwrap());
         shot(&b, "calendar", backend);
-        let days = http(addr, "GET", "/api/v1/calendar?year=2026", &[("Cookie", &admin_cookie)], None).json();
-        let day = days["days"].as_array().unwrap().iter().find(|d| d["date"] == "2026-03-10").unwrap().clone();
+        let days = http(
+            addr,
+            "GET",
+            "/api/v1/calendar?year=2026",
+            &[("Cookie", &admin_cookie)],
+            None,
+        )
+        .json();
+        let day = days["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["date"] == "2026-03-10")
+            .unwrap()
+            .clone();
         assert_eq!(day["kind"], "holiday");
 
         // Audit log: filter, then verify the chain.
@@ -187,12 +232,27 @@ fn administrator_works_through_every_page() {
         assert!(!log.contains("plugin.disable"));
         b.click("#verify");
         b.find(".adm-verify");
-        assert!(b.text(".adm-verify").contains("Целостность подтверждена"), "{}", b.text(".adm-verify"));
+        assert!(
+            b.text(".adm-verify").contains("Целостность подтверждена"),
+            "{}",
+            b.text(".adm-verify")
+        );
         shot(&b, "audit", backend);
-        let api_log = http(addr, "GET", "/api/v1/audit/log?action=reference.", &[("Cookie", &admin_cookie)], None).json();
+        let api_log = http(
+            addr,
+            "GET",
+            "/api/v1/audit/log?action=reference.",
+            &[("Cookie", &admin_cookie)],
+            None,
+        )
+        .json();
         assert!(api_log["total"].as_i64().unwrap() >= 1);
 
-        for (path, name) in [("/admin/messages", "messages"), ("/admin/deaths", "deaths"), ("/admin/jobs", "jobs")] {
+        for (path, name) in [
+            ("/admin/messages", "messages"),
+            ("/admin/deaths", "deaths"),
+            ("/admin/jobs", "jobs"),
+        ] {
             go(path);
             b.find("h1");
             shot(&b, name, backend);
@@ -211,11 +271,20 @@ fn administrator_works_through_every_page() {
         // At phone width the pages fit: tables scroll inside their wrapper, never the page.
         let phone = Browser::start_sized(390, 844);
         phone.login(addr, "admin", PASSWORD);
-        for (path, name) in [("/admin", "index"), ("/admin/jobs", "jobs"), ("/admin/calendar?year=2026", "calendar"), ("/admin/users", "users")] {
+        for (path, name) in [
+            ("/admin", "index"),
+            ("/admin/jobs", "jobs"),
+            ("/admin/calendar?year=2026", "calendar"),
+            ("/admin/users", "users"),
+        ] {
             phone.goto(&format!("http://{addr}{path}"));
             phone.find("h1");
-            let overflow = phone.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth");
-            assert!(overflow.as_i64().unwrap_or(0) <= 1, "{path} is wider than the phone: {overflow}");
+            let overflow =
+                phone.script("return document.documentElement.scrollWidth - document.documentElement.clientWidth");
+            assert!(
+                overflow.as_i64().unwrap_or(0) <= 1,
+                "{path} is wider than the phone: {overflow}"
+            );
             shot(&phone, &format!("phone-{name}"), backend);
         }
     }
@@ -258,29 +327,60 @@ fn roles_see_their_pages_and_the_api_refuses_the_rest() {
         let new_org = ogrn(102_770_013_260);
         for (method, path, body) in [
             ("POST", "/api/v1/plugins/fri/disable".to_string(), None),
-            ("POST", "/api/v1/users".to_string(), Some(r#"{"login":"x","full_name":"X","role":"auditor","password":"Secure-Pass-2026"}"#)),
+            (
+                "POST",
+                "/api/v1/users".to_string(),
+                Some(r#"{"login":"x","full_name":"X","role":"auditor","password":"Secure-Pass-2026"}"#),
+            ),
             ("PUT", "/api/v1/calendar/days/2026-03-11".to_string(), Some(day)),
             ("PUT", format!("/api/v1/organisations/{new_org}"), Some(org.as_str())),
             ("POST", "/api/v1/jobs/deadline-check/run".to_string(), None),
-            ("PUT", "/api/v1/jobs/deadline-check".to_string(), Some(r#"{"enabled":false}"#)),
+            (
+                "PUT",
+                "/api/v1/jobs/deadline-check".to_string(),
+                Some(r#"{"enabled":false}"#),
+            ),
         ] {
             let r = call(method, &path, Some(&audit), body);
             assert_eq!(r.status, 403, "auditor {method} {path}: {}", r.body);
         }
         // The coordinator: calendar, organisations, job runs — not users, plugins or the audit log.
-        assert_eq!(call("PUT", "/api/v1/calendar/days/2026-03-11", Some(&coord), Some(day)).status, 200);
-        let saved = call("PUT", &format!("/api/v1/organisations/{new_org}"), Some(&coord), Some(&org));
+        assert_eq!(
+            call("PUT", "/api/v1/calendar/days/2026-03-11", Some(&coord), Some(day)).status,
+            200
+        );
+        let saved = call(
+            "PUT",
+            &format!("/api/v1/organisations/{new_org}"),
+            Some(&coord),
+            Some(&org),
+        );
         assert_eq!(saved.status, 201, "{}", saved.body);
-        assert_eq!(call("POST", "/api/v1/jobs/deadline-check/dry-run", Some(&coord), None).status, 200);
+        assert_eq!(
+            call("POST", "/api/v1/jobs/deadline-check/dry-run", Some(&coord), None).status,
+            200
+        );
         assert_eq!(call("GET", "/api/v1/users", Some(&coord), None).status, 403);
         assert_eq!(call("GET", "/api/v1/audit/log", Some(&coord), None).status, 403);
-        assert_eq!(call("POST", "/api/v1/plugins/fri/disable", Some(&coord), None).status, 403);
+        assert_eq!(
+            call("POST", "/api/v1/plugins/fri/disable", Some(&coord), None).status,
+            403
+        );
         // The executor: nothing of the administration.
         assert_eq!(call("GET", "/api/v1/calendar", Some(&exec), None).status, 403);
         assert_eq!(call("GET", "/api/v1/users", Some(&exec), None).status, 403);
-        assert_eq!(call("PUT", "/api/v1/calendar/days/2026-03-12", Some(&exec), Some(day)).status, 403);
+        assert_eq!(
+            call("PUT", "/api/v1/calendar/days/2026-03-12", Some(&exec), Some(day)).status,
+            403
+        );
         // A session's write without its CSRF token is refused.
-        let no_csrf = http(addr, "POST", "/api/v1/plugins/fri/disable", &[("Cookie", &admin.0)], None);
+        let no_csrf = http(
+            addr,
+            "POST",
+            "/api/v1/plugins/fri/disable",
+            &[("Cookie", &admin.0)],
+            None,
+        );
         assert_eq!(no_csrf.status, 403);
         // The administrator: field errors are 422 naming the field; unknown objects 404.
         let weak = call(
@@ -290,38 +390,96 @@ fn roles_see_their_pages_and_the_api_refuses_the_rest() {
             Some(r#"{"login":"sidorov","full_name":"Сидоров","role":"executor","password":"password1"}"#),
         );
         assert_eq!(weak.status, 422, "{}", weak.body);
-        let fields: Vec<String> = weak.json()["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
-        assert!(fields.contains(&"password".to_string()) && fields.contains(&"ogrn".to_string()), "{fields:?}");
+        let fields: Vec<String> = weak.json()["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            fields.contains(&"password".to_string()) && fields.contains(&"ogrn".to_string()),
+            "{fields:?}"
+        );
         assert_eq!(call("GET", "/api/v1/users/nobody", Some(&admin), None).status, 404);
-        assert_eq!(call("POST", "/api/v1/plugins/nope/enable", Some(&admin), None).status, 404);
-        assert_eq!(call("DELETE", "/api/v1/routing/rules/999999", Some(&admin), None).status, 404);
-        let bad_cron = call("POST", "/api/v1/jobs", Some(&admin), Some(r#"{"name":"extra","kind":"deadline-check","schedule":"когда-нибудь"}"#));
+        assert_eq!(
+            call("POST", "/api/v1/plugins/nope/enable", Some(&admin), None).status,
+            404
+        );
+        assert_eq!(
+            call("DELETE", "/api/v1/routing/rules/999999", Some(&admin), None).status,
+            404
+        );
+        let bad_cron = call(
+            "POST",
+            "/api/v1/jobs",
+            Some(&admin),
+            Some(r#"{"name":"extra","kind":"deadline-check","schedule":"когда-нибудь"}"#),
+        );
         assert_eq!(bad_cron.status, 422, "{}", bad_cron.body);
-        let added = call("POST", "/api/v1/jobs", Some(&admin), Some(r#"{"name":"extra","kind":"deadline-check","schedule":"0 8 * * *"}"#));
+        let added = call(
+            "POST",
+            "/api/v1/jobs",
+            Some(&admin),
+            Some(r#"{"name":"extra","kind":"deadline-check","schedule":"0 8 * * *"}"#),
+        );
         assert_eq!(added.status, 201, "{}", added.body);
-        let refused = call("PUT", &format!("/api/v1/organisations/{}", bad_ogrn(102_770_013_261)), Some(&admin), Some(&org));
+        let refused = call(
+            "PUT",
+            &format!("/api/v1/organisations/{}", bad_ogrn(102_770_013_261)),
+            Some(&admin),
+            Some(&org),
+        );
         assert_eq!(refused.status, 422, "{}", refused.body);
         // A user added through the API gets a token that works once issued and stops when revoked.
         let made = call(
             "POST",
             "/api/v1/users",
             Some(&admin),
-            Some(&format!(r#"{{"login":"sidorov","full_name":"Сидоров","role":"executor","ogrn":"{}","password":"Secure-Pass-2026"}}"#, orgs["health"])),
+            Some(&format!(
+                r#"{{"login":"sidorov","full_name":"Сидоров","role":"executor","ogrn":"{}","password":"Secure-Pass-2026"}}"#,
+                orgs["health"]
+            )),
         );
         assert_eq!(made.status, 201, "{}", made.body);
-        let issued = call("POST", "/api/v1/users/sidorov/tokens", Some(&admin), Some(r#"{"label":"МИС"}"#));
+        let issued = call(
+            "POST",
+            "/api/v1/users/sidorov/tokens",
+            Some(&admin),
+            Some(r#"{"label":"МИС"}"#),
+        );
         assert_eq!(issued.status, 201, "{}", issued.body);
         let token = issued.json()["token"].as_str().unwrap().to_string();
         let bearer = format!("Bearer {token}");
-        assert_eq!(http(addr, "GET", "/api/v1/session", &[("Authorization", &bearer)], None).status, 200);
+        assert_eq!(
+            http(addr, "GET", "/api/v1/session", &[("Authorization", &bearer)], None).status,
+            200
+        );
         let tokens = call("GET", "/api/v1/users/sidorov/tokens", Some(&admin), None).json();
         let id = tokens[0]["id"].as_str().unwrap().to_string();
-        assert_eq!(call("POST", &format!("/api/v1/users/sidorov/tokens/{id}/revoke"), Some(&admin), None).status, 200);
-        assert_eq!(http(addr, "GET", "/api/v1/session", &[("Authorization", &bearer)], None).status, 401);
+        assert_eq!(
+            call(
+                "POST",
+                &format!("/api/v1/users/sidorov/tokens/{id}/revoke"),
+                Some(&admin),
+                None
+            )
+            .status,
+            200
+        );
+        assert_eq!(
+            http(addr, "GET", "/api/v1/session", &[("Authorization", &bearer)], None).status,
+            401
+        );
         // Every change above is in the audit log.
         assert!(env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'token.revoke'") == 1);
-        assert!(env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'job.dry-run' AND actor = 'coordinator:coord'") == 1);
-        assert!(env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'reference.set' AND actor = 'coordinator:coord'") == 1);
+        assert!(
+            env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'job.dry-run' AND actor = 'coordinator:coord'")
+                == 1
+        );
+        assert!(
+            env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'reference.set' AND actor = 'coordinator:coord'")
+                == 1
+        );
 
         if backend != Backend::Sqlite {
             continue;
@@ -332,19 +490,35 @@ fn roles_see_their_pages_and_the_api_refuses_the_rest() {
         b.login(addr, "coord", PASSWORD);
         b.goto(&format!("http://{addr}/admin"));
         let index = b.text("main");
-        assert!(index.contains("Организации и маршрутизация") && index.contains("Задания"), "{index}");
-        assert!(!index.contains("Пользователи и роли") && !index.contains("Журнал аудита"), "{index}");
+        assert!(
+            index.contains("Организации и маршрутизация") && index.contains("Задания"),
+            "{index}"
+        );
+        assert!(
+            !index.contains("Пользователи и роли") && !index.contains("Журнал аудита"),
+            "{index}"
+        );
         b.goto(&format!("http://{addr}/admin/users"));
         assert_eq!(b.text("h1"), "Доступ запрещён");
         b.goto(&format!("http://{addr}/admin/jobs/deadline-check"));
-        assert!(b.has(r#"form[action="/admin/jobs/deadline-check/run"]"#), "the coordinator runs jobs");
+        assert!(
+            b.has(r#"form[action="/admin/jobs/deadline-check/run"]"#),
+            "the coordinator runs jobs"
+        );
         assert!(!b.has(".adm-job-form"), "but does not edit them");
         shot(&b, "coordinator-index", backend);
         drop(b);
 
         let b = Browser::start();
         b.login(addr, "audit", PASSWORD);
-        for path in ["/admin/users", "/admin/organisations", "/admin/reference/sections", "/admin/calendar", "/admin/plugins", "/admin/jobs/deadline-check"] {
+        for path in [
+            "/admin/users",
+            "/admin/organisations",
+            "/admin/reference/sections",
+            "/admin/calendar",
+            "/admin/plugins",
+            "/admin/jobs/deadline-check",
+        ] {
             b.goto(&format!("http://{addr}{path}"));
             b.find("h1");
             assert!(!b.has("main form[method=post]"), "no forms for the auditor on {path}");

@@ -460,7 +460,14 @@ pub async fn user_by_login(db: &Db, login: &str) -> Result<Option<UserDetails>> 
 
 /// Changes a user's name, role and organisation. An executor needs an organisation of the directory;
 /// other roles keep none. The change applies to open sessions at their next request.
-pub async fn update_user(db: &Db, login: &str, full_name: &str, role: Role, ogrn: Option<&str>, actor: &str) -> Result<()> {
+pub async fn update_user(
+    db: &Db,
+    login: &str,
+    full_name: &str,
+    role: Role,
+    ogrn: Option<&str>,
+    actor: &str,
+) -> Result<()> {
     if full_name.trim().is_empty() {
         bail!("ФИО: не указано");
     }
@@ -476,15 +483,16 @@ pub async fn update_user(db: &Db, login: &str, full_name: &str, role: Role, ogrn
         }
         _ => None,
     };
-    let changed = sqlx::query("UPDATE users SET full_name = $1, role = $2, ogrn = $3, updated_at = $4 WHERE login = $5")
-        .bind(full_name.trim())
-        .bind(role.as_str())
-        .bind(ogrn)
-        .bind(now())
-        .bind(login)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
+    let changed =
+        sqlx::query("UPDATE users SET full_name = $1, role = $2, ogrn = $3, updated_at = $4 WHERE login = $5")
+            .bind(full_name.trim())
+            .bind(role.as_str())
+            .bind(ogrn)
+            .bind(now())
+            .bind(login)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
     if changed != 1 {
         bail!("пользователь «{login}» не найден");
     }
@@ -563,9 +571,15 @@ mod admin_tests {
     #[test]
     fn passwords_must_be_strong() {
         assert!(password_strength("short1A!", "ivanov").is_err());
-        assert!(password_strength("alllowercaseletters", "ivanov").is_ok(), "a long phrase");
+        assert!(
+            password_strength("alllowercaseletters", "ivanov").is_ok(),
+            "a long phrase"
+        );
         assert!(password_strength("onlylower12", "ivanov").is_err(), "two kinds, short");
-        assert!(password_strength("Ivanov2026!", "ivanov").is_err(), "contains the login");
+        assert!(
+            password_strength("Ivanov2026!", "ivanov").is_err(),
+            "contains the login"
+        );
         assert!(password_strength("Secure-Pass-2026", "ivanov").is_ok());
         assert!(password_strength("aaaaaaaaaaaaaaaaaa", "ivanov").is_err());
     }

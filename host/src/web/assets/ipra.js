@@ -18,3 +18,8 @@ document.addEventListener("DOMContentLoaded", function () {
     el.addEventListener("change", function () { if (el.form) el.form.submit(); });
   });
 });
+// Administration forms (ui/admin): after a refused post, the first field with an error gets the focus.
+document.addEventListener("DOMContentLoaded", function () {
+  var first = document.querySelector("main form[class*='adm-'] [aria-invalid=true]");
+  if (first) first.focus();
+});

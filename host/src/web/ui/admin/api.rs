@@ -32,7 +32,10 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/calendar", get(get_calendar))
         .route("/api/v1/calendar/days/{date}", put(set_day))
         .route("/api/v1/audit/log", get(audit_log))
-        .route("/api/v1/organisations/{ogrn}", get(get_organisation).put(put_organisation))
+        .route(
+            "/api/v1/organisations/{ogrn}",
+            get(get_organisation).put(put_organisation),
+        )
         .route("/api/v1/routing/rules/{id}", delete(delete_rule))
 }
 
@@ -50,7 +53,11 @@ fn invalid(errors: Vec<(&'static str, String)>) -> Response {
         .into_iter()
         .map(|(field, message)| json!({"field": field, "message": message}))
         .collect();
-    (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({"ok": false, "errors": errors}))).into_response()
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"ok": false, "errors": errors})),
+    )
+        .into_response()
 }
 
 fn conflict(e: anyhow::Error) -> ApiError {
@@ -90,18 +97,26 @@ async fn add_user(
         return Ok(invalid(errors));
     }
     let role = Role::parse(&new.role).map_err(conflict)?;
-    let ogrn = if role == Role::Executor { new.ogrn.as_deref() } else { None };
-    auth::add_user(&app.db, &new.login, &new.full_name, role, ogrn, &new.password, &user.actor())
-        .await
-        .map_err(conflict)?;
+    let ogrn = if role == Role::Executor {
+        new.ogrn.as_deref()
+    } else {
+        None
+    };
+    auth::add_user(
+        &app.db,
+        &new.login,
+        &new.full_name,
+        role,
+        ogrn,
+        &new.password,
+        &user.actor(),
+    )
+    .await
+    .map_err(conflict)?;
     Ok((StatusCode::CREATED, Json(json!({"ok": true, "login": new.login}))).into_response())
 }
 
-async fn get_user(
-    State(app): State<App>,
-    user: Principal,
-    Path(login): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn get_user(State(app): State<App>, user: Principal, Path(login): Path<String>) -> Result<Json<Value>, ApiError> {
     require(&user, ADMIN_AUDIT)?;
     let details = auth::user_by_login(&app.db, &login)
         .await?
@@ -129,14 +144,33 @@ async fn update_user(
         .await?
         .ok_or_else(|| not_found("Пользователь"))?;
     let Ok(role) = Role::parse(&req.role) else {
-        return Ok(invalid(vec![("role", "Роль: administrator, coordinator, executor или auditor".into())]));
+        return Ok(invalid(vec![(
+            "role",
+            "Роль: administrator, coordinator, executor или auditor".into(),
+        )]));
     };
     if login == user.login && role != Role::Administrator {
-        return Ok(invalid(vec![("role", "Роль: свою роль администратора снять нельзя".into())]));
+        return Ok(invalid(vec![(
+            "role",
+            "Роль: свою роль администратора снять нельзя".into(),
+        )]));
     }
-    if let Err(e) = auth::update_user(&app.db, &login, &req.full_name, role, req.ogrn.as_deref(), &user.actor()).await {
+    if let Err(e) = auth::update_user(
+        &app.db,
+        &login,
+        &req.full_name,
+        role,
+        req.ogrn.as_deref(),
+        &user.actor(),
+    )
+    .await
+    {
         let message = format!("{e:#}");
-        let field = if message.starts_with("ФИО") { "full_name" } else { "ogrn" };
+        let field = if message.starts_with("ФИО") {
+            "full_name"
+        } else {
+            "ogrn"
+        };
         return Ok(invalid(vec![(field, message)]));
     }
     Ok(Json(json!({"ok": true})).into_response())
@@ -251,7 +285,11 @@ async fn plugin_switch(app: &App, user: &Principal, id: &str, enabled: bool) -> 
     Ok(Json(json!({"ok": true, "enabled": enabled})))
 }
 
-async fn enable_plugin(State(app): State<App>, user: Principal, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn enable_plugin(
+    State(app): State<App>,
+    user: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     plugin_switch(&app, &user, &id, true).await
 }
 
@@ -319,9 +357,16 @@ async fn configure_job(
         return Ok(invalid(vec![("config", "Настройки: нужен объект JSON".into())]));
     }
     let config = req.config.map(|c| c.to_string());
-    scheduler::configure(&app, &name, req.schedule.as_deref(), req.enabled, config.as_deref(), &user.actor())
-        .await
-        .map_err(conflict)?;
+    scheduler::configure(
+        &app,
+        &name,
+        req.schedule.as_deref(),
+        req.enabled,
+        config.as_deref(),
+        &user.actor(),
+    )
+    .await
+    .map_err(conflict)?;
     Ok(Json(json!({"ok": true})).into_response())
 }
 
@@ -338,7 +383,11 @@ async fn get_calendar(
     require(&user, super::VIEWERS)?;
     let year = q.year.unwrap_or_else(|| time::OffsetDateTime::now_utc().year());
     if !(2000..=2100).contains(&year) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "bad-request", "год: от 2000 до 2100".into()));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "год: от 2000 до 2100".into(),
+        ));
     }
     let snapshot = app.reference();
     let days = calendar::year_days(snapshot.list(calendar::LIST), year);
@@ -427,7 +476,12 @@ async fn delete_rule(State(app): State<App>, user: Principal, Path(id): Path<i64
 }
 
 /// A job run started through the API (the existing `/api/v1/jobs/{name}/run` routes use it).
-pub async fn start_job(app: &App, user: &Principal, name: &str, dry_run: bool) -> Result<Json<scheduler::RunView>, ApiError> {
+pub async fn start_job(
+    app: &App,
+    user: &Principal,
+    name: &str,
+    dry_run: bool,
+) -> Result<Json<scheduler::RunView>, ApiError> {
     write(user, MANAGERS)?;
     Ok(Json(jobs::start(app, user, name, dry_run).await.map_err(conflict)?))
 }

@@ -84,8 +84,13 @@ pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
     let from = check_day(&f.from, "Дата с").map_err(anyhow::Error::msg)?;
     let to = check_day(&f.to, "Дата по").map_err(anyhow::Error::msg)?;
     // `at` is RFC 3339 UTC text, so day bounds compare as text.
-    let to_next = if to.is_empty() { String::new() } else { format!("{to}T99") };
-    let condition = "($1 = '' OR LOWER(actor) LIKE $2) AND ($3 = '' OR action LIKE $4) AND ($5 = '' OR LOWER(subject) LIKE $6) \
+    let to_next = if to.is_empty() {
+        String::new()
+    } else {
+        format!("{to}T99")
+    };
+    let condition =
+        "($1 = '' OR LOWER(actor) LIKE $2) AND ($3 = '' OR action LIKE $4) AND ($5 = '' OR LOWER(subject) LIKE $6) \
                      AND ($7 = '' OR at >= $7) AND ($8 = '' OR at < $8)";
     let actor = text(&f.actor).to_lowercase();
     let action = text(&f.action);
@@ -136,7 +141,13 @@ pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
 
 fn query_string(f: &AuditFilter, page: i64) -> String {
     let mut parts = Vec::new();
-    for (k, v) in [("actor", &f.actor), ("action", &f.action), ("subject", &f.subject), ("from", &f.from), ("to", &f.to)] {
+    for (k, v) in [
+        ("actor", &f.actor),
+        ("action", &f.action),
+        ("subject", &f.subject),
+        ("from", &f.from),
+        ("to", &f.to),
+    ] {
         let v = text(v);
         if !v.is_empty() {
             parts.push(format!("{k}={}", urlencode(&v)));
@@ -171,7 +182,14 @@ async fn show(
     let mut body = String::from("<h1>Журнал аудита</h1>");
     if f.verify.is_some() {
         let v = log::verify(&app.db).await?;
-        crate::audit::record(&app.db, &user.actor(), "audit.verify", "exchange-log", Some(if v.ok { "ok" } else { "broken" })).await?;
+        crate::audit::record(
+            &app.db,
+            &user.actor(),
+            "audit.verify",
+            "exchange-log",
+            Some(if v.ok { "ok" } else { "broken" }),
+        )
+        .await?;
         body.push_str(&verification_html(&v));
     }
     let from_error = check_day(&f.from, "Дата с").err();
@@ -180,7 +198,10 @@ async fn show(
         let (aria, message) = match error {
             Some(e) => (
                 format!(r#" aria-invalid="true" aria-describedby="e-{name}""#),
-                format!(r#"<span class="field-error" id="e-{name}" role="alert">{}</span>"#, esc(e)),
+                format!(
+                    r#"<span class="field-error" id="e-{name}" role="alert">{}</span>"#,
+                    esc(e)
+                ),
             ),
             None => (String::new(), String::new()),
         };
@@ -191,7 +212,13 @@ async fn show(
     };
     body.push_str(r#"<form class="filters adm-audit-filter" method="get" action="/admin/audit">"#);
     body.push_str(&field("actor", "Кто (логин или роль)", &f.actor, "text", &None));
-    body.push_str(&field("action", "Действие (начало, напр. user.)", &f.action, "text", &None));
+    body.push_str(&field(
+        "action",
+        "Действие (начало, напр. user.)",
+        &f.action,
+        "text",
+        &None,
+    ));
     body.push_str(&field("subject", "Объект (напр. ipra:12)", &f.subject, "text", &None));
     body.push_str(&field("from", "Дата с", &f.from, "date", &from_error));
     body.push_str(&field("to", "по", &f.to, "date", &to_error));
@@ -201,7 +228,10 @@ async fn show(
         return Ok(page(Some(&user), "Журнал аудита", &body));
     }
     let found = search(&app.db, &f).await?;
-    body.push_str(&format!(r#"<p>Найдено записей: <strong id="audit-total">{}</strong></p>"#, found.total));
+    body.push_str(&format!(
+        r#"<p>Найдено записей: <strong id="audit-total">{}</strong></p>"#,
+        found.total
+    ));
     body.push_str(r#"<div class="table-wrap"><table class="adm-audit"><thead><tr><th>Когда (UTC)</th><th>Кто</th><th>Действие</th><th>Объект</th><th class="hide-narrow">Подробности</th></tr></thead><tbody>"#);
     for e in &found.items {
         body.push_str(&format!(
@@ -218,11 +248,17 @@ async fn show(
     if pages > 1 {
         body.push_str(r#"<nav class="pages" aria-label="Страницы">"#);
         if found.page > 1 {
-            body.push_str(&format!(r#"<a href="/admin/audit?{}" rel="prev">← Назад</a>"#, query_string(&f, found.page - 1)));
+            body.push_str(&format!(
+                r#"<a href="/admin/audit?{}" rel="prev">← Назад</a>"#,
+                query_string(&f, found.page - 1)
+            ));
         }
         body.push_str(&format!("<span>Страница {} из {pages}</span>", found.page));
         if found.page < pages {
-            body.push_str(&format!(r#"<a href="/admin/audit?{}" rel="next">Вперёд →</a>"#, query_string(&f, found.page + 1)));
+            body.push_str(&format!(
+                r#"<a href="/admin/audit?{}" rel="next">Вперёд →</a>"#,
+                query_string(&f, found.page + 1)
+            ));
         }
         body.push_str("</nav>");
     }

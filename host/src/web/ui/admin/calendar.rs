@@ -159,7 +159,18 @@ fn year_of(text: Option<&str>) -> i32 {
 }
 
 const MONTHS: [&str; 12] = [
-    "Январь", "Февраль", "Март", "Апрель", "Май", "Июнь", "Июль", "Август", "Сентябрь", "Октябрь", "Ноябрь", "Декабрь",
+    "Январь",
+    "Февраль",
+    "Март",
+    "Апрель",
+    "Май",
+    "Июнь",
+    "Июль",
+    "Август",
+    "Сентябрь",
+    "Октябрь",
+    "Ноябрь",
+    "Декабрь",
 ];
 
 async fn show(
@@ -193,7 +204,10 @@ async fn show(
         body.push_str(r#"<div class="adm-calendar">"#);
     }
     for (m, name) in MONTHS.iter().enumerate() {
-        let month_days: Vec<&Day> = days.iter().filter(|d| d.date.get(5..7) == Some(&format!("{:02}", m + 1))).collect();
+        let month_days: Vec<&Day> = days
+            .iter()
+            .filter(|d| d.date.get(5..7) == Some(&format!("{:02}", m + 1)))
+            .collect();
         body.push_str(&format!(
             r#"<table class="adm-month"><caption>{name}</caption><thead><tr><th abbr="понедельник">Пн</th><th abbr="вторник">Вт</th><th abbr="среда">Ср</th><th abbr="четверг">Чт</th><th abbr="пятница">Пт</th><th abbr="суббота">Сб</th><th abbr="воскресенье">Вс</th></tr></thead><tbody><tr>"#
         ));
@@ -228,7 +242,10 @@ async fn show(
                     d.date, d.date
                 ));
             } else {
-                body.push_str(&format!(r#"<td class="adm-day {class}" data-date="{}" title="{label}">{number}</td>"#, d.date));
+                body.push_str(&format!(
+                    r#"<td class="adm-day {class}" data-date="{}" title="{label}">{number}</td>"#,
+                    d.date
+                ));
             }
             col += 1;
         }
@@ -253,7 +270,7 @@ async fn toggle(
     set_day(&app, &user, date, kind)
         .await?
         .map_err(|e| PageError::bad_request(e).for_user(&user))?;
-    Ok(Redirect::to(&format!("/admin/calendar?year={}&done=calendar-saved#f-year", date.year())).into_response())
+    Ok(Redirect::to(&format!("/admin/calendar?year={}&done=calendar-saved", date.year())).into_response())
 }
 
 #[cfg(test)]
@@ -289,7 +306,10 @@ mod tests {
         let twice = with_day(&once, d, toggled(kind_of(&once, d))).unwrap();
         assert!(twice.is_empty());
         let sat = parse_date("2026-03-14").unwrap();
-        assert_eq!(kind_of(&with_day(&[], sat, toggled(DayKind::Weekend)).unwrap(), sat), DayKind::Workday);
+        assert_eq!(
+            kind_of(&with_day(&[], sat, toggled(DayKind::Weekend)).unwrap(), sat),
+            DayKind::Workday
+        );
         assert!(with_day(&[], d, "nonsense").is_err());
     }
 }

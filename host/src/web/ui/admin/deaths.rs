@@ -58,9 +58,17 @@ async fn render(
     body.push_str(&done_notice(done));
     body.push_str(&format!(
         r#"<p>{} <a href="/admin/deaths{}">{}</a></p>"#,
-        if all { "Все сведения о смерти." } else { "Сведения о смерти, ожидающие решения." },
+        if all {
+            "Все сведения о смерти."
+        } else {
+            "Сведения о смерти, ожидающие решения."
+        },
         if all { "" } else { "?all=1" },
-        if all { "Только ожидающие решения" } else { "Показать все" }
+        if all {
+            "Только ожидающие решения"
+        } else {
+            "Показать все"
+        }
     ));
     if records.is_empty() {
         body.push_str(r#"<p class="muted">Нет сведений, ожидающих решения.</p>"#);
@@ -89,7 +97,11 @@ async fn render(
                     .as_ref()
                     .filter(|(id, _)| *id == r.id)
                     .map(|(_, e)| {
-                        format!(r#"<span class="field-error" id="e-snils-{}" role="alert">{}</span>"#, r.id, esc(e))
+                        format!(
+                            r#"<span class="field-error" id="e-snils-{}" role="alert">{}</span>"#,
+                            r.id,
+                            esc(e)
+                        )
                     })
                     .unwrap_or_default();
                 body.push_str(&format!(
@@ -127,8 +139,19 @@ async fn decide(
     let choice = apply.then_some(snils);
     match deaths::decide(&app, id, choice, &user.actor()).await {
         Ok(_) => {
-            let detail = if apply { "применено" } else { "отклонено" };
-            crate::audit::record(&app.db, &user.actor(), "death.decide", &format!("death:{id}"), Some(detail)).await?;
+            let detail = if apply {
+                "применено"
+            } else {
+                "отклонено"
+            };
+            crate::audit::record(
+                &app.db,
+                &user.actor(),
+                "death.decide",
+                &format!("death:{id}"),
+                Some(detail),
+            )
+            .await?;
             let done = if apply { "death-applied" } else { "death-rejected" };
             Ok(Redirect::to(&format!("/admin/deaths?done={done}")).into_response())
         }

@@ -116,7 +116,11 @@ impl JobForm {
     /// Checks what the scheduler would refuse, naming the field, so nothing is half-written.
     fn validate(&mut self, adding: bool) {
         if adding {
-            if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            if self.name.is_empty()
+                || !self
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             {
                 self.errors
                     .push(("name", "Имя: только строчные латинские буквы, цифры и «-»".into()));
@@ -146,9 +150,18 @@ fn job_form(user: &Principal, form: &JobForm, adding: bool) -> String {
     } else {
         format!("/admin/jobs/{}", urlencode(&form.name))
     };
-    let mut out = format!(r#"<form method="post" action="{action}" class="stack adm-job-form">{}"#, csrf_field(user));
+    let mut out = format!(
+        r#"<form method="post" action="{action}" class="stack adm-job-form">{}"#,
+        csrf_field(user)
+    );
     if adding {
-        out.push_str(&input("name", "Имя задания", &form.name, form.error("name"), "required"));
+        out.push_str(&input(
+            "name",
+            "Имя задания",
+            &form.name,
+            form.error("name"),
+            "required",
+        ));
         let kinds: Vec<(String, String)> = scheduler::KINDS
             .iter()
             .map(|k| (k.to_string(), format!("{} ({k})", kind_label(k))))
@@ -165,7 +178,10 @@ fn job_form(user: &Principal, form: &JobForm, adding: bool) -> String {
     let (described, message) = match form.error("config") {
         Some(e) => (
             r#" aria-invalid="true" aria-describedby="e-config""#.to_string(),
-            format!(r#"<span class="field-error" id="e-config" role="alert">{}</span>"#, esc(e)),
+            format!(
+                r#"<span class="field-error" id="e-config" role="alert">{}</span>"#,
+                esc(e)
+            ),
         ),
         None => (String::new(), String::new()),
     };
@@ -181,7 +197,11 @@ fn job_form(user: &Principal, form: &JobForm, adding: bool) -> String {
     }
     out.push_str(&format!(
         r#"<div class="actions"><button type="submit">{}</button></div></form>"#,
-        if adding { "Добавить задание" } else { "Сохранить" }
+        if adding {
+            "Добавить задание"
+        } else {
+            "Сохранить"
+        }
     ));
     out
 }
@@ -250,8 +270,16 @@ fn job_row(job: &Job) -> String {
         r#"<tr id="job-{n}"><td><a href="/admin/jobs/{u}">{n}</a></td><td>{}</td><td><code>{}</code></td><td>{}</td><td class="hide-narrow">{}</td><td>{last}</td></tr>"#,
         esc(kind_label(&job.kind)),
         esc(&job.schedule),
-        if job.enabled { "да" } else { "<span class=\"warn\">нет</span>" },
-        if job.enabled { dt_opt(&job.next_run) } else { "—".into() },
+        if job.enabled {
+            "да"
+        } else {
+            "<span class=\"warn\">нет</span>"
+        },
+        if job.enabled {
+            dt_opt(&job.next_run)
+        } else {
+            "—".into()
+        },
         n = esc(&job.name),
         u = urlencode(&job.name),
     )
@@ -271,7 +299,11 @@ fn runs_table(user: &Principal, runs: &[RunView], highlight: Option<i64>, with_j
     }
     out.push_str("</tr></thead><tbody>");
     for r in runs {
-        let mark = if highlight == Some(r.id) { r#" class="adm-current""# } else { "" };
+        let mark = if highlight == Some(r.id) {
+            r#" class="adm-current""#
+        } else {
+            ""
+        };
         out.push_str(&format!(r#"<tr id="run-{}"{mark}><td>{}</td>"#, r.id, r.id));
         if with_job {
             out.push_str(&format!(
@@ -352,7 +384,10 @@ async fn job_page(
     let job = find_job(app, user, name).await?;
     let history = scheduler::history(app, name, 50).await?;
     let title = format!("Задание «{}»", job.name);
-    let mut body = format!(r#"<p><a href="/admin/jobs">← Все задания</a></p><h1>{}</h1>"#, esc(&title));
+    let mut body = format!(
+        r#"<p><a href="/admin/jobs">← Все задания</a></p><h1>{}</h1>"#,
+        esc(&title)
+    );
     body.push_str(&done_notice(done));
     if let Some(p) = problem {
         body.push_str(&alert(&p));
@@ -393,7 +428,13 @@ async fn job_page(
     if user.can_write() && MANAGERS.contains(&user.role) {
         body.push_str(&format!(
             r#"<div class="actions adm-run-actions">{}{}</div>"#,
-            button_form(user, &format!("/admin/jobs/{}/run", urlencode(name)), "Запустить", "", None),
+            button_form(
+                user,
+                &format!("/admin/jobs/{}/run", urlencode(name)),
+                "Запустить",
+                "",
+                None
+            ),
             button_form(
                 user,
                 &format!("/admin/jobs/{}/dry-run", urlencode(name)),
@@ -433,12 +474,32 @@ async fn add(
     let mut form = JobForm::from_fields(&fields);
     form.validate(true);
     if form.errors.is_empty() {
-        match scheduler::add_job(&app, &form.name, &form.kind, &form.schedule, &form.config, &user.actor()).await {
-            Ok(()) => return Ok(Redirect::to(&format!("/admin/jobs/{}?done=job-added", urlencode(&form.name))).into_response()),
+        match scheduler::add_job(
+            &app,
+            &form.name,
+            &form.kind,
+            &form.schedule,
+            &form.config,
+            &user.actor(),
+        )
+        .await
+        {
+            Ok(()) => {
+                return Ok(
+                    Redirect::to(&format!("/admin/jobs/{}?done=job-added", urlencode(&form.name))).into_response(),
+                )
+            }
             Err(e) => form.errors.push(("name", format!("Имя: {e:#}"))),
         }
     }
-    let mut html = list_page(&app, &user, None, Some("Задание не добавлено: исправьте отмеченные поля.".into()), form).await?;
+    let mut html = list_page(
+        &app,
+        &user,
+        None,
+        Some("Задание не добавлено: исправьте отмеченные поля.".into()),
+        form,
+    )
+    .await?;
     html.0 = html.0.replace("<h2 id=\"add\">", "<h2 id=\"add\" tabindex=\"-1\">");
     Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
 }
@@ -482,19 +543,51 @@ async fn edit(
 
 /// Starts a run now (the page and the API): the coordinator and the administrator may.
 pub async fn start(app: &App, user: &Principal, name: &str, dry_run: bool) -> anyhow::Result<RunView> {
-    let run = scheduler::run_job(app, name, &format!("вручную ({})", user.login), dry_run, 1, &instance_name()).await?;
+    let run = scheduler::run_job(
+        app,
+        name,
+        &format!("вручную ({})", user.login),
+        dry_run,
+        1,
+        &instance_name(),
+    )
+    .await?;
     let action = if dry_run { "job.dry-run" } else { "job.run" };
-    crate::audit::record(&app.db, &user.actor(), action, &format!("job:{name}"), Some(&format!("запуск {}", run.id))).await?;
+    crate::audit::record(
+        &app.db,
+        &user.actor(),
+        action,
+        &format!("job:{name}"),
+        Some(&format!("запуск {}", run.id)),
+    )
+    .await?;
     Ok(run)
 }
 
-async fn start_page(app: App, user: Principal, name: String, fields: Fields, dry_run: bool) -> Result<Response, PageError> {
+async fn start_page(
+    app: App,
+    user: Principal,
+    name: String,
+    fields: Fields,
+    dry_run: bool,
+) -> Result<Response, PageError> {
     allow_write(&user, MANAGERS, &fields)?;
     find_job(&app, &user, &name).await?;
     match start(&app, &user, &name, dry_run).await {
-        Ok(run) => Ok(Redirect::to(&format!("/admin/jobs/{}?run={}#content", urlencode(&name), run.id)).into_response()),
+        Ok(run) => {
+            Ok(Redirect::to(&format!("/admin/jobs/{}?run={}#content", urlencode(&name), run.id)).into_response())
+        }
         Err(e) => {
-            let html = job_page(&app, &user, &name, None, None, Some(format!("Запуск не выполнен: {e:#}")), None).await?;
+            let html = job_page(
+                &app,
+                &user,
+                &name,
+                None,
+                None,
+                Some(format!("Запуск не выполнен: {e:#}")),
+                None,
+            )
+            .await?;
             Ok((axum::http::StatusCode::CONFLICT, html).into_response())
         }
     }
@@ -521,7 +614,9 @@ async fn dry_run(
 async fn decide(app: App, user: Principal, id: i64, fields: Fields, retry: bool) -> Result<Response, PageError> {
     allow_write(&user, ADMIN, &fields)?;
     match scheduler::decide(&app, id, retry, &user.actor(), &instance_name()).await {
-        Ok(Some(run)) => Ok(Redirect::to(&format!("/admin/jobs/{}?run={}", urlencode(&run.job), run.id)).into_response()),
+        Ok(Some(run)) => {
+            Ok(Redirect::to(&format!("/admin/jobs/{}?run={}", urlencode(&run.job), run.id)).into_response())
+        }
         Ok(None) => Ok(Redirect::to("/admin/jobs?done=run-discarded").into_response()),
         Err(e) => Err(PageError::bad_request(format!("{e:#}")).for_user(&user)),
     }

@@ -71,7 +71,11 @@ async fn list(
     for (value, label) in STATUSES {
         body.push_str(&format!(
             r#"<option value="{value}"{}>{label}</option>"#,
-            if status.as_deref() == Some(*value) { " selected" } else { "" }
+            if status.as_deref() == Some(*value) {
+                " selected"
+            } else {
+                ""
+            }
         ));
     }
     body.push_str(r#"</select></label><button type="submit">Показать</button></form>"#);
@@ -149,7 +153,14 @@ struct Back {
     status: Option<String>,
 }
 
-async fn change(app: App, user: Principal, id: i64, fields: Fields, back: Back, retry: bool) -> Result<Redirect, PageError> {
+async fn change(
+    app: App,
+    user: Principal,
+    id: i64,
+    fields: Fields,
+    back: Back,
+    retry: bool,
+) -> Result<Redirect, PageError> {
     allow_write(&user, if retry { MANAGERS } else { ADMIN }, &fields)?;
     let status = back
         .status

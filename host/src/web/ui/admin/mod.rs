@@ -202,7 +202,10 @@ fn error_parts(name: &str, error: Option<&str>) -> (String, String) {
     match error {
         Some(e) => (
             format!(r#" aria-invalid="true" aria-describedby="e-{name}""#),
-            format!(r#"<span class="field-error" id="e-{name}" role="alert">{}</span>"#, esc(e)),
+            format!(
+                r#"<span class="field-error" id="e-{name}" role="alert">{}</span>"#,
+                esc(e)
+            ),
         ),
         None => (String::new(), String::new()),
     }

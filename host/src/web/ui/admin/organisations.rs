@@ -2,7 +2,9 @@
 //! (domain §5.7) and the routing rules (section × territory → organisation), each change of a rule
 //! previewed — which measures would move — before it is saved.
 
-use super::{alert, allow, allow_write, button_form, done_notice, dt, field, field_opt, input, select, Fields, MANAGERS, VIEWERS};
+use super::{
+    alert, allow, allow_write, button_form, done_notice, dt, field, field_opt, input, select, Fields, MANAGERS, VIEWERS,
+};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::db::{now, opt_text, Db};
@@ -64,7 +66,9 @@ pub async fn profiles(db: &Db) -> Result<Vec<Profile>> {
         .await?;
     let mut out = Vec::new();
     for o in orgs {
-        let row = extra.iter().find(|r| r.try_get::<String, _>("ogrn").ok().as_deref() == Some(o.ogrn.as_str()));
+        let row = extra
+            .iter()
+            .find(|r| r.try_get::<String, _>("ogrn").ok().as_deref() == Some(o.ogrn.as_str()));
         out.push(Profile {
             gis_ecp_id: row.and_then(|r| opt_text(r, "gis_ecp_id")),
             contact_name: row.and_then(|r| opt_text(r, "contact_name")),
@@ -121,7 +125,10 @@ pub fn validate(p: &Profile, sections: &[(String, String)]) -> Vec<(&'static str
     }
     if let Some(inn) = &p.inn {
         if !check_inn(inn) {
-            errors.push(("inn", format!("ИНН «{inn}» неверен: 10 или 12 цифр с верными контрольными")));
+            errors.push((
+                "inn",
+                format!("ИНН «{inn}» неверен: 10 или 12 цифр с верными контрольными"),
+            ));
         }
     }
     if let Some(email) = &p.email {
@@ -135,7 +142,10 @@ pub fn validate(p: &Profile, sections: &[(String, String)]) -> Vec<(&'static str
     if let Some(phone) = &p.phone {
         let digits = phone.chars().filter(char::is_ascii_digit).count();
         if !(5..=15).contains(&digits) || phone.chars().any(|c| !(c.is_ascii_digit() || " +-()".contains(c))) {
-            errors.push(("phone", format!("Телефон «{phone}» неверен: цифры, пробелы, «+», «-», скобки")));
+            errors.push((
+                "phone",
+                format!("Телефон «{phone}» неверен: цифры, пробелы, «+», «-», скобки"),
+            ));
         }
     }
     errors
@@ -212,13 +222,22 @@ fn profile_form(app: &App, user: &Principal, p: &Profile, errors: &[(&'static st
     } else {
         format!("/admin/organisations/{}", urlencode(&p.ogrn))
     };
-    let mut out = format!(r#"<form method="post" action="{action}" class="stack adm-org-form" novalidate>{}"#, csrf_field(user));
+    let mut out = format!(
+        r#"<form method="post" action="{action}" class="stack adm-org-form" novalidate>{}"#,
+        csrf_field(user)
+    );
     if !errors.is_empty() {
         out.push_str(&alert("Организация не сохранена: исправьте отмеченные поля."));
     }
     out.push_str("<fieldset><legend>Организация</legend>");
     if adding {
-        out.push_str(&input("ogrn", "ОГРН", &p.ogrn, err("ogrn"), r#"required inputmode="numeric" maxlength="15""#));
+        out.push_str(&input(
+            "ogrn",
+            "ОГРН",
+            &p.ogrn,
+            err("ogrn"),
+            r#"required inputmode="numeric" maxlength="15""#,
+        ));
     } else {
         out.push_str(&format!(
             r#"<input type="hidden" name="ogrn" value="{0}"><p>ОГРН: <strong>{0}</strong></p>"#,
@@ -226,10 +245,22 @@ fn profile_form(app: &App, user: &Principal, p: &Profile, errors: &[(&'static st
         ));
     }
     out.push_str(&input("name", "Наименование", &p.name, err("name"), "required"));
-    out.push_str(&input("inn", "ИНН", &s(&p.inn), err("inn"), r#"inputmode="numeric" maxlength="12""#));
+    out.push_str(&input(
+        "inn",
+        "ИНН",
+        &s(&p.inn),
+        err("inn"),
+        r#"inputmode="numeric" maxlength="12""#,
+    ));
     let mut sections = vec![(String::new(), "— выберите —".to_string())];
     sections.extend(self::sections(app));
-    out.push_str(&select("department", "Раздел ИПРА (ведомство)", &sections, &p.department, err("department")));
+    out.push_str(&select(
+        "department",
+        "Раздел ИПРА (ведомство)",
+        &sections,
+        &p.department,
+        err("department"),
+    ));
     let mut territories = vec![(String::new(), "весь регион".to_string())];
     territories.extend(self::territories(app));
     out.push_str(&select(
@@ -239,19 +270,47 @@ fn profile_form(app: &App, user: &Principal, p: &Profile, errors: &[(&'static st
         p.territory_code.as_deref().unwrap_or_default(),
         None,
     ));
-    out.push_str(&input("executor_type", "Тип исполнителя", &s(&p.executor_type), None, ""));
-    out.push_str(&input("gis_ecp_id", "Идентификатор в ГИС ЕЦП", &s(&p.gis_ecp_id), None, ""));
+    out.push_str(&input(
+        "executor_type",
+        "Тип исполнителя",
+        &s(&p.executor_type),
+        None,
+        "",
+    ));
+    out.push_str(&input(
+        "gis_ecp_id",
+        "Идентификатор в ГИС ЕЦП",
+        &s(&p.gis_ecp_id),
+        None,
+        "",
+    ));
     out.push_str("</fieldset><fieldset><legend>Контакты</legend>");
-    out.push_str(&input("contact_name", "Контактное лицо (ФИО)", &s(&p.contact_name), None, ""));
+    out.push_str(&input(
+        "contact_name",
+        "Контактное лицо (ФИО)",
+        &s(&p.contact_name),
+        None,
+        "",
+    ));
     out.push_str(&input("phone", "Телефон", &s(&p.phone), err("phone"), r#"type="tel""#));
-    out.push_str(&input("email", "Электронная почта", &s(&p.email), err("email"), r#"type="email""#));
+    out.push_str(&input(
+        "email",
+        "Электронная почта",
+        &s(&p.email),
+        err("email"),
+        r#"type="email""#,
+    ));
     out.push_str(&format!(
         r#"<label for="f-active" class="adm-check"><input type="checkbox" id="f-active" name="active" value="1"{}> Действует (получает мероприятия)</label>"#,
         if p.active { " checked" } else { "" }
     ));
     out.push_str(&format!(
         r#"</fieldset><div class="actions"><button type="submit">{}</button></div></form>"#,
-        if adding { "Добавить организацию" } else { "Сохранить" }
+        if adding {
+            "Добавить организацию"
+        } else {
+            "Сохранить"
+        }
     ));
     out
 }
@@ -261,7 +320,11 @@ struct Done {
     done: Option<String>,
 }
 
-async fn list(State(app): State<App>, PageUser(user): PageUser, Query(q): Query<Done>) -> Result<Html<String>, PageError> {
+async fn list(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<Done>,
+) -> Result<Html<String>, PageError> {
     allow(&user, VIEWERS)?;
     list_page(&app, &user, q.done.as_deref(), None).await
 }
@@ -321,12 +384,22 @@ async fn list_page(
     Ok(page(Some(user), "Организации-исполнители", &body))
 }
 
-async fn add(State(app): State<App>, PageUser(user): PageUser, Form(fields): Form<Fields>) -> Result<Response, PageError> {
+async fn add(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Form(fields): Form<Fields>,
+) -> Result<Response, PageError> {
     allow_write(&user, MANAGERS, &fields)?;
     let p = profile_from_fields(&fields);
     let mut errors = validate(&p, &sections(&app));
     if errors.is_empty() && profile(&app.db, &p.ogrn).await?.is_some() {
-        errors.push(("ogrn", format!("ОГРН {}: организация уже есть в справочнике — измените её карточку", p.ogrn)));
+        errors.push((
+            "ogrn",
+            format!(
+                "ОГРН {}: организация уже есть в справочнике — измените её карточку",
+                p.ogrn
+            ),
+        ));
     }
     if errors.is_empty() {
         save(&app, &p, &user.actor()).await?;
@@ -350,7 +423,10 @@ async fn edit_form(
 
 fn edit_page(app: &App, user: &Principal, p: &Profile, errors: &[(&'static str, String)]) -> Html<String> {
     let title = format!("Организация «{}»", p.name);
-    let mut body = format!(r#"<p><a href="/admin/organisations">← Все организации</a></p><h1>{}</h1>"#, esc(&title));
+    let mut body = format!(
+        r#"<p><a href="/admin/organisations">← Все организации</a></p><h1>{}</h1>"#,
+        esc(&title)
+    );
     if user.can_write() && MANAGERS.contains(&user.role) {
         body.push_str(&profile_form(app, user, p, errors, false));
     } else {
@@ -395,13 +471,14 @@ async fn edit(
 
 /// Retires a rule (measures already assigned stay with their organisation).
 pub async fn retire_rule(db: &Db, id: i64, actor: &str) -> Result<bool> {
-    let changed = sqlx::query("UPDATE routing_rules SET retired_at = $1, retired_by = $2 WHERE id = $3 AND retired_at IS NULL")
-        .bind(now())
-        .bind(actor)
-        .bind(id)
-        .execute(&db.pool)
-        .await?
-        .rows_affected();
+    let changed =
+        sqlx::query("UPDATE routing_rules SET retired_at = $1, retired_by = $2 WHERE id = $3 AND retired_at IS NULL")
+            .bind(now())
+            .bind(actor)
+            .bind(id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
     if changed == 1 {
         crate::audit::record(db, actor, "routing.delete", &format!("rule:{id}"), None).await?;
     }
@@ -432,7 +509,10 @@ async fn rule_errors(app: &App, rule: &RuleForm) -> Result<Vec<(&'static str, St
         None => errors.push(("ogrn", "Исполнитель: выберите организацию из справочника".into())),
         Some(org) if org.department != rule.section && errors.is_empty() => errors.push((
             "ogrn",
-            format!("Исполнитель: организация исполняет раздел «{}», а не выбранный", label_of(&sections(app), &org.department)),
+            format!(
+                "Исполнитель: организация исполняет раздел «{}», а не выбранный",
+                label_of(&sections(app), &org.department)
+            ),
         )),
         Some(org) if !org.active => errors.push(("ogrn", "Исполнитель: организация не действует".into())),
         _ => {}
@@ -440,7 +520,11 @@ async fn rule_errors(app: &App, rule: &RuleForm) -> Result<Vec<(&'static str, St
     Ok(errors)
 }
 
-async fn rules(State(app): State<App>, PageUser(user): PageUser, Query(q): Query<Done>) -> Result<Html<String>, PageError> {
+async fn rules(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<Done>,
+) -> Result<Html<String>, PageError> {
     allow(&user, VIEWERS)?;
     rules_page(&app, &user, q.done.as_deref(), None, &[], None).await
 }
@@ -462,7 +546,8 @@ async fn rules_page(
             .map(|o| o.name.clone())
             .unwrap_or_else(|| ogrn.to_string())
     };
-    let mut body = String::from(r#"<p><a href="/admin/organisations">← Организации</a></p><h1>Маршрутизация мероприятий</h1>"#);
+    let mut body =
+        String::from(r#"<p><a href="/admin/organisations">← Организации</a></p><h1>Маршрутизация мероприятий</h1>"#);
     body.push_str(&done_notice(done));
     body.push_str(r#"<p class="muted">Правило назначает исполнителя раздела на территории; правило без территории действует во всём регионе.</p>"#);
     if let Some(p) = preview {
@@ -479,7 +564,10 @@ async fn rules_page(
             r#"<tr id="rule-{}"><td>{}</td><td>{}</td><td>{} <span class="muted">{}</span></td><td class="hide-narrow">{} · {}</td>"#,
             r.id,
             esc(&label_of(&sections, &r.section)),
-            r.territory_code.as_deref().map(esc).unwrap_or_else(|| "весь регион".into()),
+            r.territory_code
+                .as_deref()
+                .map(|t| esc(&label_of(&territories(app), t)))
+                .unwrap_or_else(|| "весь регион".into()),
             esc(&org_name(&r.ogrn)),
             esc(&r.ogrn),
             dt(&r.created_at),
@@ -509,7 +597,13 @@ async fn rules_page(
         ));
         let mut s = vec![(String::new(), "— раздел —".to_string())];
         s.extend(sections.clone());
-        body.push_str(&select("section", "Раздел", &s, form.map(|f| f.section.as_str()).unwrap_or_default(), err("section")));
+        body.push_str(&select(
+            "section",
+            "Раздел",
+            &s,
+            form.map(|f| f.section.as_str()).unwrap_or_default(),
+            err("section"),
+        ));
         let mut t = vec![(String::new(), "весь регион".to_string())];
         t.extend(territories(app));
         body.push_str(&select(
@@ -520,18 +614,29 @@ async fn rules_page(
             None,
         ));
         let mut o = vec![(String::new(), "— организация —".to_string())];
-        o.extend(
-            orgs.iter()
-                .filter(|o| o.active)
-                .map(|o| (o.ogrn.clone(), format!("{} ({}, {})", o.name, label_of(&sections, &o.department), o.ogrn))),
-        );
-        body.push_str(&select("ogrn", "Исполнитель", &o, form.map(|f| f.ogrn.as_str()).unwrap_or_default(), err("ogrn")));
+        o.extend(orgs.iter().filter(|o| o.active).map(|o| {
+            (
+                o.ogrn.clone(),
+                format!("{} ({}, {})", o.name, label_of(&sections, &o.department), o.ogrn),
+            )
+        }));
+        body.push_str(&select(
+            "ogrn",
+            "Исполнитель",
+            &o,
+            form.map(|f| f.ogrn.as_str()).unwrap_or_default(),
+            err("ogrn"),
+        ));
         body.push_str(r#"<button type="submit">Предпросмотр</button></form>"#);
     }
     Ok(page(Some(user), "Маршрутизация мероприятий", &body))
 }
 
-async fn preview(State(app): State<App>, PageUser(user): PageUser, Form(fields): Form<Fields>) -> Result<Response, PageError> {
+async fn preview(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Form(fields): Form<Fields>,
+) -> Result<Response, PageError> {
     allow_write(&user, MANAGERS, &fields)?;
     let rule = rule_from_fields(&fields);
     let errors = rule_errors(&app, &rule).await?;
@@ -540,6 +645,16 @@ async fn preview(State(app): State<App>, PageUser(user): PageUser, Form(fields):
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
     let moves = directory::preview_rule(&app.db, &rule.section, rule.territory.as_deref(), &rule.ogrn).await?;
+    let orgs = directory::list_organisations(&app.db).await?;
+    let org_name = |ogrn: &Option<String>| match ogrn {
+        Some(o) => orgs
+            .iter()
+            .find(|x| x.ogrn == *o)
+            .map(|x| format!("{} <span class=\"muted\">{}</span>", esc(&x.name), esc(o)))
+            .unwrap_or_else(|| esc(o)),
+        None => "не назначено".into(),
+    };
+    let territories = territories(&app);
     let mut p = String::from(r#"<section class="adm-preview notice" aria-live="polite"><h2>Предпросмотр правила</h2>"#);
     if moves.is_empty() {
         p.push_str("<p>Правило не переназначит ни одного открытого мероприятия.</p>");
@@ -554,14 +669,20 @@ async fn preview(State(app): State<App>, PageUser(user): PageUser, Form(fields):
                 m.ipra_id,
                 esc(&m.ipra_number),
                 esc(&m.measure_name),
-                opt(&m.territory_code),
-                opt(&m.from_ogrn),
-                esc(&m.to_ogrn)
+                m.territory_code
+                    .as_deref()
+                    .map(|t| esc(&label_of(&territories, t)))
+                    .unwrap_or_else(|| "—".into()),
+                org_name(&m.from_ogrn),
+                org_name(&Some(m.to_ogrn.clone()))
             ));
         }
         p.push_str("</tbody></table></div>");
         if moves.len() > 200 {
-            p.push_str(&format!("<p class=\"muted\">Показаны первые 200 из {}.</p>", moves.len()));
+            p.push_str(&format!(
+                "<p class=\"muted\">Показаны первые 200 из {}.</p>",
+                moves.len()
+            ));
         }
     }
     p.push_str(&format!(
@@ -571,10 +692,16 @@ async fn preview(State(app): State<App>, PageUser(user): PageUser, Form(fields):
         esc(rule.territory.as_deref().unwrap_or_default()),
         esc(&rule.ogrn)
     ));
-    Ok(rules_page(&app, &user, None, Some(&rule), &[], Some(p)).await?.into_response())
+    Ok(rules_page(&app, &user, None, Some(&rule), &[], Some(p))
+        .await?
+        .into_response())
 }
 
-async fn save_rule(State(app): State<App>, PageUser(user): PageUser, Form(fields): Form<Fields>) -> Result<Response, PageError> {
+async fn save_rule(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Form(fields): Form<Fields>,
+) -> Result<Response, PageError> {
     allow_write(&user, MANAGERS, &fields)?;
     let rule = rule_from_fields(&fields);
     let errors = rule_errors(&app, &rule).await?;
@@ -582,7 +709,14 @@ async fn save_rule(State(app): State<App>, PageUser(user): PageUser, Form(fields
         let html = rules_page(&app, &user, None, Some(&rule), &errors, None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
-    directory::set_rule(&app.db, &rule.section, rule.territory.as_deref(), &rule.ogrn, &user.actor()).await?;
+    directory::set_rule(
+        &app.db,
+        &rule.section,
+        rule.territory.as_deref(),
+        &rule.ogrn,
+        &user.actor(),
+    )
+    .await?;
     app.refresh_lookups().await?;
     Ok(Redirect::to("/admin/routing?done=rule-saved").into_response())
 }
@@ -625,6 +759,12 @@ mod tests {
             ..Profile::default()
         };
         let fields: Vec<&str> = validate(&bad, &sections).iter().map(|(f, _)| *f).collect();
-        assert!(fields.contains(&"ogrn") && fields.contains(&"name") && fields.contains(&"department") && fields.contains(&"email"), "{fields:?}");
+        assert!(
+            fields.contains(&"ogrn")
+                && fields.contains(&"name")
+                && fields.contains(&"department")
+                && fields.contains(&"email"),
+            "{fields:?}"
+        );
     }
 }

@@ -51,7 +51,11 @@ async fn list(
     }
     body.push_str("</tr></thead><tbody>");
     for p in app.plugins.summaries() {
-        let origin = if p.origin == "builtin" { "встроенный" } else { "установленный" };
+        let origin = if p.origin == "builtin" {
+            "встроенный"
+        } else {
+            "установленный"
+        };
         let state = if p.enabled {
             r#"<span class="ok">включён</span>"#
         } else {
@@ -77,7 +81,13 @@ async fn list(
                     None,
                 )
             } else {
-                button_form(&user, &format!("/admin/plugins/{}/enable", esc(&p.id)), "Включить", "", None)
+                button_form(
+                    &user,
+                    &format!("/admin/plugins/{}/enable", esc(&p.id)),
+                    "Включить",
+                    "",
+                    None,
+                )
             };
             body.push_str(&format!("<td>{action}</td>"));
         }

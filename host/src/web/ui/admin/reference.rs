@@ -67,7 +67,11 @@ async fn lists(State(app): State<App>, PageUser(user): PageUser) -> Result<Html<
 }
 
 fn extra_text(extra: &[(String, String)]) -> String {
-    extra.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+    extra
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_extra(text: &str) -> Vec<(String, String)> {
@@ -93,7 +97,9 @@ struct Row {
 fn rows_from_fields(fields: &Fields) -> Vec<Row> {
     let mut rows: Vec<(usize, Row)> = Vec::new();
     for (key, value) in fields {
-        let Some((name, n)) = key.rsplit_once('_') else { continue };
+        let Some((name, n)) = key.rsplit_once('_') else {
+            continue;
+        };
         let Ok(n) = n.parse::<usize>() else { continue };
         let at = match rows.iter().position(|(i, _)| *i == n) {
             Some(at) => at,
@@ -179,10 +185,15 @@ async fn list_page(
     let entries = snapshot.list(list);
     let title = format!("Справочник «{}»", list_label(list));
     let u = urlencode(list);
-    let mut body = format!(r#"<p><a href="/admin/reference">← Все справочники</a></p><h1>{}</h1>"#, esc(&title));
+    let mut body = format!(
+        r#"<p><a href="/admin/reference">← Все справочники</a></p><h1>{}</h1>"#,
+        esc(&title)
+    );
     body.push_str(&done_notice(done));
     if list == "working-calendar" {
-        body.push_str(r#"<p>Удобнее править по месяцам: <a href="/admin/calendar">производственный календарь</a>.</p>"#);
+        body.push_str(
+            r#"<p>Удобнее править по месяцам: <a href="/admin/calendar">производственный календарь</a>.</p>"#,
+        );
     }
     body.push_str(&format!(
         r#"<p class="actions">Выгрузить текущую версию: <a class="button secondary" href="/admin/reference/{u}/export?format=csv">CSV</a> <a class="button secondary" href="/admin/reference/{u}/export?format=xlsx">XLSX</a></p>"#
@@ -212,7 +223,10 @@ async fn list_page(
             let (aria, message) = match &r.error {
                 Some(e) => (
                     format!(r#" aria-invalid="true" aria-describedby="e-row-{i}""#),
-                    format!(r#"<span class="field-error" id="e-row-{i}" role="alert">{}</span>"#, esc(e)),
+                    format!(
+                        r#"<span class="field-error" id="e-row-{i}" role="alert">{}</span>"#,
+                        esc(e)
+                    ),
                 ),
                 None => (String::new(), String::new()),
             };
@@ -229,7 +243,10 @@ async fn list_page(
         let (aria, message) = match problem.as_ref().filter(|(f, _)| f == "note") {
             Some((_, e)) => (
                 r#" aria-invalid="true" aria-describedby="e-note""#.to_string(),
-                format!(r#"<span class="field-error" id="e-note" role="alert">{}</span>"#, esc(e)),
+                format!(
+                    r#"<span class="field-error" id="e-note" role="alert">{}</span>"#,
+                    esc(e)
+                ),
             ),
             None => (String::new(), String::new()),
         };
@@ -286,14 +303,22 @@ async fn save(
     let note = field(&fields, "note").to_string();
     let checked = check_rows(&mut rows);
     let problem = match (&checked, note.is_empty()) {
-        (None, _) => Some(("rows".to_string(), "Справочник не сохранён: исправьте отмеченные строки.".to_string())),
-        (Some(entries), _) if entries.is_empty() => Some(("rows".into(), "Справочник не сохранён: в нём не осталось записей.".into())),
+        (None, _) => Some((
+            "rows".to_string(),
+            "Справочник не сохранён: исправьте отмеченные строки.".to_string(),
+        )),
+        (Some(entries), _) if entries.is_empty() => Some((
+            "rows".into(),
+            "Справочник не сохранён: в нём не осталось записей.".into(),
+        )),
         (_, true) => Some(("note".into(), "Основание изменения: не указано".into())),
         _ => None,
     };
     if let (Some(entries), None) = (&checked, &problem) {
         save_version(&app, &list, entries, &user.actor(), &note).await?;
-        return Ok(Redirect::to(&format!("/admin/reference/{}?done=reference-saved", urlencode(&list))).into_response());
+        return Ok(
+            Redirect::to(&format!("/admin/reference/{}?done=reference-saved", urlencode(&list))).into_response(),
+        );
     }
     rows.retain(|r| !(r.code.is_empty() && r.name.is_empty() && r.parent.is_empty() && r.extra.is_empty()));
     let html = list_page(&app, &user, &list, None, Some(rows), problem).await?;
@@ -321,7 +346,12 @@ async fn export(
     let snapshot = app.reference();
     let table = Table {
         title: format!("{} (версия {})", list_label(&list), current.version),
-        header: vec!["Код".into(), "Наименование".into(), "Родитель".into(), "Доп. реквизиты".into()],
+        header: vec![
+            "Код".into(),
+            "Наименование".into(),
+            "Родитель".into(),
+            "Доп. реквизиты".into(),
+        ],
         rows: snapshot
             .list(&list)
             .iter()
@@ -363,12 +393,27 @@ mod tests {
         let mut rows = rows_from_fields(&fields);
         let entries = check_rows(&mut rows).unwrap();
         assert_eq!(entries.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(entries[0].extra, vec![("days".into(), "10".into()), ("kind".into(), "x".into())]);
+        assert_eq!(
+            entries[0].extra,
+            vec![("days".into(), "10".into()), ("kind".into(), "x".into())]
+        );
 
         let mut dup = vec![
-            Row { code: "a".into(), name: "x".into(), ..Row::default() },
-            Row { code: "a".into(), name: "y".into(), ..Row::default() },
-            Row { code: "".into(), name: "z".into(), ..Row::default() },
+            Row {
+                code: "a".into(),
+                name: "x".into(),
+                ..Row::default()
+            },
+            Row {
+                code: "a".into(),
+                name: "y".into(),
+                ..Row::default()
+            },
+            Row {
+                code: "".into(),
+                name: "z".into(),
+                ..Row::default()
+            },
         ];
         assert!(check_rows(&mut dup).is_none());
         assert!(dup[1].error.as_deref().unwrap().contains("повторяется"));

@@ -2,7 +2,10 @@
 //! deactivated user's sessions end at once), password reset with a strength check, API tokens
 //! issued (shown once) and revoked.
 
-use super::{alert, allow, allow_write, button_form, done_notice, dt, dt_opt, field, field_opt, input, select, Fields, ADMIN, ADMIN_AUDIT};
+use super::{
+    alert, allow, allow_write, button_form, done_notice, dt, dt_opt, field, field_opt, input, select, Fields, ADMIN,
+    ADMIN_AUDIT,
+};
 use crate::app::App;
 use crate::auth::{self, Principal, Role, UserDetails};
 use crate::register::directory;
@@ -30,7 +33,10 @@ fn role_label(role: &str) -> &'static str {
 }
 
 fn role_options() -> Vec<(String, String)> {
-    ROLES.iter().map(|r| (r.as_str().to_string(), r.label().to_string())).collect()
+    ROLES
+        .iter()
+        .map(|r| (r.as_str().to_string(), r.label().to_string()))
+        .collect()
 }
 
 async fn org_options(app: &App) -> Result<Vec<(String, String)>, PageError> {
@@ -60,7 +66,10 @@ pub async fn check_new_user(app: &App, u: &NewUser) -> anyhow::Result<Vec<(&'sta
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !login_ok {
-        errors.push(("login", "Логин: строчные латинские буквы, цифры, «.», «_», «-»".to_string()));
+        errors.push((
+            "login",
+            "Логин: строчные латинские буквы, цифры, «.», «_», «-»".to_string(),
+        ));
     } else if auth::user_by_login(&app.db, &u.login).await?.is_some() {
         errors.push(("login", format!("Логин: «{}» уже занят", u.login)));
     }
@@ -89,7 +98,11 @@ struct Done {
     done: Option<String>,
 }
 
-async fn list(State(app): State<App>, PageUser(user): PageUser, Query(q): Query<Done>) -> Result<Html<String>, PageError> {
+async fn list(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<Done>,
+) -> Result<Html<String>, PageError> {
     allow(&user, ADMIN_AUDIT)?;
     list_page(&app, &user, q.done.as_deref(), None).await
 }
@@ -131,11 +144,20 @@ async fn list_page(
         ));
         let err = |name: &str| errors.iter().find(|(k, _)| *k == name).map(|(_, e)| e.as_str());
         body.push_str(r#"<h2 id="add">Новый пользователь</h2>"#);
-        body.push_str(&format!(r#"<form method="post" action="/admin/users" class="stack adm-user-form" novalidate>{}"#, csrf_field(user)));
+        body.push_str(&format!(
+            r#"<form method="post" action="/admin/users" class="stack adm-user-form" novalidate>{}"#,
+            csrf_field(user)
+        ));
         if !errors.is_empty() {
             body.push_str(&alert("Пользователь не добавлен: исправьте отмеченные поля."));
         }
-        body.push_str(&input("login", "Логин", &u.login, err("login"), r#"required autocomplete="off""#));
+        body.push_str(&input(
+            "login",
+            "Логин",
+            &u.login,
+            err("login"),
+            r#"required autocomplete="off""#,
+        ));
         body.push_str(&input("full_name", "ФИО", &u.full_name, err("full_name"), "required"));
         body.push_str(&select("role", "Роль", &role_options(), &u.role, err("role")));
         body.push_str(&select(
@@ -157,7 +179,11 @@ async fn list_page(
     Ok(page(Some(user), "Пользователи и роли", &body))
 }
 
-async fn add(State(app): State<App>, PageUser(user): PageUser, Form(fields): Form<Fields>) -> Result<Response, PageError> {
+async fn add(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Form(fields): Form<Fields>,
+) -> Result<Response, PageError> {
     allow_write(&user, ADMIN, &fields)?;
     let u = NewUser {
         login: field(&fields, "login").to_string(),
@@ -173,8 +199,21 @@ async fn add(State(app): State<App>, PageUser(user): PageUser, Form(fields): For
     let errors = check_new_user(&app, &u).await?;
     if errors.is_empty() {
         let role = Role::parse(&u.role)?;
-        let ogrn = if role == Role::Executor { u.ogrn.as_deref() } else { None };
-        auth::add_user(&app.db, &u.login, u.full_name.trim(), role, ogrn, &u.password, &user.actor()).await?;
+        let ogrn = if role == Role::Executor {
+            u.ogrn.as_deref()
+        } else {
+            None
+        };
+        auth::add_user(
+            &app.db,
+            &u.login,
+            u.full_name.trim(),
+            role,
+            ogrn,
+            &u.password,
+            &user.actor(),
+        )
+        .await?;
         return Ok(Redirect::to(&format!("/admin/users/{}?done=user-added", urlencode(&u.login))).into_response());
     }
     let html = list_page(&app, &user, None, Some((u, errors))).await?;
@@ -209,7 +248,10 @@ async fn user_page(
     let tokens = auth::list_tokens(&app.db, login).await?;
     let err = |name: &str| errors.iter().find(|(k, _)| *k == name).map(|(_, e)| e.as_str());
     let title = format!("Пользователь {}", u.login);
-    let mut body = format!(r#"<p><a href="/admin/users">← Все пользователи</a></p><h1>{}</h1>"#, esc(&title));
+    let mut body = format!(
+        r#"<p><a href="/admin/users">← Все пользователи</a></p><h1>{}</h1>"#,
+        esc(&title)
+    );
     body.push_str(&done_notice(done));
     if let Some(token) = new_token {
         body.push_str(&format!(
@@ -235,11 +277,23 @@ async fn user_page(
         }
         body.push_str(&input("full_name", "ФИО", &u.full_name, err("full_name"), "required"));
         body.push_str(&select("role", "Роль", &role_options(), &u.role, err("role")));
-        body.push_str(&select("ogrn", "Организация (для исполнителя)", &org_options(app).await?, u.ogrn.as_deref().unwrap_or_default(), err("ogrn")));
+        body.push_str(&select(
+            "ogrn",
+            "Организация (для исполнителя)",
+            &org_options(app).await?,
+            u.ogrn.as_deref().unwrap_or_default(),
+            err("ogrn"),
+        ));
         body.push_str(r#"<div class="actions"><button type="submit">Сохранить роль</button></div></form>"#);
 
         body.push_str(&format!(r#"<h2>Сброс пароля</h2><form method="post" action="/admin/users/{lu}/password" class="stack adm-password-form" novalidate>{}"#, csrf_field(user)));
-        body.push_str(&input("password", "Новый пароль", "", err("password"), r#"type="password" required autocomplete="new-password""#));
+        body.push_str(&input(
+            "password",
+            "Новый пароль",
+            "",
+            err("password"),
+            r#"type="password" required autocomplete="new-password""#,
+        ));
         body.push_str(r#"<p class="muted">Открытые сеансы пользователя завершатся.</p><div class="actions"><button type="submit">Задать пароль</button></div></form>"#);
 
         body.push_str("<h2>Доступ</h2>");
@@ -272,11 +326,20 @@ async fn user_page(
                 esc(&t.id),
                 esc(&t.label),
                 dt(&t.created_at),
-                t.revoked_at.as_deref().map(|r| format!("отозван {}", dt(r))).unwrap_or_else(|| "действует".into())
+                t.revoked_at
+                    .as_deref()
+                    .map(|r| format!("отозван {}", dt(r)))
+                    .unwrap_or_else(|| "действует".into())
             ));
             if can {
                 let action = if t.revoked_at.is_none() {
-                    button_form(user, &format!("/admin/users/{lu}/tokens/{}/revoke", esc(&t.id)), "Отозвать", "secondary", None)
+                    button_form(
+                        user,
+                        &format!("/admin/users/{lu}/tokens/{}/revoke", esc(&t.id)),
+                        "Отозвать",
+                        "secondary",
+                        None,
+                    )
                 } else {
                     "—".into()
                 };
@@ -287,8 +350,17 @@ async fn user_page(
         body.push_str("</tbody></table></div>");
     }
     if can && u.active {
-        body.push_str(&format!(r#"<form method="post" action="/admin/users/{lu}/tokens" class="filters adm-token-form">{}"#, csrf_field(user)));
-        body.push_str(&input("label", "Назначение токена", "", err("label"), r#"required placeholder="например, интеграция с МИС""#));
+        body.push_str(&format!(
+            r#"<form method="post" action="/admin/users/{lu}/tokens" class="filters adm-token-form">{}"#,
+            csrf_field(user)
+        ));
+        body.push_str(&input(
+            "label",
+            "Назначение токена",
+            "",
+            err("label"),
+            r#"required placeholder="например, интеграция с МИС""#,
+        ));
         body.push_str(r#"<button type="submit">Выпустить токен</button></form>"#);
     }
     Ok(page(Some(user), &title, &body))
@@ -315,11 +387,26 @@ async fn edit(
     }
     if let (Some(role), true) = (role, errors.is_empty()) {
         let ogrn = field_opt(&fields, "ogrn");
-        match auth::update_user(&app.db, &login, field(&fields, "full_name"), role, ogrn.as_deref(), &user.actor()).await {
-            Ok(()) => return Ok(Redirect::to(&format!("/admin/users/{}?done=user-saved", urlencode(&login))).into_response()),
+        match auth::update_user(
+            &app.db,
+            &login,
+            field(&fields, "full_name"),
+            role,
+            ogrn.as_deref(),
+            &user.actor(),
+        )
+        .await
+        {
+            Ok(()) => {
+                return Ok(Redirect::to(&format!("/admin/users/{}?done=user-saved", urlencode(&login))).into_response())
+            }
             Err(e) => {
                 let message = format!("{e:#}");
-                let name = if message.starts_with("ФИО") { "full_name" } else { "ogrn" };
+                let name = if message.starts_with("ФИО") {
+                    "full_name"
+                } else {
+                    "ogrn"
+                };
                 errors.push((name, message));
             }
         }
@@ -336,7 +423,11 @@ async fn password(
 ) -> Result<Response, PageError> {
     allow_write(&user, ADMIN, &fields)?;
     find(&app, &user, &login).await?;
-    let password = fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let password = fields
+        .iter()
+        .find(|(k, _)| k == "password")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
     if let Err(e) = auth::password_strength(password, &login) {
         let html = user_page(&app, &user, &login, None, &[("password", e)], None).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
@@ -372,7 +463,15 @@ async fn issue(
     find(&app, &user, &login).await?;
     let label = field(&fields, "label");
     if label.is_empty() {
-        let html = user_page(&app, &user, &login, None, &[("label", "Назначение токена: не указано".into())], None).await?;
+        let html = user_page(
+            &app,
+            &user,
+            &login,
+            None,
+            &[("label", "Назначение токена: не указано".into())],
+            None,
+        )
+        .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
     let token = auth::issue_token(&app.db, &login, label, &user.actor()).await?;
@@ -391,5 +490,8 @@ async fn revoke(
     auth::revoke_token(&app.db, &login, &id, &user.actor())
         .await
         .map_err(|e| PageError::bad_request(format!("{e:#}")).for_user(&user))?;
-    Ok(Redirect::to(&format!("/admin/users/{}?done=token-revoked", urlencode(&login))))
+    Ok(Redirect::to(&format!(
+        "/admin/users/{}?done=token-revoked",
+        urlencode(&login)
+    )))
 }
