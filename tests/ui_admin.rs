@@ -248,11 +248,33 @@ fn administrator_works_through_every_page() {
         .json();
         assert!(api_log["total"].as_i64().unwrap() >= 1);
 
-        for (path, name) in [
-            ("/admin/messages", "messages"),
-            ("/admin/deaths", "deaths"),
-            ("/admin/jobs", "jobs"),
-        ] {
+        // ZAGS: a namesake without SNILS waits for a decision; a bad SNILS is named, then it is rejected.
+        env.execute(
+            "INSERT INTO death_records (record_id, kind, surname, given_name, patronymic, birth_date, death_date, status, received_at) \
+             VALUES ('170-2026-00042', 'death', 'Иванов', 'Иван', 'Иванович', '1950-02-03', '2026-10-01', 'pending', '2026-10-05T09:00:00Z')",
+        );
+        let death = env.scalar("SELECT MAX(id) FROM death_records");
+        go("/admin/deaths");
+        assert!(b.text(&format!("#death-{death}")).contains("Иванов Иван Иванович"));
+        b.fill(&format!("#snils-{death}"), "123");
+        b.click(&format!(r#"#death-{death} button[value="apply"]"#));
+        let error = b.text(&format!("#e-snils-{death}"));
+        assert!(error.starts_with("СНИЛС"), "{error}");
+        shot(&b, "deaths", backend);
+        b.click(&format!(r#"#death-{death} button[value="reject"]"#));
+        wait_url(&b, "done=death-rejected");
+        assert_eq!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM death_records WHERE id = {death} AND status = 'rejected'"
+            )),
+            1
+        );
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'death.decide'"),
+            1
+        );
+
+        for (path, name) in [("/admin/messages", "messages"), ("/admin/jobs", "jobs")] {
             go(path);
             b.find("h1");
             shot(&b, name, backend);

@@ -191,6 +191,19 @@ async fn decide_death(
     let closed = deaths::decide(&app, id, decision.snils.as_deref(), &user.actor())
         .await
         .map_err(user_error)?;
+    let detail = if decision.snils.is_some() {
+        "применено"
+    } else {
+        "отклонено"
+    };
+    crate::audit::record(
+        &app.db,
+        &user.actor(),
+        "death.decide",
+        &format!("death:{id}"),
+        Some(detail),
+    )
+    .await?;
     Ok(Json(json!({"ok": true, "closed_measures": closed})))
 }
 
