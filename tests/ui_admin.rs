@@ -273,6 +273,26 @@ fn administrator_works_through_every_page() {
             env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'death.decide'"),
             1
         );
+        // A record naming a person of the register: the page offers that person, and confirming applies it.
+        env.execute(
+            "INSERT INTO death_records (record_id, kind, surname, given_name, patronymic, birth_date, death_date, status, received_at) \
+             SELECT '170-2026-00043', 'death', surname, given_name, patronymic, birth_date, '2026-10-02', 'pending', '2026-10-05T09:00:00Z' \
+             FROM persons WHERE id = (SELECT MIN(id) FROM persons)",
+        );
+        let death = env.scalar("SELECT MAX(id) FROM death_records");
+        go("/admin/deaths");
+        b.click(&format!(r#"#death-{death} button[name="person"]"#));
+        wait_url(&b, "done=death-applied");
+        assert_eq!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM death_records WHERE id = {death} AND status = 'applied'"
+            )),
+            1
+        );
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2026-10-02'"),
+            1
+        );
 
         for (path, name) in [("/admin/messages", "messages"), ("/admin/jobs", "jobs")] {
             go(path);

@@ -16,6 +16,52 @@ pub fn routes() -> Router<App> {
         .route("/admin/deaths/{id}", post(decide))
 }
 
+/// A person of the register who may be the one a death record names: same surname and given name,
+/// and the same birth date when the record has one.
+struct Candidate {
+    id: i64,
+    snils: String,
+    full_name: String,
+    birth_date: Option<String>,
+    ipra: Option<i64>,
+}
+
+async fn candidates(app: &App, record: &deaths::DeathRecordView) -> anyhow::Result<Vec<Candidate>> {
+    use sqlx::Row;
+    let mut words = record.full_name.split_whitespace();
+    let (Some(surname), Some(given)) = (words.next(), words.next()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{} {}", surname.to_uppercase(), given.to_uppercase()).replace(['%', '_'], "");
+    let rows = sqlx::query(
+        "SELECT p.id, p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, \
+         (SELECT MAX(i.id) FROM ipras i WHERE i.person_id = p.id) AS ipra \
+         FROM persons p WHERE p.search_name LIKE $1 AND ($2 = '' OR p.birth_date = $2) ORDER BY p.id LIMIT 20",
+    )
+    .bind(format!("{prefix}%"))
+    .bind(record.birth_date.clone().unwrap_or_default())
+    .fetch_all(&app.db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Candidate {
+                id: r.try_get("id")?,
+                snils: r.try_get("snils")?,
+                full_name: format!(
+                    "{} {} {}",
+                    r.try_get::<String, _>("surname")?,
+                    r.try_get::<String, _>("given_name")?,
+                    crate::db::opt_text(r, "patronymic").unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
+                birth_date: crate::db::opt_text(r, "birth_date"),
+                ipra: r.try_get::<Option<i64>, _>("ipra").ok().flatten(),
+            })
+        })
+        .collect()
+}
+
 #[derive(serde::Deserialize, Default)]
 struct ListQuery {
     done: Option<String>,
@@ -28,7 +74,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Html<String>, PageError> {
     allow(&user, VIEWERS)?;
-    render(&app, &user, q.done.as_deref(), q.all.is_some(), None).await
+    render(&app, &user, q.done.as_deref(), q.all.is_some(), None, "").await
 }
 
 fn status_label(status: &str) -> &str {
@@ -48,6 +94,7 @@ async fn render(
     done: Option<&str>,
     all: bool,
     problem: Option<(i64, String)>,
+    typed_snils: &str,
 ) -> Result<Html<String>, PageError> {
     let records: Vec<deaths::DeathRecordView> = deaths::list(app, None)
         .await?
@@ -104,8 +151,33 @@ async fn render(
                         )
                     })
                     .unwrap_or_default();
+                let mut people = String::new();
+                for c in candidates(app, r).await? {
+                    people.push_str(&format!(
+                        r#"<li>{} · {} · СНИЛС {}{} <button type="submit" name="person" value="{}" class="secondary">Это он(а)</button></li>"#,
+                        esc(&c.full_name),
+                        dt_opt(&c.birth_date),
+                        esc(&mask_snils(&c.snils)),
+                        c.ipra
+                            .map(|i| format!(r#" · <a href="/ipras/{i}">карточка ИПРА</a>"#))
+                            .unwrap_or_default(),
+                        c.id
+                    ));
+                }
+                let people = if people.is_empty() {
+                    r#"<p class="muted">В реестре нет граждан с такими ФИО и датой рождения.</p>"#.to_string()
+                } else {
+                    format!(
+                        r#"<p>Или выберите из граждан реестра с такими ФИО:</p><ul class="adm-candidates">{people}</ul>"#
+                    )
+                };
+                let typed = problem
+                    .as_ref()
+                    .filter(|(id, _)| *id == r.id)
+                    .map(|_| esc(typed_snils))
+                    .unwrap_or_default();
                 body.push_str(&format!(
-                    r#"<td><form method="post" action="/admin/deaths/{id}" class="adm-death-form">{csrf}<label for="snils-{id}">СНИЛС гражданина</label><input id="snils-{id}" name="snils" inputmode="numeric" placeholder="000-000-000 00"{aria}>{error}<div class="actions"><button type="submit" name="decision" value="apply">Подтвердить смерть</button><button type="submit" name="decision" value="reject" class="secondary">Отклонить</button></div></form></td>"#,
+                    r#"<td><form method="post" action="/admin/deaths/{id}" class="adm-death-form">{csrf}<input type="hidden" name="decision" value="apply"><label for="snils-{id}">СНИЛС гражданина</label><input id="snils-{id}" name="snils" inputmode="numeric" placeholder="000-000-000 00" value="{typed}"{aria}>{error}<div class="actions"><button type="submit" name="decision" value="apply">Подтвердить смерть</button><button type="submit" name="decision" value="reject" class="secondary">Отклонить</button></div>{people}</form></td>"#,
                     id = r.id,
                     csrf = csrf_field(user),
                     aria = if error.is_empty() { String::new() } else { format!(r#" aria-invalid="true" aria-describedby="e-snils-{}""#, r.id) },
@@ -130,13 +202,44 @@ async fn decide(
     Form(fields): Form<Fields>,
 ) -> Result<Response, PageError> {
     allow_write(&user, MANAGERS, &fields)?;
-    let apply = field(&fields, "decision") == "apply";
-    let snils = field(&fields, "snils");
+    // The last `decision` posted is the button pressed (the hidden one comes first).
+    let decision = fields
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "decision")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let typed = field(&fields, "snils").to_string();
+    let person = field(&fields, "person").parse::<i64>().ok();
+    let apply = decision == "apply" || person.is_some();
+    let snils = match person {
+        Some(person) => {
+            use sqlx::Row;
+            sqlx::query("SELECT snils FROM persons WHERE id = $1")
+                .bind(person)
+                .fetch_optional(&app.db.pool)
+                .await
+                .map_err(anyhow::Error::from)?
+                .map(|r| r.try_get::<String, _>("snils"))
+                .transpose()
+                .map_err(anyhow::Error::from)?
+                .ok_or_else(|| PageError::not_found("Гражданин").for_user(&user))?
+        }
+        None => typed.clone(),
+    };
     if apply && snils.chars().filter(char::is_ascii_digit).count() != 11 {
-        let html = render(&app, &user, None, false, Some((id, "СНИЛС: нужно 11 цифр".into()))).await?;
+        let html = render(
+            &app,
+            &user,
+            None,
+            false,
+            Some((id, "СНИЛС: нужно 11 цифр".into())),
+            &typed,
+        )
+        .await?;
         return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
     }
-    let choice = apply.then_some(snils);
+    let choice = apply.then_some(snils.as_str());
     match deaths::decide(&app, id, choice, &user.actor()).await {
         Ok(_) => {
             let detail = if apply {
@@ -156,7 +259,7 @@ async fn decide(
             Ok(Redirect::to(&format!("/admin/deaths?done={done}")).into_response())
         }
         Err(e) => {
-            let html = render(&app, &user, None, false, Some((id, format!("СНИЛС: {e:#}")))).await?;
+            let html = render(&app, &user, None, false, Some((id, format!("СНИЛС: {e:#}"))), &typed).await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
     }
