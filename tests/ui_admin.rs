@@ -9,12 +9,16 @@ use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "correct horse battery";
 
-/// Waits until the browser's address contains `part` (a form post redirected there).
+/// Waits until the browser's address contains `part` (a form post redirected there) and the page has loaded.
 fn wait_url(browser: &Browser, part: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !browser.url().contains(part) {
         assert!(Instant::now() < deadline, "expected {part} in {}", browser.url());
         std::thread::sleep(Duration::from_millis(100));
+    }
+    while browser.script("return document.readyState").as_str() != Some("complete") {
+        assert!(Instant::now() < deadline, "{part} did not finish loading");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -99,6 +103,7 @@ fn administrator_works_through_every_page() {
         shot(&b, "job", backend);
         b.fill("#f-schedule", "каждый день");
         b.click(".adm-job-form button[type=submit]");
+        b.find("#e-schedule");
         let error = b.text("#e-schedule");
         assert!(error.starts_with("Расписание"), "{error}");
         b.fill("#f-schedule", "0 7 * * 1-5");
@@ -116,6 +121,7 @@ fn administrator_works_through_every_page() {
         b.fill("#f-inn", "7707083893");
         b.fill("#f-email", "pol2@example.ru");
         b.click(".adm-org-form button[type=submit]");
+        b.find("#e-ogrn");
         let error = b.text("#e-ogrn");
         assert!(error.contains("ОГРН") && error.contains(&bad), "{error}");
         shot(&b, "org-error", backend);
@@ -151,6 +157,7 @@ fn administrator_works_through_every_page() {
         b.select("#f-role", "coordinator");
         b.fill("#f-password", "short");
         b.click(".adm-user-form button[type=submit]");
+        b.find("#e-password");
         assert!(b.text("#e-password").starts_with("Пароль"), "{}", b.text("main"));
         b.fill("#f-password", "Secure-Pass-2026");
         b.click(".adm-user-form button[type=submit]");
@@ -247,6 +254,15 @@ fn administrator_works_through_every_page() {
         )
         .json();
         assert!(api_log["total"].as_i64().unwrap() >= 1);
+        let csv = http(
+            addr,
+            "GET",
+            "/admin/audit/export?action=user.&format=csv",
+            &[("Cookie", &admin_cookie)],
+            None,
+        );
+        assert_eq!(csv.status, 200);
+        assert!(csv.body.contains("user.deactivate") && !csv.body.contains("plugin.disable"));
 
         // ZAGS: a namesake without SNILS waits for a decision; a bad SNILS is named, then it is rejected.
         env.execute(
@@ -258,6 +274,7 @@ fn administrator_works_through_every_page() {
         assert!(b.text(&format!("#death-{death}")).contains("Иванов Иван Иванович"));
         b.fill(&format!("#snils-{death}"), "123");
         b.click(&format!(r#"#death-{death} button[value="apply"]"#));
+        b.find(&format!("#e-snils-{death}"));
         let error = b.text(&format!("#e-snils-{death}"));
         assert!(error.starts_with("СНИЛС"), "{error}");
         shot(&b, "deaths", backend);

@@ -15,10 +15,14 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/admin/audit", get(show))
+    Router::new()
+        .route("/admin/audit", get(show))
+        .route("/admin/audit/export", get(export))
 }
 
 pub const PER_PAGE: i64 = 50;
+/// The most entries one export holds (narrow the filter for more).
+pub const EXPORT_MAX: i64 = 20_000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct AuditFilter {
@@ -79,8 +83,13 @@ fn bind_all<'q>(
     q
 }
 
-/// The entries matching a filter, newest first.
+/// The entries matching a filter, newest first, a page of [`PER_PAGE`].
 pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
+    let page = f.page.unwrap_or(1).max(1);
+    search_rows(db, f, PER_PAGE, (page - 1) * PER_PAGE).await
+}
+
+async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, offset: i64) -> Result<AuditPage> {
     let from = check_day(&f.from, "Дата с").map_err(anyhow::Error::msg)?;
     let to = check_day(&f.to, "Дата по").map_err(anyhow::Error::msg)?;
     // `at` is RFC 3339 UTC text, so day bounds compare as text.
@@ -96,7 +105,6 @@ pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
     let action = text(&f.action);
     let subject = text(&f.subject).to_lowercase();
     let like = |s: &str| format!("%{}%", s.replace(['%', '_'], ""));
-    let page = f.page.unwrap_or(1).max(1);
     let args = [
         actor.clone(),
         like(&actor),
@@ -113,8 +121,9 @@ pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
         .await?
         .try_get("n")?;
     let sql = format!(
-        "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT {PER_PAGE} OFFSET {}",
-        (page - 1) * PER_PAGE
+        "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT {} OFFSET {}",
+        limit.clamp(1, EXPORT_MAX),
+        offset.max(0)
     );
     let items = bind_all(sqlx::query(&sql), &args)
         .fetch_all(&db.pool)
@@ -133,8 +142,8 @@ pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
         .collect::<Result<Vec<_>>>()?;
     Ok(AuditPage {
         total,
-        page,
-        per_page: PER_PAGE,
+        page: offset / limit.max(1) + 1,
+        per_page: limit,
         items,
     })
 }
@@ -244,6 +253,10 @@ async fn show(
         ));
     }
     body.push_str("</tbody></table></div>");
+    let query = query_string(&f, 1);
+    body.push_str(&format!(
+        r#"<p class="actions">Выгрузить найденное (до {EXPORT_MAX} записей): <a class="button secondary" href="/admin/audit/export?{query}&amp;format=csv">CSV</a> <a class="button secondary" href="/admin/audit/export?{query}&amp;format=xlsx">XLSX</a></p>"#
+    ));
     let pages = (found.total + PER_PAGE - 1) / PER_PAGE;
     if pages > 1 {
         body.push_str(r#"<nav class="pages" aria-label="Страницы">"#);
@@ -263,4 +276,54 @@ async fn show(
         body.push_str("</nav>");
     }
     Ok(page(Some(&user), "Журнал аудита", &body))
+}
+
+#[derive(Deserialize, Default)]
+struct ExportFormat {
+    format: Option<String>,
+}
+
+async fn export(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(f): Query<AuditFilter>,
+    Query(fmt): Query<ExportFormat>,
+) -> Result<axum::response::Response, PageError> {
+    allow(&user, ADMIN_AUDIT)?;
+    let format = crate::web::export::Format::parse(fmt.format.as_deref().unwrap_or("csv"))
+        .ok_or_else(|| PageError::bad_request("Формат выгрузки: csv или xlsx".into()).for_user(&user))?;
+    for (value, name) in [(&f.from, "Дата с"), (&f.to, "Дата по")] {
+        check_day(value, name).map_err(|e| PageError::bad_request(e).for_user(&user))?;
+    }
+    let found = search_rows(&app.db, &f, EXPORT_MAX, 0).await?;
+    crate::audit::record(
+        &app.db,
+        &user.actor(),
+        "audit.export",
+        "audit-log",
+        Some(&format!("записей: {}", found.items.len())),
+    )
+    .await?;
+    use crate::web::export::{Cell, Table};
+    let table = Table {
+        title: "Журнал аудита".into(),
+        header: ["Когда (UTC)", "Кто", "Действие", "Объект", "Подробности"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        rows: found
+            .items
+            .into_iter()
+            .map(|e| {
+                vec![
+                    Cell::from(dt(&e.at)),
+                    Cell::from(e.actor),
+                    Cell::from(e.action),
+                    Cell::from(e.subject),
+                    Cell::from(e.detail),
+                ]
+            })
+            .collect(),
+    };
+    Ok(table.download(format, "audit-log"))
 }
