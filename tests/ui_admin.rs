@@ -201,6 +201,16 @@ fn administrator_works_through_every_page() {
         );
         assert_eq!(csv.status, 200);
         assert!(csv.body.contains("Письменный отказ от мероприятия"));
+        let orgs_csv = http(
+            addr,
+            "GET",
+            "/admin/organisations/export?section=health&format=csv",
+            &[("Cookie", &admin_cookie)],
+            None,
+        );
+        assert_eq!(orgs_csv.status, 200);
+        assert!(orgs_csv.body.contains(&good) && orgs_csv.body.contains("7707083893"));
+        assert!(!orgs_csv.body.contains("Исполнитель sport"), "only the health section");
 
         // Calendar: a weekday becomes a holiday (a new version of the list).
         go("/admin/calendar?year=2026");

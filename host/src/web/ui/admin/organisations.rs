@@ -22,6 +22,7 @@ use sqlx::Row;
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/admin/organisations", get(list).post(add))
+        .route("/admin/organisations/export", get(export))
         .route("/admin/organisations/{ogrn}", get(edit_form).post(edit))
         .route("/admin/routing", get(rules).post(save_rule))
         .route("/admin/routing/preview", post(preview))
@@ -320,13 +321,80 @@ struct Done {
     done: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    done: Option<String>,
+    section: Option<String>,
+    format: Option<String>,
+}
+
 async fn list(
     State(app): State<App>,
     PageUser(user): PageUser,
-    Query(q): Query<Done>,
+    Query(q): Query<ListQuery>,
 ) -> Result<Html<String>, PageError> {
     allow(&user, VIEWERS)?;
-    list_page(&app, &user, q.done.as_deref(), None).await
+    list_page(
+        &app,
+        &user,
+        q.done.as_deref(),
+        None,
+        q.section.as_deref().unwrap_or_default(),
+    )
+    .await
+}
+
+/// The directory (or one section of it) as CSV or XLSX.
+async fn export(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    use crate::web::export::{Cell, Format, Table};
+    allow(&user, VIEWERS)?;
+    let format = Format::parse(q.format.as_deref().unwrap_or("csv"))
+        .ok_or_else(|| PageError::bad_request("Формат выгрузки: csv или xlsx".into()).for_user(&user))?;
+    let section = q.section.unwrap_or_default();
+    let sections = sections(&app);
+    let rows = profiles(&app.db)
+        .await?
+        .into_iter()
+        .filter(|o| section.is_empty() || o.department == section)
+        .map(|o| {
+            vec![
+                Cell::from(o.name),
+                Cell::from(o.ogrn),
+                Cell::from(o.inn),
+                Cell::from(label_of(&sections, &o.department)),
+                Cell::from(o.territory_code),
+                Cell::from(o.executor_type),
+                Cell::from(o.gis_ecp_id),
+                Cell::from(o.contact_name),
+                Cell::from(o.phone),
+                Cell::from(o.email),
+                Cell::from(if o.active { "да" } else { "нет" }),
+            ]
+        })
+        .collect();
+    let header = [
+        "Наименование",
+        "ОГРН",
+        "ИНН",
+        "Раздел",
+        "Территория",
+        "Тип исполнителя",
+        "ГИС ЕЦП",
+        "Контактное лицо",
+        "Телефон",
+        "Эл. почта",
+        "Действует",
+    ];
+    let table = Table {
+        title: "Организации-исполнители".into(),
+        header: header.iter().map(|h| h.to_string()).collect(),
+        rows,
+    };
+    Ok(table.download(format, "organisations"))
 }
 
 async fn list_page(
@@ -334,13 +402,28 @@ async fn list_page(
     user: &Principal,
     done: Option<&str>,
     form: Option<(Profile, Vec<(&'static str, String)>)>,
+    section: &str,
 ) -> Result<Html<String>, PageError> {
-    let orgs = profiles(&app.db).await?;
+    let orgs: Vec<Profile> = profiles(&app.db)
+        .await?
+        .into_iter()
+        .filter(|o| section.is_empty() || o.department == section)
+        .collect();
     let sections = sections(app);
     let mut body = String::from(
         r#"<h1>Организации-исполнители</h1><p><a href="/admin/routing">Правила маршрутизации мероприятий →</a></p>"#,
     );
     body.push_str(&done_notice(done));
+    let mut choices = vec![(String::new(), "все разделы".to_string())];
+    choices.extend(sections.clone());
+    body.push_str(r#"<form class="filters" method="get" action="/admin/organisations">"#);
+    body.push_str(
+        &select("section", "Раздел", &choices, section, None).replace("<select ", "<select data-autosubmit "),
+    );
+    body.push_str(&format!(
+        r#"<button type="submit">Показать</button><a class="button secondary" href="/admin/organisations/export?section={0}&amp;format=csv">CSV</a><a class="button secondary" href="/admin/organisations/export?section={0}&amp;format=xlsx">XLSX</a></form>"#,
+        urlencode(section)
+    ));
     body.push_str(
         r#"<div class="table-wrap"><table class="adm-orgs"><thead><tr><th>Наименование</th><th>ОГРН</th><th class="hide-narrow">ИНН</th><th>Раздел</th><th class="hide-narrow">Территория</th><th class="hide-narrow">Тип</th><th class="hide-narrow">ГИС ЕЦП</th><th class="hide-narrow">Контакт</th><th>Действует</th></tr></thead><tbody>"#,
     );
@@ -405,7 +488,7 @@ async fn add(
         save(&app, &p, &user.actor()).await?;
         return Ok(Redirect::to("/admin/organisations?done=org-saved").into_response());
     }
-    let html = list_page(&app, &user, None, Some((p, errors))).await?;
+    let html = list_page(&app, &user, None, Some((p, errors)), "").await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
 }
 
