@@ -56,3 +56,183 @@ fn logs_in_returns_to_the_page_asked_for_and_logs_out() {
         assert!(browser.url().contains("/login"), "logged out: {}", browser.url());
     }
 }
+
+const PASSWORD: &str = "long enough password";
+
+/// Every page a user can reach by following links, starting from the menu: crawled as the
+/// administrator (who sees all), one address per path, without exports and the API.
+fn crawl(addr: &str, cookie: &str) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut queue: Vec<String> = ["/", "/executions", "/reports", "/dashboard", "/stats", "/admin"]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    let mut pages = Vec::new();
+    while let Some(target) = queue.pop() {
+        let path = target.split(['?', '#']).next().unwrap_or_default().to_string();
+        if !seen.insert(path.clone()) || pages.len() >= 400 {
+            continue;
+        }
+        let page = common::http(addr, "GET", &target, &[("Cookie", cookie)], None);
+        assert!(page.status < 500, "{target}: {} {}", page.status, page.body);
+        if page.status != 200 || !page.headers.to_lowercase().contains("text/html") {
+            continue;
+        }
+        pages.push(target.clone());
+        for part in page.body.split("href=\"").skip(1) {
+            let link = part.split('"').next().unwrap_or_default().replace("&amp;", "&");
+            let skip = !link.starts_with('/')
+                || link.starts_with("//")
+                || ["/api/", "/assets/", "/login", "/logout"]
+                    .iter()
+                    .any(|p| link.starts_with(p))
+                || link.contains("format=")
+                || link.ends_with(".pdf")
+                || link.ends_with(".csv")
+                || link.ends_with(".xlsx");
+            if !skip {
+                queue.push(link);
+            }
+        }
+    }
+    pages
+}
+
+/// Each role on every page and every API route: nothing of a person outside an executor's
+/// organisation leaks anywhere; the auditor changes nothing; the menu shows only what opens.
+#[test]
+fn each_role_sees_only_what_it_should_on_every_page_and_route() {
+    let env = Env::new(common::Backend::Sqlite);
+    let orgs = env.directory();
+    let stranger = common::ogrn(102_770_013_277);
+    env.run_ok(&[
+        "orgs",
+        "add",
+        "--ogrn",
+        &stranger,
+        "--name",
+        "Другая больница",
+        "--department",
+        "health",
+    ]);
+    let (ipra, report) = env.reported_ipra("extract_4.xml", &orgs);
+    for (login, role, ogrn) in [
+        ("admin", "administrator", None),
+        ("coord", "coordinator", None),
+        ("audit", "auditor", None),
+        ("health", "executor", Some(orgs["health"].as_str())),
+        ("other", "executor", Some(stranger.as_str())),
+    ] {
+        env.add_user(login, role, ogrn, PASSWORD);
+    }
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+    let cookie = |login: &str| common::login(addr, login, PASSWORD);
+    let admin = cookie("admin");
+    let pages = crawl(addr, &admin.0);
+    assert!(pages.len() >= 6, "{pages:?}");
+
+    // What must never reach another organisation's executor: the person's name and SNILS.
+    let person = env.ok(&["show", &ipra.to_string(), "--json"]);
+    let surname = person["person"]["surname"].as_str().unwrap().to_string();
+    let snils = person["person"]["snils"].as_str().unwrap().to_string();
+    let formatted = format!("{}-{}-{}", &snils[0..3], &snils[3..6], &snils[6..9]);
+    let leaks = |body: &str| body.contains(&surname) || body.contains(&snils) || body.contains(&formatted);
+
+    let menu_of = |body: &str| -> Vec<String> {
+        let Some(nav) = body.split("<nav class=\"main\"").nth(1) else {
+            return Vec::new();
+        };
+        let nav = nav.split("</nav>").next().unwrap_or_default();
+        nav.split("href=\"")
+            .skip(1)
+            .map(|p| p.split('"').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    for login in ["admin", "coord", "audit", "health", "other"] {
+        let (session, _) = cookie(login);
+        let home = common::http(addr, "GET", "/", &[("Cookie", session.as_str())], None);
+        let menu = menu_of(&home.body);
+        assert!(!menu.is_empty(), "{login} has a menu");
+        for page in &pages {
+            let got = common::http(addr, "GET", page, &[("Cookie", session.as_str())], None);
+            assert!(got.status < 500, "{login} {page}: {} {}", got.status, got.body);
+            assert!(matches!(got.status, 200 | 403 | 404), "{login} {page}: {}", got.status);
+            // A part of the site missing from the role's menu does not open for it either.
+            let top = ["/executions", "/reports", "/dashboard", "/stats", "/admin"]
+                .iter()
+                .find(|t| page.starts_with(*t));
+            if let Some(top) = top.filter(|top| !menu.iter().any(|m| m == *top)) {
+                assert_eq!(
+                    got.status, 403,
+                    "{login} does not see {top} in the menu but opens {page}"
+                );
+            }
+            if login == "other" {
+                assert!(!leaks(&got.body), "{login} sees the person on {page}");
+            }
+            if login == "audit" && got.status == 200 {
+                // The auditor's pages carry no form that changes anything (logout and the
+                // personal settings of the register aside).
+                for form in got.body.split("<form").skip(1) {
+                    let head = form.split('>').next().unwrap_or_default().to_lowercase();
+                    if head.contains("method=\"post\"") {
+                        assert!(
+                            head.contains("action=\"/logout\"")
+                                || head.contains("saved-filter")
+                                || head.contains("columns"),
+                            "auditor has a changing form on {page}: <form{head}>"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // Every API route, with this IPRA's and report's ids.
+    let doc = common::http(addr, "GET", "/api/v1/openapi.json", &[], None).json();
+    let (other, _) = cookie("other");
+    let (audit, audit_csrf) = cookie("audit");
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{id}", &ipra.to_string())
+            .replace("{list}", "sections")
+            .replace("{name}", "fri-inbox");
+        let concrete = if path.starts_with("/api/v1/reports/") {
+            concrete.replace(&format!("/{ipra}"), &format!("/{report}"))
+        } else {
+            concrete
+        };
+        for method in methods.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            if method == "GET" {
+                let got = common::http(addr, "GET", &concrete, &[("Cookie", other.as_str())], None);
+                assert!(got.status < 500, "other GET {concrete}: {}", got.status);
+                assert!(
+                    !leaks(&got.body),
+                    "another organisation's executor sees the person at GET {concrete}"
+                );
+                continue;
+            }
+            let personal = path == "/api/v1/session"
+                || path.starts_with("/api/v1/saved-filters")
+                || path.starts_with("/api/v1/settings/");
+            if personal {
+                continue;
+            }
+            let got = common::http(
+                addr,
+                &method,
+                &concrete,
+                &[("Cookie", audit.as_str()), ("X-CSRF-Token", audit_csrf.as_str())],
+                Some("{}"),
+            );
+            assert!(
+                matches!(got.status, 403 | 404),
+                "the auditor changes something: {method} {concrete} → {} {}",
+                got.status,
+                got.body
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Users, roles scoped to an organisation, sessions and API tokens. Passwords are argon2 hashes,
 //! random tokens are stored as SHA-256; failed logins are throttled per login.
 
+pub mod oidc;
 pub mod web;
 
 use crate::db::{now, opt_text, Db};
@@ -271,7 +272,18 @@ pub async fn login(
     let (true, Some(row)) = (verified, row) else {
         return Err(LoginError::Invalid);
     };
-    let principal = principal_from_row(&row, None)?;
+    Ok(start_session(db, &row, ip, "session.login").await?)
+}
+
+/// Opens a session for the user of `row` (a password or an identity provider vouched for them)
+/// and records the login in the audit log under `action`.
+pub(crate) async fn start_session(
+    db: &Db,
+    row: &sqlx::any::AnyRow,
+    ip: Option<&str>,
+    action: &str,
+) -> Result<(NewSession, Principal)> {
+    let principal = principal_from_row(row, None)?;
     let session = NewSession {
         token: random_token()?,
         csrf: random_token()?,
@@ -287,9 +299,8 @@ pub async fn login(
         .bind(expires)
         .bind(ip)
         .execute(&db.pool)
-        .await
-        .map_err(anyhow::Error::from)?;
-    crate::audit::record(db, &principal.actor(), "session.login", &format!("user:{login}"), ip).await?;
+        .await?;
+    crate::audit::record(db, &principal.actor(), action, &format!("user:{}", principal.login), ip).await?;
     let csrf = session.csrf.clone();
     Ok((
         session,

@@ -7,6 +7,8 @@ pub mod directory;
 pub mod egisso;
 pub mod execution;
 pub mod import;
+pub mod ipra_reports;
+pub mod preferences;
 pub mod query;
 pub mod reference;
 pub mod stats;

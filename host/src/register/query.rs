@@ -6,18 +6,224 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-/// Filters of the register of extracts (seed 002: basic and extended filters).
-#[derive(Clone, Debug, Default, Deserialize)]
+/// Filters of the register of extracts (seed 002: basic and extended filters), the quick search, the
+/// sort and the page. Every field is optional text so that an empty form field is simply "no filter".
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 pub struct IpraFilter {
+    /// Quick search: IPRA number (or its beginning), SNILS, or the beginning of the surname/FIO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// `adult` or `child`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_date: Option<String>,
+    /// The MSE institution that issued the IPRA (exact name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snils: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surname: Option<String>,
+    /// The beginning of «Фамилия Имя Отчество».
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fio: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub territory: Option<String>,
+    /// Only IPRAs with measures of this section.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// `1`: only IPRAs with open measures past their due date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue: Option<String>,
+    /// Only IPRAs with measures assigned to this organisation (OGRN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assigned: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_to: Option<String>,
+    /// A column of [`SORTABLE`]; the default is the decision date, newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// `asc` or `desc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number_or_empty"
+    )]
     pub page: Option<u32>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number_or_empty"
+    )]
     pub per_page: Option<u32>,
+}
+
+/// A page number from a query string: an empty or non-numeric value is "not given".
+fn number_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(u32),
+        Text(String),
+    }
+    Ok(match Option::<Raw>::deserialize(d)? {
+        Some(Raw::Number(n)) => Some(n),
+        Some(Raw::Text(t)) => t.trim().parse().ok(),
+        None => None,
+    })
+}
+
+/// The columns the register may be sorted by, and the SQL each stands for. Only these fragments
+/// ever reach the SQL text; what the user sends only chooses among them.
+pub const SORTABLE: &[(&str, &str)] = &[
+    ("kind", "i.is_child"),
+    ("number", "i.number"),
+    ("decision_date", "i.decision_date"),
+    ("protocol_number", "i.protocol_number"),
+    ("protocol_date", "i.protocol_date"),
+    ("issued_by", "i.issued_by"),
+    ("fio", "p.search_name"),
+    ("status", "i.status"),
+    ("territory", "p.territory_code"),
+    ("measures", "measures"),
+    ("overdue", "overdue"),
+    ("received", "i.received_at"),
+];
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+impl IpraFilter {
+    /// The filter and sort as query-string pairs (no page), in a stable order: links, saved filters.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("q", &self.q),
+            ("kind", &self.kind),
+            ("number", &self.number),
+            ("protocol_number", &self.protocol_number),
+            ("protocol_date", &self.protocol_date),
+            ("issued_by", &self.issued_by),
+            ("snils", &self.snils),
+            ("surname", &self.surname),
+            ("fio", &self.fio),
+            ("status", &self.status),
+            ("territory", &self.territory),
+            ("section", &self.section),
+            ("overdue", &self.overdue),
+            ("assigned", &self.assigned),
+            ("decision_from", &self.decision_from),
+            ("decision_to", &self.decision_to),
+            ("sort", &self.sort),
+            ("dir", &self.dir),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| non_empty(v).map(|v| (k, v.to_string())))
+        .collect()
+    }
+
+    /// Whether any filter (not sort or page) is set.
+    pub fn is_filtered(&self) -> bool {
+        self.pairs().iter().any(|(k, _)| *k != "sort" && *k != "dir")
+    }
+
+    /// The first problem with the filter's values, in Russian naming the field.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        match self.problems().into_iter().next() {
+            Some((_, message)) => Err(message),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem with the filter's values: the parameter it concerns and a Russian message
+    /// naming the field (pages show each next to its field).
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        for (key, field, label) in [
+            ("decision_from", &self.decision_from, "Дата вынесения решения с"),
+            ("decision_to", &self.decision_to, "Дата вынесения решения по"),
+            ("protocol_date", &self.protocol_date, "Дата протокола"),
+        ] {
+            if let Some(v) = non_empty(field) {
+                if crate::register::deadlines::parse_date(v).is_none() {
+                    out.push((
+                        key,
+                        format!("«{label}»: дата «{v}» не распознана, нужна дата в виде ГГГГ-ММ-ДД"),
+                    ));
+                }
+            }
+        }
+        if let (Some(from), Some(to)) = (non_empty(&self.decision_from), non_empty(&self.decision_to)) {
+            if out.is_empty() && from > to {
+                out.push((
+                    "decision_to",
+                    "«Дата вынесения решения по» раньше, чем «с»: период пуст".to_string(),
+                ));
+            }
+        }
+        if let Some(v) = non_empty(&self.kind) {
+            if v != "adult" && v != "child" {
+                out.push(("kind", format!("«Тип выписки»: «{v}» — ожидается adult или child")));
+            }
+        }
+        if let Some(v) = non_empty(&self.status) {
+            if !["active", "superseded", "closed"].contains(&v) {
+                out.push((
+                    "status",
+                    format!("«Статус»: «{v}» — ожидается active, superseded или closed"),
+                ));
+            }
+        }
+        if let Some(v) = non_empty(&self.snils) {
+            let digits = v.chars().filter(char::is_ascii_digit).count();
+            if digits == 0 || v.chars().any(|c| !(c.is_ascii_digit() || c == '-' || c == ' ')) {
+                out.push((
+                    "snils",
+                    format!("«СНИЛС»: «{v}» — допустимы только цифры, дефисы и пробелы"),
+                ));
+            }
+        }
+        if let Some(v) = non_empty(&self.sort) {
+            if !SORTABLE.iter().any(|(k, _)| *k == v) {
+                out.push(("sort", format!("сортировка по «{v}» недоступна")));
+            }
+        }
+        if let Some(v) = non_empty(&self.dir) {
+            if v != "asc" && v != "desc" {
+                out.push(("dir", format!("направление сортировки «{v}»: ожидается asc или desc")));
+            }
+        }
+        out
+    }
+
+    /// The ORDER BY clause: a whitelisted column, empty values last, ties broken by id.
+    fn order_by(&self) -> String {
+        let column = non_empty(&self.sort)
+            .and_then(|s| SORTABLE.iter().find(|(k, _)| *k == s))
+            .map(|(_, sql)| *sql);
+        let desc = match non_empty(&self.dir) {
+            Some("asc") => false,
+            Some("desc") => true,
+            _ => column.is_none(),
+        };
+        let dir = if desc { "DESC" } else { "ASC" };
+        match column {
+            Some(c @ ("measures" | "overdue")) => format!("{c} {dir}, i.id {dir}"),
+            Some(c) => format!("({c} IS NULL), {c} {dir}, i.id {dir}"),
+            None => format!("(i.decision_date IS NULL), i.decision_date {dir}, i.id {dir}"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -34,7 +240,12 @@ pub struct IpraListItem {
     /// Masked: only the last check digits are shown in lists.
     pub snils: String,
     pub full_name: String,
+    /// Measures of the IPRA (for an executor: those assigned to its organisation).
     pub measures: i64,
+    /// Of them, open and past their due date today.
+    pub overdue: i64,
+    pub territory_code: Option<String>,
+    pub received_at: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -69,70 +280,193 @@ fn full_name(surname: &str, given: &str, patronymic: Option<&str>) -> String {
     }
 }
 
-/// `scope`: the OGRN of an executor, who sees only IPRAs with measures assigned to it.
+/// Bind values of a query being built, numbered `$1`, `$2`, … in the order they are added.
+#[derive(Default)]
+struct Binds(Vec<String>);
+
+impl Binds {
+    fn add(&mut self, value: String) -> String {
+        self.0.push(value);
+        format!("${}", self.0.len())
+    }
+}
+
+/// The WHERE conditions of a filter; values go to `binds`, never into the SQL text.
+fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Binds) -> Vec<String> {
+    let mut c = Vec::new();
+    if let Some(ogrn) = scope {
+        c.push(format!(
+            "EXISTS (SELECT 1 FROM measures sm WHERE sm.ipra_id = i.id AND sm.assigned_ogrn = {})",
+            b.add(ogrn.to_string())
+        ));
+    }
+    if let Some(v) = non_empty(&filter.q) {
+        let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+        let mut any = vec![
+            format!("i.number = {}", b.add(v.to_string())),
+            format!("i.number LIKE {}", b.add(format!("{}%", like_escape(v)))),
+            format!(
+                "p.search_name LIKE {}",
+                b.add(format!("{}%", like_escape(&v.to_uppercase())))
+            ),
+        ];
+        if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+            any.push(format!("i.snils = {}", b.add(digits)));
+        }
+        c.push(format!("({})", any.join(" OR ")));
+    }
+    match non_empty(&filter.kind) {
+        Some("child") => c.push("i.is_child = 1".into()),
+        Some("adult") => c.push("i.is_child = 0".into()),
+        _ => {}
+    }
+    if let Some(v) = non_empty(&filter.number) {
+        c.push(format!("i.number = {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.protocol_number) {
+        c.push(format!("i.protocol_number = {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.protocol_date) {
+        c.push(format!("i.protocol_date = {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.issued_by) {
+        c.push(format!("i.issued_by = {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.snils) {
+        c.push(format!(
+            "i.snils = {}",
+            b.add(v.chars().filter(char::is_ascii_digit).collect())
+        ));
+    }
+    if let Some(v) = non_empty(&filter.surname) {
+        c.push(format!(
+            "p.search_name LIKE {}",
+            b.add(format!("{}%", like_escape(&v.to_uppercase())))
+        ));
+    }
+    if let Some(v) = non_empty(&filter.fio) {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        c.push(format!(
+            "p.search_name LIKE {}",
+            b.add(format!("{}%", like_escape(&words.join(" ").to_uppercase())))
+        ));
+    }
+    if let Some(v) = non_empty(&filter.status) {
+        c.push(format!("i.status = {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.territory) {
+        c.push(format!("p.territory_code = {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.section) {
+        c.push(format!(
+            "EXISTS (SELECT 1 FROM measures fm WHERE fm.ipra_id = i.id AND fm.section = {})",
+            b.add(v.to_string())
+        ));
+    }
+    if non_empty(&filter.overdue).is_some_and(|v| v == "1" || v == "true" || v == "on") {
+        let today = b.add(today.to_string());
+        let own = scope
+            .map(|o| format!(" AND om.assigned_ogrn = {}", b.add(o.to_string())))
+            .unwrap_or_default();
+        c.push(format!(
+            "EXISTS (SELECT 1 FROM measures om WHERE om.ipra_id = i.id AND om.status = 'open' \
+             AND om.due_date IS NOT NULL AND om.due_date < {today}{own})"
+        ));
+    }
+    if let Some(v) = non_empty(&filter.assigned) {
+        c.push(format!(
+            "EXISTS (SELECT 1 FROM measures am WHERE am.ipra_id = i.id AND am.assigned_ogrn = {})",
+            b.add(v.to_string())
+        ));
+    }
+    if let Some(v) = non_empty(&filter.decision_from) {
+        c.push(format!("i.decision_date >= {}", b.add(v.to_string())));
+    }
+    if let Some(v) = non_empty(&filter.decision_to) {
+        c.push(format!("i.decision_date <= {}", b.add(v.to_string())));
+    }
+    c
+}
+
+/// `%`, `_` and `\` of user text match themselves in a LIKE pattern (with `ESCAPE` not portable
+/// across both engines' defaults, they are simply dropped: nobody searches names by them).
+fn like_escape(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect()
+}
+
+/// One page of the register. `scope`: the OGRN of an executor, who sees only IPRAs with measures
+/// assigned to it.
 pub async fn list_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>) -> Result<IpraPage> {
     let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
     let page = filter.page.unwrap_or(1).max(1);
-    let mut conditions = Vec::new();
-    let mut binds: Vec<String> = Vec::new();
-    let mut add = |sql: &str, value: String| {
-        binds.push(value);
-        conditions.push(sql.replace('?', &format!("${}", binds.len())));
-    };
-    if let Some(ogrn) = scope {
-        add(
-            "EXISTS (SELECT 1 FROM measures sm WHERE sm.ipra_id = i.id AND sm.assigned_ogrn = ?)",
-            ogrn.to_string(),
-        );
+    let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
+
+    let mut b = Binds::default();
+    let where_sql = where_clause(&conditions(filter, scope, &today, &mut b));
+    let count_sql = format!("SELECT COUNT(*) AS n FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql}");
+    let mut count = sqlx::query(&count_sql);
+    for v in &b.0 {
+        count = count.bind(v);
     }
-    if let Some(v) = filter.number.as_deref().filter(|v| !v.is_empty()) {
-        add("i.number = ?", v.to_string());
-    }
-    if let Some(v) = filter.protocol_number.as_deref().filter(|v| !v.is_empty()) {
-        add("i.protocol_number = ?", v.to_string());
-    }
-    if let Some(v) = filter.snils.as_deref().filter(|v| !v.is_empty()) {
-        add("i.snils = ?", v.chars().filter(char::is_ascii_digit).collect());
-    }
-    if let Some(v) = filter.surname.as_deref().filter(|v| !v.is_empty()) {
-        add("p.search_name LIKE ?", format!("{}%", v.trim().to_uppercase()));
-    }
-    if let Some(v) = filter.status.as_deref().filter(|v| !v.is_empty()) {
-        add("i.status = ?", v.to_string());
-    }
-    if let Some(v) = filter.decision_from.as_deref().filter(|v| !v.is_empty()) {
-        add("i.decision_date >= ?", v.to_string());
-    }
-    if let Some(v) = filter.decision_to.as_deref().filter(|v| !v.is_empty()) {
-        add("i.decision_date <= ?", v.to_string());
-    }
-    let where_sql = if conditions.is_empty() {
+    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
+    let items = select_items(db, filter, scope, &today, Some((page, per_page))).await?;
+    Ok(IpraPage {
+        total,
+        page,
+        per_page,
+        items,
+    })
+}
+
+/// Every IPRA the filter finds, in its sort order, up to `limit` rows (exports).
+pub async fn all_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>, limit: u32) -> Result<Vec<IpraListItem>> {
+    let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
+    select_items(db, filter, scope, &today, Some((1, limit))).await
+}
+
+fn where_clause(conditions: &[String]) -> String {
+    if conditions.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", conditions.join(" AND "))
-    };
-
-    let count_sql = format!("SELECT COUNT(*) AS n FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql}");
-    let mut count = sqlx::query(&count_sql);
-    for b in &binds {
-        count = count.bind(b);
     }
-    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
+}
 
+async fn select_items(
+    db: &Db,
+    filter: &IpraFilter,
+    scope: Option<&str>,
+    today: &str,
+    window: Option<(u32, u32)>,
+) -> Result<Vec<IpraListItem>> {
+    let mut b = Binds::default();
+    // Counts of an executor's row cover only its own measures.
+    let own = |b: &mut Binds, alias: &str| {
+        scope
+            .map(|o| format!(" AND {alias}.assigned_ogrn = {}", b.add(o.to_string())))
+            .unwrap_or_default()
+    };
+    let own_measures = own(&mut b, "m");
+    let today_bind = b.add(today.to_string());
+    let own_overdue = own(&mut b, "o");
+    let where_sql = where_clause(&conditions(filter, scope, today, &mut b));
+    let limit = window
+        .map(|(page, per_page)| format!(" LIMIT {per_page} OFFSET {}", u64::from(page - 1) * u64::from(per_page)))
+        .unwrap_or_default();
     let list_sql = format!(
         "SELECT i.id, i.number, i.protocol_number, i.protocol_date, i.decision_date, i.document_version, i.issued_by, \
-         i.status, i.is_child, i.snils, p.surname, p.given_name, p.patronymic, \
-         (SELECT COUNT(*) FROM measures m WHERE m.ipra_id = i.id) AS measures \
-         FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql} \
-         ORDER BY i.decision_date DESC, i.id DESC LIMIT {per_page} OFFSET {}",
-        (page - 1) * per_page
+         i.status, i.is_child, i.snils, i.received_at, p.surname, p.given_name, p.patronymic, p.territory_code, \
+         (SELECT COUNT(*) FROM measures m WHERE m.ipra_id = i.id{own_measures}) AS measures, \
+         (SELECT COUNT(*) FROM measures o WHERE o.ipra_id = i.id AND o.status = 'open' AND o.due_date IS NOT NULL \
+          AND o.due_date < {today_bind}{own_overdue}) AS overdue \
+         FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql} ORDER BY {}{limit}",
+        filter.order_by()
     );
     let mut list = sqlx::query(&list_sql);
-    for b in &binds {
-        list = list.bind(b);
+    for v in &b.0 {
+        list = list.bind(v);
     }
-    let items = list
-        .fetch_all(&db.pool)
+    list.fetch_all(&db.pool)
         .await?
         .iter()
         .map(|row| -> Result<IpraListItem> {
@@ -153,15 +487,32 @@ pub async fn list_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>) -> Re
                     opt_text(row, "patronymic").as_deref(),
                 ),
                 measures: row.try_get("measures")?,
+                overdue: row.try_get("overdue")?,
+                territory_code: opt_text(row, "territory_code"),
+                received_at: row.try_get("received_at")?,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(IpraPage {
-        total,
-        page,
-        per_page,
-        items,
-    })
+        .collect()
+}
+
+/// The MSE institutions that issued IPRAs of the register (for the filter's choice).
+pub async fn issuing_institutions(db: &Db) -> Result<Vec<String>> {
+    sqlx::query("SELECT DISTINCT issued_by FROM ipras WHERE issued_by IS NOT NULL ORDER BY issued_by")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String, _>("issued_by")?))
+        .collect()
+}
+
+/// Territory codes of persons in the register (for the filter's choice, named from the reference list).
+pub async fn person_territories(db: &Db) -> Result<Vec<String>> {
+    sqlx::query("SELECT DISTINCT territory_code FROM persons WHERE territory_code IS NOT NULL ORDER BY territory_code")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok(r.try_get::<String, _>("territory_code")?))
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]

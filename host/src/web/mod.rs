@@ -3,9 +3,8 @@
 
 mod api;
 mod exchange_api;
-#[allow(dead_code)] // until the pages export (being built)
 pub mod export;
-mod ui;
+pub(crate) mod ui;
 
 use crate::app::App;
 use crate::auth::web as auth_web;
@@ -141,6 +140,9 @@ async fn list_ipras(
     principal: Principal,
     Query(filter): Query<IpraFilter>,
 ) -> Result<Json<query::IpraPage>, ApiError> {
+    filter
+        .check()
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m))?;
     Ok(Json(query::list_ipras(&app.db, &filter, principal.scope()).await?))
 }
 
