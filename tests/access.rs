@@ -1,6 +1,6 @@
 //! Who sees what, on every API route: without a session 401; an executor only its own
 //! organisation's IPRAs and measures (others 404, others' actions 403); the auditor reads only;
-//! coordinators manage; reference lists are changed by administrators.
+//! coordinators manage, reference lists included; the auditor changes nothing.
 
 mod common;
 
@@ -173,13 +173,18 @@ fn each_role_sees_only_what_it_should() {
         200
     );
     let body = r#"{"entries":[{"code":"refused","name":"Отказ"}]}"#;
+    // Coordinators keep the regional reference lists too (the administration pages' role matrix).
     assert_eq!(
         send(&coord, "PUT", "/api/v1/reference/non-execution-reasons", body).status,
+        200
+    );
+    assert_eq!(
+        send(&audit, "PUT", "/api/v1/reference/non-execution-reasons", body).status,
         403
     );
     let admin = session("admin");
     let changed = send(&admin, "PUT", "/api/v1/reference/non-execution-reasons", body);
     assert_eq!(changed.status, 200, "{}", changed.body);
-    assert_eq!(changed.json()["version"], 2);
+    assert_eq!(changed.json()["version"], 3);
     assert_eq!(env.scalar("SELECT COUNT(*) FROM reference_versions WHERE list_id = 'non-execution-reasons' AND author = 'administrator:admin'"), 1);
 }

@@ -98,6 +98,21 @@ impl Env {
         (out.status.code().unwrap_or(-1), value)
     }
 
+    /// Runs a SQL statement that changes the database (test fixtures the CLI has no command for).
+    pub fn execute(&self, sql: &str) {
+        let url = self
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir().join("ipra.sqlite").display()));
+        block_on(async move {
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+                .await
+                .expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+        })
+    }
+
     /// Runs a SQL query through sqlx and returns the first column of the first row as i64.
     pub fn scalar(&self, sql: &str) -> i64 {
         let url = self

@@ -372,3 +372,226 @@ pub async fn issue_token(db: &Db, login: &str, label: &str, actor: &str) -> Resu
     crate::audit::record(db, actor, "token.issue", &format!("user:{login}"), Some(label)).await?;
     Ok(token)
 }
+
+// ---- User management from the administration pages and `/api/v1/users` (additive). ----
+
+/// A user as the administration pages list it: with the last successful login and live tokens.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserDetails {
+    pub login: String,
+    pub full_name: String,
+    pub role: String,
+    pub ogrn: Option<String>,
+    pub active: bool,
+    pub created_at: String,
+    pub last_login: Option<String>,
+    pub tokens: i64,
+}
+
+/// An API token of a user, by the first 16 hex digits of its hash (the token itself is never kept).
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenInfo {
+    pub id: String,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// A password an administrator sets for someone must be hard to guess: at least 10 characters and
+/// three kinds of characters (lower case, upper case, digits, others), or a phrase of 16 or more;
+/// never the login itself. The message names the field for the form.
+pub fn password_strength(password: &str, login: &str) -> std::result::Result<(), String> {
+    let length = password.chars().count();
+    if length < 10 {
+        return Err("Пароль: слишком короткий, нужно не меньше 10 символов".into());
+    }
+    let kinds = [
+        password.chars().any(|c| c.is_lowercase()),
+        password.chars().any(|c| c.is_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| !c.is_alphanumeric()),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    if length < 16 && kinds < 3 {
+        return Err(
+            "Пароль: слишком простой — нужны три вида символов из четырёх (строчные, прописные, цифры, прочие) \
+             или фраза не короче 16 символов"
+                .into(),
+        );
+    }
+    let lower = password.to_lowercase();
+    if !login.is_empty() && lower.contains(&login.to_lowercase()) {
+        return Err("Пароль: не должен содержать логин".into());
+    }
+    let first = password.chars().next();
+    if password.chars().all(|c| Some(c) == first) {
+        return Err("Пароль: состоит из одного повторяющегося символа".into());
+    }
+    Ok(())
+}
+
+fn user_details_from_row(r: &sqlx::any::AnyRow) -> Result<UserDetails> {
+    Ok(UserDetails {
+        login: r.try_get("login")?,
+        full_name: r.try_get("full_name")?,
+        role: r.try_get("role")?,
+        ogrn: opt_text(r, "ogrn"),
+        active: r.try_get::<i64, _>("active")? != 0,
+        created_at: r.try_get("created_at")?,
+        last_login: opt_text(r, "last_login"),
+        tokens: r.try_get("tokens")?,
+    })
+}
+
+const USER_DETAILS_SQL: &str = "SELECT u.login, u.full_name, u.role, u.ogrn, u.active, u.created_at, \
+     (SELECT MAX(a.at) FROM login_attempts a WHERE a.login = u.login AND a.ok = 1) AS last_login, \
+     (SELECT COUNT(*) FROM api_tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL) AS tokens \
+     FROM users u";
+
+pub async fn user_details(db: &Db) -> Result<Vec<UserDetails>> {
+    sqlx::query(&format!("{USER_DETAILS_SQL} ORDER BY u.login"))
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(user_details_from_row)
+        .collect()
+}
+
+pub async fn user_by_login(db: &Db, login: &str) -> Result<Option<UserDetails>> {
+    sqlx::query(&format!("{USER_DETAILS_SQL} WHERE u.login = $1"))
+        .bind(login)
+        .fetch_optional(&db.pool)
+        .await?
+        .as_ref()
+        .map(user_details_from_row)
+        .transpose()
+}
+
+/// Changes a user's name, role and organisation. An executor needs an organisation of the directory;
+/// other roles keep none. The change applies to open sessions at their next request.
+pub async fn update_user(
+    db: &Db,
+    login: &str,
+    full_name: &str,
+    role: Role,
+    ogrn: Option<&str>,
+    actor: &str,
+) -> Result<()> {
+    if full_name.trim().is_empty() {
+        bail!("ФИО: не указано");
+    }
+    let ogrn = match role {
+        Role::Executor => {
+            let Some(ogrn) = ogrn.filter(|o| !o.is_empty()) else {
+                bail!("Организация: исполнителю нужна организация из справочника");
+            };
+            if crate::register::directory::organisation(db, ogrn).await?.is_none() {
+                bail!("Организация: ОГРН {ogrn} не найден в справочнике исполнителей");
+            }
+            Some(ogrn)
+        }
+        _ => None,
+    };
+    let changed =
+        sqlx::query("UPDATE users SET full_name = $1, role = $2, ogrn = $3, updated_at = $4 WHERE login = $5")
+            .bind(full_name.trim())
+            .bind(role.as_str())
+            .bind(ogrn)
+            .bind(now())
+            .bind(login)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+    if changed != 1 {
+        bail!("пользователь «{login}» не найден");
+    }
+    let detail = format!("{} {}", role.as_str(), ogrn.unwrap_or_default());
+    crate::audit::record(db, actor, "user.update", &format!("user:{login}"), Some(detail.trim())).await
+}
+
+/// Activates or deactivates a user; deactivation ends every session and stops the user's tokens.
+pub async fn set_user_active(db: &Db, login: &str, active: bool, actor: &str) -> Result<()> {
+    let changed = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE login = $3")
+        .bind(i64::from(active))
+        .bind(now())
+        .bind(login)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if changed != 1 {
+        bail!("пользователь «{login}» не найден");
+    }
+    if !active {
+        sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE login = $1)")
+            .bind(login)
+            .execute(&db.pool)
+            .await?;
+    }
+    let action = if active { "user.activate" } else { "user.deactivate" };
+    crate::audit::record(db, actor, action, &format!("user:{login}"), None).await
+}
+
+pub async fn list_tokens(db: &Db, login: &str) -> Result<Vec<TokenInfo>> {
+    sqlx::query(
+        "SELECT t.token_hash, t.label, t.created_at, t.revoked_at FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE u.login = $1 ORDER BY t.created_at DESC",
+    )
+    .bind(login)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        let hash: String = r.try_get("token_hash")?;
+        Ok(TokenInfo {
+            id: hash.chars().take(16).collect(),
+            label: r.try_get("label")?,
+            created_at: r.try_get("created_at")?,
+            revoked_at: opt_text(r, "revoked_at"),
+        })
+    })
+    .collect()
+}
+
+/// Revokes a token of a user by its id (the first 16 hex digits of its hash).
+pub async fn revoke_token(db: &Db, login: &str, id: &str, actor: &str) -> Result<()> {
+    if id.len() != 16 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!("токен «{id}» не найден");
+    }
+    let changed = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND token_hash LIKE $2 \
+         AND user_id = (SELECT id FROM users WHERE login = $3)",
+    )
+    .bind(now())
+    .bind(format!("{}%", id.to_ascii_lowercase()))
+    .bind(login)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        bail!("токен «{id}» не найден или уже отозван");
+    }
+    crate::audit::record(db, actor, "token.revoke", &format!("user:{login}"), Some(id)).await
+}
+
+#[cfg(test)]
+mod admin_tests {
+    use super::password_strength;
+
+    #[test]
+    fn passwords_must_be_strong() {
+        assert!(password_strength("short1A!", "ivanov").is_err());
+        assert!(
+            password_strength("alllowercaseletters", "ivanov").is_ok(),
+            "a long phrase"
+        );
+        assert!(password_strength("onlylower12", "ivanov").is_err(), "two kinds, short");
+        assert!(
+            password_strength("Ivanov2026!", "ivanov").is_err(),
+            "contains the login"
+        );
+        assert!(password_strength("Secure-Pass-2026", "ivanov").is_ok());
+        assert!(password_strength("aaaaaaaaaaaaaaaaaa", "ivanov").is_err());
+    }
+}

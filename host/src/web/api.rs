@@ -412,7 +412,7 @@ async fn set_reference(
     Path(list): Path<String>,
     Json(req): Json<ReferenceUpdate>,
 ) -> Result<Json<Value>, ApiError> {
-    require(&user, &[Role::Administrator])?;
+    require(&user, MANAGERS)?;
     let version = reference::set_list(&app.db, &list, &req.entries, &user.actor(), req.note.as_deref())
         .await
         .map_err(|e| bad_request(format!("{e:#}")))?;

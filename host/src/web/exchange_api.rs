@@ -50,19 +50,9 @@ async fn list_jobs(State(app): State<App>, user: Principal) -> Result<Json<Vec<s
     Ok(Json(scheduler::list_jobs(&app).await?))
 }
 
+/// Coordinators and administrators start runs (the administration pages do the same); each is audit-logged.
 async fn start(app: &App, user: &Principal, name: &str, dry_run: bool) -> Result<Json<scheduler::RunView>, ApiError> {
-    require(user, ADMINS)?;
-    let run = scheduler::run_job(
-        app,
-        name,
-        &format!("вручную ({})", user.login),
-        dry_run,
-        1,
-        &instance_name(),
-    )
-    .await
-    .map_err(user_error)?;
-    Ok(Json(run))
+    super::ui::admin::api::start_job(app, user, name, dry_run).await
 }
 
 async fn run_job(
@@ -161,7 +151,7 @@ async fn list_messages(
 }
 
 async fn retry_message(State(app): State<App>, user: Principal, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
-    require(&user, ADMINS)?;
+    require(&user, MANAGERS)?;
     exchange::set_retry(&app, id, true, &user.actor())
         .await
         .map_err(user_error)?;
@@ -201,6 +191,19 @@ async fn decide_death(
     let closed = deaths::decide(&app, id, decision.snils.as_deref(), &user.actor())
         .await
         .map_err(user_error)?;
+    let detail = if decision.snils.is_some() {
+        "применено"
+    } else {
+        "отклонено"
+    };
+    crate::audit::record(
+        &app.db,
+        &user.actor(),
+        "death.decide",
+        &format!("death:{id}"),
+        Some(detail),
+    )
+    .await?;
     Ok(Json(json!({"ok": true, "closed_measures": closed})))
 }
 

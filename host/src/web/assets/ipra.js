@@ -87,3 +87,8 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+// Administration forms (ui/admin): after a refused post, the first field with an error gets the focus.
+document.addEventListener("DOMContentLoaded", function () {
+  var first = document.querySelector("main form[class*='adm-'] [aria-invalid=true]");
+  if (first) first.focus();
+});

@@ -1,0 +1,266 @@
+//! «Сверка с ЗАГС»: death records that matched no person unambiguously (namesakes without SNILS)
+//! wait for a person's decision: apply to the person with a given SNILS, or reject.
+
+use super::{alert, allow, allow_write, done_notice, dt_opt, field, Fields, MANAGERS, VIEWERS};
+use crate::app::App;
+use crate::register::deaths;
+use crate::web::ui::{csrf_field, esc, mask_snils, opt, page, PageError, PageUser};
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/admin/deaths", get(list))
+        .route("/admin/deaths/{id}", post(decide))
+}
+
+/// A person of the register who may be the one a death record names: same surname and given name,
+/// and the same birth date when the record has one.
+struct Candidate {
+    id: i64,
+    snils: String,
+    full_name: String,
+    birth_date: Option<String>,
+    ipra: Option<i64>,
+}
+
+async fn candidates(app: &App, record: &deaths::DeathRecordView) -> anyhow::Result<Vec<Candidate>> {
+    use sqlx::Row;
+    let mut words = record.full_name.split_whitespace();
+    let (Some(surname), Some(given)) = (words.next(), words.next()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{} {}", surname.to_uppercase(), given.to_uppercase()).replace(['%', '_'], "");
+    let rows = sqlx::query(
+        "SELECT p.id, p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, \
+         (SELECT MAX(i.id) FROM ipras i WHERE i.person_id = p.id) AS ipra \
+         FROM persons p WHERE p.search_name LIKE $1 AND ($2 = '' OR p.birth_date = $2) ORDER BY p.id LIMIT 20",
+    )
+    .bind(format!("{prefix}%"))
+    .bind(record.birth_date.clone().unwrap_or_default())
+    .fetch_all(&app.db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Candidate {
+                id: r.try_get("id")?,
+                snils: r.try_get("snils")?,
+                full_name: format!(
+                    "{} {} {}",
+                    r.try_get::<String, _>("surname")?,
+                    r.try_get::<String, _>("given_name")?,
+                    crate::db::opt_text(r, "patronymic").unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
+                birth_date: crate::db::opt_text(r, "birth_date"),
+                ipra: r.try_get::<Option<i64>, _>("ipra").ok().flatten(),
+            })
+        })
+        .collect()
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListQuery {
+    done: Option<String>,
+    all: Option<String>,
+}
+
+async fn list(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Html<String>, PageError> {
+    allow(&user, VIEWERS)?;
+    render(&app, &user, q.done.as_deref(), q.all.is_some(), None, "").await
+}
+
+fn status_label(status: &str) -> &str {
+    match status {
+        "applied" => "применено",
+        "pending" => "ждёт решения (несколько совпадений)",
+        "no-match" => "ждёт решения (нет совпадений)",
+        "rejected" => "отклонено",
+        "cancelled" => "аннулировано ЗАГС",
+        other => other,
+    }
+}
+
+async fn render(
+    app: &App,
+    user: &crate::auth::Principal,
+    done: Option<&str>,
+    all: bool,
+    problem: Option<(i64, String)>,
+    typed_snils: &str,
+) -> Result<Html<String>, PageError> {
+    let records: Vec<deaths::DeathRecordView> = deaths::list(app, None)
+        .await?
+        .into_iter()
+        .filter(|r| all || matches!(r.status.as_str(), "pending" | "no-match"))
+        .collect();
+    let mut body = String::from("<h1>Сверка с ЗАГС</h1>");
+    body.push_str(&done_notice(done));
+    body.push_str(&format!(
+        r#"<p>{} <a href="/admin/deaths{}">{}</a></p>"#,
+        if all {
+            "Все сведения о смерти."
+        } else {
+            "Сведения о смерти, ожидающие решения."
+        },
+        if all { "" } else { "?all=1" },
+        if all {
+            "Только ожидающие решения"
+        } else {
+            "Показать все"
+        }
+    ));
+    if records.is_empty() {
+        body.push_str(r#"<p class="muted">Нет сведений, ожидающих решения.</p>"#);
+    }
+    let can = user.can_write() && MANAGERS.contains(&user.role);
+    body.push_str(r#"<div class="table-wrap"><table class="adm-deaths"><thead><tr><th>№ записи акта</th><th>ФИО</th><th>Дата рождения</th><th>Дата смерти</th><th>СНИЛС в сведениях</th><th>Статус</th><th class="hide-narrow">Примечание</th>"#);
+    if can {
+        body.push_str("<th>Решение</th>");
+    }
+    body.push_str("</tr></thead><tbody>");
+    for r in &records {
+        body.push_str(&format!(
+            r#"<tr id="death-{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td>"#,
+            r.id,
+            esc(&r.record_id),
+            esc(&r.full_name),
+            dt_opt(&r.birth_date),
+            dt_opt(&r.death_date),
+            r.snils.as_deref().map(|s| esc(&mask_snils(s))).unwrap_or_else(|| "нет".into()),
+            esc(status_label(&r.status)),
+            opt(&r.note),
+        ));
+        if can {
+            if matches!(r.status.as_str(), "pending" | "no-match") {
+                let error = problem
+                    .as_ref()
+                    .filter(|(id, _)| *id == r.id)
+                    .map(|(_, e)| {
+                        format!(
+                            r#"<span class="field-error" id="e-snils-{}" role="alert">{}</span>"#,
+                            r.id,
+                            esc(e)
+                        )
+                    })
+                    .unwrap_or_default();
+                let mut people = String::new();
+                for c in candidates(app, r).await? {
+                    people.push_str(&format!(
+                        r#"<li>{} · {} · СНИЛС {}{} <button type="submit" name="person" value="{}" class="secondary">Это он(а)</button></li>"#,
+                        esc(&c.full_name),
+                        dt_opt(&c.birth_date),
+                        esc(&mask_snils(&c.snils)),
+                        c.ipra
+                            .map(|i| format!(r#" · <a href="/ipras/{i}">карточка ИПРА</a>"#))
+                            .unwrap_or_default(),
+                        c.id
+                    ));
+                }
+                let people = if people.is_empty() {
+                    r#"<p class="muted">В реестре нет граждан с такими ФИО и датой рождения.</p>"#.to_string()
+                } else {
+                    format!(
+                        r#"<p>Или выберите из граждан реестра с такими ФИО:</p><ul class="adm-candidates">{people}</ul>"#
+                    )
+                };
+                let typed = problem
+                    .as_ref()
+                    .filter(|(id, _)| *id == r.id)
+                    .map(|_| esc(typed_snils))
+                    .unwrap_or_default();
+                body.push_str(&format!(
+                    r#"<td><form method="post" action="/admin/deaths/{id}" class="adm-death-form">{csrf}<input type="hidden" name="decision" value="apply"><label for="snils-{id}">СНИЛС гражданина</label><input id="snils-{id}" name="snils" inputmode="numeric" placeholder="000-000-000 00" value="{typed}"{aria}>{error}<div class="actions"><button type="submit" name="decision" value="apply">Подтвердить смерть</button><button type="submit" name="decision" value="reject" class="secondary">Отклонить</button></div>{people}</form></td>"#,
+                    id = r.id,
+                    csrf = csrf_field(user),
+                    aria = if error.is_empty() { String::new() } else { format!(r#" aria-invalid="true" aria-describedby="e-snils-{}""#, r.id) },
+                ));
+            } else {
+                body.push_str("<td>—</td>");
+            }
+        }
+        body.push_str("</tr>");
+    }
+    body.push_str("</tbody></table></div>");
+    if let Some((0, message)) = &problem {
+        body.push_str(&alert(message));
+    }
+    Ok(page(Some(user), "Сверка с ЗАГС", &body))
+}
+
+async fn decide(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Form(fields): Form<Fields>,
+) -> Result<Response, PageError> {
+    allow_write(&user, MANAGERS, &fields)?;
+    // The last `decision` posted is the button pressed (the hidden one comes first).
+    let decision = fields
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "decision")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    let typed = field(&fields, "snils").to_string();
+    let person = field(&fields, "person").parse::<i64>().ok();
+    let apply = decision == "apply" || person.is_some();
+    let snils = match person {
+        Some(person) => {
+            use sqlx::Row;
+            sqlx::query("SELECT snils FROM persons WHERE id = $1")
+                .bind(person)
+                .fetch_optional(&app.db.pool)
+                .await
+                .map_err(anyhow::Error::from)?
+                .map(|r| r.try_get::<String, _>("snils"))
+                .transpose()
+                .map_err(anyhow::Error::from)?
+                .ok_or_else(|| PageError::not_found("Гражданин").for_user(&user))?
+        }
+        None => typed.clone(),
+    };
+    if apply && snils.chars().filter(char::is_ascii_digit).count() != 11 {
+        let html = render(
+            &app,
+            &user,
+            None,
+            false,
+            Some((id, "СНИЛС: нужно 11 цифр".into())),
+            &typed,
+        )
+        .await?;
+        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response());
+    }
+    let choice = apply.then_some(snils.as_str());
+    match deaths::decide(&app, id, choice, &user.actor()).await {
+        Ok(_) => {
+            let detail = if apply {
+                "применено"
+            } else {
+                "отклонено"
+            };
+            crate::audit::record(
+                &app.db,
+                &user.actor(),
+                "death.decide",
+                &format!("death:{id}"),
+                Some(detail),
+            )
+            .await?;
+            let done = if apply { "death-applied" } else { "death-rejected" };
+            Ok(Redirect::to(&format!("/admin/deaths?done={done}")).into_response())
+        }
+        Err(e) => {
+            let html = render(&app, &user, None, false, Some((id, format!("СНИЛС: {e:#}"))), &typed).await?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+    }
+}
