@@ -150,7 +150,11 @@ impl Browser {
     pub fn wait_url(&self, part: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !self.url().contains(part) {
-            assert!(Instant::now() < deadline, "the address never contained {part}: {}", self.url());
+            assert!(
+                Instant::now() < deadline,
+                "the address never contained {part}: {}",
+                self.url()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
