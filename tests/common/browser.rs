@@ -183,6 +183,12 @@ impl Browser {
 
     pub fn click(&self, css: &str) {
         let id = self.find(css);
+        // The page's script attaches its handlers (confirmations, look-ups) once the document is
+        // loaded: click only then, as a person would.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.script("return document.readyState") != "complete" && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         self.call("POST", &format!("/element/{id}/click"), None);
     }
 
@@ -223,9 +229,17 @@ impl Browser {
         self.call("POST", "/execute/sync", Some(json!({"script": script, "args": []})))
     }
 
-    /// Answers a `window.confirm` with OK.
+    /// Answers a `window.confirm` with OK, waiting up to 5 s for it to open. The confirmations are
+    /// the script's (progressive enhancement): if none opens, the form was sent without one.
     pub fn accept_alert(&self) {
-        self.call("POST", "/alert/accept", None);
+        let url = format!("/session/{}/alert/accept", self.session);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while request(&self.addr, "POST", &url, Some("{}")).status != 200 {
+            if Instant::now() > deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Saves a PNG of the window as `target/screenshots/<name>.png` and returns its path.
