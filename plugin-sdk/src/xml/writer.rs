@@ -160,6 +160,21 @@ impl XmlWriter {
     }
 }
 
+/// Element text escaped for XML 1.0, for documents written by hand rather than with [`XmlWriter`]:
+/// markup characters become references, a CR stays a CR (as a reference), characters XML cannot
+/// carry become U+FFFD.
+///
+/// ```
+/// use ipra_plugin_sdk::xml::writer::escape_text;
+/// assert_eq!(escape_text("a < b & \"c\"\r"), "a &lt; b &amp; \"c\"&#13;");
+/// assert_eq!(escape_text("\u{1}"), "\u{FFFD}");
+/// ```
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(&mut out, text, false);
+    out
+}
+
 fn escape_into(out: &mut String, text: &str, attribute: bool) {
     for c in text.chars() {
         match c {

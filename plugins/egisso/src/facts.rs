@@ -3,6 +3,7 @@
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, Document, Fact, FactBatch, Person, PluginError};
 use ipra_plugin_sdk::date::Date;
+use ipra_plugin_sdk::xml::writer::escape_text;
 use ipra_plugin_sdk::{snils, uuid};
 
 /// The namespaces of 10.06.S 1.1.0 and of the types it imports (release 23.12.0).
@@ -129,26 +130,8 @@ fn money(text: &str) -> Option<String> {
     }
 }
 
-/// Text fit for XML 1.0: escaped, characters XML cannot carry replaced by U+FFFD.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn element(out: &mut String, prefix: &str, name: &str, value: &str) {
-    out.push_str(&format!("<{prefix}:{name}>{}</{prefix}:{name}>", escape(value)));
+    out.push_str(&format!("<{prefix}:{name}>{}</{prefix}:{name}>", escape_text(value)));
 }
 
 fn get<'a>(extra: &'a [Attribute], code: &str) -> Option<&'a str> {

@@ -6,6 +6,7 @@ use crate::import::display_snils;
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Attribute, Document, ExecuteOutput, FollowUp, Person, PlanInput, PluginError,
 };
+use ipra_plugin_sdk::xml::writer::escape_text;
 use ipra_plugin_sdk::{snils, uuid};
 
 /// Namespaces of the query service, version 4.0.1.
@@ -83,24 +84,6 @@ impl RequestConfig {
     }
 }
 
-/// Text fit for XML 1.0: escaped, characters XML cannot carry replaced by U+FFFD.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// One planned query.
 struct Planned {
     snils: String,
@@ -136,7 +119,7 @@ fn person_error(person: &Person, code: &str, field: &str, message: String) -> Pl
 /// `<fnst:name>value</fnst:name>`, or the "unknown" flag element when the value is blank.
 fn name_element(out: &mut String, name: &str, value: Option<&str>) {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
-        Some(v) => out.push_str(&format!("<fnst:{name}>{}</fnst:{name}>", escape(v))),
+        Some(v) => out.push_str(&format!("<fnst:{name}>{}</fnst:{name}>", escape_text(v))),
         None => out.push_str(&format!("<fnst:Пр{name}>1</fnst:Пр{name}>")),
     }
 }
@@ -206,10 +189,10 @@ fn render(person: &Person, digits: &str, today: &str, config: &RequestConfig) ->
     ));
     xml.push_str(&format!(
         "  <СведОсн КодНормОсн=\"{}\">",
-        escape(&config.legal_basis_code)
+        escape_text(&config.legal_basis_code)
     ));
     match &config.legal_basis_document {
-        Some(d) => xml.push_str(&format!("<СведДокОсн>{}</СведДокОсн>", escape(d.trim()))),
+        Some(d) => xml.push_str(&format!("<СведДокОсн>{}</СведДокОсн>", escape_text(d.trim()))),
         None => xml.push_str("<ПрСведДокОсн>1</ПрСведДокОсн>"),
     }
     xml.push_str("</СведОсн>\n");

@@ -314,7 +314,7 @@ fn the_plan_asks_once_per_person_with_requests_that_validate() {
     assert!(text.contains("СНИЛС=\"112-233-445 95\""), "{text}");
     assert!(text.contains("<ДатаРождКаленд>1954-02-15</ДатаРождКаленд>"), "{text}");
     let second = String::from_utf8(out.follow_ups[1].document.as_ref().unwrap().bytes.clone()).unwrap();
-    assert!(second.contains("О&apos;Нил &amp; Ко"), "{second}");
+    assert!(second.contains("О'Нил &amp; Ко"), "{second}");
     assert!(second.contains("<fnst:ПрОтчество>1</fnst:ПрОтчество>"), "{second}");
     assert!(second.contains("<fnst:Год>1995</fnst:Год>"), "{second}");
 
