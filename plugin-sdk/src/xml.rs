@@ -259,6 +259,8 @@ pub fn encode_windows_1251(text: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Element<'a> {
     name: &'a str,
+    /// Where the local name starts in `name` (after the prefix's colon).
+    local: usize,
     attributes: &'a str,
     offset: usize,
 }
@@ -271,6 +273,7 @@ impl<'a> Element<'a> {
     /// let Tag::Empty(e) = XmlReader::new("<p:x/>").next_tag().unwrap() else { panic!() };
     /// assert_eq!(e.name(), "p:x");
     /// ```
+    #[inline]
     pub fn name(&self) -> &'a str {
         self.name
     }
@@ -282,11 +285,9 @@ impl<'a> Element<'a> {
     /// let Tag::Empty(e) = XmlReader::new("<x/>").next_tag().unwrap() else { panic!() };
     /// assert_eq!(e.local_name(), "x");
     /// ```
+    #[inline]
     pub fn local_name(&self) -> &'a str {
-        match memchr::memchr(b':', self.name.as_bytes()) {
-            Some(colon) => &self.name[colon + 1..],
-            None => self.name,
-        }
+        &self.name[self.local..]
     }
 
     /// The prefix, when the name has one.
@@ -341,7 +342,8 @@ enum Event<'a> {
     Open(Element<'a>),
     Empty(Element<'a>),
     Close,
-    Text(&'a str, usize),
+    /// Character data, its offset, and whether it holds a `&` (a reference to resolve or check).
+    Text(&'a str, usize, bool),
     CData(&'a str),
     Eof,
 }
@@ -393,6 +395,20 @@ pub struct XmlReader<'a> {
     position: usize,
     open: Vec<&'a str>,
     root_done: bool,
+    /// Element names met before, by their first eight bytes: documents repeat a few dozen names
+    /// thousands of times, and recognising a known one takes a few word compares instead of a
+    /// check of every byte.
+    /// Each with where its local name starts.
+    names: [(&'a str, usize); NAME_CACHE],
+}
+
+/// Slots of [`XmlReader::names`] (a power of two).
+const NAME_CACHE: usize = 32;
+
+/// The slot of a name in [`XmlReader::names`] by its first eight bytes.
+#[inline(always)]
+fn name_slot(first: u64) -> usize {
+    (first.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 59) as usize % NAME_CACHE
 }
 
 impl<'a> XmlReader<'a> {
@@ -408,6 +424,7 @@ impl<'a> XmlReader<'a> {
             position: 0,
             open: Vec::with_capacity(16),
             root_done: false,
+            names: [("", 0); NAME_CACHE],
         }
     }
 
@@ -481,8 +498,8 @@ impl<'a> XmlReader<'a> {
                 Event::Empty(element) => return Ok(Tag::Empty(element)),
                 Event::Close => return Ok(Tag::Close),
                 Event::Eof => return self.eof(),
-                Event::Text(raw, offset) => self.check_references(raw, offset)?,
-                Event::CData(_) => {}
+                Event::Text(raw, offset, true) => self.check_references(raw, offset)?,
+                Event::Text(_, _, false) | Event::CData(_) => {}
             }
         }
     }
@@ -504,8 +521,9 @@ impl<'a> XmlReader<'a> {
         let mut text: Cow<'a, str> = Cow::Borrowed("");
         loop {
             match self.event()? {
-                Event::Text(raw, offset) if self.open.len() == depth => self.append_text(&mut text, raw, offset)?,
-                Event::Text(raw, offset) => self.check_references(raw, offset)?,
+                Event::Text(raw, offset, _) if self.open.len() == depth => self.append_text(&mut text, raw, offset)?,
+                Event::Text(raw, offset, true) => self.check_references(raw, offset)?,
+                Event::Text(_, _, false) => {}
                 Event::CData(raw) if self.open.len() == depth => append_cdata(&mut text, raw),
                 Event::CData(_) | Event::Open(_) | Event::Empty(_) => {}
                 Event::Close if self.open.len() < depth => return Ok(text),
@@ -648,13 +666,25 @@ impl<'a> XmlReader<'a> {
                 return Ok(Event::Eof);
             };
             if first != b'<' {
-                let end = memchr::memchr(b'<', &bytes[start..]).map_or(bytes.len(), |n| start + n);
+                // Up to the next markup, noting on the way whether a reference is to be checked (one
+                // pass over the text instead of two).
+                let (mut at, mut references) = (start, false);
+                let end = loop {
+                    match memchr::memchr2(b'<', b'&', &bytes[at..]) {
+                        Some(n) if bytes[at + n] == b'<' => break at + n,
+                        Some(n) => {
+                            references = true;
+                            at += n + 1;
+                        }
+                        None => break bytes.len(),
+                    }
+                };
                 self.position = end;
                 let text = &self.source[start..end];
                 if self.open.is_empty() && !text.bytes().all(is_space) {
                     return Err(self.malformed(start, "текст вне корневого элемента"));
                 }
-                return Ok(Event::Text(text, start));
+                return Ok(Event::Text(text, start, references));
             }
             match bytes.get(start + 1) {
                 None => return Err(self.truncated(" внутри разметки")),
@@ -735,8 +765,18 @@ impl<'a> XmlReader<'a> {
         // The name runs up to white space, `/` or `>`; a byte not allowed in it, or no end at all, is
         // an error (reported for the whole name, as far as its end).
         let rest = &bytes[name_start..];
-        let mut n = 0;
-        while n < rest.len() && NAME_BYTES[usize::from(rest[n])] == NAME_GOES_ON {
+        let slot = (rest.len() >= 8).then(|| name_slot(word(rest, 0)));
+        // A name met before, followed by a byte that ends a name, is that name: the cache holds only
+        // checked names.
+        let known = slot.map(|slot| self.names[slot]).filter(|(known, _)| {
+            let n = known.len();
+            n >= 8
+                && rest.len() > n
+                && same_bytes(&rest[..n], known.as_bytes())
+                && NAME_BYTES[usize::from(rest[n])] == NAME_ENDS
+        });
+        let mut n = known.map_or(0, |(name, _)| name.len());
+        while known.is_none() && n < rest.len() && NAME_BYTES[usize::from(rest[n])] == NAME_GOES_ON {
             n += 1;
         }
         if n == rest.len() || NAME_BYTES[usize::from(rest[n])] == NAME_INVALID {
@@ -753,18 +793,32 @@ impl<'a> XmlReader<'a> {
         if name.is_empty() {
             return Err(self.malformed(start, "недопустимое имя элемента «»"));
         }
-        // The closing `>`, not counting any inside quoted attribute values.
+        let local = match known {
+            Some((_, local)) => local,
+            None => {
+                let local = memchr::memchr(b':', name.as_bytes()).map_or(0, |colon| colon + 1);
+                if let (Some(slot), true) = (slot, n >= 8) {
+                    self.names[slot] = (name, local);
+                }
+                local
+            }
+        };
+        // The closing `>`, not counting any inside quoted attribute values; most often right after the name.
         let mut at = name_end;
-        let end = loop {
-            let found = memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])
-                .map(|n| at + n)
-                .ok_or_else(|| self.truncated(&format!(" внутри тега <{name}>")))?;
-            match bytes[found] {
-                b'>' => break found,
-                quote => {
-                    let close = memchr::memchr(quote, &bytes[found + 1..])
-                        .ok_or_else(|| self.truncated(&format!(" внутри тега <{name}>")))?;
-                    at = found + 1 + close + 1;
+        let end = if bytes[name_end] == b'>' {
+            name_end
+        } else {
+            loop {
+                let found = memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])
+                    .map(|n| at + n)
+                    .ok_or_else(|| self.truncated(&format!(" внутри тега <{name}>")))?;
+                match bytes[found] {
+                    b'>' => break found,
+                    quote => {
+                        let close = memchr::memchr(quote, &bytes[found + 1..])
+                            .ok_or_else(|| self.truncated(&format!(" внутри тега <{name}>")))?;
+                        at = found + 1 + close + 1;
+                    }
                 }
             }
         };
@@ -774,6 +828,7 @@ impl<'a> XmlReader<'a> {
         let empty = end > name_end && bytes[end - 1] == b'/';
         let element = Element {
             name,
+            local,
             attributes: &self.source[name_end..if empty { end - 1 } else { end }],
             offset: start,
         };
@@ -856,24 +911,22 @@ impl<'a> XmlReader<'a> {
     }
 }
 
+/// Eight bytes of `s` from `at` as one word: one load (eight byte loads, each bounds-checked, were a
+/// call of their own in WebAssembly).
+#[inline(always)]
+fn word(s: &[u8], at: usize) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(bytes)
+}
+
 /// Whether two byte strings are equal, compared eight bytes at a time.
+#[inline]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    let word = |s: &[u8], at: usize| {
-        u64::from_le_bytes([
-            s[at],
-            s[at + 1],
-            s[at + 2],
-            s[at + 3],
-            s[at + 4],
-            s[at + 5],
-            s[at + 6],
-            s[at + 7],
-        ])
-    };
     if n < 8 {
         return (0..n).all(|i| a[i] == b[i]);
     }
@@ -977,6 +1030,40 @@ mod tests {
             _ => Ok(()),
         });
         assert_eq!(error.unwrap().unwrap_err().code(), "xml-malformed");
+    }
+
+    #[test]
+    fn names_met_before_are_read_as_the_first_time() {
+        // Names sharing their first eight bytes with a known one, longer, shorter, or followed by a
+        // byte no name may hold, are still read byte by byte.
+        let names = |text: &str| -> Result<Vec<String>, XmlError> {
+            let mut reader = XmlReader::new(text);
+            let mut names = Vec::new();
+            loop {
+                match reader.next_tag()? {
+                    Tag::Open(e) | Tag::Empty(e) => names.push(e.name().to_string()),
+                    Tag::Close => {}
+                    Tag::Eof => return Ok(names),
+                }
+            }
+        };
+        let text = "<fri:Наименование><fri:Наименование/><fri:НаименованиеПолное a='1'/>\
+                    <fri:Наименование\n/><fri:Наим/><fri:Наименование></fri:Наименование></fri:Наименование>";
+        assert_eq!(
+            names(text).unwrap(),
+            [
+                "fri:Наименование",
+                "fri:Наименование",
+                "fri:НаименованиеПолное",
+                "fri:Наименование",
+                "fri:Наим",
+                "fri:Наименование"
+            ]
+        );
+        let broken = "<fri:Наименование><fri:Наименование=x/></fri:Наименование>";
+        assert_eq!(names(broken).unwrap_err().code(), "xml-malformed");
+        let cut = "<fri:Наименование><fri:Наименование";
+        assert_eq!(names(cut).unwrap_err().code(), "xml-malformed");
     }
 
     #[test]
