@@ -291,3 +291,106 @@ fn out_of_order_versions_keep_the_newest_in_force() {
         ordered.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded'")
     );
 }
+
+/// `ipra bench import --json` runs the whole benchmark on each engine and prints every figure the
+/// issue names; the extracts it generated are all imported, and each file has its outcome row (they
+/// are written per batch, not per file). No figure is compared with a speed: tests never time.
+#[test]
+fn bench_prints_every_figure() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let (code, bench) = env.run_json(&["bench", "import", "--count", "70", "--json"]);
+        assert_eq!(code, 0, "{bench}");
+        for field in [
+            "extracts_per_s",
+            "mib_per_s",
+            "native_parse_per_s",
+            "ratio",
+            "fri_native_parse_per_s",
+            "ratio_vs_fri_native",
+            "wasm_vs_native_parse",
+            "plugin_call_us",
+            "peak_rss_mib",
+        ] {
+            let value = bench[field]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{field} missing: {bench}"));
+            assert!(value.is_finite() && value > 0.0, "{field}: {bench}");
+        }
+        assert_eq!(bench["count"], 70, "{bench}");
+        assert_eq!(bench["imported"], 70, "{bench}");
+        assert_eq!(bench["rejected"], 0, "{bench}");
+        assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 70);
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM import_outcomes WHERE outcome IN ('imported', 'imported-superseded')"),
+            70
+        );
+        assert_eq!(env.scalar("SELECT COUNT(DISTINCT file) FROM import_outcomes"), 70);
+    }
+}
+
+/// A file the database refuses part-way (here a trigger refuses one person's IPRA) is rejected on its
+/// own with `storage-failed`, nothing of it stays stored, and the other files of the same batch are
+/// stored whole: files are written without a savepoint each and the batch is replayed file by file
+/// when one fails.
+#[test]
+fn a_storage_failure_rejects_only_its_file() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let out = env.dir.path().join("demo");
+        let o = env.run(&["demo", "--count", "12", "--seed", "5", "--out", out.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        // Demo files are named `<n>_<SNILS>_<version>.xml`: refuse the IPRA of a person with one file,
+        // in the middle of the batch.
+        let names: Vec<String> = files
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        let snils_of = |name: &str| name.split('_').nth(1).unwrap().to_string();
+        let victim = names[5..]
+            .iter()
+            .find(|n| names.iter().filter(|m| snils_of(m) == snils_of(n)).count() == 1)
+            .expect("a person with one IPRA")
+            .clone();
+        let snils = snils_of(&victim);
+        assert!(env.run(&["plugins", "list"]).status.success());
+        match backend {
+            Backend::Sqlite => env.execute(&format!(
+                "CREATE TRIGGER refuse_one BEFORE INSERT ON ipras WHEN NEW.snils = '{snils}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            )),
+            Backend::Postgres => {
+                env.execute(&format!(
+                    "CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN \
+                     IF NEW.snils = '{snils}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                     RETURN NEW; END $$ LANGUAGE plpgsql"
+                ));
+                env.execute(
+                    "CREATE TRIGGER refuse_one BEFORE INSERT ON ipras FOR EACH ROW EXECUTE FUNCTION refuse_one()",
+                );
+            }
+        }
+        let (code, report) = env.run_json(&["import", out.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 1, "{report}");
+        let rejected = report["rejected"].as_array().unwrap();
+        assert_eq!(rejected.len(), 1, "{report}");
+        assert_eq!(rejected[0]["code"], "storage-failed", "{report}");
+        assert!(rejected[0]["file"].as_str().unwrap().ends_with(&victim), "{report}");
+        assert_eq!(report["imported"], 11, "{report}");
+        assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 11);
+        assert_eq!(
+            env.scalar(&format!("SELECT COUNT(*) FROM persons WHERE snils = '{snils}'")),
+            0
+        );
+        assert_eq!(env.scalar("SELECT COUNT(*) FROM source_documents"), 11);
+        assert_eq!(env.scalar("SELECT COUNT(DISTINCT file) FROM import_outcomes"), 12);
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM import_outcomes WHERE outcome = 'rejected' AND code = 'storage-failed'"),
+            1
+        );
+        let quarantined = std::fs::read_dir(env.data_dir().join("quarantine")).map_or(0, |d| d.count());
+        assert!(quarantined >= 1, "the refused file is kept in quarantine");
+    }
+}

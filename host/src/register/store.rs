@@ -9,6 +9,8 @@ use sqlx::{AnyConnection, Row};
 #[derive(Clone, Debug)]
 pub struct PreparedMeasure {
     pub measure: wit::Measure,
+    /// The measure's other attributes as stored (`extra`), serialised by the parse workers.
+    pub extra_json: String,
     pub claimed_by: Option<String>,
     pub assigned_ogrn: Option<String>,
     /// `extract` (the extract named a known executor), `rule` (routing), or none (coordinator's queue).
@@ -81,7 +83,8 @@ pub fn search_name(person: &wit::Person) -> String {
     .to_uppercase()
 }
 
-fn extra_json(extra: &[wit::Attribute]) -> String {
+/// Attributes as the register stores them: a JSON array of `[code, value]` pairs.
+pub fn extra_json(extra: &[wit::Attribute]) -> String {
     let pairs: Vec<(&str, &str)> = extra.iter().map(|a| (a.code.as_str(), a.value.as_str())).collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
 }
@@ -225,6 +228,34 @@ pub async fn store_ipra(
     Ok(IpraOutcome::Imported { id, superseded })
 }
 
+/// `head` (an `INSERT … VALUES `) followed by `rows` groups of `columns` parameters, each bound in
+/// order. SQLite looks a named parameter (`$n`) up by a linear scan of the statement's names, which
+/// makes binding a wide multi-row INSERT quadratic; its anonymous `?` parameters bind in order for
+/// free. PostgreSQL takes only `$n`.
+pub fn multi_row_insert(conn: &AnyConnection, head: &str, rows: usize, columns: usize) -> String {
+    let numbered = conn.backend_name() != "SQLite";
+    let mut sql = String::with_capacity(head.len() + rows * columns * 5);
+    sql.push_str(head);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for col in 0..columns {
+            if col > 0 {
+                sql.push(',');
+            }
+            if numbered {
+                sql.push_str(&format!("${}", row * columns + col + 1));
+            } else {
+                sql.push('?');
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// Rows per multi-row INSERT: few statement shapes for the statement cache, few round trips.
 const MEASURE_CHUNK: usize = 16;
 const MEASURE_COLUMNS: usize = 20;
@@ -235,31 +266,14 @@ async fn insert_measures(
     measures: &[PreparedMeasure],
     status: &str,
 ) -> Result<()> {
-    // SQLite looks a named parameter (`$n`) up by a linear scan of the statement's names, which makes
-    // binding a wide multi-row INSERT quadratic; anonymous `?` parameters bind in order for free.
-    let numbered = conn.backend_name() != "SQLite";
     for chunk in measures.chunks(MEASURE_CHUNK) {
-        let mut sql = String::from(
+        let sql = multi_row_insert(
+            conn,
             "INSERT INTO measures (ipra_id, measure_key, section, category_code, category_name, code, name, guid, \
              executor_ogrn, executor_name, date_from, date_to, quantity, extra, claimed_by, assigned_ogrn, assignment_note, assignment_source, due_date, status) VALUES ",
+            chunk.len(),
+            MEASURE_COLUMNS,
         );
-        for row in 0..chunk.len() {
-            if row > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for col in 0..MEASURE_COLUMNS {
-                if col > 0 {
-                    sql.push(',');
-                }
-                if numbered {
-                    sql.push_str(&format!("${}", row * MEASURE_COLUMNS + col + 1));
-                } else {
-                    sql.push('?');
-                }
-            }
-            sql.push(')');
-        }
         let mut query = sqlx::query(&sql);
         for p in chunk {
             let m = &p.measure;
@@ -277,7 +291,7 @@ async fn insert_measures(
                 .bind(m.date_from.as_deref())
                 .bind(m.date_to.as_deref())
                 .bind(m.quantity.as_deref())
-                .bind(extra_json(&m.extra))
+                .bind(p.extra_json.as_str())
                 .bind(p.claimed_by.as_deref())
                 .bind(p.assigned_ogrn.as_deref())
                 .bind(p.note.as_deref())
