@@ -348,6 +348,35 @@ enum Event<'a> {
     Eof,
 }
 
+/// `text` without leading and trailing white space, exactly as [`str::trim`] gives it, but without
+/// decoding a character when the first and last bytes show there is nothing to trim (the usual case
+/// for the values of a document, and a call per value in WebAssembly otherwise).
+///
+/// ```
+/// use ipra_plugin_sdk::xml::trim;
+/// for text in ["", " ", "  Иванов ", "Иванов", "пр-т Мира\u{a0}", "\u{3000}x", "шрифт", "ПЕТР", "a\u{2029}"] {
+///     assert_eq!(trim(text), text.trim());
+/// }
+/// ```
+#[inline]
+pub fn trim(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
+        return text;
+    };
+    // A white-space character starts with one of these bytes (ASCII, U+0085/U+00A0, U+1680,
+    // U+2000–U+205F, U+3000) …
+    let may_start = matches!(first, 0x09..=0x0D | 0x20 | 0xC2 | 0xE1 | 0xE2 | 0xE3);
+    // … and ends with ASCII white space or a continuation byte that follows one of these.
+    let may_end = matches!(last, 0x09..=0x0D | 0x20)
+        || (last >= 0x80 && bytes.len() >= 2 && matches!(bytes[bytes.len() - 2], 0xC2 | 0x9A | 0x80 | 0x81));
+    if may_start || may_end {
+        text.trim()
+    } else {
+        text
+    }
+}
+
 const fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -1030,6 +1059,29 @@ mod tests {
             _ => Ok(()),
         });
         assert_eq!(error.unwrap().unwrap_err().code(), "xml-malformed");
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        // Every white-space character, letters whose last byte is also one of a white-space
+        // character's, and plain letters; at either end, alone and in pairs.
+        let mut chars: Vec<char> = (0..=0x3000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace())
+            .collect();
+        chars.extend("рстуфхцчшщъПяЁёaZ0-\u{0100}\u{1681}\u{2010}\u{3001}\u{feff}€".chars());
+        for &a in &chars {
+            for &b in &chars {
+                for text in [
+                    format!("{a}"),
+                    format!("{a}{b}"),
+                    format!("{a}x{b}"),
+                    format!("{a}Иван{b}"),
+                ] {
+                    assert_eq!(trim(&text), text.trim(), "{:?}", text);
+                }
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! triples, borrowing text from the input wherever no entity forces a copy. Elements are matched by local
 //! name (the schema qualifies them with `fri:`, real files are lenient about undeclared ones such as `Регион`).
 
-use ipra_plugin_sdk::xml::{Element, Tag, XmlError, XmlReader};
+use ipra_plugin_sdk::xml::{self, Element, Tag, XmlError, XmlReader};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -17,7 +17,7 @@ pub type Text<'a> = Option<Cow<'a, str>>;
 
 /// The value of `text`, trimmed, when not blank.
 pub fn value<'t>(text: &'t Text<'_>) -> Option<&'t str> {
-    text.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    text.as_deref().map(xml::trim).filter(|v| !v.is_empty())
 }
 
 /// The extract's own data, read before any document.
@@ -244,7 +244,7 @@ impl<'a> ExtractReader<'a> {
         match tag {
             Tag::Open(_) => {
                 let text = self.xml.read_text()?;
-                Ok(Some(text).filter(|t| !t.trim().is_empty()))
+                Ok(Some(text).filter(|t| !xml::trim(t).is_empty()))
             }
             _ => Ok(None),
         }
@@ -595,9 +595,9 @@ impl<'a> ExtractReader<'a> {
 
 fn trim_cow(text: Cow<'_, str>) -> Cow<'_, str> {
     match text {
-        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
-        Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
-        Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+        Cow::Borrowed(s) => Cow::Borrowed(xml::trim(s)),
+        Cow::Owned(s) if xml::trim(&s).len() == s.len() => Cow::Owned(s),
+        Cow::Owned(s) => Cow::Owned(xml::trim(&s).to_string()),
     }
 }
 
