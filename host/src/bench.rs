@@ -229,21 +229,28 @@ async fn measure(app: &App, dir: &Path, files: &[PathBuf]) -> Result<ImportBench
         std::hint::black_box(parsed.is_ok());
     }
 
-    // 2. WASM vs native parse of the same sample of files, both through one call each.
+    // 2. WASM vs native parse of the same sample of files, both through one call each. Each file is
+    // parsed three times each way, alternately, and the fastest of each kept: on a shared machine a
+    // single timing of a call is as much the neighbours' as the parser's.
     let sample: Vec<&PathBuf> = files.iter().take(400).collect();
     let (mut wasm_time, mut native_sample_time, mut sample_bytes) = (Duration::ZERO, Duration::ZERO, 0u64);
     for path in &sample {
         let doc = document(path)?;
         sample_bytes += doc.bytes.len() as u64;
         let native = native_document(&doc);
-        let start = Instant::now();
-        std::hint::black_box(ipra_plugin_fri::import_document(&native).is_ok());
-        native_sample_time += start.elapsed();
         let input = wit::ImportInput::Document(doc);
-        let start = Instant::now();
-        let out = app.plugins.import(&connector, &input);
-        wasm_time += start.elapsed();
-        std::hint::black_box(matches!(out, Ok(Ok(_))));
+        let (mut native_best, mut wasm_best) = (Duration::MAX, Duration::MAX);
+        for _ in 0..3 {
+            let start = Instant::now();
+            std::hint::black_box(ipra_plugin_fri::import_document(&native).is_ok());
+            native_best = native_best.min(start.elapsed());
+            let start = Instant::now();
+            let out = app.plugins.import(&connector, &input);
+            wasm_best = wasm_best.min(start.elapsed());
+            std::hint::black_box(matches!(out, Ok(Ok(_))));
+        }
+        native_sample_time += native_best;
+        wasm_time += wasm_best;
     }
 
     // 3. Per-call overhead: a small call into a fresh instance.
