@@ -1,7 +1,8 @@
 //! The import pipeline: files → connector plugin `import` → section mapping → department plugins
 //! `import` (claims) → register, parsing on worker threads while one writer stores in order.
 //!
-//! Each file is stored whole or not at all (a savepoint per file inside batched transactions); a
+//! Each file is stored whole or not at all (files go straight into batched transactions; a batch in which
+//! a file fails part-way is rolled back and written again with a savepoint per file); a
 //! rejected file is reported with file, record, field and a Russian message, and copied to quarantine.
 
 use super::deadlines;
@@ -22,7 +23,8 @@ use std::time::{Duration, Instant};
 
 /// Larger inputs are refused before any parsing.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
-/// Files per transaction: commits are amortised, a savepoint keeps each file atomic.
+/// Files per transaction: commits are amortised; a failing file makes its batch be written again
+/// with a savepoint per file.
 const BATCH_FILES: usize = 64;
 /// How far parsing may run ahead of the writer (bounds memory whatever the number of files).
 const WINDOW: usize = 32;
