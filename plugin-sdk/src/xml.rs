@@ -687,6 +687,7 @@ impl<'a> XmlReader<'a> {
         memchr::memmem::find(self.source.as_bytes().get(from..)?, needle).map(|n| from + n)
     }
 
+    #[inline(always)]
     fn event(&mut self) -> Result<Event<'a>, XmlError> {
         let bytes = self.source.as_bytes();
         loop {
