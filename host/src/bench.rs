@@ -81,6 +81,31 @@ struct Node {
     text: String,
 }
 
+/// Reads one element (name and attributes) into the record it belongs to: elements at the root and
+/// just under it start a record, deeper ones join the current one.
+fn read_element(records: &mut Vec<Vec<Node>>, depth: usize, start: &quick_xml::events::BytesStart) -> Result<()> {
+    let mut node = Node {
+        name: start.name().as_ref().to_string(),
+        ..Node::default()
+    };
+    for attribute in start.attributes() {
+        let attribute = attribute?;
+        node.attributes.push((
+            attribute.key.as_ref().to_string(),
+            attribute
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
+                .into_owned(),
+        ));
+    }
+    if depth <= 1 {
+        records.push(Vec::new());
+    }
+    if let Some(record) = records.last_mut() {
+        record.push(node);
+    }
+    Ok(())
+}
+
 /// The issue's native baseline: quick-xml reading every record (every element under the root, with
 /// its attributes and unescaped text) of one document into memory. Returns the elements read.
 fn quick_xml_records(bytes: &[u8]) -> Result<Vec<Vec<Node>>> {
@@ -91,33 +116,11 @@ fn quick_xml_records(bytes: &[u8]) -> Result<Vec<Vec<Node>>> {
     let mut depth = 0usize;
     loop {
         match reader.read_event()? {
-            event @ (Event::Start(_) | Event::Empty(_)) => {
-                let (Event::Start(start) | Event::Empty(start)) = &event else {
-                    continue;
-                };
-                let mut node = Node {
-                    name: start.name().as_ref().to_string(),
-                    ..Node::default()
-                };
-                for attribute in start.attributes() {
-                    let attribute = attribute?;
-                    node.attributes.push((
-                        attribute.key.as_ref().to_string(),
-                        attribute
-                            .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
-                            .into_owned(),
-                    ));
-                }
-                if depth <= 1 {
-                    records.push(Vec::new());
-                }
-                if let Some(record) = records.last_mut() {
-                    record.push(node);
-                }
-                if matches!(event, Event::Start(_)) {
-                    depth += 1;
-                }
+            Event::Start(start) => {
+                read_element(&mut records, depth, &start)?;
+                depth += 1;
             }
+            Event::Empty(start) => read_element(&mut records, depth, &start)?,
             Event::End(_) => depth = depth.saturating_sub(1),
             Event::Text(t) => {
                 // Indentation between elements is no part of a record.
@@ -133,14 +136,11 @@ fn quick_xml_records(bytes: &[u8]) -> Result<Vec<Vec<Node>>> {
                     if r.is_char_ref() {
                         node.text.extend(r.resolve_char_ref()?);
                     } else {
-                        node.text.push(match r.xml10_content().as_ref() {
-                            "lt" => '<',
-                            "gt" => '>',
-                            "amp" => '&',
-                            "apos" => '\'',
-                            "quot" => '"',
-                            other => anyhow::bail!("неизвестная сущность «&{other};»"),
-                        });
+                        let name = r.xml10_content();
+                        match quick_xml::escape::resolve_xml_entity(&name) {
+                            Some(value) => node.text.push_str(value),
+                            None => anyhow::bail!("неизвестная сущность «&{name};»"),
+                        }
                     }
                 }
             }

@@ -167,17 +167,6 @@ fn start_element(
     Ok(element)
 }
 
-fn entity(name: &str) -> Option<&'static str> {
-    match name {
-        "lt" => Some("<"),
-        "gt" => Some(">"),
-        "amp" => Some("&"),
-        "apos" => Some("'"),
-        "quot" => Some("\""),
-        _ => None,
-    }
-}
-
 /// Parses a UTF-8 document (a BOM is tolerated) into its root element.
 ///
 /// ```
@@ -272,7 +261,7 @@ pub fn parse(bytes: &[u8]) -> Result<Element, PluginError> {
                     }
                 } else {
                     let name = r.xml10_content();
-                    let Some(value) = entity(&name) else {
+                    let Some(value) = quick_xml::escape::resolve_xml_entity(&name) else {
                         return Err(error(
                             "xml-entity",
                             format!(
