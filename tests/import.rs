@@ -5,7 +5,7 @@ mod common;
 
 use common::{fri_samples, Backend, Env, BACKENDS};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn rejected_files(report: &Value) -> Vec<String> {
     report["rejected"]
@@ -231,14 +231,29 @@ fn encodings_and_zip_are_read() {
     assert_eq!(report["imported"], 1, "{report}");
 }
 
+/// Writes `count` demo extracts into the test's folder; returns the folder and its files, sorted.
+fn demo_files(env: &Env, count: usize, seed: u64) -> (PathBuf, Vec<PathBuf>) {
+    let out = env.dir.path().join("demo");
+    env.run_ok(&[
+        "demo",
+        "--count",
+        &count.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    (out, files)
+}
+
 /// Demo extracts: valid, several versions, adults and children, and superseding IPRAs keep history.
 #[test]
 fn demo_extracts_import_with_supersession() {
     for backend in BACKENDS {
         let env = Env::new(backend);
-        let out = env.dir.path().join("demo");
-        let o = env.run(&["demo", "--count", "120", "--seed", "3", "--out", out.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (out, mut files) = demo_files(&env, 120, 3);
         let (code, report) = env.run_json(&["import", out.to_str().unwrap(), "--json"]);
         assert_eq!(code, 0, "{report}");
         assert!(report["superseded"].as_u64().unwrap() >= 1, "{report}");
@@ -254,8 +269,6 @@ fn demo_extracts_import_with_supersession() {
         assert!(env.scalar("SELECT COUNT(DISTINCT document_version) FROM ipras") >= 2);
 
         // Importing the files again, in reverse order one by one, changes nothing.
-        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
         files.reverse();
         let before = register_rows(&env);
         let args: Vec<String> = ["import".to_string(), "--json".into()]
@@ -273,10 +286,7 @@ fn demo_extracts_import_with_supersession() {
 #[test]
 fn out_of_order_versions_keep_the_newest_in_force() {
     let env = Env::new(Backend::Sqlite);
-    let out = env.dir.path().join("demo");
-    env.run(&["demo", "--count", "60", "--seed", "9", "--out", out.to_str().unwrap()]);
-    let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
+    let (out, files) = demo_files(&env, 60, 9);
     // Newest first: every superseding file before the one it supersedes.
     for path in files.iter().rev() {
         let (code, report) = env.run_json(&["import", path.to_str().unwrap(), "--json"]);
@@ -337,11 +347,7 @@ fn bench_prints_every_figure() {
 fn a_storage_failure_rejects_only_its_file() {
     for backend in BACKENDS {
         let env = Env::new(backend);
-        let out = env.dir.path().join("demo");
-        let o = env.run(&["demo", "--count", "12", "--seed", "5", "--out", out.to_str().unwrap()]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
+        let (out, files) = demo_files(&env, 12, 5);
         // Demo files are named `<n>_<SNILS>_<version>.xml`: refuse the IPRA of a person with one file,
         // in the middle of the batch.
         let names: Vec<String> = files

@@ -747,12 +747,11 @@ async fn write_file(
     if atomic {
         sqlx::query("SAVEPOINT import_file").execute(&mut *conn).await?;
     }
-    let sp = conn;
     let mut rows = Vec::new();
     let (mut imported, mut unchanged, mut superseded) = (0u64, 0u64, 0u64);
     // One statement stores the source or finds it already there (then every IPRA is unchanged).
     let stored = store::insert_source(
-        &mut *sp,
+        &mut *conn,
         &SourceDocument {
             sha256: &file.sha256,
             file_name: file.input.path.file_name().and_then(|n| n.to_str()).unwrap_or(&name),
@@ -788,7 +787,8 @@ async fn write_file(
                     follow_ups,
                 } = record
                 {
-                    let outcome = store_ipra_record(&mut *sp, ipra, measures, follow_ups, source_id, received_at).await;
+                    let outcome =
+                        store_ipra_record(&mut *conn, ipra, measures, follow_ups, source_id, received_at).await;
                     let (label, id) = match outcome {
                         Ok(IpraOutcome::Imported { id, superseded: old }) => {
                             imported += 1;
@@ -807,9 +807,9 @@ async fn write_file(
                         Err(_) if !atomic => return Ok(Written::Replay),
                         Err(e) => {
                             sqlx::query("ROLLBACK TO SAVEPOINT import_file")
-                                .execute(&mut *sp)
+                                .execute(&mut *conn)
                                 .await?;
-                            sqlx::query("RELEASE SAVEPOINT import_file").execute(&mut *sp).await?;
+                            sqlx::query("RELEASE SAVEPOINT import_file").execute(&mut *conn).await?;
                             let message = format!("выписка не сохранена: ошибка базы данных: {e:#}");
                             let rejected = Rejection {
                                 file: name.clone(),
@@ -833,7 +833,7 @@ async fn write_file(
             for record in records {
                 match record {
                     ParsedRecord::Prior { locator, report: prior } => {
-                        store::store_prior_report(&mut *sp, prior, source_id).await?;
+                        store::store_prior_report(&mut *conn, prior, source_id).await?;
                         rows.push(OutcomeRow {
                             record: locator.clone(),
                             outcome: "prior-report",
@@ -859,7 +859,7 @@ async fn write_file(
                             .collect();
                         let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
                         super::reference::insert_version(
-                            &mut *sp,
+                            &mut *conn,
                             &list_id,
                             &entries,
                             &opts.connector,
@@ -891,7 +891,7 @@ async fn write_file(
         }
     }
     if atomic {
-        sqlx::query("RELEASE SAVEPOINT import_file").execute(&mut *sp).await?;
+        sqlx::query("RELEASE SAVEPOINT import_file").execute(&mut *conn).await?;
     }
     outcomes.push(&name, rows);
     report.imported += imported;
