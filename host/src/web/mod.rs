@@ -31,7 +31,8 @@ impl ApiError {
         ApiError { status, code, message }
     }
 
-    fn not_found(what: &str) -> ApiError {
+    /// 404 `not-found`: «{what} не найдено».
+    pub fn not_found(what: &str) -> ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not-found",

@@ -44,10 +44,6 @@ fn write(user: &Principal, roles: &[Role]) -> Result<(), ApiError> {
     require_write(user)
 }
 
-fn not_found(what: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not-found", format!("{what} не найдено"))
-}
-
 fn invalid(errors: Vec<(&'static str, String)>) -> Response {
     let errors: Vec<Value> = errors
         .into_iter()
@@ -120,7 +116,7 @@ async fn get_user(State(app): State<App>, user: Principal, Path(login): Path<Str
     require(&user, ADMIN_AUDIT)?;
     let details = auth::user_by_login(&app.db, &login)
         .await?
-        .ok_or_else(|| not_found("Пользователь"))?;
+        .ok_or_else(|| ApiError::not_found("Пользователь"))?;
     let tokens = auth::list_tokens(&app.db, &login).await?;
     Ok(Json(json!({"user": details, "tokens": tokens})))
 }
@@ -142,7 +138,7 @@ async fn update_user(
     write(&user, ADMIN)?;
     auth::user_by_login(&app.db, &login)
         .await?
-        .ok_or_else(|| not_found("Пользователь"))?;
+        .ok_or_else(|| ApiError::not_found("Пользователь"))?;
     let Ok(role) = Role::parse(&req.role) else {
         return Ok(invalid(vec![(
             "role",
@@ -190,7 +186,7 @@ async fn set_password(
     write(&user, ADMIN)?;
     auth::user_by_login(&app.db, &login)
         .await?
-        .ok_or_else(|| not_found("Пользователь"))?;
+        .ok_or_else(|| ApiError::not_found("Пользователь"))?;
     if let Err(e) = auth::password_strength(&req.password, &login) {
         return Ok(invalid(vec![("password", e)]));
     }
@@ -214,7 +210,7 @@ async fn set_active(
     write(&user, ADMIN)?;
     auth::user_by_login(&app.db, &login)
         .await?
-        .ok_or_else(|| not_found("Пользователь"))?;
+        .ok_or_else(|| ApiError::not_found("Пользователь"))?;
     if !req.active && login == user.login {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -236,7 +232,7 @@ async fn list_tokens(
     require(&user, ADMIN_AUDIT)?;
     auth::user_by_login(&app.db, &login)
         .await?
-        .ok_or_else(|| not_found("Пользователь"))?;
+        .ok_or_else(|| ApiError::not_found("Пользователь"))?;
     Ok(Json(auth::list_tokens(&app.db, &login).await?))
 }
 
@@ -254,7 +250,7 @@ async fn issue_token(
     write(&user, ADMIN)?;
     auth::user_by_login(&app.db, &login)
         .await?
-        .ok_or_else(|| not_found("Пользователь"))?;
+        .ok_or_else(|| ApiError::not_found("Пользователь"))?;
     if req.label.trim().is_empty() {
         return Ok(invalid(vec![("label", "Назначение токена: не указано".into())]));
     }
@@ -279,7 +275,7 @@ async fn revoke_token(
 async fn plugin_switch(app: &App, user: &Principal, id: &str, enabled: bool) -> Result<Json<Value>, ApiError> {
     write(user, ADMIN)?;
     if app.plugins.get(id).is_none() {
-        return Err(not_found("Модуль"));
+        return Err(ApiError::not_found("Модуль"));
     }
     plugins::set_enabled(app, user, id, enabled).await?;
     Ok(Json(json!({"ok": true, "enabled": enabled})))
@@ -348,7 +344,7 @@ async fn configure_job(
     write(&user, ADMIN)?;
     scheduler::seed_jobs(&app).await?;
     if !scheduler::list_jobs(&app).await?.iter().any(|j| j.name == name) {
-        return Err(not_found("Задание"));
+        return Err(ApiError::not_found("Задание"));
     }
     if let Some(Err(e)) = req.schedule.as_deref().map(scheduler::parse_schedule) {
         return Ok(invalid(vec![("schedule", format!("Расписание: {e:#}"))]));
@@ -444,7 +440,7 @@ async fn get_organisation(
     Ok(Json(
         organisations::profile(&app.db, &ogrn)
             .await?
-            .ok_or_else(|| not_found("Организация"))?,
+            .ok_or_else(|| ApiError::not_found("Организация"))?,
     ))
 }
 
@@ -469,7 +465,7 @@ async fn put_organisation(
 async fn delete_rule(State(app): State<App>, user: Principal, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
     write(&user, MANAGERS)?;
     if !organisations::retire_rule(&app.db, id, &user.actor()).await? {
-        return Err(not_found("Правило"));
+        return Err(ApiError::not_found("Правило"));
     }
     app.refresh_lookups().await?;
     Ok(Json(json!({"ok": true})))

@@ -225,7 +225,7 @@ pub async fn print_page(
 pub async fn print_api(State(app): State<App>, user: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let report = visible_report(&app, &user, id)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not-found", "Отчёт не найдено".into()))?;
+        .ok_or_else(|| ApiError::not_found("Отчёт"))?;
     let bytes = printed_report(&app, &report).await?;
     crate::audit::record(&app.db, &user.actor(), "report.print", &format!("report:{id}"), None).await?;
     Ok(pdf_response(id, bytes, true))
