@@ -54,6 +54,7 @@ use ipra_plugin_sdk::date::Date;
 use ipra_plugin_sdk::error::{field_error, missing_field};
 use ipra_plugin_sdk::{ogrn, snils, xml};
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 
 /// Largest document (or ZIP) accepted; larger input is refused before parsing.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
@@ -367,7 +368,7 @@ impl Import {
                 // A parameter of a TSR item (weight of the user, …), not an item itself.
                 continue;
             }
-            let at = format!("{locator}, Запись {}", record.position);
+            let at = RecordAt(locator, record.position);
             let key = match value(&record.key) {
                 Some(key) => key.to_string(),
                 None => {
@@ -375,7 +376,7 @@ impl Import {
                     self.warnings.push(field_error(
                         "missing-field",
                         format!("у мероприятия нет ключа записи; присвоен ключ по положению «{key}»"),
-                        at.clone(),
+                        at.to_string(),
                         "Ключ",
                     ));
                     key
@@ -394,7 +395,7 @@ impl Import {
                 self.warnings.push(field_error(
                     "duplicate-key",
                     format!("ключ записи {key} повторяется в документе; мероприятию присвоен ключ {unique}"),
-                    at.clone(),
+                    at.to_string(),
                     "Ключ",
                 ));
                 unique
@@ -408,13 +409,13 @@ impl Import {
                     self.warnings.push(field_error(
                         "executor-ogrn-invalid",
                         format!("ОГРН исполнителя «{ogrn}»: {e}; значение сохранено, исполнитель будет определён правилами маршрутизации"),
-                        at.clone(),
+                        at.to_string(),
                         "ExecutorOGRN",
                     ));
                 }
             }
-            let date_from = date(attribute("From"), &at, "From")?;
-            let date_to = date(attribute("To"), &at, "To")?;
+            let date_from = date(attribute("From"), at, "From")?;
+            let date_to = date(attribute("To"), at, "To")?;
             let mut extra = Vec::new();
             for code in MEASURE_EXTRA {
                 push(&mut extra, code, attribute(code));
@@ -456,7 +457,7 @@ impl Import {
                 continue;
             }
             let category = value(&record.category_code).unwrap_or_default();
-            let at = format!("{locator}, Запись {}", record.position);
+            let at = RecordAt(locator, record.position);
             let executed = raw.first_of(record, &["ExecuteDate", "RealizeDate"]);
             let date_from = match Date::parse(executed.unwrap_or_default()) {
                 Ok(d) => Some(d.to_string()),
@@ -464,7 +465,7 @@ impl Import {
                 Err(e) => {
                     // A report someone else sent: kept with the date left out rather than lost.
                     self.warnings
-                        .push(field_error(e.code(), e.to_string(), at.clone(), "ExecuteDate"));
+                        .push(field_error(e.code(), e.to_string(), at.to_string(), "ExecuteDate"));
                     None
                 }
             };
@@ -541,18 +542,30 @@ fn person_snils(raw: &RawDocument<'_>, header: &Header<'_>, locator: &str) -> Re
 }
 
 /// An optional date field: absent is `None`, present but not a date is a record error naming the field.
-fn date(text: Option<&str>, locator: &str, field: &str) -> Result<Option<Date>, PluginError> {
+fn date(text: Option<&str>, locator: impl fmt::Display, field: &str) -> Result<Option<Date>, PluginError> {
     match text {
         None => Ok(None),
         Some(text) => Date::parse(text)
             .map(Some)
-            .map_err(|e| field_error(e.code(), format!("поле «{field}»: {e}"), locator, field)),
+            .map_err(|e| field_error(e.code(), format!("поле «{field}»: {e}"), locator.to_string(), field)),
+    }
+}
+
+/// Where a record of a document is, for messages (`Документ 1, Запись 3`): written out only when a
+/// message needs it, not for every record read.
+#[derive(Clone, Copy)]
+struct RecordAt<'l>(&'l str, usize);
+
+impl fmt::Display for RecordAt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}, Запись {}", self.0, self.1)
     }
 }
 
 /// A value that says something: addresses write `-` and `нет` for "no such part".
 fn meaningful(text: Option<&str>) -> Option<&str> {
-    text.filter(|t| !matches!(t.to_lowercase().as_str(), "-" | "нет" | "—" | "string"))
+    let lowercase_is = |t: &str, word: &str| t.chars().flat_map(char::to_lowercase).eq(word.chars());
+    text.filter(|t| !(matches!(*t, "-" | "—") || lowercase_is(t, "нет") || lowercase_is(t, "string")))
 }
 
 fn territory(raw: &RawDocument<'_>, record: &Record<'_>) -> Option<String> {
@@ -710,5 +723,26 @@ impl MeasureKind {
             MeasureKind::Tsr => &["TSRGUID", "ServiceGUID", "Id"],
             MeasureKind::Help | MeasureKind::Recommendation => &["Id"],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_of_address_parts_say_nothing() {
+        for placeholder in ["-", "—", "нет", "НЕТ", "Нет", "string", "STRING"] {
+            assert_eq!(meaningful(Some(placeholder)), None, "{placeholder}");
+        }
+        for part in ["Нетешино", "г. Казань", "ул. Нет", "strings", "-1"] {
+            assert_eq!(meaningful(Some(part)), Some(part));
+        }
+        assert_eq!(meaningful(None), None);
+    }
+
+    #[test]
+    fn a_record_is_named_with_its_document() {
+        assert_eq!(RecordAt("Документ 2", 7).to_string(), "Документ 2, Запись 7");
     }
 }
