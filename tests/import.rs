@@ -319,6 +319,7 @@ fn bench_prints_every_figure() {
             "fri_native_parse_per_s",
             "ratio_vs_fri_native",
             "wasm_vs_native_parse",
+            "wasm_vs_quick_xml_parse",
             "plugin_call_us",
             "peak_rss_mib",
         ] {
