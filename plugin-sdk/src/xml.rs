@@ -866,8 +866,6 @@ impl<'a> XmlReader<'a> {
     fn start_tag(&mut self, start: usize) -> Result<Event<'a>, XmlError> {
         let bytes = self.source.as_bytes();
         let name_start = start + 1;
-        // The name runs up to white space, `/` or `>`; a byte not allowed in it, or no end at all, is
-        // an error (reported for the whole name, as far as its end).
         let rest = &bytes[name_start..];
         let slot = (rest.len() >= 8).then(|| name_slot(word(rest, 0)));
         // A name met before, followed by a byte that ends a name, is that name: the cache holds only
@@ -916,6 +914,8 @@ impl<'a> XmlReader<'a> {
     /// then cached in `slot` (when it has one and is long enough). With where its local name starts.
     #[inline(never)]
     fn new_name(&mut self, start: usize, slot: Option<usize>) -> Result<(&'a str, usize), XmlError> {
+        // The name runs up to white space, `/` or `>`; a byte not allowed in it, or no end at all, is
+        // an error (reported for the whole name, as far as its end).
         let name_start = start + 1;
         let rest = &self.source.as_bytes()[name_start..];
         let mut n = 0;
