@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{
+    Component, ComponentExportIndex, Func, HasSelf, InstancePre, Linker, ResourceTable, TypedFunc,
+};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, ResourceLimiter,
     Store, Trap,
@@ -289,13 +291,29 @@ impl Sandbox {
     }
 
     /// Compiles (or loads from the cache) a component and links it once, ready to instantiate.
-    pub fn prepare(&self, wasm: &[u8], sha256: &str) -> Result<PluginPre<CallState>> {
+    pub fn prepare(&self, wasm: &[u8], sha256: &str) -> Result<Prepared> {
         let component = self.compile(wasm, sha256)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .wasm_context("компонент требует импорты, которых хост не даёт")?;
-        PluginPre::new(pre).wasm_context("компонент не реализует мир ipra:plugin/plugin@1")
+        // Finds the four hooks (an error names a missing one); their types are checked on the
+        // first instance, see `Prepared::hooks`.
+        let indices = PluginIndices::new(&pre).wasm_context("компонент не реализует мир ipra:plugin/plugin@1")?;
+        let index = |name: &str| {
+            component
+                .get_export_index(None, name)
+                .with_context(|| format!("компонент не экспортирует функцию «{name}»"))
+        };
+        Ok(Prepared {
+            describe: index("describe")?,
+            import: index("import")?,
+            execute: index("execute")?,
+            export: index("export")?,
+            pre,
+            indices,
+            checked: AtomicBool::new(false),
+        })
     }
 
     fn compile(&self, wasm: &[u8], sha256: &str) -> Result<Component> {
@@ -334,9 +352,9 @@ impl Sandbox {
     /// Runs `f` against a fresh instance in a fresh store with this sandbox's limits.
     pub fn call<R>(
         &self,
-        pre: &PluginPre<CallState>,
+        pre: &Prepared,
         ctx: &CallContext,
-        f: impl FnOnce(&Plugin, &mut Store<CallState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&Hooks, &mut Store<CallState>) -> wasmtime::Result<R>,
     ) -> Result<R, CallError> {
         let _slot = self.slots.acquire();
         let mut wasi = WasiCtxBuilder::new();
@@ -358,7 +376,7 @@ impl Sandbox {
         store.epoch_deadline_trap();
 
         let plugin_name = || ctx.plugin_id.to_string();
-        let instance = pre.instantiate(&mut store).map_err(|e| CallError::Instantiate {
+        let instance = pre.hooks(&mut store).map_err(|e| CallError::Instantiate {
             plugin: plugin_name(),
             detail: format!("{e:#}"),
         })?;
@@ -380,6 +398,106 @@ impl Sandbox {
                 }
             }
         })
+    }
+}
+
+/// A component linked once, ready for a fresh instance per call.
+pub struct Prepared {
+    pre: InstancePre<CallState>,
+    indices: PluginIndices,
+    describe: ComponentExportIndex,
+    import: ComponentExportIndex,
+    execute: ComponentExportIndex,
+    export: ComponentExportIndex,
+    /// Whether an instance of this component has had its hooks' types checked against the world.
+    checked: AtomicBool,
+}
+
+impl Prepared {
+    /// A fresh instance in `store` and its hooks. The hooks' signatures are checked against the
+    /// world once, on the first instance: every later instance is of the same component and so
+    /// of the same types, and checking them again (walking every record of the interface) would
+    /// cost a few microseconds on each call.
+    fn hooks(&self, store: &mut Store<CallState>) -> wasmtime::Result<Hooks> {
+        let instance = self.pre.instantiate(&mut *store)?;
+        if !self.checked.load(Ordering::Acquire) {
+            self.indices.load(&mut *store, &instance)?;
+            self.checked.store(true, Ordering::Release);
+        }
+        let mut func = |index: &ComponentExportIndex| {
+            instance
+                .get_func(&mut *store, index)
+                .ok_or_else(|| wasmtime::Error::msg("экспорт компонента не является функцией"))
+        };
+        Ok(Hooks {
+            describe: func(&self.describe)?,
+            import: func(&self.import)?,
+            execute: func(&self.execute)?,
+            export: func(&self.export)?,
+        })
+    }
+}
+
+/// The hooks of one fresh instance, with the signatures of the world `ipra:plugin/plugin@1`.
+pub struct Hooks {
+    describe: Func,
+    import: Func,
+    execute: Func,
+    export: Func,
+}
+
+impl Hooks {
+    /// The hook `func` with the types `P` and `R`.
+    ///
+    /// SAFETY (of the callers): `func` comes from an instance of a `Prepared` component whose
+    /// hooks were checked against exactly these types (`Prepared::hooks`).
+    unsafe fn typed<P, R>(func: Func) -> TypedFunc<P, R>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+        R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+    {
+        unsafe { TypedFunc::new_unchecked(func) }
+    }
+
+    pub fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<wit::PluginInfo> {
+        // SAFETY: see `Hooks::typed`; the types are those of `describe` in the world.
+        let func = unsafe { Self::typed::<(), (wit::PluginInfo,)>(self.describe) };
+        Ok(func.call(store, ())?.0)
+    }
+
+    pub fn call_import(
+        &self,
+        store: &mut Store<CallState>,
+        input: &wit::ImportInput,
+    ) -> wasmtime::Result<Result<wit::ImportOutput, wit::PluginError>> {
+        // SAFETY: see `Hooks::typed`; the types are those of `import` in the world.
+        let func =
+            unsafe { Self::typed::<(&wit::ImportInput,), (Result<wit::ImportOutput, wit::PluginError>,)>(self.import) };
+        Ok(func.call(store, (input,))?.0)
+    }
+
+    pub fn call_execute(
+        &self,
+        store: &mut Store<CallState>,
+        input: &wit::ExecuteInput,
+    ) -> wasmtime::Result<Result<wit::ExecuteOutput, wit::PluginError>> {
+        // SAFETY: see `Hooks::typed`; the types are those of `execute` in the world.
+        let func = unsafe {
+            Self::typed::<(&wit::ExecuteInput,), (Result<wit::ExecuteOutput, wit::PluginError>,)>(self.execute)
+        };
+        Ok(func.call(store, (input,))?.0)
+    }
+
+    pub fn call_export(
+        &self,
+        store: &mut Store<CallState>,
+        input: &wit::ExportInput,
+    ) -> wasmtime::Result<Result<Vec<wit::Document>, wit::PluginError>> {
+        // SAFETY: see `Hooks::typed`; the types are those of `export` in the world.
+        let func = unsafe {
+            Self::typed::<(&wit::ExportInput,), (Result<Vec<wit::Document>, wit::PluginError>,)>(self.export)
+        };
+        Ok(func.call(store, (input,))?.0)
     }
 }
 
