@@ -360,7 +360,26 @@ impl Date {
 impl fmt::Display for Date {
     /// `YYYY-MM-DD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        if self.year > 9999 {
+            return write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day);
+        }
+        // Dates are written for every measure of every extract: ten digits and dashes put in
+        // place directly, not through the integer formatting machinery.
+        let digit = |n: u16| b'0' + (n % 10) as u8;
+        let (y, m, d) = (self.year, u16::from(self.month), u16::from(self.day));
+        let text = [
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(d / 10),
+            digit(d),
+        ];
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -378,6 +397,22 @@ pub fn to_iso(text: &str) -> Result<String, DateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_is_iso_with_leading_zeros() {
+        for (y, m, d) in [
+            (1, 1, 1),
+            (9, 9, 9),
+            (99, 10, 31),
+            (999, 12, 1),
+            (1000, 2, 28),
+            (2024, 2, 29),
+            (9999, 12, 31),
+        ] {
+            let date = Date::new(y, m, d).unwrap();
+            assert_eq!(date.to_string(), format!("{y:04}-{m:02}-{d:02}"));
+        }
+    }
 
     #[test]
     fn round_trip_over_four_centuries() {
