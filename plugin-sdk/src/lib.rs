@@ -15,6 +15,7 @@ pub mod bindings {
 }
 
 pub mod archive;
+pub mod arena;
 pub mod date;
 pub mod department;
 pub mod error;

@@ -54,6 +54,47 @@ use ipra_plugin_sdk::date::Date;
 use ipra_plugin_sdk::error::{field_error, missing_field};
 use ipra_plugin_sdk::{ogrn, snils, xml};
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A word-at-a-time multiplicative hash for the few small sets of one extract (document IDs,
+/// measure keys). The standard SipHash guards a long-lived map against chosen collisions; these
+/// live for one call over one file, and SipHash plus its random seed (a host call in the sandbox)
+/// were a visible part of an import.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        }
+        for &byte in chunks.remainder() {
+            self.add(u64::from(byte));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl KeyHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+type KeySet<K> = HashSet<K, BuildHasherDefault<KeyHasher>>;
 use std::fmt;
 
 /// Largest document (or ZIP) accepted; larger input is refused before parsing.
@@ -90,10 +131,10 @@ pub fn import_document(document: &Document) -> Result<ImportOutput, PluginError>
             ));
         }
         for entry in &entries {
-            import.read_xml(&entry.bytes, Some(&entry.name))?;
+            import.read_xml(&entry.bytes, Some(&entry.name), "application/xml")?;
         }
     } else {
-        import.read_xml(&document.bytes, None)?;
+        import.read_xml(&document.bytes, None, &document.media_type)?;
     }
     Ok(ImportOutput {
         records: import.records,
@@ -108,9 +149,9 @@ struct Import {
     records: Vec<RecordOutcome>,
     warnings: Vec<PluginError>,
     /// Document IDs seen so far (in every file of a ZIP) and where.
-    documents: HashMap<String, String>,
+    documents: KeyMap<String, String>,
     /// IPRA identities (number, protocol number, protocol date, SNILS) seen so far and where.
-    identities: HashMap<(String, String, String, String), String>,
+    identities: KeyMap<(String, String, String, String), String>,
 }
 
 fn where_in(entry: Option<&str>) -> String {
@@ -118,9 +159,11 @@ fn where_in(entry: Option<&str>) -> String {
 }
 
 impl Import {
-    fn read_xml(&mut self, bytes: &[u8], entry: Option<&str>) -> Result<(), PluginError> {
+    /// Reads one XML file: the document itself, or an entry of its ZIP (`entry`). `media_type` may carry the
+    /// host's word that the bytes are UTF-8 (see `xml::decode_incoming`).
+    fn read_xml(&mut self, bytes: &[u8], entry: Option<&str>, media_type: &str) -> Result<(), PluginError> {
         let xml_error = |e: xml::XmlError| PluginError::new(e.code(), format!("{}{e}", where_in(entry)));
-        let text = xml::decode_document(bytes).map_err(xml_error)?;
+        let text = xml::decode_incoming(bytes, media_type).map_err(xml_error)?;
         let (mut reader, header) =
             ExtractReader::open(&text).map_err(|e| match e {
                 ReadError::Xml(e) => xml_error(e),
@@ -350,7 +393,7 @@ impl Import {
 
     fn measures(&mut self, raw: &RawDocument<'_>, locator: &str) -> Result<Vec<Measure>, PluginError> {
         let mut measures = Vec::new();
-        let mut keys = HashSet::new();
+        let mut keys = KeySet::default();
         for record in &raw.records {
             let Some(category) = value(&record.category_code) else {
                 continue;

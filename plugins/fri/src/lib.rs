@@ -21,6 +21,12 @@ use ipra_plugin_sdk::bindings::ipra::plugin::types::{
 use ipra_plugin_sdk::bindings::Guest;
 use ipra_plugin_sdk::error::not_supported;
 
+// Every call runs in a fresh instance that is dropped after it: small blocks are bumped from
+// chunks and never freed one by one (see `ipra_plugin_sdk::arena`).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: ipra_plugin_sdk::arena::CallArena = ipra_plugin_sdk::arena::CallArena::new();
+
 /// The plugin exported to the host.
 pub struct Plugin;
 
