@@ -312,11 +312,7 @@ impl Parser<'_> {
         } else {
             "application/xml"
         };
-        let input = wit::ImportInput::Document(wit::Document {
-            name: base_name,
-            media_type: media_type.into(),
-            bytes,
-        });
+        let input = wit::ImportInput::Document(crate::plugins::incoming_document(base_name, media_type, bytes));
         let output = match self.plugins.import(&self.connector, &input) {
             Ok(Ok(output)) => output,
             Ok(Err(error)) => {

@@ -249,11 +249,11 @@ fn enabled_plugin(app: &App, id: &str) -> Result<std::sync::Arc<crate::plugins::
 
 async fn process_zags_message(app: &App, message: &Claimed) -> Result<Vec<String>> {
     let plugin = enabled_plugin(app, "zags")?;
-    let input = wit::ImportInput::Document(wit::Document {
-        name: message.file_name.clone(),
-        media_type: "application/xml".into(),
-        bytes: message.payload.clone(),
-    });
+    let input = wit::ImportInput::Document(crate::plugins::incoming_document(
+        message.file_name.clone(),
+        "application/xml",
+        message.payload.clone(),
+    ));
     let output = answer(
         app.plugins
             .call_async(plugin, move |host, p| host.import(p, &input))
