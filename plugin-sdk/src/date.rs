@@ -360,11 +360,9 @@ impl Date {
 impl fmt::Display for Date {
     /// `YYYY-MM-DD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.year > 9999 {
-            return write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day);
-        }
         // Dates are written for every measure of every extract: ten digits and dashes put in
-        // place directly, not through the integer formatting machinery.
+        // place directly, not through the integer formatting machinery. Every constructor keeps the
+        // year within 1..=9999, so four digits always hold it.
         let digit = |n: u16| b'0' + (n % 10) as u8;
         let (y, m, d) = (self.year, u16::from(self.month), u16::from(self.day));
         let text = [

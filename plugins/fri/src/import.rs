@@ -54,6 +54,7 @@ use ipra_plugin_sdk::date::Date;
 use ipra_plugin_sdk::error::{field_error, missing_field};
 use ipra_plugin_sdk::{ogrn, snils, xml};
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A word-at-a-time multiplicative hash for the few small sets of one extract (document IDs,
@@ -95,7 +96,6 @@ impl KeyHasher {
 
 type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 type KeySet<K> = HashSet<K, BuildHasherDefault<KeyHasher>>;
-use std::fmt;
 
 /// Largest document (or ZIP) accepted; larger input is refused before parsing.
 pub const MAX_DOCUMENT_BYTES: usize = 64 * 1024 * 1024;
