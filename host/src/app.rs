@@ -17,6 +17,8 @@ pub struct App {
     pub data_dir: PathBuf,
     pub db: Db,
     pub plugins: Arc<PluginHost>,
+    /// What statistics and the dashboard count, in memory (loaded on first use).
+    pub facts: Arc<crate::register::facts::FactsIndex>,
     reference: Arc<RwLock<Arc<ReferenceSnapshot>>>,
 }
 
@@ -45,6 +47,7 @@ impl App {
             data_dir: data_dir.to_path_buf(),
             db,
             plugins: Arc::new(plugins),
+            facts: Arc::default(),
             reference,
         };
         app.refresh_lookups().await?;

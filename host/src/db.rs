@@ -111,9 +111,9 @@ pub fn redact(url: &str) -> String {
 
 /// Current time as RFC 3339 UTC text, the form every `*_at` column holds.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+    let now = crate::clock::now();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

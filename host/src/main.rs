@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod bench;
 mod cli;
+mod clock;
 mod db;
 mod demo;
 mod exchange;
@@ -39,6 +40,10 @@ struct Cli {
     /// Who acts, for the audit log and the histories (default: cli:$USER).
     #[arg(long, global = true, env = "IPRA_ACTOR")]
     actor: Option<String>,
+    /// Take this date (YYYY-MM-DD) as today: deadlines, overdue marks, received dates and schedules
+    /// follow it, at the real time of day. For tests and demonstrations; default: the real date.
+    #[arg(long, global = true, env = "IPRA_TODAY")]
+    today: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -139,11 +144,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::ReferenceCommand,
     },
-    /// Overdue measures and reports.
+    /// Overdue measures and reports (as of `--today D` when given).
     Deadlines {
-        /// Count as of this date (default: today).
-        #[arg(long)]
-        today: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -160,8 +162,12 @@ enum Command {
         /// OGRN of the executor organisation.
         #[arg(long)]
         org: Option<String>,
+        /// Count directly in the database instead of the statistics index (slow at a region's size).
+        #[arg(long, conflicts_with = "verify")]
+        direct: bool,
+        /// Count both ways and compare every figure, the dashboard's too: exit 1 on any difference.
         #[arg(long)]
-        today: Option<String>,
+        verify: bool,
         #[arg(long)]
         json: bool,
     },
@@ -265,6 +271,7 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> Result<i32> {
+    clock::fix_today(cli.today.as_deref())?;
     let open = || App::open(&cli.data_dir, cli.database.as_deref());
     let actor = cli
         .actor
@@ -357,14 +364,15 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::FollowUps { command } => cli::follow_ups(&open().await?, command, &actor).await,
         Command::Reports { command } => cli::reports(&open().await?, command, &actor).await,
         Command::Reference { command } => cli::reference_lists(&open().await?, command, &actor).await,
-        Command::Deadlines { today, json } => cli::overdue(&open().await?, today, json).await,
+        Command::Deadlines { json } => cli::overdue(&open().await?, json).await,
         Command::Stats {
             from,
             to,
             territory,
             section,
             org,
-            today,
+            direct,
+            verify,
             json,
         } => {
             let filter = register::stats::StatsFilter {
@@ -374,7 +382,12 @@ async fn run(cli: Cli) -> Result<i32> {
                 section,
                 organisation: org,
             };
-            cli::statistics(&open().await?, filter, today, json).await
+            let mode = match (direct, verify) {
+                (_, true) => cli::StatsMode::Verify,
+                (true, _) => cli::StatsMode::Direct,
+                _ => cli::StatsMode::Index,
+            };
+            cli::statistics(&open().await?, filter, mode, json).await
         }
         Command::Jobs { command } => cli::exchange::jobs(&open().await?, command, &actor).await,
         Command::Sign { command } => cli::exchange::sign(&open().await?, command, &actor).await,

@@ -46,6 +46,10 @@ pub fn fri_samples() -> PathBuf {
     formats().join("fri/samples/yuryzje")
 }
 
+/// The date every test runs on (`IPRA_TODAY`): received dates, deadlines and overdue marks, the
+/// statistics' months and job schedules then never depend on the day the suite is run.
+pub const TODAY: &str = "2026-11-20";
+
 /// A fresh data directory plus the database it uses.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -73,6 +77,7 @@ impl Env {
         cmd.env("IPRA_DATA_DIR", self.data_dir())
             .env("IPRA_PLUGIN_CACHE", plugin_cache())
             .env("IPRA_LOG", "warn")
+            .env("IPRA_TODAY", TODAY)
             .env_remove("IPRA_DATABASE_URL")
             .stdin(Stdio::null());
         if let Some(url) = &self.database {

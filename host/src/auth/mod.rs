@@ -221,7 +221,7 @@ pub enum LoginError {
 }
 
 fn minutes_ago(minutes: i64) -> String {
-    (time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes))
+    (crate::clock::now() - time::Duration::minutes(minutes))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
@@ -288,7 +288,7 @@ pub(crate) async fn start_session(
         token: random_token()?,
         csrf: random_token()?,
     };
-    let expires = (time::OffsetDateTime::now_utc() + time::Duration::hours(SESSION_HOURS))
+    let expires = (crate::clock::now() + time::Duration::hours(SESSION_HOURS))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, ip) VALUES ($1, $2, $3, $4, $5, $6)")

@@ -169,7 +169,7 @@ pub async fn begin(db: &Db, config: &OidcConfig, next_path: &str) -> Result<Stri
     let nonce = super::random_token()?;
     let verifier = super::random_token()?;
     let challenge = b64url(&Sha256::digest(verifier.as_bytes()));
-    let stale = (time::OffsetDateTime::now_utc() - time::Duration::minutes(LOGIN_MINUTES))
+    let stale = (crate::clock::now() - time::Duration::minutes(LOGIN_MINUTES))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     sqlx::query("DELETE FROM oidc_logins WHERE created_at < $1")
@@ -223,7 +223,7 @@ pub async fn finish(db: &Db, config: &OidcConfig, state: &str, code: &str) -> Re
     let created: String = row.try_get("created_at")?;
     let started = time::OffsetDateTime::parse(&created, &time::format_description::well_known::Rfc3339)
         .map_err(|e| anyhow!("время начала входа: {e}"))?;
-    if time::OffsetDateTime::now_utc() - started > time::Duration::minutes(LOGIN_MINUTES) {
+    if crate::clock::now() - started > time::Duration::minutes(LOGIN_MINUTES) {
         bail!("вход занял больше {LOGIN_MINUTES} минут; начните заново");
     }
     let nonce: String = row.try_get("nonce")?;

@@ -6,7 +6,7 @@ use super::print_json;
 use crate::app::App;
 use crate::register::directory::{self, Organisation};
 use crate::register::execution::{self, Checked, ExecutionForm, FieldError};
-use crate::register::{deadlines, reference, stats};
+use crate::register::{deadlines, facts, reference, stats, workload};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde::Serialize;
@@ -617,9 +617,9 @@ pub async fn reference_lists(app: &App, command: ReferenceCommand, actor: &str) 
     Ok(0)
 }
 
-pub async fn overdue(app: &App, today: Option<String>, json: bool) -> Result<i32> {
-    let today = today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
-    let overdue = deadlines::check_overdue(&app.db, &today).await?;
+pub async fn overdue(app: &App, json: bool) -> Result<i32> {
+    let today = deadlines::format_date(deadlines::today());
+    let overdue = deadlines::check_overdue(&app.db, &app.facts, &today).await?;
     if json {
         print_json(&overdue)?;
     } else {
@@ -634,15 +634,36 @@ pub async fn overdue(app: &App, today: Option<String>, json: bool) -> Result<i32
     Ok(0)
 }
 
-pub async fn statistics(app: &App, filter: stats::StatsFilter, today: Option<String>, json: bool) -> Result<i32> {
-    let today = today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
+/// How `ipra stats` counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsMode {
+    /// From the statistics index (as the server does).
+    Index,
+    /// Directly in the database (the definition; slow at a region's size).
+    Direct,
+    /// Both, and every figure compared, with the dashboard's: exit 1 on any difference.
+    Verify,
+}
+
+pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, json: bool) -> Result<i32> {
+    let today = deadlines::format_date(deadlines::today());
     let reasons: Vec<(String, String)> = app
         .reference()
         .list("non-execution-reasons")
         .iter()
         .map(|e| (e.code.clone(), e.name.clone()))
         .collect();
-    let s = stats::compute(&app.db, &filter, &today, &reasons).await?;
+    if mode == StatsMode::Verify {
+        return verify_figures(app, &filter, &today, &reasons).await;
+    }
+    let s = match mode {
+        StatsMode::Direct => stats::direct(&app.db, &filter, &today, &reasons).await?,
+        _ => {
+            facts::statistics(&app.facts, &app.db, &filter, &today, &reasons)
+                .await?
+                .0
+        }
+    };
     if json {
         println!("{}", serde_json::to_string(&s)?);
         return Ok(0);
@@ -674,6 +695,90 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, today: Option<Str
         "Просрочено", s.overdue.persons, s.overdue.measures
     );
     Ok(0)
+}
+
+/// Compares every figure of the statistics index with its direct count: the statistics and charts
+/// of `filter` and the whole dashboard. Prints what differs; exit code 1 when anything does.
+async fn verify_figures(
+    app: &App,
+    filter: &stats::StatsFilter,
+    today: &str,
+    reasons: &[(String, String)],
+) -> Result<i32> {
+    let (indexed, charts) = facts::statistics(&app.facts, &app.db, filter, today, reasons).await?;
+    let direct = stats::direct(&app.db, filter, today, reasons).await?;
+    let mut direct_charts = workload::chart_data_direct(&app.db, filter, today).await?;
+    // NULL sorts first in SQLite and last in PostgreSQL: compare in one order.
+    direct_charts.by_territory.sort_by(|a, b| a.key.cmp(&b.key));
+    direct_charts.by_section.sort_by(|a, b| a.section.cmp(&b.section));
+    let dashboard = facts::dashboard(&app.facts, &app.db, today, 7).await?;
+    let mut differences = Vec::new();
+    compare(
+        "statistics",
+        &serde_json::to_value(&indexed)?,
+        &serde_json::to_value(&direct)?,
+        &mut differences,
+    );
+    compare(
+        "charts",
+        &serde_json::to_value(&charts)?,
+        &serde_json::to_value(&direct_charts)?,
+        &mut differences,
+    );
+    let cards = workload::cards(&app.db, &dashboard, today, 7).await?;
+    let direct_cards = workload::cards_direct(&app.db, today, 7).await?;
+    compare(
+        "cards",
+        &serde_json::to_value(&cards)?,
+        &serde_json::to_value(&direct_cards)?,
+        &mut differences,
+    );
+    for (name, grouping, rows) in [
+        (
+            "by_organisation",
+            workload::Grouping::Organisation,
+            &dashboard.by_organisation,
+        ),
+        ("by_section", workload::Grouping::Section, &dashboard.by_section),
+        ("by_territory", workload::Grouping::Territory, &dashboard.by_territory),
+    ] {
+        let mut direct = workload::workload_direct(&app.db, today, grouping).await?;
+        direct.iter_mut().for_each(|r| r.name = None);
+        direct.sort_by(|a, b| a.key.cmp(&b.key));
+        compare(
+            name,
+            &serde_json::to_value(rows)?,
+            &serde_json::to_value(&direct)?,
+            &mut differences,
+        );
+    }
+    let ok = differences.is_empty();
+    print_json(&serde_json::json!({"ok": ok, "today": today, "differences": differences}))?;
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// Every path where two JSON values differ, with both values.
+fn compare(path: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                compare(
+                    &format!("{path}.{key}"),
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                compare(&format!("{path}[{i}]"), x, y, out);
+            }
+        }
+        _ if a != b => out.push(serde_json::json!({"path": path, "index": a, "direct": b})),
+        _ => {}
+    }
 }
 
 pub async fn death(app: &App, snils: &str, date: &str, source: &str, actor: &str) -> Result<i32> {

@@ -210,7 +210,7 @@ pub async fn finish(
         Err(error) => {
             let (status, next) = if attempts < max_attempts {
                 let delay = 30i64 * (1 << attempts.clamp(0, 10));
-                let next = time::OffsetDateTime::now_utc() + time::Duration::seconds(delay);
+                let next = crate::clock::now() + time::Duration::seconds(delay);
                 (
                     retry_status,
                     next.format(&time::format_description::well_known::Rfc3339).ok(),

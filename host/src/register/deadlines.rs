@@ -26,7 +26,7 @@ pub fn format_date(date: Date) -> String {
 }
 
 pub fn today() -> Date {
-    time::OffsetDateTime::now_utc().date()
+    crate::clock::today()
 }
 
 impl Calendar {
@@ -92,24 +92,19 @@ pub struct Overdue {
     pub by_section: Vec<(String, i64)>,
 }
 
-pub async fn check_overdue(db: &Db, today: &str) -> Result<Overdue> {
+/// Overdue measures (by section, from the statistics index), reports and follow-ups as of `today`.
+pub async fn check_overdue(db: &Db, facts: &std::sync::Arc<super::facts::FactsIndex>, today: &str) -> Result<Overdue> {
     use sqlx::Row;
-    let rows = sqlx::query(
-        "SELECT m.section, COUNT(*) AS n FROM measures m JOIN ipras i ON i.id = m.ipra_id \
-         WHERE m.status = 'open' AND i.status = 'active' AND m.due_date IS NOT NULL AND m.due_date < $1 \
-         GROUP BY m.section ORDER BY m.section",
-    )
-    .bind(today)
-    .fetch_all(&db.pool)
-    .await?;
+    let figures = super::facts::dashboard(facts, db, today, 0).await?;
     let mut overdue = Overdue {
         today: today.to_string(),
         ..Overdue::default()
     };
-    for row in rows {
-        let n: i64 = row.try_get("n")?;
-        overdue.measures += n;
-        overdue.by_section.push((row.try_get("section")?, n));
+    for row in figures.by_section.iter().filter(|r| r.overdue > 0) {
+        overdue.measures += row.overdue;
+        overdue
+            .by_section
+            .push((row.key.clone().unwrap_or_default(), row.overdue));
     }
     overdue.reports = sqlx::query(
         "SELECT COUNT(*) AS n FROM reports WHERE status IN ('awaiting-signature', 'signed') AND due_date IS NOT NULL AND due_date < $1",

@@ -102,6 +102,16 @@ pub async fn list_organisations(db: &Db) -> Result<Vec<Organisation>> {
         .collect()
 }
 
+/// OGRN → name of every organisation of the directory (a few thousand in a region).
+pub async fn organisation_names(db: &Db) -> Result<std::collections::HashMap<String, String>> {
+    sqlx::query("SELECT ogrn, name FROM organisations")
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("ogrn")?, r.try_get("name")?)))
+        .collect()
+}
+
 pub async fn organisation(db: &Db, ogrn: &str) -> Result<Option<Organisation>> {
     sqlx::query("SELECT * FROM organisations WHERE ogrn = $1")
         .bind(ogrn)

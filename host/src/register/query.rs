@@ -67,6 +67,12 @@ pub struct IpraFilter {
         deserialize_with = "number_or_empty"
     )]
     pub per_page: Option<u32>,
+    /// The page after this position (the `next` of a page): paging that costs the same however deep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The page before this position (the `prev` of a page); `end`: the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
 }
 
 /// A page number from a query string: an empty or non-numeric value is "not given".
@@ -84,21 +90,21 @@ fn number_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Resul
     })
 }
 
-/// The columns the register may be sorted by, and the SQL each stands for. Only these fragments
-/// ever reach the SQL text; what the user sends only chooses among them.
-pub const SORTABLE: &[(&str, &str)] = &[
-    ("kind", "i.is_child"),
-    ("number", "i.number"),
-    ("decision_date", "i.decision_date"),
-    ("protocol_number", "i.protocol_number"),
-    ("protocol_date", "i.protocol_date"),
-    ("issued_by", "i.issued_by"),
-    ("fio", "p.search_name"),
-    ("status", "i.status"),
-    ("territory", "p.territory_code"),
-    ("measures", "measures"),
-    ("overdue", "overdue"),
-    ("received", "i.received_at"),
+/// The columns the register may be sorted by (see `sort_column` for the index each walks). Only
+/// these ever choose an ORDER BY; what the user sends only chooses among them.
+pub const SORTABLE: &[&str] = &[
+    "kind",
+    "number",
+    "decision_date",
+    "protocol_number",
+    "protocol_date",
+    "issued_by",
+    "fio",
+    "status",
+    "territory",
+    "measures",
+    "overdue",
+    "received",
 ];
 
 fn non_empty(v: &Option<String>) -> Option<&str> {
@@ -195,8 +201,18 @@ impl IpraFilter {
             }
         }
         if let Some(v) = non_empty(&self.sort) {
-            if !SORTABLE.iter().any(|(k, _)| *k == v) {
+            if !SORTABLE.contains(&v) {
                 out.push(("sort", format!("сортировка по «{v}» недоступна")));
+            }
+        }
+        for (key, value) in [("after", &self.after), ("before", &self.before)] {
+            if let Some(v) = non_empty(value) {
+                if !(key == "before" && v == END) && Position::decode(v).is_none() {
+                    out.push((
+                        key,
+                        "ссылка на страницу реестра устарела или повреждена: откройте первую страницу".to_string(),
+                    ));
+                }
             }
         }
         if let Some(v) = non_empty(&self.dir) {
@@ -207,22 +223,9 @@ impl IpraFilter {
         out
     }
 
-    /// The ORDER BY clause: a whitelisted column, empty values last, ties broken by id.
-    fn order_by(&self) -> String {
-        let column = non_empty(&self.sort)
-            .and_then(|s| SORTABLE.iter().find(|(k, _)| *k == s))
-            .map(|(_, sql)| *sql);
-        let desc = match non_empty(&self.dir) {
-            Some("asc") => false,
-            Some("desc") => true,
-            _ => column.is_none(),
-        };
-        let dir = if desc { "DESC" } else { "ASC" };
-        match column {
-            Some(c @ ("measures" | "overdue")) => format!("{c} {dir}, i.id {dir}"),
-            Some(c) => format!("({c} IS NULL), {c} {dir}, i.id {dir}"),
-            None => format!("(i.decision_date IS NULL), i.decision_date {dir}, i.id {dir}"),
-        }
+    /// Whether only IPRAs with overdue measures are asked for.
+    pub fn overdue_only(&self) -> bool {
+        non_empty(&self.overdue).is_some_and(|v| v == "1" || v == "true" || v == "on")
     }
 }
 
@@ -246,14 +249,23 @@ pub struct IpraListItem {
     pub overdue: i64,
     pub territory_code: Option<String>,
     pub received_at: String,
+    #[serde(skip)]
+    pub person_id: i64,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct IpraPage {
+    /// How many IPRAs the filter finds: exact when `total_exact`, else estimated (shown as such).
     pub total: i64,
+    pub total_exact: bool,
+    /// The page number as the client counts it (positions do not know it).
     pub page: u32,
     pub per_page: u32,
     pub items: Vec<IpraListItem>,
+    /// Position of the next page (`after=`), when there is one.
+    pub next: Option<String>,
+    /// Position of the previous page (`before=`), when there is one.
+    pub prev: Option<String>,
 }
 
 /// `NNN-NNN-NNN NN` with the first nine digits hidden except the last three.
@@ -280,219 +292,761 @@ fn full_name(surname: &str, given: &str, patronymic: Option<&str>) -> String {
     }
 }
 
+/// A value bound to a query: the register's list binds text and numbers.
+#[derive(Clone, Debug, PartialEq)]
+enum Value {
+    Text(String),
+    Int(i64),
+}
+
 /// Bind values of a query being built, numbered `$1`, `$2`, … in the order they are added.
-#[derive(Default)]
-struct Binds(Vec<String>);
+#[derive(Clone, Default)]
+struct Binds(Vec<Value>);
 
 impl Binds {
     fn add(&mut self, value: String) -> String {
+        self.push(Value::Text(value))
+    }
+
+    fn push(&mut self, value: Value) -> String {
         self.0.push(value);
         format!("${}", self.0.len())
     }
+
+    fn bind<'q>(
+        &'q self,
+        mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        for v in &self.0 {
+            q = match v {
+                Value::Text(t) => q.bind(t.as_str()),
+                Value::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
 }
 
-/// The WHERE conditions of a filter; values go to `binds`, never into the SQL text.
-fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Binds) -> Vec<String> {
+/// The upper end of a prefix range: every text that begins with `prefix` sorts below it (byte
+/// order, which both engines use for these columns).
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+/// How a condition can lead the list to its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lead {
+    /// A few rows by an index (a number, a SNILS, a protocol): start from them.
+    Identifier(&'static str),
+    /// A range of an index (a name's beginning, a period) of unknown size: start from it when it is
+    /// small.
+    Range(&'static str),
+    /// Answered by the statistics index (kind, status, territory, section, organisation, overdue).
+    Facet,
+    /// Only checked on rows found otherwise.
+    Check,
+}
+
+#[derive(Clone, Debug)]
+struct Condition {
+    sql: String,
+    lead: Lead,
+}
+
+/// The conditions of a filter, on the IPRA row alone (see migration 0011); values go to `binds`,
+/// never into the SQL text.
+fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Binds) -> Vec<Condition> {
     let mut c = Vec::new();
-    if let Some(ogrn) = scope {
-        c.push(format!(
-            "EXISTS (SELECT 1 FROM measures sm WHERE sm.ipra_id = i.id AND sm.assigned_ogrn = {})",
+    let mut push = |sql: String, lead: Lead| c.push(Condition { sql, lead });
+    let org_exists = |b: &mut Binds, alias: &str, ogrn: &str| {
+        format!(
+            "EXISTS (SELECT 1 FROM measures {alias} WHERE {alias}.ipra_id = i.id AND {alias}.assigned_ogrn = {})",
             b.add(ogrn.to_string())
-        ));
+        )
+    };
+    if let Some(ogrn) = scope {
+        push(org_exists(b, "sm", ogrn), Lead::Facet);
     }
     if let Some(v) = non_empty(&filter.q) {
         let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-        let mut any = vec![
-            format!("i.number = {}", b.add(v.to_string())),
-            format!("i.number LIKE {}", b.add(format!("{}%", like_escape(v)))),
-            format!(
-                "p.search_name LIKE {}",
-                b.add(format!("{}%", like_escape(&v.to_uppercase())))
-            ),
-        ];
-        if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
-            any.push(format!("i.snils = {}", b.add(digits)));
+        if v.chars().any(char::is_alphabetic) {
+            // Letters: the beginning of the surname or of the full name.
+            let words: Vec<&str> = v.split_whitespace().collect();
+            let name = words.join(" ").to_uppercase();
+            push(
+                format!(
+                    "i.search_name >= {} AND i.search_name < {}",
+                    b.add(name.clone()),
+                    b.add(prefix_end(&name))
+                ),
+                Lead::Range("ipras_sort_name"),
+            );
+        } else if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+            // A SNILS, or the beginning of an IPRA number that looks like one.
+            push(
+                format!(
+                    "(i.snils = {} OR (i.number >= {} AND i.number < {}))",
+                    b.add(digits),
+                    b.add(v.to_string()),
+                    b.add(prefix_end(v))
+                ),
+                Lead::Identifier("ipras_snils"),
+            );
+        } else {
+            push(
+                format!(
+                    "i.number >= {} AND i.number < {}",
+                    b.add(v.to_string()),
+                    b.add(prefix_end(v))
+                ),
+                Lead::Range("ipras_sort_number"),
+            );
         }
-        c.push(format!("({})", any.join(" OR ")));
     }
     match non_empty(&filter.kind) {
-        Some("child") => c.push("i.is_child = 1".into()),
-        Some("adult") => c.push("i.is_child = 0".into()),
+        Some("child") => push("i.is_child = 1".into(), Lead::Facet),
+        Some("adult") => push("i.is_child = 0".into(), Lead::Facet),
         _ => {}
     }
     if let Some(v) = non_empty(&filter.number) {
-        c.push(format!("i.number = {}", b.add(v.to_string())));
+        push(
+            format!("i.number = {}", b.add(v.to_string())),
+            Lead::Identifier("ipras_sort_number"),
+        );
     }
     if let Some(v) = non_empty(&filter.protocol_number) {
-        c.push(format!("i.protocol_number = {}", b.add(v.to_string())));
+        push(
+            format!("i.protocol_number = {}", b.add(v.to_string())),
+            Lead::Identifier("ipras_sort_protocol_number"),
+        );
     }
     if let Some(v) = non_empty(&filter.protocol_date) {
-        c.push(format!("i.protocol_date = {}", b.add(v.to_string())));
+        push(
+            format!("i.protocol_date = {}", b.add(v.to_string())),
+            Lead::Identifier("ipras_sort_protocol_date"),
+        );
     }
     if let Some(v) = non_empty(&filter.issued_by) {
-        c.push(format!("i.issued_by = {}", b.add(v.to_string())));
+        push(format!("i.issued_by = {}", b.add(v.to_string())), Lead::Check);
     }
     if let Some(v) = non_empty(&filter.snils) {
-        c.push(format!(
-            "i.snils = {}",
-            b.add(v.chars().filter(char::is_ascii_digit).collect())
-        ));
+        push(
+            format!("i.snils = {}", b.add(v.chars().filter(char::is_ascii_digit).collect())),
+            Lead::Identifier("ipras_snils"),
+        );
     }
-    if let Some(v) = non_empty(&filter.surname) {
-        c.push(format!(
-            "p.search_name LIKE {}",
-            b.add(format!("{}%", like_escape(&v.to_uppercase())))
-        ));
-    }
-    if let Some(v) = non_empty(&filter.fio) {
-        let words: Vec<&str> = v.split_whitespace().collect();
-        c.push(format!(
-            "p.search_name LIKE {}",
-            b.add(format!("{}%", like_escape(&words.join(" ").to_uppercase())))
-        ));
+    for (value, joined) in [(&filter.surname, false), (&filter.fio, true)] {
+        if let Some(v) = non_empty(value) {
+            let name = if joined {
+                v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
+            } else {
+                v.to_uppercase()
+            };
+            push(
+                format!(
+                    "i.search_name >= {} AND i.search_name < {}",
+                    b.add(name.clone()),
+                    b.add(prefix_end(&name))
+                ),
+                Lead::Range("ipras_sort_name"),
+            );
+        }
     }
     if let Some(v) = non_empty(&filter.status) {
-        c.push(format!("i.status = {}", b.add(v.to_string())));
+        push(format!("i.status = {}", b.add(v.to_string())), Lead::Facet);
     }
     if let Some(v) = non_empty(&filter.territory) {
-        c.push(format!("p.territory_code = {}", b.add(v.to_string())));
+        push(format!("i.territory_code = {}", b.add(v.to_string())), Lead::Facet);
     }
     if let Some(v) = non_empty(&filter.section) {
-        c.push(format!(
-            "EXISTS (SELECT 1 FROM measures fm WHERE fm.ipra_id = i.id AND fm.section = {})",
-            b.add(v.to_string())
-        ));
+        push(
+            format!(
+                "EXISTS (SELECT 1 FROM measures fm WHERE fm.ipra_id = i.id AND fm.section = {})",
+                b.add(v.to_string())
+            ),
+            Lead::Facet,
+        );
     }
-    if non_empty(&filter.overdue).is_some_and(|v| v == "1" || v == "true" || v == "on") {
+    if filter.overdue_only() {
         let today = b.add(today.to_string());
-        let own = scope
-            .map(|o| format!(" AND om.assigned_ogrn = {}", b.add(o.to_string())))
-            .unwrap_or_default();
-        c.push(format!(
-            "EXISTS (SELECT 1 FROM measures om WHERE om.ipra_id = i.id AND om.status = 'open' \
-             AND om.due_date IS NOT NULL AND om.due_date < {today}{own})"
-        ));
+        match scope {
+            // An executor sees the IPRAs where its own measures are overdue.
+            Some(ogrn) => push(
+                format!(
+                    "EXISTS (SELECT 1 FROM measures om WHERE om.assigned_ogrn = {} AND om.ipra_id = i.id \
+                     AND om.status = 'open' AND om.due_date < {today})",
+                    b.add(ogrn.to_string())
+                ),
+                Lead::Facet,
+            ),
+            None => push(format!("i.open_due_min < {today}"), Lead::Facet),
+        }
     }
     if let Some(v) = non_empty(&filter.assigned) {
-        c.push(format!(
-            "EXISTS (SELECT 1 FROM measures am WHERE am.ipra_id = i.id AND am.assigned_ogrn = {})",
-            b.add(v.to_string())
-        ));
+        push(org_exists(b, "am", v), Lead::Facet);
     }
-    if let Some(v) = non_empty(&filter.decision_from) {
-        c.push(format!("i.decision_date >= {}", b.add(v.to_string())));
-    }
-    if let Some(v) = non_empty(&filter.decision_to) {
-        c.push(format!("i.decision_date <= {}", b.add(v.to_string())));
+    let from = non_empty(&filter.decision_from).map(|v| b.add(v.to_string()));
+    let to = non_empty(&filter.decision_to).map(|v| b.add(v.to_string()));
+    match (from, to) {
+        (Some(f), Some(t)) => push(
+            format!("i.decision_date >= {f} AND i.decision_date <= {t}"),
+            Lead::Range("ipras_sort_decision"),
+        ),
+        (Some(f), None) => push(format!("i.decision_date >= {f}"), Lead::Range("ipras_sort_decision")),
+        (None, Some(t)) => push(format!("i.decision_date <= {t}"), Lead::Range("ipras_sort_decision")),
+        (None, None) => {}
     }
     c
 }
 
-/// `%`, `_` and `\` of user text match themselves in a LIKE pattern (with `ESCAPE` not portable
-/// across both engines' defaults, they are simply dropped: nobody searches names by them).
-fn like_escape(text: &str) -> String {
-    text.chars().filter(|c| !matches!(c, '%' | '_' | '\\')).collect()
-}
-
-/// One page of the register. `scope`: the OGRN of an executor, who sees only IPRAs with measures
-/// assigned to it.
-pub async fn list_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>) -> Result<IpraPage> {
-    let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
-    let page = filter.page.unwrap_or(1).max(1);
-    let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
-
-    let mut b = Binds::default();
-    let where_sql = where_clause(&conditions(filter, scope, &today, &mut b));
-    let count_sql = format!("SELECT COUNT(*) AS n FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql}");
-    let mut count = sqlx::query(&count_sql);
-    for v in &b.0 {
-        count = count.bind(v);
+/// The facets of a filter, as the statistics index answers them.
+fn facets(filter: &IpraFilter, scope: Option<&str>, today: &str) -> super::facts::Facets {
+    let mut organisations: Vec<String> = scope.map(str::to_string).into_iter().collect();
+    if let Some(v) = non_empty(&filter.assigned) {
+        organisations.push(v.to_string());
     }
-    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
-    let items = select_items(db, filter, scope, &today, Some((page, per_page))).await?;
-    Ok(IpraPage {
-        total,
-        page,
-        per_page,
-        items,
-    })
-}
-
-/// Every IPRA the filter finds, in its sort order, up to `limit` rows (exports).
-pub async fn all_ipras(db: &Db, filter: &IpraFilter, scope: Option<&str>, limit: u32) -> Result<Vec<IpraListItem>> {
-    let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
-    select_items(db, filter, scope, &today, Some((1, limit))).await
-}
-
-fn where_clause(conditions: &[String]) -> String {
-    if conditions.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", conditions.join(" AND "))
+    super::facts::Facets {
+        child: match non_empty(&filter.kind) {
+            Some("child") => Some(true),
+            Some("adult") => Some(false),
+            _ => None,
+        },
+        status: non_empty(&filter.status).map(str::to_string),
+        territory: non_empty(&filter.territory).map(str::to_string),
+        section: non_empty(&filter.section).map(str::to_string),
+        organisations,
+        overdue: filter
+            .overdue_only()
+            .then(|| (today.to_string(), scope.map(str::to_string))),
     }
 }
 
-async fn select_items(
+/// A sortable column of the register: its SQL on the IPRA row, the index that holds it in order
+/// with the id (migration 0011), and whether it may be empty (empty values come last either way).
+#[derive(Clone, Copy, Debug)]
+struct SortColumn {
+    sql: &'static str,
+    index: &'static str,
+    nullable: bool,
+    numeric: bool,
+}
+
+fn sort_column(key: &str) -> SortColumn {
+    let (sql, index, nullable, numeric) = match key {
+        "kind" => ("i.is_child", "ipras_sort_kind", false, true),
+        "number" => ("i.number", "ipras_sort_number", false, false),
+        "protocol_number" => ("i.protocol_number", "ipras_sort_protocol_number", false, false),
+        "protocol_date" => ("i.protocol_date", "ipras_sort_protocol_date", false, false),
+        "issued_by" => ("i.issued_by", "ipras_sort_issued_by", true, false),
+        "fio" => ("i.search_name", "ipras_sort_name", false, false),
+        "status" => ("i.status", "ipras_sort_status", false, false),
+        "territory" => ("i.territory_code", "ipras_sort_territory", true, false),
+        "measures" => ("i.measures_count", "ipras_sort_measures", false, true),
+        // The earliest due date of the open measures: the longest overdue first.
+        "overdue" => ("i.open_due_min", "ipras_sort_overdue", true, false),
+        "received" => ("i.received_at", "ipras_sort_received", false, false),
+        _ => ("i.decision_date", "ipras_sort_decision", true, false),
+    };
+    SortColumn {
+        sql,
+        index,
+        nullable,
+        numeric,
+    }
+}
+
+/// Where a page starts in the list's order: the sort value (`None`: among the empty ones) and the
+/// id of the row next to it. Opaque to clients (base64 of JSON).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+struct Position {
+    value: Option<serde_json::Value>,
+    id: i64,
+}
+
+impl Position {
+    fn encode(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(text: &str) -> Option<Position> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn bind(&self, b: &mut Binds, numeric: bool) -> Option<String> {
+        let value = self.value.as_ref()?;
+        Some(match (value, numeric) {
+            (serde_json::Value::Number(n), _) => b.push(Value::Int(n.as_i64().unwrap_or(0))),
+            (serde_json::Value::String(t), true) => b.push(Value::Int(t.parse().unwrap_or(0))),
+            (v, _) => b.push(Value::Text(v.as_str().unwrap_or_default().to_string())),
+        })
+    }
+}
+
+/// The literal that ends a list: `before=end` asks for the last page.
+pub const END: &str = "end";
+
+/// How the list reaches its rows (chosen per request from the filter; see `plan`).
+#[derive(Clone, Debug, PartialEq)]
+enum Access {
+    /// Walk the sort's index, checking every condition on each row, until the page is full: cheap
+    /// when the filter keeps many rows.
+    SortIndex,
+    /// Start from a selective condition's index, then sort what it finds.
+    Index(&'static str),
+    /// Start from the ids the statistics index found for the facets, then sort them.
+    Ids(Vec<i64>),
+}
+
+/// Rows a filter may find for the list to start from them and sort (instead of walking the sort).
+const SMALL: usize = 20_000;
+
+/// What the planner learned: the access, and the total when it could be counted exactly.
+struct Plan {
+    access: Access,
+    total: Option<i64>,
+    /// A total estimated from the statistics index and the ranges' sizes (rows of the whole
+    /// register assumed independent) when it is not exact.
+    estimate: i64,
+}
+
+/// Counts the rows of one range condition, up to `cap + 1`, by its index.
+async fn range_size(db: &Db, condition: &Condition, binds: &Binds, cap: usize) -> Result<usize> {
+    let Lead::Range(index) = condition.lead else {
+        return Ok(0);
+    };
+    let hint = indexed_by(db, index);
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM ipras i{hint} WHERE {} LIMIT {}) t",
+        condition.sql,
+        cap + 1
+    );
+    let n: i64 = binds.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?;
+    Ok(n as usize)
+}
+
+/// SQLite's `INDEXED BY` for a chosen access (PostgreSQL's planner, which keeps statistics of
+/// every column, chooses itself).
+fn indexed_by(db: &Db, index: &str) -> String {
+    match db.engine {
+        crate::db::Engine::Sqlite => format!(" INDEXED BY {index}"),
+        crate::db::Engine::Postgres => String::new(),
+    }
+}
+
+async fn plan(
     db: &Db,
+    facts: Option<&super::facts::FactsIndex>,
     filter: &IpraFilter,
     scope: Option<&str>,
     today: &str,
-    window: Option<(u32, u32)>,
-) -> Result<Vec<IpraListItem>> {
-    let mut b = Binds::default();
-    // Counts of an executor's row cover only its own measures.
-    let own = |b: &mut Binds, alias: &str| {
-        scope
-            .map(|o| format!(" AND {alias}.assigned_ogrn = {}", b.add(o.to_string())))
-            .unwrap_or_default()
-    };
-    let own_measures = own(&mut b, "m");
-    let today_bind = b.add(today.to_string());
-    let own_overdue = own(&mut b, "o");
-    let where_sql = where_clause(&conditions(filter, scope, today, &mut b));
-    let limit = window
-        .map(|(page, per_page)| format!(" LIMIT {per_page} OFFSET {}", u64::from(page - 1) * u64::from(per_page)))
-        .unwrap_or_default();
-    let list_sql = format!(
-        "SELECT i.id, i.number, i.protocol_number, i.protocol_date, i.decision_date, i.document_version, i.issued_by, \
-         i.status, i.is_child, i.snils, i.received_at, p.surname, p.given_name, p.patronymic, p.territory_code, \
-         (SELECT COUNT(*) FROM measures m WHERE m.ipra_id = i.id{own_measures}) AS measures, \
-         (SELECT COUNT(*) FROM measures o WHERE o.ipra_id = i.id AND o.status = 'open' AND o.due_date IS NOT NULL \
-          AND o.due_date < {today_bind}{own_overdue}) AS overdue \
-         FROM ipras i JOIN persons p ON p.id = i.person_id {where_sql} ORDER BY {}{limit}",
-        filter.order_by()
-    );
-    let mut list = sqlx::query(&list_sql);
-    for v in &b.0 {
-        list = list.bind(v);
+    conds: &[Condition],
+    binds: &Binds,
+) -> Result<Plan> {
+    if let Some(index) = conds.iter().find_map(|c| match c.lead {
+        Lead::Identifier(index) => Some(index),
+        _ => None,
+    }) {
+        return Ok(Plan {
+            access: Access::Index(index),
+            total: None,
+            estimate: 0,
+        });
     }
-    list.fetch_all(&db.pool)
+    let facet_only = conds.iter().all(|c| c.lead == Lead::Facet);
+    let has_facets = conds.iter().any(|c| c.lead == Lead::Facet);
+    let matched = facts.and_then(|f| f.facet_match(&facets(filter, scope, today), SMALL));
+    let register = match &matched {
+        Some(_) => facts.map(|f| f.size().ipras as i64).unwrap_or(0),
+        None => 0,
+    };
+    // The smallest range, counted up to SMALL.
+    let mut smallest: Option<(&'static str, usize)> = None;
+    for c in conds {
+        if let Lead::Range(index) = c.lead {
+            let n = range_size(db, c, binds, SMALL).await?;
+            if smallest.is_none_or(|(_, m)| n < m) {
+                smallest = Some((index, n));
+            }
+        }
+    }
+    let facet_count = matched.as_ref().map(|m| m.count);
+    let access = match (&matched, smallest) {
+        (Some(m), range) if m.ids.is_some() && has_facets && range.is_none_or(|(_, n)| m.count <= n) => {
+            Access::Ids(m.ids.clone().unwrap_or_default())
+        }
+        (_, Some((index, n))) if n <= SMALL => Access::Index(index),
+        _ => Access::SortIndex,
+    };
+    let total = match (&access, facet_only) {
+        (_, true) => facet_count.map(|n| n as i64),
+        _ => None,
+    };
+    let mut estimate = facet_count.map(|n| n as f64).unwrap_or(register as f64);
+    if let (Some((_, n)), true) = (smallest, register > 0) {
+        estimate *= (n as f64 / register as f64).min(1.0);
+    }
+    Ok(Plan {
+        access,
+        total,
+        estimate: estimate.round() as i64,
+    })
+}
+
+/// One page of the register. `scope`: the OGRN of an executor, who sees only IPRAs with measures
+/// assigned to it. `facts`: the statistics index, which answers the facet filters and counts.
+///
+/// Paging goes through the sort's index (see `Access`): `after`/`before` positions (the list's
+/// `next`/`prev`) cost the same on every page; `page` alone skips rows and costs more the deeper.
+pub async fn list_ipras(
+    db: &Db,
+    facts: Option<&super::facts::FactsIndex>,
+    filter: &IpraFilter,
+    scope: Option<&str>,
+) -> Result<IpraPage> {
+    let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
+    let page = filter.page.unwrap_or(1).max(1);
+    let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
+    let mut binds = Binds::default();
+    let conds = conditions(filter, scope, &today, &mut binds);
+    let plan = plan(db, facts, filter, scope, &today, &conds, &binds).await?;
+    let after = non_empty(&filter.after).and_then(Position::decode);
+    let before = non_empty(&filter.before);
+    let (rows, has_more) = if let Some(before) = before {
+        let position = if before == END { None } else { Position::decode(before) };
+        let (mut rows, more) = select_page(
+            db,
+            filter,
+            &conds,
+            &binds,
+            &plan.access,
+            Direction::Backward(position),
+            per_page,
+            0,
+        )
+        .await?;
+        rows.reverse();
+        (rows, more)
+    } else {
+        let offset = if after.is_some() {
+            0
+        } else {
+            u64::from(page - 1) * u64::from(per_page)
+        };
+        select_page(
+            db,
+            filter,
+            &conds,
+            &binds,
+            &plan.access,
+            Direction::Forward(after.clone()),
+            per_page,
+            offset,
+        )
         .await?
-        .iter()
-        .map(|row| -> Result<IpraListItem> {
-            Ok(IpraListItem {
-                id: row.try_get("id")?,
-                number: row.try_get("number")?,
-                protocol_number: row.try_get("protocol_number")?,
-                protocol_date: row.try_get("protocol_date")?,
-                decision_date: opt_text(row, "decision_date"),
-                document_version: row.try_get("document_version")?,
-                issued_by: opt_text(row, "issued_by"),
-                status: row.try_get("status")?,
-                is_child: row.try_get::<i64, _>("is_child")? != 0,
-                snils: mask_snils(&row.try_get::<String, _>("snils")?),
-                full_name: full_name(
-                    &row.try_get::<String, _>("surname")?,
-                    &row.try_get::<String, _>("given_name")?,
-                    opt_text(row, "patronymic").as_deref(),
-                ),
-                measures: row.try_get("measures")?,
-                overdue: row.try_get("overdue")?,
-                territory_code: opt_text(row, "territory_code"),
-                received_at: row.try_get("received_at")?,
-            })
-        })
-        .collect()
+    };
+    let total = match plan.total {
+        Some(n) => Some(n),
+        None => match &plan.access {
+            Access::Index(_) | Access::Ids(_) => Some(count_rows(db, &conds, &binds, &plan.access).await?),
+            Access::SortIndex if conds.is_empty() => Some(count_rows(db, &conds, &binds, &plan.access).await?),
+            Access::SortIndex => None,
+        },
+    };
+    let key = |item: &(IpraListItem, Option<serde_json::Value>)| Position {
+        value: item.1.clone(),
+        id: item.0.id,
+    };
+    // Whether there are rows before this page and after it.
+    let (earlier, later) = match (before.is_some(), after.is_some()) {
+        (true, _) => (has_more, before != Some(END)),
+        (false, true) => (true, has_more),
+        (false, false) => (page > 1, has_more),
+    };
+    let next = later.then(|| rows.last().map(|r| key(r).encode())).flatten();
+    let prev = earlier.then(|| rows.first().map(|r| key(r).encode())).flatten();
+    let mut items: Vec<IpraListItem> = rows.into_iter().map(|(item, _)| item).collect();
+    fill_counts(db, &mut items, scope, &today).await?;
+    Ok(IpraPage {
+        total: total.unwrap_or(plan.estimate.max(items.len() as i64)),
+        total_exact: total.is_some(),
+        page,
+        per_page,
+        items,
+        next,
+        prev,
+    })
+}
+
+/// Every IPRA the filter finds, in its sort order, `chunk` rows at a time from `after` (exports
+/// stream the whole register this way).
+pub async fn ipras_after(
+    db: &Db,
+    facts: Option<&super::facts::FactsIndex>,
+    filter: &IpraFilter,
+    scope: Option<&str>,
+    after: Option<&str>,
+    chunk: u32,
+) -> Result<(Vec<IpraListItem>, Option<String>)> {
+    let filter = IpraFilter {
+        after: after.map(str::to_string),
+        before: None,
+        page: None,
+        per_page: Some(chunk.clamp(1, 500)),
+        ..filter.clone()
+    };
+    let page = list_ipras(db, facts, &filter, scope).await?;
+    Ok((page.items, page.next))
+}
+
+#[derive(Clone, Debug)]
+enum Direction {
+    Forward(Option<Position>),
+    Backward(Option<Position>),
+}
+
+const LIST_COLUMNS: &str = "i.id, i.number, i.protocol_number, i.protocol_date, i.decision_date, i.document_version, \
+     i.issued_by, i.status, i.is_child, i.snils, i.received_at, i.search_name, i.territory_code, i.measures_count, \
+     i.open_due_min, i.person_id";
+
+/// One page in the sort's order from a position; `offset` rows skipped first (`page` without a
+/// position). Returns the rows with their sort values and whether more follow in that direction.
+#[allow(clippy::too_many_arguments)]
+async fn select_page(
+    db: &Db,
+    filter: &IpraFilter,
+    conds: &[Condition],
+    binds: &Binds,
+    access: &Access,
+    direction: Direction,
+    per_page: u32,
+    offset: u64,
+) -> Result<(Vec<(IpraListItem, Option<serde_json::Value>)>, bool)> {
+    let sort = sort_column(non_empty(&filter.sort).unwrap_or("decision_date"));
+    let asc = match non_empty(&filter.dir) {
+        Some("asc") => true,
+        Some("desc") => false,
+        _ => non_empty(&filter.sort).is_some(),
+    };
+    let (forward, position) = match direction {
+        Direction::Forward(p) => (true, p),
+        Direction::Backward(p) => (false, p),
+    };
+    // The order walked: the list's order forward, its reverse backward.
+    let walk_asc = asc == forward;
+    // Segments in walking order: the filled values, then the empty ones (reversed backward).
+    let mut segments: Vec<bool> = if sort.nullable { vec![false, true] } else { vec![false] };
+    if !forward {
+        segments.reverse();
+    }
+    // A position among the empty values starts there; a filled one starts in the filled segment.
+    let start_segment = match &position {
+        Some(p) if p.value.is_none() && sort.nullable => segments.iter().position(|s| *s).unwrap_or(0),
+        Some(_) => segments.iter().position(|s| !*s).unwrap_or(0),
+        None => 0,
+    };
+    let want = per_page as usize + 1;
+    let mut out = Vec::new();
+    let mut skip = offset;
+    for (n, empty_segment) in segments.iter().enumerate().skip(start_segment) {
+        let mut b = binds.clone();
+        let mut where_sql: Vec<String> = conds.iter().map(|c| c.sql.clone()).collect();
+        if sort.nullable {
+            where_sql.push(format!(
+                "{} IS {}NULL",
+                sort.sql,
+                if *empty_segment { "" } else { "NOT " }
+            ));
+        }
+        let cmp = if walk_asc { ">" } else { "<" };
+        if n == start_segment {
+            if let Some(p) = &position {
+                let id = b.push(Value::Int(p.id));
+                match p.bind(&mut b, sort.numeric) {
+                    Some(v) if !*empty_segment => where_sql.push(format!("({}, i.id) {cmp} ({v}, {id})", sort.sql)),
+                    _ => where_sql.push(format!("i.id {cmp} {id}")),
+                }
+            }
+        }
+        if let Access::Ids(ids) = access {
+            if ids.is_empty() {
+                return Ok((Vec::new(), false));
+            }
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            where_sql.push(format!("i.id IN ({})", list.join(",")));
+        }
+        let dir = if walk_asc { "ASC" } else { "DESC" };
+        let order = if *empty_segment {
+            format!("i.id {dir}")
+        } else {
+            format!("{} {dir}, i.id {dir}", sort.sql)
+        };
+        let hint = match access {
+            Access::SortIndex => indexed_by(db, sort.index),
+            Access::Index(index) => indexed_by(db, index),
+            Access::Ids(_) => String::new(),
+        };
+        let limit = want - out.len();
+        let sql = format!(
+            "SELECT {LIST_COLUMNS} FROM ipras i{hint}{} ORDER BY {order} LIMIT {limit} OFFSET {skip}",
+            if where_sql.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", where_sql.join(" AND "))
+            }
+        );
+        let rows = b.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+        let got = rows.len();
+        for row in &rows {
+            out.push(list_item(row, sort)?);
+        }
+        if out.len() >= want {
+            break;
+        }
+        if skip > 0 {
+            // Rows skipped in this segment: count it to know how many remain to skip in the next.
+            let skipped = if got > 0 {
+                skip
+            } else {
+                let count_sql = format!(
+                    "SELECT COUNT(*) AS n FROM ipras i{hint}{}",
+                    if where_sql.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" WHERE {}", where_sql.join(" AND "))
+                    }
+                );
+                let n: i64 = b
+                    .bind(sqlx::query(&count_sql))
+                    .fetch_one(&db.pool)
+                    .await?
+                    .try_get("n")?;
+                (n as u64).min(skip)
+            };
+            skip -= skipped;
+        }
+    }
+    let more = out.len() > per_page as usize;
+    out.truncate(per_page as usize);
+    Ok((out, more))
+}
+
+/// The rows of the filter, counted by the planned access.
+async fn count_rows(db: &Db, conds: &[Condition], binds: &Binds, access: &Access) -> Result<i64> {
+    let mut where_sql: Vec<String> = conds.iter().map(|c| c.sql.clone()).collect();
+    let hint = match access {
+        Access::Index(index) => indexed_by(db, index),
+        Access::Ids(ids) => {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+            where_sql.push(format!("i.id IN ({})", list.join(",")));
+            String::new()
+        }
+        Access::SortIndex => String::new(),
+    };
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM ipras i{hint}{}",
+        if where_sql.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", where_sql.join(" AND "))
+        }
+    );
+    Ok(binds.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?)
+}
+
+fn list_item(row: &sqlx::any::AnyRow, sort: SortColumn) -> Result<(IpraListItem, Option<serde_json::Value>)> {
+    let value = if sort.numeric {
+        let column = sort.sql.trim_start_matches("i.");
+        row.try_get::<Option<i64>, _>(column)?.map(serde_json::Value::from)
+    } else {
+        opt_text(row, sort.sql.trim_start_matches("i.")).map(serde_json::Value::from)
+    };
+    let name: String = row.try_get("search_name")?;
+    Ok((
+        IpraListItem {
+            id: row.try_get("id")?,
+            number: row.try_get("number")?,
+            protocol_number: row.try_get("protocol_number")?,
+            protocol_date: row.try_get("protocol_date")?,
+            decision_date: opt_text(row, "decision_date"),
+            document_version: row.try_get("document_version")?,
+            issued_by: opt_text(row, "issued_by"),
+            status: row.try_get("status")?,
+            is_child: row.try_get::<i64, _>("is_child")? != 0,
+            snils: mask_snils(&row.try_get::<String, _>("snils")?),
+            full_name: name,
+            measures: row.try_get("measures_count")?,
+            overdue: 0,
+            territory_code: opt_text(row, "territory_code"),
+            received_at: row.try_get("received_at")?,
+            person_id: row.try_get("person_id")?,
+        },
+        value,
+    ))
+}
+
+/// The counts of a page's rows (after its `LIMIT`): open measures past their due date, and for an
+/// executor only its own measures; the person's name as written (lists carry the search name).
+async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, today: &str) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
+    let mut b = Binds::default();
+    let today = b.add(today.to_string());
+    let own = scope
+        .map(|o| format!(" AND m.assigned_ogrn = {}", b.add(o.to_string())))
+        .unwrap_or_default();
+    let sql = format!(
+        "SELECT m.ipra_id, COUNT(*) AS n, SUM(CASE WHEN m.status = 'open' AND m.due_date < {today} THEN 1 ELSE 0 END) AS late \
+         FROM measures m WHERE m.ipra_id IN ({}){own} GROUP BY m.ipra_id",
+        ids.join(",")
+    );
+    let mut counts: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
+    for r in b.bind(sqlx::query(&sql)).fetch_all(&db.pool).await? {
+        counts.insert(
+            r.try_get("ipra_id")?,
+            (r.try_get("n")?, super::workload::sum(&r, "late")?),
+        );
+    }
+    let persons: Vec<String> = items.iter().map(|i| i.person_id.to_string()).collect();
+    let names_sql = format!(
+        "SELECT id, surname, given_name, patronymic FROM persons WHERE id IN ({})",
+        persons.join(",")
+    );
+    let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    for r in sqlx::query(&names_sql).fetch_all(&db.pool).await? {
+        names.insert(
+            r.try_get("id")?,
+            full_name(
+                &r.try_get::<String, _>("surname")?,
+                &r.try_get::<String, _>("given_name")?,
+                opt_text(&r, "patronymic").as_deref(),
+            ),
+        );
+    }
+    for item in items.iter_mut() {
+        let (n, late) = counts.get(&item.id).copied().unwrap_or((0, 0));
+        if scope.is_some() {
+            item.measures = n;
+        }
+        item.overdue = late;
+        if let Some(name) = names
+            .remove(&item.person_id)
+            .or_else(|| names.get(&item.person_id).cloned())
+        {
+            names.insert(item.person_id, name.clone());
+            item.full_name = name;
+        }
+    }
+    Ok(())
 }
 
 /// The MSE institutions that issued IPRAs of the register (for the filter's choice).

@@ -55,7 +55,9 @@ pub struct Statistics {
     pub overdue: Counts,
 }
 
-pub async fn compute(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(String, String)]) -> Result<Statistics> {
+/// The statistics counted directly in the database: the definition the statistics index
+/// (`facts.rs`) is checked against. A pass over every measure of the filter: slow at a region's size.
+pub async fn direct(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(String, String)]) -> Result<Statistics> {
     // Received date and territory select the IPRAs; the section selects measures.
     let mut where_ipra = vec!["1 = 1".to_string()];
     let mut binds: Vec<String> = Vec::new();

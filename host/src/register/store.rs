@@ -100,7 +100,8 @@ pub async fn store_ipra(
     // One look-up: the same IPRA already stored, the person, and the person's IPRA in force.
     let found = sqlx::query(
         "SELECT (SELECT id FROM ipras WHERE number = $1 AND protocol_number = $2 AND protocol_date = $3 AND snils = $4) AS same_id, \
-         p.id AS person_id, a.id AS active_id, a.protocol_date, a.decision_date, a.number \
+         p.id AS person_id, p.search_name AS person_search_name, p.territory_code AS person_territory, \
+         a.id AS active_id, a.protocol_date, a.decision_date, a.number \
          FROM (SELECT 1 AS one) o LEFT JOIN persons p ON p.snils = $4 \
          LEFT JOIN ipras a ON a.person_id = p.id AND a.status = 'active'",
     )
@@ -159,10 +160,26 @@ pub async fn store_ipra(
         None => ("active", None),
     };
 
+    // The list's columns kept on the row (migration 0011): an IPRA stored as already replaced opens
+    // no work, so it has no open due date.
+    let open_due_min = match superseded_by {
+        Some(_) => None,
+        None => measures.iter().filter_map(|m| m.due_date.as_deref()).min(),
+    };
+    // Lists show the person as the IPRA in force has them: an IPRA already replaced takes the
+    // person's current name and territory, not those of its own (older) extract.
+    let (list_name, list_territory) = match superseded_by {
+        Some(_) => (
+            crate::db::opt_text(&found, "person_search_name").unwrap_or_else(|| search_name(person)),
+            crate::db::opt_text(&found, "person_territory"),
+        ),
+        None => (search_name(person), person.territory_code.clone()),
+    };
     let id: i64 = sqlx::query(
         "INSERT INTO ipras (person_id, snils, number, protocol_number, protocol_date, decision_date, valid_until, issued_by, \
-         is_child, document_version, document_id, extract_id, status, superseded_by, source_document_id, extra, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+         is_child, document_version, document_id, extract_id, status, superseded_by, source_document_id, extra, received_at, \
+         search_name, territory_code, measures_count, open_due_min) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id",
     )
     .bind(person_id)
     .bind(&person.snils)
@@ -181,6 +198,10 @@ pub async fn store_ipra(
     .bind(source_id)
     .bind(extra_json(&ipra.extra))
     .bind(received_at)
+    .bind(list_name)
+    .bind(list_territory)
+    .bind(measures.len() as i64)
+    .bind(open_due_min)
     .fetch_one(&mut *conn)
     .await?
     .try_get("id")?;

@@ -44,28 +44,48 @@ async fn count(db: &Db, sql: &str, binds: &[&str]) -> Result<i64> {
     Ok(q.fetch_one(&db.pool).await?.try_get("n")?)
 }
 
-pub async fn cards(db: &Db, today: &str, soon_days: i64) -> Result<Cards> {
+/// The cards as of `today`: the measure counts from the statistics index, the rest from their
+/// (small, indexed) tables.
+pub async fn cards(db: &Db, figures: &super::facts::DashboardFigures, today: &str, soon_days: i64) -> Result<Cards> {
+    let mut cards = other_cards(db, today).await?;
+    cards.open = figures.open;
+    cards.overdue = figures.overdue;
+    cards.due_soon = figures.due_soon;
+    cards.soon_days = soon_days;
+    cards.unassigned = figures.unassigned;
+    Ok(cards)
+}
+
+/// The cards counted directly in the database (the definition the statistics index is checked
+/// against).
+pub async fn cards_direct(db: &Db, today: &str, soon_days: i64) -> Result<Cards> {
     let soon = parse_date(today)
         .map(|d| format_date(d + Duration::days(soon_days)))
         .unwrap_or_else(|| today.to_string());
     let from_measures = "SELECT COUNT(*) AS n FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE";
+    let mut cards = other_cards(db, today).await?;
+    cards.open = count(db, &format!("{from_measures} {OPEN}"), &[]).await?;
+    cards.overdue = count(
+        db,
+        &format!("{from_measures} {OPEN} AND m.due_date IS NOT NULL AND m.due_date < $1"),
+        &[today],
+    )
+    .await?;
+    cards.due_soon = count(
+        db,
+        &format!("{from_measures} {OPEN} AND m.due_date >= $1 AND m.due_date <= $2"),
+        &[today, &soon],
+    )
+    .await?;
+    cards.soon_days = soon_days;
+    cards.unassigned = count(db, &format!("{from_measures} {OPEN} AND m.assigned_ogrn IS NULL"), &[]).await?;
+    Ok(cards)
+}
+
+/// The cards that do not count measures.
+async fn other_cards(db: &Db, today: &str) -> Result<Cards> {
     Ok(Cards {
         today: today.to_string(),
-        open: count(db, &format!("{from_measures} {OPEN}"), &[]).await?,
-        overdue: count(
-            db,
-            &format!("{from_measures} {OPEN} AND m.due_date IS NOT NULL AND m.due_date < $1"),
-            &[today],
-        )
-        .await?,
-        due_soon: count(
-            db,
-            &format!("{from_measures} {OPEN} AND m.due_date >= $1 AND m.due_date <= $2"),
-            &[today, &soon],
-        )
-        .await?,
-        soon_days,
-        unassigned: count(db, &format!("{from_measures} {OPEN} AND m.assigned_ogrn IS NULL"), &[]).await?,
         reports_awaiting_signature: count(
             db,
             "SELECT COUNT(*) AS n FROM reports WHERE status = 'awaiting-signature'",
@@ -97,6 +117,7 @@ pub async fn cards(db: &Db, today: &str, soon_days: i64) -> Result<Cards> {
             &[today],
         )
         .await?,
+        ..Cards::default()
     })
 }
 
@@ -124,7 +145,8 @@ pub struct WorkloadRow {
 }
 
 /// Measures of IPRAs not superseded, grouped; closed measures (death, supersession) are not work.
-pub async fn workload(db: &Db, today: &str, grouping: Grouping) -> Result<Vec<WorkloadRow>> {
+/// Counted directly in the database: the definition the statistics index is checked against.
+pub async fn workload_direct(db: &Db, today: &str, grouping: Grouping) -> Result<Vec<WorkloadRow>> {
     let (key, join, name) = match grouping {
         Grouping::Organisation => (
             "m.assigned_ogrn",
@@ -167,7 +189,7 @@ pub async fn workload(db: &Db, today: &str, grouping: Grouping) -> Result<Vec<Wo
 
 /// SUM over integers: BIGINT on SQLite, NUMERIC on PostgreSQL (read as text there by `Any`), NULL
 /// over no rows.
-fn sum(row: &sqlx::any::AnyRow, column: &str) -> Result<i64> {
+pub fn sum(row: &sqlx::any::AnyRow, column: &str) -> Result<i64> {
     if let Ok(v) = row.try_get::<Option<i64>, _>(column) {
         return Ok(v.unwrap_or(0));
     }
@@ -409,7 +431,9 @@ pub struct ChartData {
     pub monthly: Vec<Breakdown>,
 }
 
-pub async fn chart_data(db: &Db, filter: &StatsFilter, today: &str) -> Result<ChartData> {
+/// The charts' breakdowns counted directly in the database (the definition the statistics index is
+/// checked against).
+pub async fn chart_data_direct(db: &Db, filter: &StatsFilter, today: &str) -> Result<ChartData> {
     let mut binds = Vec::new();
     let (ipra, measure) = stats_where(filter, &mut binds);
     binds.push(today.to_string());

@@ -286,7 +286,7 @@ async fn zags_check(app: &App, config: &Value, dry_run: bool, instance: &str) ->
         .and_then(Value::as_i64)
         .unwrap_or(500)
         .clamp(1, 10_000);
-    let threshold = (time::OffsetDateTime::now_utc() - time::Duration::days(recheck_days))
+    let threshold = (crate::clock::now() - time::Duration::days(recheck_days))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let rows = sqlx::query(&format!(
@@ -401,7 +401,7 @@ async fn egisso_upload(app: &App, config: &Value, dry_run: bool, instance: &str)
 
 async fn deadline_check(app: &App) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    let overdue = deadlines::check_overdue(&app.db, &deadlines::format_date(deadlines::today())).await?;
+    let overdue = deadlines::check_overdue(&app.db, &app.facts, &deadlines::format_date(deadlines::today())).await?;
     count(&mut outcome, "overdue_measures", overdue.measures as u64);
     count(&mut outcome, "overdue_reports", overdue.reports as u64);
     for (section, n) in overdue.by_section {

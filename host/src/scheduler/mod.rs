@@ -110,7 +110,7 @@ pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
         let last_run = history(app, &name, 1).await?.into_iter().next();
         let next_run = parse_schedule(&schedule)
             .ok()
-            .and_then(|s| s.upcoming(chrono_utc()).next())
+            .and_then(|s| s.after(&crate::clock::now_chrono()).next())
             .map(|t| t.to_rfc3339());
         jobs.push(Job {
             name,
@@ -126,10 +126,6 @@ pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
         });
     }
     Ok(jobs)
-}
-
-fn chrono_utc() -> chrono::Utc {
-    chrono::Utc
 }
 
 pub async fn history(app: &App, job: &str, limit: i64) -> Result<Vec<RunView>> {
@@ -305,7 +301,7 @@ pub async fn run_job(
         (Some(_), true) => ("failed", None),
         (Some(_), false) if attempt < max_attempts => {
             let delay = backoff.max(1) * (1 << (attempt - 1).clamp(0, 16));
-            let next = time::OffsetDateTime::now_utc() + time::Duration::seconds(delay);
+            let next = crate::clock::now() + time::Duration::seconds(delay);
             (
                 "retrying",
                 next.format(&time::format_description::well_known::Rfc3339).ok(),
@@ -376,7 +372,7 @@ pub async fn tick(app: &App, instance: &str, since: &str) -> Result<()> {
     let rows = sqlx::query("SELECT name, schedule FROM jobs WHERE enabled = 1 AND running_run IS NULL")
         .fetch_all(&app.db.pool)
         .await?;
-    let now_utc = chrono::Utc::now();
+    let now_utc = crate::clock::now_chrono();
     for r in rows {
         let name: String = r.try_get("name")?;
         let schedule: String = r.try_get("schedule")?;

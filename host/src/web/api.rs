@@ -432,7 +432,7 @@ async fn overdue(
 ) -> Result<Json<deadlines::Overdue>, ApiError> {
     require(&user, OVERSEERS)?;
     let today = q.today.unwrap_or_else(|| deadlines::format_date(deadlines::today()));
-    Ok(Json(deadlines::check_overdue(&app.db, &today).await?))
+    Ok(Json(deadlines::check_overdue(&app.db, &app.facts, &today).await?))
 }
 
 async fn statistics(
@@ -448,5 +448,6 @@ async fn statistics(
         .iter()
         .map(|e| (e.code.clone(), e.name.clone()))
         .collect();
-    Ok(Json(stats::compute(&app.db, &filter, &today, &reasons).await?))
+    let (statistics, _) = crate::register::facts::statistics(&app.facts, &app.db, &filter, &today, &reasons).await?;
+    Ok(Json(statistics))
 }

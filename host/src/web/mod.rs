@@ -145,7 +145,10 @@ async fn list_ipras(
     filter
         .check()
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m))?;
-    Ok(Json(query::list_ipras(&app.db, &filter, principal.scope()).await?))
+    app.facts.refresh_if_loaded(&app.db).await?;
+    Ok(Json(
+        query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, principal.scope()).await?,
+    ))
 }
 
 /// The extract card: a read of personal data, so it is logged. Outside the caller's scope it is 404.

@@ -14,7 +14,8 @@ use crate::auth::web::require;
 use crate::auth::{Principal, Role};
 use crate::register::deadlines;
 use crate::register::directory;
-use crate::register::workload::{self, Grouping, ListQuery, MeasureLine, MeasurePage, Which, WorkloadRow};
+use crate::register::facts;
+use crate::register::workload::{self, ListQuery, MeasureLine, MeasurePage, Which, WorkloadRow};
 use crate::web::export::{Cell, Format, Table};
 use crate::web::ApiError;
 use axum::extract::{Query, State};
@@ -122,11 +123,17 @@ pub struct Dashboard {
 }
 
 async fn load(app: &App, today: &str) -> anyhow::Result<Dashboard> {
+    let figures = facts::dashboard(&app.facts, &app.db, today, SOON_DAYS).await?;
+    let mut by_organisation = figures.by_organisation.clone();
+    let names = directory::organisation_names(&app.db).await?;
+    for row in &mut by_organisation {
+        row.name = row.key.as_ref().and_then(|k| names.get(k).cloned());
+    }
     Ok(Dashboard {
-        cards: workload::cards(&app.db, today, SOON_DAYS).await?,
-        by_organisation: workload::workload(&app.db, today, Grouping::Organisation).await?,
-        by_section: workload::workload(&app.db, today, Grouping::Section).await?,
-        by_territory: workload::workload(&app.db, today, Grouping::Territory).await?,
+        cards: workload::cards(&app.db, &figures, today, SOON_DAYS).await?,
+        by_organisation,
+        by_section: figures.by_section,
+        by_territory: figures.by_territory,
     })
 }
 

@@ -238,6 +238,19 @@ impl IntoResponse for PageError {
 }
 
 /// Escapes text for HTML element content and attribute values.
+/// A count with its thousands apart, as Russian text writes them: `1 100 000` (no-break spaces).
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() * 2);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {

@@ -8,6 +8,7 @@ use crate::app::App;
 use crate::auth::web::require;
 use crate::auth::{Principal, Role};
 use crate::register::deadlines::{self, parse_date};
+use crate::register::facts;
 use crate::register::stats::{self, Statistics, StatsFilter};
 use crate::register::workload::{self, ChartData};
 use crate::web::chart::{self, Series};
@@ -368,10 +369,7 @@ pub fn export_table(data: &str, s: &Statistics, c: &ChartData, names: &Names) ->
 const DATA_SETS: &[&str] = &["table", "sections", "territories", "months", "reasons"];
 
 async fn compute(app: &App, filter: &StatsFilter) -> anyhow::Result<(Statistics, ChartData)> {
-    let today = today();
-    let s = stats::compute(&app.db, filter, &today, &reasons(app)).await?;
-    let c = workload::chart_data(&app.db, filter, &today).await?;
-    Ok((s, c))
+    facts::statistics(&app.facts, &app.db, filter, &today(), &reasons(app)).await
 }
 
 fn field_error(problems: &[FieldProblem], id: &str) -> String {
@@ -641,8 +639,7 @@ async fn api_charts(
         )
     })?;
     let today = today();
-    let s = stats::compute(&app.db, &filter, &today, &reasons(&app)).await?;
-    let c = workload::chart_data(&app.db, &filter, &today).await?;
+    let (s, c) = facts::statistics(&app.facts, &app.db, &filter, &today, &reasons(&app)).await?;
     Ok(Json(json!({
         "today": today,
         "by_section": c.by_section,

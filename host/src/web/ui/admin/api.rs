@@ -377,7 +377,7 @@ async fn get_calendar(
     Query(q): Query<YearQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require(&user, super::VIEWERS)?;
-    let year = q.year.unwrap_or_else(|| time::OffsetDateTime::now_utc().year());
+    let year = q.year.unwrap_or_else(|| crate::clock::today().year());
     if !(2000..=2100).contains(&year) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -149,7 +149,7 @@ struct YearQuery {
 }
 
 fn this_year() -> i32 {
-    time::OffsetDateTime::now_utc().year()
+    crate::clock::today().year()
 }
 
 fn year_of(text: Option<&str>) -> i32 {

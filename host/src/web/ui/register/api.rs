@@ -62,7 +62,25 @@ async fn export(
         }
         None => preferences::columns(&app.db, user.user_id).await?,
     };
-    let items = query::all_ipras(&app.db, &filter, user.scope(), EXPORT_LIMIT).await?;
+    app.facts.refresh_if_loaded(&app.db).await?;
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (chunk, next) = query::ipras_after(
+            &app.db,
+            Some(app.facts.as_ref()),
+            &filter,
+            user.scope(),
+            after.as_deref(),
+            500,
+        )
+        .await?;
+        items.extend(chunk);
+        match next {
+            Some(n) if items.len() < EXPORT_LIMIT as usize => after = Some(n),
+            _ => break,
+        }
+    }
     let table = Table {
         title: "Реестр выписок из ИПРА".into(),
         header: columns

@@ -6,7 +6,7 @@
 pub mod api;
 pub mod card;
 
-use super::{check_csrf, csrf_field, esc, mask_snils, page, urlencode, PageError, PageUser};
+use super::{check_csrf, csrf_field, esc, group_digits, mask_snils, page, urlencode, PageError, PageUser};
 use crate::app::App;
 use crate::auth::{Principal, Role};
 use crate::register::preferences::{self, COLUMNS};
@@ -161,32 +161,43 @@ pub async fn register(
         return Ok(page(Some(&user), "Реестр выписок", &body));
     }
 
-    let mut found = query::list_ipras(&app.db, &filter, user.scope()).await?;
+    app.facts.refresh_if_loaded(&app.db).await?;
+    let mut found = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, user.scope()).await?;
     let pages = (found.total as u64).div_ceil(u64::from(found.per_page)).max(1);
-    if u64::from(found.page) > pages {
+    if u64::from(found.page) > pages && found.items.is_empty() && found.total_exact {
         // A page past the end (the register shrank, or a hand-typed link): show the last one.
         filter.page = u32::try_from(pages).ok();
-        found = query::list_ipras(&app.db, &filter, user.scope()).await?;
+        found = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, user.scope()).await?;
     }
     let export = filter
         .pairs()
         .iter()
         .map(|(k, v)| format!("&{k}={}", urlencode(v)))
         .collect::<String>();
+    // Rows shown: counted from the page number, or back from the end on the last page.
+    let at_end = filter.before.as_deref() == Some(query::END);
+    let shown_from = if at_end && found.total_exact {
+        (found.total - found.items.len() as i64).max(0) as u64
+    } else {
+        (u64::from(found.page) - 1) * u64::from(found.per_page)
+    };
+    let about = if found.total_exact { "" } else { "около " };
     body.push_str(&format!(
-        r#"<div class="actions reg-summary"><p id="reg-total" role="status" data-total="{0}">Найдено: {0}{1}</p>
+        r#"<div class="actions reg-summary"><p id="reg-total" role="status" data-total="{0}" data-exact="{exact}">Найдено: {about}{total}{1}</p>
 <a class="button secondary" id="reg-export-csv" href="/api/v1/ipras/export?format=csv{export}" download>Выгрузить в CSV</a>
 <a class="button secondary" id="reg-export-xlsx" href="/api/v1/ipras/export?format=xlsx{export}" download>Выгрузить в XLSX</a></div>"#,
         found.total,
-        if found.total > 0 {
+        if found.items.is_empty() {
+            String::new()
+        } else {
             format!(
                 " · показаны {}–{}",
-                (u64::from(found.page) - 1) * u64::from(found.per_page) + 1,
-                (u64::from(found.page) - 1) * u64::from(found.per_page) + found.items.len() as u64
+                group_digits(shown_from + 1),
+                group_digits(shown_from + found.items.len() as u64)
             )
-        } else {
-            String::new()
         },
+        exact = found.total_exact,
+        total = group_digits(found.total.max(0) as u64),
     ));
 
     // The table: sortable headers are links toggling the direction.
@@ -196,7 +207,7 @@ pub async fn register(
     for c in &columns {
         let label = preferences::column_label(c).unwrap_or_default();
         let class = if minor(c) { r#" class="hide-narrow""# } else { "" };
-        if SORTABLE.iter().any(|(k, _)| k == c) {
+        if SORTABLE.contains(&c.as_str()) {
             let active = current_sort.as_deref() == Some(c.as_str());
             let next_dir = if active && current_dir == "asc" { "desc" } else { "asc" };
             let (aria, mark) = match (active, current_dir.as_str()) {
@@ -211,6 +222,8 @@ pub async fn register(
                     ("sort", c.clone()),
                     ("dir", next_dir.to_string()),
                     ("page", String::new()),
+                    ("after", String::new()),
+                    ("before", String::new()),
                 ],
             );
             body.push_str(&format!(
@@ -253,25 +266,51 @@ pub async fn register(
     }
     body.push_str("</tbody></table></div>");
 
-    // Paging.
+    // Paging by positions: the next page starts after this one's last row, in the sort's index, so
+    // every page costs the same however deep (the page number only counts for the reader).
     body.push_str(r#"<nav class="pages reg-pages" aria-label="Страницы">"#);
-    let to_page = |n: u64| link(&filter, per_page, &[("page", n.to_string())]);
-    if found.page > 1 {
+    let page_no = if at_end && found.total_exact {
+        pages
+    } else {
+        u64::from(found.page)
+    };
+    let to = |pairs: &[(&str, String)]| {
+        let mut all = vec![
+            ("page", String::new()),
+            ("after", String::new()),
+            ("before", String::new()),
+        ];
+        for (k, v) in pairs {
+            all.retain(|(key, _)| key != k);
+            all.push((k, v.clone()));
+        }
+        link(&filter, per_page, &all)
+    };
+    if let Some(prev) = &found.prev {
         body.push_str(&format!(
             r#"<a href="{}" rel="first">« первая</a><a href="{}" rel="prev" id="reg-prev">← назад</a>"#,
-            esc(&to_page(1)),
-            esc(&to_page(u64::from(found.page) - 1))
+            esc(&to(&[])),
+            esc(&to(&[
+                ("before", prev.clone()),
+                ("page", page_no.saturating_sub(1).max(1).to_string())
+            ]))
         ));
     }
     body.push_str(&format!(
-        r#"<span id="reg-page">страница {} из {pages}</span>"#,
-        found.page
+        r#"<span id="reg-page">страница {} из {}{}</span>"#,
+        group_digits(page_no),
+        if found.total_exact { "" } else { "≈" },
+        group_digits(pages)
     ));
-    if u64::from(found.page) < pages {
+    if let Some(next) = &found.next {
+        let mut last = vec![("before", query::END.to_string())];
+        if found.total_exact {
+            last.push(("page", pages.to_string()));
+        }
         body.push_str(&format!(
             r#"<a href="{}" rel="next" id="reg-next">вперёд →</a><a href="{}" rel="last">последняя »</a>"#,
-            esc(&to_page(u64::from(found.page) + 1)),
-            esc(&to_page(pages))
+            esc(&to(&[("after", next.clone()), ("page", (page_no + 1).to_string())])),
+            esc(&to(&last))
         ));
     }
     body.push_str("</nav>");

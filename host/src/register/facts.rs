@@ -1,0 +1,1237 @@
+//! The statistics index: what statistics, charts and the dashboard count — every IPRA's received
+//! day, territory, kind and status, every measure's section, status, executor, due date and reasons
+//! of non-execution — held in memory in eight bytes a measure, and kept in step with the register.
+//!
+//! Why in memory: the statistics count distinct persons under any period, territory, section and
+//! organisation, and the dashboard counts overdue measures as of today; neither adds up from
+//! pre-counted cells, and a direct count over eleven million measures takes the database tens of
+//! seconds. Here one pass over the compact arrays answers any filter exactly in milliseconds.
+//!
+//! How it stays exact: the database is the only truth. Triggers (migration 0011) journal in
+//! `register_changes` every IPRA whose figures may have changed, in the transaction that changed
+//! it; [`FactsIndex::refresh`] reads the journal past its cursor and reloads those IPRAs, so writes
+//! of other processes (the CLI, other instances on PostgreSQL) are seen as soon as they commit.
+//! Tests compare every figure with the direct counts of `stats.rs` and `workload.rs`.
+
+use super::stats::{Counts, ReasonRow, Statistics, StatsFilter};
+use super::workload::{Breakdown, ChartData, Grouping, SectionStatus, WorkloadRow};
+use crate::db::{opt_text, Db, Engine};
+use anyhow::Result;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Days since 2000-01-01, counting from 1 (0: no date). Dates before 2000 count as day 1.
+pub type Day = u16;
+
+const EPOCH_JULIAN: i32 = 2_451_545; // 2000-01-01
+
+/// The day of an ISO date (`YYYY-MM-DD…`), or 0 when there is none or it cannot be read.
+pub fn day_of(text: Option<&str>) -> Day {
+    let Some(date) = text.and_then(super::deadlines::parse_date) else {
+        return 0;
+    };
+    (date.to_julian_day() - EPOCH_JULIAN + 1).clamp(1, i32::from(u16::MAX)) as Day
+}
+
+/// The ISO date of a day.
+pub fn date_of(day: Day) -> String {
+    match time::Date::from_julian_day(i32::from(day) - 1 + EPOCH_JULIAN) {
+        Ok(d) => super::deadlines::format_date(d),
+        Err(_) => String::new(),
+    }
+}
+
+/// Codes of one kind (territories, organisations, sections, reasons) as small numbers; 0 is "none".
+#[derive(Default)]
+struct Dict {
+    ids: HashMap<String, u16>,
+    codes: Vec<String>,
+}
+
+impl Dict {
+    fn id(&mut self, code: Option<&str>) -> u16 {
+        match code.filter(|c| !c.is_empty()) {
+            Some(code) => self.id_of(code),
+            None => 0,
+        }
+    }
+
+    /// The id of a code, the empty one included (a measure without a section has section "").
+    fn id_of(&mut self, code: &str) -> u16 {
+        if let Some(id) = self.ids.get(code) {
+            return *id;
+        }
+        if self.codes.is_empty() {
+            self.codes.push(String::new());
+        }
+        let id = u16::try_from(self.codes.len()).unwrap_or(u16::MAX);
+        self.codes.push(code.to_string());
+        self.ids.insert(code.to_string(), id);
+        id
+    }
+
+    fn get(&self, code: &str) -> Option<u16> {
+        self.ids.get(code).copied()
+    }
+
+    fn code(&self, id: u16) -> Option<&str> {
+        (id != 0)
+            .then(|| self.codes.get(usize::from(id)).map(String::as_str))
+            .flatten()
+    }
+
+    fn len(&self) -> usize {
+        self.codes.len().max(1)
+    }
+}
+
+const OPEN: u8 = 0;
+const EXECUTED: u8 = 1;
+const NOT_EXECUTED: u8 = 2;
+const CLOSED: u8 = 3;
+const OTHER: u8 = 4;
+
+fn measure_status(text: &str) -> u8 {
+    match text {
+        "open" => OPEN,
+        "executed" => EXECUTED,
+        "not-executed" => NOT_EXECUTED,
+        "closed" => CLOSED,
+        _ => OTHER,
+    }
+}
+
+/// One measure: eight bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct MeasureFact {
+    org: u16,
+    due: Day,
+    /// The set of non-execution reasons of its not-executed records (an id of `Index::reason_sets`).
+    reasons: u16,
+    section: u8,
+    status: u8,
+}
+
+const CHILD: u8 = 1;
+const ACTIVE: u8 = 2;
+const SUPERSEDED: u8 = 4;
+/// The person has other IPRAs in the register: counted distinct through a set.
+const MULTI: u8 = 8;
+const LIVE: u8 = 16;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct IpraFact {
+    id: u32,
+    person: u32,
+    first: u32,
+    day: Day,
+    /// Months since January 2000 of the received day, for the monthly chart.
+    month: u16,
+    territory: u16,
+    len: u16,
+    flags: u8,
+}
+
+/// Months since January 2000 of a day.
+fn month_of(day: Day) -> u16 {
+    if day == 0 {
+        return 0;
+    }
+    match time::Date::from_julian_day(i32::from(day) - 1 + EPOCH_JULIAN) {
+        Ok(d) => ((d.year() - 2000).max(0) * 12 + i32::from(u8::from(d.month())) - 1) as u16,
+        Err(_) => 0,
+    }
+}
+
+/// What the dashboard counts of one group (an organisation, a section, a territory, or all) — kept
+/// up to date as IPRAs change, so that the dashboard reads it without a pass over the measures.
+#[derive(Clone, Debug, Default)]
+struct Load {
+    /// Measures not closed of IPRAs not superseded.
+    assigned: i64,
+    /// Open measures of IPRAs in force.
+    in_work: i64,
+    executed: i64,
+    not_executed: i64,
+    /// In work without a due date.
+    in_work_undated: i64,
+    /// In work by due date: overdue ones are those before today.
+    in_work_by_due: BTreeMap<Day, i64>,
+}
+
+impl Load {
+    fn add(&mut self, m: &MeasureFact, active: bool, sign: i64) {
+        self.assigned += sign;
+        match m.status {
+            OPEN if active => {
+                self.in_work += sign;
+                if m.due == 0 {
+                    self.in_work_undated += sign;
+                } else {
+                    let n = self.in_work_by_due.entry(m.due).or_insert(0);
+                    *n += sign;
+                    if *n == 0 {
+                        self.in_work_by_due.remove(&m.due);
+                    }
+                }
+            }
+            EXECUTED => self.executed += sign,
+            NOT_EXECUTED => self.not_executed += sign,
+            _ => {}
+        }
+    }
+
+    fn overdue(&self, today: Day) -> (i64, Option<Day>) {
+        let mut n = 0;
+        for (_, count) in self.in_work_by_due.range(..today) {
+            n += count;
+        }
+        (n, self.in_work_by_due.range(..today).next().map(|(d, _)| *d))
+    }
+}
+
+/// The dashboard's groups.
+#[derive(Default)]
+struct Loads {
+    all: Load,
+    unassigned: Load,
+    by_org: Vec<Load>,
+    by_section: Vec<Load>,
+    by_territory: Vec<Load>,
+}
+
+fn load_at(loads: &mut Vec<Load>, id: u16) -> &mut Load {
+    let i = usize::from(id);
+    if loads.len() <= i {
+        loads.resize(i + 1, Load::default());
+    }
+    &mut loads[i]
+}
+
+/// An IPRA as read from the database, before it is put into the index.
+struct LoadedIpra {
+    id: i64,
+    person: u32,
+    day: Day,
+    territory: Option<String>,
+    flags: u8,
+    measures: Vec<(i64, LoadedMeasure)>,
+}
+
+struct LoadedMeasure {
+    section: String,
+    status: u8,
+    org: Option<String>,
+    due: Day,
+    reasons: Vec<String>,
+}
+
+#[derive(Default)]
+struct Index {
+    /// Whether the first load has finished (an empty index answers nothing until then).
+    loaded: bool,
+    territories: Dict,
+    orgs: Dict,
+    sections: Dict,
+    reasons: Dict,
+    reason_sets: Vec<u128>,
+    reason_set_ids: HashMap<u128, u16>,
+    ipras: Vec<IpraFact>,
+    /// IPRA id → slot + 1 (0: not in the index).
+    slots: Vec<u32>,
+    measures: Vec<MeasureFact>,
+    /// Measures left behind when an IPRA's measures grew (compacted when they pile up).
+    wasted: usize,
+    /// Person id → the live slots of persons with more than one IPRA; `single` holds the others.
+    multi: HashMap<u32, Vec<u32>>,
+    single: HashMap<u32, u32>,
+    loads: Loads,
+}
+
+impl Index {
+    fn slot(&self, id: i64) -> Option<usize> {
+        let i = usize::try_from(id).ok()?;
+        match self.slots.get(i).copied().unwrap_or(0) {
+            0 => None,
+            s => Some(s as usize - 1),
+        }
+    }
+
+    fn reason_set(&mut self, codes: &[String]) -> u16 {
+        let mut mask = 0u128;
+        for code in codes {
+            let bit = self.reasons.id(Some(code));
+            if (1..=127).contains(&bit) {
+                mask |= 1 << bit;
+            }
+        }
+        if mask == 0 {
+            return 0;
+        }
+        if let Some(id) = self.reason_set_ids.get(&mask) {
+            return *id;
+        }
+        if self.reason_sets.is_empty() {
+            self.reason_sets.push(0);
+        }
+        let id = u16::try_from(self.reason_sets.len()).unwrap_or(u16::MAX);
+        self.reason_sets.push(mask);
+        self.reason_set_ids.insert(mask, id);
+        id
+    }
+
+    /// Adds (`sign` 1) or takes away (-1) what one IPRA's measures give the dashboard's groups.
+    fn count_load(&mut self, slot: usize, sign: i64) {
+        let ipra = self.ipras[slot];
+        if ipra.flags & LIVE == 0 || ipra.flags & SUPERSEDED != 0 {
+            return;
+        }
+        let active = ipra.flags & ACTIVE != 0;
+        let start = ipra.first as usize;
+        for i in start..start + usize::from(ipra.len) {
+            let m = self.measures[i];
+            if m.status == CLOSED {
+                continue;
+            }
+            let loads = &mut self.loads;
+            loads.all.add(&m, active, sign);
+            if m.org == 0 {
+                loads.unassigned.add(&m, active, sign);
+            }
+            load_at(&mut loads.by_org, m.org).add(&m, active, sign);
+            load_at(&mut loads.by_section, u16::from(m.section)).add(&m, active, sign);
+            load_at(&mut loads.by_territory, ipra.territory).add(&m, active, sign);
+        }
+    }
+
+    fn forget_person(&mut self, person: u32, slot: u32) {
+        if self.single.get(&person) == Some(&slot) {
+            self.single.remove(&person);
+            return;
+        }
+        if let Some(slots) = self.multi.get_mut(&person) {
+            slots.retain(|s| *s != slot);
+            if slots.len() == 1 {
+                let last = slots[0];
+                self.multi.remove(&person);
+                self.single.insert(person, last);
+                self.ipras[last as usize].flags &= !MULTI;
+            }
+        }
+    }
+
+    fn add_person(&mut self, person: u32, slot: u32) {
+        if let Some(slots) = self.multi.get_mut(&person) {
+            slots.push(slot);
+            self.ipras[slot as usize].flags |= MULTI;
+            return;
+        }
+        match self.single.remove(&person) {
+            Some(other) if other != slot => {
+                self.ipras[other as usize].flags |= MULTI;
+                self.ipras[slot as usize].flags |= MULTI;
+                self.multi.insert(person, vec![other, slot]);
+            }
+            _ => {
+                self.ipras[slot as usize].flags &= !MULTI;
+                self.single.insert(person, slot);
+            }
+        }
+    }
+
+    /// Puts one IPRA (as read now) in place of what the index held for it; `None`: it is gone.
+    fn apply(&mut self, id: i64, loaded: Option<LoadedIpra>) {
+        let existing = self.slot(id);
+        if let Some(slot) = existing {
+            self.count_load(slot, -1);
+            let old = self.ipras[slot];
+            if old.flags & LIVE != 0 {
+                self.forget_person(old.person, slot as u32);
+            }
+        }
+        let Some(loaded) = loaded else {
+            if let Some(slot) = existing {
+                let old = &mut self.ipras[slot];
+                self.wasted += usize::from(old.len);
+                *old = IpraFact::default();
+            }
+            return;
+        };
+        let facts: Vec<MeasureFact> = loaded
+            .measures
+            .iter()
+            .map(|(_, m)| MeasureFact {
+                org: self.orgs.id(m.org.as_deref()),
+                due: m.due,
+                reasons: 0,
+                section: u8::try_from(self.sections.id_of(&m.section)).unwrap_or(u8::MAX),
+                status: m.status,
+            })
+            .collect();
+        let reasons: Vec<u16> = loaded
+            .measures
+            .iter()
+            .map(|(_, m)| self.reason_set(&m.reasons))
+            .collect();
+        let territory = self.territories.id(loaded.territory.as_deref());
+        let len = u16::try_from(facts.len()).unwrap_or(u16::MAX);
+        let slot = match existing {
+            Some(slot) => slot,
+            None => {
+                let slot = self.ipras.len();
+                self.ipras.push(IpraFact::default());
+                let i = usize::try_from(loaded.id).unwrap_or(0);
+                if self.slots.len() <= i {
+                    self.slots.resize(i + 1, 0);
+                }
+                self.slots[i] = slot as u32 + 1;
+                slot
+            }
+        };
+        let old = self.ipras[slot];
+        let first = if existing.is_some() && old.len == len && old.len > 0 {
+            old.first as usize
+        } else {
+            self.wasted += usize::from(old.len);
+            self.measures.len()
+        };
+        if first == self.measures.len() {
+            self.measures.resize(first + usize::from(len), MeasureFact::default());
+        }
+        for (i, (fact, reasons)) in facts.iter().zip(reasons).take(usize::from(len)).enumerate() {
+            self.measures[first + i] = MeasureFact { reasons, ..*fact };
+        }
+        self.ipras[slot] = IpraFact {
+            id: u32::try_from(loaded.id).unwrap_or(u32::MAX),
+            person: loaded.person,
+            first: first as u32,
+            day: loaded.day,
+            month: month_of(loaded.day),
+            territory,
+            len,
+            flags: (loaded.flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
+        };
+        self.add_person(loaded.person, slot as u32);
+        self.count_load(slot, 1);
+    }
+
+    /// Rewrites the measures without the ranges left behind, once they are a quarter of the array.
+    fn compact_if_wasteful(&mut self) {
+        if self.wasted * 4 < self.measures.len() || self.wasted < 1024 {
+            return;
+        }
+        let mut fresh = Vec::with_capacity(self.measures.len() - self.wasted);
+        for ipra in self.ipras.iter_mut().filter(|i| i.flags & LIVE != 0) {
+            let start = ipra.first as usize;
+            let range = start..start + usize::from(ipra.len);
+            ipra.first = fresh.len() as u32;
+            fresh.extend_from_slice(&self.measures[range]);
+        }
+        self.measures = fresh;
+        self.wasted = 0;
+    }
+
+    fn measures_of(&self, ipra: &IpraFact) -> &[MeasureFact] {
+        let start = ipra.first as usize;
+        &self.measures[start..start + usize::from(ipra.len)]
+    }
+}
+
+/// Where the index stands in the journal.
+#[derive(Default)]
+struct Cursor {
+    loaded: bool,
+    seq: i64,
+    /// Journal numbers below `seq` not seen yet (PostgreSQL hands out numbers before commit), with
+    /// when they were first missed; given up after [`GAP_PATIENCE`].
+    gaps: BTreeMap<i64, Instant>,
+}
+
+const GAP_PATIENCE: Duration = Duration::from_secs(300);
+/// IPRAs read per query while loading.
+const LOAD_CHUNK: i64 = 20_000;
+/// Journal entries read per pass.
+const JOURNAL_CHUNK: i64 = 20_000;
+/// Beyond this backlog a full reload is cheaper than reloading IPRA by IPRA.
+const RELOAD_BACKLOG: usize = 200_000;
+
+/// The statistics index shared by the server's requests (see the module's documentation).
+pub struct FactsIndex {
+    index: RwLock<Index>,
+    cursor: tokio::sync::Mutex<Cursor>,
+    loaded: std::sync::atomic::AtomicBool,
+}
+
+impl Default for FactsIndex {
+    fn default() -> Self {
+        FactsIndex {
+            index: RwLock::new(Index::default()),
+            cursor: tokio::sync::Mutex::new(Cursor::default()),
+            loaded: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+}
+
+impl FactsIndex {
+    /// Reads the index (a computation over it holds the read lock; changes wait for it).
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Catches up with the journal when the first load has been done, and does nothing otherwise
+    /// (requests that can do without the index never wait for its first load).
+    pub async fn refresh_if_loaded(&self, db: &Db) -> Result<bool> {
+        if !self.loaded.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(false);
+        }
+        let mut cursor = self.cursor.lock().await;
+        self.follow_journal(db, &mut cursor).await?;
+        Ok(true)
+    }
+
+    /// Brings the index up to the register: the first call loads everything, later ones apply
+    /// what the journal lists since (one indexed query when nothing changed), so every read sees
+    /// every change committed before it, by any process.
+    pub async fn refresh(&self, db: &Db) -> Result<()> {
+        let mut cursor = self.cursor.lock().await;
+        if !cursor.loaded {
+            self.load_all(db, &mut cursor).await
+        } else {
+            self.follow_journal(db, &mut cursor).await
+        }
+    }
+
+    async fn load_all(&self, db: &Db, cursor: &mut Cursor) -> Result<()> {
+        // The journal's end first: what changes while we read is applied again afterwards.
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM register_changes")
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")?;
+        let started = Instant::now();
+        let mut index = Index {
+            loaded: true,
+            ..Index::default()
+        };
+        let mut after = 0i64;
+        loop {
+            let ids: Vec<i64> = sqlx::query("SELECT id FROM ipras WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(LOAD_CHUNK)
+                .fetch_all(&db.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<std::result::Result<_, _>>()?;
+            let Some(last) = ids.last().copied() else {
+                break;
+            };
+            for loaded in read_range(db, after, last).await? {
+                let id = loaded.id;
+                index.apply(id, Some(loaded));
+            }
+            after = last;
+        }
+        tracing::info!(
+            ipras = index.ipras.len(),
+            measures = index.measures.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "statistics index loaded"
+        );
+        *cursor = Cursor {
+            loaded: true,
+            seq,
+            gaps: BTreeMap::new(),
+        };
+        self.publish(index);
+        self.loaded.store(true, std::sync::atomic::Ordering::Release);
+        // What changed during the load.
+        self.follow_journal(db, cursor).await
+    }
+
+    fn publish(&self, index: Index) {
+        *self.write() = index;
+    }
+
+    async fn follow_journal(&self, db: &Db, cursor: &mut Cursor) -> Result<()> {
+        let oldest: Option<i64> = sqlx::query("SELECT MIN(seq) AS n FROM register_changes")
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("n")
+            .ok()
+            .flatten();
+        if oldest.is_some_and(|o| o > cursor.seq + 1) && cursor.seq > 0 {
+            // The journal was pruned past us: start again from the register itself.
+            cursor.loaded = false;
+            return Box::pin(self.load_all(db, cursor)).await;
+        }
+        let mut changed: Vec<i64> = Vec::new();
+        let mut seen = HashSet::new();
+        loop {
+            let mut sql = String::from("SELECT seq, ipra_id FROM register_changes WHERE seq > $1");
+            let gaps: Vec<i64> = cursor.gaps.keys().copied().take(500).collect();
+            if !gaps.is_empty() {
+                let list: Vec<String> = gaps.iter().map(i64::to_string).collect();
+                sql.push_str(&format!(" OR seq IN ({})", list.join(",")));
+            }
+            sql.push_str(" ORDER BY seq LIMIT $2");
+            let rows = sqlx::query(&sql)
+                .bind(cursor.seq)
+                .bind(JOURNAL_CHUNK)
+                .fetch_all(&db.pool)
+                .await?;
+            let mut top = cursor.seq;
+            for r in &rows {
+                let seq: i64 = r.try_get("seq")?;
+                let ipra: i64 = r.try_get("ipra_id")?;
+                if cursor.gaps.remove(&seq).is_none() && seq > top {
+                    if db.engine == Engine::Postgres {
+                        for missing in top + 1..seq {
+                            cursor.gaps.insert(missing, Instant::now());
+                        }
+                    }
+                    top = seq;
+                }
+                if seen.insert(ipra) {
+                    changed.push(ipra);
+                }
+            }
+            cursor.seq = top;
+            if changed.len() > RELOAD_BACKLOG {
+                cursor.loaded = false;
+                return Box::pin(self.load_all(db, cursor)).await;
+            }
+            if (rows.len() as i64) < JOURNAL_CHUNK {
+                break;
+            }
+        }
+        cursor.gaps.retain(|_, since| since.elapsed() < GAP_PATIENCE);
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let mut loaded: Vec<LoadedIpra> = Vec::with_capacity(changed.len());
+        for chunk in changed.chunks(500) {
+            loaded.extend(read_ids(db, chunk).await?);
+        }
+        let mut by_id: HashMap<i64, LoadedIpra> = loaded.into_iter().map(|l| (l.id, l)).collect();
+        let mut index = self.write();
+        for id in changed {
+            index.apply(id, by_id.remove(&id));
+        }
+        index.compact_if_wasteful();
+        Ok(())
+    }
+}
+
+/// IPRAs with ids in `(after, last]`, with their measures and reasons.
+async fn read_range(db: &Db, after: i64, last: i64) -> Result<Vec<LoadedIpra>> {
+    read_where(db, "BETWEEN $1 + 1 AND $2", &[after, last]).await
+}
+
+async fn read_ids(db: &Db, ids: &[i64]) -> Result<Vec<LoadedIpra>> {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    read_where(db, &format!("IN ({})", list.join(",")), &[]).await
+}
+
+/// Reads IPRAs whose id satisfies `condition` (an `IN (…)` list of numbers or a bound range).
+async fn read_where(db: &Db, condition: &str, binds: &[i64]) -> Result<Vec<LoadedIpra>> {
+    let fetch = |sql: String| async move {
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        q.fetch_all(&db.pool).await
+    };
+    let ipras = fetch(format!(
+        "SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras WHERE id {condition} ORDER BY id"
+    ))
+    .await?;
+    let mut out: Vec<LoadedIpra> = Vec::with_capacity(ipras.len());
+    let mut at: HashMap<i64, usize> = HashMap::with_capacity(ipras.len());
+    for r in &ipras {
+        let id: i64 = r.try_get("id")?;
+        let status: String = r.try_get("status")?;
+        let mut flags = 0;
+        if r.try_get::<i64, _>("is_child")? != 0 {
+            flags |= CHILD;
+        }
+        match status.as_str() {
+            "active" => flags |= ACTIVE,
+            "superseded" => flags |= SUPERSEDED,
+            _ => {}
+        }
+        at.insert(id, out.len());
+        out.push(LoadedIpra {
+            id,
+            person: u32::try_from(r.try_get::<i64, _>("person_id")?).unwrap_or(u32::MAX),
+            day: day_of(Some(&r.try_get::<String, _>("received_at")?)),
+            territory: opt_text(r, "territory_code"),
+            flags,
+            measures: Vec::new(),
+        });
+    }
+    let mut measure_at: HashMap<i64, (usize, usize)> = HashMap::new();
+    for r in fetch(format!(
+        "SELECT id, ipra_id, section, status, assigned_ogrn, due_date FROM measures WHERE ipra_id {condition} ORDER BY ipra_id, id"
+    ))
+    .await?
+    {
+        let ipra: i64 = r.try_get("ipra_id")?;
+        let Some(i) = at.get(&ipra).copied() else {
+            continue;
+        };
+        let id: i64 = r.try_get("id")?;
+        measure_at.insert(id, (i, out[i].measures.len()));
+        out[i].measures.push((
+            id,
+            LoadedMeasure {
+                section: r.try_get("section")?,
+                status: measure_status(&r.try_get::<String, _>("status")?),
+                org: opt_text(&r, "assigned_ogrn"),
+                due: day_of(opt_text(&r, "due_date").as_deref()),
+                reasons: Vec::new(),
+            },
+        ));
+    }
+    for r in fetch(format!(
+        "SELECT measure_id, reasons FROM execution_records WHERE ipra_id {condition} AND result = 'not-executed' \
+         AND measure_id IS NOT NULL"
+    ))
+    .await?
+    {
+        let measure: i64 = r.try_get("measure_id")?;
+        let Some((i, j)) = measure_at.get(&measure).copied() else {
+            continue;
+        };
+        let codes: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("reasons")?).unwrap_or_default();
+        let target = &mut out[i].measures[j].1.reasons;
+        for code in codes {
+            if !target.contains(&code) {
+                target.push(code);
+            }
+        }
+    }
+    Ok(out)
+}
+
+// Bits of what one IPRA gives a statistics row (persons are counted distinct by these).
+const F_ALL: u32 = 0;
+const F_ADULT: u32 = 1;
+const F_CHILD: u32 = 2;
+const F_REHAB: u32 = 3;
+const F_TSR: u32 = 4;
+const F_DONE: u32 = 5;
+const F_FAILED: u32 = 6;
+const F_OPEN: u32 = 7;
+const F_LATE: u32 = 8;
+const F_SECTION: u32 = 9;
+const SECTIONS: u32 = 32;
+const F_REASON: u32 = F_SECTION + SECTIONS;
+const REASONS: u32 = 128 - F_REASON;
+
+/// A measure's state as the statistics see it: section, status, whether its IPRA is in force and
+/// whether it is past its due date, and the IPRA's kind — an index into a small table of bits.
+fn state_key(section: u8, status: u8, active: bool, late: bool, child: bool) -> usize {
+    ((usize::from(section) * 5 + usize::from(status.min(OTHER))) * 2 + usize::from(active)) * 4
+        + usize::from(late) * 2
+        + usize::from(child)
+}
+
+fn state_bits(section: u8, status: u8, active: bool, late: bool, child: bool, tsr: Option<u8>) -> u128 {
+    let mut bits = 1u128 << F_ALL | 1u128 << if child { F_CHILD } else { F_ADULT };
+    bits |= 1u128 << if Some(section) == tsr { F_TSR } else { F_REHAB };
+    if u32::from(section) < SECTIONS {
+        bits |= 1u128 << (F_SECTION + u32::from(section));
+    }
+    match status {
+        EXECUTED => bits |= 1 << F_DONE,
+        NOT_EXECUTED => bits |= 1 << F_FAILED,
+        OPEN if active => {
+            bits |= 1 << F_OPEN;
+            if late {
+                bits |= 1 << F_LATE;
+            }
+        }
+        _ => {}
+    }
+    bits
+}
+
+fn add_bits(counts: &mut [i64; 128], bits: u128, n: i64) {
+    let mut b = bits;
+    while b != 0 {
+        let i = b.trailing_zeros();
+        counts[i as usize] += n;
+        b &= b - 1;
+    }
+}
+
+/// Distinct persons by key (a territory, a month): one count per person whatever their IPRAs.
+#[derive(Default)]
+struct PersonsBy {
+    single: HashMap<u16, i64>,
+    multi: HashSet<(u16, u32)>,
+}
+
+impl PersonsBy {
+    fn add(&mut self, key: u16, ipra: &IpraFact) {
+        if ipra.flags & MULTI == 0 {
+            *self.single.entry(key).or_insert(0) += 1;
+        } else {
+            self.multi.insert((key, ipra.person));
+        }
+    }
+
+    fn finish(self) -> HashMap<u16, i64> {
+        let mut out = self.single;
+        for (key, _) in self.multi {
+            *out.entry(key).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+/// The dashboard's counts: the cards over measures and the three workload tables.
+#[derive(Clone, Debug, Default)]
+pub struct DashboardFigures {
+    pub open: i64,
+    pub overdue: i64,
+    pub due_soon: i64,
+    pub unassigned: i64,
+    pub by_organisation: Vec<WorkloadRow>,
+    pub by_section: Vec<WorkloadRow>,
+    pub by_territory: Vec<WorkloadRow>,
+}
+
+/// The register's size as the index counts it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct IndexSize {
+    pub ipras: usize,
+    pub measures: usize,
+}
+
+impl FactsIndex {
+    pub fn size(&self) -> IndexSize {
+        let ix = self.read();
+        IndexSize {
+            ipras: ix.ipras.iter().filter(|i| i.flags & LIVE != 0).count(),
+            measures: ix.measures.len() - ix.wasted,
+        }
+    }
+
+    /// The statistics table (seed 000) and the charts under one filter, in one pass.
+    pub fn statistics(
+        &self,
+        filter: &StatsFilter,
+        today: &str,
+        reasons: &[(String, String)],
+    ) -> (Statistics, ChartData) {
+        let ix = self.read();
+        let today_day = day_of(Some(today));
+        let given = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let from = given(&filter.from).map(|d| day_of(Some(&d))).unwrap_or(0);
+        let to = given(&filter.to).map(|d| day_of(Some(&d))).unwrap_or(Day::MAX);
+        // A code the index has never seen matches nothing.
+        let territory = given(&filter.territory).map(|t| ix.territories.get(&t));
+        let section = given(&filter.section).map(|s| ix.sections.get(&s).map(|v| v as u8));
+        let org = given(&filter.organisation).map(|o| ix.orgs.get(&o));
+        let nothing = matches!(territory, Some(None)) || matches!(section, Some(None)) || matches!(org, Some(None));
+        let tsr = ix.sections.get("tsr").map(|v| v as u8);
+        let (territory, section, org) = (territory.flatten(), section.flatten(), org.flatten());
+
+        // Per state: how many measures and which bits; per reason set: which bits.
+        let states = ix.sections.len().max(1) * 5 * 2 * 4;
+        let mut state_table = vec![0u128; states];
+        for s in 0..ix.sections.len().min(256) {
+            for status in 0..5u8 {
+                for active in [false, true] {
+                    for late in [false, true] {
+                        for child in [false, true] {
+                            state_table[state_key(s as u8, status, active, late, child)] =
+                                state_bits(s as u8, status, active, late, child, tsr);
+                        }
+                    }
+                }
+            }
+        }
+        let mut state_count = vec![0i64; states];
+        let reason_bits: Vec<u128> = ix
+            .reason_sets
+            .iter()
+            .map(|mask| {
+                let mut bits = 0u128;
+                let mut m = *mask;
+                while m != 0 {
+                    let b = m.trailing_zeros();
+                    if b >= 1 && b - 1 < REASONS {
+                        bits |= 1u128 << (F_REASON + b - 1);
+                    }
+                    m &= m - 1;
+                }
+                bits
+            })
+            .collect();
+        let mut reason_count = vec![0i64; ix.reason_sets.len().max(1)];
+        let mut section_late = vec![0i64; ix.sections.len()];
+
+        let mut persons = [0i64; 128];
+        let mut multi: HashMap<u32, u128> = HashMap::new();
+        let mut extracts = 0i64;
+        let mut by_territory: HashMap<u16, (i64, i64)> = HashMap::new();
+        let mut by_month: BTreeMap<u16, (i64, i64)> = BTreeMap::new();
+        let mut territory_persons = PersonsBy::default();
+        let mut month_persons = PersonsBy::default();
+        for ipra in ix.ipras.iter() {
+            if nothing || ipra.flags & LIVE == 0 || ipra.day < from || ipra.day > to {
+                continue;
+            }
+            if territory.is_some_and(|t| ipra.territory != t) {
+                continue;
+            }
+            extracts += 1;
+            let child = ipra.flags & CHILD != 0;
+            let active = ipra.flags & ACTIVE != 0;
+            let mut bits = 1u128 << F_ALL | 1u128 << if child { F_CHILD } else { F_ADULT };
+            let mut scoped = 0i64;
+            for m in ix.measures_of(ipra) {
+                if section.is_some_and(|s| m.section != s) || org.is_some_and(|o| m.org != o) {
+                    continue;
+                }
+                scoped += 1;
+                let late = m.due != 0 && m.due < today_day;
+                let key = state_key(m.section, m.status, active, late, child);
+                state_count[key] += 1;
+                bits |= state_table[key];
+                if m.status == NOT_EXECUTED && m.reasons != 0 {
+                    reason_count[usize::from(m.reasons)] += 1;
+                    bits |= reason_bits[usize::from(m.reasons)];
+                }
+                if m.status == OPEN && active && late {
+                    section_late[usize::from(m.section)] += 1;
+                }
+            }
+            if ipra.flags & MULTI == 0 {
+                add_bits(&mut persons, bits, 1);
+            } else {
+                *multi.entry(ipra.person).or_insert(0) |= bits;
+            }
+            let t = by_territory.entry(ipra.territory).or_insert((0, 0));
+            t.0 += 1;
+            t.1 += scoped;
+            territory_persons.add(ipra.territory, ipra);
+            let mo = by_month.entry(ipra.month).or_insert((0, 0));
+            mo.0 += 1;
+            mo.1 += scoped;
+            month_persons.add(ipra.month, ipra);
+        }
+        for bits in multi.values() {
+            add_bits(&mut persons, *bits, 1);
+        }
+        // Measures by bit, from the counts by state and by reason set.
+        let mut measures = [0i64; 128];
+        for (key, n) in state_count.iter().enumerate() {
+            if *n > 0 {
+                add_bits(&mut measures, state_table[key], *n);
+            }
+        }
+        for (set, n) in reason_count.iter().enumerate() {
+            if *n > 0 {
+                add_bits(&mut measures, reason_bits[set], *n);
+            }
+        }
+        let pair = |bit: u32| Counts {
+            persons: persons[bit as usize],
+            measures: measures[bit as usize],
+        };
+        let mut by_section: Vec<(String, Counts)> = Vec::new();
+        let mut section_status: Vec<SectionStatus> = Vec::new();
+        for s in 1..ix.sections.len().min(SECTIONS as usize) {
+            let bit = F_SECTION + s as u32;
+            if measures[bit as usize] == 0 {
+                continue;
+            }
+            let code = ix.sections.code(s as u16).unwrap_or_default().to_string();
+            by_section.push((code.clone(), pair(bit)));
+            let mut st = SectionStatus {
+                section: code,
+                executed: 0,
+                not_executed: 0,
+                in_work: 0,
+                overdue: section_late[s],
+            };
+            for (key, n) in state_count.iter().enumerate() {
+                let status = (key / 8) % 5;
+                if key / 40 != s || *n == 0 {
+                    continue;
+                }
+                let active = (key / 4) % 2 == 1;
+                let late = (key / 2) % 2 == 1;
+                match status as u8 {
+                    EXECUTED => st.executed += n,
+                    NOT_EXECUTED => st.not_executed += n,
+                    OPEN if active && !late => st.in_work += n,
+                    _ => {}
+                }
+            }
+            section_status.push(st);
+        }
+        by_section.sort_by(|a, b| a.0.cmp(&b.0));
+        section_status.sort_by(|a, b| a.section.cmp(&b.section));
+        let not_executed_by_reason = reasons
+            .iter()
+            .map(|(code, name)| {
+                let counts = ix
+                    .reasons
+                    .get(code)
+                    .filter(|b| (1..=REASONS as u16).contains(b))
+                    .map(|b| pair(F_REASON + u32::from(b) - 1))
+                    .unwrap_or_default();
+                ReasonRow {
+                    code: code.clone(),
+                    name: name.clone(),
+                    persons: counts.persons,
+                    measures: counts.measures,
+                }
+            })
+            .collect();
+        let statistics = Statistics {
+            filter: serde_json::json!({"from": filter.from, "to": filter.to, "territory": filter.territory, "section": filter.section, "organisation": filter.organisation}),
+            today: today.to_string(),
+            extracts,
+            received: pair(F_ALL),
+            adults: pair(F_ADULT),
+            children: pair(F_CHILD),
+            rehabilitation: pair(F_REHAB),
+            tsr: pair(F_TSR),
+            by_section,
+            executed: pair(F_DONE),
+            not_executed: pair(F_FAILED),
+            not_executed_by_reason,
+            open: pair(F_OPEN),
+            overdue: pair(F_LATE),
+        };
+        let territory_persons = territory_persons.finish();
+        let mut territories: Vec<Breakdown> = by_territory
+            .iter()
+            .map(|(t, (extracts, measures))| Breakdown {
+                key: ix.territories.code(*t).map(str::to_string),
+                extracts: *extracts,
+                persons: territory_persons.get(t).copied().unwrap_or(0),
+                measures: *measures,
+            })
+            .collect();
+        territories.sort_by(|a, b| a.key.cmp(&b.key));
+        let month_persons = month_persons.finish();
+        let monthly = by_month
+            .iter()
+            .map(|(m, (extracts, measures))| Breakdown {
+                key: Some(format!("{:04}-{:02}", 2000 + m / 12, m % 12 + 1)),
+                extracts: *extracts,
+                persons: month_persons.get(m).copied().unwrap_or(0),
+                measures: *measures,
+            })
+            .collect();
+        let charts = ChartData {
+            by_section: section_status,
+            by_territory: territories,
+            monthly: super::workload::fill_months(monthly),
+        };
+        (statistics, charts)
+    }
+
+    /// The dashboard's counts as of `today`; `soon_days`: how far ahead "due soon" looks.
+    pub fn dashboard(&self, today: &str, soon_days: i64) -> DashboardFigures {
+        let ix = self.read();
+        let today_day = day_of(Some(today));
+        let soon_day = today_day.saturating_add(u16::try_from(soon_days.max(0)).unwrap_or(0));
+        let all = &ix.loads.all;
+        let due_soon: i64 = all.in_work_by_due.range(today_day..=soon_day).map(|(_, n)| n).sum();
+        let rows = |loads: &[Load], code: &dyn Fn(u16) -> Option<String>| -> Vec<WorkloadRow> {
+            let mut rows: Vec<WorkloadRow> = loads
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.assigned > 0)
+                .map(|(id, l)| {
+                    let (overdue, oldest) = l.overdue(today_day);
+                    WorkloadRow {
+                        key: code(id as u16),
+                        name: None,
+                        assigned: l.assigned,
+                        in_work: l.in_work,
+                        executed: l.executed,
+                        not_executed: l.not_executed,
+                        overdue,
+                        oldest_overdue: oldest.map(date_of),
+                    }
+                })
+                .collect();
+            rows.sort_by(|a, b| a.key.cmp(&b.key));
+            rows
+        };
+        DashboardFigures {
+            open: all.in_work,
+            overdue: all.overdue(today_day).0,
+            due_soon,
+            unassigned: ix.loads.unassigned.in_work,
+            by_organisation: rows(&ix.loads.by_org, &|id| ix.orgs.code(id).map(str::to_string)),
+            by_section: rows(&ix.loads.by_section, &|id| ix.sections.code(id).map(str::to_string)),
+            by_territory: rows(&ix.loads.by_territory, &|id| {
+                ix.territories.code(id).map(str::to_string)
+            }),
+        }
+    }
+
+    /// Workload of one grouping (see [`Self::dashboard`]).
+    pub fn workload(&self, today: &str, grouping: Grouping) -> Vec<WorkloadRow> {
+        let d = self.dashboard(today, 0);
+        match grouping {
+            Grouping::Organisation => d.by_organisation,
+            Grouping::Section => d.by_section,
+            Grouping::Territory => d.by_territory,
+        }
+    }
+}
+
+/// The statistics and charts of a filter, as of `today`, with the index brought up to the register
+/// first (the pass runs off the request threads).
+pub async fn statistics(
+    facts: &Arc<FactsIndex>,
+    db: &Db,
+    filter: &StatsFilter,
+    today: &str,
+    reasons: &[(String, String)],
+) -> Result<(Statistics, ChartData)> {
+    facts.refresh(db).await?;
+    let (facts, filter, today, reasons) = (facts.clone(), filter.clone(), today.to_string(), reasons.to_vec());
+    Ok(tokio::task::spawn_blocking(move || facts.statistics(&filter, &today, &reasons)).await?)
+}
+
+/// The dashboard's counts as of `today`, with the index brought up to the register first.
+pub async fn dashboard(facts: &Arc<FactsIndex>, db: &Db, today: &str, soon_days: i64) -> Result<DashboardFigures> {
+    facts.refresh(db).await?;
+    Ok(facts.dashboard(today, soon_days))
+}
+
+/// The register's filters the statistics index can answer (see `query::list_ipras`): kind, status,
+/// territory, section, organisations the measures are assigned to, and overdue measures.
+#[derive(Clone, Debug, Default)]
+pub struct Facets {
+    pub child: Option<bool>,
+    /// `active`, `superseded` or `closed`.
+    pub status: Option<String>,
+    pub territory: Option<String>,
+    pub section: Option<String>,
+    /// Every one of these organisations must have measures of the IPRA assigned to it.
+    pub organisations: Vec<String>,
+    /// Only IPRAs with open measures past their due date as of this day (of the organisation, when
+    /// given: an executor sees its own).
+    pub overdue: Option<(String, Option<String>)>,
+}
+
+/// How many IPRAs the facets find, and their ids when there are at most `limit`.
+#[derive(Clone, Debug)]
+pub struct FacetMatch {
+    pub count: usize,
+    pub ids: Option<Vec<i64>>,
+}
+
+impl FactsIndex {
+    /// The IPRAs matching `facets`, counted exactly; `None` until the index has been loaded.
+    pub fn facet_match(&self, facets: &Facets, limit: usize) -> Option<FacetMatch> {
+        let ix = self.read();
+        if !ix.loaded {
+            return None;
+        }
+        let none = FacetMatch {
+            count: 0,
+            ids: Some(Vec::new()),
+        };
+        let territory = match facets.territory.as_deref() {
+            Some(t) => match ix.territories.get(t) {
+                Some(id) => Some(id),
+                None => return Some(none),
+            },
+            None => None,
+        };
+        let section = match facets.section.as_deref() {
+            Some(s) => match ix.sections.get(s) {
+                Some(id) => Some(id as u8),
+                None => return Some(none),
+            },
+            None => None,
+        };
+        let mut orgs = Vec::new();
+        for o in &facets.organisations {
+            match ix.orgs.get(o) {
+                Some(id) => orgs.push(id),
+                None => return Some(none),
+            }
+        }
+        let (overdue, overdue_org) = match &facets.overdue {
+            Some((today, org)) => {
+                let org = match org.as_deref() {
+                    Some(o) => match ix.orgs.get(o) {
+                        Some(id) => Some(id),
+                        None => return Some(none),
+                    },
+                    None => None,
+                };
+                (Some(day_of(Some(today))), org)
+            }
+            None => (None, None),
+        };
+        let status = facets.status.as_deref().map(|s| match s {
+            "active" => ACTIVE,
+            "superseded" => SUPERSEDED,
+            _ => 0,
+        });
+        let mut count = 0usize;
+        let mut ids = Vec::new();
+        for ipra in ix.ipras.iter() {
+            if ipra.flags & LIVE == 0 {
+                continue;
+            }
+            if facets.child.is_some_and(|c| (ipra.flags & CHILD != 0) != c)
+                || territory.is_some_and(|t| ipra.territory != t)
+                || status.is_some_and(|s| ipra.flags & (ACTIVE | SUPERSEDED) != s)
+            {
+                continue;
+            }
+            if section.is_some() || !orgs.is_empty() || overdue.is_some() {
+                let measures = ix.measures_of(ipra);
+                if section.is_some_and(|s| !measures.iter().any(|m| m.section == s)) {
+                    continue;
+                }
+                if !orgs.iter().all(|o| measures.iter().any(|m| m.org == *o)) {
+                    continue;
+                }
+                if let Some(today) = overdue {
+                    let late = measures.iter().any(|m| {
+                        m.status == OPEN && m.due != 0 && m.due < today && overdue_org.is_none_or(|o| m.org == o)
+                    });
+                    if !late {
+                        continue;
+                    }
+                }
+            }
+            count += 1;
+            if count <= limit {
+                ids.push(i64::from(ipra.id));
+            }
+        }
+        Some(FacetMatch {
+            count,
+            ids: (count <= limit).then_some(ids),
+        })
+    }
+}

@@ -1,0 +1,115 @@
+-- The register at a region's size (a million persons, eleven million measures).
+--
+-- What the register's list sorts and filters by is kept on the IPRA row, so that every sort walks
+-- one index and stops at the page: the person's search name and territory (copied from the person
+-- by a trigger), the number of measures, and the earliest due date of the open measures (kept by a
+-- trigger: an IPRA is overdue when it is before today). Work lists page through indexes of the
+-- measures. `register_changes` journals every IPRA whose figures may have changed: the statistics
+-- index of a running server follows the register by reading it.
+--
+-- The texts the register sorts and searches by prefix compare byte by byte (collation "C"), as in
+-- SQLite: the same order on both engines whatever the database's locale, and prefix ranges that an
+-- index answers.
+
+ALTER TABLE ipras ALTER COLUMN number TYPE TEXT COLLATE "C";
+ALTER TABLE ipras ALTER COLUMN protocol_number TYPE TEXT COLLATE "C";
+ALTER TABLE ipras ALTER COLUMN issued_by TYPE TEXT COLLATE "C";
+ALTER TABLE persons ALTER COLUMN search_name TYPE TEXT COLLATE "C";
+
+ALTER TABLE ipras ADD COLUMN search_name TEXT COLLATE "C" NOT NULL DEFAULT '';
+ALTER TABLE ipras ADD COLUMN territory_code TEXT COLLATE "C";
+ALTER TABLE ipras ADD COLUMN measures_count BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE ipras ADD COLUMN open_due_min TEXT;
+
+UPDATE ipras SET
+    search_name = COALESCE((SELECT p.search_name FROM persons p WHERE p.id = ipras.person_id), ''),
+    territory_code = (SELECT p.territory_code FROM persons p WHERE p.id = ipras.person_id),
+    measures_count = (SELECT COUNT(*) FROM measures m WHERE m.ipra_id = ipras.id),
+    open_due_min = (SELECT MIN(m.due_date) FROM measures m WHERE m.ipra_id = ipras.id AND m.status = 'open');
+
+DROP INDEX ipras_decision;
+DROP INDEX ipras_received;
+CREATE INDEX ipras_sort_kind ON ipras (is_child, id);
+CREATE INDEX ipras_sort_number ON ipras (number, id);
+CREATE INDEX ipras_sort_decision ON ipras (decision_date, id);
+CREATE INDEX ipras_sort_protocol_number ON ipras (protocol_number, id);
+CREATE INDEX ipras_sort_protocol_date ON ipras (protocol_date, id);
+CREATE INDEX ipras_sort_issued_by ON ipras (issued_by, id);
+CREATE INDEX ipras_sort_name ON ipras (search_name, id);
+CREATE INDEX ipras_sort_status ON ipras (status, id);
+CREATE INDEX ipras_sort_territory ON ipras (territory_code, id);
+CREATE INDEX ipras_sort_measures ON ipras (measures_count, id);
+CREATE INDEX ipras_sort_overdue ON ipras (open_due_min, id);
+CREATE INDEX ipras_sort_received ON ipras (received_at, id);
+CREATE INDEX ipras_snils ON ipras (snils);
+
+-- Open measures by organisation and due date (an executor's IPRAs, the overdue list and the queue
+-- of one organisation), and the open measures of one IPRA by due date (its earliest).
+DROP INDEX measures_ipra_status;
+CREATE INDEX measures_ipra_status ON measures (ipra_id, status, due_date);
+CREATE INDEX measures_org ON measures (assigned_ogrn, status, due_date);
+
+-- Compressed source documents do not compress again: stored out of line as they are.
+ALTER TABLE source_documents ALTER COLUMN content SET STORAGE EXTERNAL;
+
+CREATE FUNCTION measures_keep_open_due() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE ipras SET open_due_min =
+        (SELECT MIN(due_date) FROM measures WHERE ipra_id = NEW.ipra_id AND status = 'open')
+    WHERE id = NEW.ipra_id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER measures_keep_open_due AFTER UPDATE OF status, due_date ON measures
+FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.due_date IS DISTINCT FROM NEW.due_date)
+EXECUTE FUNCTION measures_keep_open_due();
+
+CREATE FUNCTION persons_copy_to_ipras() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE ipras SET search_name = COALESCE(NEW.search_name, ''), territory_code = NEW.territory_code
+    WHERE person_id = NEW.id;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER persons_copy_to_ipras AFTER UPDATE OF search_name, territory_code ON persons
+FOR EACH ROW WHEN (OLD.search_name IS DISTINCT FROM NEW.search_name OR OLD.territory_code IS DISTINCT FROM NEW.territory_code)
+EXECUTE FUNCTION persons_copy_to_ipras();
+
+CREATE TABLE register_changes (
+    seq     BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ipra_id BIGINT NOT NULL
+);
+
+CREATE FUNCTION register_change_new_ipra() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO register_changes (ipra_id) VALUES (NEW.id);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION register_change_old_ipra() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO register_changes (ipra_id) VALUES (OLD.id);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION register_change_new_ipra_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO register_changes (ipra_id) VALUES (NEW.ipra_id);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION register_change_old_ipra_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO register_changes (ipra_id) VALUES (OLD.ipra_id);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER register_changes_ipra_insert AFTER INSERT ON ipras
+FOR EACH ROW EXECUTE FUNCTION register_change_new_ipra();
+CREATE TRIGGER register_changes_ipra_update AFTER UPDATE OF status, territory_code, received_at, is_child, person_id ON ipras
+FOR EACH ROW EXECUTE FUNCTION register_change_new_ipra();
+CREATE TRIGGER register_changes_ipra_delete AFTER DELETE ON ipras
+FOR EACH ROW EXECUTE FUNCTION register_change_old_ipra();
+CREATE TRIGGER register_changes_measure_update AFTER UPDATE OF status, section, assigned_ogrn, due_date ON measures
+FOR EACH ROW EXECUTE FUNCTION register_change_new_ipra_id();
+CREATE TRIGGER register_changes_execution_insert AFTER INSERT ON execution_records
+FOR EACH ROW EXECUTE FUNCTION register_change_new_ipra_id();
+CREATE TRIGGER register_changes_execution_update AFTER UPDATE ON execution_records
+FOR EACH ROW EXECUTE FUNCTION register_change_new_ipra_id();
+CREATE TRIGGER register_changes_execution_delete AFTER DELETE ON execution_records
+FOR EACH ROW EXECUTE FUNCTION register_change_old_ipra_id();
