@@ -28,6 +28,8 @@ impl Engine {
 pub struct Db {
     pub pool: AnyPool,
     pub engine: Engine,
+    /// The URL the pool was opened with (bulk reads open a native connection to it).
+    pub url: String,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -91,7 +93,11 @@ impl Db {
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await.context("применение миграций")?;
-        Ok(Db { pool, engine })
+        Ok(Db {
+            pool,
+            engine,
+            url: url.to_string(),
+        })
     }
 }
 

@@ -5,11 +5,14 @@ mod app;
 mod audit;
 mod auth;
 mod bench;
+mod bench_register;
 mod cli;
 mod clock;
 mod db;
 mod demo;
 mod exchange;
+mod paging;
+mod plans;
 mod plugins;
 mod register;
 mod scheduler;
@@ -166,8 +169,11 @@ enum Command {
         #[arg(long, conflicts_with = "verify")]
         direct: bool,
         /// Count both ways and compare every figure, the dashboard's too: exit 1 on any difference.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "figures")]
         verify: bool,
+        /// Print every figure of the statistics, charts and dashboard (with --direct: counted directly).
+        #[arg(long)]
+        figures: bool,
         #[arg(long)]
         json: bool,
     },
@@ -230,6 +236,38 @@ enum PluginAction {
 
 #[derive(Subcommand)]
 enum BenchWhat {
+    /// The query plans of every page and list on a scratch register: a full scan of a large
+    /// table is reported (exit 1). Fills the register first like `bench register`.
+    Plans {
+        #[arg(long, default_value_t = 3_000)]
+        persons: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A register of a region's size, then every page and list in process and over HTTP.
+    Register {
+        /// Persons of the synthetic register (about 1.1 IPRAs and 11 measures each).
+        #[arg(long, default_value_t = 100_000)]
+        persons: u64,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Calls per route in process.
+        #[arg(long, default_value_t = 40)]
+        samples: usize,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Seconds of HTTP load.
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Measure in process only.
+        #[arg(long)]
+        no_http: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// End-to-end import against native parse-only, WASM vs native parse, call overhead, peak RSS.
     Import {
         #[arg(long, default_value_t = 2000)]
@@ -351,6 +389,78 @@ async fn run(cli: Cli) -> Result<i32> {
             bench::import(&app, count, seed, json).await?;
             Ok(0)
         }
+        Command::Bench {
+            what:
+                BenchWhat::Register {
+                    persons,
+                    seed,
+                    samples,
+                    clients,
+                    seconds,
+                    no_http,
+                    json,
+                },
+        } => {
+            // A scratch register of its own: a folder of the data directory named by its shape (a
+            // rerun measures it again without filling), or the scratch database given.
+            let dir = cli.data_dir.join("bench").join(format!("register-{persons}-{seed}"));
+            let app = App::open(&dir, cli.database.as_deref()).await?;
+            let opts = bench_register::Options {
+                persons,
+                seed,
+                samples,
+                clients,
+                http_seconds: seconds,
+                no_http,
+                json,
+                database: cli.database.clone(),
+            };
+            let figures = bench_register::run(&app, &opts).await?;
+            if json {
+                println!("{}", serde_json::to_string(&figures)?);
+            } else {
+                bench_register::print(&figures);
+            }
+            Ok(0)
+        }
+        Command::Bench {
+            what: BenchWhat::Plans { persons, seed, json },
+        } => {
+            let dir = cli.data_dir.join("bench").join(format!("register-{persons}-{seed}"));
+            let app = App::open(&dir, cli.database.as_deref()).await?;
+            let opts = bench_register::Options {
+                persons,
+                seed,
+                samples: 1,
+                clients: 0,
+                http_seconds: 0,
+                no_http: true,
+                json,
+                database: cli.database.clone(),
+            };
+            let report = bench_register::plans(&app, &opts).await?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{} маршрутов, {} запросов ({}); полных просмотров больших таблиц: {}",
+                    report.routes,
+                    report.statements,
+                    report.database,
+                    report.full_scans.len()
+                );
+                for f in &report.full_scans {
+                    println!(
+                        "\n{} — {}\n  {}\n  {}",
+                        f.context,
+                        f.full_scans.join(", "),
+                        f.sql,
+                        f.plan.join("\n  ")
+                    );
+                }
+            }
+            Ok(if report.full_scans.is_empty() { 0 } else { 1 })
+        }
         Command::Migrate => {
             let app = open().await?;
             println!("база данных готова ({})", app.db.engine.name());
@@ -373,6 +483,7 @@ async fn run(cli: Cli) -> Result<i32> {
             org,
             direct,
             verify,
+            figures,
             json,
         } => {
             let filter = register::stats::StatsFilter {
@@ -382,9 +493,10 @@ async fn run(cli: Cli) -> Result<i32> {
                 section,
                 organisation: org,
             };
-            let mode = match (direct, verify) {
-                (_, true) => cli::StatsMode::Verify,
-                (true, _) => cli::StatsMode::Direct,
+            let mode = match (direct, verify, figures) {
+                (_, true, _) => cli::StatsMode::Verify,
+                (direct, _, true) => cli::StatsMode::Figures(direct),
+                (true, _, _) => cli::StatsMode::Direct,
                 _ => cli::StatsMode::Index,
             };
             cli::statistics(&open().await?, filter, mode, json).await

@@ -88,3 +88,29 @@ CREATE TRIGGER register_changes_execution_delete AFTER DELETE ON execution_recor
 BEGIN
     INSERT INTO register_changes (ipra_id) VALUES (OLD.ipra_id);
 END;
+
+-- The work lists page through these: executions by date (all, one organisation's, by status), by
+-- IPRA and by report; reports by status, organisation and sending date; exchange messages and ZAGS
+-- records by status; the audit log by action, actor, object and time; follow-ups by kind and due date.
+CREATE INDEX execution_records_changed ON execution_records (updated_at, id);
+CREATE INDEX execution_records_org_changed ON execution_records (organisation, updated_at, id);
+CREATE INDEX execution_records_status_changed ON execution_records (status, updated_at, id);
+CREATE INDEX execution_records_ipra_id ON execution_records (ipra_id, id);
+CREATE INDEX execution_records_report ON execution_records (report_id);
+CREATE INDEX reports_status ON reports (status, id);
+CREATE INDEX reports_reporter ON reports (reporter_ogrn, id);
+CREATE INDEX reports_sent ON reports (sent_at, id);
+CREATE INDEX exchange_messages_state ON exchange_messages (status, id);
+CREATE INDEX exchange_messages_report ON exchange_messages (report_id);
+CREATE INDEX audit_log_action ON audit_log (action, id);
+CREATE INDEX audit_log_actor ON audit_log (actor, id);
+CREATE INDEX audit_log_at ON audit_log (at);
+DROP INDEX audit_log_subject;
+CREATE INDEX audit_log_subject ON audit_log (subject, id);
+DROP INDEX death_records_status;
+CREATE INDEX death_records_status ON death_records (status, id);
+CREATE INDEX follow_ups_kind ON follow_ups (kind, status, due_date);
+CREATE INDEX follow_ups_due ON follow_ups (status, due_date);
+-- The overdue list by section, and by the executor's name.
+CREATE INDEX measures_status_section ON measures (status, section, due_date);
+CREATE INDEX organisations_name ON organisations (name, id);

@@ -191,6 +191,24 @@ pub fn territories() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The demo region's name pools, upper case as the FRI writes names: surnames and patronymics as
+/// (male, female) pairs. For generators of persons without extracts (the register benchmark).
+pub struct NamePools {
+    pub surnames: &'static [(&'static str, &'static str)],
+    pub male: &'static [&'static str],
+    pub female: &'static [&'static str],
+    pub patronymics: &'static [(&'static str, &'static str)],
+}
+
+pub fn name_pools() -> NamePools {
+    NamePools {
+        surnames: catalog::SURNAMES,
+        male: catalog::MALE_NAMES,
+        female: catalog::FEMALE_NAMES,
+        patronymics: catalog::PATRONYMICS,
+    }
+}
+
 /// The territory code for the district name an extract's address carries (`District`,
 /// `DistrictName` or `AreaName`), e.g. `Бугульминский` → `92617000`.
 pub fn territory_code_for_district(district: &str) -> Option<&'static str> {

@@ -101,6 +101,12 @@ pub enum ExchangeCommand {
     List {
         #[arg(long)]
         status: Option<String>,
+        /// Messages numbered below this (the next page).
+        #[arg(long)]
+        before: Option<i64>,
+        /// How many, newest first.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
         #[arg(long)]
         json: bool,
     },
@@ -392,8 +398,15 @@ pub async fn sign(app: &App, command: SignCommand, actor: &str) -> Result<i32> {
 
 pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) -> Result<i32> {
     match command {
-        ExchangeCommand::List { status, json } => {
-            let messages = exchange::messages(app, status.as_deref()).await?;
+        ExchangeCommand::List {
+            status,
+            before,
+            limit,
+            json,
+        } => {
+            let messages = exchange::messages_page(&app.db, status.as_deref(), before, limit)
+                .await?
+                .items;
             if json {
                 print_json(&messages)?;
             } else {
@@ -420,7 +433,8 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
             println!("повторы сообщения {id} остановлены");
         }
         ExchangeCommand::Deaths { status, json } => {
-            let records = deaths::list(app, status.as_deref()).await?;
+            let statuses: Vec<&str> = status.as_deref().into_iter().collect();
+            let records = deaths::page(&app.db, &statuses, None, 1000).await?.items;
             if json {
                 print_json(&records)?;
             } else {

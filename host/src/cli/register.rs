@@ -540,7 +540,11 @@ pub async fn reports(app: &App, command: ReportsCommand, actor: &str) -> Result<
             .await
         }
         ReportsCommand::List { status, json } => {
-            let reports = execution::reports(app, status.as_deref()).await?;
+            let filter = execution::ReportFilter {
+                status,
+                ..Default::default()
+            };
+            let reports = execution::reports_page(&app.db, &filter, None, 1000).await?.items;
             if json {
                 print_json(&reports)?;
             } else {
@@ -643,6 +647,8 @@ pub enum StatsMode {
     Direct,
     /// Both, and every figure compared, with the dashboard's: exit 1 on any difference.
     Verify,
+    /// Every figure of the statistics, charts and dashboard as JSON (`true`: counted directly).
+    Figures(bool),
 }
 
 pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, json: bool) -> Result<i32> {
@@ -655,6 +661,10 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, 
         .collect();
     if mode == StatsMode::Verify {
         return verify_figures(app, &filter, &today, &reasons).await;
+    }
+    if let StatsMode::Figures(direct) = mode {
+        print_json(&figures(app, &filter, &today, &reasons, direct).await?)?;
+        return Ok(0);
     }
     let s = match mode {
         StatsMode::Direct => stats::direct(&app.db, &filter, &today, &reasons).await?,
@@ -695,6 +705,59 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, 
         "Просрочено", s.overdue.persons, s.overdue.measures
     );
     Ok(0)
+}
+
+/// Every figure as the server shows it (the statistics index) or as counted directly: the
+/// statistics, the charts, the dashboard's cards and workload tables (organisations by OGRN).
+async fn figures(
+    app: &App,
+    filter: &stats::StatsFilter,
+    today: &str,
+    reasons: &[(String, String)],
+    direct: bool,
+) -> Result<serde_json::Value> {
+    let soon = workload::SOON_DAYS;
+    let (statistics, mut charts, cards, groups) = if direct {
+        let statistics = stats::direct(&app.db, filter, today, reasons).await?;
+        let charts = workload::chart_data_direct(&app.db, filter, today).await?;
+        let cards = workload::cards_direct(&app.db, today, soon).await?;
+        let mut groups = Vec::new();
+        for grouping in [
+            workload::Grouping::Organisation,
+            workload::Grouping::Section,
+            workload::Grouping::Territory,
+        ] {
+            let mut rows = workload::workload_direct(&app.db, today, grouping).await?;
+            rows.iter_mut().for_each(|r| r.name = None);
+            groups.push(rows);
+        }
+        (statistics, charts, cards, groups)
+    } else {
+        let (statistics, charts) = facts::statistics(&app.facts, &app.db, filter, today, reasons).await?;
+        let d = facts::dashboard(&app.facts, &app.db, today, soon).await?;
+        let cards = workload::cards(&app.db, &d, today, soon).await?;
+        (
+            statistics,
+            charts,
+            cards,
+            vec![d.by_organisation, d.by_section, d.by_territory],
+        )
+    };
+    // NULL sorts first in SQLite and last in PostgreSQL: one order for both.
+    charts.by_territory.sort_by(|a, b| a.key.cmp(&b.key));
+    charts.by_section.sort_by(|a, b| a.section.cmp(&b.section));
+    let mut groups = groups;
+    groups.iter_mut().for_each(|g| g.sort_by(|a, b| a.key.cmp(&b.key)));
+    Ok(serde_json::json!({
+        "statistics": statistics,
+        "charts": charts,
+        "dashboard": {
+            "cards": cards,
+            "by_organisation": groups[0],
+            "by_section": groups[1],
+            "by_territory": groups[2],
+        },
+    }))
 }
 
 /// Compares every figure of the statistics index with its direct count: the statistics and charts

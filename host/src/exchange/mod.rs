@@ -342,30 +342,61 @@ pub struct MessageView {
     pub updated_at: String,
 }
 
-pub async fn messages(app: &App, status: Option<&str>) -> Result<Vec<MessageView>> {
-    sqlx::query("SELECT * FROM exchange_messages WHERE ($1 = '' OR status = $1) ORDER BY id")
-        .bind(status.unwrap_or(""))
-        .fetch_all(&app.db.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(MessageView {
-                id: r.try_get("id")?,
-                connector: r.try_get("connector")?,
-                direction: r.try_get("direction")?,
-                kind: r.try_get("kind")?,
-                file_name: r.try_get("file_name")?,
-                sha256: r.try_get("sha256")?,
-                status: r.try_get("status")?,
-                attempts: r.try_get("attempts")?,
-                last_error: opt_text(r, "last_error"),
-                report_id: r.try_get("report_id").ok().flatten(),
-                claimed_by: opt_text(r, "claimed_by"),
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect()
+const MESSAGE_COLUMNS: &str = "id, connector, direction, kind, file_name, sha256, status, attempts, last_error, \
+     report_id, claimed_by, created_at, updated_at";
+
+fn message_from_row(r: &sqlx::any::AnyRow) -> Result<MessageView> {
+    Ok(MessageView {
+        id: r.try_get("id")?,
+        connector: r.try_get("connector")?,
+        direction: r.try_get("direction")?,
+        kind: r.try_get("kind")?,
+        file_name: r.try_get("file_name")?,
+        sha256: r.try_get("sha256")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: opt_text(r, "last_error"),
+        report_id: r.try_get("report_id").ok().flatten(),
+        claimed_by: opt_text(r, "claimed_by"),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Every message in `status` (a job's work: what waits is few), oldest first.
+pub async fn messages(app: &App, status: &str) -> Result<Vec<MessageView>> {
+    sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM exchange_messages WHERE status = $1 ORDER BY id"
+    ))
+    .bind(status)
+    .fetch_all(&app.db.pool)
+    .await?
+    .iter()
+    .map(message_from_row)
+    .collect()
+}
+
+/// A page of messages, newest first (`status`: only those), below the id `before`.
+pub async fn messages_page(
+    db: &crate::db::Db,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<crate::paging::Page<MessageView>> {
+    let mut q = crate::paging::PageQuery {
+        table: "exchange_messages",
+        columns: MESSAGE_COLUMNS,
+        conditions: Vec::new(),
+        binds: Vec::new(),
+        index: None,
+    };
+    if let Some(s) = status.filter(|s| !s.is_empty()) {
+        q.filter("status = ?", s);
+        q.index = Some("exchange_messages_state");
+    }
+    let page = crate::paging::newest_first(db, &q, before, limit).await?;
+    let items = page.items.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(page.map_items(items))
 }
 
 /// An administrator stops the retries of a message, or puts a failed or stopped one back in line.

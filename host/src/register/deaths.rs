@@ -195,34 +195,57 @@ pub struct DeathRecordView {
     pub note: Option<String>,
 }
 
-pub async fn list(app: &App, status: Option<&str>) -> Result<Vec<DeathRecordView>> {
-    sqlx::query("SELECT * FROM death_records WHERE ($1 = '' OR status = $1) ORDER BY id")
-        .bind(status.unwrap_or(""))
-        .fetch_all(&app.db.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(DeathRecordView {
-                id: r.try_get("id")?,
-                record_id: r.try_get("record_id")?,
-                kind: r.try_get("kind")?,
-                snils: opt_text(r, "snils"),
-                full_name: format!(
-                    "{} {} {}",
-                    r.try_get::<String, _>("surname")?,
-                    r.try_get::<String, _>("given_name")?,
-                    opt_text(r, "patronymic").unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-                birth_date: opt_text(r, "birth_date"),
-                death_date: opt_text(r, "death_date"),
-                status: r.try_get("status")?,
-                person_id: r.try_get("person_id").ok().flatten(),
-                note: opt_text(r, "note"),
-            })
-        })
-        .collect()
+fn record_from_row(r: &sqlx::any::AnyRow) -> Result<DeathRecordView> {
+    Ok(DeathRecordView {
+        id: r.try_get("id")?,
+        record_id: r.try_get("record_id")?,
+        kind: r.try_get("kind")?,
+        snils: opt_text(r, "snils"),
+        full_name: format!(
+            "{} {} {}",
+            r.try_get::<String, _>("surname")?,
+            r.try_get::<String, _>("given_name")?,
+            opt_text(r, "patronymic").unwrap_or_default()
+        )
+        .trim()
+        .to_string(),
+        birth_date: opt_text(r, "birth_date"),
+        death_date: opt_text(r, "death_date"),
+        status: r.try_get("status")?,
+        person_id: r.try_get("person_id").ok().flatten(),
+        note: opt_text(r, "note"),
+    })
+}
+
+/// The statuses of records that wait for a person's decision.
+pub const WAITING: &[&str] = &["pending", "no-match"];
+
+/// A page of ZAGS records, newest first: in one of `statuses` (all when empty), below `before`.
+pub async fn page(
+    db: &crate::db::Db,
+    statuses: &[&str],
+    before: Option<i64>,
+    limit: u32,
+) -> Result<crate::paging::Page<DeathRecordView>> {
+    let mut q = crate::paging::PageQuery {
+        table: "death_records",
+        columns: "*",
+        conditions: Vec::new(),
+        binds: Vec::new(),
+        index: None,
+    };
+    if !statuses.is_empty() {
+        let mut list = Vec::new();
+        for s in statuses {
+            q.binds.push(s.to_string());
+            list.push(format!("${}", q.binds.len()));
+        }
+        q.conditions.push(format!("status IN ({})", list.join(", ")));
+        q.index = Some("death_records_status");
+    }
+    let page = crate::paging::newest_first(db, &q, before, limit).await?;
+    let items = page.items.iter().map(record_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(page.map_items(items))
 }
 
 /// A person's decision on a pending record: apply it to the person with this SNILS, or reject it.

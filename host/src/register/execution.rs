@@ -512,14 +512,63 @@ pub async fn report(app: &App, id: i64) -> Result<Option<Report>> {
         .transpose()
 }
 
-pub async fn reports(app: &App, status: Option<&str>) -> Result<Vec<Report>> {
-    sqlx::query("SELECT * FROM reports WHERE ($1 = '' OR status = $1) ORDER BY id")
-        .bind(status.unwrap_or(""))
-        .fetch_all(&app.db.pool)
-        .await?
-        .iter()
-        .map(report_from_row)
-        .collect()
+/// The columns of a report without its document and signature.
+const REPORT_COLUMNS: &str = "id, ipra_id, status, reporter_ogrn, reporter_name, document_name, document_sha256, \
+     signer, created_at, due_date, signed_at, sent_at, answered_at, rejection_reason";
+
+/// Every report in `status`, oldest first (a job's work: the signed ones waiting to be sent).
+pub async fn reports(app: &App, status: &str) -> Result<Vec<Report>> {
+    sqlx::query(&format!(
+        "SELECT {REPORT_COLUMNS} FROM reports WHERE status = $1 ORDER BY id"
+    ))
+    .bind(status)
+    .fetch_all(&app.db.pool)
+    .await?
+    .iter()
+    .map(report_from_row)
+    .collect()
+}
+
+/// Which reports a list shows.
+#[derive(Clone, Debug, Default)]
+pub struct ReportFilter {
+    pub status: Option<String>,
+    pub ipra: Option<i64>,
+    /// An executor's organisation: only the reports it made.
+    pub reporter: Option<String>,
+}
+
+/// A page of reports, newest first, below the id `before`.
+pub async fn reports_page(
+    db: &crate::db::Db,
+    f: &ReportFilter,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<crate::paging::Page<Report>> {
+    let mut q = crate::paging::PageQuery {
+        table: "reports",
+        columns: REPORT_COLUMNS,
+        conditions: Vec::new(),
+        binds: Vec::new(),
+        index: None,
+    };
+    if let Some(ipra) = f.ipra {
+        q.conditions.push(format!("ipra_id = {ipra}"));
+        q.index = Some("reports_ipra");
+    }
+    if let Some(s) = f.status.as_deref().filter(|s| !s.is_empty()) {
+        q.filter("status = ?", s);
+        q.index = q.index.or(Some("reports_status"));
+    }
+    if let Some(o) = f.reporter.as_deref() {
+        q.filter("reporter_ogrn = ?", o);
+        if f.ipra.is_none() {
+            q.index = Some("reports_reporter");
+        }
+    }
+    let page = crate::paging::newest_first(db, &q, before, limit).await?;
+    let items = page.items.iter().map(report_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(page.map_items(items))
 }
 
 /// The report's document (the FRI package) and its detached signature, if signed.

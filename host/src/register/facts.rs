@@ -417,6 +417,45 @@ impl Index {
         self.count_load(slot, 1);
     }
 
+    /// A new IPRA without measures yet (the bulk load appends them).
+    fn insert_bare(&mut self, id: i64, person: u32, day: Day, territory: u16, flags: u8) {
+        let slot = self.ipras.len();
+        self.ipras.push(IpraFact {
+            id: u32::try_from(id).unwrap_or(u32::MAX),
+            person,
+            first: 0,
+            day,
+            month: month_of(day),
+            territory,
+            len: 0,
+            flags: (flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
+        });
+        let i = usize::try_from(id).unwrap_or(0);
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, 0);
+        }
+        self.slots[i] = slot as u32 + 1;
+        self.add_person(person, slot as u32);
+    }
+
+    /// Appends a measure to an IPRA's range: in place at the end of the array when its measures
+    /// come together (as the register stores them), else by moving the range to the end.
+    fn append_measure(&mut self, slot: usize, fact: MeasureFact) {
+        let ipra = self.ipras[slot];
+        let end = ipra.first as usize + usize::from(ipra.len);
+        if ipra.len > 0 && end != self.measures.len() {
+            let range = ipra.first as usize..end;
+            let moved: Vec<MeasureFact> = self.measures[range].to_vec();
+            self.ipras[slot].first = self.measures.len() as u32;
+            self.measures.extend(moved);
+            self.wasted += usize::from(ipra.len);
+        } else if ipra.len == 0 {
+            self.ipras[slot].first = self.measures.len() as u32;
+        }
+        self.measures.push(fact);
+        self.ipras[slot].len = ipra.len.saturating_add(1);
+    }
+
     /// Rewrites the measures without the ranges left behind, once they are a quarter of the array.
     fn compact_if_wasteful(&mut self) {
         if self.wasted * 4 < self.measures.len() || self.wasted < 1024 {
@@ -450,8 +489,6 @@ struct Cursor {
 }
 
 const GAP_PATIENCE: Duration = Duration::from_secs(300);
-/// IPRAs read per query while loading.
-const LOAD_CHUNK: i64 = 20_000;
 /// Journal entries read per pass.
 const JOURNAL_CHUNK: i64 = 20_000;
 /// Beyond this backlog a full reload is cheaper than reloading IPRA by IPRA.
@@ -514,29 +551,19 @@ impl FactsIndex {
             .await?
             .try_get("n")?;
         let started = Instant::now();
-        let mut index = Index {
-            loaded: true,
-            ..Index::default()
-        };
-        let mut after = 0i64;
-        loop {
-            let ids: Vec<i64> = sqlx::query("SELECT id FROM ipras WHERE id > $1 ORDER BY id LIMIT $2")
-                .bind(after)
-                .bind(LOAD_CHUNK)
-                .fetch_all(&db.pool)
-                .await?
-                .iter()
-                .map(|r| r.try_get("id"))
-                .collect::<std::result::Result<_, _>>()?;
-            let Some(last) = ids.last().copied() else {
-                break;
-            };
-            for loaded in read_range(db, after, last).await? {
-                let id = loaded.id;
-                index.apply(id, Some(loaded));
+        let mut index = match db.engine {
+            Engine::Sqlite => {
+                use sqlx::Connection;
+                let mut conn = sqlx::SqliteConnection::connect(&db.url).await?;
+                bulk_load::<sqlx::Sqlite>(&mut conn, "group_concat").await?
             }
-            after = last;
-        }
+            Engine::Postgres => {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&db.url).await?;
+                bulk_load::<sqlx::Postgres>(&mut conn, "string_agg").await?
+            }
+        };
+        index.loaded = true;
         tracing::info!(
             ipras = index.ipras.len(),
             measures = index.measures.len(),
@@ -628,25 +655,91 @@ impl FactsIndex {
     }
 }
 
-/// IPRAs with ids in `(after, last]`, with their measures and reasons.
-async fn read_range(db: &Db, after: i64, last: i64) -> Result<Vec<LoadedIpra>> {
-    read_where(db, "BETWEEN $1 + 1 AND $2", &[after, last]).await
+/// Reads the whole register into a new index through a native connection (the `Any` driver
+/// copies every value of every row; a million persons' eleven million measures are read here in
+/// one ordered pass of each table, decoded in place).
+async fn bulk_load<DB>(conn: &mut DB::Connection, string_agg: &str) -> Result<Index>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'r> &'r str: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'r> i64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    use futures_util::TryStreamExt;
+    let mut index = Index::default();
+    {
+        let mut rows =
+            sqlx::raw_sql("SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras ORDER BY id")
+                .fetch(&mut *conn);
+        while let Some(r) = rows.try_next().await? {
+            let id: i64 = r.try_get(0)?;
+            let status: &str = r.try_get(5)?;
+            let mut flags = 0;
+            if r.try_get::<i64, _>(4)? != 0 {
+                flags |= CHILD;
+            }
+            match status {
+                "active" => flags |= ACTIVE,
+                "superseded" => flags |= SUPERSEDED,
+                _ => {}
+            }
+            let day = day_of(Some(r.try_get::<&str, _>(2)?));
+            let territory = index.territories.id(r.try_get::<Option<&str>, _>(3)?);
+            index.insert_bare(
+                id,
+                u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(u32::MAX),
+                day,
+                territory,
+                flags,
+            );
+        }
+    }
+    let sql = format!(
+        "SELECT m.ipra_id, m.section, m.status, m.assigned_ogrn, m.due_date, \
+         CASE WHEN m.status = 'not-executed' THEN (SELECT {string_agg}(e.reasons, ',') FROM execution_records e \
+         WHERE e.measure_id = m.id AND e.result = 'not-executed') END \
+         FROM measures m ORDER BY m.id"
+    );
+    let mut rows = sqlx::raw_sql(&sql).fetch(&mut *conn);
+    while let Some(r) = rows.try_next().await? {
+        let Some(slot) = index.slot(r.try_get::<i64, _>(0)?) else {
+            continue;
+        };
+        let status = measure_status(r.try_get::<&str, _>(2)?);
+        let reasons = match r.try_get::<Option<&str>, _>(5)? {
+            Some(lists) => {
+                let lists: Vec<Vec<String>> = serde_json::from_str(&format!("[{lists}]")).unwrap_or_default();
+                let codes: Vec<String> = lists.into_iter().flatten().collect();
+                index.reason_set(&codes)
+            }
+            None => 0,
+        };
+        let fact = MeasureFact {
+            org: index.orgs.id(r.try_get::<Option<&str>, _>(3)?),
+            due: day_of(r.try_get::<Option<&str>, _>(4)?),
+            reasons,
+            section: u8::try_from(index.sections.id_of(r.try_get::<&str, _>(1)?)).unwrap_or(u8::MAX),
+            status,
+        };
+        index.append_measure(slot, fact);
+    }
+    drop(rows);
+    index.compact_if_wasteful();
+    for slot in 0..index.ipras.len() {
+        index.count_load(slot, 1);
+    }
+    Ok(index)
 }
 
 async fn read_ids(db: &Db, ids: &[i64]) -> Result<Vec<LoadedIpra>> {
     let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-    read_where(db, &format!("IN ({})", list.join(",")), &[]).await
+    read_where(db, &format!("IN ({})", list.join(","))).await
 }
 
-/// Reads IPRAs whose id satisfies `condition` (an `IN (…)` list of numbers or a bound range).
-async fn read_where(db: &Db, condition: &str, binds: &[i64]) -> Result<Vec<LoadedIpra>> {
-    let fetch = |sql: String| async move {
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        q.fetch_all(&db.pool).await
-    };
+/// Reads IPRAs whose id satisfies `condition` (an `IN (…)` list of numbers).
+async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
+    let fetch = |sql: String| async move { sqlx::query(&sql).fetch_all(&db.pool).await };
     let ipras = fetch(format!(
         "SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras WHERE id {condition} ORDER BY id"
     ))
@@ -816,6 +909,23 @@ pub struct IndexSize {
 }
 
 impl FactsIndex {
+    /// The register's counts as the health endpoint shows them.
+    pub fn counts(&self) -> super::query::RegisterCounts {
+        let ix = self.read();
+        let live = ix.ipras.iter().filter(|i| i.flags & LIVE != 0);
+        let (mut ipras, mut active) = (0i64, 0i64);
+        for i in live {
+            ipras += 1;
+            active += i64::from(i.flags & ACTIVE != 0);
+        }
+        super::query::RegisterCounts {
+            persons: (ix.single.len() + ix.multi.len()) as i64,
+            ipras,
+            active_ipras: active,
+            measures: (ix.measures.len() - ix.wasted) as i64,
+        }
+    }
+
     pub fn size(&self) -> IndexSize {
         let ix = self.read();
         IndexSize {
@@ -1100,6 +1210,25 @@ impl FactsIndex {
             Grouping::Territory => d.by_territory,
         }
     }
+}
+
+/// Journal entries kept: several full imports of a large region.
+pub const JOURNAL_KEEP: i64 = 5_000_000;
+
+/// Removes journal entries but the latest `keep`; returns how many went.
+pub async fn prune_journal(db: &Db, keep: i64) -> Result<u64> {
+    let max: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM register_changes")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    if max <= keep {
+        return Ok(0);
+    }
+    Ok(sqlx::query("DELETE FROM register_changes WHERE seq <= $1")
+        .bind(max - keep)
+        .execute(&db.pool)
+        .await?
+        .rows_affected())
 }
 
 /// The statistics and charts of a filter, as of `today`, with the index brought up to the register

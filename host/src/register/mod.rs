@@ -6,6 +6,7 @@ pub mod deaths;
 pub mod directory;
 pub mod egisso;
 pub mod execution;
+pub mod execution_register;
 pub mod facts;
 pub mod import;
 pub mod ipra_reports;

@@ -223,6 +223,20 @@ impl IpraFilter {
         out
     }
 
+    /// The filter without what the statistics index answers (kind, status, territory, section,
+    /// organisation, overdue).
+    fn without_facets(&self) -> IpraFilter {
+        IpraFilter {
+            kind: None,
+            status: None,
+            territory: None,
+            section: None,
+            overdue: None,
+            assigned: None,
+            ..self.clone()
+        }
+    }
+
     /// Whether only IPRAs with overdue measures are asked for.
     pub fn overdue_only(&self) -> bool {
         non_empty(&self.overdue).is_some_and(|v| v == "1" || v == "true" || v == "on")
@@ -313,6 +327,18 @@ impl Binds {
         format!("${}", self.0.len())
     }
 
+    /// Records `sql` with these values for a plan check (see `plans`), then binds them.
+    fn bind_recorded<'q>(&'q self, sql: &'q str) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        crate::plans::record(
+            sql,
+            self.0.iter().map(|v| match v {
+                Value::Text(t) => crate::plans::Arg::Text(t.clone()),
+                Value::Int(i) => crate::plans::Arg::Int(*i),
+            }),
+        );
+        self.bind(sqlx::query(sql))
+    }
+
     fn bind<'q>(
         &'q self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -338,6 +364,9 @@ fn prefix_end(prefix: &str) -> String {
 enum Lead {
     /// A few rows by an index (a number, a SNILS, a protocol): start from them.
     Identifier(&'static str),
+    /// A few rows by one of two indexes (a SNILS or a number that looks like one): the planner
+    /// takes both.
+    Either,
     /// A range of an index (a name's beginning, a period) of unknown size: start from it when it is
     /// small.
     Range(&'static str),
@@ -355,12 +384,24 @@ struct Condition {
 
 /// The conditions of a filter, on the IPRA row alone (see migration 0011); values go to `binds`,
 /// never into the SQL text.
-fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Binds) -> Vec<Condition> {
+fn conditions(
+    filter: &IpraFilter,
+    scope: Option<&str>,
+    today: &str,
+    engine: crate::db::Engine,
+    b: &mut Binds,
+) -> Vec<Condition> {
     let mut c = Vec::new();
     let mut push = |sql: String, lead: Lead| c.push(Condition { sql, lead });
+    // An IPRA's measures through its own index (SQLite, without statistics, would rather walk an
+    // organisation's or a section's measures for every row).
+    let by_ipra = match engine {
+        crate::db::Engine::Sqlite => " INDEXED BY measures_ipra_status",
+        crate::db::Engine::Postgres => "",
+    };
     let org_exists = |b: &mut Binds, alias: &str, ogrn: &str| {
         format!(
-            "EXISTS (SELECT 1 FROM measures {alias} WHERE {alias}.ipra_id = i.id AND {alias}.assigned_ogrn = {})",
+            "EXISTS (SELECT 1 FROM measures {alias}{by_ipra} WHERE {alias}.ipra_id = i.id AND {alias}.assigned_ogrn = {})",
             b.add(ogrn.to_string())
         )
     };
@@ -390,7 +431,7 @@ fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Bin
                     b.add(v.to_string()),
                     b.add(prefix_end(v))
                 ),
-                Lead::Identifier("ipras_snils"),
+                Lead::Either,
             );
         } else {
             push(
@@ -461,7 +502,7 @@ fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Bin
     if let Some(v) = non_empty(&filter.section) {
         push(
             format!(
-                "EXISTS (SELECT 1 FROM measures fm WHERE fm.ipra_id = i.id AND fm.section = {})",
+                "EXISTS (SELECT 1 FROM measures fm{by_ipra} WHERE fm.ipra_id = i.id AND fm.section = {})",
                 b.add(v.to_string())
             ),
             Lead::Facet,
@@ -473,7 +514,7 @@ fn conditions(filter: &IpraFilter, scope: Option<&str>, today: &str, b: &mut Bin
             // An executor sees the IPRAs where its own measures are overdue.
             Some(ogrn) => push(
                 format!(
-                    "EXISTS (SELECT 1 FROM measures om WHERE om.assigned_ogrn = {} AND om.ipra_id = i.id \
+                    "EXISTS (SELECT 1 FROM measures om{by_ipra} WHERE om.assigned_ogrn = {} AND om.ipra_id = i.id \
                      AND om.status = 'open' AND om.due_date < {today})",
                     b.add(ogrn.to_string())
                 ),
@@ -587,6 +628,16 @@ impl Position {
     }
 }
 
+/// The position after a row of the default order (decision date, newest first): where a list
+/// continues past that row (`after=`).
+pub fn position_after(id: i64, decision_date: Option<String>) -> String {
+    Position {
+        value: decision_date.map(serde_json::Value::from),
+        id,
+    }
+    .encode()
+}
+
 /// The literal that ends a list: `before=end` asks for the last page.
 pub const END: &str = "end";
 
@@ -598,11 +649,21 @@ enum Access {
     SortIndex,
     /// Start from a selective condition's index, then sort what it finds.
     Index(&'static str),
-    /// Start from the ids the statistics index found for the facets, then sort them.
+    /// Start from the ids the statistics index found for the facets, then sort them (the facets
+    /// need no checking again).
     Ids(Vec<i64>),
+    /// Let the database's planner choose (an OR of two indexed conditions).
+    Planner,
 }
 
-/// Rows a filter may find for the list to start from them and sort (instead of walking the sort).
+/// Rows a filter may find for the list to start from them and sort, instead of walking the sort's
+/// index: each costs about one row read either way, and a walk reads `per_page / density` rows,
+/// so starting from the filter's rows is cheaper while they are fewer than √(per_page × register).
+fn small(per_page: u32, register: usize) -> usize {
+    (((f64::from(per_page) + 1.0) * register as f64).sqrt() as usize).max(1_000)
+}
+
+/// The most rows the statistics index hands over as ids.
 const SMALL: usize = 20_000;
 
 /// What the planner learned: the access, and the total when it could be counted exactly.
@@ -625,7 +686,7 @@ async fn range_size(db: &Db, condition: &Condition, binds: &Binds, cap: usize) -
         condition.sql,
         cap + 1
     );
-    let n: i64 = binds.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?;
+    let n: i64 = binds.bind_recorded(&sql).fetch_one(&db.pool).await?.try_get("n")?;
     Ok(n as usize)
 }
 
@@ -647,12 +708,13 @@ async fn plan(
     conds: &[Condition],
     binds: &Binds,
 ) -> Result<Plan> {
-    if let Some(index) = conds.iter().find_map(|c| match c.lead {
-        Lead::Identifier(index) => Some(index),
+    if let Some(access) = conds.iter().find_map(|c| match c.lead {
+        Lead::Identifier(index) => Some(Access::Index(index)),
+        Lead::Either => Some(Access::Planner),
         _ => None,
     }) {
         return Ok(Plan {
-            access: Access::Index(index),
+            access,
             total: None,
             estimate: 0,
         });
@@ -675,11 +737,15 @@ async fn plan(
         }
     }
     let facet_count = matched.as_ref().map(|m| m.count);
+    let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
+    let threshold = small(per_page, if register > 0 { register as usize } else { 1_000_000 });
     let access = match (&matched, smallest) {
-        (Some(m), range) if m.ids.is_some() && has_facets && range.is_none_or(|(_, n)| m.count <= n) => {
+        (Some(m), range)
+            if m.ids.is_some() && has_facets && m.count <= threshold && range.is_none_or(|(_, n)| m.count <= n) =>
+        {
             Access::Ids(m.ids.clone().unwrap_or_default())
         }
-        (_, Some((index, n))) if n <= SMALL => Access::Index(index),
+        (_, Some((index, n))) if n <= threshold => Access::Index(index),
         _ => Access::SortIndex,
     };
     let total = match (&access, facet_only) {
@@ -712,8 +778,16 @@ pub async fn list_ipras(
     let page = filter.page.unwrap_or(1).max(1);
     let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
     let mut binds = Binds::default();
-    let conds = conditions(filter, scope, &today, &mut binds);
+    let conds = conditions(filter, scope, &today, db.engine, &mut binds);
     let plan = plan(db, facts, filter, scope, &today, &conds, &binds).await?;
+    // The ids the statistics index found satisfy the facets (and the executor's scope): only the
+    // other conditions are checked on them.
+    let (conds, binds) = if matches!(plan.access, Access::Ids(_)) {
+        let mut b = Binds::default();
+        (conditions(&filter.without_facets(), None, &today, db.engine, &mut b), b)
+    } else {
+        (conds, binds)
+    };
     let after = non_empty(&filter.after).and_then(Position::decode);
     let before = non_empty(&filter.before);
     let (rows, has_more) = if let Some(before) = before {
@@ -752,7 +826,9 @@ pub async fn list_ipras(
     let total = match plan.total {
         Some(n) => Some(n),
         None => match &plan.access {
-            Access::Index(_) | Access::Ids(_) => Some(count_rows(db, &conds, &binds, &plan.access).await?),
+            Access::Index(_) | Access::Ids(_) | Access::Planner => {
+                Some(count_rows(db, &conds, &binds, &plan.access).await?)
+            }
             Access::SortIndex if conds.is_empty() => Some(count_rows(db, &conds, &binds, &plan.access).await?),
             Access::SortIndex => None,
         },
@@ -888,7 +964,7 @@ async fn select_page(
         let hint = match access {
             Access::SortIndex => indexed_by(db, sort.index),
             Access::Index(index) => indexed_by(db, index),
-            Access::Ids(_) => String::new(),
+            Access::Ids(_) | Access::Planner => String::new(),
         };
         let limit = want - out.len();
         let sql = format!(
@@ -899,7 +975,7 @@ async fn select_page(
                 format!(" WHERE {}", where_sql.join(" AND "))
             }
         );
-        let rows = b.bind(sqlx::query(&sql)).fetch_all(&db.pool).await?;
+        let rows = b.bind_recorded(&sql).fetch_all(&db.pool).await?;
         let got = rows.len();
         for row in &rows {
             out.push(list_item(row, sort)?);
@@ -948,7 +1024,7 @@ async fn count_rows(db: &Db, conds: &[Condition], binds: &Binds, access: &Access
             where_sql.push(format!("i.id IN ({})", list.join(",")));
             String::new()
         }
-        Access::SortIndex => String::new(),
+        Access::SortIndex | Access::Planner => String::new(),
     };
     let sql = format!(
         "SELECT COUNT(*) AS n FROM ipras i{hint}{}",
@@ -958,7 +1034,7 @@ async fn count_rows(db: &Db, conds: &[Condition], binds: &Binds, access: &Access
             format!(" WHERE {}", where_sql.join(" AND "))
         }
     );
-    Ok(binds.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?)
+    Ok(binds.bind_recorded(&sql).fetch_one(&db.pool).await?.try_get("n")?)
 }
 
 fn list_item(row: &sqlx::any::AnyRow, sort: SortColumn) -> Result<(IpraListItem, Option<serde_json::Value>)> {
@@ -1010,7 +1086,7 @@ async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, t
         ids.join(",")
     );
     let mut counts: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
-    for r in b.bind(sqlx::query(&sql)).fetch_all(&db.pool).await? {
+    for r in b.bind_recorded(&sql).fetch_all(&db.pool).await? {
         counts.insert(
             r.try_get("ipra_id")?,
             (r.try_get("n")?, super::workload::sum(&r, "late")?),
@@ -1022,6 +1098,7 @@ async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, t
         persons.join(",")
     );
     let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    crate::plans::record(&names_sql, []);
     for r in sqlx::query(&names_sql).fetch_all(&db.pool).await? {
         names.insert(
             r.try_get("id")?,
@@ -1049,24 +1126,32 @@ async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, t
     Ok(())
 }
 
-/// The MSE institutions that issued IPRAs of the register (for the filter's choice).
-pub async fn issuing_institutions(db: &Db) -> Result<Vec<String>> {
-    sqlx::query("SELECT DISTINCT issued_by FROM ipras WHERE issued_by IS NOT NULL ORDER BY issued_by")
+/// The distinct values of an indexed column of the IPRAs, in order, by one index seek per value
+/// (a few dozen bureaus or territories among a million rows; `SELECT DISTINCT` would read the
+/// whole index).
+async fn distinct_ipra_values(db: &Db, column: &str) -> Result<Vec<String>> {
+    let sql = format!(
+        "WITH RECURSIVE d(v) AS (SELECT MIN({column}) FROM ipras \
+         UNION ALL SELECT (SELECT MIN({column}) FROM ipras WHERE {column} > d.v) FROM d WHERE d.v IS NOT NULL) \
+         SELECT v FROM d WHERE v IS NOT NULL"
+    );
+    crate::plans::record(&sql, []);
+    sqlx::query(&sql)
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|r| Ok(r.try_get::<String, _>("issued_by")?))
+        .map(|r| Ok(r.try_get::<String, _>("v")?))
         .collect()
+}
+
+/// The MSE institutions that issued IPRAs of the register (for the filter's choice).
+pub async fn issuing_institutions(db: &Db) -> Result<Vec<String>> {
+    distinct_ipra_values(db, "issued_by").await
 }
 
 /// Territory codes of persons in the register (for the filter's choice, named from the reference list).
 pub async fn person_territories(db: &Db) -> Result<Vec<String>> {
-    sqlx::query("SELECT DISTINCT territory_code FROM persons WHERE territory_code IS NOT NULL ORDER BY territory_code")
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| Ok(r.try_get::<String, _>("territory_code")?))
-        .collect()
+    distinct_ipra_values(db, "territory_code").await
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -14,6 +14,9 @@ use time::Duration;
 /// An open measure still has to be done: open, of an IPRA in force.
 const OPEN: &str = "m.status = 'open' AND i.status = 'active'";
 
+/// How many days ahead the dashboard's "due soon" looks.
+pub const SOON_DAYS: i64 = 7;
+
 /// The counts on the dashboard's cards.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Cards {
@@ -37,6 +40,7 @@ pub struct Cards {
 }
 
 async fn count(db: &Db, sql: &str, binds: &[&str]) -> Result<i64> {
+    crate::plans::record(sql, binds.iter().map(|b| crate::plans::Arg::Text(b.to_string())));
     let mut q = sqlx::query(sql);
     for b in binds {
         q = q.bind(*b);
@@ -218,20 +222,13 @@ impl ListQuery {
         self.page.unwrap_or(1).max(1)
     }
 
-    pub fn per_page(&self) -> u32 {
-        self.per_page.unwrap_or(25).clamp(1, 500)
+    /// The list's order: one of [`SORTS`], the due date by default.
+    pub fn sort_key(&self) -> &str {
+        self.sort.as_deref().filter(|s| SORTS.contains(s)).unwrap_or("due")
     }
 
-    fn order(&self) -> &'static str {
-        match self.sort.as_deref().unwrap_or("due") {
-            "-due" => "m.due_date DESC, m.id",
-            "number" => "i.number, m.id",
-            "-number" => "i.number DESC, m.id",
-            "section" => "m.section, m.due_date, m.id",
-            "org" => "o.name, m.due_date, m.id",
-            "name" => "p.surname, p.given_name, m.id",
-            _ => "m.due_date, m.id",
-        }
+    pub fn per_page(&self) -> u32 {
+        self.per_page.unwrap_or(25).clamp(1, 500)
     }
 }
 
@@ -273,91 +270,69 @@ pub enum Which {
     Unassigned,
 }
 
-/// `all`: every page at once (exports).
-pub async fn measures(db: &Db, today: &str, which: Which, q: &ListQuery, all: bool) -> Result<MeasurePage> {
-    let mut conditions = vec![OPEN.to_string()];
-    if which == Which::Unassigned {
-        conditions.push("m.assigned_ogrn IS NULL".into());
-    }
-    let mut binds: Vec<String> = Vec::new();
-    let mut add = |sql: &str, value: &str| {
-        binds.push(value.to_string());
-        conditions.push(sql.replace('?', &format!("${}", binds.len())));
-    };
-    if which == Which::Overdue {
-        add("m.due_date IS NOT NULL AND m.due_date < ?", today);
-    }
-    if let Some(s) = q.section.as_deref().filter(|v| !v.is_empty()) {
-        add("m.section = ?", s);
-    }
-    if let Some(o) = q.org.as_deref().filter(|v| !v.is_empty()) {
-        add("m.assigned_ogrn = ?", o);
-    }
-    if let Some(t) = q.territory.as_deref().filter(|v| !v.is_empty()) {
-        add("p.territory_code = ?", t);
-    }
-    let from = format!(
-        "FROM measures m JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id \
-         LEFT JOIN organisations o ON o.ogrn = m.assigned_ogrn WHERE {}",
-        conditions.join(" AND ")
-    );
-    let count_sql = format!("SELECT COUNT(*) AS n {from}");
-    let mut count = sqlx::query(&count_sql);
-    for b in &binds {
-        count = count.bind(b);
-    }
-    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
-    let (page, per_page) = (q.page(), q.per_page());
-    let limit = if all {
-        String::new()
-    } else {
-        format!(" LIMIT {per_page} OFFSET {}", (page - 1) as u64 * per_page as u64)
-    };
-    let sql = format!(
-        "SELECT m.id, m.ipra_id, i.number, i.snils, i.received_at, p.surname, p.given_name, p.patronymic, p.territory_code, \
-         m.section, m.name, m.assigned_ogrn, o.name AS org_name, m.due_date {from} ORDER BY {}{limit}",
-        q.order()
-    );
-    let mut select = sqlx::query(&sql);
-    for b in &binds {
-        select = select.bind(b);
-    }
-    let today_date = parse_date(today);
-    let items = select
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            let due = opt_text(r, "due_date");
-            let days_overdue = match (which, today_date, due.as_deref().and_then(parse_date)) {
-                (Which::Overdue, Some(t), Some(d)) => (t - d).whole_days().max(0),
-                _ => 0,
+/// Pages of a work list reach at most this many rows deep (past it: narrow the filter; exports
+/// page by position and have no such limit).
+pub const DEEPEST: u64 = 10_000;
+
+/// How a list's order walks: the tables (with `INDEXED` where SQLite is told the index) and the
+/// ordering columns, the measure's id last.
+fn walk(sort: &str, which: Which, q: &ListQuery) -> (&'static str, &'static str, Vec<&'static str>, bool) {
+    // (from, index, order columns, descending)
+    match sort {
+        "-due" | "due" => {
+            let index = if which == Which::Unassigned || q.org.is_some() {
+                "measures_org"
+            } else if q.section.is_some() {
+                "measures_status_section"
+            } else {
+                "measures_status"
             };
-            let name = [
-                r.try_get::<String, _>("surname")?,
-                r.try_get::<String, _>("given_name")?,
-                opt_text(r, "patronymic").unwrap_or_default(),
-            ]
-            .join(" ")
-            .trim()
-            .to_string();
-            Ok(MeasureLine {
-                measure_id: r.try_get("id")?,
-                ipra_id: r.try_get("ipra_id")?,
-                ipra_number: r.try_get("number")?,
-                snils: super::query::mask_snils(&r.try_get::<String, _>("snils")?),
-                full_name: name,
-                territory_code: opt_text(r, "territory_code"),
-                section: r.try_get("section")?,
-                measure: r.try_get("name")?,
-                ogrn: opt_text(r, "assigned_ogrn"),
-                organisation: opt_text(r, "org_name"),
-                due_date: due,
-                days_overdue,
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            (
+                "measures m INDEXED JOIN ipras i ON i.id = m.ipra_id",
+                index,
+                vec!["m.due_date"],
+                sort == "-due",
+            )
+        }
+        "number" | "-number" => (
+            "ipras i INDEXED JOIN measures m ON m.ipra_id = i.id",
+            "ipras_sort_number",
+            vec!["i.number", "i.id"],
+            sort == "-number",
+        ),
+        "name" => (
+            "ipras i INDEXED JOIN measures m ON m.ipra_id = i.id",
+            "ipras_sort_name",
+            vec!["i.search_name", "i.id"],
+            false,
+        ),
+        "section" => (
+            "measures m INDEXED JOIN ipras i ON i.id = m.ipra_id",
+            "measures_status_section",
+            vec!["m.section", "m.due_date"],
+            false,
+        ),
+        // By the organisation's name: the directory in name order, each one's measures by due date.
+        _ => (
+            "organisations o INDEXED JOIN measures m ON m.assigned_ogrn = o.ogrn JOIN ipras i ON i.id = m.ipra_id",
+            "organisations_name",
+            vec!["o.name", "o.id", "m.due_date"],
+            false,
+        ),
+    }
+}
+
+/// A page of the overdue list or the queue (`all`: every row, for exports — streamed by the
+/// caller through [`measures_after`] instead when large).
+pub async fn measures(db: &Db, today: &str, which: Which, q: &ListQuery, all: bool) -> Result<MeasurePage> {
+    let (page, per_page) = (q.page(), q.per_page());
+    let offset = if all {
+        0
+    } else {
+        u64::from(page - 1) * u64::from(per_page)
+    };
+    let limit = if all { DEEPEST as u32 } else { per_page };
+    let (items, total, _) = measures_from(db, today, which, q, offset.min(DEEPEST), limit, None).await?;
     Ok(MeasurePage {
         today: today.to_string(),
         total,
@@ -367,14 +342,226 @@ pub async fn measures(db: &Db, today: &str, which: Which, q: &ListQuery, all: bo
     })
 }
 
-/// The territory codes persons of the register have, for the filters next to the reference list.
-pub async fn territory_codes(db: &Db) -> Result<Vec<String>> {
-    sqlx::query("SELECT DISTINCT territory_code FROM persons WHERE territory_code IS NOT NULL ORDER BY territory_code")
+/// Rows after the position `after` (the third value of the previous call), `limit` of them: exports
+/// page through a list of any length this way.
+pub async fn measures_after(
+    db: &Db,
+    today: &str,
+    which: Which,
+    q: &ListQuery,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<MeasureLine>, Option<String>)> {
+    let (items, _, next) = measures_from(db, today, which, q, 0, limit, after).await?;
+    Ok((items, next))
+}
+
+async fn measures_from(
+    db: &Db,
+    today: &str,
+    which: Which,
+    q: &ListQuery,
+    offset: u64,
+    limit: u32,
+    after: Option<&str>,
+) -> Result<(Vec<MeasureLine>, i64, Option<String>)> {
+    let sort = q.sort_key();
+    let (from, index, order_cols, desc) = walk(sort, which, q);
+    let mut conditions = vec!["m.status = 'open'".to_string(), "i.status = 'active'".to_string()];
+    let mut binds: Vec<String> = Vec::new();
+    let mut add = |conditions: &mut Vec<String>, sql: &str, value: &str| {
+        binds.push(value.to_string());
+        conditions.push(sql.replace('?', &format!("${}", binds.len())));
+    };
+    if which == Which::Unassigned {
+        conditions.push("m.assigned_ogrn IS NULL".into());
+    }
+    if which == Which::Overdue {
+        add(&mut conditions, "m.due_date IS NOT NULL AND m.due_date < ?", today);
+        if from.starts_with("ipras") {
+            // IPRAs without an overdue measure are passed over on their own row.
+            add(&mut conditions, "i.open_due_min < ?", today);
+        }
+    }
+    if let Some(s) = q.section.as_deref().filter(|v| !v.is_empty()) {
+        add(&mut conditions, "m.section = ?", s);
+    }
+    if let Some(o) = q.org.as_deref().filter(|v| !v.is_empty()) {
+        add(&mut conditions, "m.assigned_ogrn = ?", o);
+    }
+    if let Some(t) = q.territory.as_deref().filter(|v| !v.is_empty()) {
+        add(&mut conditions, "i.territory_code = ?", t);
+    }
+    let hint = match db.engine {
+        crate::db::Engine::Sqlite => format!(" INDEXED BY {index}"),
+        crate::db::Engine::Postgres => String::new(),
+    };
+    let measure_index = match db.engine {
+        crate::db::Engine::Sqlite if from.starts_with("ipras") => " INDEXED BY measures_ipra_status",
+        _ => "",
+    };
+    let from = from
+        .replacen(" INDEXED", &hint, 1)
+        .replace("JOIN measures m ON", &format!("JOIN measures m{measure_index} ON"));
+    let where_of = |c: &[String]| format!(" WHERE {}", c.join(" AND "));
+    let count_sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {from}{} LIMIT {}) t",
+        where_of(&conditions),
+        DEEPEST + 1
+    );
+    crate::plans::record(&count_sql, crate::plans::texts(&binds));
+    let mut count = sqlx::query(&count_sql);
+    for b in &binds {
+        count = count.bind(b.as_str());
+    }
+    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
+    let mut keyed: Vec<&str> = order_cols.clone();
+    keyed.push("m.id");
+    let dir = if desc { "DESC" } else { "ASC" };
+    let mut conds = conditions.clone();
+    let mut page_binds = binds.clone();
+    if let Some(position) = after.and_then(decode_position) {
+        let mut rhs = Vec::new();
+        for (col, value) in keyed.iter().zip(position.iter()) {
+            page_binds.push(value.clone());
+            let p = format!("${}", page_binds.len());
+            rhs.push(if col.ends_with(".id") {
+                format!("CAST({p} AS BIGINT)")
+            } else {
+                p
+            });
+        }
+        conds.push(format!(
+            "({}) {} ({})",
+            keyed.join(", "),
+            if desc { "<" } else { ">" },
+            rhs.join(", ")
+        ));
+    }
+    let order = keyed
+        .iter()
+        .map(|c| format!("{c} {dir}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let keys = keyed
+        .iter()
+        .enumerate()
+        .map(|(n, c)| format!("CAST({c} AS TEXT) AS k{n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT m.id, m.ipra_id, i.number, i.snils, i.received_at, i.person_id, i.territory_code, m.section, m.name, \
+         m.assigned_ogrn, m.due_date, {keys} FROM {from}{} ORDER BY {order} LIMIT {} OFFSET {offset}",
+        where_of(&conds),
+        limit + 1
+    );
+    crate::plans::record(&sql, crate::plans::texts(&page_binds));
+    let mut select = sqlx::query(&sql);
+    for b in &page_binds {
+        select = select.bind(b.as_str());
+    }
+    let rows = select.fetch_all(&db.pool).await?;
+    let more = rows.len() > limit as usize;
+    let today_date = parse_date(today);
+    let mut items = Vec::new();
+    let mut last = None;
+    for r in rows.iter().take(limit as usize) {
+        let due = opt_text(r, "due_date");
+        let days_overdue = match (which, today_date, due.as_deref().and_then(parse_date)) {
+            (Which::Overdue, Some(t), Some(d)) => (t - d).whole_days().max(0),
+            _ => 0,
+        };
+        items.push(MeasureLine {
+            measure_id: r.try_get("id")?,
+            ipra_id: r.try_get("ipra_id")?,
+            ipra_number: r.try_get("number")?,
+            snils: super::query::mask_snils(&r.try_get::<String, _>("snils")?),
+            full_name: String::new(),
+            territory_code: opt_text(r, "territory_code"),
+            section: r.try_get("section")?,
+            measure: r.try_get("name")?,
+            ogrn: opt_text(r, "assigned_ogrn"),
+            organisation: None,
+            due_date: due,
+            days_overdue,
+            received_at: r.try_get("received_at")?,
+        });
+        last = Some(
+            (0..keyed.len())
+                .map(|n| opt_text(r, &format!("k{n}")).unwrap_or_default())
+                .collect::<Vec<_>>(),
+        );
+    }
+    // Names of the persons and organisations of this page (after its LIMIT).
+    let persons: Vec<String> = rows
+        .iter()
+        .take(items.len())
+        .filter_map(|r| r.try_get::<i64, _>("person_id").ok())
+        .map(|i| i.to_string())
+        .collect();
+    if !persons.is_empty() {
+        let mut names = std::collections::HashMap::new();
+        for r in sqlx::query(&format!(
+            "SELECT id, surname, given_name, patronymic FROM persons WHERE id IN ({})",
+            persons.join(",")
+        ))
         .fetch_all(&db.pool)
         .await?
-        .iter()
-        .map(|r| Ok(r.try_get("territory_code")?))
-        .collect()
+        {
+            let name = [
+                r.try_get::<String, _>("surname")?,
+                r.try_get::<String, _>("given_name")?,
+                opt_text(&r, "patronymic").unwrap_or_default(),
+            ]
+            .join(" ")
+            .trim()
+            .to_string();
+            names.insert(r.try_get::<i64, _>("id")?, name);
+        }
+        for (item, r) in items.iter_mut().zip(&rows) {
+            if let Some(n) = r.try_get::<i64, _>("person_id").ok().and_then(|id| names.get(&id)) {
+                item.full_name = n.clone();
+            }
+        }
+        let orgs: Vec<String> = items
+            .iter()
+            .filter_map(|i| i.ogrn.as_deref())
+            .map(|o| format!("'{}'", o.replace('\'', "")))
+            .collect();
+        if !orgs.is_empty() {
+            let mut org_names = std::collections::HashMap::new();
+            for r in sqlx::query(&format!(
+                "SELECT ogrn, name FROM organisations WHERE ogrn IN ({})",
+                orgs.join(",")
+            ))
+            .fetch_all(&db.pool)
+            .await?
+            {
+                org_names.insert(r.try_get::<String, _>("ogrn")?, r.try_get::<String, _>("name")?);
+            }
+            for item in items.iter_mut() {
+                item.organisation = item.ogrn.as_ref().and_then(|o| org_names.get(o).cloned());
+            }
+        }
+    }
+    let next = if more { last.map(|l| encode_position(&l)) } else { None };
+    Ok((items, total, next))
+}
+
+fn encode_position(values: &[String]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(values).unwrap_or_default())
+}
+
+fn decode_position(text: &str) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The territory codes persons of the register have, for the filters next to the reference list.
+pub async fn territory_codes(db: &Db) -> Result<Vec<String>> {
+    super::query::person_territories(db).await
 }
 
 /// The IPRA/measure conditions of a statistics filter, as `stats::compute` applies them.
@@ -569,7 +756,7 @@ mod tests {
             sort: Some("; DROP TABLE measures".into()),
             ..ListQuery::default()
         };
-        assert_eq!(q.order(), "m.due_date, m.id");
+        assert_eq!(q.sort_key(), "due");
         assert_eq!(q.per_page(), 25);
         let q = ListQuery {
             page: Some(0),

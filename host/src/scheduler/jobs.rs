@@ -50,7 +50,7 @@ async fn inbox(app: &App, connector: &str, dry_run: bool, instance: &str) -> Res
     outcome.report.extend(scanned.would);
     if dry_run {
         // Validate what is waiting without storing anything.
-        let waiting = exchange::messages(app, Some("received")).await?;
+        let waiting = exchange::messages(app, "received").await?;
         for m in waiting
             .iter()
             .filter(|m| m.connector == connector && m.direction == "in")
@@ -162,7 +162,7 @@ async fn process_fri_message(app: &App, message: &Claimed) -> Result<Vec<String>
 /// Signed reports → outbox (document + detached signature) → sent.
 async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    let signed = execution::reports(app, Some("signed")).await?;
+    let signed = execution::reports(app, "signed").await?;
     for report in &signed {
         if dry_run {
             outcome

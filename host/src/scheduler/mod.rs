@@ -449,6 +449,7 @@ pub async fn run_loop(
 ) {
     let since = now();
     let mut leadership: Option<Leadership> = None;
+    let mut pruned: Option<std::time::Instant> = None;
     loop {
         if leadership.is_none() {
             match try_lead(&app).await {
@@ -470,6 +471,16 @@ pub async fn run_loop(
         if leadership.is_some() {
             if let Err(e) = tick(&app, &instance, &since).await {
                 tracing::warn!("scheduler tick failed: {e:#}");
+            }
+            // The statistics index's journal keeps the latest changes; an instance that fell
+            // further behind reloads the index whole.
+            if pruned.is_none_or(|t| t.elapsed() > Duration::from_secs(600)) {
+                match crate::register::facts::prune_journal(&app.db, crate::register::facts::JOURNAL_KEEP).await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "statistics journal pruned"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("statistics journal not pruned: {e:#}"),
+                }
+                pruned = Some(std::time::Instant::now());
             }
         }
         tokio::time::sleep(tick_every).await;

@@ -305,19 +305,25 @@ async fn assemble_report(
 #[derive(Deserialize)]
 struct ReportQuery {
     status: Option<String>,
+    ipra: Option<i64>,
+    /// The page below this report number (the `next` of the previous page).
+    before: Option<i64>,
+    /// Rows per page (default 100, at most 1000).
+    limit: Option<u32>,
 }
 
 async fn list_reports(
     State(app): State<App>,
     user: Principal,
     Query(q): Query<ReportQuery>,
-) -> Result<Json<Vec<execution::Report>>, ApiError> {
-    let reports = execution::reports(&app, q.status.as_deref()).await?;
+) -> Result<Json<crate::paging::Page<execution::Report>>, ApiError> {
+    let filter = execution::ReportFilter {
+        status: q.status,
+        ipra: q.ipra,
+        reporter: user.scope().map(str::to_string),
+    };
     Ok(Json(
-        reports
-            .into_iter()
-            .filter(|r| user.scope().is_none_or(|o| r.reporter_ogrn == o))
-            .collect(),
+        execution::reports_page(&app.db, &filter, q.before, q.limit.unwrap_or(100)).await?,
     ))
 }
 

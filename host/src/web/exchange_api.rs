@@ -139,15 +139,21 @@ async fn upload_signature(
 #[derive(Deserialize)]
 struct StatusQuery {
     status: Option<String>,
+    /// The page below this id (the `next` of the previous page).
+    before: Option<i64>,
+    /// Rows per page (default 100, at most 1000).
+    limit: Option<u32>,
 }
 
 async fn list_messages(
     State(app): State<App>,
     user: Principal,
     Query(q): Query<StatusQuery>,
-) -> Result<Json<Vec<exchange::MessageView>>, ApiError> {
+) -> Result<Json<crate::paging::Page<exchange::MessageView>>, ApiError> {
     require(&user, OVERSEERS)?;
-    Ok(Json(exchange::messages(&app, q.status.as_deref()).await?))
+    Ok(Json(
+        exchange::messages_page(&app.db, q.status.as_deref(), q.before, q.limit.unwrap_or(100)).await?,
+    ))
 }
 
 async fn retry_message(State(app): State<App>, user: Principal, Path(id): Path<i64>) -> Result<Json<Value>, ApiError> {
@@ -170,9 +176,12 @@ async fn list_deaths(
     State(app): State<App>,
     user: Principal,
     Query(q): Query<StatusQuery>,
-) -> Result<Json<Vec<deaths::DeathRecordView>>, ApiError> {
+) -> Result<Json<crate::paging::Page<deaths::DeathRecordView>>, ApiError> {
     require(&user, OVERSEERS)?;
-    Ok(Json(deaths::list(&app, q.status.as_deref()).await?))
+    let statuses: Vec<&str> = q.status.as_deref().filter(|s| !s.is_empty()).into_iter().collect();
+    Ok(Json(
+        deaths::page(&app.db, &statuses, q.before, q.limit.unwrap_or(100)).await?,
+    ))
 }
 
 #[derive(Deserialize)]

@@ -5,6 +5,7 @@ mod api;
 pub mod chart;
 mod exchange_api;
 pub mod export;
+pub mod export_stream;
 pub(crate) mod ui;
 
 use crate::app::App;
@@ -29,6 +30,11 @@ pub struct ApiError {
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: String) -> ApiError {
         ApiError { status, code, message }
+    }
+
+    /// The Russian message (pages show it on their error page).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     /// 404 `not-found`: «{what} не найдено».
@@ -95,11 +101,33 @@ pub async fn serve(app: App, listen: &str, instance: Instance) -> anyhow::Result
         .with_context(|| format!("не удалось занять адрес {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = app.db.engine.name(), "serving");
+    // The statistics index: loaded before the first request when the register is small, else in
+    // the background while the server already answers (lists do without it meanwhile).
+    if register_is_small(&app).await? {
+        app.facts.refresh(&app.db).await?;
+    } else {
+        let loading = app.clone();
+        tokio::spawn(async move {
+            if let Err(e) = loading.facts.refresh(&loading.db).await {
+                tracing::error!("statistics index: {e:#}");
+            }
+        });
+    }
     println!("Сервер ИПРА слушает http://{addr}/ (база: {})", app.db.engine.name());
     axum::serve(listener, router(app, instance))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Whether the statistics index loads in a moment (the largest measure id bounds the count).
+async fn register_is_small(app: &App) -> anyhow::Result<bool> {
+    use sqlx::Row;
+    let max: Option<i64> = sqlx::query("SELECT MAX(id) AS n FROM measures")
+        .fetch_one(&app.db.pool)
+        .await?
+        .try_get("n")?;
+    Ok(max.unwrap_or(0) < 1_000_000)
 }
 
 async fn shutdown_signal() {
@@ -125,7 +153,10 @@ async fn health(
     State(app): State<App>,
     axum::Extension(instance): axum::Extension<Instance>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let counts = query::counts(&app.db).await?;
+    // Counted by the statistics index (a count over the tables takes seconds at a region's size);
+    // while it loads, the counts are not known yet.
+    let ready = app.facts.refresh_if_loaded(&app.db).await?;
+    let counts = ready.then(|| app.facts.counts());
     Ok(Json(json!({
         "status": "ok",
         "instance": instance.name,
@@ -133,6 +164,7 @@ async fn health(
         "version": env!("CARGO_PKG_VERSION"),
         "database": app.db.engine.name(),
         "plugins": app.plugins.all().len(),
+        "statistics_index": if ready { "ready" } else { "loading" },
         "register": counts,
     })))
 }

@@ -16,7 +16,7 @@ use crate::register::deadlines;
 use crate::register::directory;
 use crate::register::facts;
 use crate::register::workload::{self, ListQuery, MeasureLine, MeasurePage, Which, WorkloadRow};
-use crate::web::export::{Cell, Format, Table};
+use crate::web::export::{Cell, Format};
 use crate::web::ApiError;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 /// Who assigns measures by hand.
 const MANAGERS: &[Role] = &[Role::Administrator, Role::Coordinator];
 /// «Due soon»: within this many calendar days.
-const SOON_DAYS: i64 = 7;
+use workload::SOON_DAYS;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -646,44 +646,35 @@ async fn open_unassigned(app: &App, measure_id: i64) -> anyhow::Result<bool> {
     Ok(n > 0)
 }
 
-fn overdue_table(p: &MeasurePage, names: &Names) -> Table {
-    Table {
-        title: format!("Просроченные мероприятия на {}", ru_date(&p.today)),
-        header: [
-            "ИПРА №",
-            "СНИЛС",
-            "ФИО",
-            "Территория",
-            "Раздел",
-            "Мероприятие",
-            "ОГРН исполнителя",
-            "Исполнитель",
-            "Срок",
-            "Дней просрочки",
-        ]
-        .map(String::from)
-        .to_vec(),
-        rows: p
-            .items
-            .iter()
-            .map(|m| {
-                vec![
-                    m.ipra_number.clone().into(),
-                    m.snils.clone().into(),
-                    m.full_name.clone().into(),
-                    names.territory(m.territory_code.as_deref()).into(),
-                    names.section(&m.section).into(),
-                    m.measure.clone().into(),
-                    m.ogrn.clone().into(),
-                    m.organisation.clone().into(),
-                    m.due_date.as_deref().map(ru_date).into(),
-                    Cell::from(m.days_overdue),
-                ]
-            })
-            .collect(),
-    }
+const OVERDUE_HEADER: [&str; 10] = [
+    "ИПРА №",
+    "СНИЛС",
+    "ФИО",
+    "Территория",
+    "Раздел",
+    "Мероприятие",
+    "ОГРН исполнителя",
+    "Исполнитель",
+    "Срок",
+    "Дней просрочки",
+];
+
+fn overdue_row(m: &MeasureLine, names: &Names) -> Vec<Cell> {
+    vec![
+        m.ipra_number.clone().into(),
+        m.snils.clone().into(),
+        m.full_name.clone().into(),
+        names.territory(m.territory_code.as_deref()).into(),
+        names.section(&m.section).into(),
+        m.measure.clone().into(),
+        m.ogrn.clone().into(),
+        m.organisation.clone().into(),
+        m.due_date.as_deref().map(ru_date).into(),
+        Cell::from(m.days_overdue),
+    ]
 }
 
+/// Every overdue measure of the filter in its order, streamed as the list is walked.
 async fn export_file(app: &App, q: &DashboardQuery) -> Result<Response, ApiError> {
     let format = q.format.as_deref().and_then(Format::parse).ok_or_else(|| {
         ApiError::new(
@@ -694,9 +685,33 @@ async fn export_file(app: &App, q: &DashboardQuery) -> Result<Response, ApiError
     })?;
     let today = today();
     let names = Names::load(app).await?;
-    let list = workload::measures(&app.db, &today, Which::Overdue, &q.list(), true).await?;
+    let list = q.list();
+    let app = app.clone();
     // The export's SNILS are masked, as in the list; the download is still a read of personal data.
-    Ok(overdue_table(&list, &names).download(format, &format!("prosrocheno-{today}")))
+    Ok(crate::web::export_stream::download(
+        format,
+        &format!("Просроченные мероприятия на {}", ru_date(&today)),
+        OVERDUE_HEADER.map(String::from).to_vec(),
+        &format!("prosrocheno-{today}"),
+        move |mut sink| async move {
+            let result = async {
+                let mut after: Option<String> = None;
+                loop {
+                    let (items, next) =
+                        workload::measures_after(&app.db, &today, Which::Overdue, &list, after.as_deref(), 500).await?;
+                    let rows: Vec<Vec<Cell>> = items.iter().map(|m| overdue_row(m, &names)).collect();
+                    sink.send(&rows).await?;
+                    match next {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            (sink, result)
+        },
+    ))
 }
 
 async fn export_page(

@@ -21,8 +21,6 @@ pub fn routes() -> Router<App> {
 }
 
 pub const PER_PAGE: i64 = 50;
-/// The most entries one export holds (narrow the filter for more).
-pub const EXPORT_MAX: i64 = 20_000;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct AuditFilter {
@@ -36,7 +34,10 @@ pub struct AuditFilter {
     pub from: Option<String>,
     /// Last day, ГГГГ-ММ-ДД.
     pub to: Option<String>,
+    /// The page number as the reader counts it.
     pub page: Option<i64>,
+    /// The page below this entry number (the `next` of the previous page).
+    pub before: Option<i64>,
     /// Show the result of the chain check.
     pub verify: Option<String>,
 }
@@ -53,10 +54,14 @@ pub struct AuditEntry {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditPage {
+    /// Entries the filter finds: exact when `total_exact`, else at least this many.
     pub total: i64,
+    pub total_exact: bool,
     pub page: i64,
     pub per_page: i64,
     pub items: Vec<AuditEntry>,
+    /// The entry number to continue below (`before=`), when more follow.
+    pub next: Option<i64>,
 }
 
 fn text(v: &Option<String>) -> String {
@@ -73,62 +78,148 @@ pub fn check_day(value: &Option<String>, field: &str) -> Result<String, String> 
     }
 }
 
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    args: &[String],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for a in args {
-        q = q.bind(a.clone());
-    }
-    q
-}
-
-/// The entries matching a filter, newest first, a page of [`PER_PAGE`].
+/// The entries matching a filter, newest first, a page of [`PER_PAGE`] below `before`.
 pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
-    let page = f.page.unwrap_or(1).max(1);
-    search_rows(db, f, PER_PAGE, (page - 1) * PER_PAGE).await
+    search_rows(db, f, PER_PAGE, f.before).await
 }
 
-async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, offset: i64) -> Result<AuditPage> {
+/// Entries counted exactly up to this many.
+const COUNT_CAP: i64 = 10_000;
+
+/// A prefix of an indexed text column as a range condition; `column` is the index's first column.
+fn prefix_range(column: &str, prefix: &str, binds: &mut Vec<String>) -> String {
+    binds.push(prefix.to_string());
+    let lo = binds.len();
+    binds.push(format!("{prefix}\u{10FFFF}"));
+    format!("({column} >= ${lo} AND {column} < ${})", lo + 1)
+}
+
+/// The filter's conditions, each with the index that can lead to its rows, and the binds.
+fn conditions(f: &AuditFilter) -> Result<(Vec<(String, Option<&'static str>)>, Vec<String>)> {
     let from = check_day(&f.from, "Дата с").map_err(anyhow::Error::msg)?;
     let to = check_day(&f.to, "Дата по").map_err(anyhow::Error::msg)?;
-    // `at` is RFC 3339 UTC text, so day bounds compare as text.
-    let to_next = if to.is_empty() {
-        String::new()
-    } else {
-        format!("{to}T99")
-    };
-    let condition =
-        "($1 = '' OR LOWER(actor) LIKE $2) AND ($3 = '' OR action LIKE $4) AND ($5 = '' OR LOWER(subject) LIKE $6) \
-                     AND ($7 = '' OR at >= $7) AND ($8 = '' OR at < $8)";
-    let actor = text(&f.actor).to_lowercase();
+    let mut binds = Vec::new();
+    let mut c = Vec::new();
+    let actor = text(&f.actor);
+    if !actor.is_empty() {
+        // The beginning of the actor, or of the login after any role («ivanov» finds
+        // «coordinator:ivanov»).
+        let mut any = vec![prefix_range("actor", &actor, &mut binds)];
+        if !actor.contains(':') {
+            for role in ["administrator", "coordinator", "executor", "auditor", "cli", "user"] {
+                any.push(prefix_range("actor", &format!("{role}:{actor}"), &mut binds));
+            }
+        }
+        c.push((format!("({})", any.join(" OR ")), Some("audit_log_actor")));
+    }
     let action = text(&f.action);
-    let subject = text(&f.subject).to_lowercase();
-    let like = |s: &str| format!("%{}%", s.replace(['%', '_'], ""));
-    let args = [
-        actor.clone(),
-        like(&actor),
-        action.clone(),
-        format!("{}%", action.replace(['%', '_'], "")),
-        subject.clone(),
-        like(&subject),
-        from,
-        to_next,
-    ];
-    let count_sql = format!("SELECT COUNT(*) AS n FROM audit_log WHERE {condition}");
-    let total: i64 = bind_all(sqlx::query(&count_sql), &args)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
-    let sql = format!(
-        "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE {condition} ORDER BY id DESC LIMIT {} OFFSET {}",
-        limit.clamp(1, EXPORT_MAX),
-        offset.max(0)
-    );
-    let items = bind_all(sqlx::query(&sql), &args)
-        .fetch_all(&db.pool)
-        .await?
+    if !action.is_empty() {
+        c.push((prefix_range("action", &action, &mut binds), Some("audit_log_action")));
+    }
+    let subject = text(&f.subject);
+    if !subject.is_empty() {
+        c.push((prefix_range("subject", &subject, &mut binds), Some("audit_log_subject")));
+    }
+    // `at` is RFC 3339 UTC text, so day bounds compare as text.
+    if !from.is_empty() {
+        binds.push(from);
+        c.push((format!("at >= ${}", binds.len()), Some("audit_log_at")));
+    }
+    if !to.is_empty() {
+        binds.push(format!("{to}T99"));
+        c.push((format!("at < ${}", binds.len()), Some("audit_log_at")));
+    }
+    Ok((c, binds))
+}
+
+/// Entries newest first: led by the filter's most selective index when it finds few rows (then
+/// sorted), else by walking the log from the newest entry back, checking the filter on each.
+async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i64>) -> Result<AuditPage> {
+    let (conds, binds) = conditions(f)?;
+    let sqlite = db.engine == crate::db::Engine::Sqlite;
+    let where_of = |extra: Option<String>| {
+        let mut all: Vec<String> = conds.iter().map(|(c, _)| c.clone()).collect();
+        all.extend(extra);
+        if all.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", all.join(" AND "))
+        }
+    };
+    // Each index's share of the filter, counted up to the cap: the smallest leads.
+    let mut lead: Option<(&'static str, i64)> = None;
+    for index in conds.iter().filter_map(|(_, i)| *i) {
+        let own: Vec<String> = conds
+            .iter()
+            .filter(|(_, i)| *i == Some(index))
+            .map(|(c, _)| c.clone())
+            .collect();
+        let hint = if sqlite {
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint} WHERE {} LIMIT {}) t",
+            own.join(" AND "),
+            COUNT_CAP + 1
+        );
+        crate::plans::record(&sql, crate::plans::texts(&binds));
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(b.as_str());
+        }
+        let n: i64 = q.fetch_one(&db.pool).await?.try_get("n")?;
+        if lead.is_none_or(|(_, m)| n < m) {
+            lead = Some((index, n));
+        }
+    }
+    // A few rows: led by their index; else the log walked in its own order (SQLite's table,
+    // newest first, checking the filter on each row).
+    let hint = match lead {
+        Some((index, n)) if n <= COUNT_CAP && sqlite => format!(" INDEXED BY {index}"),
+        _ if sqlite => " NOT INDEXED".to_string(),
+        _ => String::new(),
+    };
+    let single = conds
         .iter()
+        .filter_map(|(_, i)| *i)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+        == 1;
+    let total = match lead {
+        Some((_, n)) if single => n,
+        // Every index finds more than the cap: so does the filter, as far as the page says.
+        Some((_, n)) if n > COUNT_CAP => n,
+        _ => {
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint}{} LIMIT {}) t",
+                where_of(None),
+                COUNT_CAP + 1
+            );
+            crate::plans::record(&sql, crate::plans::texts(&binds));
+            let mut q = sqlx::query(&sql);
+            for b in &binds {
+                q = q.bind(b.as_str());
+            }
+            q.fetch_one(&db.pool).await?.try_get("n")?
+        }
+    };
+    let sql = format!(
+        "SELECT id, at, actor, action, subject, detail FROM audit_log{hint}{} ORDER BY id DESC LIMIT {}",
+        where_of(before.map(|b| format!("id < {b}"))),
+        limit.clamp(1, 1000) + 1
+    );
+    crate::plans::record(&sql, crate::plans::texts(&binds));
+    let mut q = sqlx::query(&sql);
+    for b in &binds {
+        q = q.bind(b.as_str());
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    let more = rows.len() as i64 > limit;
+    let items = rows
+        .iter()
+        .take(limit as usize)
         .map(|r| {
             Ok(AuditEntry {
                 id: r.try_get("id")?,
@@ -141,9 +232,11 @@ async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, offset: i64) -> Resul
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(AuditPage {
-        total,
-        page: offset / limit.max(1) + 1,
+        total: total.min(COUNT_CAP),
+        total_exact: total <= COUNT_CAP,
+        page: f.page.unwrap_or(1).max(1),
         per_page: limit,
+        next: if more { items.last().map(|e| e.id) } else { None },
         items,
     })
 }
@@ -238,8 +331,10 @@ async fn show(
     }
     let found = search(&app.db, &f).await?;
     body.push_str(&format!(
-        r#"<p>Найдено записей: <strong id="audit-total">{}</strong></p>"#,
-        found.total
+        r#"<p>Найдено записей: <strong id="audit-total" data-exact="{}">{}{}</strong></p>"#,
+        found.total_exact,
+        if found.total_exact { "" } else { "более " },
+        crate::web::ui::group_digits(found.total as u64)
     ));
     body.push_str(r#"<div class="table-wrap"><table class="adm-audit"><thead><tr><th>Когда (UTC)</th><th>Кто</th><th>Действие</th><th>Объект</th><th class="hide-narrow">Подробности</th></tr></thead><tbody>"#);
     for e in &found.items {
@@ -255,21 +350,20 @@ async fn show(
     body.push_str("</tbody></table></div>");
     let query = query_string(&f, 1);
     body.push_str(&format!(
-        r#"<p class="actions">Выгрузить найденное (до {EXPORT_MAX} записей): <a class="button secondary" href="/admin/audit/export?{query}&amp;format=csv">CSV</a> <a class="button secondary" href="/admin/audit/export?{query}&amp;format=xlsx">XLSX</a></p>"#
+        r#"<p class="actions">Выгрузить всё найденное: <a class="button secondary" href="/admin/audit/export?{query}&amp;format=csv">CSV</a> <a class="button secondary" href="/admin/audit/export?{query}&amp;format=xlsx">XLSX</a></p>"#
     ));
-    let pages = (found.total + PER_PAGE - 1) / PER_PAGE;
-    if pages > 1 {
+    if found.page > 1 || found.next.is_some() {
         body.push_str(r#"<nav class="pages" aria-label="Страницы">"#);
         if found.page > 1 {
             body.push_str(&format!(
-                r#"<a href="/admin/audit?{}" rel="prev">← Назад</a>"#,
-                query_string(&f, found.page - 1)
+                r#"<a href="/admin/audit?{}" rel="first">« Первая</a>"#,
+                query_string(&f, 1)
             ));
         }
-        body.push_str(&format!("<span>Страница {} из {pages}</span>", found.page));
-        if found.page < pages {
+        body.push_str(&format!("<span>Страница {}</span>", found.page));
+        if let Some(next) = found.next {
             body.push_str(&format!(
-                r#"<a href="/admin/audit?{}" rel="next">Вперёд →</a>"#,
+                r#"<a href="/admin/audit?{}&amp;before={next}" rel="next">Вперёд →</a>"#,
                 query_string(&f, found.page + 1)
             ));
         }
@@ -295,35 +389,54 @@ async fn export(
     for (value, name) in [(&f.from, "Дата с"), (&f.to, "Дата по")] {
         check_day(value, name).map_err(|e| PageError::bad_request(e).for_user(&user))?;
     }
-    let found = search_rows(&app.db, &f, EXPORT_MAX, 0).await?;
-    crate::audit::record(
-        &app.db,
-        &user.actor(),
-        "audit.export",
+    use crate::web::export::Cell;
+    let header = ["Когда (UTC)", "Кто", "Действие", "Объект", "Подробности"]
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+    let actor = user.actor();
+    // Everything the filter finds, newest first, streamed a thousand entries at a time.
+    Ok(crate::web::export_stream::download(
+        format,
+        "Журнал аудита",
+        header,
         "audit-log",
-        Some(&format!("записей: {}", found.items.len())),
-    )
-    .await?;
-    use crate::web::export::{Cell, Table};
-    let table = Table {
-        title: "Журнал аудита".into(),
-        header: ["Когда (UTC)", "Кто", "Действие", "Объект", "Подробности"]
-            .iter()
-            .map(|h| h.to_string())
-            .collect(),
-        rows: found
-            .items
-            .into_iter()
-            .map(|e| {
-                vec![
-                    Cell::from(dt(&e.at)),
-                    Cell::from(e.actor),
-                    Cell::from(e.action),
-                    Cell::from(e.subject),
-                    Cell::from(e.detail),
-                ]
-            })
-            .collect(),
-    };
-    Ok(table.download(format, "audit-log"))
+        move |mut sink| async move {
+            let result = async {
+                let mut before = None;
+                loop {
+                    let found = search_rows(&app.db, &f, 1000, before).await?;
+                    let rows: Vec<Vec<Cell>> = found
+                        .items
+                        .into_iter()
+                        .map(|e| {
+                            vec![
+                                Cell::from(dt(&e.at)),
+                                Cell::from(e.actor),
+                                Cell::from(e.action),
+                                Cell::from(e.subject),
+                                Cell::from(e.detail),
+                            ]
+                        })
+                        .collect();
+                    sink.send(&rows).await?;
+                    match found.next {
+                        Some(n) => before = Some(n),
+                        None => break,
+                    }
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            let logged = crate::audit::record(
+                &app.db,
+                &actor,
+                "audit.export",
+                "audit-log",
+                Some(&format!("записей: {}", sink.rows)),
+            )
+            .await;
+            (sink, result.and(logged))
+        },
+    ))
 }

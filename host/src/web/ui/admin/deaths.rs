@@ -32,14 +32,17 @@ async fn candidates(app: &App, record: &deaths::DeathRecordView) -> anyhow::Resu
     let (Some(surname), Some(given)) = (words.next(), words.next()) else {
         return Ok(Vec::new());
     };
-    let prefix = format!("{} {}", surname.to_uppercase(), given.to_uppercase()).replace(['%', '_'], "");
+    // Namesakes by the beginning of the name (a range of the name's index), then the birth date.
+    let prefix = format!("{} {}", surname.to_uppercase(), given.to_uppercase());
     let rows = sqlx::query(
         "SELECT p.id, p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, \
          (SELECT MAX(i.id) FROM ipras i WHERE i.person_id = p.id) AS ipra \
-         FROM persons p WHERE p.search_name LIKE $1 AND ($2 = '' OR p.birth_date = $2) ORDER BY p.id LIMIT 20",
+         FROM persons p WHERE p.search_name >= $1 AND p.search_name < $3 AND ($2 = '' OR p.birth_date = $2) \
+         ORDER BY p.search_name, p.id LIMIT 20",
     )
-    .bind(format!("{prefix}%"))
+    .bind(prefix.clone())
     .bind(record.birth_date.clone().unwrap_or_default())
+    .bind(format!("{prefix}\u{10FFFF}"))
     .fetch_all(&app.db.pool)
     .await?;
     rows.iter()
@@ -66,6 +69,8 @@ async fn candidates(app: &App, record: &deaths::DeathRecordView) -> anyhow::Resu
 struct ListQuery {
     done: Option<String>,
     all: Option<String>,
+    /// The page below this record number.
+    before: Option<i64>,
 }
 
 async fn list(
@@ -74,7 +79,7 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Html<String>, PageError> {
     allow(&user, VIEWERS)?;
-    render(&app, &user, q.done.as_deref(), q.all.is_some(), None, "").await
+    render(&app, &user, q.done.as_deref(), q.all.is_some(), q.before, None, "").await
 }
 
 fn status_label(status: &str) -> &str {
@@ -93,14 +98,13 @@ async fn render(
     user: &crate::auth::Principal,
     done: Option<&str>,
     all: bool,
+    before: Option<i64>,
     problem: Option<(i64, String)>,
     typed_snils: &str,
 ) -> Result<Html<String>, PageError> {
-    let records: Vec<deaths::DeathRecordView> = deaths::list(app, None)
-        .await?
-        .into_iter()
-        .filter(|r| all || matches!(r.status.as_str(), "pending" | "no-match"))
-        .collect();
+    let statuses = if all { &[][..] } else { deaths::WAITING };
+    let found = deaths::page(&app.db, statuses, before, 50).await?;
+    let records = &found.items;
     let mut body = String::from("<h1>Сверка с ЗАГС</h1>");
     body.push_str(&done_notice(done));
     body.push_str(&format!(
@@ -126,7 +130,7 @@ async fn render(
         body.push_str("<th>Решение</th>");
     }
     body.push_str("</tr></thead><tbody>");
-    for r in &records {
+    for r in records {
         body.push_str(&format!(
             r#"<tr id="death-{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td>"#,
             r.id,
@@ -189,6 +193,12 @@ async fn render(
         body.push_str("</tr>");
     }
     body.push_str("</tbody></table></div>");
+    if let Some(next) = found.next {
+        let all_param = if all { "all=1&" } else { "" };
+        body.push_str(&format!(
+            r#"<nav class="pages" aria-label="Страницы"><a href="/admin/deaths?{all_param}" rel="first">« первая</a> <a href="/admin/deaths?{all_param}before={next}" rel="next">дальше →</a></nav>"#
+        ));
+    }
     if let Some((0, message)) = &problem {
         body.push_str(&alert(message));
     }
@@ -233,6 +243,7 @@ async fn decide(
             &user,
             None,
             false,
+            None,
             Some((id, "СНИЛС: нужно 11 цифр".into())),
             &typed,
         )
@@ -259,7 +270,16 @@ async fn decide(
             Ok(Redirect::to(&format!("/admin/deaths?done={done}")).into_response())
         }
         Err(e) => {
-            let html = render(&app, &user, None, false, Some((id, format!("СНИЛС: {e:#}"))), &typed).await?;
+            let html = render(
+                &app,
+                &user,
+                None,
+                false,
+                None,
+                Some((id, format!("СНИЛС: {e:#}"))),
+                &typed,
+            )
+            .await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
     }

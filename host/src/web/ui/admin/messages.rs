@@ -37,21 +37,17 @@ pub fn status_label(status: &str) -> &str {
         .unwrap_or(status)
 }
 
-/// Failed first, then stopped, then the rest by number.
-fn rank(status: &str) -> u8 {
-    match status {
-        "failed" => 0,
-        "stopped" => 1,
-        _ => 2,
-    }
-}
-
 #[derive(serde::Deserialize, Default)]
 struct ListQuery {
     status: Option<String>,
     done: Option<String>,
     problem: Option<String>,
+    /// The page below this message number.
+    before: Option<i64>,
 }
+
+/// Messages a page shows.
+const PER_PAGE: u32 = 50;
 
 async fn list(
     State(app): State<App>,
@@ -60,8 +56,13 @@ async fn list(
 ) -> Result<Html<String>, PageError> {
     allow(&user, VIEWERS)?;
     let status = q.status.clone().filter(|s| !s.is_empty());
-    let mut messages = exchange::messages(&app, status.as_deref()).await?;
-    messages.sort_by_key(|m| (rank(&m.status), -m.id));
+    let found = exchange::messages_page(&app.db, status.as_deref(), q.before, PER_PAGE).await?;
+    // Without a status chosen, the failed messages come first (the newest of them), then all.
+    let failed = if status.is_none() && q.before.is_none() {
+        Some(exchange::messages_page(&app.db, Some("failed"), None, PER_PAGE).await?)
+    } else {
+        None
+    };
     let mut body = String::from("<h1>Сообщения обмена</h1>");
     body.push_str(&done_notice(q.done.as_deref()));
     if q.problem.is_some() {
@@ -79,11 +80,36 @@ async fn list(
         ));
     }
     body.push_str(r#"</select></label><button type="submit">Показать</button></form>"#);
-    body.push_str(&format!("<p>Сообщений: {}</p>", messages.len()));
-    if messages.is_empty() {
+    if let Some(failed) = failed.filter(|f| !f.items.is_empty()) {
+        body.push_str(&format!(
+            r#"<h2 id="failed">С ошибкой: {}{}</h2>"#,
+            if failed.total_exact { "" } else { "более " },
+            failed.total
+        ));
+        body.push_str(&table(&user, &failed.items, None));
+        if failed.next.is_some() {
+            body.push_str(r#"<p><a href="/admin/messages?status=failed">Все сообщения с ошибкой →</a></p>"#);
+        }
+        body.push_str("<h2>Все сообщения</h2>");
+    }
+    body.push_str(&format!(
+        "<p>Сообщений: {}{}</p>",
+        if found.total_exact { "" } else { "более " },
+        crate::web::ui::group_digits(found.total as u64)
+    ));
+    if found.items.is_empty() {
         body.push_str(r#"<p class="muted">Сообщений с таким статусом нет.</p>"#);
     } else {
-        body.push_str(&table(&user, &messages, status.as_deref()));
+        body.push_str(&table(&user, &found.items, status.as_deref()));
+    }
+    if let Some(next) = found.next {
+        let status_param = status
+            .as_deref()
+            .map(|s| format!("status={}&", urlencode(s)))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            r#"<nav class="pages" aria-label="Страницы"><a href="/admin/messages?{status_param}" rel="first">« первая</a> <a href="/admin/messages?{status_param}before={next}" rel="next">дальше →</a></nav>"#
+        ));
     }
     Ok(page(Some(&user), "Сообщения обмена", &body))
 }

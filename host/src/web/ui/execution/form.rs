@@ -742,11 +742,12 @@ pub fn reason_list(codes: &[String], reasons: &[(String, String)]) -> String {
 /// Previous versions: the reports of this IPRA and the status history of its records.
 async fn history_html(app: &App, user: &Principal, ipra_id: i64) -> anyhow::Result<String> {
     let mut html = String::new();
-    let reports: Vec<_> = execution::reports(app, None)
-        .await?
-        .into_iter()
-        .filter(|r| r.ipra_id == ipra_id && user.scope().is_none_or(|o| r.reporter_ogrn == o))
-        .collect();
+    let filter = execution::ReportFilter {
+        ipra: Some(ipra_id),
+        reporter: user.scope().map(str::to_string),
+        ..Default::default()
+    };
+    let reports = execution::reports_page(&app.db, &filter, None, 1000).await?.items;
     html.push_str("<h2>Отчёты по этой ИПРА</h2>");
     if reports.is_empty() {
         html.push_str(r#"<p class="muted">Отчётов ещё нет.</p>"#);

@@ -7,11 +7,12 @@ pub mod form;
 pub mod pdf;
 pub mod reports;
 
-use super::{esc, mask_snils, opt, page, urlencode, PageError, PageUser};
+use super::{esc, group_digits, mask_snils, opt, page, urlencode, PageError, PageUser};
 use crate::app::App;
 use crate::auth::Principal;
 use crate::register::execution;
-use crate::web::export::{Cell, Format, Table};
+use crate::register::execution_register::{self, ExecutionFilter, ExecutionRow, PendingRow};
+use crate::web::export::{Cell, Format};
 use crate::web::ApiError;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -20,7 +21,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::collections::{BTreeMap, BTreeSet};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -111,19 +111,12 @@ pub async fn record_history(app: &App, user: &Principal, ipra_id: i64) -> anyhow
     Ok(events)
 }
 
-/// Filters, sorting and paging of the register of executions (domain §5.6).
+/// The register's query: the filter of `execution_register` plus the page's column settings.
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct RegisterFilter {
-    pub number: Option<String>,
-    pub snils: Option<String>,
-    pub surname: Option<String>,
-    pub given_name: Option<String>,
-    pub patronymic: Option<String>,
-    pub sent_from: Option<String>,
-    pub sent_to: Option<String>,
-    pub status: Option<String>,
-    pub sort: Option<String>,
-    pub dir: Option<String>,
+pub struct RegisterQuery {
+    #[serde(flatten)]
+    pub filter: ExecutionFilter,
+    /// The page number as the reader counts it (positions do not know it).
     pub page: Option<u32>,
     pub format: Option<String>,
     /// «Настройка столбцов таблицы»: present when the settings were sent; then the columns
@@ -133,29 +126,38 @@ pub struct RegisterFilter {
     pub c_surname: Option<String>,
     pub c_given_name: Option<String>,
     pub c_patronymic: Option<String>,
+    pub c_section: Option<String>,
+    pub c_result: Option<String>,
+    pub c_executor: Option<String>,
     pub c_date: Option<String>,
     pub c_sent: Option<String>,
     pub c_status: Option<String>,
 }
 
-/// The optional columns of the register: (key, heading, hidden on a phone).
-const COLUMNS: &[(&str, &str, bool)] = &[
-    ("snils", "СНИЛС", true),
-    ("surname", "Фамилия", false),
-    ("given_name", "Имя", false),
-    ("patronymic", "Отчество", true),
-    ("date", "Дата", false),
-    ("sent", "Дата отправки", true),
-    ("status", "Статус", false),
+/// The optional columns of the register: (key, heading, hidden on a phone, the sort it offers).
+const COLUMNS: &[(&str, &str, bool, Option<&str>)] = &[
+    ("snils", "СНИЛС", true, None),
+    ("surname", "Фамилия", false, Some("surname")),
+    ("given_name", "Имя", false, None),
+    ("patronymic", "Отчество", true, None),
+    ("section", "Раздел", true, None),
+    ("result", "Мероприятие и результат", false, None),
+    ("executor", "Исполнитель", true, None),
+    ("date", "Изменено", false, Some("date")),
+    ("sent", "Дата отправки", true, Some("sent")),
+    ("status", "Статус", false, Some("status")),
 ];
 
-impl RegisterFilter {
+impl RegisterQuery {
     fn column_flag(&self, key: &str) -> &Option<String> {
         match key {
             "snils" => &self.c_snils,
             "surname" => &self.c_surname,
             "given_name" => &self.c_given_name,
             "patronymic" => &self.c_patronymic,
+            "section" => &self.c_section,
+            "result" => &self.c_result,
+            "executor" => &self.c_executor,
             "date" => &self.c_date,
             "sent" => &self.c_sent,
             _ => &self.c_status,
@@ -168,323 +170,160 @@ impl RegisterFilter {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct RegisterRow {
-    pub ipra_id: i64,
-    pub number: String,
-    /// Masked: the whole SNILS is shown only on the card.
-    pub snils: String,
-    pub surname: String,
-    pub given_name: String,
-    pub patronymic: Option<String>,
-    /// When the execution last changed.
-    pub date: String,
-    pub sent_at: Option<String>,
-    pub status: String,
-    pub status_label: String,
-    pub report_id: Option<i64>,
-}
-
 #[derive(Debug, Serialize)]
 pub struct RegisterPage {
-    pub total: usize,
+    #[serde(flatten)]
+    pub found: execution_register::ExecutionPage,
     pub page: u32,
-    pub per_page: u32,
-    pub items: Vec<RegisterRow>,
-    /// IPRAs awaiting execution (first 25 by due date) and how many there are.
+    /// IPRAs awaiting execution (the first 25 by due date); `pending_more`: there are others.
     pub pending: Vec<PendingRow>,
     pub pending_total: usize,
-}
-
-pub const REGISTER_STATUSES: &[(&str, &str)] = &[
-    ("draft", "Черновик"),
-    ("ready", "Готово к подписанию"),
-    ("awaiting-signature", "Ожидание подписания"),
-    ("signed", "Подписано"),
-    ("sent", "Отправлено"),
-    ("send-failed", "Ошибка отправки"),
-    ("accepted", "Принято"),
-    ("rejected", "Отклонено"),
-];
-
-fn register_label(status: &str) -> &'static str {
-    REGISTER_STATUSES
-        .iter()
-        .find(|(c, _)| *c == status)
-        .map(|(_, l)| *l)
-        .unwrap_or("—")
-}
-
-/// The status of an IPRA's execution: open records first (draft, then ready), else the status
-/// of its latest report, with «Ошибка отправки» when the sending failed for good.
-pub fn execution_status(drafts: i64, ready: i64, report_status: Option<&str>, send_failed: bool) -> &'static str {
-    if drafts > 0 {
-        return "draft";
-    }
-    if ready > 0 {
-        return "ready";
-    }
-    match report_status {
-        Some("signed") if send_failed => "send-failed",
-        Some("awaiting-signature") => "awaiting-signature",
-        Some("signed") => "signed",
-        Some("sent") => "sent",
-        Some("accepted") => "accepted",
-        Some("rejected") => "rejected",
-        _ => "draft",
-    }
+    pub pending_more: bool,
 }
 
 pub fn digits(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
 }
 
-fn contains(haystack: &str, needle: &Option<String>) -> bool {
-    match needle.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-        Some(n) => haystack.to_lowercase().contains(&n.to_lowercase()),
-        None => true,
-    }
-}
-
-/// All rows of the register the user may see, filtered and sorted (not paged).
-pub async fn register_rows(app: &App, user: &Principal, f: &RegisterFilter) -> anyhow::Result<Vec<RegisterRow>> {
-    let rows = sqlx::query(
-        "SELECT i.id, i.number, p.snils, p.surname, p.given_name, p.patronymic, MAX(e.updated_at) AS changed, \
-         SUM(CASE WHEN e.status = 'draft' THEN 1 ELSE 0 END) AS drafts, \
-         SUM(CASE WHEN e.status = 'ready' THEN 1 ELSE 0 END) AS ready, MAX(e.report_id) AS report_id \
-         FROM execution_records e JOIN ipras i ON i.id = e.ipra_id JOIN persons p ON p.id = i.person_id \
-         WHERE ($1 = '' OR e.organisation = $1) \
-         GROUP BY i.id, i.number, p.snils, p.surname, p.given_name, p.patronymic",
-    )
-    .bind(user.scope().unwrap_or(""))
-    .fetch_all(&app.db.pool)
-    .await?;
-    let reports: BTreeMap<i64, (String, Option<String>)> = sqlx::query("SELECT id, status, sent_at FROM reports")
-        .fetch_all(&app.db.pool)
-        .await?
-        .iter()
-        .map(|r| -> anyhow::Result<_> {
-            Ok((
-                r.try_get::<i64, _>("id")?,
-                (r.try_get::<String, _>("status")?, crate::db::opt_text(r, "sent_at")),
-            ))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let failed: BTreeSet<i64> =
-        sqlx::query("SELECT report_id FROM exchange_messages WHERE status = 'failed' AND report_id IS NOT NULL")
-            .fetch_all(&app.db.pool)
-            .await?
-            .iter()
-            .filter_map(|r| r.try_get::<i64, _>("report_id").ok())
-            .collect();
-    let snils_filter = f.snils.as_deref().map(digits).unwrap_or_default();
-    let mut out = Vec::new();
-    for row in rows {
-        let report_id: Option<i64> = row.try_get("report_id").ok().flatten();
-        let report = report_id.and_then(|id| reports.get(&id));
-        let status = execution_status(
-            row.try_get("drafts")?,
-            row.try_get("ready")?,
-            report.map(|r| r.0.as_str()),
-            report_id.is_some_and(|id| failed.contains(&id)),
-        );
-        let snils: String = row.try_get("snils")?;
-        let item = RegisterRow {
-            ipra_id: row.try_get("id")?,
-            number: row.try_get("number")?,
-            snils: mask_snils(&digits(&snils)),
-            surname: row.try_get("surname")?,
-            given_name: row.try_get("given_name")?,
-            patronymic: crate::db::opt_text(&row, "patronymic"),
-            date: row.try_get("changed")?,
-            sent_at: report.and_then(|r| r.1.clone()),
-            status: status.to_string(),
-            status_label: register_label(status).to_string(),
-            report_id,
-        };
-        let sent = item.sent_at.as_deref().map(|s| s.get(..10).unwrap_or(s));
-        let keep = contains(&item.number, &f.number)
-            && (snils_filter.is_empty() || digits(&snils).contains(&snils_filter))
-            && contains(&item.surname, &f.surname)
-            && contains(&item.given_name, &f.given_name)
-            && contains(item.patronymic.as_deref().unwrap_or(""), &f.patronymic)
-            && f.status.as_deref().is_none_or(|s| s.is_empty() || s == item.status)
-            && f.sent_from
-                .as_deref()
-                .is_none_or(|from| from.is_empty() || sent.is_some_and(|s| s >= from))
-            && f.sent_to
-                .as_deref()
-                .is_none_or(|to| to.is_empty() || sent.is_some_and(|s| s <= to));
-        if keep {
-            out.push(item);
-        }
-    }
-    let key = f.sort.as_deref().unwrap_or("date");
-    out.sort_by(|a, b| {
-        let text = |r: &RegisterRow| -> String {
-            match key {
-                "number" => r.number.clone(),
-                "snils" => r.snils.clone(),
-                "surname" => r.surname.to_lowercase(),
-                "given_name" => r.given_name.to_lowercase(),
-                "patronymic" => r.patronymic.clone().unwrap_or_default().to_lowercase(),
-                "sent" => r.sent_at.clone().unwrap_or_default(),
-                "status" => r.status_label.clone(),
-                _ => r.date.clone(),
-            }
-        };
-        text(a).cmp(&text(b)).then(a.ipra_id.cmp(&b.ipra_id))
-    });
-    let descending = match f.dir.as_deref() {
-        Some("desc") => true,
-        Some("asc") => false,
-        _ => key == "date",
-    };
-    if descending {
-        out.reverse();
-    }
-    Ok(out)
-}
-
-/// An IPRA whose open measures (the user's organisation's, for an executor) have no execution
-/// record yet: where the work starts.
-#[derive(Clone, Debug, Serialize)]
-pub struct PendingRow {
-    pub ipra_id: i64,
-    pub number: String,
-    pub full_name: String,
-    pub open_measures: i64,
-    /// The nearest due date of those measures.
-    pub due_date: Option<String>,
-}
-
-/// IPRAs awaiting execution, nearest due date first (those without a due date last).
-pub async fn pending_rows(app: &App, user: &Principal, number: Option<&str>) -> anyhow::Result<Vec<PendingRow>> {
-    let rows = sqlx::query(
-        "SELECT i.id, i.number, p.surname, p.given_name, p.patronymic, COUNT(*) AS open_measures, MIN(m.due_date) AS due \
-         FROM measures m JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id \
-         WHERE m.status = 'open' AND i.status = 'active' AND ($1 = '' OR m.assigned_ogrn = $1) \
-         AND NOT EXISTS (SELECT 1 FROM execution_records e WHERE e.measure_id = m.id) \
-         GROUP BY i.id, i.number, p.surname, p.given_name, p.patronymic",
-    )
-    .bind(user.scope().unwrap_or(""))
-    .fetch_all(&app.db.pool)
-    .await?;
-    let number = number.map(str::to_string);
-    let mut out = Vec::new();
-    for row in rows {
-        let item = PendingRow {
-            ipra_id: row.try_get("id")?,
-            number: row.try_get("number")?,
-            full_name: [
-                Some(row.try_get::<String, _>("surname")?),
-                Some(row.try_get::<String, _>("given_name")?),
-                crate::db::opt_text(&row, "patronymic"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" "),
-            open_measures: row.try_get("open_measures")?,
-            due_date: crate::db::opt_text(&row, "due"),
-        };
-        if contains(&item.number, &number) {
-            out.push(item);
-        }
-    }
-    out.sort_by(|a, b| {
-        (a.due_date.is_none(), &a.due_date, a.ipra_id).cmp(&(b.due_date.is_none(), &b.due_date, b.ipra_id))
-    });
-    Ok(out)
-}
-
 const PER_PAGE: u32 = 25;
 
-fn paged(rows: Vec<RegisterRow>, page: Option<u32>) -> RegisterPage {
-    let total = rows.len();
-    let pages = (total as u32).div_ceil(PER_PAGE).max(1);
-    let page = page.unwrap_or(1).clamp(1, pages);
-    let items = rows
+/// One page of the register and the IPRAs awaiting execution.
+async fn register_page_data(app: &App, user: &Principal, q: &RegisterQuery) -> anyhow::Result<RegisterPage> {
+    let found = execution_register::list(&app.db, &q.filter, user.scope(), PER_PAGE).await?;
+    let (pending, pending_more) =
+        execution_register::pending(&app.db, user.scope(), q.filter.number.as_deref(), PER_PAGE as usize).await?;
+    Ok(RegisterPage {
+        found,
+        page: q.page.unwrap_or(1).max(1),
+        pending_total: pending.len(),
+        pending,
+        pending_more,
+    })
+}
+
+fn section_label(app: &App, code: &str) -> String {
+    section_names(app)
         .into_iter()
-        .skip(((page - 1) * PER_PAGE) as usize)
-        .take(PER_PAGE as usize)
-        .collect();
-    RegisterPage {
-        total,
-        page,
-        per_page: PER_PAGE,
-        items,
-        pending: Vec::new(),
-        pending_total: 0,
-    }
+        .find(|(c, _)| c == code)
+        .map(|(_, n)| n)
+        .unwrap_or_else(|| code.to_string())
 }
 
-fn register_table(rows: &[RegisterRow]) -> Table {
-    Table {
-        title: "Реестр исполнения ИПРА".into(),
-        header: [
-            "Номер ИПРА",
-            "СНИЛС",
-            "Фамилия",
-            "Имя",
-            "Отчество",
-            "Дата",
-            "Дата отправки",
-            "Статус",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        rows: rows
-            .iter()
-            .map(|r| {
-                vec![
-                    Cell::from(r.number.as_str()),
-                    Cell::from(r.snils.as_str()),
-                    Cell::from(r.surname.as_str()),
-                    Cell::from(r.given_name.as_str()),
-                    Cell::from(r.patronymic.clone()),
-                    Cell::from(ru_date(&r.date)),
-                    Cell::from(r.sent_at.as_deref().map(ru_date)),
-                    Cell::from(r.status_label.as_str()),
-                ]
-            })
-            .collect(),
-    }
+fn register_header() -> Vec<String> {
+    [
+        "Номер ИПРА",
+        "СНИЛС",
+        "Фамилия",
+        "Имя",
+        "Отчество",
+        "Раздел",
+        "Мероприятие",
+        "Результат",
+        "Дата исполнения",
+        "Исполнитель (ОГРН)",
+        "Изменено",
+        "Дата отправки",
+        "Статус",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
-fn export(rows: &[RegisterRow], format: &str) -> Result<Response, String> {
-    let format = Format::parse(format).ok_or_else(|| format!("формат выгрузки «{format}» неизвестен: csv или xlsx"))?;
-    Ok(register_table(rows).download(format, "executions"))
+fn register_cells(app: &App, r: &ExecutionRow) -> Vec<Cell> {
+    vec![
+        Cell::from(r.number.as_str()),
+        Cell::from(r.snils.as_str()),
+        Cell::from(r.surname.as_str()),
+        Cell::from(r.given_name.as_str()),
+        Cell::from(r.patronymic.clone()),
+        Cell::from(section_label(app, &r.section)),
+        Cell::from(r.measure.as_str()),
+        Cell::from(form::result_label(&r.result)),
+        Cell::from(r.execution_date.as_deref().map(ru_date)),
+        Cell::from(r.executor_ogrn.as_str()),
+        Cell::from(ru_date(&r.date)),
+        Cell::from(r.sent_at.as_deref().map(ru_date)),
+        Cell::from(r.status_label.as_str()),
+    ]
+}
+
+/// The whole register of the filter as a file (every page, in its order), streamed as it is read.
+async fn export(app: &App, user: &Principal, q: &RegisterQuery, format: &str) -> Result<Response, ApiError> {
+    let format = Format::parse(format).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            format!("формат выгрузки «{format}» неизвестен: csv или xlsx"),
+        )
+    })?;
+    let (app, scope, mut filter) = (app.clone(), user.scope().map(str::to_string), q.filter.clone());
+    Ok(crate::web::export_stream::download(
+        format,
+        "Реестр исполнения ИПРА",
+        register_header(),
+        "executions",
+        move |mut sink| async move {
+            let result = async {
+                loop {
+                    let page = execution_register::list(&app.db, &filter, scope.as_deref(), 500).await?;
+                    let rows: Vec<Vec<Cell>> = page.items.iter().map(|r| register_cells(&app, r)).collect();
+                    sink.send(&rows).await?;
+                    match page.next {
+                        Some(next) => filter.after = Some(next),
+                        None => break,
+                    }
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            (sink, result)
+        },
+    ))
+}
+
+fn bad_filter(problems: Vec<(&'static str, String)>) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad-request",
+        problems.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "),
+    )
 }
 
 /// GET `/api/v1/execution-register`: the register as JSON, or a file with `format=csv|xlsx`.
 async fn register_api(
     State(app): State<App>,
     user: Principal,
-    Query(filter): Query<RegisterFilter>,
+    Query(q): Query<RegisterQuery>,
 ) -> Result<Response, ApiError> {
-    let rows = register_rows(&app, &user, &filter).await?;
-    if let Some(format) = filter.format.as_deref().filter(|f| !f.is_empty()) {
-        return export(&rows, format).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m));
+    let problems = execution_register::problems(&q.filter);
+    if !problems.is_empty() {
+        return Err(bad_filter(problems));
     }
-    let mut found = paged(rows, filter.page);
-    let pending = pending_rows(&app, &user, filter.number.as_deref()).await?;
-    found.pending_total = pending.len();
-    found.pending = pending.into_iter().take(PER_PAGE as usize).collect();
-    Ok(Json(found).into_response())
+    if let Some(format) = q.format.as_deref().filter(|f| !f.is_empty()) {
+        return export(&app, &user, &q, format).await;
+    }
+    Ok(Json(register_page_data(&app, &user, &q).await?).into_response())
 }
 
 async fn register_export(
     State(app): State<App>,
     PageUser(user): PageUser,
-    Query(filter): Query<RegisterFilter>,
+    Query(q): Query<RegisterQuery>,
 ) -> Result<Response, PageError> {
-    let rows = register_rows(&app, &user, &filter).await?;
-    export(&rows, filter.format.as_deref().unwrap_or("csv")).map_err(|m| PageError::bad_request(m).for_user(&user))
+    let problems = execution_register::problems(&q.filter);
+    if !problems.is_empty() {
+        return Err(
+            PageError::bad_request(problems.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" ")).for_user(&user),
+        );
+    }
+    export(&app, &user, &q, q.format.as_deref().unwrap_or("csv"))
+        .await
+        .map_err(|e| PageError::bad_request(e.message().to_string()).for_user(&user))
 }
 
-fn query_string(f: &RegisterFilter, skip: &[&str]) -> String {
+fn query_string(q: &RegisterQuery, skip: &[&str]) -> String {
+    let f = &q.filter;
     [
         ("number", &f.number),
         ("snils", &f.snils),
@@ -494,16 +333,21 @@ fn query_string(f: &RegisterFilter, skip: &[&str]) -> String {
         ("sent_from", &f.sent_from),
         ("sent_to", &f.sent_to),
         ("status", &f.status),
+        ("section", &f.section),
+        ("result", &f.result),
         ("sort", &f.sort),
         ("dir", &f.dir),
-        ("columns", &f.columns),
-        ("c_snils", &f.c_snils),
-        ("c_surname", &f.c_surname),
-        ("c_given_name", &f.c_given_name),
-        ("c_patronymic", &f.c_patronymic),
-        ("c_date", &f.c_date),
-        ("c_sent", &f.c_sent),
-        ("c_status", &f.c_status),
+        ("columns", &q.columns),
+        ("c_snils", &q.c_snils),
+        ("c_surname", &q.c_surname),
+        ("c_given_name", &q.c_given_name),
+        ("c_patronymic", &q.c_patronymic),
+        ("c_section", &q.c_section),
+        ("c_result", &q.c_result),
+        ("c_executor", &q.c_executor),
+        ("c_date", &q.c_date),
+        ("c_sent", &q.c_sent),
+        ("c_status", &q.c_status),
     ]
     .into_iter()
     .filter(|(k, _)| !skip.contains(k))
@@ -522,14 +366,33 @@ fn filter_input(name: &str, label: &str, value: &Option<String>, kind: &str) -> 
     )
 }
 
+fn select_input(name: &str, label: &str, value: &Option<String>, options: &[(String, String)]) -> String {
+    let mut html =
+        format!(r#"<label for="x-{name}">{label}<select id="x-{name}" name="{name}"><option value="">все</option>"#);
+    for (code, text) in options {
+        html.push_str(&format!(
+            r#"<option value="{}"{}>{}</option>"#,
+            esc(code),
+            if value.as_deref() == Some(code.as_str()) {
+                " selected"
+            } else {
+                ""
+            },
+            esc(text)
+        ));
+    }
+    html.push_str("</select></label>");
+    html
+}
+
 /// GET `/executions`: the register of executions.
 async fn register_page(
     State(app): State<App>,
     PageUser(user): PageUser,
-    Query(filter): Query<RegisterFilter>,
+    Query(q): Query<RegisterQuery>,
 ) -> Result<Html<String>, PageError> {
-    let rows = register_rows(&app, &user, &filter).await?;
-    let found = paged(rows, filter.page);
+    let filter = &q.filter;
+    let problems = execution_register::problems(filter);
     let mut body = String::from("<h1>Реестр исполнения ИПРА</h1>");
     body.push_str(r#"<form class="filters" method="get" action="/executions">"#);
     body.push_str(&filter_input("number", "Номер ИПРА", &filter.number, "text"));
@@ -537,25 +400,33 @@ async fn register_page(
     body.push_str(&filter_input("surname", "Фамилия", &filter.surname, "text"));
     body.push_str(&filter_input("given_name", "Имя", &filter.given_name, "text"));
     body.push_str(&filter_input("patronymic", "Отчество", &filter.patronymic, "text"));
+    body.push_str(&select_input(
+        "section",
+        "Раздел",
+        &filter.section,
+        &section_names(&app),
+    ));
+    body.push_str(&select_input(
+        "result",
+        "Результат",
+        &filter.result,
+        &[
+            ("executed".to_string(), "Выполнено".to_string()),
+            ("not-executed".to_string(), "Не выполнено".to_string()),
+        ],
+    ));
     body.push_str(&filter_input("sent_from", "Дата отправки с", &filter.sent_from, "date"));
     body.push_str(&filter_input("sent_to", "по", &filter.sent_to, "date"));
-    body.push_str(r#"<label for="x-status">Статус<select id="x-status" name="status"><option value="">все</option>"#);
-    for (code, label) in REGISTER_STATUSES {
-        body.push_str(&format!(
-            r#"<option value="{code}"{}>{label}</option>"#,
-            if filter.status.as_deref() == Some(code) {
-                " selected"
-            } else {
-                ""
-            }
-        ));
-    }
-    body.push_str("</select></label>");
+    let statuses: Vec<(String, String)> = execution_register::STATUSES
+        .iter()
+        .map(|(c, l)| (c.to_string(), l.to_string()))
+        .collect();
+    body.push_str(&select_input("status", "Статус", &filter.status, &statuses));
     body.push_str(r#"<details class="ex-columns"><summary>Настройка столбцов таблицы</summary><input type="hidden" name="columns" value="1">"#);
-    for (key, label, _) in COLUMNS {
+    for (key, label, _, _) in COLUMNS {
         body.push_str(&format!(
             r#"<span class="ex-check"><input type="checkbox" id="x-c-{key}" name="c_{key}" value="1"{}><label for="x-c-{key}">{label}</label></span>"#,
-            if filter.shows(key) { " checked" } else { "" }
+            if q.shows(key) { " checked" } else { "" }
         ));
     }
     body.push_str("</details>");
@@ -566,44 +437,47 @@ async fn register_page(
         body.push_str(&format!(r#"<input type="hidden" name="dir" value="{}">"#, esc(dir)));
     }
     body.push_str(r#"<button type="submit">Найти</button> <a href="/executions">Сбросить</a></form>"#);
-    let qs = query_string(&filter, &[]);
+    if !problems.is_empty() {
+        for (_, m) in &problems {
+            body.push_str(&format!(r#"<p class="alert" role="alert">{}</p>"#, esc(m)));
+        }
+        return Ok(page(Some(&user), "Реестр исполнения", &body));
+    }
+    let data = register_page_data(&app, &user, &q).await?;
+    let found = &data.found;
+    let qs = query_string(&q, &[]);
     body.push_str(&format!(
-        r#"<p class="ex-summary">Найдено: {} · Выгрузить: <a href="/executions/export?{qs}format=csv">CSV</a>, <a href="/executions/export?{qs}format=xlsx">XLSX</a></p>"#,
-        found.total
+        r#"<p class="ex-summary">Найдено: {}{} · Выгрузить: <a href="/executions/export?{qs}format=csv">CSV</a>, <a href="/executions/export?{qs}format=xlsx">XLSX</a></p>"#,
+        if found.total_exact { "" } else { "более " },
+        group_digits(found.total as u64)
     ));
-    let base = query_string(&filter, &["sort", "dir"]);
+    let base = query_string(&q, &["sort", "dir"]);
     let current = filter.sort.as_deref().unwrap_or("date");
     let header = |key: &str, label: &str, class: &str| {
-        let (dir, mark) = if current == key {
-            let desc = match filter.dir.as_deref() {
-                Some(d) => d == "desc",
-                None => key == "date",
-            };
-            if desc {
-                ("asc", " ↓")
-            } else {
-                ("desc", " ↑")
-            }
-        } else {
-            ("asc", "")
+        let desc_now = match filter.dir.as_deref() {
+            Some(d) => d == "desc",
+            None => key == "date" || key == "sent",
         };
-        let sorted = if current == key {
-            if mark == " ↓" {
-                r#" aria-sort="descending""#
+        let (dir, mark, sorted) = if current == key {
+            if desc_now {
+                ("asc", " ↓", r#" aria-sort="descending""#)
             } else {
-                r#" aria-sort="ascending""#
+                ("desc", " ↑", r#" aria-sort="ascending""#)
             }
         } else {
-            ""
+            ("asc", "", "")
         };
         format!(r#"<th{class}{sorted}><a href="/executions?{base}sort={key}&dir={dir}">{label}{mark}</a></th>"#)
     };
     body.push_str(r#"<div class="table-wrap"><table class="ex-register"><thead><tr>"#);
     body.push_str(&header("number", "Номер ИПРА", ""));
-    let shown: Vec<&(&str, &str, bool)> = COLUMNS.iter().filter(|(k, _, _)| filter.shows(k)).collect();
+    let shown: Vec<&(&str, &str, bool, Option<&str>)> = COLUMNS.iter().filter(|(k, _, _, _)| q.shows(k)).collect();
     let narrow = |hide: bool| if hide { r#" class="hide-narrow""# } else { "" };
-    for (key, label, hide) in &shown {
-        body.push_str(&header(key, label, narrow(*hide)));
+    for (_, label, hide, sort) in &shown {
+        match sort {
+            Some(sort) => body.push_str(&header(sort, label, narrow(*hide))),
+            None => body.push_str(&format!("<th{}>{label}</th>", narrow(*hide))),
+        }
     }
     body.push_str("</tr></thead><tbody>");
     if found.items.is_empty() {
@@ -618,12 +492,27 @@ async fn register_page(
             r.ipra_id,
             esc(&r.number)
         ));
-        for (key, _, hide) in &shown {
+        for (key, _, hide, _) in &shown {
             let value = match *key {
                 "snils" => esc(&r.snils),
                 "surname" => esc(&r.surname),
                 "given_name" => esc(&r.given_name),
                 "patronymic" => opt(&r.patronymic),
+                "section" => esc(&section_label(&app, &r.section)),
+                "result" => format!(
+                    "{}<br><span class=\"muted\">{}{}</span>",
+                    esc(&r.measure),
+                    form::result_label(&r.result),
+                    r.execution_date
+                        .as_deref()
+                        .map(|d| format!(", {}", ru_date(d)))
+                        .unwrap_or_default()
+                ),
+                "executor" => format!(
+                    "{}<br><span class=\"muted\">ОГРН {}</span>",
+                    opt(&r.executor_name),
+                    esc(&r.executor_ogrn)
+                ),
                 "date" => ru_date(&r.date),
                 "sent" => r.sent_at.as_deref().map(ru_date).unwrap_or_else(|| "—".into()),
                 _ => format!(
@@ -637,34 +526,31 @@ async fn register_page(
         body.push_str("</tr>");
     }
     body.push_str("</tbody></table></div>");
-    let pages = (found.total as u32).div_ceil(found.per_page).max(1);
-    if pages > 1 {
+    if data.page > 1 || found.next.is_some() {
         body.push_str(r#"<nav class="pages" aria-label="Страницы">"#);
-        if found.page > 1 {
-            body.push_str(&format!(
-                r#"<a href="/executions?{qs}page={}">← назад</a> "#,
-                found.page - 1
-            ));
+        if data.page > 1 {
+            body.push_str(&format!(r#"<a href="/executions?{qs}" rel="first">« первая</a> "#));
         }
-        body.push_str(&format!("страница {} из {pages}", found.page));
-        if found.page < pages {
+        body.push_str(&format!("страница {}", group_digits(u64::from(data.page))));
+        if let Some(next) = &found.next {
             body.push_str(&format!(
-                r#" <a href="/executions?{qs}page={}">вперёд →</a>"#,
-                found.page + 1
+                r#" <a href="/executions?{qs}after={}&page={}" rel="next">вперёд →</a>"#,
+                urlencode(next),
+                data.page + 1
             ));
         }
         body.push_str("</nav>");
     }
-    let pending = pending_rows(&app, &user, filter.number.as_deref()).await?;
     body.push_str(&format!(
-        r#"<h2 id="pending">Ожидают внесения исполнения: {}</h2>"#,
-        pending.len()
+        r#"<h2 id="pending">Ожидают внесения исполнения: {}{}</h2>"#,
+        if data.pending_more { "более " } else { "" },
+        data.pending_total
     ));
-    if pending.is_empty() {
+    if data.pending.is_empty() {
         body.push_str(r#"<p class="muted">Нет ИПРА с открытыми мероприятиями без записей исполнения.</p>"#);
     } else {
         body.push_str(r#"<div class="table-wrap"><table class="ex-pending"><thead><tr><th>Номер ИПРА</th><th>ФИО</th><th>Открытых мероприятий</th><th>Ближайший срок</th><th>Действие</th></tr></thead><tbody>"#);
-        for p in pending.iter().take(PER_PAGE as usize) {
+        for p in &data.pending {
             body.push_str(&format!(
                 r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="/ipras/{}/execution">{}</a></td></tr>"#,
                 esc(&p.number),
@@ -680,7 +566,7 @@ async fn register_page(
             ));
         }
         body.push_str("</tbody></table></div>");
-        if pending.len() > PER_PAGE as usize {
+        if data.pending_more {
             body.push_str(&format!(
                 r#"<p class="muted">Показаны {PER_PAGE} с ближайшим сроком; уточните номер ИПРА в фильтре.</p>"#
             ));
@@ -770,23 +656,7 @@ mod tests {
     }
 
     #[test]
-    fn the_status_of_an_execution_follows_records_then_report() {
-        assert_eq!(execution_status(1, 3, Some("sent"), false), "draft");
-        assert_eq!(execution_status(0, 2, None, false), "ready");
-        assert_eq!(
-            execution_status(0, 0, Some("awaiting-signature"), false),
-            "awaiting-signature"
-        );
-        assert_eq!(execution_status(0, 0, Some("signed"), true), "send-failed");
-        assert_eq!(execution_status(0, 0, Some("accepted"), false), "accepted");
-        assert_eq!(register_label("rejected"), "Отклонено");
-    }
-
-    #[test]
-    fn filters_match_case_insensitively() {
-        assert!(contains("Иванова", &Some("иван".into())));
-        assert!(contains("Иванова", &None));
-        assert!(!contains("Петров", &Some("иван".into())));
+    fn snils_digits_are_kept() {
         assert_eq!(digits("123-456 789 01"), "12345678901");
     }
 }

@@ -323,6 +323,8 @@ pub async fn assemble(
 pub struct ListQuery {
     status: Option<String>,
     ipra: Option<i64>,
+    /// The page below this report number.
+    before: Option<i64>,
 }
 
 const REPORT_STATUSES: &[&str] = &[
@@ -341,21 +343,26 @@ pub async fn list_page(
     Query(q): Query<ListQuery>,
 ) -> Result<Html<String>, PageError> {
     let status = q.status.as_deref().filter(|s| !s.is_empty());
-    let numbers: std::collections::BTreeMap<i64, String> =
-        sqlx::query("SELECT DISTINCT i.id, i.number FROM ipras i JOIN reports r ON r.ipra_id = i.id")
+    let filter = execution::ReportFilter {
+        status: status.map(str::to_string),
+        ipra: q.ipra,
+        reporter: user.scope().map(str::to_string),
+    };
+    let found = execution::reports_page(&app.db, &filter, q.before, 50).await?;
+    let reports: Vec<Report> = found.items.clone();
+    // The IPRA numbers of this page's reports (after its LIMIT).
+    let numbers: std::collections::BTreeMap<i64, String> = if reports.is_empty() {
+        Default::default()
+    } else {
+        let ids: Vec<String> = reports.iter().map(|r| r.ipra_id.to_string()).collect();
+        sqlx::query(&format!("SELECT id, number FROM ipras WHERE id IN ({})", ids.join(",")))
             .fetch_all(&app.db.pool)
             .await
             .map_err(anyhow::Error::from)?
             .iter()
             .filter_map(|r| Some((r.try_get::<i64, _>("id").ok()?, r.try_get::<String, _>("number").ok()?)))
-            .collect();
-    let mut reports: Vec<Report> = execution::reports(&app, status)
-        .await?
-        .into_iter()
-        .filter(|r| user.scope().is_none_or(|o| r.reporter_ogrn == o))
-        .filter(|r| q.ipra.is_none_or(|i| r.ipra_id == i))
-        .collect();
-    reports.reverse();
+            .collect()
+    };
     let mut body = String::from("<h1>Отчёты об исполнении и подпись</h1>");
     body.push_str(r#"<form class="filters" method="get" action="/reports"><label for="r-status">Статус<select id="r-status" name="status" data-autosubmit><option value="">все</option>"#);
     for s in REPORT_STATUSES {
@@ -370,7 +377,11 @@ pub async fn list_page(
         body.push_str(&format!(r#"<input type="hidden" name="ipra" value="{ipra}">"#));
     }
     body.push_str(r#"<button type="submit">Показать</button> <a href="/reports">Сбросить</a></form>"#);
-    body.push_str(&format!("<p>Отчётов: {}</p>", reports.len()));
+    body.push_str(&format!(
+        "<p>Отчётов: {}{}</p>",
+        if found.total_exact { "" } else { "более " },
+        crate::web::ui::group_digits(found.total as u64)
+    ));
     body.push_str(r#"<div class="table-wrap"><table class="ex-reports"><thead><tr><th>№</th><th>ИПРА</th><th class="hide-narrow">Организация</th><th>Статус</th><th>Сформирован</th><th class="hide-narrow">Срок</th><th class="hide-narrow">Подписан</th><th class="hide-narrow">Отправлен</th></tr></thead><tbody>"#);
     if reports.is_empty() {
         body.push_str(r#"<tr><td colspan="8" class="muted">Отчётов нет.</td></tr>"#);
@@ -392,6 +403,18 @@ pub async fn list_page(
         ));
     }
     body.push_str("</tbody></table></div>");
+    if let Some(next) = found.next {
+        let mut params = String::new();
+        if let Some(s) = status {
+            params.push_str(&format!("status={}&", crate::web::ui::urlencode(s)));
+        }
+        if let Some(i) = q.ipra {
+            params.push_str(&format!("ipra={i}&"));
+        }
+        body.push_str(&format!(
+            r#"<nav class="pages" aria-label="Страницы"><a href="/reports?{params}" rel="first">« первая</a> <a href="/reports?{params}before={next}" rel="next">дальше →</a></nav>"#
+        ));
+    }
     Ok(page(Some(&user), "Отчёты и подпись", &body))
 }
 

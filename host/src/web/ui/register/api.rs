@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::auth::Principal;
 use crate::register::preferences;
 use crate::register::query::{self, IpraFilter};
-use crate::web::export::{Cell, Format, Table};
+use crate::web::export::{Cell, Format};
 use crate::web::ApiError;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -17,9 +17,6 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-/// The most rows one export holds; a larger register is exported by narrowing the filter.
-pub const EXPORT_LIMIT: u32 = 100_000;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -41,7 +38,8 @@ struct ExportParams {
 }
 
 /// The register as CSV or XLSX: the filter and sort of the query, every page, the caller's
-/// columns (SNILS masked, an executor's scope applied). Logged as `ipra.export`.
+/// columns (SNILS masked, an executor's scope applied), streamed as it is read. Logged as
+/// `ipra.export` with the number of rows sent.
 async fn export(
     State(app): State<App>,
     user: Principal,
@@ -63,57 +61,70 @@ async fn export(
         None => preferences::columns(&app.db, user.user_id).await?,
     };
     app.facts.refresh_if_loaded(&app.db).await?;
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let (chunk, next) = query::ipras_after(
-            &app.db,
-            Some(app.facts.as_ref()),
-            &filter,
-            user.scope(),
-            after.as_deref(),
-            500,
-        )
-        .await?;
-        items.extend(chunk);
-        match next {
-            Some(n) if items.len() < EXPORT_LIMIT as usize => after = Some(n),
-            _ => break,
-        }
-    }
-    let table = Table {
-        title: "Реестр выписок из ИПРА".into(),
-        header: columns
-            .iter()
-            .map(|c| preferences::column_label(c).unwrap_or_default().to_string())
-            .collect(),
-        rows: items
-            .iter()
-            .map(|item| {
-                columns
-                    .iter()
-                    .map(|c| match c.as_str() {
-                        "measures" => Cell::from(item.measures),
-                        "overdue" => Cell::from(item.overdue),
-                        _ => Cell::from(cell_text(&app, item, c)),
-                    })
-                    .collect()
-            })
-            .collect(),
-    };
-    let detail = json!({
-        "count": items.len(),
-        "format": if format == Format::Csv { "csv" } else { "xlsx" },
-        "filter": preferences::filter_query(&filter),
-        "columns": columns,
-    })
-    .to_string();
-    crate::audit::record(&app.db, &user.actor(), "ipra.export", "register", Some(&detail)).await?;
+    let header: Vec<String> = columns
+        .iter()
+        .map(|c| preferences::column_label(c).unwrap_or_default().to_string())
+        .collect();
     let stem = format!(
         "reestr-vypisok-{}",
         crate::register::deadlines::format_date(crate::register::deadlines::today())
     );
-    Ok(table.download(format, &stem))
+    let actor = user.actor();
+    let scope = user.scope().map(str::to_string);
+    let format_name = if format == Format::Csv { "csv" } else { "xlsx" };
+    // Every page of the filter in its order, 500 rows at a time, straight to the client.
+    Ok(crate::web::export_stream::download(
+        format,
+        "Реестр выписок из ИПРА",
+        header,
+        &stem,
+        move |mut sink| async move {
+            let result = async {
+                let mut after: Option<String> = None;
+                loop {
+                    let (chunk, next) = query::ipras_after(
+                        &app.db,
+                        Some(app.facts.as_ref()),
+                        &filter,
+                        scope.as_deref(),
+                        after.as_deref(),
+                        500,
+                    )
+                    .await?;
+                    let rows: Vec<Vec<Cell>> = chunk
+                        .iter()
+                        .map(|item| {
+                            columns
+                                .iter()
+                                .map(|c| match c.as_str() {
+                                    "measures" => Cell::from(item.measures),
+                                    "overdue" => Cell::from(item.overdue),
+                                    _ => Cell::from(cell_text(&app, item, c)),
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    sink.send(&rows).await?;
+                    match next {
+                        Some(n) => after = Some(n),
+                        None => break,
+                    }
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            let detail = json!({
+                "count": sink.rows,
+                "format": format_name,
+                "filter": preferences::filter_query(&filter),
+                "columns": columns,
+                "complete": result.is_ok(),
+            })
+            .to_string();
+            let logged = crate::audit::record(&app.db, &actor, "ipra.export", "register", Some(&detail)).await;
+            (sink, result.and(logged))
+        },
+    ))
 }
 
 async fn list_filters(

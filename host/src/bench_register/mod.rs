@@ -1,0 +1,717 @@
+//! `ipra bench register`: a register of a region's size (synthetic, written through the register's
+//! bulk path, see `fill`), then every page and API list measured twice in one run — in process
+//! (the router called directly: p50/p95/p99 over repeated calls with varied filters and pages) and
+//! over HTTP against a running `ipra serve` with 32 clients keeping real connections (`load`) —
+//! plus the server's peak RSS, the statistics index's load time and the database's size.
+
+mod fill;
+mod load;
+
+use crate::app::App;
+use anyhow::{bail, Context, Result};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+pub struct Options {
+    pub persons: u64,
+    pub seed: u64,
+    /// Calls per route in process.
+    pub samples: usize,
+    /// Concurrent HTTP clients.
+    pub clients: usize,
+    /// How long the HTTP load runs.
+    pub http_seconds: u64,
+    /// Skip the HTTP part (in process only).
+    pub no_http: bool,
+    pub json: bool,
+    /// The database URL the bench runs on (the HTTP server is started on the same).
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RouteFigures {
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub http_p99_ms: Option<f64>,
+    pub http_requests: usize,
+    /// Responses other than 200 seen over HTTP (time-outs, errors).
+    pub http_errors: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct RegisterBench {
+    pub persons: i64,
+    pub ipras: i64,
+    pub measures: i64,
+    pub executions: i64,
+    pub organisations: i64,
+    pub database: &'static str,
+    pub db_mib: f64,
+    pub fill_seconds: Option<f64>,
+    pub index_load_ms: f64,
+    pub serve_rss_mib: Option<f64>,
+    pub http_clients: usize,
+    pub http_requests_per_s: Option<f64>,
+    pub routes: BTreeMap<String, RouteFigures>,
+}
+
+/// A route measured: its name in the figures and the concrete requests it cycles through.
+pub struct Route {
+    pub name: String,
+    pub paths: Vec<String>,
+    pub user: User,
+}
+
+/// Who asks: the regional coordinator, an executor (scoped to a clinic), an administrator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum User {
+    Coordinator,
+    Executor,
+    Administrator,
+}
+
+fn route(name: &str, paths: Vec<String>) -> Route {
+    Route {
+        name: name.to_string(),
+        paths,
+        user: User::Coordinator,
+    }
+}
+
+fn as_user(mut r: Route, user: User) -> Route {
+    r.user = user;
+    r
+}
+
+/// The session cookies of the bench's users.
+pub struct Cookies {
+    pub coordinator: String,
+    pub executor: String,
+    pub administrator: String,
+}
+
+impl Cookies {
+    pub fn of(&self, user: User) -> &str {
+        match user {
+            User::Coordinator => &self.coordinator,
+            User::Executor => &self.executor,
+            User::Administrator => &self.administrator,
+        }
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+const COORDINATOR: (&str, &str) = ("bench-coordinator", "нагрузочный тест координатора");
+const EXECUTOR: (&str, &str) = ("bench-executor", "нагрузочный тест исполнителя");
+const ADMINISTRATOR: (&str, &str) = ("bench-administrator", "нагрузочный тест администратора");
+
+/// Logins of the bench's users (created once), as session cookies.
+async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
+    use crate::auth::{self, Role};
+    let users = auth::list_users(&app.db).await?;
+    for (login, password, role, ogrn) in [
+        (COORDINATOR.0, COORDINATOR.1, Role::Coordinator, None),
+        (EXECUTOR.0, EXECUTOR.1, Role::Executor, Some(executor_ogrn)),
+        (ADMINISTRATOR.0, ADMINISTRATOR.1, Role::Administrator, None),
+    ] {
+        if !users.iter().any(|u| u.login == login) {
+            auth::add_user(&app.db, login, login, role, ogrn, password, "bench").await?;
+        }
+    }
+    let mut cookies = Vec::new();
+    for (login, password) in [COORDINATOR, EXECUTOR, ADMINISTRATOR] {
+        let (session, _) = auth::login(&app.db, login, password, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("вход {login}: {e}"))?;
+        cookies.push(format!("{}={}", crate::auth::web::SESSION_COOKIE, session.token));
+    }
+    Ok(Cookies {
+        coordinator: cookies.remove(0),
+        executor: cookies.remove(0),
+        administrator: cookies.remove(0),
+    })
+}
+
+/// Values of the register to build requests from: a territory, an organisation, names, numbers.
+struct Samples {
+    territories: Vec<String>,
+    organisation: String,
+    big_organisation: String,
+    snils: Vec<String>,
+    numbers: Vec<String>,
+    protocol_numbers: Vec<String>,
+    protocol_dates: Vec<String>,
+    issued_by: String,
+    ipra_ids: Vec<i64>,
+    surnames: Vec<String>,
+    full_names: Vec<String>,
+    deep: Vec<String>,
+}
+
+async fn samples(app: &App) -> Result<Samples> {
+    use sqlx::Row;
+    let db = &app.db;
+    let total: i64 = sqlx::query("SELECT MAX(id) AS n FROM ipras")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get::<Option<i64>, _>("n")?
+        .unwrap_or(0);
+    if total == 0 {
+        bail!("реестр пуст");
+    }
+    let mut ids = Vec::new();
+    let mut rows = Vec::new();
+    for k in 1..=20i64 {
+        let id = (total * k / 21).max(1);
+        if let Some(r) = sqlx::query(
+            "SELECT id, snils, number, protocol_number, protocol_date, search_name, issued_by FROM ipras WHERE id >= $1 ORDER BY id LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        {
+            ids.push(r.try_get::<i64, _>("id")?);
+            rows.push(r);
+        }
+    }
+    let text = |r: &sqlx::any::AnyRow, c: &str| crate::db::opt_text(r, c).unwrap_or_default();
+    let org = |sql: &'static str| async move {
+        sqlx::query(sql)
+            .fetch_optional(&db.pool)
+            .await
+            .map(|r| r.and_then(|r| crate::db::opt_text(&r, "ogrn")).unwrap_or_default())
+    };
+    // An ordinary executor (a clinic of a district) and the largest (the region's TSR office).
+    let organisation = org("SELECT ogrn FROM organisations WHERE department = 'health' AND territory_code IS NOT NULL ORDER BY id LIMIT 1 OFFSET 3").await?;
+    let big_organisation =
+        org("SELECT ogrn FROM organisations WHERE department = 'tsr' AND territory_code IS NULL ORDER BY id LIMIT 1")
+            .await?;
+    let territories = app
+        .reference()
+        .list("territories")
+        .iter()
+        .map(|e| e.code.clone())
+        .collect::<Vec<_>>();
+    // Positions deep in the default order: the decision dates of rows a quarter, half and three
+    // quarters down the register.
+    let mut deep = Vec::new();
+    for frac in [4, 2] {
+        let r = sqlx::query(&format!(
+            "SELECT id, decision_date FROM ipras WHERE decision_date IS NOT NULL ORDER BY decision_date DESC, id DESC LIMIT 1 OFFSET {}",
+            total / frac
+        ))
+        .fetch_optional(&db.pool)
+        .await?;
+        if let Some(r) = r {
+            deep.push(crate::register::query::position_after(
+                r.try_get::<i64, _>("id")?,
+                crate::db::opt_text(&r, "decision_date"),
+            ));
+        }
+    }
+    Ok(Samples {
+        territories,
+        organisation,
+        big_organisation,
+        snils: rows.iter().map(|r| text(r, "snils")).collect(),
+        numbers: rows.iter().map(|r| text(r, "number")).collect(),
+        protocol_numbers: rows.iter().map(|r| text(r, "protocol_number")).collect(),
+        protocol_dates: rows.iter().map(|r| text(r, "protocol_date")).collect(),
+        issued_by: rows.first().map(|r| text(r, "issued_by")).unwrap_or_default(),
+        ipra_ids: ids,
+        surnames: rows
+            .iter()
+            .map(|r| text(r, "search_name").split(' ').next().unwrap_or_default().to_string())
+            .collect(),
+        full_names: rows.iter().map(|r| text(r, "search_name")).collect(),
+        deep,
+    })
+}
+
+fn enc(v: &str) -> String {
+    crate::web::ui::urlencode(v)
+}
+
+/// Every page and list the issue names, each with varied filters and pages.
+fn routes(s: &Samples) -> Vec<Route> {
+    let mut r = Vec::new();
+    let list = |q: &str| format!("/api/v1/ipras?{q}");
+    r.push(route("ipras", vec![list(""), list("per_page=50")]));
+    for sort in crate::register::query::SORTABLE {
+        r.push(route(
+            &format!("ipras sort={sort}"),
+            vec![
+                list(&format!("sort={sort}&dir=asc")),
+                list(&format!("sort={sort}&dir=desc")),
+            ],
+        ));
+    }
+    r.push(route(
+        "ipras territory",
+        s.territories
+            .iter()
+            .take(10)
+            .map(|t| list(&format!("territory={t}")))
+            .collect(),
+    ));
+    r.push(route(
+        "ipras kind+status",
+        vec![
+            list("kind=child"),
+            list("status=closed"),
+            list("status=superseded&kind=adult"),
+        ],
+    ));
+    r.push(route(
+        "ipras section",
+        ["health", "education", "tsr", "sport"]
+            .iter()
+            .map(|x| list(&format!("section={x}")))
+            .collect(),
+    ));
+    r.push(route(
+        "ipras overdue",
+        vec![list("overdue=1"), list("overdue=1&sort=overdue")],
+    ));
+    r.push(route(
+        "ipras assigned",
+        vec![
+            list(&format!("assigned={}", s.organisation)),
+            list(&format!("assigned={}", s.big_organisation)),
+        ],
+    ));
+    r.push(route(
+        "ipras combined",
+        s.territories
+            .iter()
+            .take(5)
+            .map(|t| list(&format!("territory={t}&kind=child&status=closed&section=health")))
+            .collect(),
+    ));
+    r.push(route(
+        "ipras issued_by+decision",
+        vec![
+            list(&format!("issued_by={}", enc(&s.issued_by))),
+            list("decision_from=2024-01-01&decision_to=2024-01-31"),
+            list("decision_from=2021-06-01"),
+        ],
+    ));
+    r.push(route(
+        "ipras q=surname",
+        s.surnames.iter().map(|x| list(&format!("q={}", enc(x)))).collect(),
+    ));
+    r.push(route(
+        "ipras q=full name",
+        s.full_names.iter().map(|x| list(&format!("q={}", enc(x)))).collect(),
+    ));
+    r.push(route(
+        "ipras q=snils",
+        s.snils.iter().map(|x| list(&format!("q={x}"))).collect(),
+    ));
+    r.push(route(
+        "ipras q=number",
+        s.numbers.iter().map(|x| list(&format!("q={}", enc(x)))).collect(),
+    ));
+    r.push(route(
+        "ipras exact fields",
+        s.protocol_numbers
+            .iter()
+            .map(|x| list(&format!("protocol_number={}", enc(x))))
+            .chain(s.protocol_dates.iter().map(|x| list(&format!("protocol_date={x}"))))
+            .chain(s.snils.iter().map(|x| list(&format!("snils={x}"))))
+            .collect(),
+    ));
+    r.push(route(
+        "ipras deep page",
+        s.deep
+            .iter()
+            .map(|c| list(&format!("after={c}")))
+            .chain([list("before=end")])
+            .collect(),
+    ));
+    r.push(route(
+        "ipras page=200",
+        vec![list("page=200"), list("page=100&sort=number")],
+    ));
+    r.push(as_user(
+        route(
+            "ipras (executor)",
+            vec![list(""), list("overdue=1"), list("sort=fio"), list("q=А")],
+        ),
+        User::Executor,
+    ));
+    r.push(route(
+        "ipra card",
+        s.ipra_ids.iter().map(|id| format!("/api/v1/ipras/{id}")).collect(),
+    ));
+    r.push(route(
+        "execution-register",
+        vec![
+            "/api/v1/execution-register".into(),
+            "/api/v1/execution-register?status=accepted".into(),
+            format!("/api/v1/execution-register?surname={}", enc(&s.surnames[0])),
+        ],
+    ));
+    r.push(as_user(
+        route(
+            "execution-register (executor)",
+            vec!["/api/v1/execution-register".into()],
+        ),
+        User::Executor,
+    ));
+    r.push(route(
+        "reports",
+        vec!["/api/v1/reports".into(), "/api/v1/reports?status=accepted".into()],
+    ));
+    r.push(route(
+        "stats",
+        vec![
+            "/api/v1/stats".into(),
+            "/api/v1/stats?from=2024-01-01&to=2024-12-31".into(),
+            format!("/api/v1/stats?territory={}", s.territories[1]),
+            "/api/v1/stats?section=tsr".into(),
+            format!("/api/v1/stats?organisation={}", s.organisation),
+        ],
+    ));
+    r.push(route("stats charts", vec!["/api/v1/stats/charts".into()]));
+    r.push(route("dashboard", vec!["/api/v1/dashboard".into()]));
+    r.push(route(
+        "dashboard overdue",
+        vec![
+            "/api/v1/dashboard/overdue".into(),
+            "/api/v1/dashboard/overdue?section=health".into(),
+            format!("/api/v1/dashboard/overdue?org={}", s.organisation),
+            format!("/api/v1/dashboard/overdue?territory={}", s.territories[2]),
+            "/api/v1/dashboard/overdue?sort=-due&page=40".into(),
+        ],
+    ));
+    r.push(route("unassigned queue", vec!["/api/v1/dashboard/unassigned".into()]));
+    r.push(route("deadlines", vec!["/api/v1/deadlines/overdue".into()]));
+    r.push(as_user(
+        route(
+            "audit log",
+            vec![
+                "/api/v1/audit/log".into(),
+                "/api/v1/audit/log?action=ipra.read".into(),
+                "/api/v1/audit/log?from=2024-03-01&to=2024-03-31".into(),
+            ],
+        ),
+        User::Administrator,
+    ));
+    r.push(route(
+        "exchange messages",
+        vec![
+            "/api/v1/exchange/messages".into(),
+            "/api/v1/exchange/messages?status=failed".into(),
+        ],
+    ));
+    r.push(route("zags decisions", vec!["/api/v1/exchange/deaths".into()]));
+    r.push(route(
+        "page /",
+        vec!["/".into(), format!("/?territory={}&sort=fio", s.territories[0])],
+    ));
+    r.push(route(
+        "page card",
+        s.ipra_ids.iter().take(5).map(|id| format!("/ipras/{id}")).collect(),
+    ));
+    r.push(route("page stats", vec!["/stats".into()]));
+    r.push(route("page dashboard", vec!["/dashboard".into()]));
+    r.push(route("page executions", vec!["/executions".into()]));
+    r.push(route("page reports", vec!["/reports".into()]));
+    r.push(as_user(
+        route("page audit", vec!["/admin/audit".into()]),
+        User::Administrator,
+    ));
+    r.push(route("page messages", vec!["/admin/messages".into()]));
+    r.push(route("page deaths", vec!["/admin/deaths".into()]));
+    r
+}
+
+/// Fills an empty scratch register with the shape (nothing when it is already filled by the bench).
+async fn ensure_filled(app: &App, opts: &Options) -> Result<Option<f64>> {
+    let shape = fill::Shape::new(opts.persons, opts.seed);
+    let region = fill::Region::new(&shape);
+    let empty = sqlx::query("SELECT id FROM ipras LIMIT 1")
+        .fetch_optional(&app.db.pool)
+        .await?
+        .is_none();
+    let made_by_bench = crate::auth::list_users(&app.db)
+        .await?
+        .iter()
+        .any(|u| u.login == COORDINATOR.0);
+    if !empty && !made_by_bench {
+        bail!("в этой базе уже есть реестр, созданный не нагрузочным тестом: укажите пустую базу (--database)");
+    }
+    if !empty {
+        if !opts.json {
+            eprintln!("Реестр уже заполнен: измеряется то, что в нём есть (новый каталог данных — новое заполнение).");
+        }
+        return Ok(None);
+    }
+    eprintln!(
+        "Заполнение реестра: {} человек, {} организаций, {} территорий…",
+        opts.persons,
+        region.organisation_count(),
+        region.territories.len()
+    );
+    let started = Instant::now();
+    region.store(app).await?;
+    let total = opts.persons;
+    fill::fill(app, &shape, &region, &|w| {
+        if w.persons % 50_000 == 0 || w.persons == total {
+            eprintln!(
+                "  {} человек, {} ИПРА, {} мероприятий, {} записей исполнения — {:.0} с",
+                w.persons,
+                w.ipras,
+                w.measures,
+                w.executions,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .await?;
+    Ok(Some(started.elapsed().as_secs_f64()))
+}
+
+/// What `ipra bench plans` found: every statement the pages and lists ran, and its plan.
+#[derive(Debug, Serialize)]
+pub struct PlansReport {
+    pub database: &'static str,
+    pub routes: usize,
+    pub statements: usize,
+    pub full_scans: Vec<crate::plans::Finding>,
+    pub findings: Vec<crate::plans::Finding>,
+}
+
+/// Every route of the bench called once in process while its statements are recorded, then each
+/// statement explained: the plan check a demo-size register can run (see `plans`).
+pub async fn plans(app: &App, opts: &Options) -> Result<PlansReport> {
+    ensure_filled(app, opts).await?;
+    app.facts.refresh(&app.db).await?;
+    let executor_ogrn = fill_executor(app).await?;
+    let cookies = sessions(app, &executor_ogrn).await?;
+    let samples = samples(app).await?;
+    let routes = routes(&samples);
+    let router = crate::web::router(
+        app.clone(),
+        crate::web::Instance {
+            name: "plans".into(),
+            leader: Default::default(),
+        },
+    );
+    let mut recorded = Vec::new();
+    for r in &routes {
+        for path in &r.paths {
+            let request = Request::get(path.as_str())
+                .header("Cookie", cookies.of(r.user))
+                .body(Body::empty())?;
+            let (response, statements) = crate::plans::recording(&format!("{} {path}", r.name), async {
+                let response = router.clone().oneshot(request).await?;
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+                anyhow::Ok((status, body))
+            })
+            .await;
+            let (status, body) = response?;
+            if status != StatusCode::OK {
+                bail!(
+                    "{path}: {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                );
+            }
+            recorded.extend(statements);
+        }
+    }
+    let findings = crate::plans::check(&app.db, &recorded).await?;
+    Ok(PlansReport {
+        database: app.db.engine.name(),
+        routes: routes.len(),
+        statements: findings.len(),
+        full_scans: findings.iter().filter(|f| !f.full_scans.is_empty()).cloned().collect(),
+        findings,
+    })
+}
+
+pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
+    let mut out = RegisterBench {
+        database: app.db.engine.name(),
+        http_clients: opts.clients,
+        ..RegisterBench::default()
+    };
+    out.fill_seconds = ensure_filled(app, opts).await?;
+    count_register(app, &mut out).await?;
+    out.db_mib = fill::database_mib(app).await?;
+
+    let started = Instant::now();
+    app.facts.refresh(&app.db).await?;
+    out.index_load_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let executor_ogrn = fill_executor(app).await?;
+    let cookies = sessions(app, &executor_ogrn).await?;
+    let samples = samples(app).await?;
+    let routes = routes(&samples);
+
+    // In process: the router called directly, one request at a time.
+    let router = crate::web::router(
+        app.clone(),
+        crate::web::Instance {
+            name: "bench".into(),
+            leader: Default::default(),
+        },
+    );
+    eprintln!(
+        "Измерение в процессе: {} маршрутов по {} вызовов…",
+        routes.len(),
+        opts.samples
+    );
+    for r in &routes {
+        let cookie = cookies.of(r.user);
+        let mut times = Vec::with_capacity(opts.samples);
+        for i in 0..opts.samples + 2 {
+            let path = &r.paths[i % r.paths.len()];
+            let request = Request::get(path.as_str())
+                .header("Cookie", cookie)
+                .body(Body::empty())?;
+            let t = Instant::now();
+            let response = router.clone().oneshot(request).await?;
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            if status != StatusCode::OK {
+                bail!(
+                    "{path}: {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                );
+            }
+            if i >= 2 {
+                times.push(ms);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let figures = RouteFigures {
+            p50_ms: percentile(&times, 50.0),
+            p95_ms: percentile(&times, 95.0),
+            p99_ms: percentile(&times, 99.0),
+            ..RouteFigures::default()
+        };
+        if !opts.json {
+            eprintln!(
+                "  {:<34} p50 {:>8.1} ms  p95 {:>8.1} ms  p99 {:>8.1} ms",
+                r.name, figures.p50_ms, figures.p95_ms, figures.p99_ms
+            );
+        }
+        out.routes.insert(r.name.clone(), figures);
+    }
+
+    if !opts.no_http {
+        let report = load::run(
+            app,
+            opts.database.as_deref(),
+            &routes,
+            &cookies,
+            opts.clients,
+            opts.http_seconds,
+        )
+        .await?;
+        out.serve_rss_mib = Some(report.peak_rss_mib);
+        out.http_requests_per_s = Some(report.requests_per_s);
+        for (name, figures) in report.routes {
+            if let Some(f) = out.routes.get_mut(&name) {
+                f.http_p99_ms = (figures.requests > 0).then_some(figures.p99_ms);
+                f.http_requests = figures.requests;
+                f.http_errors = figures.errors;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The organisation the bench's executor works for: an ordinary district clinic.
+async fn fill_executor(app: &App) -> Result<String> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT ogrn FROM organisations WHERE department = 'health' AND territory_code IS NOT NULL ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(&app.db.pool)
+    .await?
+    .context("в справочнике нет организаций здравоохранения")?;
+    Ok(row.try_get("ogrn")?)
+}
+
+async fn count_register(app: &App, out: &mut RegisterBench) -> Result<()> {
+    use sqlx::Row;
+    // Ids are dense in a bench's register: the largest id is the count, without a scan.
+    let max = |table: &'static str| async move {
+        sqlx::query(&format!("SELECT COALESCE(MAX(id), 0) AS n FROM {table}"))
+            .fetch_one(&app.db.pool)
+            .await
+            .and_then(|r| r.try_get::<i64, _>("n"))
+    };
+    out.persons = max("persons").await?;
+    out.ipras = max("ipras").await?;
+    out.measures = max("measures").await?;
+    out.executions = max("execution_records").await?;
+    out.organisations = max("organisations").await?;
+    Ok(())
+}
+
+/// Prints the figures as a table.
+pub fn print(b: &RegisterBench) {
+    println!(
+        "Реестр: {} человек, {} ИПРА, {} мероприятий, {} записей исполнения, {} организаций; база {} — {:.0} МиБ",
+        b.persons, b.ipras, b.measures, b.executions, b.organisations, b.database, b.db_mib
+    );
+    if let Some(s) = b.fill_seconds {
+        println!("Заполнение: {s:.0} с");
+    }
+    println!("Индекс статистики загружен за {:.0} мс", b.index_load_ms);
+    if let Some(rss) = b.serve_rss_mib {
+        println!(
+            "ipra serve под нагрузкой {} клиентов: пик RSS {rss:.0} МиБ, {:.0} запросов/с",
+            b.http_clients,
+            b.http_requests_per_s.unwrap_or(0.0)
+        );
+    }
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        "маршрут", "p50 мс", "p95 мс", "p99 мс", "HTTP p99 мс", "ошибок"
+    );
+    for (name, f) in &b.routes {
+        println!(
+            "{:<34} {:>9.1} {:>9.1} {:>9.1} {:>12} {:>7}",
+            name,
+            f.p50_ms,
+            f.p95_ms,
+            f.p99_ms,
+            f.http_p99_ms.map(|v| format!("{v:.1}")).unwrap_or_else(|| "—".into()),
+            f.http_errors
+        );
+    }
+}
+
+/// Waits for a child's health endpoint to report the statistics index ready.
+pub(crate) async fn wait_ready(addr: &str, limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok((status, body)) = load::get_once(addr, "/api/v1/health", None).await {
+            if status == 200 && body.contains("\"statistics_index\":\"ready\"") {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("ipra serve не ответил готовностью за {} с", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,185 @@
+//! The statistics and the dashboard of a running server — counted from its statistics index, which
+//! follows the register through the change journal — equal the direct counts in the database
+//! after every kind of change made by another process: imports with supersessions, executions and
+//! reports, reassignment by hand, a new routing rule, a death. On SQLite and PostgreSQL.
+
+mod common;
+
+use common::{http, login, Backend, Env, BACKENDS};
+use serde_json::Value;
+
+/// The server's figures in the shape of `ipra stats --figures --json`.
+fn served(addr: &str, cookie: &str) -> Value {
+    let get = |path: &str| {
+        let r = http(addr, "GET", path, &[("Cookie", cookie)], None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r.json()
+    };
+    let statistics = get("/api/v1/stats");
+    let charts = get("/api/v1/stats/charts");
+    let dashboard = get("/api/v1/dashboard");
+    let sorted = |v: &Value, key: &str| {
+        let mut rows = v.as_array().cloned().unwrap_or_default();
+        rows.sort_by(|a, b| a[key].to_string().cmp(&b[key].to_string()));
+        Value::Array(rows)
+    };
+    let mut organisations = dashboard["by_organisation"].clone();
+    for row in organisations.as_array_mut().unwrap() {
+        row["name"] = Value::Null;
+    }
+    serde_json::json!({
+        "statistics": statistics,
+        "charts": {
+            "by_section": sorted(&charts["by_section"], "section"),
+            "by_territory": sorted(&charts["by_territory"], "key"),
+            "monthly": charts["monthly"],
+        },
+        "dashboard": {
+            "cards": dashboard["cards"],
+            "by_organisation": sorted(&organisations, "key"),
+            "by_section": sorted(&dashboard["by_section"], "key"),
+            "by_territory": sorted(&dashboard["by_territory"], "key"),
+        },
+    })
+}
+
+fn direct(env: &Env) -> Value {
+    let mut v = env.ok(&["stats", "--figures", "--direct", "--json"]);
+    for (group, key) in [("by_section", "section"), ("by_territory", "key")] {
+        let mut rows = v["charts"][group].as_array().cloned().unwrap_or_default();
+        rows.sort_by(|a, b| a[key].to_string().cmp(&b[key].to_string()));
+        v["charts"][group] = Value::Array(rows);
+    }
+    for group in ["by_organisation", "by_section", "by_territory"] {
+        let mut rows = v["dashboard"][group].as_array().cloned().unwrap_or_default();
+        rows.sort_by(|a, b| a["key"].to_string().cmp(&b["key"].to_string()));
+        v["dashboard"][group] = Value::Array(rows);
+    }
+    v
+}
+
+/// The server agrees with the direct count, figure by figure.
+fn assert_same(step: &str, env: &Env, addr: &str, cookie: &str) {
+    let served = served(addr, cookie);
+    let direct = direct(env);
+    for part in ["statistics", "charts", "dashboard"] {
+        assert_eq!(
+            served[part], direct[part],
+            "{step}: the server's {part} differ from the direct count"
+        );
+    }
+}
+
+fn open_measures(env: &Env, ipra: i64) -> Vec<Value> {
+    env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["status"] == "open" && m["assigned_ogrn"].is_string())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_statistics_index_follows_every_change_exactly() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        env.run_ok(&["demo", "--count", "24"]);
+        env.add_user("t-coordinator", "coordinator", None, "coordinator password");
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
+        let (cookie, _) = login(addr, "t-coordinator", "coordinator password");
+        assert_same("after the first import", &env, addr, &cookie);
+        assert!(
+            env.ok(&["stats", "--verify", "--json"])["ok"].as_bool().unwrap(),
+            "a fresh index agrees too"
+        );
+
+        // More extracts, among them IPRAs that supersede earlier ones.
+        env.run_ok(&["demo", "--count", "60"]);
+        let superseded = env.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded'");
+        assert!(superseded > 0, "the demo data supersede some IPRAs");
+        assert_same("after imports with supersessions", &env, addr, &cookie);
+
+        // Executions: executed and not executed (with a reason), then reported.
+        let region = "1021602830370";
+        for (ipra, result) in [(3i64, "executed"), (4, "not-executed"), (5, "executed")] {
+            let Some(m) = open_measures(&env, ipra).into_iter().next() else {
+                continue;
+            };
+            let card = env.ok(&["show", &ipra.to_string(), "--json"]);
+            let date = card["decision_date"].as_str().unwrap_or("2026-01-15").to_string();
+            let (ipra_s, id_s) = (ipra.to_string(), m["id"].to_string());
+            let org = m["assigned_ogrn"].as_str().unwrap().to_string();
+            let mut args = vec![
+                "executions",
+                "add",
+                "--ipra",
+                &ipra_s,
+                "--measure",
+                &id_s,
+                "--section",
+                m["section"].as_str().unwrap(),
+                "--org",
+                &org,
+                "--executor",
+                &org,
+                "--name",
+                m["name"].as_str().unwrap(),
+                "--result",
+                result,
+                "--ready",
+                "--json",
+            ];
+            if result == "executed" {
+                args.extend(["--date", &date]);
+            } else {
+                args.extend(["--reason", "refused"]);
+            }
+            env.ok(&args);
+            env.ok(&["reports", "assemble", "--ipra", &ipra_s, "--reporter", region, "--json"]);
+        }
+        assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'executed'") > 0);
+        assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'not-executed'") > 0);
+        assert_same("after executions and reports", &env, addr, &cookie);
+
+        // A measure given to another organisation by hand, and a new routing rule.
+        let m = open_measures(&env, 6).into_iter().next().expect("an open measure");
+        let other = env
+            .ok(&["orgs", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["department"] == m["section"] && o["ogrn"] != m["assigned_ogrn"])
+            .map(|o| o["ogrn"].as_str().unwrap().to_string())
+            .expect("another organisation of the section");
+        env.run_ok(&["measures", "assign", &m["id"].to_string(), "--ogrn", &other]);
+        assert_same("after a reassignment", &env, addr, &cookie);
+
+        // A death closes the person's open measures and their IPRA.
+        let snils = env.ok(&["show", "7", "--json"])["person"]["snils"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        env.run_ok(&["death", &snils, "--date", "2026-11-01"]);
+        assert!(env.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'closed'") > 0);
+        assert_same("after a death", &env, addr, &cookie);
+
+        // Filters of the statistics: each agrees as well (through the CLI's own index).
+        for filter in [
+            vec!["--section", "tsr"],
+            vec!["--from", "2026-01-01", "--to", "2026-12-31"],
+            vec!["--org", other.as_str()],
+        ] {
+            let mut args = vec!["stats", "--verify", "--json"];
+            args.extend(filter.iter());
+            let report = env.ok(&args);
+            assert!(report["ok"].as_bool().unwrap(), "{filter:?}: {report}");
+        }
+        if backend == Backend::Postgres {
+            // The journal is read by sequence number; PostgreSQL hands them out before commit.
+            assert!(env.scalar("SELECT COUNT(*) FROM register_changes") > 0);
+        }
+        drop(server);
+    }
+}
