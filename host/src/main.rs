@@ -265,6 +265,9 @@ enum BenchWhat {
         /// Measure in process only.
         #[arg(long)]
         no_http: bool,
+        /// Only the routes whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -398,6 +401,7 @@ async fn run(cli: Cli) -> Result<i32> {
                     clients,
                     seconds,
                     no_http,
+                    only,
                     json,
                 },
         } => {
@@ -414,6 +418,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 no_http,
                 json,
                 database: cli.database.clone(),
+                only,
             };
             let figures = bench_register::run(&app, &opts).await?;
             if json {
@@ -437,6 +442,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 no_http: true,
                 json,
                 database: cli.database.clone(),
+                only: None,
             };
             let report = bench_register::plans(&app, &opts).await?;
             if json {

@@ -30,6 +30,8 @@ pub struct Options {
     pub json: bool,
     /// The database URL the bench runs on (the HTTP server is started on the same).
     pub database: Option<String>,
+    /// Only the routes whose name contains this (a profile of one route).
+    pub only: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -560,7 +562,10 @@ pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
     let executor_ogrn = fill_executor(app).await?;
     let cookies = sessions(app, &executor_ogrn).await?;
     let samples = samples(app).await?;
-    let routes = routes(&samples);
+    let mut routes = routes(&samples);
+    if let Some(only) = &opts.only {
+        routes.retain(|r| r.name.contains(only.as_str()));
+    }
 
     // In process: the router called directly, one request at a time.
     let router = crate::web::router(

@@ -320,6 +320,8 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
         o = lead("ipras_snils", true);
     } else if given(&f.number).is_some() {
         o = lead("ipras_sort_number", true);
+    } else if given(&f.surname).is_some() && sort != "surname" {
+        o = lead("ipras_sort_name", true);
     } else if let (Some(org), true) = (scope, matches!(sort, "number" | "surname" | "sent")) {
         if organisation_records(db, org, COUNT_CAP).await? <= COUNT_CAP {
             o = lead("execution_records_org_changed", false);

@@ -132,6 +132,98 @@ struct IpraFact {
     territory: u16,
     len: u16,
     flags: u8,
+    /// The IPRA's profile (see [`Profiles`]) with none of its open measures late, and with all of
+    /// its dated open measures late; which holds depends on today against `late_from`/`late_to`.
+    not_late: u32,
+    all_late: u32,
+    /// The earliest and latest due date of its dated open measures (0: none).
+    late_from: Day,
+    late_to: Day,
+}
+
+/// What one measure gives the statistics besides its IPRA: section, status, whether it is open and
+/// past due, and the set of its reasons of non-execution.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+struct Item {
+    section: u8,
+    status: u8,
+    late: bool,
+    reasons: u16,
+}
+
+/// The measures of an IPRA as the statistics count them, without what makes each one different
+/// (executor, due date): many IPRAs share one, so a pass over the register counts IPRAs by profile
+/// and multiplies out at the end, instead of visiting every measure.
+#[derive(Debug, Default)]
+struct Profile {
+    items: Vec<(Item, u32)>,
+    len: u32,
+    /// The profile of each section's measures alone (the statistics of one section).
+    sections: Vec<(u8, u32)>,
+}
+
+#[derive(Default)]
+struct Profiles {
+    list: Vec<Profile>,
+    ids: HashMap<Vec<(Item, u32)>, u32>,
+}
+
+impl Profiles {
+    /// The id of the profile of these measures (any order).
+    fn intern(&mut self, mut items: Vec<Item>) -> u32 {
+        if self.list.is_empty() {
+            self.list.push(Profile::default());
+            self.ids.insert(Vec::new(), 0);
+        }
+        items.sort_unstable();
+        let mut grouped: Vec<(Item, u32)> = Vec::new();
+        for item in items {
+            match grouped.last_mut() {
+                Some((last, n)) if *last == item => *n += 1,
+                _ => grouped.push((item, 1)),
+            }
+        }
+        if let Some(id) = self.ids.get(&grouped) {
+            return *id;
+        }
+        let id = self.list.len() as u32;
+        let len = grouped.iter().map(|(_, n)| n).sum();
+        self.list.push(Profile {
+            items: grouped.clone(),
+            len,
+            sections: Vec::new(),
+        });
+        self.ids.insert(grouped.clone(), id);
+        let mut sections: Vec<u8> = grouped.iter().map(|(i, _)| i.section).collect();
+        sections.dedup();
+        let subs = if sections.len() == 1 {
+            vec![(sections[0], id)]
+        } else {
+            sections
+                .into_iter()
+                .map(|s| {
+                    let items: Vec<Item> = grouped
+                        .iter()
+                        .filter(|(i, _)| i.section == s)
+                        .flat_map(|(i, n)| std::iter::repeat_n(*i, *n as usize))
+                        .collect();
+                    (s, self.intern(items))
+                })
+                .collect()
+        };
+        self.list[id as usize].sections = subs;
+        id
+    }
+
+    /// The profile of one section's measures of profile `id` (0: none).
+    fn section(&self, id: u32, section: u8) -> u32 {
+        self.list[id as usize]
+            .sections
+            .iter()
+            .find(|(s, _)| *s == section)
+            .map(|(_, p)| *p)
+            .unwrap_or(0)
+    }
 }
 
 /// Months since January 2000 of a day.
@@ -248,6 +340,7 @@ struct Index {
     multi: HashMap<u32, Vec<u32>>,
     single: HashMap<u32, u32>,
     loads: Loads,
+    profiles: Profiles,
 }
 
 impl Index {
@@ -280,6 +373,41 @@ impl Index {
         self.reason_sets.push(mask);
         self.reason_set_ids.insert(mask, id);
         id
+    }
+
+    /// The two profiles of an IPRA and the due dates that choose between them.
+    fn profile(&mut self, slot: usize) {
+        let ipra = self.ipras[slot];
+        let start = ipra.first as usize;
+        let measures = &self.measures[start..start + usize::from(ipra.len)];
+        let (mut from, mut to) = (0, 0);
+        let mut not_late = Vec::with_capacity(measures.len());
+        let mut all_late = Vec::with_capacity(measures.len());
+        for m in measures {
+            let dated_open = m.status == OPEN && m.due != 0;
+            if dated_open {
+                from = if from == 0 { m.due } else { from.min(m.due) };
+                to = to.max(m.due);
+            }
+            let item = Item {
+                section: m.section,
+                status: m.status,
+                late: false,
+                reasons: if m.status == NOT_EXECUTED { m.reasons } else { 0 },
+            };
+            not_late.push(item);
+            all_late.push(Item {
+                late: dated_open,
+                ..item
+            });
+        }
+        let nl = self.profiles.intern(not_late);
+        let al = if from == 0 { nl } else { self.profiles.intern(all_late) };
+        let ipra = &mut self.ipras[slot];
+        ipra.not_late = nl;
+        ipra.all_late = al;
+        ipra.late_from = from;
+        ipra.late_to = to;
     }
 
     /// Adds (`sign` 1) or takes away (-1) what one IPRA's measures give the dashboard's groups.
@@ -412,8 +540,10 @@ impl Index {
             territory,
             len,
             flags: (loaded.flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
+            ..IpraFact::default()
         };
         self.add_person(loaded.person, slot as u32);
+        self.profile(slot);
         self.count_load(slot, 1);
     }
 
@@ -429,6 +559,7 @@ impl Index {
             territory,
             len: 0,
             flags: (flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
+            ..IpraFact::default()
         });
         let i = usize::try_from(id).unwrap_or(0);
         if self.slots.len() <= i {
@@ -727,6 +858,7 @@ where
     drop(rows);
     index.compact_if_wasteful();
     for slot in 0..index.ipras.len() {
+        index.profile(slot);
         index.count_load(slot, 1);
     }
     Ok(index)
@@ -865,25 +997,31 @@ fn add_bits(counts: &mut [i64; 128], bits: u128, n: i64) {
 }
 
 /// Distinct persons by key (a territory, a month): one count per person whatever their IPRAs.
-#[derive(Default)]
 struct PersonsBy {
-    single: HashMap<u16, i64>,
+    single: Vec<i64>,
     multi: HashSet<(u16, u32)>,
 }
 
 impl PersonsBy {
+    fn new(keys: usize) -> PersonsBy {
+        PersonsBy {
+            single: vec![0; keys],
+            multi: HashSet::new(),
+        }
+    }
+
     fn add(&mut self, key: u16, ipra: &IpraFact) {
         if ipra.flags & MULTI == 0 {
-            *self.single.entry(key).or_insert(0) += 1;
+            self.single[usize::from(key)] += 1;
         } else {
             self.multi.insert((key, ipra.person));
         }
     }
 
-    fn finish(self) -> HashMap<u16, i64> {
+    fn finish(self) -> Vec<i64> {
         let mut out = self.single;
         for (key, _) in self.multi {
-            *out.entry(key).or_insert(0) += 1;
+            out[usize::from(key)] += 1;
         }
         out
     }
@@ -941,7 +1079,20 @@ impl FactsIndex {
         today: &str,
         reasons: &[(String, String)],
     ) -> (Statistics, ChartData) {
-        let ix = self.read();
+        compute_statistics(&self.read(), filter, today, reasons, false)
+    }
+}
+
+/// The statistics pass; `by_measure`: visit every measure instead of counting by profile (the
+/// reference the profiles are tested against).
+fn compute_statistics(
+    ix: &Index,
+    filter: &StatsFilter,
+    today: &str,
+    reasons: &[(String, String)],
+    by_measure: bool,
+) -> (Statistics, ChartData) {
+    {
         let today_day = day_of(Some(today));
         let given = |v: &Option<String>| {
             v.as_deref()
@@ -997,10 +1148,28 @@ impl FactsIndex {
         let mut persons = [0i64; 128];
         let mut multi: HashMap<u32, u128> = HashMap::new();
         let mut extracts = 0i64;
-        let mut by_territory: HashMap<u16, (i64, i64)> = HashMap::new();
-        let mut by_month: BTreeMap<u16, (i64, i64)> = BTreeMap::new();
-        let mut territory_persons = PersonsBy::default();
-        let mut month_persons = PersonsBy::default();
+        let mut by_territory: Vec<(i64, i64)> = vec![(0, 0); ix.territories.len() + 1];
+        let months = ix.ipras.iter().map(|i| usize::from(i.month)).max().unwrap_or(0) + 1;
+        let mut by_month: Vec<(i64, i64)> = vec![(0, 0); months];
+        let mut territory_persons = PersonsBy::new(by_territory.len());
+        let mut month_persons = PersonsBy::new(months);
+        // IPRAs counted by profile (and kind, and whether in force): everyone's, and of persons
+        // with this IPRA alone (the others are made distinct through `multi`).
+        let profiles = &ix.profiles;
+        let variants = profiles.list.len().max(1) * 4;
+        let mut by_profile = vec![0u32; variants];
+        let mut single_by_profile = vec![0u32; variants];
+        // The bits an IPRA of a profile gives (persons of a multi-IPRA person are ORed).
+        let profile_bits = |pid: usize, child: bool, active: bool| -> u128 {
+            let mut bits = 1u128 << F_ALL | 1u128 << if child { F_CHILD } else { F_ADULT };
+            for (item, _) in &profiles.list[pid].items {
+                bits |= state_table[state_key(item.section, item.status, active, item.late, child)];
+                if item.status == NOT_EXECUTED && item.reasons != 0 {
+                    bits |= reason_bits[usize::from(item.reasons)];
+                }
+            }
+            bits
+        };
         for ipra in ix.ipras.iter() {
             if nothing || ipra.flags & LIVE == 0 || ipra.day < from || ipra.day > to {
                 continue;
@@ -1011,38 +1180,81 @@ impl FactsIndex {
             extracts += 1;
             let child = ipra.flags & CHILD != 0;
             let active = ipra.flags & ACTIVE != 0;
-            let mut bits = 1u128 << F_ALL | 1u128 << if child { F_CHILD } else { F_ADULT };
-            let mut scoped = 0i64;
-            for m in ix.measures_of(ipra) {
-                if section.is_some_and(|s| m.section != s) || org.is_some_and(|o| m.org != o) {
-                    continue;
+            // Whether all, none or some of its dated open measures are past due today.
+            let all_late = ipra.late_from != 0 && today_day > ipra.late_to;
+            let mixed = ipra.late_from != 0 && today_day > ipra.late_from && !all_late;
+            let scoped: i64 = if org.is_none() && !mixed && !by_measure {
+                let mut pid = if all_late { ipra.all_late } else { ipra.not_late };
+                if let Some(s) = section {
+                    pid = profiles.section(pid, s);
                 }
-                scoped += 1;
-                let late = m.due != 0 && m.due < today_day;
-                let key = state_key(m.section, m.status, active, late, child);
-                state_count[key] += 1;
-                bits |= state_table[key];
-                if m.status == NOT_EXECUTED && m.reasons != 0 {
-                    reason_count[usize::from(m.reasons)] += 1;
-                    bits |= reason_bits[usize::from(m.reasons)];
+                let v = pid as usize * 4 + usize::from(child) * 2 + usize::from(active);
+                by_profile[v] += 1;
+                if ipra.flags & MULTI == 0 {
+                    single_by_profile[v] += 1;
+                } else {
+                    *multi.entry(ipra.person).or_insert(0) |= profile_bits(pid as usize, child, active);
                 }
-                if m.status == OPEN && active && late {
-                    section_late[usize::from(m.section)] += 1;
-                }
-            }
-            if ipra.flags & MULTI == 0 {
-                add_bits(&mut persons, bits, 1);
+                i64::from(profiles.list[pid as usize].len)
             } else {
-                *multi.entry(ipra.person).or_insert(0) |= bits;
-            }
-            let t = by_territory.entry(ipra.territory).or_insert((0, 0));
+                // Measure by measure: an organisation's own, or an IPRA whose measures fall due
+                // on both sides of today.
+                let mut bits = 1u128 << F_ALL | 1u128 << if child { F_CHILD } else { F_ADULT };
+                let mut scoped = 0i64;
+                for m in ix.measures_of(ipra) {
+                    if section.is_some_and(|s| m.section != s) || org.is_some_and(|o| m.org != o) {
+                        continue;
+                    }
+                    scoped += 1;
+                    let late = m.status == OPEN && m.due != 0 && m.due < today_day;
+                    let key = state_key(m.section, m.status, active, late, child);
+                    state_count[key] += 1;
+                    bits |= state_table[key];
+                    if m.status == NOT_EXECUTED && m.reasons != 0 {
+                        reason_count[usize::from(m.reasons)] += 1;
+                        bits |= reason_bits[usize::from(m.reasons)];
+                    }
+                    if m.status == OPEN && active && late {
+                        section_late[usize::from(m.section)] += 1;
+                    }
+                }
+                if ipra.flags & MULTI == 0 {
+                    add_bits(&mut persons, bits, 1);
+                } else {
+                    *multi.entry(ipra.person).or_insert(0) |= bits;
+                }
+                scoped
+            };
+            let t = &mut by_territory[usize::from(ipra.territory)];
             t.0 += 1;
             t.1 += scoped;
             territory_persons.add(ipra.territory, ipra);
-            let mo = by_month.entry(ipra.month).or_insert((0, 0));
+            let mo = &mut by_month[usize::from(ipra.month)];
             mo.0 += 1;
             mo.1 += scoped;
             month_persons.add(ipra.month, ipra);
+        }
+        // The profiles multiplied out.
+        for (v, n) in by_profile.iter().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            let (pid, child, active) = (v / 4, (v / 2) % 2 == 1, v % 2 == 1);
+            let n = i64::from(*n);
+            for (item, count) in &profiles.list[pid].items {
+                let k = n * i64::from(*count);
+                state_count[state_key(item.section, item.status, active, item.late, child)] += k;
+                if item.status == NOT_EXECUTED && item.reasons != 0 {
+                    reason_count[usize::from(item.reasons)] += k;
+                }
+                if item.status == OPEN && active && item.late {
+                    section_late[usize::from(item.section)] += k;
+                }
+            }
+            let single = i64::from(single_by_profile[v]);
+            if single > 0 {
+                add_bits(&mut persons, profile_bits(pid, child, active), single);
+            }
         }
         for bits in multi.values() {
             add_bits(&mut persons, *bits, 1);
@@ -1133,10 +1345,12 @@ impl FactsIndex {
         let territory_persons = territory_persons.finish();
         let mut territories: Vec<Breakdown> = by_territory
             .iter()
+            .enumerate()
+            .filter(|(_, (extracts, _))| *extracts > 0)
             .map(|(t, (extracts, measures))| Breakdown {
-                key: ix.territories.code(*t).map(str::to_string),
+                key: ix.territories.code(t as u16).map(str::to_string),
                 extracts: *extracts,
-                persons: territory_persons.get(t).copied().unwrap_or(0),
+                persons: territory_persons[t],
                 measures: *measures,
             })
             .collect();
@@ -1144,10 +1358,12 @@ impl FactsIndex {
         let month_persons = month_persons.finish();
         let monthly = by_month
             .iter()
+            .enumerate()
+            .filter(|(_, (extracts, _))| *extracts > 0)
             .map(|(m, (extracts, measures))| Breakdown {
                 key: Some(format!("{:04}-{:02}", 2000 + m / 12, m % 12 + 1)),
                 extracts: *extracts,
-                persons: month_persons.get(m).copied().unwrap_or(0),
+                persons: month_persons[m],
                 measures: *measures,
             })
             .collect();
@@ -1158,7 +1374,9 @@ impl FactsIndex {
         };
         (statistics, charts)
     }
+}
 
+impl FactsIndex {
     /// The dashboard's counts as of `today`; `soon_days`: how far ahead "due soon" looks.
     pub fn dashboard(&self, today: &str, soon_days: i64) -> DashboardFigures {
         let ix = self.read();
@@ -1199,6 +1417,41 @@ impl FactsIndex {
                 ix.territories.code(id).map(str::to_string)
             }),
         }
+    }
+
+    /// How many open measures of IPRAs in force a work list holds (overdue as of `today`, or not
+    /// assigned), when it is filtered by at most one of section, organisation and territory —
+    /// else `None` (the list counts itself). `None` too until the index is loaded.
+    pub fn open_count(
+        &self,
+        today: &str,
+        overdue: bool,
+        section: Option<&str>,
+        org: Option<&str>,
+        territory: Option<&str>,
+    ) -> Option<i64> {
+        let ix = self.read();
+        if !ix.loaded {
+            return None;
+        }
+        let today = day_of(Some(today));
+        let load = match (section, org, territory) {
+            (None, None, None) if overdue => Some(Some(&ix.loads.all)),
+            (None, None, None) => Some(Some(&ix.loads.unassigned)),
+            (Some(s), None, None) if overdue => ix.sections.get(s).map(|id| ix.loads.by_section.get(usize::from(id))),
+            (None, Some(o), None) if overdue => ix.orgs.get(o).map(|id| ix.loads.by_org.get(usize::from(id))),
+            (None, None, Some(t)) if overdue => ix
+                .territories
+                .get(t)
+                .map(|id| ix.loads.by_territory.get(usize::from(id))),
+            _ => return None,
+        };
+        Some(match load {
+            // A code the index has never seen: nothing of it is open.
+            None | Some(None) => 0,
+            Some(Some(l)) if overdue => l.overdue(today).0,
+            Some(Some(l)) => l.in_work,
+        })
     }
 
     /// Workload of one grouping (see [`Self::dashboard`]).
@@ -1362,5 +1615,124 @@ impl FactsIndex {
             count,
             ids: (count <= limit).then_some(ids),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A register of random IPRAs: persons with one or two, measures of every section and
+    /// status, due dates around the days the statistics are asked for, reasons, organisations.
+    fn random_index(seed: u64) -> Index {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % n.max(1)
+        };
+        let mut ix = Index {
+            loaded: true,
+            ..Index::default()
+        };
+        let sections = [
+            "health",
+            "employment",
+            "education",
+            "social-protection",
+            "sport",
+            "tsr",
+            "",
+        ];
+        let reasons = ["refused", "moved", "other"];
+        for id in 1..=600i64 {
+            let person = (id as u32 + 1) / 2 + (next(3) as u32) * 400;
+            let day = 9_000 + next(400) as Day;
+            let territory = ix.territories.id(Some(["a", "b", "c"][next(3) as usize]));
+            let flags = [ACTIVE, ACTIVE, SUPERSEDED, 0][next(4) as usize] | if next(5) == 0 { CHILD } else { 0 };
+            ix.insert_bare(id, person, day, territory, flags);
+            let slot = ix.slot(id).unwrap();
+            for _ in 0..next(12) {
+                let status = [OPEN, OPEN, EXECUTED, NOT_EXECUTED, CLOSED][next(5) as usize];
+                let codes: Vec<String> = (0..next(3)).map(|_| reasons[next(3) as usize].to_string()).collect();
+                let reasons = if status == NOT_EXECUTED {
+                    ix.reason_set(&codes)
+                } else {
+                    0
+                };
+                let fact = MeasureFact {
+                    org: ix.orgs.id(Some(["o1", "o2", "o3", ""][next(4) as usize])),
+                    due: if next(6) == 0 { 0 } else { 9_100 + next(300) as Day },
+                    reasons,
+                    section: ix.sections.id_of(sections[next(7) as usize]) as u8,
+                    status,
+                };
+                ix.append_measure(slot, fact);
+            }
+        }
+        for slot in 0..ix.ipras.len() {
+            ix.profile(slot);
+            ix.count_load(slot, 1);
+        }
+        ix
+    }
+
+    #[test]
+    fn counting_by_profile_equals_counting_every_measure() {
+        let reasons: Vec<(String, String)> = ["refused", "moved", "other", "never"]
+            .iter()
+            .map(|c| (c.to_string(), c.to_uppercase()))
+            .collect();
+        for seed in 1..4 {
+            let ix = random_index(seed);
+            for today in [9_050, 9_150, 9_250, 9_500] {
+                let today = date_of(today);
+                for filter in [
+                    StatsFilter::default(),
+                    StatsFilter {
+                        section: Some("tsr".into()),
+                        ..Default::default()
+                    },
+                    StatsFilter {
+                        section: Some(String::new()),
+                        territory: Some("b".into()),
+                        ..Default::default()
+                    },
+                    StatsFilter {
+                        from: Some(date_of(9_100)),
+                        to: Some(date_of(9_300)),
+                        ..Default::default()
+                    },
+                    StatsFilter {
+                        organisation: Some("o2".into()),
+                        ..Default::default()
+                    },
+                ] {
+                    let fast = compute_statistics(&ix, &filter, &today, &reasons, false);
+                    let slow = compute_statistics(&ix, &filter, &today, &reasons, true);
+                    assert_eq!(
+                        serde_json::to_value(&fast.0).unwrap(),
+                        serde_json::to_value(&slow.0).unwrap(),
+                        "seed {seed}, {today}, {filter:?}"
+                    );
+                    assert_eq!(
+                        serde_json::to_value(&fast.1).unwrap(),
+                        serde_json::to_value(&slow.1).unwrap(),
+                        "charts: seed {seed}, {today}, {filter:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn days_round_trip_through_dates() {
+        for text in ["2000-01-01", "2026-11-20", "2099-12-31"] {
+            assert_eq!(date_of(day_of(Some(text))), text);
+        }
+        assert_eq!(day_of(None), 0);
+        assert_eq!(day_of(Some("вчера")), 0);
+        assert_eq!(day_of(Some("1999-05-01")), 1);
     }
 }

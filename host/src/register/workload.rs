@@ -324,7 +324,14 @@ fn walk(sort: &str, which: Which, q: &ListQuery) -> (&'static str, &'static str,
 
 /// A page of the overdue list or the queue (`all`: every row, for exports — streamed by the
 /// caller through [`measures_after`] instead when large).
-pub async fn measures(db: &Db, today: &str, which: Which, q: &ListQuery, all: bool) -> Result<MeasurePage> {
+pub async fn measures(
+    db: &Db,
+    facts: Option<&super::facts::FactsIndex>,
+    today: &str,
+    which: Which,
+    q: &ListQuery,
+    all: bool,
+) -> Result<MeasurePage> {
     let (page, per_page) = (q.page(), q.per_page());
     let offset = if all {
         0
@@ -332,7 +339,18 @@ pub async fn measures(db: &Db, today: &str, which: Which, q: &ListQuery, all: bo
         u64::from(page - 1) * u64::from(per_page)
     };
     let limit = if all { DEEPEST as u32 } else { per_page };
-    let (items, total, _) = measures_from(db, today, which, q, offset.min(DEEPEST), limit, None).await?;
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    // Counted by the statistics index when it knows the answer; else the list counts itself.
+    let known = facts.and_then(|f| {
+        f.open_count(
+            today,
+            which == Which::Overdue,
+            given(&q.section).as_deref(),
+            given(&q.org).as_deref(),
+            given(&q.territory).as_deref(),
+        )
+    });
+    let (items, total, _) = measures_from(db, today, which, q, offset.min(DEEPEST), limit, None, known).await?;
     Ok(MeasurePage {
         today: today.to_string(),
         total,
@@ -352,10 +370,11 @@ pub async fn measures_after(
     after: Option<&str>,
     limit: u32,
 ) -> Result<(Vec<MeasureLine>, Option<String>)> {
-    let (items, _, next) = measures_from(db, today, which, q, 0, limit, after).await?;
+    let (items, _, next) = measures_from(db, today, which, q, 0, limit, after, Some(0)).await?;
     Ok((items, next))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measures_from(
     db: &Db,
     today: &str,
@@ -364,6 +383,7 @@ async fn measures_from(
     offset: u64,
     limit: u32,
     after: Option<&str>,
+    known_total: Option<i64>,
 ) -> Result<(Vec<MeasureLine>, i64, Option<String>)> {
     let sort = q.sort_key();
     let (from, index, order_cols, desc) = walk(sort, which, q);
@@ -409,12 +429,17 @@ async fn measures_from(
         where_of(&conditions),
         DEEPEST + 1
     );
-    crate::plans::record(&count_sql, crate::plans::texts(&binds));
-    let mut count = sqlx::query(&count_sql);
-    for b in &binds {
-        count = count.bind(b.as_str());
-    }
-    let total: i64 = count.fetch_one(&db.pool).await?.try_get("n")?;
+    let total: i64 = match known_total {
+        Some(n) => n,
+        None => {
+            crate::plans::record(&count_sql, crate::plans::texts(&binds));
+            let mut count = sqlx::query(&count_sql);
+            for b in &binds {
+                count = count.bind(b.as_str());
+            }
+            count.fetch_one(&db.pool).await?.try_get("n")?
+        }
+    };
     let mut keyed: Vec<&str> = order_cols.clone();
     keyed.push("m.id");
     let dir = if desc { "DESC" } else { "ASC" };

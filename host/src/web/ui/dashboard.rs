@@ -489,7 +489,7 @@ async fn render(
     let names = Names::load(app).await.map_err(fail)?;
     let data = load(app, &today).await.map_err(fail)?;
     let list = q.list();
-    let overdue = workload::measures(&app.db, &today, Which::Overdue, &list, false)
+    let overdue = workload::measures(&app.db, Some(app.facts.as_ref()), &today, Which::Overdue, &list, false)
         .await
         .map_err(fail)?;
     let queue_query = clean(&ListQuery {
@@ -497,12 +497,19 @@ async fn render(
         territory: q.qterritory.clone(),
         page: number(&q.qpage),
         per_page: Some(20),
-        sort: Some("number".into()),
+        sort: Some("due".into()),
         ..ListQuery::default()
     });
-    let queue = workload::measures(&app.db, &today, Which::Unassigned, &queue_query, false)
-        .await
-        .map_err(fail)?;
+    let queue = workload::measures(
+        &app.db,
+        Some(app.facts.as_ref()),
+        &today,
+        Which::Unassigned,
+        &queue_query,
+        false,
+    )
+    .await
+    .map_err(fail)?;
     let organisations = directory::list_organisations(&app.db).await.map_err(fail)?;
 
     let title = "Контроль сроков и нагрузки";
@@ -753,9 +760,18 @@ async fn api_overdue(
     Query(q): Query<DashboardQuery>,
 ) -> Result<Json<MeasurePage>, ApiError> {
     require(&user, OVERSEERS)?;
-    Ok(Json(
-        workload::measures(&app.db, &today(), Which::Overdue, &q.list(), false).await?,
-    ))
+    Ok(Json({
+        app.facts.refresh_if_loaded(&app.db).await?;
+        workload::measures(
+            &app.db,
+            Some(app.facts.as_ref()),
+            &today(),
+            Which::Overdue,
+            &q.list(),
+            false,
+        )
+        .await?
+    }))
 }
 
 async fn api_unassigned(
@@ -764,9 +780,18 @@ async fn api_unassigned(
     Query(q): Query<DashboardQuery>,
 ) -> Result<Json<MeasurePage>, ApiError> {
     require(&user, OVERSEERS)?;
-    Ok(Json(
-        workload::measures(&app.db, &today(), Which::Unassigned, &q.list(), false).await?,
-    ))
+    Ok(Json({
+        app.facts.refresh_if_loaded(&app.db).await?;
+        workload::measures(
+            &app.db,
+            Some(app.facts.as_ref()),
+            &today(),
+            Which::Unassigned,
+            &q.list(),
+            false,
+        )
+        .await?
+    }))
 }
 
 async fn api_export(State(app): State<App>, user: Principal, Query(q): Query<DashboardQuery>) -> Response {
