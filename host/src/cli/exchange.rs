@@ -404,9 +404,11 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
             limit,
             json,
         } => {
-            let messages = exchange::messages_page(&app.db, status.as_deref(), before, limit)
+            // A page of the newest, printed in the order they came.
+            let mut messages = exchange::messages_page(&app.db, status.as_deref(), before, limit)
                 .await?
                 .items;
+            messages.reverse();
             if json {
                 print_json(&messages)?;
             } else {
@@ -434,7 +436,9 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
         }
         ExchangeCommand::Deaths { status, json } => {
             let statuses: Vec<&str> = status.as_deref().into_iter().collect();
-            let records = deaths::page(&app.db, &statuses, None, 1000).await?.items;
+            // The newest thousand, printed in the order they came.
+            let mut records = deaths::page(&app.db, &statuses, None, 1000).await?.items;
+            records.reverse();
             if json {
                 print_json(&records)?;
             } else {
