@@ -404,7 +404,7 @@ mod tests {
     /// alternate and the medians are printed, the machine being shared. SQLite unless
     /// IPRA_OVERHEAD_DATABASE_URL names another database.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "prints figures: cargo test --release -p ipra overhead -- --ignored --nocapture"]
+    #[ignore = "prints figures: cargo test --release --bin ipra overhead -- --ignored --nocapture"]
     async fn overhead_per_query() {
         const ROWS: i64 = 10_000;
         const BATCH: u32 = 1_000;
