@@ -99,7 +99,7 @@ pub fn router(app: App, instance: Instance) -> Router {
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. Requests use a pool of
 /// their own, where each statement is limited to `statement_timeout` and stopped when its client
-/// goes away (`interactive`); the statistics index and the scheduler keep `app`'s pool.
+/// goes away (`interactive`); background work started beside the server keeps `app`'s pool.
 pub async fn serve(
     app: App,
     listen: &str,
