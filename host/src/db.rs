@@ -1,5 +1,10 @@
 //! The register's database: one pool over SQLite (embedded default) or PostgreSQL (by URL),
-//! migrated on open. Queries use `$n` placeholders, which both engines accept.
+//! migrated on open. Queries use `$n` placeholders, which both engines accept. The web server
+//! adds a second pool for interactive work (`interactive`): statement time-outs, and statements
+//! stopped when the client that asked for them has gone away.
+
+pub mod interactive;
+mod sqlite_watch;
 
 use anyhow::{Context, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -35,6 +40,16 @@ pub struct Db {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// Every SQLite connection's settings. A 32 MiB page cache holds an import batch's dirty pages (the
+/// 2 MiB default spilled them to the WAL mid-transaction and read them back); savepoint journals
+/// stay in memory. A writer waits up to [`SQLITE_BUSY_LIMIT`] for another one.
+const SQLITE_SETTINGS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; \
+     PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;";
+
+/// How long a SQLite writer waits for the write lock (`busy_timeout` above).
+const SQLITE_BUSY_LIMIT: Duration = Duration::from_secs(30);
+
 /// The default URL: the SQLite file inside the data directory.
 pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("ipra.sqlite").display())
@@ -69,16 +84,8 @@ impl Db {
                 options
                     .max_connections(4)
                     .after_connect(|conn, _meta| {
-                        // A 32 MiB page cache holds an import batch's dirty pages (the 2 MiB default
-                        // spilled them to the WAL mid-transaction and read them back); savepoint
-                        // journals stay in memory.
                         Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; \
-                                 PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_SETTINGS).await?;
                             Ok(())
                         })
                     })
@@ -98,6 +105,16 @@ impl Db {
             engine,
             url: url.to_string(),
         })
+    }
+
+    /// A second pool over the same database for the web server's requests: each statement a
+    /// request runs is limited to `statement_timeout` (None: no limit) and stopped when the
+    /// request is dropped. Requests run inside [`interactive::Interactive::scope`].
+    pub async fn interactive(
+        &self,
+        statement_timeout: Option<Duration>,
+    ) -> Result<(Db, std::sync::Arc<interactive::Interactive>)> {
+        interactive::open(self, statement_timeout).await
     }
 }
 

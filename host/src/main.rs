@@ -69,6 +69,10 @@ enum Command {
         /// How often the scheduler and the workers look for work, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         tick_ms: u64,
+        /// The longest a statement of a web request may run, in milliseconds (0: no limit);
+        /// background work is not limited.
+        #[arg(long, env = "IPRA_STATEMENT_TIMEOUT_MS", default_value_t = 15_000)]
+        statement_timeout_ms: u64,
     },
     /// Import extracts (files, folders, ZIP) through the FRI connector.
     Import {
@@ -325,6 +329,7 @@ async fn run(cli: Cli) -> Result<i32> {
             demo_count,
             no_scheduler,
             tick_ms,
+            statement_timeout_ms,
         } => {
             let app = open().await?;
             scheduler::seed_jobs(&app).await?;
@@ -337,7 +342,15 @@ async fn run(cli: Cli) -> Result<i32> {
                 let tick = std::time::Duration::from_millis(tick_ms.max(50));
                 tokio::spawn(scheduler::run_loop(app.clone(), instance.clone(), tick, leader.clone()));
             }
-            web::serve(app, &listen, web::Instance { name: instance, leader }).await?;
+            let statement_timeout =
+                (statement_timeout_ms > 0).then(|| std::time::Duration::from_millis(statement_timeout_ms));
+            web::serve(
+                app,
+                &listen,
+                web::Instance { name: instance, leader },
+                statement_timeout,
+            )
+            .await?;
             Ok(0)
         }
         Command::Import {

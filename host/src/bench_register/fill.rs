@@ -746,7 +746,7 @@ impl<'a> Filler<'a> {
                 o(Some(iso(valid_until))),
                 Val::Null,
                 t("[]"),
-                t(format!("{}", SECTIONS[section])),
+                t(SECTIONS[section]),
                 o(org.clone()),
                 Val::Null,
                 o(org.as_ref().map(|_| "rule".to_string())),

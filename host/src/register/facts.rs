@@ -1277,7 +1277,12 @@ fn compute_statistics(
         };
         let mut by_section: Vec<(String, Counts)> = Vec::new();
         let mut section_status: Vec<SectionStatus> = Vec::new();
-        for s in 1..ix.sections.len().min(SECTIONS as usize) {
+        for (s, late) in section_late
+            .iter()
+            .enumerate()
+            .take(ix.sections.len().min(SECTIONS as usize))
+            .skip(1)
+        {
             let bit = F_SECTION + s as u32;
             if measures[bit as usize] == 0 {
                 continue;
@@ -1289,7 +1294,7 @@ fn compute_statistics(
                 executed: 0,
                 not_executed: 0,
                 in_work: 0,
-                overdue: section_late[s],
+                overdue: *late,
             };
             for (key, n) in state_count.iter().enumerate() {
                 let status = (key / 8) % 5;
@@ -1647,7 +1652,7 @@ mod tests {
         ];
         let reasons = ["refused", "moved", "other"];
         for id in 1..=600i64 {
-            let person = (id as u32 + 1) / 2 + (next(3) as u32) * 400;
+            let person = (id as u32).div_ceil(2) + (next(3) as u32) * 400;
             let day = 9_000 + next(400) as Day;
             let territory = ix.territories.id(Some(["a", "b", "c"][next(3) as usize]));
             let flags = [ACTIVE, ACTIVE, SUPERSEDED, 0][next(4) as usize] | if next(5) == 0 { CHILD } else { 0 };

@@ -6,6 +6,7 @@ pub mod chart;
 mod exchange_api;
 pub mod export;
 pub mod export_stream;
+mod interactive;
 pub(crate) mod ui;
 
 use crate::app::App;
@@ -49,6 +50,12 @@ impl ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
+        if crate::db::interactive::is_stopped_statement(&e) {
+            tracing::warn!("statement stopped: {e:#}");
+            crate::db::interactive::note_timeout();
+            let timeout = crate::db::interactive::current_timeout();
+            return interactive::too_slow(interactive::too_slow_message(timeout));
+        }
         tracing::error!("request failed: {e:#}");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -87,6 +94,8 @@ pub fn router(app: App, instance: Instance) -> Router {
         .route("/api/v1/ipras/{id}", get(get_ipra))
         .route("/api/v1/ipras/{id}/source", get(get_source))
         .route("/api/v1/plugins", get(list_plugins))
+        .route("/api/v1/admin/diagnostics/slow-query", get(interactive::slow_query_api))
+        .route("/admin/diagnostics/slow-query", get(interactive::slow_query_page))
         .merge(api::routes())
         .merge(exchange_api::routes())
         .merge(ui::routes())
@@ -94,12 +103,22 @@ pub fn router(app: App, instance: Instance) -> Router {
         .with_state(app)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
-pub async fn serve(app: App, listen: &str, instance: Instance) -> anyhow::Result<()> {
+/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. Requests use a pool of
+/// their own, where each statement is limited to `statement_timeout` and stopped when its client
+/// goes away (`interactive`); background work started beside the server keeps `app`'s pool.
+pub async fn serve(
+    app: App,
+    listen: &str,
+    instance: Instance,
+    statement_timeout: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("не удалось занять адрес {listen}"))?;
     let addr = listener.local_addr()?;
+    let (db, rules) = app.db.interactive(statement_timeout).await?;
+    let mut requests = app.clone();
+    requests.db = db;
     tracing::info!(%addr, database = app.db.engine.name(), "serving");
     // The statistics index: loaded before the first request when the register is small, else in
     // the background while the server already answers (lists do without it meanwhile).
@@ -114,7 +133,8 @@ pub async fn serve(app: App, listen: &str, instance: Instance) -> anyhow::Result
         });
     }
     println!("Сервер ИПРА слушает http://{addr}/ (база: {})", app.db.engine.name());
-    axum::serve(listener, router(app, instance))
+    let service = router(requests, instance).layer(axum::middleware::from_fn_with_state(rules, interactive::watch));
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
@@ -234,6 +254,7 @@ const OPENAPI_PARTS: &[&str] = &[
     include_str!("openapi/execution.json"),
     include_str!("openapi/stats.json"),
     include_str!("openapi/admin.json"),
+    include_str!("openapi/diagnostics.json"),
 ];
 
 pub fn openapi_document() -> &'static str {

@@ -95,7 +95,10 @@ fn prefix_range(column: &str, prefix: &str, binds: &mut Vec<String>) -> String {
 }
 
 /// The filter's conditions, each with the index that can lead to its rows, and the binds.
-fn conditions(f: &AuditFilter) -> Result<(Vec<(String, Option<&'static str>)>, Vec<String>)> {
+/// A condition of the filter and the index that can lead to its rows.
+type Condition = (String, Option<&'static str>);
+
+fn conditions(f: &AuditFilter) -> Result<(Vec<Condition>, Vec<String>)> {
     let from = check_day(&f.from, "Дата с").map_err(anyhow::Error::msg)?;
     let to = check_day(&f.to, "Дата по").map_err(anyhow::Error::msg)?;
     let mut binds = Vec::new();

@@ -1,0 +1,195 @@
+//! The interactive rules of `ipra serve` end to end, on SQLite and PostgreSQL: a request whose
+//! statement runs past the statement time-out is cut off with a Russian 503 while the server
+//! keeps serving others, and a client that goes away has its statement stopped at once. The slow
+//! statement is the administrators' diagnostic route (`/api/v1/admin/diagnostics/slow-query`).
+
+mod common;
+
+use common::{http, login, Backend, Env, BACKENDS};
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery";
+
+fn env_with_users(backend: Backend) -> Env {
+    let env = Env::new(backend);
+    env.add_user("admin", "administrator", None, PASSWORD);
+    env.add_user("coordinator", "coordinator", None, PASSWORD);
+    env
+}
+
+/// Sends a GET and leaves the answer unread: the caller drops the stream to go away.
+fn start_get(addr: &str, path: &str, cookie: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .expect("send");
+    stream
+}
+
+/// PostgreSQL backends of this database running the diagnostic's `pg_sleep` now.
+fn sleeping_backends(env: &Env) -> i64 {
+    env.scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' \
+         AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+    )
+}
+
+#[test]
+fn a_slow_statement_is_cut_off_while_others_are_served() {
+    for backend in BACKENDS {
+        let env = env_with_users(backend);
+        let server = env.serve(&["--statement-timeout-ms", "4000"]);
+        let addr = server.addr.clone();
+        let (cookie, _) = login(&addr, "admin", PASSWORD);
+        let auth = [("Cookie", cookie.as_str())];
+
+        // Only administrators may run the check.
+        let (coordinator, _) = login(&addr, "coordinator", PASSWORD);
+        let refused = http(
+            &addr,
+            "GET",
+            "/api/v1/admin/diagnostics/slow-query?seconds=1",
+            &[("Cookie", coordinator.as_str())],
+            None,
+        );
+        assert_eq!(refused.status, 403, "{}", refused.body);
+        let bad = http(
+            &addr,
+            "GET",
+            "/api/v1/admin/diagnostics/slow-query?seconds=0",
+            &auth,
+            None,
+        );
+        assert_eq!(bad.status, 400, "{}", bad.body);
+
+        // A statement of a minute, under a 4 s time-out.
+        let started = Instant::now();
+        let slow = {
+            let (addr, cookie) = (addr.clone(), cookie.clone());
+            std::thread::spawn(move || {
+                let response = http(
+                    &addr,
+                    "GET",
+                    "/api/v1/admin/diagnostics/slow-query?seconds=60",
+                    &[("Cookie", cookie.as_str())],
+                    None,
+                );
+                (response, started.elapsed())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(500));
+        for _ in 0..3 {
+            let reports = http(&addr, "GET", "/api/v1/reports", &auth, None);
+            assert_eq!(reports.status, 200, "{backend:?}: {}", reports.body);
+            assert_eq!(http(&addr, "GET", "/api/v1/health", &[], None).status, 200);
+        }
+        assert!(
+            !slow.is_finished(),
+            "{backend:?}: the other requests were answered while the slow one still ran"
+        );
+
+        let (response, took) = slow.join().expect("slow request");
+        assert_eq!(response.status, 503, "{backend:?}: {}", response.body);
+        let error = &response.json()["error"];
+        assert_eq!(error["code"], "query-timeout", "{backend:?}: {error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("дольше 4 с") && message.contains("Сузьте отбор"),
+            "{backend:?}: {message}"
+        );
+        assert!(
+            took < Duration::from_secs(30),
+            "{backend:?}: stopped well before the statement's minute, took {took:?}"
+        );
+
+        // The connections went back healthy: everything works on, the check itself included.
+        for _ in 0..6 {
+            assert_eq!(http(&addr, "GET", "/api/v1/reports", &auth, None).status, 200);
+        }
+        let quick = http(
+            &addr,
+            "GET",
+            "/api/v1/admin/diagnostics/slow-query?seconds=1",
+            &auth,
+            None,
+        );
+        assert_eq!(quick.status, 200, "{backend:?}: {}", quick.body);
+        assert_eq!(quick.json()["finished"], true);
+        assert_eq!(quick.json()["statement_timeout_ms"], 4000);
+
+        // A page answers with the HTML error page.
+        let page = http(&addr, "GET", "/admin/diagnostics/slow-query?seconds=60", &auth, None);
+        assert_eq!(page.status, 503, "{backend:?}: {}", page.body);
+        assert!(
+            page.body.contains("<html") && page.body.contains("дольше 4 с") && page.body.contains("Сузьте отбор"),
+            "{backend:?}: {}",
+            page.body
+        );
+    }
+}
+
+#[test]
+fn a_client_that_goes_away_has_its_statement_stopped() {
+    for backend in BACKENDS {
+        let env = env_with_users(backend);
+        // No time-out at all: only the client's leaving can stop the statements.
+        let server = env.serve(&["--statement-timeout-ms", "0"]);
+        let addr = server.addr.clone();
+        let (cookie, _) = login(&addr, "admin", PASSWORD);
+
+        // More slow requests than the web pool has connections (4 on SQLite, 8 on PostgreSQL):
+        // while they run, nothing else that needs the database can be served.
+        let clients: Vec<TcpStream> = (0..8)
+            .map(|_| start_get(&addr, "/api/v1/admin/diagnostics/slow-query?seconds=120", &cookie))
+            .collect();
+        if backend == Backend::Postgres {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while sleeping_backends(&env) < 8 {
+                assert!(Instant::now() < deadline, "the slow statements did not start");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        } else {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+
+        let gone = Instant::now();
+        drop(clients);
+        if backend == Backend::Postgres {
+            // pg_stat_activity shows no statement left running within moments.
+            let deadline = gone + Duration::from_secs(10);
+            while sleeping_backends(&env) > 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "statements still run 10 s after their clients left"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+
+        // The next request needs a connection of the pool: it is served at once, where before
+        // it waited for the pool's 30 s and failed while the statements ran their two minutes.
+        let auth = [("Cookie", cookie.as_str())];
+        let reports = http(&addr, "GET", "/api/v1/reports", &auth, None);
+        let took = gone.elapsed();
+        assert_eq!(reports.status, 200, "{backend:?}: {}", reports.body);
+        assert!(
+            took < Duration::from_secs(25),
+            "{backend:?}: the connections came free only after {took:?}"
+        );
+        for _ in 0..8 {
+            assert_eq!(http(&addr, "GET", "/api/v1/reports", &auth, None).status, 200);
+        }
+        let quick = http(
+            &addr,
+            "GET",
+            "/api/v1/admin/diagnostics/slow-query?seconds=1",
+            &auth,
+            None,
+        );
+        assert_eq!(quick.status, 200, "{backend:?}: {}", quick.body);
+    }
+}
