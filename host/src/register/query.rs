@@ -410,8 +410,8 @@ fn conditions(
     }
     if let Some(v) = non_empty(&filter.q) {
         let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-        if v.chars().any(char::is_alphabetic) {
-            // Letters: the beginning of the surname or of the full name.
+        if !v.chars().any(|c| c.is_ascii_digit()) {
+            // No digits: the beginning of the surname or of the full name.
             let words: Vec<&str> = v.split_whitespace().collect();
             let name = words.join(" ").to_uppercase();
             push(
