@@ -412,7 +412,6 @@ impl Index {
             territory,
             len,
             flags: (loaded.flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
-            ..IpraFact::default()
         };
         self.add_person(loaded.person, slot as u32);
         self.count_load(slot, 1);
@@ -430,7 +429,6 @@ impl Index {
             territory,
             len: 0,
             flags: (flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
-            ..IpraFact::default()
         });
         let i = usize::try_from(id).unwrap_or(0);
         if self.slots.len() <= i {
