@@ -4,6 +4,7 @@
 //! stopped when the client that asked for them has gone away.
 
 pub mod interactive;
+pub mod bulk_read;
 mod sqlite_watch;
 
 use anyhow::{Context, Result};

@@ -156,7 +156,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Statistics of execution (seed 000) by period, territory and department.
+    /// Statistics of execution by period, territory and department.
     Stats {
         #[arg(long)]
         from: Option<String>,

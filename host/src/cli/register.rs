@@ -198,7 +198,7 @@ pub enum FollowUpsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Request a clarification of TSR items from the MSE institution (seed 001), with the citizen's consent.
+    /// Request a clarification of TSR items from the MSE institution, with the citizen's consent.
     TsrClarify {
         #[arg(long)]
         ipra: i64,

@@ -551,18 +551,7 @@ impl FactsIndex {
             .await?
             .try_get("n")?;
         let started = Instant::now();
-        let mut index = match db.engine {
-            Engine::Sqlite => {
-                use sqlx::Connection;
-                let mut conn = sqlx::SqliteConnection::connect(&db.url).await?;
-                bulk_load::<sqlx::Sqlite>(&mut conn, "group_concat").await?
-            }
-            Engine::Postgres => {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(&db.url).await?;
-                bulk_load::<sqlx::Postgres>(&mut conn, "string_agg").await?
-            }
-        };
+        let mut index = bulk_load(db).await?;
         index.loaded = true;
         tracing::info!(
             ipras = index.ipras.len(),
@@ -655,76 +644,82 @@ impl FactsIndex {
     }
 }
 
-/// Reads the whole register into a new index through a native connection (the `Any` driver
-/// copies every value of every row; a million persons' eleven million measures are read here in
-/// one ordered pass of each table, decoded in place).
-async fn bulk_load<DB>(conn: &mut DB::Connection, string_agg: &str) -> Result<Index>
-where
-    DB: sqlx::Database,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-    for<'r> &'r str: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
-    for<'r> i64: sqlx::Decode<'r, DB> + sqlx::Type<DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-{
-    use futures_util::TryStreamExt;
-    let mut index = Index::default();
-    {
-        let mut rows =
-            sqlx::raw_sql("SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras ORDER BY id")
-                .fetch(&mut *conn);
-        while let Some(r) = rows.try_next().await? {
-            let id: i64 = r.try_get(0)?;
-            let status: &str = r.try_get(5)?;
-            let mut flags = 0;
-            if r.try_get::<i64, _>(4)? != 0 {
-                flags |= CHILD;
-            }
-            match status {
-                "active" => flags |= ACTIVE,
-                "superseded" => flags |= SUPERSEDED,
-                _ => {}
-            }
-            let day = day_of(Some(r.try_get::<&str, _>(2)?));
-            let territory = index.territories.id(r.try_get::<Option<&str>, _>(3)?);
-            index.insert_bare(
-                id,
-                u32::try_from(r.try_get::<i64, _>(1)?).unwrap_or(u32::MAX),
-                day,
-                territory,
-                flags,
-            );
+/// The IPRAs of a bulk load, read into the index.
+struct IpraRows(Index);
+
+impl crate::db::bulk_read::RowSink for IpraRows {
+    fn row(&mut self, r: &[Option<&str>]) {
+        let (Some(id), Some(person)) = (
+            r[0].and_then(|v| v.parse::<i64>().ok()),
+            r[1].and_then(|v| v.parse::<i64>().ok()),
+        ) else {
+            return;
+        };
+        let mut flags = 0;
+        if r[4].is_some_and(|v| v != "0") {
+            flags |= CHILD;
         }
+        match r[5] {
+            Some("active") => flags |= ACTIVE,
+            Some("superseded") => flags |= SUPERSEDED,
+            _ => {}
+        }
+        let ix = &mut self.0;
+        let territory = ix.territories.id(r[3]);
+        ix.insert_bare(id, u32::try_from(person).unwrap_or(u32::MAX), day_of(r[2]), territory, flags);
     }
+}
+
+/// The measures of a bulk load, appended to their IPRAs.
+struct MeasureRows(Index);
+
+impl crate::db::bulk_read::RowSink for MeasureRows {
+    fn row(&mut self, r: &[Option<&str>]) {
+        let ix = &mut self.0;
+        let Some(slot) = r[0].and_then(|v| v.parse::<i64>().ok()).and_then(|id| ix.slot(id)) else {
+            return;
+        };
+        let status = measure_status(r[2].unwrap_or_default());
+        let reasons = match r[5] {
+            Some(lists) => {
+                let lists: Vec<Vec<String>> = serde_json::from_str(&format!("[{lists}]")).unwrap_or_default();
+                let codes: Vec<String> = lists.into_iter().flatten().collect();
+                ix.reason_set(&codes)
+            }
+            None => 0,
+        };
+        let fact = MeasureFact {
+            org: ix.orgs.id(r[3]),
+            due: day_of(r[4]),
+            reasons,
+            section: u8::try_from(ix.sections.id_of(r[1].unwrap_or_default())).unwrap_or(u8::MAX),
+            status,
+        };
+        ix.append_measure(slot, fact);
+    }
+}
+
+/// Reads the whole register into a new index: one ordered pass over the IPRAs and one over the
+/// measures (with the reasons of the not executed), read in bulk (see `db::bulk_read`).
+async fn bulk_load(db: &Db) -> Result<Index> {
+    use crate::db::bulk_read::for_each_row;
+    let IpraRows(index) = for_each_row(
+        db,
+        "SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras ORDER BY id",
+        IpraRows(Index::default()),
+    )
+    .await?;
+    let string_agg = match db.engine {
+        Engine::Sqlite => "group_concat",
+        Engine::Postgres => "string_agg",
+    };
     let sql = format!(
         "SELECT m.ipra_id, m.section, m.status, m.assigned_ogrn, m.due_date, \
          CASE WHEN m.status = 'not-executed' THEN (SELECT {string_agg}(e.reasons, ',') FROM execution_records e \
          WHERE e.measure_id = m.id AND e.result = 'not-executed') END \
          FROM measures m ORDER BY m.id"
     );
-    let mut rows = sqlx::raw_sql(&sql).fetch(&mut *conn);
-    while let Some(r) = rows.try_next().await? {
-        let Some(slot) = index.slot(r.try_get::<i64, _>(0)?) else {
-            continue;
-        };
-        let status = measure_status(r.try_get::<&str, _>(2)?);
-        let reasons = match r.try_get::<Option<&str>, _>(5)? {
-            Some(lists) => {
-                let lists: Vec<Vec<String>> = serde_json::from_str(&format!("[{lists}]")).unwrap_or_default();
-                let codes: Vec<String> = lists.into_iter().flatten().collect();
-                index.reason_set(&codes)
-            }
-            None => 0,
-        };
-        let fact = MeasureFact {
-            org: index.orgs.id(r.try_get::<Option<&str>, _>(3)?),
-            due: day_of(r.try_get::<Option<&str>, _>(4)?),
-            reasons,
-            section: u8::try_from(index.sections.id_of(r.try_get::<&str, _>(1)?)).unwrap_or(u8::MAX),
-            status,
-        };
-        index.append_measure(slot, fact);
-    }
-    drop(rows);
+    let MeasureRows(mut index) = for_each_row(db, &sql, MeasureRows(index)).await?;
     index.compact_if_wasteful();
     for slot in 0..index.ipras.len() {
         index.count_load(slot, 1);
