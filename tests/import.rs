@@ -25,6 +25,49 @@ fn register_rows(env: &Env) -> (i64, i64, i64, i64) {
     )
 }
 
+/// What every import leaves true of the register, however its files were grouped: each IPRA row
+/// carries the list's columns as its person and measures give them, and a journal row; each stored
+/// source document has its IPRAs (no file stored in part); one IPRA in force per person, the
+/// replaced ones with no open measures.
+fn assert_register_consistent(env: &Env) {
+    let checks = [
+        (
+            "IPRA rows whose name or territory differ from their person's",
+            "SELECT COUNT(*) FROM ipras i JOIN persons p ON p.id = i.person_id \
+             WHERE i.search_name <> COALESCE(p.search_name, '') OR COALESCE(i.territory_code, '') <> COALESCE(p.territory_code, '')",
+        ),
+        (
+            "IPRA rows whose measures_count is not their number of measures",
+            "SELECT COUNT(*) FROM ipras i WHERE i.measures_count <> (SELECT COUNT(*) FROM measures m WHERE m.ipra_id = i.id)",
+        ),
+        (
+            "IPRA rows whose open_due_min is not the earliest due date of their open measures",
+            "SELECT COUNT(*) FROM ipras i WHERE COALESCE(i.open_due_min, '') <> \
+             COALESCE((SELECT MIN(m.due_date) FROM measures m WHERE m.ipra_id = i.id AND m.status = 'open'), '')",
+        ),
+        (
+            "IPRAs without a journal row",
+            "SELECT COUNT(*) FROM ipras i WHERE NOT EXISTS (SELECT 1 FROM register_changes c WHERE c.ipra_id = i.id)",
+        ),
+        (
+            "source documents stored without their IPRAs",
+            "SELECT COUNT(*) FROM source_documents s WHERE NOT EXISTS (SELECT 1 FROM ipras i WHERE i.source_document_id = s.id)",
+        ),
+        (
+            "persons with more than one IPRA in force",
+            "SELECT COUNT(*) FROM (SELECT person_id FROM ipras WHERE status = 'active' GROUP BY person_id HAVING COUNT(*) > 1) x",
+        ),
+        (
+            "replaced IPRAs not pointing to a newer one, or with open measures",
+            "SELECT COUNT(*) FROM ipras i WHERE i.status = 'superseded' AND (i.superseded_by IS NULL \
+             OR EXISTS (SELECT 1 FROM measures m WHERE m.ipra_id = i.id AND m.status = 'open'))",
+        ),
+    ];
+    for (what, sql) in checks {
+        assert_eq!(env.scalar(sql), 0, "{what}");
+    }
+}
+
 fn samples_import_idempotently(backend: Backend) {
     let env = Env::new(backend);
     let samples = fri_samples();
@@ -249,24 +292,39 @@ fn demo_files(env: &Env, count: usize, seed: u64) -> (PathBuf, Vec<PathBuf>) {
 }
 
 /// Demo extracts: valid, several versions, adults and children, and superseding IPRAs keep history.
+/// Most IPRAs they replace are in the same group of files as the new one (written together in a few
+/// statements per table): the real run reports what the dry run, written file by file, predicted.
 #[test]
 fn demo_extracts_import_with_supersession() {
     for backend in BACKENDS {
         let env = Env::new(backend);
         let (out, mut files) = demo_files(&env, 120, 3);
-        let (code, report) = env.run_json(&["import", out.to_str().unwrap(), "--json"]);
-        assert_eq!(code, 0, "{report}");
+        let (_, dry) = env.run_json(&["import", out.to_str().unwrap(), "--dry-run", "--json"]);
+        let run = env
+            .ipra()
+            .env("IPRA_LOG", "ipra=debug")
+            .args(["import", out.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(run.status.code(), Some(0), "{report}");
+        // No group had to be written again file by file: the bulk writes hold for demo extracts.
+        let log = String::from_utf8_lossy(&run.stderr);
+        assert!(!log.contains("written again file by file"), "{log}");
+        for count in ["imported", "unchanged", "superseded", "files", "bytes"] {
+            assert_eq!(report[count], dry[count], "{count}: {report} / {dry}");
+        }
         assert!(report["superseded"].as_u64().unwrap() >= 1, "{report}");
         let superseded =
             env.scalar("SELECT COUNT(*) FROM ipras WHERE status = 'superseded' AND superseded_by IS NOT NULL");
         assert_eq!(superseded as u64, report["superseded"].as_u64().unwrap());
-        // One IPRA in force per person; the older ones kept as history.
-        assert_eq!(
-            env.scalar("SELECT COUNT(*) FROM (SELECT person_id FROM ipras WHERE status = 'active' GROUP BY person_id HAVING COUNT(*) > 1) x"),
-            0
-        );
+        assert_register_consistent(&env);
         assert!(env.scalar("SELECT COUNT(*) FROM ipras WHERE is_child = 1") > 0);
         assert!(env.scalar("SELECT COUNT(DISTINCT document_version) FROM ipras") >= 2);
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM import_outcomes WHERE outcome IN ('imported', 'imported-superseded')"),
+            120
+        );
 
         // Importing the files again, in reverse order one by one, changes nothing.
         files.reverse();
@@ -278,7 +336,52 @@ fn demo_extracts_import_with_supersession() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (_, again) = env.run_json(&args);
         assert_eq!(again["imported"], 0);
+        assert_eq!(again["unchanged"], 30);
         assert_eq!(register_rows(&env), before);
+    }
+}
+
+/// An import killed mid-way (SIGKILL, no chance to clean up) leaves whole files only: every file it
+/// stored has all of its IPRAs, measures, journal rows and outcomes; importing again stores the rest.
+#[test]
+fn a_killed_import_leaves_whole_files() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let total = 400;
+        let (out, _) = demo_files(&env, total, 17);
+        env.run_ok(&["migrate"]);
+        let mut child = env
+            .ipra()
+            .args(["import", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Killed as soon as a first group of files is committed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while env.scalar("SELECT COUNT(*) FROM ipras") == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "killed before it ended");
+        let stored = env.scalar("SELECT COUNT(*) FROM ipras");
+        assert!(
+            stored > 0 && stored < total as i64,
+            "killed mid-way: {stored} of {total}"
+        );
+        assert_register_consistent(&env);
+        assert_eq!(
+            env.scalar("SELECT COUNT(DISTINCT file) FROM import_outcomes"),
+            env.scalar("SELECT COUNT(*) FROM source_documents"),
+            "each stored file has its outcomes, and only they"
+        );
+
+        let (code, report) = env.run_json(&["import", out.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{report}");
+        assert_eq!(report["imported"].as_i64().unwrap() + stored, total as i64, "{report}");
+        assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), total as i64);
+        assert_register_consistent(&env);
     }
 }
 

@@ -1,9 +1,10 @@
 //! The import pipeline: files → connector plugin `import` → section mapping → department plugins
 //! `import` (claims) → register, parsing on worker threads while one writer stores in order.
 //!
-//! Each file is stored whole or not at all (files go straight into batched transactions; a batch in which
-//! a file fails part-way is rolled back and written again with a savepoint per file); a
-//! rejected file is reported with file, record, field and a Russian message, and copied to quarantine.
+//! Each file is stored whole or not at all (a group of files is written in one transaction, a few
+//! statements per table for all of them; a group in which a file fails is rolled back and written
+//! again file by file, each with a savepoint); a rejected file is reported with file, record, field
+//! and a Russian message, and copied to quarantine.
 
 use super::deadlines;
 use super::reference::ReferenceSnapshot;
@@ -23,11 +24,12 @@ use std::time::{Duration, Instant};
 
 /// Larger inputs are refused before any parsing.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
-/// Files per transaction: commits are amortised; a failing file makes its batch be written again
-/// with a savepoint per file.
+/// Files per transaction, written together: commits and statements are amortised; a failing file
+/// makes its group be written again with a savepoint per file.
 const BATCH_FILES: usize = 64;
-/// How far parsing may run ahead of the writer (bounds memory whatever the number of files).
-const WINDOW: usize = 32;
+/// How far parsing may run ahead of the writer (bounds memory whatever the number of files): past a
+/// whole group, so that parsing goes on while the writer stores one.
+const WINDOW: usize = 4 * BATCH_FILES;
 
 #[derive(Clone)]
 pub struct ImportOptions {
@@ -493,6 +495,22 @@ pub async fn run(
     files: Vec<InputFile>,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
+    run_stream(db, plugins, reference, Box::new(files.into_iter()), opts).await
+}
+
+/// Files for [`run_stream`], taken one at a time as parsing goes on. The stream may block: a
+/// stream that waits while its producer makes the next files (`ipra bench import` generates its
+/// extracts as they are consumed) gets what it has so far written and committed meanwhile.
+pub type InputStream = Box<dyn Iterator<Item = InputFile> + Send>;
+
+/// [`run`] over a stream of files that need not exist before the import starts.
+pub async fn run_stream(
+    db: &Db,
+    plugins: &Arc<PluginHost>,
+    reference: &Arc<ReferenceSnapshot>,
+    inputs: InputStream,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
     let connector = plugins
         .get(&opts.connector)
         .filter(|p| plugins.is_enabled(p))
@@ -522,14 +540,15 @@ pub async fn run(
     };
     report.run_id = run_id;
 
-    let total = files.len();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ParsedFile>(WINDOW);
-    let next = Arc::new(AtomicUsize::new(0));
-    let written = Arc::new(AtomicUsize::new(0));
-    let files = Arc::new(files);
+    // The stream with the index of its next file; `taken` counts the files taken from it, `consumed`
+    // those the writer has taken in order.
+    let source = Arc::new(std::sync::Mutex::new((0usize, inputs)));
+    let taken = Arc::new(AtomicUsize::new(0));
+    let consumed = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..opts.workers.max(1) {
-        let (tx, next, written, files) = (tx.clone(), next.clone(), written.clone(), files.clone());
+        let (tx, source, taken, consumed) = (tx.clone(), source.clone(), taken.clone(), consumed.clone());
         let (plugins, reference, connector, departments) = (
             plugins.clone(),
             reference.clone(),
@@ -546,15 +565,19 @@ pub async fn run(
                 today: deadlines::format_date(deadlines::today()),
             };
             loop {
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                if index >= files.len() {
-                    break;
-                }
+                let (index, input) = {
+                    let mut source = source.lock().unwrap_or_else(|e| e.into_inner());
+                    let Some(input) = source.1.next() else { break };
+                    let index = source.0;
+                    source.0 += 1;
+                    taken.store(source.0, Ordering::SeqCst);
+                    (index, input)
+                };
                 // Stay within a window of the writer so memory stays flat on huge runs.
-                while index >= written.load(Ordering::SeqCst) + WINDOW {
+                while index >= consumed.load(Ordering::SeqCst) + WINDOW {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                if tx.blocking_send(parser.parse(index, files[index].clone())).is_err() {
+                if tx.blocking_send(parser.parse(index, input)).is_err() {
                     break;
                 }
             }
@@ -562,80 +585,64 @@ pub async fn run(
     }
     drop(tx);
 
-    let mut conn = db.pool.acquire().await?;
-    let mut batch = conn.begin().await?;
-    let mut in_batch = 0usize;
-    let mut pending: BTreeMap<usize, ParsedFile> = BTreeMap::new();
-    let mut expected = 0usize;
-    let received_at = now();
-    let mut last_commit = Instant::now();
-    let mut outcomes = Outcomes {
-        run_id,
-        rows: Vec::new(),
+    let mut writer = Writer {
+        bulk: !opts.dry_run,
+        outcomes: Outcomes {
+            run_id,
+            rows: Vec::new(),
+        },
+        received_at: now(),
+        opts,
+        written: 0,
     };
-    // The files of the open batch (kept to write them again should one fail part-way) and the
-    // report as it was when the batch began. A dry run, never committed, gives each file its own
-    // savepoint instead.
-    let mut batch_files: Vec<ParsedFile> = Vec::new();
-    let mut mark = ReportMark::of(&report);
-    while expected < total {
-        let Some(file) = rx.recv().await else { break };
+    // A dry run, never committed, keeps one transaction for all files and gives each its own savepoint.
+    let mut target = if opts.dry_run {
+        Target::DryRun(db.pool.begin().await?)
+    } else {
+        Target::Commit(db.pool.acquire().await?)
+    };
+    // The files taken in order and not yet written: written together, in one transaction.
+    let mut group: Vec<ParsedFile> = Vec::new();
+    let mut pending: BTreeMap<usize, ParsedFile> = BTreeMap::new();
+    let (mut received, mut expected) = (0usize, 0usize);
+    let mut group_started = Instant::now();
+    loop {
+        let file = match rx.try_recv() {
+            Ok(file) => Some(file),
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => None,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                // Every file taken from the stream is here: the stream is waiting for its producer,
+                // so what came so far is written now rather than when more comes.
+                if !group.is_empty() && taken.load(Ordering::SeqCst) == received {
+                    writer.write(&mut target, &mut group, &mut report).await?;
+                    group_started = Instant::now();
+                }
+                rx.recv().await
+            }
+        };
+        let Some(file) = file else { break };
+        received += 1;
         pending.insert(file.index, file);
         while let Some(file) = pending.remove(&expected) {
-            let atomic = opts.dry_run;
-            let mut replayed = false;
-            if write_file(
-                &mut batch,
-                &file,
-                atomic,
-                &mut outcomes,
-                &received_at,
-                opts,
-                &mut report,
-            )
-            .await?
-                == Written::Replay
-            {
-                // Undo the whole batch, then write its files again, each whole or not at all.
-                batch.rollback().await?;
-                mark.restore(&mut report);
-                outcomes.rows.clear();
-                batch = conn.begin().await?;
-                batch_files.push(file);
-                for file in &batch_files {
-                    write_file(&mut batch, file, true, &mut outcomes, &received_at, opts, &mut report).await?;
-                }
-                replayed = true;
-            } else if !opts.dry_run {
-                batch_files.push(file);
+            if group.is_empty() {
+                group_started = Instant::now();
             }
+            group.push(file);
             expected += 1;
-            written.store(expected, Ordering::SeqCst);
-            in_batch += 1;
-            if let Some(progress) = &opts.progress {
-                progress(expected as u64);
-            }
-            let full = in_batch >= BATCH_FILES || last_commit.elapsed() > Duration::from_millis(500);
-            if !opts.dry_run && (full || replayed) {
-                outcomes.flush(&mut batch).await?;
-                batch.commit().await?;
-                batch = conn.begin().await?;
-                batch_files.clear();
-                mark = ReportMark::of(&report);
-                in_batch = 0;
-                last_commit = Instant::now();
+            consumed.store(expected, Ordering::SeqCst);
+            if group.len() >= BATCH_FILES || group_started.elapsed() > Duration::from_millis(500) {
+                writer.write(&mut target, &mut group, &mut report).await?;
             }
         }
     }
-    if opts.dry_run {
+    writer.write(&mut target, &mut group, &mut report).await?;
+    if let Target::DryRun(batch) = target {
         batch.rollback().await?;
-    } else {
-        outcomes.flush(&mut batch).await?;
-        batch.commit().await?;
     }
     for worker in workers {
         let _ = worker.join();
     }
+    let total = taken.load(Ordering::SeqCst);
     if expected < total {
         anyhow::bail!("обработка остановлена: разобрано {expected} файлов из {total}");
     }
@@ -655,6 +662,344 @@ pub async fn run(
         .await?;
     }
     Ok(report)
+}
+
+/// Where the writer writes: a connection on which each group is a transaction, committed, or the
+/// one transaction of a dry run.
+enum Target {
+    Commit(sqlx::pool::PoolConnection<sqlx::Any>),
+    DryRun(sqlx::Transaction<'static, sqlx::Any>),
+}
+
+/// The single writer: stores groups of parsed files in order.
+struct Writer<'a> {
+    /// Whether a group is written in a few statements per table for all its files (else file by file).
+    bulk: bool,
+    outcomes: Outcomes,
+    received_at: String,
+    opts: &'a ImportOptions,
+    /// Files written so far.
+    written: u64,
+}
+
+impl Writer<'_> {
+    /// Writes `group` (emptied) in a transaction of its own, committed — or, in a dry run, in the
+    /// run's transaction, each file in a savepoint.
+    async fn write(
+        &mut self,
+        target: &mut Target,
+        group: &mut Vec<ParsedFile>,
+        report: &mut ImportReport,
+    ) -> Result<()> {
+        if group.is_empty() {
+            return Ok(());
+        }
+        let (received_at, opts) = (self.received_at.as_str(), self.opts);
+        match target {
+            Target::DryRun(batch) => {
+                for file in group.iter() {
+                    write_file(batch, file, true, &mut self.outcomes, received_at, opts, report).await?;
+                }
+            }
+            Target::Commit(conn) => {
+                let mark = ReportMark::of(report);
+                let mut batch = conn.begin().await?;
+                let written = if self.bulk {
+                    write_bulk(&mut batch, group, &mut self.outcomes, received_at, opts, report).await?
+                } else {
+                    let mut written = Written::Done;
+                    for file in group.iter() {
+                        written =
+                            write_file(&mut batch, file, false, &mut self.outcomes, received_at, opts, report).await?;
+                        if written == Written::Replay {
+                            break;
+                        }
+                    }
+                    written
+                };
+                if written == Written::Replay {
+                    // Undo the whole group, then write its files again, each whole or not at all.
+                    batch.rollback().await?;
+                    mark.restore(report);
+                    self.outcomes.rows.clear();
+                    batch = conn.begin().await?;
+                    for file in group.iter() {
+                        write_file(&mut batch, file, true, &mut self.outcomes, received_at, opts, report).await?;
+                    }
+                }
+                self.outcomes.flush(&mut batch).await?;
+                batch.commit().await?;
+            }
+        }
+        self.written += group.len() as u64;
+        group.clear();
+        if let Some(progress) = &opts.progress {
+            progress(self.written);
+        }
+        Ok(())
+    }
+}
+
+/// What a file of a group is to the bulk writer.
+enum Fit {
+    /// Written with others; these keys (the SNILS of its IPRAs and reports, its SHA-256) must not be
+    /// met again in the same run of files, since each file is placed against the register as it was
+    /// before the run.
+    With(Vec<String>),
+    /// Written on its own, after the files before it (it delivers a reference list or carries one
+    /// person twice).
+    Alone,
+}
+
+fn fit(file: &ParsedFile) -> Fit {
+    let Ok(records) = &file.outcome else {
+        return Fit::With(Vec::new());
+    };
+    let mut keys = vec![format!("sha256:{}", file.sha256)];
+    let mut ipras = std::collections::HashSet::new();
+    for record in records {
+        match record {
+            ParsedRecord::Reference { .. } => return Fit::Alone,
+            ParsedRecord::Ipra { ipra, .. } => {
+                if !ipras.insert(ipra.person.snils.as_str()) {
+                    return Fit::Alone;
+                }
+                keys.push(ipra.person.snils.clone());
+            }
+            ParsedRecord::Prior { report, .. } => keys.push(report.snils.clone()),
+            ParsedRecord::Rejected { .. } => return Fit::With(Vec::new()),
+            ParsedRecord::Skipped { .. } => {}
+        }
+    }
+    Fit::With(keys)
+}
+
+/// Writes the files of a group a few statements per table for many files at a time (each statement
+/// is a round trip to PostgreSQL, which shares the cores). A run takes the files in order that share
+/// no person with a file before them still unwritten; the files it leaves go in the next run, so
+/// that a file is always stored after the earlier files of its person, as one by one.
+async fn write_bulk(
+    conn: &mut sqlx::AnyConnection,
+    files: &[ParsedFile],
+    outcomes: &mut Outcomes,
+    received_at: &str,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<Written> {
+    let mut left: Vec<(&ParsedFile, Fit)> = files.iter().map(|f| (f, fit(f))).collect();
+    while !left.is_empty() {
+        if let (file, Fit::Alone) = &left[0] {
+            if write_file(conn, file, false, outcomes, received_at, opts, report).await? == Written::Replay {
+                return Ok(Written::Replay);
+            }
+            left.remove(0);
+            continue;
+        }
+        let mut run = Vec::new();
+        let mut later = Vec::new();
+        let (mut taken, mut blocked) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+        let mut barrier = false;
+        for (file, fit) in left {
+            let keys = match &fit {
+                Fit::With(keys) if !barrier => keys,
+                _ => {
+                    // Nothing passes a file that goes alone.
+                    barrier = true;
+                    later.push((file, fit));
+                    continue;
+                }
+            };
+            if keys.iter().any(|k| taken.contains(k) || blocked.contains(k)) {
+                blocked.extend(keys.iter().cloned());
+                later.push((file, fit));
+            } else {
+                taken.extend(keys.iter().cloned());
+                run.push(file);
+            }
+        }
+        if write_run(conn, &run, outcomes, received_at, opts, report).await? == Written::Replay {
+            return Ok(Written::Replay);
+        }
+        left = later;
+    }
+    Ok(Written::Done)
+}
+
+/// Writes files with no person in common as [`write_file`] would one by one, without savepoints:
+/// any storage failure asks for the group to be replayed file by file.
+async fn write_run(
+    conn: &mut sqlx::AnyConnection,
+    files: &[&ParsedFile],
+    outcomes: &mut Outcomes,
+    received_at: &str,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<Written> {
+    let mut accepted: Vec<(&ParsedFile, &[ParsedRecord])> = Vec::new();
+    for file in files {
+        if let Some(records) = accept(file, outcomes, opts, report) {
+            accepted.push((file, records));
+        }
+    }
+    if accepted.is_empty() {
+        return Ok(Written::Done);
+    }
+    match store_run(conn, &accepted, outcomes, received_at, opts, report).await {
+        Ok(()) => Ok(Written::Done),
+        Err(e) => {
+            tracing::debug!("a group of files failed to be stored, written again file by file: {e:#}");
+            Ok(Written::Replay)
+        }
+    }
+}
+
+async fn store_run(
+    conn: &mut sqlx::AnyConnection,
+    files: &[(&ParsedFile, &[ParsedRecord])],
+    outcomes: &mut Outcomes,
+    received_at: &str,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let docs: Vec<SourceDocument> = files
+        .iter()
+        .map(|(file, _)| source_document(file, received_at, opts))
+        .collect();
+    let sources = store::insert_sources(conn, &docs).await?;
+    let mut items = Vec::new();
+    for ((_, records), source) in files.iter().zip(&sources) {
+        let Some(source_id) = *source else { continue };
+        for record in records.iter() {
+            if let ParsedRecord::Ipra { ipra, measures, .. } = record {
+                items.push(store::GroupIpra {
+                    ipra,
+                    measures,
+                    source_id,
+                });
+            }
+        }
+    }
+    let stored = store::store_ipras(conn, &items, received_at).await?;
+    let replaced: Vec<(i64, i64)> = stored
+        .iter()
+        .filter_map(|outcome| match outcome {
+            IpraOutcome::Imported {
+                id,
+                superseded: Some(old),
+            } => Some((*old, *id)),
+            _ => None,
+        })
+        .collect();
+    super::execution::carry_over_all(conn, &replaced).await?;
+    let mut follow_ups = Vec::new();
+    let mut stored_records = stored.iter();
+    for ((_, records), source) in files.iter().zip(&sources) {
+        if source.is_none() {
+            continue;
+        }
+        for record in records.iter() {
+            if let ParsedRecord::Ipra { follow_ups: f, .. } = record {
+                let outcome = stored_records.next().context("an IPRA of the group has no outcome")?;
+                match outcome {
+                    IpraOutcome::Unchanged { .. } => {}
+                    IpraOutcome::Imported { id, .. } | IpraOutcome::ImportedAsSuperseded { id, .. } => {
+                        follow_ups.push((*id, f.as_slice()));
+                    }
+                }
+            }
+        }
+    }
+    store::store_follow_ups_of(conn, &follow_ups, received_at).await?;
+
+    // Reports carried in the extracts, after the IPRAs; then the outcomes.
+    let priors: Vec<(&wit::PriorReport, i64)> = files
+        .iter()
+        .zip(&sources)
+        .filter_map(|((_, records), source)| source.map(|id| (records, id)))
+        .flat_map(|(records, id)| {
+            records.iter().filter_map(move |r| match r {
+                ParsedRecord::Prior { report, .. } => Some((report.as_ref(), id)),
+                _ => None,
+            })
+        })
+        .collect();
+    store::store_prior_reports(conn, &priors).await?;
+    let mut stored_records = stored.iter();
+    for ((file, records), source) in files.iter().zip(&sources) {
+        let mut rows = Vec::new();
+        for record in records.iter() {
+            if let ParsedRecord::Ipra { locator, .. } = record {
+                let (label, id) = match source {
+                    None => {
+                        report.unchanged += 1;
+                        ("unchanged", None)
+                    }
+                    Some(_) => {
+                        let outcome = stored_records.next().context("an IPRA of the group has no outcome")?;
+                        let (label, id) = count_outcome(outcome, report);
+                        (label, Some(id))
+                    }
+                };
+                rows.push(OutcomeRow {
+                    record: locator.clone(),
+                    outcome: label,
+                    ipra_id: id,
+                    error: None,
+                });
+            }
+        }
+        if source.is_some() {
+            rows.extend(records.iter().filter_map(|r| other_outcome(file, r)));
+        }
+        outcomes.push(&file.input.name, rows);
+    }
+    Ok(())
+}
+
+/// The outcome row of a stored record other than an IPRA.
+fn other_outcome(file: &ParsedFile, record: &ParsedRecord) -> Option<OutcomeRow> {
+    let (locator, outcome, error) = match record {
+        ParsedRecord::Prior { locator, .. } => (locator, "prior-report", None),
+        ParsedRecord::Reference { locator, .. } => (locator, "reference", None),
+        ParsedRecord::Skipped { locator, text } => (
+            locator,
+            "skipped",
+            Some(Rejection {
+                file: file.input.name.clone(),
+                record: None,
+                field: None,
+                code: "skipped".into(),
+                message: text.clone(),
+            }),
+        ),
+        ParsedRecord::Ipra { .. } | ParsedRecord::Rejected { .. } => return None,
+    };
+    Some(OutcomeRow {
+        record: locator.clone(),
+        outcome,
+        ipra_id: None,
+        error,
+    })
+}
+
+/// The outcome row's label and IPRA of a stored IPRA, counted in the report.
+fn count_outcome(outcome: &IpraOutcome, report: &mut ImportReport) -> (&'static str, i64) {
+    match *outcome {
+        IpraOutcome::Imported { id, superseded } => {
+            report.imported += 1;
+            report.superseded += u64::from(superseded.is_some());
+            ("imported", id)
+        }
+        IpraOutcome::ImportedAsSuperseded { id, .. } => {
+            report.imported += 1;
+            report.superseded += 1;
+            ("imported-superseded", id)
+        }
+        IpraOutcome::Unchanged { id } => {
+            report.unchanged += 1;
+            ("unchanged", id)
+        }
+    }
 }
 
 /// One outcome row of `import_outcomes`.
@@ -706,8 +1051,97 @@ enum Written {
     Replay,
 }
 
-/// Writes one parsed file in the batch's transaction. With `atomic`, the file has a savepoint of its
-/// own and a storage failure rejects just this file; without, a failure asks for the batch to be
+/// Counts a file in the report and rejects it if it is rejected or has a rejected record; else its
+/// records, to be stored.
+fn accept<'f>(
+    file: &'f ParsedFile,
+    outcomes: &mut Outcomes,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+) -> Option<&'f [ParsedRecord]> {
+    report.bytes += file.size;
+    report.warnings.extend(file.warnings.iter().cloned());
+    let name = &file.input.name;
+    let records = match &file.outcome {
+        Err(rejected) => {
+            reject(&file.input, outcomes, vec![rejected.clone()], opts, report);
+            return None;
+        }
+        Ok(records) => records,
+    };
+    let errors: Vec<Rejection> = records
+        .iter()
+        .filter_map(|r| match r {
+            ParsedRecord::Rejected { locator, error } => Some(rejection(name, error, Some(locator))),
+            _ => None,
+        })
+        .collect();
+    if !errors.is_empty() {
+        reject(&file.input, outcomes, errors, opts, report);
+        return None;
+    }
+    Some(records)
+}
+
+fn source_document<'f>(file: &'f ParsedFile, received_at: &'f str, opts: &'f ImportOptions) -> SourceDocument<'f> {
+    SourceDocument {
+        sha256: &file.sha256,
+        file_name: file
+            .input
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or(&file.input.name),
+        media_type: "application/xml",
+        size_bytes: file.size as i64,
+        compressed: &file.compressed,
+        connector: &opts.connector,
+        received_at,
+    }
+}
+
+/// Stores the records of a stored file other than IPRAs (after them, so that reports carried in the
+/// same extract find their IPRA); returns their outcome rows.
+async fn store_other_records(
+    conn: &mut sqlx::AnyConnection,
+    file: &ParsedFile,
+    records: &[ParsedRecord],
+    source_id: i64,
+    opts: &ImportOptions,
+) -> Result<Vec<OutcomeRow>> {
+    for record in records {
+        match record {
+            ParsedRecord::Prior { report: prior, .. } => {
+                store::store_prior_report(&mut *conn, prior, source_id).await?;
+            }
+            ParsedRecord::Reference { list, .. } => {
+                let list_id = format!("{}-{}", opts.connector, list.list_id)
+                    .to_lowercase()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+                    .collect::<String>();
+                let entries: Vec<super::reference::Entry> = list
+                    .entries
+                    .iter()
+                    .map(|e| super::reference::Entry {
+                        code: e.code.clone(),
+                        name: e.name.clone(),
+                        parent: e.parent.clone(),
+                        extra: e.extra.iter().map(|a| (a.code.clone(), a.value.clone())).collect(),
+                    })
+                    .collect();
+                let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
+                super::reference::insert_version(&mut *conn, &list_id, &entries, &opts.connector, note.as_deref())
+                    .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(records.iter().filter_map(|r| other_outcome(file, r)).collect())
+}
+
+/// Writes one parsed file in the group's transaction. With `atomic`, the file has a savepoint of its
+/// own and a storage failure rejects just this file; without, a failure asks for the group to be
 /// replayed ([`Written::Replay`]), which saves two round trips per file in the usual case.
 async fn write_file(
     conn: &mut sqlx::AnyConnection,
@@ -718,52 +1152,22 @@ async fn write_file(
     opts: &ImportOptions,
     report: &mut ImportReport,
 ) -> Result<Written> {
-    report.bytes += file.size;
-    report.warnings.extend(file.warnings.iter().cloned());
-    let name = file.input.name.clone();
-    let records = match &file.outcome {
-        Err(rejected) => {
-            reject(&file.input, outcomes, vec![rejected.clone()], opts, report);
-            return Ok(Written::Done);
-        }
-        Ok(records) => records,
-    };
-    let errors: Vec<Rejection> = records
-        .iter()
-        .filter_map(|r| match r {
-            ParsedRecord::Rejected { locator, error } => Some(rejection(&name, error, Some(locator))),
-            _ => None,
-        })
-        .collect();
-    if !errors.is_empty() {
-        reject(&file.input, outcomes, errors, opts, report);
+    let Some(records) = accept(file, outcomes, opts, report) else {
         return Ok(Written::Done);
-    }
-
+    };
+    let name = file.input.name.clone();
     if atomic {
         sqlx::query("SAVEPOINT import_file").execute(&mut *conn).await?;
     }
     let mut rows = Vec::new();
-    let (mut imported, mut unchanged, mut superseded) = (0u64, 0u64, 0u64);
+    let mark = ReportMark::of(report);
     // One statement stores the source or finds it already there (then every IPRA is unchanged).
-    let stored = store::insert_source(
-        &mut *conn,
-        &SourceDocument {
-            sha256: &file.sha256,
-            file_name: file.input.path.file_name().and_then(|n| n.to_str()).unwrap_or(&name),
-            media_type: "application/xml",
-            size_bytes: file.size as i64,
-            compressed: &file.compressed,
-            connector: &opts.connector,
-            received_at,
-        },
-    )
-    .await?;
+    let stored = store::insert_source(&mut *conn, &source_document(file, received_at, opts)).await?;
     match stored {
         None => {
             for record in records {
                 if let ParsedRecord::Ipra { locator, .. } = record {
-                    unchanged += 1;
+                    report.unchanged += 1;
                     rows.push(OutcomeRow {
                         record: locator.clone(),
                         outcome: "unchanged",
@@ -786,26 +1190,14 @@ async fn write_file(
                     let outcome =
                         store_ipra_record(&mut *conn, ipra, measures, follow_ups, source_id, received_at).await;
                     let (label, id) = match outcome {
-                        Ok(IpraOutcome::Imported { id, superseded: old }) => {
-                            imported += 1;
-                            superseded += u64::from(old.is_some());
-                            ("imported", id)
-                        }
-                        Ok(IpraOutcome::ImportedAsSuperseded { id, .. }) => {
-                            imported += 1;
-                            superseded += 1;
-                            ("imported-superseded", id)
-                        }
-                        Ok(IpraOutcome::Unchanged { id }) => {
-                            unchanged += 1;
-                            ("unchanged", id)
-                        }
+                        Ok(outcome) => count_outcome(&outcome, report),
                         Err(_) if !atomic => return Ok(Written::Replay),
                         Err(e) => {
                             sqlx::query("ROLLBACK TO SAVEPOINT import_file")
                                 .execute(&mut *conn)
                                 .await?;
                             sqlx::query("RELEASE SAVEPOINT import_file").execute(&mut *conn).await?;
+                            mark.restore(report);
                             let message = format!("выписка не сохранена: ошибка базы данных: {e:#}");
                             let rejected = Rejection {
                                 file: name.clone(),
@@ -826,73 +1218,13 @@ async fn write_file(
                     });
                 }
             }
-            for record in records {
-                match record {
-                    ParsedRecord::Prior { locator, report: prior } => {
-                        store::store_prior_report(&mut *conn, prior, source_id).await?;
-                        rows.push(OutcomeRow {
-                            record: locator.clone(),
-                            outcome: "prior-report",
-                            ipra_id: None,
-                            error: None,
-                        });
-                    }
-                    ParsedRecord::Reference { locator, list } => {
-                        let list_id = format!("{}-{}", opts.connector, list.list_id)
-                            .to_lowercase()
-                            .chars()
-                            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
-                            .collect::<String>();
-                        let entries: Vec<super::reference::Entry> = list
-                            .entries
-                            .iter()
-                            .map(|e| super::reference::Entry {
-                                code: e.code.clone(),
-                                name: e.name.clone(),
-                                parent: e.parent.clone(),
-                                extra: e.extra.iter().map(|a| (a.code.clone(), a.value.clone())).collect(),
-                            })
-                            .collect();
-                        let note = list.version.as_deref().map(|v| format!("версия источника {v}"));
-                        super::reference::insert_version(
-                            &mut *conn,
-                            &list_id,
-                            &entries,
-                            &opts.connector,
-                            note.as_deref(),
-                        )
-                        .await?;
-                        rows.push(OutcomeRow {
-                            record: locator.clone(),
-                            outcome: "reference",
-                            ipra_id: None,
-                            error: None,
-                        });
-                    }
-                    ParsedRecord::Skipped { locator, text } => rows.push(OutcomeRow {
-                        record: locator.clone(),
-                        outcome: "skipped",
-                        ipra_id: None,
-                        error: Some(Rejection {
-                            file: name.clone(),
-                            record: None,
-                            field: None,
-                            code: "skipped".into(),
-                            message: text.clone(),
-                        }),
-                    }),
-                    _ => {}
-                }
-            }
+            rows.extend(store_other_records(conn, file, records, source_id, opts).await?);
         }
     }
     if atomic {
         sqlx::query("RELEASE SAVEPOINT import_file").execute(&mut *conn).await?;
     }
     outcomes.push(&name, rows);
-    report.imported += imported;
-    report.unchanged += unchanged;
-    report.superseded += superseded;
     Ok(Written::Done)
 }
 
@@ -930,7 +1262,7 @@ struct Outcomes {
 }
 
 /// Rows per INSERT of outcomes: few statement shapes for the statement cache, few round trips.
-const OUTCOME_CHUNK: usize = 32;
+const OUTCOME_CHUNK: usize = 64;
 const OUTCOME_COLUMNS: usize = 8;
 
 impl Outcomes {
@@ -946,7 +1278,8 @@ impl Outcomes {
             return Ok(());
         };
         let rows = std::mem::take(&mut self.rows);
-        for chunk in rows.chunks(OUTCOME_CHUNK) {
+        for range in store::chunks(rows.len(), OUTCOME_CHUNK) {
+            let chunk = &rows[range];
             let sql = store::multi_row_insert(
                 conn,
                 "INSERT INTO import_outcomes (run_id, file, record, outcome, ipra_id, code, field, message) VALUES ",
