@@ -728,9 +728,11 @@ async fn plan(
     };
     // The smallest range, counted up to SMALL.
     let mut smallest: Option<(&'static str, usize)> = None;
+    let mut ranges = Vec::new();
     for c in conds {
         if let Lead::Range(index) = c.lead {
             let n = range_size(db, c, binds, SMALL).await?;
+            ranges.push(n);
             if smallest.is_none_or(|(_, m)| n < m) {
                 smallest = Some((index, n));
             }
@@ -738,7 +740,17 @@ async fn plan(
     }
     let facet_count = matched.as_ref().map(|m| m.count);
     let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
-    let threshold = small(per_page, if register > 0 { register as usize } else { 1_000_000 });
+    let size = if register > 0 { register as usize } else { 1_000_000 };
+    // Rows walked in the sort's order to fill a page, when the conditions are independent: the
+    // page over the share of the register they keep. Together, a large facet and a large range
+    // (an executor's IPRAs whose name starts with a letter) keep few rows: reading one of them
+    // whole is then cheaper than the walk.
+    let mut share = facet_count.map_or(1.0, |n| n as f64 / size as f64);
+    for n in ranges {
+        share *= (n as f64 / size as f64).min(1.0);
+    }
+    let walk = (f64::from(per_page) / share.max(1e-9)).min(size as f64) as usize;
+    let threshold = small(per_page, size).max(walk.min(SMALL));
     let access = match (&matched, smallest) {
         (Some(m), range)
             if m.ids.is_some() && has_facets && m.count <= threshold && range.is_none_or(|(_, n)| m.count <= n) =>
