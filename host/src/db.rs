@@ -3,8 +3,8 @@
 //! adds a second pool for interactive work (`interactive`): statement time-outs, and statements
 //! stopped when the client that asked for them has gone away.
 
-pub mod interactive;
 pub mod bulk_read;
+pub mod interactive;
 mod sqlite_watch;
 
 use anyhow::{Context, Result};

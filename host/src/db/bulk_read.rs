@@ -161,6 +161,9 @@ mod tests {
         assert_eq!(unescape(b"plain"), "plain");
         assert_eq!(unescape(b"\\N"), "\\N");
         assert_eq!(unescape(b"a\\tb\\\\c"), "a\tb\\c");
-        assert_eq!(sqlite_path("sqlite:///tmp/x/ipra.sqlite?mode=rwc"), "/tmp/x/ipra.sqlite");
+        assert_eq!(
+            sqlite_path("sqlite:///tmp/x/ipra.sqlite?mode=rwc"),
+            "/tmp/x/ipra.sqlite"
+        );
     }
 }

@@ -666,7 +666,13 @@ impl crate::db::bulk_read::RowSink for IpraRows {
         }
         let ix = &mut self.0;
         let territory = ix.territories.id(r[3]);
-        ix.insert_bare(id, u32::try_from(person).unwrap_or(u32::MAX), day_of(r[2]), territory, flags);
+        ix.insert_bare(
+            id,
+            u32::try_from(person).unwrap_or(u32::MAX),
+            day_of(r[2]),
+            territory,
+            flags,
+        );
     }
 }
 
