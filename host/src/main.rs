@@ -293,10 +293,14 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // A bench fills its register with long statements on purpose: sqlx's warnings of slow
+    // statements (each with the whole statement) would bury its figures.
+    let default_log = match cli.command {
+        Command::Bench { .. } => "warn,ipra=info,sqlx::query=error",
+        _ => "warn,ipra=info",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IPRA_LOG").unwrap_or_else(|_| "warn,ipra=info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IPRA_LOG").unwrap_or_else(|_| default_log.into()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
