@@ -482,6 +482,9 @@ impl Index {
 #[derive(Default)]
 struct Cursor {
     loaded: bool,
+    /// The last refresh that completed had begun after this many requests for one (see
+    /// [`FactsIndex::refresh`]).
+    served: u64,
     seq: i64,
     /// Journal numbers below `seq` not seen yet (PostgreSQL hands out numbers before commit), with
     /// when they were first missed; given up after [`GAP_PATIENCE`].
@@ -499,6 +502,8 @@ pub struct FactsIndex {
     index: RwLock<Index>,
     cursor: tokio::sync::Mutex<Cursor>,
     loaded: std::sync::atomic::AtomicBool,
+    /// Requests for a refresh so far, numbered.
+    requested: std::sync::atomic::AtomicU64,
 }
 
 impl Default for FactsIndex {
@@ -507,6 +512,7 @@ impl Default for FactsIndex {
             index: RwLock::new(Index::default()),
             cursor: tokio::sync::Mutex::new(Cursor::default()),
             loaded: std::sync::atomic::AtomicBool::new(false),
+            requested: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -527,21 +533,32 @@ impl FactsIndex {
         if !self.loaded.load(std::sync::atomic::Ordering::Acquire) {
             return Ok(false);
         }
-        let mut cursor = self.cursor.lock().await;
-        self.follow_journal(db, &mut cursor).await?;
+        self.refresh(db).await?;
         Ok(true)
     }
 
     /// Brings the index up to the register: the first call loads everything, later ones apply
     /// what the journal lists since (one indexed query when nothing changed), so every read sees
     /// every change committed before it, by any process.
+    ///
+    /// Concurrent requests share a refresh: one that began after a request was made has read the
+    /// journal after it, so it serves that request too (under load, one pass over the journal
+    /// serves every request waiting, instead of each taking its turn).
     pub async fn refresh(&self, db: &Db) -> Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let ticket = self.requested.fetch_add(1, SeqCst) + 1;
         let mut cursor = self.cursor.lock().await;
-        if !cursor.loaded {
-            self.load_all(db, &mut cursor).await
-        } else {
-            self.follow_journal(db, &mut cursor).await
+        if cursor.loaded && cursor.served >= ticket {
+            return Ok(());
         }
+        let upto = self.requested.load(SeqCst);
+        if !cursor.loaded {
+            self.load_all(db, &mut cursor).await?;
+        } else {
+            self.follow_journal(db, &mut cursor).await?;
+        }
+        cursor.served = upto;
+        Ok(())
     }
 
     async fn load_all(&self, db: &Db, cursor: &mut Cursor) -> Result<()> {
@@ -561,6 +578,7 @@ impl FactsIndex {
         );
         *cursor = Cursor {
             loaded: true,
+            served: cursor.served,
             seq,
             gaps: BTreeMap::new(),
         };
