@@ -164,7 +164,9 @@ pub async fn run(
             }
         })
     };
-    // Every client walks all requests of all routes, from its own starting point.
+    // The clients sweep the requests of all routes together, each taking every `clients`-th from
+    // its own starting point: in any stretch of the run every route is asked, however slow the
+    // server (clients walking the list from scattered starting points left routes unasked).
     let requests: Vec<(usize, String, String)> = routes
         .iter()
         .enumerate()
@@ -182,10 +184,10 @@ pub async fn run(
         tasks.push(tokio::spawn(async move {
             let mut samples: Vec<(usize, f64, u16)> = Vec::new();
             let mut conn: Option<Connection> = None;
-            let mut k = c * 7919;
+            let mut k = c;
             while Instant::now() < deadline {
                 let (route, path, cookie) = &requests[k % requests.len()];
-                k += 1;
+                k += clients;
                 if conn.is_none() {
                     conn = Connection::open(&addr).await.ok();
                 }
