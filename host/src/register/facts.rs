@@ -583,6 +583,14 @@ impl FactsIndex {
             gaps: BTreeMap::new(),
         };
         self.publish(index);
+        // The load's growing vectors and the rows read were freed, but glibc keeps freed memory in
+        // its arenas: give it back, or the server carries the load's peak for good (at a million
+        // persons the process peaks at 300 MiB during the load and holds 235 MiB after it).
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only returns free memory of the allocator's arenas to the system.
+        unsafe {
+            libc::malloc_trim(0);
+        }
         self.loaded.store(true, std::sync::atomic::Ordering::Release);
         // What changed during the load.
         self.follow_journal(db, cursor).await
