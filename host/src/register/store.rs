@@ -252,8 +252,15 @@ const PERSON_INSERT: &str = "INSERT INTO persons (snils, surname, given_name, pa
      territory_code, address, created_at, updated_at, search_name) VALUES ";
 
 fn bind_person<'q>(query: AnyQuery<'q>, person: &'q wit::Person, at: &'q str) -> AnyQuery<'q> {
+    bind_person_data(query.bind(&person.snils), person)
+        .bind(at)
+        .bind(at)
+        .bind(search_name(person))
+}
+
+/// A person's data as an IPRA gives it, from the surname to the address (inserts and updates).
+fn bind_person_data<'q>(query: AnyQuery<'q>, person: &'q wit::Person) -> AnyQuery<'q> {
     query
-        .bind(&person.snils)
         .bind(&person.surname)
         .bind(&person.given_name)
         .bind(person.patronymic.as_deref())
@@ -261,9 +268,6 @@ fn bind_person<'q>(query: AnyQuery<'q>, person: &'q wit::Person, at: &'q str) ->
         .bind(person.gender.as_deref())
         .bind(person.territory_code.as_deref())
         .bind(person.address.as_deref())
-        .bind(at)
-        .bind(at)
-        .bind(search_name(person))
 }
 
 const IPRA_COLUMNS: usize = 21;
@@ -322,15 +326,7 @@ async fn update_persons(conn: &mut AnyConnection, rows: &[(i64, &wit::Person)], 
         );
         let mut query = sqlx::query(sql.text());
         for (id, person) in &rows[range] {
-            query = query
-                .bind(*id)
-                .bind(&person.surname)
-                .bind(&person.given_name)
-                .bind(person.patronymic.as_deref())
-                .bind(person.birth_date.as_deref())
-                .bind(person.gender.as_deref())
-                .bind(person.territory_code.as_deref())
-                .bind(person.address.as_deref())
+            query = bind_person_data(query.bind(*id), person)
                 .bind(at)
                 .bind(search_name(person));
         }

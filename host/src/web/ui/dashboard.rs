@@ -759,19 +759,7 @@ async fn api_overdue(
     user: Principal,
     Query(q): Query<DashboardQuery>,
 ) -> Result<Json<MeasurePage>, ApiError> {
-    require(&user, OVERSEERS)?;
-    Ok(Json({
-        app.facts.refresh_if_loaded(&app.db).await?;
-        workload::measures(
-            &app.db,
-            Some(app.facts.as_ref()),
-            &today(),
-            Which::Overdue,
-            &q.list(),
-            false,
-        )
-        .await?
-    }))
+    api_measures(&app, &user, &q, Which::Overdue).await
 }
 
 async fn api_unassigned(
@@ -779,19 +767,21 @@ async fn api_unassigned(
     user: Principal,
     Query(q): Query<DashboardQuery>,
 ) -> Result<Json<MeasurePage>, ApiError> {
-    require(&user, OVERSEERS)?;
-    Ok(Json({
-        app.facts.refresh_if_loaded(&app.db).await?;
-        workload::measures(
-            &app.db,
-            Some(app.facts.as_ref()),
-            &today(),
-            Which::Unassigned,
-            &q.list(),
-            false,
-        )
-        .await?
-    }))
+    api_measures(&app, &user, &q, Which::Unassigned).await
+}
+
+/// One of the dashboard's lists of measures, with the statistics index brought up to the register.
+async fn api_measures(
+    app: &App,
+    user: &Principal,
+    q: &DashboardQuery,
+    which: Which,
+) -> Result<Json<MeasurePage>, ApiError> {
+    require(user, OVERSEERS)?;
+    app.facts.refresh_if_loaded(&app.db).await?;
+    Ok(Json(
+        workload::measures(&app.db, Some(app.facts.as_ref()), &today(), which, &q.list(), false).await?,
+    ))
 }
 
 async fn api_export(State(app): State<App>, user: Principal, Query(q): Query<DashboardQuery>) -> Response {
