@@ -326,6 +326,36 @@ fn coordinator_reads_statistics_and_controls_deadlines_in_a_browser() {
             .map(|r| r["overdue"].as_i64().unwrap())
             .sum();
         assert_eq!(by_org_overdue, overdue_n);
+        // The table by organisation: those most behind first, a page at a time; the whole of it a
+        // download with every organisation of the API's figures.
+        let org_rows = browser
+            .script("return Array.from(document.querySelectorAll('#by-organisation tbody tr')).map(r => r.cells[5].innerText.trim())")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().parse::<i64>().unwrap())
+            .collect::<Vec<_>>();
+        let organisations = dashboard["by_organisation"].as_array().unwrap().len();
+        assert_eq!(org_rows.len(), organisations.min(25));
+        let keyed = &org_rows[usize::from(dashboard["by_organisation"][0]["key"].is_null())..];
+        assert!(
+            keyed.windows(2).all(|w| w[0] >= w[1]),
+            "most overdue first: {org_rows:?}"
+        );
+        let workload_csv = http(
+            addr,
+            "GET",
+            "/dashboard/workload/export?format=csv",
+            &[("Cookie", &cookie)],
+            None,
+        );
+        assert_eq!(workload_csv.status, 200);
+        assert_eq!(
+            workload_csv.body.trim_end().split("\r\n").count(),
+            organisations + 1,
+            "{}",
+            workload_csv.body
+        );
         browser.screenshot(&format!("oversight-dashboard-{name}"));
 
         // Sorting by due date descending puts the latest due date first.

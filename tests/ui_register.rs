@@ -434,6 +434,76 @@ fn an_executor_sees_only_its_organisations_extracts() {
             "SELECT COUNT(*) FROM ipras i WHERE i.person_id = {outsider} AND EXISTS (SELECT 1 FROM measures m WHERE m.ipra_id = i.id AND m.assigned_ogrn = '{health}')"
         ));
         assert_eq!(outside["total"].as_i64(), Some(visible), "{outside}");
+        // By a name's first letter: exactly its own IPRAs of that letter (the statistics index
+        // hands them over by the letter it keeps of every IPRA, the list checks the name).
+        let letter = env.text(&format!(
+            "SELECT substr(MIN(i.search_name), 1, 1) FROM ipras i WHERE EXISTS (SELECT 1 FROM measures m WHERE m.ipra_id = i.id AND m.assigned_ogrn = '{health}')"
+        ));
+        let expected = env.scalar(&format!(
+            "SELECT COUNT(*) FROM ipras i WHERE i.search_name >= '{letter}' AND i.search_name < '{letter}\u{10FFFF}' \
+             AND EXISTS (SELECT 1 FROM measures m WHERE m.ipra_id = i.id AND m.assigned_ogrn = '{health}')"
+        ));
+        let found = api(
+            addr,
+            &cookie,
+            &format!(
+                "/api/v1/ipras?per_page=500&q={}",
+                letter.bytes().map(|b| format!("%{b:02X}")).collect::<String>()
+            ),
+        );
+        let names: Vec<String> = found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["full_name"].as_str().unwrap_or_default().to_uppercase())
+            .collect();
+        assert_eq!(names.len() as i64, expected, "{letter}: {found}");
+        assert!(names.iter().all(|n| n.starts_with(&letter)), "{names:?}");
+        // Its register in the default order, page after page forward and back, is the database's
+        // order of its IPRAs (the statistics index chooses each page's rows).
+        let expected = env.ids(&format!(
+            "SELECT i.id FROM ipras i WHERE EXISTS (SELECT 1 FROM measures m WHERE m.ipra_id = i.id AND m.assigned_ogrn = '{health}') \
+             ORDER BY CASE WHEN i.decision_date IS NULL THEN 1 ELSE 0 END, i.decision_date DESC, i.id DESC"
+        ));
+        let walk = |first: &str, link: &str| {
+            let mut seen: Vec<i64> = Vec::new();
+            let mut path = first.to_string();
+            loop {
+                let page = api(addr, &cookie, &path);
+                let mut ids: Vec<i64> = page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i["id"].as_i64().unwrap())
+                    .collect();
+                if link == "prev" {
+                    ids.reverse();
+                }
+                seen.extend(ids);
+                match page[link].as_str() {
+                    Some(p) => {
+                        path = format!(
+                            "/api/v1/ipras?per_page=7&{}={p}",
+                            if link == "next" { "after" } else { "before" }
+                        )
+                    }
+                    None => break,
+                }
+            }
+            seen
+        };
+        assert_eq!(walk("/api/v1/ipras?per_page=7", "next"), expected);
+        let mut backward = walk("/api/v1/ipras?per_page=7&before=end", "prev");
+        backward.reverse();
+        assert_eq!(backward, expected);
+        let third = api(addr, &cookie, "/api/v1/ipras?per_page=7&page=3");
+        let third: Vec<i64> = third["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(third, expected.iter().skip(14).take(7).copied().collect::<Vec<_>>());
     }
 }
 

@@ -131,7 +131,35 @@ struct IpraFact {
     month: u16,
     territory: u16,
     len: u16,
+    /// The first letter of the person's name as the register searches it (see [`initial_of`]).
+    initial: u16,
+    /// The decision's day (0: none), the register's default order.
+    decided: Day,
     flags: u8,
+}
+
+/// The day of a decision date when it stands for the date exactly as the register orders it (an
+/// ISO date from 2000 on); `Err` otherwise (the index then leaves that order to the database).
+pub fn decided_of(text: Option<&str>) -> Result<Day, ()> {
+    match text {
+        None | Some("") => Ok(0),
+        Some(t) => {
+            let day = day_of(Some(t));
+            if day > 1 && day < Day::MAX && date_of(day) == t {
+                Ok(day)
+            } else {
+                Err(())
+            }
+        }
+    }
+}
+
+/// The first letter of a search name, as a code (0: none; letters beyond the first plane share
+/// one code, which only makes their facet wider).
+pub fn initial_of(name: Option<&str>) -> u16 {
+    name.and_then(|n| n.chars().next())
+        .map(|c| u16::try_from(u32::from(c)).unwrap_or(u16::MAX))
+        .unwrap_or(0)
 }
 
 /// Months since January 2000 of a day.
@@ -216,6 +244,8 @@ struct LoadedIpra {
     person: u32,
     day: Day,
     territory: Option<String>,
+    initial: u16,
+    decided: Result<Day, ()>,
     flags: u8,
     measures: Vec<(i64, LoadedMeasure)>,
 }
@@ -248,6 +278,8 @@ struct Index {
     multi: HashMap<u32, Vec<u32>>,
     single: HashMap<u32, u32>,
     loads: Loads,
+    /// A decision date the index cannot order as the register does was met (see [`decided_of`]).
+    decisions_unordered: bool,
 }
 
 impl Index {
@@ -411,14 +443,28 @@ impl Index {
             month: month_of(loaded.day),
             territory,
             len,
+            initial: loaded.initial,
+            decided: loaded.decided.unwrap_or(0),
             flags: (loaded.flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
         };
+        self.decisions_unordered |= loaded.decided.is_err();
         self.add_person(loaded.person, slot as u32);
         self.count_load(slot, 1);
     }
 
     /// A new IPRA without measures yet (the bulk load appends them).
-    fn insert_bare(&mut self, id: i64, person: u32, day: Day, territory: u16, flags: u8) {
+    #[allow(clippy::too_many_arguments)]
+    fn insert_bare(
+        &mut self,
+        id: i64,
+        person: u32,
+        day: Day,
+        territory: u16,
+        initial: u16,
+        decided: Result<Day, ()>,
+        flags: u8,
+    ) {
+        self.decisions_unordered |= decided.is_err();
         let slot = self.ipras.len();
         self.ipras.push(IpraFact {
             id: u32::try_from(id).unwrap_or(u32::MAX),
@@ -428,6 +474,8 @@ impl Index {
             month: month_of(day),
             territory,
             len: 0,
+            initial,
+            decided: decided.unwrap_or(0),
             flags: (flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
         });
         let i = usize::try_from(id).unwrap_or(0);
@@ -504,7 +552,23 @@ pub struct FactsIndex {
     loaded: std::sync::atomic::AtomicBool,
     /// Requests for a refresh so far, numbered.
     requested: std::sync::atomic::AtomicU64,
+    /// Bumped whenever the index changes: figures computed at one version hold until the next.
+    version: std::sync::atomic::AtomicU64,
+    /// The latest statistics computed, by filter, with the version they were computed at.
+    memo: std::sync::Mutex<Vec<Memo>>,
 }
+
+/// Statistics computed once and kept while the register does not change: coordinators of a
+/// region open the same few statistics over and over, and a pass over a million persons'
+/// measures takes about 100 ms of two cores.
+struct Memo {
+    version: u64,
+    key: String,
+    figures: Arc<(Statistics, ChartData)>,
+}
+
+/// How many filters' statistics are kept.
+const MEMO_SIZE: usize = 64;
 
 impl Default for FactsIndex {
     fn default() -> Self {
@@ -513,6 +577,8 @@ impl Default for FactsIndex {
             cursor: tokio::sync::Mutex::new(Cursor::default()),
             loaded: std::sync::atomic::AtomicBool::new(false),
             requested: std::sync::atomic::AtomicU64::new(0),
+            version: std::sync::atomic::AtomicU64::new(0),
+            memo: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -598,6 +664,14 @@ impl FactsIndex {
 
     fn publish(&self, index: Index) {
         *self.write() = index;
+        self.changed();
+    }
+
+    /// Marks figures computed so far as stale (called with the index changed, before its write
+    /// lock is released, so that no figure of the old index is kept under the new version).
+    fn changed(&self) {
+        self.version.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.memo.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     async fn follow_journal(&self, db: &Db, cursor: &mut Cursor) -> Result<()> {
@@ -666,6 +740,7 @@ impl FactsIndex {
             index.apply(id, by_id.remove(&id));
         }
         index.compact_if_wasteful();
+        self.changed();
         Ok(())
     }
 }
@@ -697,6 +772,8 @@ impl crate::db::bulk_read::RowSink for IpraRows {
             u32::try_from(person).unwrap_or(u32::MAX),
             day_of(r[2]),
             territory,
+            initial_of(r[6]),
+            decided_of(r[7]),
             flags,
         );
     }
@@ -737,7 +814,8 @@ async fn bulk_load(db: &Db) -> Result<Index> {
     use crate::db::bulk_read::for_each_row;
     let IpraRows(index) = for_each_row(
         db,
-        "SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras ORDER BY id",
+        "SELECT id, person_id, received_at, territory_code, is_child, status, substr(search_name, 1, 1), decision_date \
+         FROM ipras ORDER BY id",
         IpraRows(Index::default()),
     )
     .await?;
@@ -768,7 +846,8 @@ async fn read_ids(db: &Db, ids: &[i64]) -> Result<Vec<LoadedIpra>> {
 async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
     let fetch = |sql: String| async move { sqlx::query(&sql).fetch_all(&db.pool).await };
     let ipras = fetch(format!(
-        "SELECT id, person_id, received_at, territory_code, is_child, status FROM ipras WHERE id {condition} ORDER BY id"
+        "SELECT id, person_id, received_at, territory_code, is_child, status, substr(search_name, 1, 1) AS initial, \
+         decision_date FROM ipras WHERE id {condition} ORDER BY id"
     ))
     .await?;
     let mut out: Vec<LoadedIpra> = Vec::with_capacity(ipras.len());
@@ -791,6 +870,8 @@ async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
             person: u32::try_from(r.try_get::<i64, _>("person_id")?).unwrap_or(u32::MAX),
             day: day_of(Some(&r.try_get::<String, _>("received_at")?)),
             territory: opt_text(r, "territory_code"),
+            initial: initial_of(opt_text(r, "initial").as_deref()),
+            decided: decided_of(opt_text(r, "decision_date").as_deref()),
             flags,
             measures: Vec::new(),
         });
@@ -980,6 +1061,39 @@ impl FactsIndex {
         reasons: &[(String, String)],
     ) -> (Statistics, ChartData) {
         compute_statistics(&self.read(), filter, today, reasons)
+    }
+
+    /// [`FactsIndex::statistics`], computed once per filter while the register does not change.
+    pub fn statistics_memo(
+        &self,
+        filter: &StatsFilter,
+        today: &str,
+        reasons: &[(String, String)],
+    ) -> Arc<(Statistics, ChartData)> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let key = format!("{filter:?}|{today}|{reasons:?}");
+        let lock = || self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        let version = self.version.load(SeqCst);
+        if let Some(m) = lock().iter().find(|m| m.version == version && m.key == key) {
+            return m.figures.clone();
+        }
+        // Under the read lock no change can land, so the figures belong to the version read here.
+        let ix = self.read();
+        let version = self.version.load(SeqCst);
+        let figures = Arc::new(compute_statistics(&ix, filter, today, reasons));
+        drop(ix);
+        let mut memo = lock();
+        if self.version.load(SeqCst) == version {
+            if memo.len() >= MEMO_SIZE {
+                memo.remove(0);
+            }
+            memo.push(Memo {
+                version,
+                key,
+                figures: figures.clone(),
+            });
+        }
+        figures
     }
 }
 
@@ -1468,12 +1582,29 @@ pub async fn prune_journal(db: &Db, keep: i64) -> Result<u64> {
     if max <= keep {
         return Ok(0);
     }
-    Ok(sqlx::query("DELETE FROM register_changes WHERE seq <= $1")
-        .bind(max - keep)
-        .execute(&db.pool)
+    let oldest: i64 = sqlx::query("SELECT COALESCE(MIN(seq), 0) AS n FROM register_changes")
+        .fetch_one(&db.pool)
         .await?
-        .rows_affected())
+        .try_get("n")?;
+    // In chunks, each its own short transaction: a backlog of millions (a bulk fill, a first start
+    // after a long import) deleted in one statement would hold SQLite's write lock for seconds.
+    let (mut from, upto, mut removed) = (oldest, max - keep, 0u64);
+    while from <= upto {
+        let to = (from + PRUNE_CHUNK - 1).min(upto);
+        removed += sqlx::query("DELETE FROM register_changes WHERE seq >= $1 AND seq <= $2")
+            .bind(from)
+            .bind(to)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+        from = to + 1;
+        tokio::task::yield_now().await;
+    }
+    Ok(removed)
 }
+
+/// Journal entries removed per statement by [`prune_journal`].
+const PRUNE_CHUNK: i64 = 50_000;
 
 /// The statistics and charts of a filter, as of `today`, with the index brought up to the register
 /// first (the pass runs off the request threads).
@@ -1486,7 +1617,8 @@ pub async fn statistics(
 ) -> Result<(Statistics, ChartData)> {
     facts.refresh(db).await?;
     let (facts, filter, today, reasons) = (facts.clone(), filter.clone(), today.to_string(), reasons.to_vec());
-    Ok(tokio::task::spawn_blocking(move || facts.statistics(&filter, &today, &reasons)).await?)
+    let figures = tokio::task::spawn_blocking(move || facts.statistics_memo(&filter, &today, &reasons)).await?;
+    Ok(Arc::unwrap_or_clone(figures))
 }
 
 /// The dashboard's counts as of `today`, with the index brought up to the register first.
@@ -1509,54 +1641,53 @@ pub struct Facets {
     /// Only IPRAs with open measures past their due date as of this day (of the organisation, when
     /// given: an executor sees its own).
     pub overdue: Option<(String, Option<String>)>,
+    /// Only IPRAs whose person's search name begins with this letter ([`initial_of`]): the facet of
+    /// a name's beginning, which the list still checks whole.
+    pub initial: Option<u16>,
 }
 
 /// How many IPRAs the facets find, and their ids when there are at most `limit`.
 #[derive(Clone, Debug)]
 pub struct FacetMatch {
+    /// IPRAs matching the facets but the name's first letter (a range the list counts itself).
     pub count: usize,
+    /// Of them, those whose name begins with the letter (all of them without one).
+    pub narrowed: usize,
+    /// The ids of the narrowed ones, when there are at most `limit`.
     pub ids: Option<Vec<i64>>,
 }
 
-impl FactsIndex {
-    /// The IPRAs matching `facets`, counted exactly; `None` until the index has been loaded.
-    pub fn facet_match(&self, facets: &Facets, limit: usize) -> Option<FacetMatch> {
-        let ix = self.read();
-        if !ix.loaded {
-            return None;
-        }
-        let none = FacetMatch {
-            count: 0,
-            ids: Some(Vec::new()),
-        };
+/// The facets of a request resolved against one state of the index: a test of one IPRA.
+struct Matcher<'a> {
+    facets: &'a Facets,
+    territory: Option<u16>,
+    section: Option<u8>,
+    orgs: Vec<u16>,
+    overdue: Option<Day>,
+    overdue_org: Option<u16>,
+    status: Option<u8>,
+}
+
+impl<'a> Matcher<'a> {
+    /// `None` when a facet names what the index has never seen: nothing matches.
+    fn new(ix: &Index, facets: &'a Facets) -> Option<Matcher<'a>> {
         let territory = match facets.territory.as_deref() {
-            Some(t) => match ix.territories.get(t) {
-                Some(id) => Some(id),
-                None => return Some(none),
-            },
+            Some(t) => Some(ix.territories.get(t)?),
             None => None,
         };
         let section = match facets.section.as_deref() {
-            Some(s) => match ix.sections.get(s) {
-                Some(id) => Some(id as u8),
-                None => return Some(none),
-            },
+            Some(s) => Some(ix.sections.get(s)? as u8),
             None => None,
         };
-        let mut orgs = Vec::new();
-        for o in &facets.organisations {
-            match ix.orgs.get(o) {
-                Some(id) => orgs.push(id),
-                None => return Some(none),
-            }
-        }
+        let orgs = facets
+            .organisations
+            .iter()
+            .map(|o| ix.orgs.get(o))
+            .collect::<Option<Vec<u16>>>()?;
         let (overdue, overdue_org) = match &facets.overdue {
             Some((today, org)) => {
                 let org = match org.as_deref() {
-                    Some(o) => match ix.orgs.get(o) {
-                        Some(id) => Some(id),
-                        None => return Some(none),
-                    },
+                    Some(o) => Some(ix.orgs.get(o)?),
                     None => None,
                 };
                 (Some(day_of(Some(today))), org)
@@ -1568,44 +1699,158 @@ impl FactsIndex {
             "superseded" => SUPERSEDED,
             _ => 0,
         });
-        let mut count = 0usize;
+        Some(Matcher {
+            facets,
+            territory,
+            section,
+            orgs,
+            overdue,
+            overdue_org,
+            status,
+        })
+    }
+
+    /// Whether a live IPRA matches every facet but the name's first letter.
+    fn matches(&self, ix: &Index, ipra: &IpraFact) -> bool {
+        if self.facets.child.is_some_and(|c| (ipra.flags & CHILD != 0) != c)
+            || self.territory.is_some_and(|t| ipra.territory != t)
+            || self.status.is_some_and(|s| ipra.flags & (ACTIVE | SUPERSEDED) != s)
+        {
+            return false;
+        }
+        if self.section.is_some() || !self.orgs.is_empty() || self.overdue.is_some() {
+            let measures = ix.measures_of(ipra);
+            if self.section.is_some_and(|s| !measures.iter().any(|m| m.section == s)) {
+                return false;
+            }
+            if !self.orgs.iter().all(|o| measures.iter().any(|m| m.org == *o)) {
+                return false;
+            }
+            if let Some(today) = self.overdue {
+                let late = measures.iter().any(|m| {
+                    m.status == OPEN && m.due != 0 && m.due < today && self.overdue_org.is_none_or(|o| m.org == o)
+                });
+                if !late {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn has_initial(&self, ipra: &IpraFact) -> bool {
+        self.facets.initial.is_none_or(|c| ipra.initial == c)
+    }
+}
+
+/// A place in the register's default order (the decision date, newest first, then the id;
+/// IPRAs without a decision date last), as the list pages through it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DecisionOrder {
+    /// The list's order is ascending (`dir=asc`).
+    pub ascending: bool,
+    /// The list is walked forward (a next page) or backward (`before=`).
+    pub forward: bool,
+}
+
+impl DecisionOrder {
+    /// A row's rank in the walk: smaller is met first. Filled dates come before empty ones in the
+    /// list's order either way (and after them walking backward); empty ones go by id.
+    fn rank(self, decided: Day, id: i64) -> (u8, i64, i64) {
+        let walk_ascending = self.ascending == self.forward;
+        let empty = decided == 0;
+        let segment = u8::from(empty == self.forward);
+        let (day, id) = (if empty { 0 } else { i64::from(decided) }, id);
+        if walk_ascending {
+            (segment, day, id)
+        } else {
+            (segment, -day, -id)
+        }
+    }
+}
+
+impl FactsIndex {
+    /// The IPRAs matching `facets`, counted exactly; `None` until the index has been loaded.
+    pub fn facet_match(&self, facets: &Facets, limit: usize) -> Option<FacetMatch> {
+        let ix = self.read();
+        if !ix.loaded {
+            return None;
+        }
+        let Some(matcher) = Matcher::new(&ix, facets) else {
+            return Some(FacetMatch {
+                count: 0,
+                narrowed: 0,
+                ids: Some(Vec::new()),
+            });
+        };
+        let (mut count, mut narrowed) = (0usize, 0usize);
         let mut ids = Vec::new();
         for ipra in ix.ipras.iter() {
-            if ipra.flags & LIVE == 0 {
+            if ipra.flags & LIVE == 0 || !matcher.matches(&ix, ipra) {
                 continue;
-            }
-            if facets.child.is_some_and(|c| (ipra.flags & CHILD != 0) != c)
-                || territory.is_some_and(|t| ipra.territory != t)
-                || status.is_some_and(|s| ipra.flags & (ACTIVE | SUPERSEDED) != s)
-            {
-                continue;
-            }
-            if section.is_some() || !orgs.is_empty() || overdue.is_some() {
-                let measures = ix.measures_of(ipra);
-                if section.is_some_and(|s| !measures.iter().any(|m| m.section == s)) {
-                    continue;
-                }
-                if !orgs.iter().all(|o| measures.iter().any(|m| m.org == *o)) {
-                    continue;
-                }
-                if let Some(today) = overdue {
-                    let late = measures.iter().any(|m| {
-                        m.status == OPEN && m.due != 0 && m.due < today && overdue_org.is_none_or(|o| m.org == o)
-                    });
-                    if !late {
-                        continue;
-                    }
-                }
             }
             count += 1;
-            if count <= limit {
+            if !matcher.has_initial(ipra) {
+                continue;
+            }
+            narrowed += 1;
+            if narrowed <= limit {
                 ids.push(i64::from(ipra.id));
             }
         }
         Some(FacetMatch {
             count,
-            ids: (count <= limit).then_some(ids),
+            narrowed,
+            ids: (narrowed <= limit).then_some(ids),
         })
+    }
+
+    /// The first `take` IPRAs matching `facets` in the default order walked as `order` says,
+    /// after the position `after` (its decision day, 0 for none, and id), in walking order:
+    /// a page of a long facet list without walking the database's index. `None` until the index
+    /// is loaded, or when a decision date was met that the index cannot order as the register does.
+    pub fn facet_page(
+        &self,
+        facets: &Facets,
+        order: DecisionOrder,
+        after: Option<(Day, i64)>,
+        take: usize,
+    ) -> Option<Vec<i64>> {
+        let ix = self.read();
+        if !ix.loaded || ix.decisions_unordered {
+            return None;
+        }
+        let Some(matcher) = Matcher::new(&ix, facets) else {
+            return Some(Vec::new());
+        };
+        let after = after.map(|(day, id)| order.rank(day, id));
+        // The `take` smallest ranks met so far, the largest of them on top.
+        let mut best: std::collections::BinaryHeap<((u8, i64, i64), u32)> =
+            std::collections::BinaryHeap::with_capacity(take + 1);
+        for ipra in ix.ipras.iter() {
+            if ipra.flags & LIVE == 0 {
+                continue;
+            }
+            let rank = order.rank(ipra.decided, i64::from(ipra.id));
+            if after.is_some_and(|a| rank <= a)
+                || (best.len() >= take && best.peek().is_some_and(|(top, _)| rank >= *top))
+            {
+                continue;
+            }
+            if !matcher.has_initial(ipra) || !matcher.matches(&ix, ipra) {
+                continue;
+            }
+            best.push((rank, ipra.id));
+            if best.len() > take {
+                best.pop();
+            }
+        }
+        Some(
+            best.into_sorted_vec()
+                .into_iter()
+                .map(|(_, id)| i64::from(id))
+                .collect(),
+        )
     }
 }
 
@@ -1643,7 +1888,7 @@ mod tests {
             let day = 9_000 + next(400) as Day;
             let territory = ix.territories.id(Some(["a", "b", "c"][next(3) as usize]));
             let flags = [ACTIVE, ACTIVE, SUPERSEDED, 0][next(4) as usize] | if next(5) == 0 { CHILD } else { 0 };
-            ix.insert_bare(id, person, day, territory, flags);
+            ix.insert_bare(id, person, day, territory, 0, Ok(day), flags);
             let slot = ix.slot(id).unwrap();
             for _ in 0..next(12) {
                 let status = [OPEN, OPEN, EXECUTED, NOT_EXECUTED, CLOSED][next(5) as usize];
@@ -1766,6 +2011,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn the_journal_is_pruned_in_chunks_down_to_what_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&crate::db::default_url(dir.path())).await.unwrap();
+        let entries = 2 * PRUNE_CHUNK + 123;
+        sqlx::query(
+            "WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < $1) \
+             INSERT INTO register_changes (ipra_id) SELECT k FROM n",
+        )
+        .bind(entries)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let count = |sql: &'static str| {
+            let db = &db;
+            async move {
+                sqlx::query(sql)
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap()
+                    .try_get::<i64, _>("n")
+                    .unwrap()
+            }
+        };
+        let max = count("SELECT MAX(seq) AS n FROM register_changes").await;
+        assert_eq!(prune_journal(&db, 1_000).await.unwrap(), (entries - 1_000) as u64);
+        assert_eq!(count("SELECT COUNT(*) AS n FROM register_changes").await, 1_000);
+        assert_eq!(count("SELECT MIN(seq) AS n FROM register_changes").await, max - 999);
+        assert_eq!(prune_journal(&db, 1_000).await.unwrap(), 0);
     }
 
     #[test]

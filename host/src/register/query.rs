@@ -393,12 +393,7 @@ fn conditions(
 ) -> Vec<Condition> {
     let mut c = Vec::new();
     let mut push = |sql: String, lead: Lead| c.push(Condition { sql, lead });
-    // An IPRA's measures through its own index (SQLite, without statistics, would rather walk an
-    // organisation's or a section's measures for every row).
-    let by_ipra = match engine {
-        crate::db::Engine::Sqlite => " INDEXED BY measures_ipra_status",
-        crate::db::Engine::Postgres => "",
-    };
+    let by_ipra = measures_by_ipra(engine);
     let org_exists = |b: &mut Binds, alias: &str, ogrn: &str| {
         format!(
             "EXISTS (SELECT 1 FROM measures {alias}{by_ipra} WHERE {alias}.ipra_id = i.id AND {alias}.assigned_ogrn = {})",
@@ -412,15 +407,14 @@ fn conditions(
         let digits: String = v.chars().filter(char::is_ascii_digit).collect();
         if !v.chars().any(|c| c.is_ascii_digit()) {
             // No digits: the beginning of the surname or of the full name.
-            let words: Vec<&str> = v.split_whitespace().collect();
-            let name = words.join(" ").to_uppercase();
+            let name = v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
             push(
                 format!(
                     "i.search_name >= {} AND i.search_name < {}",
                     b.add(name.clone()),
                     b.add(prefix_end(&name))
                 ),
-                Lead::Range("ipras_sort_name"),
+                name_lead(&name),
             );
         } else if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
             // A SNILS, or the beginning of an IPRA number that looks like one.
@@ -489,7 +483,7 @@ fn conditions(
                     b.add(name.clone()),
                     b.add(prefix_end(&name))
                 ),
-                Lead::Range("ipras_sort_name"),
+                name_lead(&name),
             );
         }
     }
@@ -559,7 +553,37 @@ fn facets(filter: &IpraFilter, scope: Option<&str>, today: &str) -> super::facts
         overdue: filter
             .overdue_only()
             .then(|| (today.to_string(), scope.map(str::to_string))),
+        initial: name_prefixes(filter)
+            .first()
+            .map(|name| super::facts::initial_of(Some(name))),
     }
+}
+
+/// How a name's beginning leads the list: one letter is a facet the statistics index answers (it
+/// keeps every IPRA's first letter), a longer beginning a range of the name's index.
+fn name_lead(name: &str) -> Lead {
+    if name.chars().count() == 1 {
+        Lead::Facet
+    } else {
+        Lead::Range("ipras_sort_name")
+    }
+}
+
+/// The beginnings of the person's name a filter asks for, as the list compares them with the
+/// search name: the quick search without digits, the surname, the full name.
+fn name_prefixes(filter: &IpraFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(v) = non_empty(&filter.q).filter(|v| !v.chars().any(|c| c.is_ascii_digit())) {
+        out.push(v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase());
+    }
+    if let Some(v) = non_empty(&filter.surname) {
+        out.push(v.to_uppercase());
+    }
+    if let Some(v) = non_empty(&filter.fio) {
+        out.push(v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase());
+    }
+    out.retain(|n| !n.is_empty());
+    out
 }
 
 /// A sortable column of the register: its SQL on the IPRA row, the index that holds it in order
@@ -654,6 +678,9 @@ enum Access {
     Ids(Vec<i64>),
     /// Let the database's planner choose (an OR of two indexed conditions).
     Planner,
+    /// The first rows of the page's walk in the default order, which the statistics index chose
+    /// among the facets' rows (see [`ordered_by_facts`]): the page is read from them.
+    Ordered(Vec<i64>),
 }
 
 /// Rows a filter may find for the list to start from them and sort, instead of walking the sort's
@@ -720,8 +747,9 @@ async fn plan(
         });
     }
     let facet_only = conds.iter().all(|c| c.lead == Lead::Facet);
+    let facets = facets(filter, scope, today);
     let has_facets = conds.iter().any(|c| c.lead == Lead::Facet);
-    let matched = facts.and_then(|f| f.facet_match(&facets(filter, scope, today), SMALL));
+    let matched = facts.and_then(|f| f.facet_match(&facets, SMALL));
     let register = match &matched {
         Some(_) => facts.map(|f| f.size().ipras as i64).unwrap_or(0),
         None => 0,
@@ -738,7 +766,12 @@ async fn plan(
             }
         }
     }
-    let facet_count = matched.as_ref().map(|m| m.count);
+    // With a name's first letter among the facets, they counted it too; a longer beginning is a
+    // range, counted on its own and assumed independent of the facets.
+    let letter_is_facet = name_prefixes(filter).iter().any(|n| n.chars().count() == 1);
+    let facet_count = matched
+        .as_ref()
+        .map(|m| if letter_is_facet { m.narrowed } else { m.count });
     let per_page = filter.per_page.unwrap_or(50).clamp(1, 500);
     let size = if register > 0 { register as usize } else { 1_000_000 };
     // Rows walked in the sort's order to fill a page, when the conditions are independent: the
@@ -753,7 +786,10 @@ async fn plan(
     let threshold = small(per_page, size).max(walk.min(SMALL));
     let access = match (&matched, smallest) {
         (Some(m), range)
-            if m.ids.is_some() && has_facets && m.count <= threshold && range.is_none_or(|(_, n)| m.count <= n) =>
+            if m.ids.is_some()
+                && has_facets
+                && m.narrowed <= threshold
+                && range.is_none_or(|(_, n)| m.narrowed <= n) =>
         {
             Access::Ids(m.ids.clone().unwrap_or_default())
         }
@@ -775,6 +811,63 @@ async fn plan(
     })
 }
 
+/// Rows of a page's walk the statistics index orders at most (a page two hundred deep).
+const ORDERED_TAKE: usize = 20_000;
+
+/// When the filter is only facets and the list is in the default order (the decision date): the
+/// rows of the page's walk, chosen by the statistics index in one pass over its own IPRAs instead
+/// of walking the database's index for the few that match (an executor's overdue IPRAs among a
+/// million) or reading every matching row to sort them. `None` when the plan is not such a walk.
+#[allow(clippy::too_many_arguments)]
+fn ordered_by_facts(
+    facts: Option<&super::facts::FactsIndex>,
+    filter: &IpraFilter,
+    scope: Option<&str>,
+    today: &str,
+    conds: &[Condition],
+    plan: &Plan,
+    per_page: u32,
+    page: u32,
+) -> Option<Vec<i64>> {
+    let facts = facts?;
+    // Cheaper than a walk, and than reading every id handed over to sort them.
+    let walked = matches!(plan.access, Access::SortIndex | Access::Ids(_));
+    if !walked || conds.is_empty() || conds.iter().any(|c| c.lead != Lead::Facet) {
+        return None;
+    }
+    if sort_column(non_empty(&filter.sort).unwrap_or("decision_date")).index != "ipras_sort_decision" {
+        return None;
+    }
+    let ascending = match non_empty(&filter.dir) {
+        Some("asc") => true,
+        Some("desc") => false,
+        _ => non_empty(&filter.sort).is_some(),
+    };
+    let (forward, position, offset) = match non_empty(&filter.before) {
+        Some(END) => (false, None, 0),
+        Some(before) => (false, Some(Position::decode(before)?), 0),
+        None => match non_empty(&filter.after) {
+            Some(after) => (true, Some(Position::decode(after)?), 0),
+            None => (true, None, (page as usize - 1) * per_page as usize),
+        },
+    };
+    let after = match position {
+        None => None,
+        Some(Position { value: None, id }) => Some((0, id)),
+        Some(Position {
+            value: Some(serde_json::Value::String(date)),
+            id,
+        }) => Some((super::facts::decided_of(Some(&date)).ok().filter(|d| *d > 0)?, id)),
+        Some(_) => return None,
+    };
+    let take = offset + per_page as usize + 1;
+    if take > ORDERED_TAKE {
+        return None;
+    }
+    let order = super::facts::DecisionOrder { ascending, forward };
+    facts.facet_page(&facets(filter, scope, today), order, after, take)
+}
+
 /// One page of the register. `scope`: the OGRN of an executor, who sees only IPRAs with measures
 /// assigned to it. `facts`: the statistics index, which answers the facet filters and counts.
 ///
@@ -792,9 +885,16 @@ pub async fn list_ipras(
     let mut binds = Binds::default();
     let conds = conditions(filter, scope, &today, db.engine, &mut binds);
     let plan = plan(db, facts, filter, scope, &today, &conds, &binds).await?;
+    let plan = match ordered_by_facts(facts, filter, scope, &today, &conds, &plan, per_page, page) {
+        Some(ids) => Plan {
+            access: Access::Ordered(ids),
+            ..plan
+        },
+        None => plan,
+    };
     // The ids the statistics index found satisfy the facets (and the executor's scope): only the
     // other conditions are checked on them.
-    let (conds, binds) = if matches!(plan.access, Access::Ids(_)) {
+    let (conds, binds) = if matches!(plan.access, Access::Ids(_) | Access::Ordered(_)) {
         let mut b = Binds::default();
         (conditions(&filter.without_facets(), None, &today, db.engine, &mut b), b)
     } else {
@@ -841,6 +941,8 @@ pub async fn list_ipras(
             Access::Index(_) | Access::Ids(_) | Access::Planner => {
                 Some(count_rows(db, &conds, &binds, &plan.access).await?)
             }
+            // Only for facets, which the statistics index counts (never reached).
+            Access::Ordered(_) => None,
             Access::SortIndex if conds.is_empty() => Some(count_rows(db, &conds, &binds, &plan.access).await?),
             Access::SortIndex => None,
         },
@@ -960,7 +1062,7 @@ async fn select_page(
                 }
             }
         }
-        if let Access::Ids(ids) = access {
+        if let Access::Ids(ids) | Access::Ordered(ids) = access {
             if ids.is_empty() {
                 return Ok((Vec::new(), false));
             }
@@ -976,7 +1078,7 @@ async fn select_page(
         let hint = match access {
             Access::SortIndex => indexed_by(db, sort.index),
             Access::Index(index) => indexed_by(db, index),
-            Access::Ids(_) | Access::Planner => String::new(),
+            Access::Ids(_) | Access::Ordered(_) | Access::Planner => String::new(),
         };
         let limit = want - out.len();
         let sql = format!(
@@ -1028,7 +1130,7 @@ async fn count_rows(db: &Db, conds: &[Condition], binds: &Binds, access: &Access
     let mut where_sql: Vec<String> = conds.iter().map(|c| c.sql.clone()).collect();
     let hint = match access {
         Access::Index(index) => indexed_by(db, index),
-        Access::Ids(ids) => {
+        Access::Ids(ids) | Access::Ordered(ids) => {
             if ids.is_empty() {
                 return Ok(0);
             }
@@ -1080,6 +1182,15 @@ fn list_item(row: &sqlx::any::AnyRow, sort: SortColumn) -> Result<(IpraListItem,
     ))
 }
 
+/// An IPRA's measures through its own index (SQLite, without statistics, would rather walk an
+/// organisation's or a section's measures when the condition names one).
+fn measures_by_ipra(engine: crate::db::Engine) -> &'static str {
+    match engine {
+        crate::db::Engine::Sqlite => " INDEXED BY measures_ipra_status",
+        crate::db::Engine::Postgres => "",
+    }
+}
+
 /// The counts of a page's rows (after its `LIMIT`): open measures past their due date, and for an
 /// executor only its own measures; the person's name as written (lists carry the search name).
 async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, today: &str) -> Result<()> {
@@ -1092,9 +1203,12 @@ async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, t
     let own = scope
         .map(|o| format!(" AND m.assigned_ogrn = {}", b.add(o.to_string())))
         .unwrap_or_default();
+    // By the IPRAs' own index: with fifty ids SQLite would rather walk all of the organisation's
+    // measures (256 ms for an executor's page at a million persons).
     let sql = format!(
         "SELECT m.ipra_id, COUNT(*) AS n, SUM(CASE WHEN m.status = 'open' AND m.due_date < {today} THEN 1 ELSE 0 END) AS late \
-         FROM measures m WHERE m.ipra_id IN ({}){own} GROUP BY m.ipra_id",
+         FROM measures m{} WHERE m.ipra_id IN ({}){own} GROUP BY m.ipra_id",
+        measures_by_ipra(db.engine),
         ids.join(",")
     );
     let mut counts: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
@@ -1317,7 +1431,11 @@ pub struct SourceView {
 /// assigned to that organisation, and with only those measures.
 pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<IpraCard>> {
     if let Some(ogrn) = scope {
-        let visible: i64 = sqlx::query("SELECT COUNT(*) AS n FROM measures WHERE ipra_id = $1 AND assigned_ogrn = $2")
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM measures{} WHERE ipra_id = $1 AND assigned_ogrn = $2",
+            measures_by_ipra(db.engine)
+        );
+        let visible: i64 = sqlx::query(&sql)
             .bind(id)
             .bind(ogrn)
             .fetch_one(&db.pool)
@@ -1339,15 +1457,17 @@ pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<I
         return Ok(None);
     };
     let person_id: i64 = row.try_get("person_id")?;
-    let measures =
-        sqlx::query("SELECT * FROM measures WHERE ipra_id = $1 AND ($2 = '' OR assigned_ogrn = $2) ORDER BY id")
-            .bind(id)
-            .bind(scope.unwrap_or(""))
-            .fetch_all(&db.pool)
-            .await?
-            .iter()
-            .map(measure_from_row)
-            .collect::<Result<Vec<_>>>()?;
+    let measures = sqlx::query(&format!(
+        "SELECT * FROM measures{} WHERE ipra_id = $1 AND ($2 = '' OR assigned_ogrn = $2) ORDER BY id",
+        measures_by_ipra(db.engine)
+    ))
+    .bind(id)
+    .bind(scope.unwrap_or(""))
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(measure_from_row)
+    .collect::<Result<Vec<_>>>()?;
     let history = sqlx::query(
         "SELECT id, number, protocol_number, protocol_date, status, superseded_by FROM ipras WHERE person_id = $1 ORDER BY protocol_date, id",
     )

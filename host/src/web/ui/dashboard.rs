@@ -16,7 +16,7 @@ use crate::register::deadlines;
 use crate::register::directory;
 use crate::register::facts;
 use crate::register::workload::{self, ListQuery, MeasureLine, MeasurePage, Which, WorkloadRow};
-use crate::web::export::{Cell, Format};
+use crate::web::export::{Cell, Format, Table};
 use crate::web::ApiError;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -36,6 +36,7 @@ pub fn routes() -> Router<App> {
         .route("/dashboard", get(dashboard_page))
         .route("/dashboard/assign", post(assign_form))
         .route("/dashboard/overdue/export", get(export_page))
+        .route("/dashboard/workload/export", get(workload_export_page))
         .route("/api/v1/dashboard", get(api_dashboard))
         .route("/api/v1/dashboard/overdue", get(api_overdue))
         .route("/api/v1/dashboard/overdue/export", get(api_export))
@@ -58,6 +59,8 @@ pub struct DashboardQuery {
     pub page: Option<String>,
     pub per_page: Option<String>,
     pub qpage: Option<String>,
+    /// The page of the workload table by organisation.
+    pub opage: Option<String>,
     /// The queue's own filter.
     pub qsection: Option<String>,
     pub qterritory: Option<String>,
@@ -135,6 +138,53 @@ async fn load(app: &App, today: &str) -> anyhow::Result<Dashboard> {
         by_section: figures.by_section,
         by_territory: figures.by_territory,
     })
+}
+
+/// Rows of the workload table by organisation on one page.
+const ORG_ROWS: usize = 25;
+
+/// The workload rows most behind first: the measures without an executor, then by overdue
+/// measures, then by measures in work.
+fn by_lag(mut rows: Vec<WorkloadRow>) -> Vec<WorkloadRow> {
+    rows.sort_by(|a, b| {
+        (
+            a.key.is_some(),
+            std::cmp::Reverse(a.overdue),
+            std::cmp::Reverse(a.in_work),
+            &a.key,
+        )
+            .cmp(&(
+                b.key.is_some(),
+                std::cmp::Reverse(b.overdue),
+                std::cmp::Reverse(b.in_work),
+                &b.key,
+            ))
+    });
+    rows
+}
+
+/// Where the workload table by organisation stands, its pages and its download.
+fn org_pager(page: usize, pages: usize, rows: usize) -> String {
+    let mut out = format!(
+        r#"<nav class="pages" aria-label="Страницы нагрузки по организациям"><span>Организаций: {rows}; сначала — с наибольшей просрочкой.</span>"#
+    );
+    if page > 1 {
+        out.push_str(&format!(
+            r##"<a href="/dashboard?opage={}#by-organisation" rel="prev">← Предыдущие</a>"##,
+            page - 1
+        ));
+    }
+    if pages > 1 {
+        out.push_str(&format!("<span>Страница {page} из {pages}</span>"));
+    }
+    if page < pages {
+        out.push_str(&format!(
+            r##"<a href="/dashboard?opage={}#by-organisation" rel="next">Следующие →</a>"##,
+            page + 1
+        ));
+    }
+    out.push_str(r#"<span>Выгрузить всю таблицу: <a href="/dashboard/workload/export?format=csv" download>CSV</a> · <a href="/dashboard/workload/export?format=xlsx" download>XLSX</a></span></nav>"#);
+    out
 }
 
 fn card(id: &str, label: &str, value: i64, href: Option<&str>, class: &str, note: &str) -> String {
@@ -422,6 +472,9 @@ fn queue_html(
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
+    if can_assign {
+        out.push_str(&section_lists(queue, organisations));
+    }
     let mut keep = String::new();
     for (k, v) in [("qsection", &filter.section), ("qterritory", &filter.territory)] {
         if let Some(v) = v {
@@ -429,6 +482,36 @@ fn queue_html(
         }
     }
     out.push_str(&pager(queue, |p| format!("/dashboard?qpage={p}{keep}#queue")));
+    out
+}
+
+/// Organisations of a section beyond which the assignment is typed with suggestions, not chosen.
+const ASSIGN_CHOICES: usize = 40;
+
+/// The suggestion lists of the queue's sections with long lists of organisations, once each.
+fn section_lists(queue: &MeasurePage, organisations: &[directory::Organisation]) -> String {
+    let mut sections: Vec<&str> = queue.items.iter().map(|m| m.section.as_str()).collect();
+    sections.sort_unstable();
+    sections.dedup();
+    let mut out = String::new();
+    for section in sections {
+        let candidates: Vec<&directory::Organisation> = organisations
+            .iter()
+            .filter(|o| o.department == section && o.active)
+            .collect();
+        if candidates.len() <= ASSIGN_CHOICES {
+            continue;
+        }
+        out.push_str(&format!(r#"<datalist id="orgs-{}">"#, esc(section)));
+        for o in candidates {
+            out.push_str(&format!(
+                r#"<option value="{}">{}</option>"#,
+                esc(&o.ogrn),
+                esc(&o.name)
+            ));
+        }
+        out.push_str("</datalist>");
+    }
     out
 }
 
@@ -443,15 +526,6 @@ fn assign_form_html(
         .iter()
         .filter(|o| o.department == m.section && o.active)
         .collect();
-    let mut options = String::from(r#"<option value="">— выберите —</option>"#);
-    for o in &candidates {
-        options.push_str(&format!(
-            r#"<option value="{}">{} (ОГРН {})</option>"#,
-            esc(&o.ogrn),
-            esc(&o.name),
-            esc(&o.ogrn)
-        ));
-    }
     let (error, invalid) = match problem {
         Some((pid, message)) if *pid == id => (
             format!(
@@ -469,9 +543,28 @@ fn assign_form_html(
         return r#"<td><span class="muted">В справочнике исполнителей нет действующих организаций этого раздела.</span></td>"#
             .to_string();
     }
+    // A short list is a choice; a long one (hundreds of clinics of a region) a field that suggests
+    // from the section's list, given once under the queue (see `section_lists`).
+    let field = if candidates.len() <= ASSIGN_CHOICES {
+        let mut options = String::from(r#"<option value="">— выберите —</option>"#);
+        for o in &candidates {
+            options.push_str(&format!(
+                r#"<option value="{}">{} (ОГРН {})</option>"#,
+                esc(&o.ogrn),
+                esc(&o.name),
+                esc(&o.ogrn)
+            ));
+        }
+        format!(r#"<select id="assign-{id}" name="ogrn"{invalid}>{options}</select>"#)
+    } else {
+        format!(
+            r#"<input id="assign-{id}" name="ogrn" list="orgs-{}" inputmode="numeric" autocomplete="off" placeholder="ОГРН или начало названия"{invalid}>"#,
+            esc(&m.section)
+        )
+    };
     format!(
         r#"<td><form class="ov-assign" method="post" action="/dashboard/assign">{csrf}<input type="hidden" name="measure_id" value="{id}">
-<label for="assign-{id}">Организация</label><select id="assign-{id}" name="ogrn"{invalid}>{options}</select>{error}
+<label for="assign-{id}">Организация</label>{field}{error}
 <label for="note-{id}">Основание</label><input id="note-{id}" name="note" maxlength="500">
 <button type="submit">Назначить</button></form></td>"#,
         csrf = csrf_field(user),
@@ -533,11 +626,17 @@ async fn render(
         cards_html(&data.cards)
     ));
     body.push_str("<h2>Нагрузка</h2>");
+    // A region has a couple of thousand organisations: the table shows those most behind, a page
+    // at a time, and the whole of it is a download.
+    let organisations_by_lag = by_lag(data.by_organisation.clone());
+    let org_pages = organisations_by_lag.len().div_ceil(ORG_ROWS).max(1);
+    let org_page = number::<usize>(&q.opage).unwrap_or(1).clamp(1, org_pages);
+    let shown = &organisations_by_lag[(org_page - 1) * ORG_ROWS..(org_page * ORG_ROWS).min(organisations_by_lag.len())];
     body.push_str(&workload_table(
         "by-organisation",
         "По организациям-исполнителям",
         "Организация",
-        &data.by_organisation,
+        shown,
         |r| match &r.key {
             Some(ogrn) => format!(
                 r#"<a href="/stats?org={}">{}</a><br><span class="muted">ОГРН {}</span>"#,
@@ -549,6 +648,7 @@ async fn render(
         },
         "org",
     ));
+    body.push_str(&org_pager(org_page, org_pages, organisations_by_lag.len()));
     body.push_str(&workload_table(
         "by-section",
         "По разделам",
@@ -739,6 +839,56 @@ async fn export_page(
     export_file(&app, &q)
         .await
         .map_err(|e| PageError::from(e).for_user(&user))
+}
+
+/// The workload by organisation, every organisation, as a spreadsheet.
+async fn workload_export_page(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<DashboardQuery>,
+) -> Result<Response, PageError> {
+    require_page(&user, OVERSEERS).map_err(|e| e.for_user(&user))?;
+    let fail = |e: anyhow::Error| PageError::from(e).for_user(&user);
+    let Some(format) = q.format.as_deref().and_then(Format::parse) else {
+        return Err(PageError::bad_request("Параметр «format»: укажите csv или xlsx.".into()).for_user(&user));
+    };
+    let today = today();
+    let data = load(&app, &today).await.map_err(fail)?;
+    let rows = by_lag(data.by_organisation)
+        .into_iter()
+        .map(|r| {
+            vec![
+                Cell::from(r.key.clone().unwrap_or_default()),
+                Cell::from(match &r.key {
+                    Some(_) => r.name.clone().unwrap_or_default(),
+                    None => "Не назначено".to_string(),
+                }),
+                Cell::from(r.assigned),
+                Cell::from(r.in_work),
+                Cell::from(r.executed),
+                Cell::from(r.not_executed),
+                Cell::from(r.overdue),
+                Cell::from(r.oldest_overdue.as_deref().map(ru_date)),
+            ]
+        })
+        .collect();
+    let table = Table {
+        title: format!("Нагрузка по организациям на {}", ru_date(&today)),
+        header: [
+            "ОГРН",
+            "Организация",
+            "Назначено",
+            "В работе",
+            "Выполнено",
+            "Не выполнено",
+            "Просрочено",
+            "Самый ранний просроченный срок",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+    };
+    Ok(table.download(format, &format!("nagruzka-{today}")))
 }
 
 async fn api_dashboard(State(app): State<App>, user: Principal) -> Result<Json<Value>, ApiError> {

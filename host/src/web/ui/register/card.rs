@@ -55,11 +55,16 @@ pub async fn card(
         .into_iter()
         .filter(|r| user.scope().is_none_or(|o| r.form.organisation == o))
         .collect();
-    let orgs: HashMap<String, String> = crate::register::directory::list_organisations(&app.db)
-        .await?
-        .into_iter()
-        .map(|o| (o.ogrn, o.name))
+    let reports = crate::register::ipra_reports::of_ipra(&app.db, id, user.scope()).await?;
+    // The names of the organisations the card shows, not the region's whole directory.
+    let shown: Vec<&str> = card
+        .measures
+        .iter()
+        .filter_map(|m| m.assigned_ogrn.as_deref())
+        .chain(records.iter().map(|r| r.form.organisation.as_str()))
+        .chain(reports.iter().map(|r| r.reporter_ogrn.as_str()))
         .collect();
+    let orgs: HashMap<String, String> = crate::register::directory::names_of(&app.db, &shown).await?;
     let org_name = |ogrn: &str| {
         orgs.get(ogrn)
             .map(|n| format!("{} (ОГРН {})", esc(n), esc(ogrn)))
@@ -266,7 +271,6 @@ pub async fn card(
         body.push_str("</tbody></table></div>");
     }
 
-    let reports = crate::register::ipra_reports::of_ipra(&app.db, id, user.scope()).await?;
     body.push_str(r#"<h2 id="reg-reports-h">Отчёты об исполнении</h2>"#);
     if reports.is_empty() {
         body.push_str(r#"<p class="muted" id="reg-reports">Отчётов по этой выписке ещё не формировали.</p>"#);
