@@ -94,22 +94,53 @@ fn organisation_from_row(row: &sqlx::any::AnyRow) -> Result<Organisation> {
 }
 
 pub async fn list_organisations(db: &Db) -> Result<Vec<Organisation>> {
-    sqlx::query("SELECT * FROM organisations ORDER BY department, territory_code, name")
-        .fetch_all(&db.pool)
+    Ok(directory(db).await?.as_ref().clone())
+}
+
+/// The directory as last read, by database, with the `directory_version` it was read at.
+type DirectoryCopy = (String, i64, Arc<Vec<Organisation>>);
+static DIRECTORY: std::sync::Mutex<Vec<DirectoryCopy>> = std::sync::Mutex::new(Vec::new());
+
+/// Every organisation, by department, territory and name: the copy in memory while the
+/// directory's version (raised by a trigger on every change, by any process) is the one it was
+/// read at, else read again.
+pub async fn directory(db: &Db) -> Result<Arc<Vec<Organisation>>> {
+    let version: i64 = sqlx::query("SELECT n FROM directory_version WHERE id = 1")
+        .fetch_one(&db.pool)
         .await?
-        .iter()
-        .map(organisation_from_row)
-        .collect()
+        .try_get("n")?;
+    let copies = || DIRECTORY.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, _, list)) = copies().iter().find(|(url, v, _)| *url == db.url && *v == version) {
+        return Ok(list.clone());
+    }
+    // Read in one transaction with the version, so that the copy is of the version it carries.
+    let mut tx = db.pool.begin().await?;
+    let version: i64 = sqlx::query("SELECT n FROM directory_version WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    let list = Arc::new(
+        sqlx::query("SELECT * FROM organisations ORDER BY department, territory_code, name")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(organisation_from_row)
+            .collect::<Result<Vec<_>>>()?,
+    );
+    tx.commit().await?;
+    let mut copies = copies();
+    copies.retain(|(url, _, _)| *url != db.url);
+    copies.push((db.url.clone(), version, list.clone()));
+    Ok(list)
 }
 
 /// OGRN → name of every organisation of the directory (a few thousand in a region).
 pub async fn organisation_names(db: &Db) -> Result<std::collections::HashMap<String, String>> {
-    sqlx::query("SELECT ogrn, name FROM organisations")
-        .fetch_all(&db.pool)
+    Ok(directory(db)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("ogrn")?, r.try_get("name")?)))
-        .collect()
+        .map(|o| (o.ogrn.clone(), o.name.clone()))
+        .collect())
 }
 
 /// OGRN → name of the given organisations (those a page shows).
@@ -443,5 +474,49 @@ impl Lookups for RegisterLookups {
 
     fn reference_list(&self, list_id: &str) -> Vec<wit::ReferenceEntry> {
         self.reference.list(list_id).iter().map(Entry::to_wit).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clinic(ogrn: &str, name: &str) -> Organisation {
+        Organisation {
+            ogrn: ogrn.into(),
+            inn: None,
+            name: name.into(),
+            department: "health".into(),
+            territory_code: None,
+            executor_type: None,
+            phone: None,
+            email: None,
+            active: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_directory_in_memory_follows_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&crate::db::default_url(dir.path())).await.unwrap();
+        assert!(directory(&db).await.unwrap().is_empty());
+        upsert_organisation(&db, &clinic("1021600000740", "Поликлиника № 1"), "test")
+            .await
+            .unwrap();
+        assert_eq!(directory(&db).await.unwrap()[0].name, "Поликлиника № 1");
+        // A change by another process (here: a statement of its own) is seen as well.
+        sqlx::query("UPDATE organisations SET name = 'Поликлиника № 2' WHERE ogrn = '1021600000740'")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            organisation_names(&db).await.unwrap()["1021600000740"],
+            "Поликлиника № 2"
+        );
+        let first = directory(&db).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &directory(&db).await.unwrap()),
+            "unchanged: the same copy"
+        );
     }
 }
