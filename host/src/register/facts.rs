@@ -556,6 +556,10 @@ pub struct FactsIndex {
     version: std::sync::atomic::AtomicU64,
     /// The latest statistics computed, by filter, with the version they were computed at.
     memo: std::sync::Mutex<Vec<Memo>>,
+    /// The latest facet matches (the register's list asks one per page), likewise.
+    matches: std::sync::Mutex<Vec<(u64, String, FacetMatch)>>,
+    /// The register's size, with the version it was counted at.
+    sized: std::sync::Mutex<Option<(u64, IndexSize)>>,
 }
 
 /// Statistics computed once and kept while the register does not change: coordinators of a
@@ -579,6 +583,8 @@ impl Default for FactsIndex {
             requested: std::sync::atomic::AtomicU64::new(0),
             version: std::sync::atomic::AtomicU64::new(0),
             memo: std::sync::Mutex::new(Vec::new()),
+            matches: std::sync::Mutex::new(Vec::new()),
+            sized: std::sync::Mutex::new(None),
         }
     }
 }
@@ -672,6 +678,7 @@ impl FactsIndex {
     fn changed(&self) {
         self.version.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.memo.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.matches.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     async fn follow_journal(&self, db: &Db, cursor: &mut Cursor) -> Result<()> {
@@ -1045,12 +1052,22 @@ impl FactsIndex {
         }
     }
 
+    /// The register's size (counted once per state of the index).
     pub fn size(&self) -> IndexSize {
         let ix = self.read();
-        IndexSize {
+        let version = self.version.load(std::sync::atomic::Ordering::SeqCst);
+        let mut sized = self.sized.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, size)) = *sized {
+            if v == version {
+                return size;
+            }
+        }
+        let size = IndexSize {
             ipras: ix.ipras.iter().filter(|i| i.flags & LIVE != 0).count(),
             measures: ix.measures.len() - ix.wasted,
-        }
+        };
+        *sized = Some((version, size));
+        size
     }
 
     /// The statistics table (seed 000) and the charts under one filter, in one pass.
@@ -1771,12 +1788,36 @@ impl DecisionOrder {
 
 impl FactsIndex {
     /// The IPRAs matching `facets`, counted exactly; `None` until the index has been loaded.
+    /// Kept per facets until the index changes (a list asks once per page).
     pub fn facet_match(&self, facets: &Facets, limit: usize) -> Option<FacetMatch> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let key = format!("{facets:?}|{limit}");
+        let matches = || self.matches.lock().unwrap_or_else(|e| e.into_inner());
+        let version = self.version.load(SeqCst);
+        if let Some((_, _, m)) = matches().iter().find(|(v, k, _)| *v == version && *k == key) {
+            return Some(m.clone());
+        }
         let ix = self.read();
+        // Under the read lock no change lands: the match belongs to the version read here.
+        let version = self.version.load(SeqCst);
+        let found = self.match_facets(&ix, facets, limit)?;
+        drop(ix);
+        let mut kept = matches();
+        if self.version.load(SeqCst) == version {
+            kept.retain(|(v, _, _)| *v == version);
+            if kept.len() >= MEMO_SIZE {
+                kept.remove(0);
+            }
+            kept.push((version, key, found.clone()));
+        }
+        Some(found)
+    }
+
+    fn match_facets(&self, ix: &Index, facets: &Facets, limit: usize) -> Option<FacetMatch> {
         if !ix.loaded {
             return None;
         }
-        let Some(matcher) = Matcher::new(&ix, facets) else {
+        let Some(matcher) = Matcher::new(ix, facets) else {
             return Some(FacetMatch {
                 count: 0,
                 narrowed: 0,
@@ -1786,7 +1827,7 @@ impl FactsIndex {
         let (mut count, mut narrowed) = (0usize, 0usize);
         let mut ids = Vec::new();
         for ipra in ix.ipras.iter() {
-            if ipra.flags & LIVE == 0 || !matcher.matches(&ix, ipra) {
+            if ipra.flags & LIVE == 0 || !matcher.matches(ix, ipra) {
                 continue;
             }
             count += 1;
