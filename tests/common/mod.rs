@@ -130,39 +130,33 @@ impl Env {
 
     /// Runs a SQL query through sqlx and returns the first column of every row as i64.
     pub fn ids(&self, sql: &str) -> Vec<i64> {
-        let url = self.read_url();
-        block_on(async move {
-            use sqlx::Row;
-            sqlx::any::install_default_drivers();
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
-                .await
-                .expect("connect");
-            let rows = sqlx::query(sql).fetch_all(&mut conn).await.expect("query");
-            rows.iter()
-                .map(|r| r.try_get::<i64, _>(0).expect("i64 column"))
-                .collect()
-        })
-    }
-
-    fn read_url(&self) -> String {
-        self.database
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}?mode=ro", self.data_dir().join("ipra.sqlite").display()))
+        self.rows(sql)
+            .iter()
+            .map(|r| sqlx::Row::try_get::<i64, _>(r, 0).expect("i64 column"))
+            .collect()
     }
 
     fn first_value<T>(&self, sql: &str) -> T
     where
         T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
     {
-        let url = self.read_url();
+        let rows = self.rows(sql);
+        let row = rows.first().expect("a row");
+        sqlx::Row::try_get::<T, _>(row, 0).expect("a value of the column's type")
+    }
+
+    /// The rows of a SQL query, read through sqlx (read-only on SQLite).
+    fn rows(&self, sql: &str) -> Vec<sqlx::any::AnyRow> {
+        let url = self
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=ro", self.data_dir().join("ipra.sqlite").display()));
         block_on(async move {
-            use sqlx::Row;
             sqlx::any::install_default_drivers();
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
                 .await
                 .expect("connect");
-            let row = sqlx::query(sql).fetch_one(&mut conn).await.expect("query");
-            row.try_get::<T, _>(0).expect("a value of the column's type")
+            sqlx::query(sql).fetch_all(&mut conn).await.expect("query")
         })
     }
 }
