@@ -143,29 +143,6 @@ pub async fn organisation_names(db: &Db) -> Result<std::collections::HashMap<Str
         .collect())
 }
 
-/// OGRN → name of the given organisations (those a page shows).
-pub async fn names_of(db: &Db, ogrns: &[&str]) -> Result<std::collections::HashMap<String, String>> {
-    let mut wanted: Vec<&str> = ogrns.to_vec();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let mut names = std::collections::HashMap::new();
-    for chunk in wanted.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT ogrn, name FROM organisations WHERE ogrn IN ({})",
-            marks.join(", ")
-        );
-        let mut q = sqlx::query(&sql);
-        for ogrn in chunk {
-            q = q.bind(*ogrn);
-        }
-        for r in q.fetch_all(&db.pool).await? {
-            names.insert(r.try_get("ogrn")?, r.try_get("name")?);
-        }
-    }
-    Ok(names)
-}
-
 pub async fn organisation(db: &Db, ogrn: &str) -> Result<Option<Organisation>> {
     sqlx::query("SELECT * FROM organisations WHERE ogrn = $1")
         .bind(ogrn)

@@ -554,24 +554,32 @@ pub struct FactsIndex {
     requested: std::sync::atomic::AtomicU64,
     /// Bumped whenever the index changes: figures computed at one version hold until the next.
     version: std::sync::atomic::AtomicU64,
-    /// The latest statistics computed, by filter, with the version they were computed at.
-    memo: std::sync::Mutex<Vec<Memo>>,
-    /// The latest facet matches (the register's list asks one per page), likewise.
-    matches: std::sync::Mutex<Vec<(u64, String, FacetMatch)>>,
-    /// The register's size, with the version it was counted at.
-    sized: std::sync::Mutex<Option<(u64, IndexSize)>>,
+    /// Statistics by filter: coordinators of a region open the same few over and over, and a pass
+    /// over a million persons' measures takes about 100 ms of two cores.
+    statistics_kept: Memo<Arc<(Statistics, ChartData)>>,
+    /// Facet matches by facets (the register's list asks one per page).
+    matches_kept: Memo<FacetMatch>,
+    /// The register's size.
+    size_kept: Memo<IndexSize>,
 }
 
-/// Statistics computed once and kept while the register does not change: coordinators of a
-/// region open the same few statistics over and over, and a pass over a million persons'
-/// measures takes about 100 ms of two cores.
-struct Memo {
-    version: u64,
-    key: String,
-    figures: Arc<(Statistics, ChartData)>,
+/// Figures computed over the index, kept by key with the version they were computed at, and
+/// forgotten when the index changes (see [`FactsIndex::kept`]).
+struct Memo<T>(std::sync::Mutex<Vec<(u64, String, T)>>);
+
+impl<T> Default for Memo<T> {
+    fn default() -> Self {
+        Memo(std::sync::Mutex::new(Vec::new()))
+    }
 }
 
-/// How many filters' statistics are kept.
+impl<T> Memo<T> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(u64, String, T)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How many figures of one kind are kept.
 const MEMO_SIZE: usize = 64;
 
 impl Default for FactsIndex {
@@ -582,9 +590,9 @@ impl Default for FactsIndex {
             loaded: std::sync::atomic::AtomicBool::new(false),
             requested: std::sync::atomic::AtomicU64::new(0),
             version: std::sync::atomic::AtomicU64::new(0),
-            memo: std::sync::Mutex::new(Vec::new()),
-            matches: std::sync::Mutex::new(Vec::new()),
-            sized: std::sync::Mutex::new(None),
+            statistics_kept: Memo::default(),
+            matches_kept: Memo::default(),
+            size_kept: Memo::default(),
         }
     }
 }
@@ -669,7 +677,8 @@ impl FactsIndex {
     }
 
     fn publish(&self, index: Index) {
-        *self.write() = index;
+        let mut current = self.write();
+        *current = index;
         self.changed();
     }
 
@@ -677,8 +686,32 @@ impl FactsIndex {
     /// lock is released, so that no figure of the old index is kept under the new version).
     fn changed(&self) {
         self.version.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.memo.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        self.matches.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.statistics_kept.lock().clear();
+        self.matches_kept.lock().clear();
+        self.size_kept.lock().clear();
+    }
+
+    /// A figure of `memo` by `key`, computed over the index when none of its current version is
+    /// kept. The version is read under the index's read lock, so a figure kept is of the version
+    /// it carries.
+    fn kept<T: Clone>(&self, memo: &Memo<T>, key: String, compute: impl FnOnce(&Index) -> T) -> T {
+        use std::sync::atomic::Ordering::SeqCst;
+        let version = self.version.load(SeqCst);
+        if let Some((_, _, figure)) = memo.lock().iter().find(|(v, k, _)| *v == version && *k == key) {
+            return figure.clone();
+        }
+        let ix = self.read();
+        let version = self.version.load(SeqCst);
+        let figure = compute(&ix);
+        drop(ix);
+        let mut kept = memo.lock();
+        if self.version.load(SeqCst) == version {
+            if kept.len() >= MEMO_SIZE {
+                kept.remove(0);
+            }
+            kept.push((version, key, figure.clone()));
+        }
+        figure
     }
 
     async fn follow_journal(&self, db: &Db, cursor: &mut Cursor) -> Result<()> {
@@ -1054,63 +1087,24 @@ impl FactsIndex {
 
     /// The register's size (counted once per state of the index).
     pub fn size(&self) -> IndexSize {
-        let ix = self.read();
-        let version = self.version.load(std::sync::atomic::Ordering::SeqCst);
-        let mut sized = self.sized.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((v, size)) = *sized {
-            if v == version {
-                return size;
-            }
-        }
-        let size = IndexSize {
+        self.kept(&self.size_kept, String::new(), |ix| IndexSize {
             ipras: ix.ipras.iter().filter(|i| i.flags & LIVE != 0).count(),
             measures: ix.measures.len() - ix.wasted,
-        };
-        *sized = Some((version, size));
-        size
+        })
     }
 
-    /// The statistics table (seed 000) and the charts under one filter, in one pass.
+    /// The statistics table (seed 000) and the charts under one filter, in one pass, computed
+    /// once per filter while the register does not change.
     pub fn statistics(
         &self,
         filter: &StatsFilter,
         today: &str,
         reasons: &[(String, String)],
-    ) -> (Statistics, ChartData) {
-        compute_statistics(&self.read(), filter, today, reasons)
-    }
-
-    /// [`FactsIndex::statistics`], computed once per filter while the register does not change.
-    pub fn statistics_memo(
-        &self,
-        filter: &StatsFilter,
-        today: &str,
-        reasons: &[(String, String)],
     ) -> Arc<(Statistics, ChartData)> {
-        use std::sync::atomic::Ordering::SeqCst;
         let key = format!("{filter:?}|{today}|{reasons:?}");
-        let lock = || self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        let version = self.version.load(SeqCst);
-        if let Some(m) = lock().iter().find(|m| m.version == version && m.key == key) {
-            return m.figures.clone();
-        }
-        // Under the read lock no change can land, so the figures belong to the version read here.
-        let ix = self.read();
-        let version = self.version.load(SeqCst);
-        let figures = Arc::new(compute_statistics(&ix, filter, today, reasons));
-        drop(ix);
-        let mut memo = lock();
-        if self.version.load(SeqCst) == version {
-            if memo.len() >= MEMO_SIZE {
-                memo.remove(0);
-            }
-            memo.push(Memo {
-                version,
-                key,
-                figures: figures.clone(),
-            });
-        }
-        figures
+        self.kept(&self.statistics_kept, key, |ix| {
+            Arc::new(compute_statistics(ix, filter, today, reasons))
+        })
     }
 }
 
@@ -1634,7 +1628,7 @@ pub async fn statistics(
 ) -> Result<(Statistics, ChartData)> {
     facts.refresh(db).await?;
     let (facts, filter, today, reasons) = (facts.clone(), filter.clone(), today.to_string(), reasons.to_vec());
-    let figures = tokio::task::spawn_blocking(move || facts.statistics_memo(&filter, &today, &reasons)).await?;
+    let figures = tokio::task::spawn_blocking(move || facts.statistics(&filter, &today, &reasons)).await?;
     Ok(Arc::unwrap_or_clone(figures))
 }
 
@@ -1775,9 +1769,8 @@ impl DecisionOrder {
     /// list's order either way (and after them walking backward); empty ones go by id.
     fn rank(self, decided: Day, id: i64) -> (u8, i64, i64) {
         let walk_ascending = self.ascending == self.forward;
-        let empty = decided == 0;
-        let segment = u8::from(empty == self.forward);
-        let (day, id) = (if empty { 0 } else { i64::from(decided) }, id);
+        let segment = u8::from((decided == 0) == self.forward);
+        let day = i64::from(decided);
         if walk_ascending {
             (segment, day, id)
         } else {
@@ -1790,60 +1783,12 @@ impl FactsIndex {
     /// The IPRAs matching `facets`, counted exactly; `None` until the index has been loaded.
     /// Kept per facets until the index changes (a list asks once per page).
     pub fn facet_match(&self, facets: &Facets, limit: usize) -> Option<FacetMatch> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let key = format!("{facets:?}|{limit}");
-        let matches = || self.matches.lock().unwrap_or_else(|e| e.into_inner());
-        let version = self.version.load(SeqCst);
-        if let Some((_, _, m)) = matches().iter().find(|(v, k, _)| *v == version && *k == key) {
-            return Some(m.clone());
-        }
-        let ix = self.read();
-        // Under the read lock no change lands: the match belongs to the version read here.
-        let version = self.version.load(SeqCst);
-        let found = self.match_facets(&ix, facets, limit)?;
-        drop(ix);
-        let mut kept = matches();
-        if self.version.load(SeqCst) == version {
-            kept.retain(|(v, _, _)| *v == version);
-            if kept.len() >= MEMO_SIZE {
-                kept.remove(0);
-            }
-            kept.push((version, key, found.clone()));
-        }
-        Some(found)
-    }
-
-    fn match_facets(&self, ix: &Index, facets: &Facets, limit: usize) -> Option<FacetMatch> {
-        if !ix.loaded {
+        if !self.loaded.load(std::sync::atomic::Ordering::Acquire) {
             return None;
         }
-        let Some(matcher) = Matcher::new(ix, facets) else {
-            return Some(FacetMatch {
-                count: 0,
-                narrowed: 0,
-                ids: Some(Vec::new()),
-            });
-        };
-        let (mut count, mut narrowed) = (0usize, 0usize);
-        let mut ids = Vec::new();
-        for ipra in ix.ipras.iter() {
-            if ipra.flags & LIVE == 0 || !matcher.matches(ix, ipra) {
-                continue;
-            }
-            count += 1;
-            if !matcher.has_initial(ipra) {
-                continue;
-            }
-            narrowed += 1;
-            if narrowed <= limit {
-                ids.push(i64::from(ipra.id));
-            }
-        }
-        Some(FacetMatch {
-            count,
-            narrowed,
-            ids: (narrowed <= limit).then_some(ids),
-        })
+        Some(self.kept(&self.matches_kept, format!("{facets:?}|{limit}"), |ix| {
+            match_facets(ix, facets, limit)
+        }))
     }
 
     /// The first `take` IPRAs matching `facets` in the default order walked as `order` says,
@@ -1892,6 +1837,37 @@ impl FactsIndex {
                 .map(|(_, id)| i64::from(id))
                 .collect(),
         )
+    }
+}
+
+/// The IPRAs matching `facets` in one pass over the index (see [`FactsIndex::facet_match`]).
+fn match_facets(ix: &Index, facets: &Facets, limit: usize) -> FacetMatch {
+    let Some(matcher) = Matcher::new(ix, facets) else {
+        return FacetMatch {
+            count: 0,
+            narrowed: 0,
+            ids: Some(Vec::new()),
+        };
+    };
+    let (mut count, mut narrowed) = (0usize, 0usize);
+    let mut ids = Vec::new();
+    for ipra in ix.ipras.iter() {
+        if ipra.flags & LIVE == 0 || !matcher.matches(ix, ipra) {
+            continue;
+        }
+        count += 1;
+        if !matcher.has_initial(ipra) {
+            continue;
+        }
+        narrowed += 1;
+        if narrowed <= limit {
+            ids.push(i64::from(ipra.id));
+        }
+    }
+    FacetMatch {
+        count,
+        narrowed,
+        ids: (narrowed <= limit).then_some(ids),
     }
 }
 

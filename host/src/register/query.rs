@@ -403,20 +403,10 @@ fn conditions(
     if let Some(ogrn) = scope {
         push(org_exists(b, "sm", ogrn), Lead::Facet);
     }
-    if let Some(v) = non_empty(&filter.q) {
+    // A quick search without digits is the beginning of a name (see `name_prefixes`).
+    if let Some(v) = non_empty(&filter.q).filter(|v| v.chars().any(|c| c.is_ascii_digit())) {
         let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-        if !v.chars().any(|c| c.is_ascii_digit()) {
-            // No digits: the beginning of the surname or of the full name.
-            let name = v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
-            push(
-                format!(
-                    "i.search_name >= {} AND i.search_name < {}",
-                    b.add(name.clone()),
-                    b.add(prefix_end(&name))
-                ),
-                name_lead(&name),
-            );
-        } else if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+        if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
             // A SNILS, or the beginning of an IPRA number that looks like one.
             push(
                 format!(
@@ -470,22 +460,15 @@ fn conditions(
             Lead::Identifier("ipras_snils"),
         );
     }
-    for (value, joined) in [(&filter.surname, false), (&filter.fio, true)] {
-        if let Some(v) = non_empty(value) {
-            let name = if joined {
-                v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase()
-            } else {
-                v.to_uppercase()
-            };
-            push(
-                format!(
-                    "i.search_name >= {} AND i.search_name < {}",
-                    b.add(name.clone()),
-                    b.add(prefix_end(&name))
-                ),
-                name_lead(&name),
-            );
-        }
+    for name in name_prefixes(filter) {
+        push(
+            format!(
+                "i.search_name >= {} AND i.search_name < {}",
+                b.add(name.clone()),
+                b.add(prefix_end(&name))
+            ),
+            name_lead(&name),
+        );
     }
     if let Some(v) = non_empty(&filter.status) {
         push(format!("i.status = {}", b.add(v.to_string())), Lead::Facet);
@@ -620,6 +603,20 @@ fn sort_column(key: &str) -> SortColumn {
     }
 }
 
+/// The list's sort column and whether it ascends: the decision date, newest first, unless the
+/// filter asks otherwise (a chosen column ascends unless `dir=desc`).
+fn list_order(filter: &IpraFilter) -> (SortColumn, bool) {
+    let ascending = match non_empty(&filter.dir) {
+        Some("asc") => true,
+        Some("desc") => false,
+        _ => non_empty(&filter.sort).is_some(),
+    };
+    (
+        sort_column(non_empty(&filter.sort).unwrap_or("decision_date")),
+        ascending,
+    )
+}
+
 /// Where a page starts in the list's order: the sort value (`None`: among the empty ones) and the
 /// id of the row next to it. Opaque to clients (base64 of JSON).
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
@@ -734,8 +731,7 @@ async fn plan(
     db: &Db,
     facts: Option<&super::facts::FactsIndex>,
     filter: &IpraFilter,
-    scope: Option<&str>,
-    today: &str,
+    facets: &super::facts::Facets,
     conds: &[Condition],
     binds: &Binds,
 ) -> Result<Plan> {
@@ -771,9 +767,8 @@ async fn plan(
         });
     }
     let facet_only = conds.iter().all(|c| c.lead == Lead::Facet);
-    let facets = facets(filter, scope, today);
     let has_facets = conds.iter().any(|c| c.lead == Lead::Facet);
-    let matched = facts.and_then(|f| f.facet_match(&facets, SMALL));
+    let matched = facts.and_then(|f| f.facet_match(facets, SMALL));
     let register = match &matched {
         Some(_) => facts.map(|f| f.size().ipras as i64).unwrap_or(0),
         None => 0,
@@ -842,12 +837,10 @@ const ORDERED_TAKE: usize = 20_000;
 /// rows of the page's walk, chosen by the statistics index in one pass over its own IPRAs instead
 /// of walking the database's index for the few that match (an executor's overdue IPRAs among a
 /// million) or reading every matching row to sort them. `None` when the plan is not such a walk.
-#[allow(clippy::too_many_arguments)]
 fn ordered_by_facts(
     facts: Option<&super::facts::FactsIndex>,
     filter: &IpraFilter,
-    scope: Option<&str>,
-    today: &str,
+    facets: &super::facts::Facets,
     conds: &[Condition],
     plan: &Plan,
     per_page: u32,
@@ -859,14 +852,10 @@ fn ordered_by_facts(
     if !walked || conds.is_empty() || conds.iter().any(|c| c.lead != Lead::Facet) {
         return None;
     }
-    if sort_column(non_empty(&filter.sort).unwrap_or("decision_date")).index != "ipras_sort_decision" {
+    let (sort, ascending) = list_order(filter);
+    if sort.index != "ipras_sort_decision" {
         return None;
     }
-    let ascending = match non_empty(&filter.dir) {
-        Some("asc") => true,
-        Some("desc") => false,
-        _ => non_empty(&filter.sort).is_some(),
-    };
     let (forward, position, offset) = match non_empty(&filter.before) {
         Some(END) => (false, None, 0),
         Some(before) => (false, Some(Position::decode(before)?), 0),
@@ -889,7 +878,7 @@ fn ordered_by_facts(
         return None;
     }
     let order = super::facts::DecisionOrder { ascending, forward };
-    facts.facet_page(&facets(filter, scope, today), order, after, take)
+    facts.facet_page(facets, order, after, take)
 }
 
 /// One page of the register. `scope`: the OGRN of an executor, who sees only IPRAs with measures
@@ -908,8 +897,9 @@ pub async fn list_ipras(
     let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
     let mut binds = Binds::default();
     let conds = conditions(filter, scope, &today, db.engine, &mut binds);
-    let plan = plan(db, facts, filter, scope, &today, &conds, &binds).await?;
-    let plan = match ordered_by_facts(facts, filter, scope, &today, &conds, &plan, per_page, page) {
+    let facets = facets(filter, scope, &today);
+    let plan = plan(db, facts, filter, &facets, &conds, &binds).await?;
+    let plan = match ordered_by_facts(facts, filter, &facets, &conds, &plan, per_page, page) {
         Some(ids) => Plan {
             access: Access::Ordered(ids),
             ..plan
@@ -1040,12 +1030,7 @@ async fn select_page(
     per_page: u32,
     offset: u64,
 ) -> Result<(Vec<(IpraListItem, Option<serde_json::Value>)>, bool)> {
-    let sort = sort_column(non_empty(&filter.sort).unwrap_or("decision_date"));
-    let asc = match non_empty(&filter.dir) {
-        Some("asc") => true,
-        Some("desc") => false,
-        _ => non_empty(&filter.sort).is_some(),
-    };
+    let (sort, asc) = list_order(filter);
     let (forward, position) = match direction {
         Direction::Forward(p) => (true, p),
         Direction::Backward(p) => (false, p),

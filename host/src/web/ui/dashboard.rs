@@ -126,18 +126,23 @@ pub struct Dashboard {
 }
 
 async fn load(app: &App, today: &str) -> anyhow::Result<Dashboard> {
-    let figures = facts::dashboard(&app.facts, &app.db, today, SOON_DAYS).await?;
-    let mut by_organisation = figures.by_organisation.clone();
-    let names = directory::organisation_names(&app.db).await?;
-    for row in &mut by_organisation {
-        row.name = row.key.as_ref().and_then(|k| names.get(k).cloned());
-    }
+    let mut figures = facts::dashboard(&app.facts, &app.db, today, SOON_DAYS).await?;
+    let by_organisation = named(app, std::mem::take(&mut figures.by_organisation)).await?;
     Ok(Dashboard {
         cards: workload::cards(&app.db, &figures, today, SOON_DAYS).await?,
         by_organisation,
         by_section: figures.by_section,
         by_territory: figures.by_territory,
     })
+}
+
+/// Workload rows by organisation with the organisations' names.
+async fn named(app: &App, mut rows: Vec<WorkloadRow>) -> anyhow::Result<Vec<WorkloadRow>> {
+    let names = directory::organisation_names(&app.db).await?;
+    for row in &mut rows {
+        row.name = row.key.as_ref().and_then(|k| names.get(k).cloned());
+    }
+    Ok(rows)
 }
 
 /// Rows of the workload table by organisation on one page.
@@ -488,6 +493,17 @@ fn queue_html(
 /// Organisations of a section beyond which the assignment is typed with suggestions, not chosen.
 const ASSIGN_CHOICES: usize = 40;
 
+/// The active organisations a measure of `section` can be assigned to.
+fn section_organisations<'a>(
+    organisations: &'a [directory::Organisation],
+    section: &str,
+) -> Vec<&'a directory::Organisation> {
+    organisations
+        .iter()
+        .filter(|o| o.department == section && o.active)
+        .collect()
+}
+
 /// The suggestion lists of the queue's sections with long lists of organisations, once each.
 fn section_lists(queue: &MeasurePage, organisations: &[directory::Organisation]) -> String {
     let mut sections: Vec<&str> = queue.items.iter().map(|m| m.section.as_str()).collect();
@@ -495,10 +511,7 @@ fn section_lists(queue: &MeasurePage, organisations: &[directory::Organisation])
     sections.dedup();
     let mut out = String::new();
     for section in sections {
-        let candidates: Vec<&directory::Organisation> = organisations
-            .iter()
-            .filter(|o| o.department == section && o.active)
-            .collect();
+        let candidates = section_organisations(organisations, section);
         if candidates.len() <= ASSIGN_CHOICES {
             continue;
         }
@@ -522,10 +535,7 @@ fn assign_form_html(
     problem: Option<&AssignProblem>,
 ) -> String {
     let id = m.measure_id;
-    let candidates: Vec<&directory::Organisation> = organisations
-        .iter()
-        .filter(|o| o.department == m.section && o.active)
-        .collect();
+    let candidates = section_organisations(organisations, &m.section);
     let (error, invalid) = match problem {
         Some((pid, message)) if *pid == id => (
             format!(
@@ -628,7 +638,7 @@ async fn render(
     body.push_str("<h2>Нагрузка</h2>");
     // A region has a couple of thousand organisations: the table shows those most behind, a page
     // at a time, and the whole of it is a download.
-    let organisations_by_lag = by_lag(data.by_organisation.clone());
+    let organisations_by_lag = by_lag(data.by_organisation);
     let org_pages = organisations_by_lag.len().div_ceil(ORG_ROWS).max(1);
     let org_page = number::<usize>(&q.opage).unwrap_or(1).clamp(1, org_pages);
     let shown = &organisations_by_lag[(org_page - 1) * ORG_ROWS..(org_page * ORG_ROWS).min(organisations_by_lag.len())];
@@ -853,8 +863,10 @@ async fn workload_export_page(
         return Err(PageError::bad_request("Параметр «format»: укажите csv или xlsx.".into()).for_user(&user));
     };
     let today = today();
-    let data = load(&app, &today).await.map_err(fail)?;
-    let rows = by_lag(data.by_organisation)
+    let figures = facts::dashboard(&app.facts, &app.db, &today, SOON_DAYS)
+        .await
+        .map_err(fail)?;
+    let rows = by_lag(named(&app, figures.by_organisation).await.map_err(fail)?)
         .into_iter()
         .map(|r| {
             vec![

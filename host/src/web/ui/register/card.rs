@@ -56,15 +56,7 @@ pub async fn card(
         .filter(|r| user.scope().is_none_or(|o| r.form.organisation == o))
         .collect();
     let reports = crate::register::ipra_reports::of_ipra(&app.db, id, user.scope()).await?;
-    // The names of the organisations the card shows, not the region's whole directory.
-    let shown: Vec<&str> = card
-        .measures
-        .iter()
-        .filter_map(|m| m.assigned_ogrn.as_deref())
-        .chain(records.iter().map(|r| r.form.organisation.as_str()))
-        .chain(reports.iter().map(|r| r.reporter_ogrn.as_str()))
-        .collect();
-    let orgs: HashMap<String, String> = crate::register::directory::names_of(&app.db, &shown).await?;
+    let orgs: HashMap<String, String> = crate::register::directory::organisation_names(&app.db).await?;
     let org_name = |ogrn: &str| {
         orgs.get(ogrn)
             .map(|n| format!("{} (ОГРН {})", esc(n), esc(ogrn)))
