@@ -474,6 +474,133 @@ fn coordinator_reads_statistics_and_controls_deadlines_in_a_browser() {
     }
 }
 
+/// Waits until `script` returns true in the page (a fetch the page's script makes).
+fn wait_until(browser: &Browser, script: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while browser.script(script) != Value::Bool(true) {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {script}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A region's directory holds a couple of thousand organisations: the dashboard and statistics do
+/// not carry it as choices but take an OGRN or words of a name, with suggestions fetched as one
+/// types, and the server understands a name typed without the script. (The directory is read in
+/// memory, the same on both engines: one engine here.)
+#[test]
+fn a_large_directory_is_searched_as_one_types_not_listed() {
+    let Setup { env, .. } = setup(Backend::Sqlite);
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+    let (cookie, csrf) = login(addr, "t-coordinator", "coordinator password");
+    let queue = get_json(addr, &cookie, "/api/v1/dashboard/unassigned");
+    let queued = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["section"].as_str().is_some_and(|s| !s.is_empty()))
+        .expect("a queued measure of a section")
+        .clone();
+    let measure = queued["measure_id"].to_string();
+    let section = queued["section"].as_str().unwrap().to_string();
+    let mut ogrns = Vec::new();
+    for k in 1..=45u64 {
+        let ogrn = common::ogrn(102_770_020_000 + k);
+        let body =
+            format!(r#"{{"name":"Организация для проверки поиска № {k}","department":"{section}","active":true}}"#);
+        let r = http(
+            addr,
+            "PUT",
+            &format!("/api/v1/organisations/{ogrn}"),
+            &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+            Some(&body),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        ogrns.push(ogrn);
+    }
+    let seventeen = ogrns[16].clone();
+    // The API's suggestions: by words of the name or the beginning of an OGRN, within a section.
+    let found = get_json(
+        addr,
+        &cookie,
+        &format!("/api/v1/organisations?q=ПОИСКА%20№%2017&section={section}"),
+    );
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["ogrn"], seventeen.as_str());
+    let found = get_json(addr, &cookie, "/api/v1/organisations?q=проверки&limit=5");
+    assert_eq!(found.as_array().unwrap().len(), 5, "{found}");
+    let found = get_json(
+        addr,
+        &cookie,
+        "/api/v1/organisations?q=проверки&section=no-such-section",
+    );
+    assert_eq!(found, serde_json::json!([]));
+
+    let browser = Browser::start();
+    browser.login(addr, "t-coordinator", "coordinator password");
+    browser.goto(&format!("http://{addr}/dashboard#queue"));
+    let field = format!("#assign-{measure}");
+    browser.find(&format!("{field}[data-org-suggest=\"{section}\"]"));
+    browser.find("#f-org[data-org-suggest]");
+    // None of the added organisations is on the page until asked for.
+    let listed = browser
+        .script(&format!(
+            "return [...document.querySelectorAll('option')].filter(o => o.value.startsWith('{}')).length",
+            &seventeen[..8]
+        ))
+        .as_i64()
+        .unwrap();
+    assert_eq!(listed, 0, "the page carries the directory");
+    // Typing words of a name brings its organisation into the field's suggestions.
+    browser.fill(&field, "поиска № 17");
+    wait_until(
+        &browser,
+        &format!("return [...document.querySelectorAll('{field}-list option')].some(o => o.value === '{seventeen}')"),
+    );
+    // Sent as typed (no suggestion taken), the words name one organisation of the section.
+    browser.click(&format!(
+        "#queue-table tr[data-measure=\"{measure}\"] button[type=submit]"
+    ));
+    wait_url(&browser, "assigned=");
+    let history = get_json(addr, &cookie, &format!("/api/v1/measures/{measure}/history"));
+    assert_eq!(
+        history.as_array().unwrap().last().unwrap()["ogrn"],
+        seventeen.as_str(),
+        "{history}"
+    );
+
+    // The overdue list's filter: a name typed is the organisation it names; several are a question.
+    browser.goto(&format!(
+        "http://{addr}/dashboard?org=%D0%BF%D0%BE%D0%B8%D1%81%D0%BA%D0%B0%20%E2%84%96%2017#overdue"
+    ));
+    assert_eq!(
+        browser.script("return document.getElementById('f-org').value"),
+        Value::from(seventeen.clone())
+    );
+    assert!(browser.text("#f-org + datalist + .org-chosen").contains("№ 17"));
+    browser.fill("#f-org", "для проверки поиска");
+    browser.click("form[aria-label='Отбор просроченных'] button[type=submit]");
+    browser.find("#f-org-error");
+    assert!(
+        browser.text("#f-org-error").contains("несколько организаций"),
+        "{}",
+        browser.text("#f-org-error")
+    );
+    // Statistics: the same field and the same reading.
+    browser.goto(&format!("http://{addr}/stats?org={seventeen}"));
+    browser.find("#stats-table");
+    assert!(browser.text("#org + datalist + .org-chosen").contains("№ 17"));
+    browser.goto(&format!(
+        "http://{addr}/stats?org=%D0%BD%D0%B5%D1%82%20%D1%82%D0%B0%D0%BA%D0%BE%D0%B9"
+    ));
+    assert!(
+        browser.text("#org-error").contains("нет в справочнике"),
+        "{}",
+        browser.text("#org-error")
+    );
+    assert!(!browser.has("#stats-table"));
+}
+
 #[test]
 fn oversight_api_answers_by_role() {
     let Setup { env, .. } = setup(Backend::Sqlite);

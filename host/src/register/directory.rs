@@ -134,6 +134,70 @@ pub async fn directory(db: &Db) -> Result<Arc<Vec<Organisation>>> {
     Ok(list)
 }
 
+/// Organisations of `list` a person looking for `text` means: those whose OGRN begins with it or
+/// whose name holds it (letter case and «ё» aside), within `section` when given, the active ones
+/// first, at most `limit`. The directory is a region's couple of thousand entries held in memory
+/// (see [`directory`]), so this is a search of a reference list, not of the register.
+pub fn find_organisations<'a>(
+    list: &'a [Organisation],
+    text: &str,
+    section: Option<&str>,
+    limit: usize,
+) -> Vec<&'a Organisation> {
+    let needle = fold(text.trim());
+    let mut found: Vec<&Organisation> = list
+        .iter()
+        .filter(|o| section.is_none_or(|s| o.department == s))
+        .filter(|o| needle.is_empty() || o.ogrn.starts_with(&needle) || fold(&o.name).contains(&needle))
+        .collect();
+    found.sort_by_key(|o| !o.active);
+    found.truncate(limit);
+    found
+}
+
+/// The one organisation `text` names — an OGRN of the directory, or words of exactly one
+/// active organisation's name (within `section` when given) — or a Russian message saying why not.
+pub fn resolve_organisation(list: &[Organisation], text: &str, section: Option<&str>) -> Result<String, String> {
+    let text = text.trim();
+    if let Some(o) = list
+        .iter()
+        .find(|o| o.ogrn == text && section.is_none_or(|s| o.department == s))
+    {
+        return Ok(o.ogrn.clone());
+    }
+    let found: Vec<&Organisation> = find_organisations(list, text, section, 6)
+        .into_iter()
+        .filter(|o| o.active)
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.ogrn.clone()),
+        [] => Err(format!(
+            "организации «{text}» нет в справочнике исполнителей{}",
+            in_section(section)
+        )),
+        [a, b, ..] => Err(format!(
+            "под «{text}» подходит несколько организаций{} ({}, {}{}): уточните название или укажите ОГРН",
+            in_section(section),
+            a.name,
+            b.name,
+            if found.len() > 2 { ", …" } else { "" }
+        )),
+    }
+}
+
+fn in_section(section: Option<&str>) -> &'static str {
+    if section.is_some() {
+        " этого раздела"
+    } else {
+        ""
+    }
+}
+
+/// Lower case with «ё» as «е»: how a person types a name they remember.
+fn fold(s: &str) -> String {
+    s.to_lowercase().replace('ё', "е")
+}
+
 /// OGRN → name of every organisation of the directory (a few thousand in a region).
 pub async fn organisation_names(db: &Db) -> Result<std::collections::HashMap<String, String>> {
     Ok(directory(db)
@@ -470,6 +534,52 @@ mod tests {
             email: None,
             active: true,
         }
+    }
+
+    #[test]
+    fn an_organisation_is_found_by_ogrn_or_words_of_its_name() {
+        let mut school = clinic("1027700000017", "Школа-интернат «Солнышко»");
+        school.department = "education".into();
+        let mut closed = clinic("1021600000751", "Поликлиника Заречного района");
+        closed.active = false;
+        let list = vec![
+            clinic("1021600000740", "Поликлиника № 1 г. Казани"),
+            clinic("1021600000762", "Городская поликлиника № 2"),
+            closed,
+            school,
+        ];
+        let names = |found: Vec<&Organisation>| found.iter().map(|o| o.ogrn.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(find_organisations(&list, "102160000074", None, 10)),
+            ["1021600000740"]
+        );
+        // Case and «ё» aside; the active ones first.
+        assert_eq!(
+            names(find_organisations(&list, "ПОЛИКЛИНИКА", Some("health"), 10)),
+            ["1021600000740", "1021600000762", "1021600000751"]
+        );
+        assert!(find_organisations(&list, "солнышко", Some("health"), 10).is_empty());
+        assert_eq!(find_organisations(&list, "", None, 2).len(), 2);
+
+        assert_eq!(
+            resolve_organisation(&list, "1027700000017", None).unwrap(),
+            "1027700000017"
+        );
+        assert_eq!(
+            resolve_organisation(&list, " солнышко ", None).unwrap(),
+            "1027700000017"
+        );
+        assert_eq!(
+            resolve_organisation(&list, "№ 2", Some("health")).unwrap(),
+            "1021600000762"
+        );
+        // A closed organisation is not chosen by its name; several matches are a question back.
+        assert!(resolve_organisation(&list, "Заречного", None)
+            .unwrap_err()
+            .contains("нет в справочнике"));
+        let several = resolve_organisation(&list, "поликлиника", Some("health")).unwrap_err();
+        assert!(several.contains("несколько организаций этого раздела"), "{several}");
+        assert!(resolve_organisation(&list, "1027700000017", Some("health")).is_err());
     }
 
     #[tokio::test]

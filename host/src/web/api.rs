@@ -76,8 +76,33 @@ fn conflict(e: anyhow::Error) -> ApiError {
     }
 }
 
-async fn list_organisations(State(app): State<App>, _user: Principal) -> Result<Json<Vec<Organisation>>, ApiError> {
-    Ok(Json(directory::list_organisations(&app.db).await?))
+/// `q` (words of a name or the beginning of an OGRN) and `section` narrow the directory to what a
+/// person looks for, at most `limit` (20 by default, 100 at most): the suggestions of the pages'
+/// organisation fields. Without them: the whole directory.
+#[derive(Deserialize)]
+struct OrganisationSearch {
+    q: Option<String>,
+    section: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_organisations(
+    State(app): State<App>,
+    _user: Principal,
+    Query(search): Query<OrganisationSearch>,
+) -> Result<Json<Vec<Organisation>>, ApiError> {
+    let section = search.section.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if search.q.is_none() && section.is_none() && search.limit.is_none() {
+        return Ok(Json(directory::list_organisations(&app.db).await?));
+    }
+    let list = directory::directory(&app.db).await?;
+    let found = directory::find_organisations(
+        &list,
+        search.q.as_deref().unwrap_or_default(),
+        section,
+        search.limit.unwrap_or(20).clamp(1, 100),
+    );
+    Ok(Json(found.into_iter().cloned().collect()))
 }
 
 async fn save_organisation(

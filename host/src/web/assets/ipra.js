@@ -92,3 +92,38 @@ document.addEventListener("DOMContentLoaded", function () {
   var first = document.querySelector("main form[class*='adm-'] [aria-invalid=true]");
   if (first) first.focus();
 });
+// Organisation fields of a large directory (stats.rs `OrganisationField`): as one types, the
+// suggestions are fetched from the organisations API (within the field's section) into its list;
+// without the script the server still understands an OGRN or words of one name.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("input[data-org-suggest]").forEach(function (input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var section = input.getAttribute("data-org-suggest");
+    var timer = null;
+    var asked = "";
+    if (!list || !window.fetch) return;
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var text = input.value.trim();
+        if (text.length < 2 || text === asked) return;
+        asked = text;
+        var url = "/api/v1/organisations?limit=20&q=" + encodeURIComponent(text) +
+          (section ? "&section=" + encodeURIComponent(section) : "");
+        fetch(url, {credentials: "same-origin"})
+          .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+          .then(function (found) {
+            if (asked !== text) return;
+            list.textContent = "";
+            found.forEach(function (o) {
+              var option = document.createElement("option");
+              option.value = o.ogrn;
+              option.textContent = o.name + (o.active ? "" : " (не действует)");
+              list.appendChild(option);
+            });
+          })
+          .catch(function () { /* the field still takes an OGRN or a name */ });
+      }, 200);
+    });
+  });
+});

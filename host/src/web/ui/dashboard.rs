@@ -7,7 +7,7 @@
 //! `/api/v1/dashboard/overdue`, `/api/v1/dashboard/overdue/export`, `/api/v1/dashboard/unassigned`;
 //! assignment is `/api/v1/measures/{id}/assign`.
 
-use super::stats::{ru_date, Names, OVERSEERS};
+use super::stats::{ru_date, Names, OrganisationField, OVERSEERS};
 use super::{check_csrf, csrf_field, esc, page, require_page, urlencode, PageError, PageUser};
 use crate::app::App;
 use crate::auth::web::require;
@@ -341,14 +341,24 @@ fn sort_header(q: &ListQuery, key: &str, label: &str, class: &str) -> String {
     )
 }
 
-fn overdue_html(page_data: &MeasurePage, q: &ListQuery, names: &Names) -> String {
+fn overdue_html(page_data: &MeasurePage, q: &ListQuery, names: &Names, org_problem: Option<&str>) -> String {
     let qs = list_query_string(q, None, None);
     let sep = if qs.is_empty() { "" } else { "&" };
+    let (org_error, org_invalid) = match org_problem {
+        Some(message) => (
+            format!(
+                r#"<span class="field-error" id="f-org-error" role="alert">{}</span>"#,
+                esc(message)
+            ),
+            r#" aria-invalid="true" aria-describedby="f-org-error""#,
+        ),
+        None => (String::new(), ""),
+    };
     let mut out = format!(
         r#"<h2 id="overdue">Просроченные мероприятия <span class="muted">({total})</span></h2>
 <form class="filters ov-filters" method="get" action="/dashboard#overdue" aria-label="Отбор просроченных">
 <label for="f-section">Раздел<select id="f-section" name="section">{sections}</select></label>
-<label for="f-org">Организация<select id="f-org" name="org">{orgs}</select></label>
+<label for="f-org">Организация{orgs}{org_error}</label>
 <label for="f-territory">Территория<select id="f-territory" name="territory">{territories}</select></label>
 <input type="hidden" name="sort" value="{sort}">
 <div class="actions"><button type="submit">Показать</button> <a class="button secondary" href="/dashboard#overdue">Сбросить</a></div>
@@ -356,7 +366,16 @@ fn overdue_html(page_data: &MeasurePage, q: &ListQuery, names: &Names) -> String
 <p class="ov-export">Выгрузить список: <a href="/dashboard/overdue/export?format=csv{sep}{qse}" download>CSV</a> · <a href="/dashboard/overdue/export?format=xlsx{sep}{qse}" download>XLSX</a></p>"#,
         total = page_data.total,
         sections = Names::options("Все разделы", &names.sections, q.section.as_deref()),
-        orgs = Names::options("Все организации", &names.organisation_items(), q.org.as_deref()),
+        orgs = OrganisationField {
+            id: "f-org",
+            name: "org",
+            candidates: &names.organisation_items(),
+            all: Some("Все организации"),
+            value: q.org.as_deref(),
+            section: None,
+            attrs: org_invalid,
+        }
+        .html(),
         territories = Names::options("Все территории", &names.territories, q.territory.as_deref()),
         sort = esc(q.sort.as_deref().unwrap_or("due")),
         qse = esc(&qs),
@@ -477,9 +496,6 @@ fn queue_html(
         out.push_str("</tr>");
     }
     out.push_str("</tbody></table></div>");
-    if can_assign {
-        out.push_str(&section_lists(queue, organisations));
-    }
     let mut keep = String::new();
     for (k, v) in [("qsection", &filter.section), ("qterritory", &filter.territory)] {
         if let Some(v) = v {
@@ -490,9 +506,6 @@ fn queue_html(
     out
 }
 
-/// Organisations of a section beyond which the assignment is typed with suggestions, not chosen.
-const ASSIGN_CHOICES: usize = 40;
-
 /// The active organisations a measure of `section` can be assigned to.
 fn section_organisations<'a>(
     organisations: &'a [directory::Organisation],
@@ -502,30 +515,6 @@ fn section_organisations<'a>(
         .iter()
         .filter(|o| o.department == section && o.active)
         .collect()
-}
-
-/// The suggestion lists of the queue's sections with long lists of organisations, once each.
-fn section_lists(queue: &MeasurePage, organisations: &[directory::Organisation]) -> String {
-    let mut sections: Vec<&str> = queue.items.iter().map(|m| m.section.as_str()).collect();
-    sections.sort_unstable();
-    sections.dedup();
-    let mut out = String::new();
-    for section in sections {
-        let candidates = section_organisations(organisations, section);
-        if candidates.len() <= ASSIGN_CHOICES {
-            continue;
-        }
-        out.push_str(&format!(r#"<datalist id="orgs-{}">"#, esc(section)));
-        for o in candidates {
-            out.push_str(&format!(
-                r#"<option value="{}">{}</option>"#,
-                esc(&o.ogrn),
-                esc(&o.name)
-            ));
-        }
-        out.push_str("</datalist>");
-    }
-    out
 }
 
 fn assign_form_html(
@@ -553,25 +542,22 @@ fn assign_form_html(
         return r#"<td><span class="muted">В справочнике исполнителей нет действующих организаций этого раздела.</span></td>"#
             .to_string();
     }
-    // A short list is a choice; a long one (hundreds of clinics of a region) a field that suggests
-    // from the section's list, given once under the queue (see `section_lists`).
-    let field = if candidates.len() <= ASSIGN_CHOICES {
-        let mut options = String::from(r#"<option value="">— выберите —</option>"#);
-        for o in &candidates {
-            options.push_str(&format!(
-                r#"<option value="{}">{} (ОГРН {})</option>"#,
-                esc(&o.ogrn),
-                esc(&o.name),
-                esc(&o.ogrn)
-            ));
-        }
-        format!(r#"<select id="assign-{id}" name="ogrn"{invalid}>{options}</select>"#)
-    } else {
-        format!(
-            r#"<input id="assign-{id}" name="ogrn" list="orgs-{}" inputmode="numeric" autocomplete="off" placeholder="ОГРН или начало названия"{invalid}>"#,
-            esc(&m.section)
-        )
-    };
+    // A short list is a choice; a long one (hundreds of clinics of a region) a field that takes an
+    // OGRN or words of a name, with suggestions of the section's organisations as one types.
+    let items: Vec<(String, String)> = candidates
+        .iter()
+        .map(|o| (o.ogrn.clone(), format!("{} (ОГРН {})", o.name, o.ogrn)))
+        .collect();
+    let field = OrganisationField {
+        id: &format!("assign-{id}"),
+        name: "ogrn",
+        candidates: &items,
+        all: None,
+        value: None,
+        section: Some(&m.section),
+        attrs: &invalid,
+    }
+    .html();
     format!(
         r#"<td><form class="ov-assign" method="post" action="/dashboard/assign">{csrf}<input type="hidden" name="measure_id" value="{id}">
 <label for="assign-{id}">Организация</label>{field}{error}
@@ -591,7 +577,16 @@ async fn render(
     let today = today();
     let names = Names::load(app).await.map_err(fail)?;
     let data = load(app, &today).await.map_err(fail)?;
-    let list = q.list();
+    let mut list = q.list();
+    // Words of a name typed in the organisation field filter by the one organisation they name;
+    // words that name none or several are said beside the field, and the list is not narrowed.
+    let org_problem = match names.resolve_organisation("f-org", list.org.take()) {
+        Ok(org) => {
+            list.org = org;
+            None
+        }
+        Err((_, message)) => Some(format!("{message} Список показан без отбора по организации.")),
+    };
     let overdue = workload::measures(&app.db, Some(app.facts.as_ref()), &today, Which::Overdue, &list, false)
         .await
         .map_err(fail)?;
@@ -613,7 +608,7 @@ async fn render(
     )
     .await
     .map_err(fail)?;
-    let organisations = directory::list_organisations(&app.db).await.map_err(fail)?;
+    let organisations = directory::directory(&app.db).await.map_err(fail)?;
 
     let title = "Контроль сроков и нагрузки";
     let mut body = format!(
@@ -675,7 +670,7 @@ async fn render(
         |r| esc(&names.territory(r.key.as_deref())),
         "territory",
     ));
-    body.push_str(&overdue_html(&overdue, &list, &names));
+    body.push_str(&overdue_html(&overdue, &list, &names, org_problem.as_deref()));
     body.push_str(&queue_html(
         user,
         &queue,
@@ -722,22 +717,30 @@ async fn assign_form(
     let Ok(measure_id) = form.measure_id.trim().parse::<i64>() else {
         return Err(PageError::bad_request("Не указано мероприятие.".into()).for_user(&user));
     };
-    let ogrn = form.ogrn.trim();
-    let problem = if ogrn.is_empty() {
+    let fail = |e: anyhow::Error| PageError::from(e).for_user(&user);
+    let typed = form.ogrn.trim();
+    let problem = if typed.is_empty() {
         Some("поле «Организация»: выберите организацию-исполнителя.".to_string())
-    } else if !open_unassigned(&app, measure_id)
-        .await
-        .map_err(|e| PageError::from(e).for_user(&user))?
-    {
-        Some(format!(
-            "мероприятие {measure_id} уже не в очереди (исполнитель назначен или мероприятие закрыто)."
-        ))
     } else {
-        let note = Some(form.note.trim()).filter(|n| !n.is_empty());
-        directory::assign_by_hand(&app.db, measure_id, ogrn, &user.actor(), note)
-            .await
-            .err()
-            .map(|e| format!("поле «Организация»: {e:#}."))
+        match queued_section(&app, measure_id).await.map_err(fail)? {
+            None => Some(format!(
+                "мероприятие {measure_id} уже не в очереди (исполнитель назначен или мероприятие закрыто)."
+            )),
+            Some(section) => {
+                // An OGRN, or words of one organisation's name typed where the field takes text.
+                let organisations = directory::directory(&app.db).await.map_err(fail)?;
+                match directory::resolve_organisation(&organisations, typed, Some(&section)) {
+                    Err(e) => Some(format!("поле «Организация»: {e}.")),
+                    Ok(ogrn) => {
+                        let note = Some(form.note.trim()).filter(|n| !n.is_empty());
+                        directory::assign_by_hand(&app.db, measure_id, &ogrn, &user.actor(), note)
+                            .await
+                            .err()
+                            .map(|e| format!("поле «Организация»: {e:#}."))
+                    }
+                }
+            }
+        }
     };
     match problem {
         None => Ok(Redirect::to(&format!("/dashboard?assigned={measure_id}#queue")).into_response()),
@@ -749,18 +752,21 @@ async fn assign_form(
     }
 }
 
-/// Whether the measure is still in the queue: open, of an IPRA in force, with no executor.
-async fn open_unassigned(app: &App, measure_id: i64) -> anyhow::Result<bool> {
+/// The section of the measure while it is still in the queue (open, of an IPRA in force, with no
+/// executor); none when it is not.
+async fn queued_section(app: &App, measure_id: i64) -> anyhow::Result<Option<String>> {
     use sqlx::Row;
-    let n: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE m.id = $1 \
+    let row = sqlx::query(
+        "SELECT m.section FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE m.id = $1 \
          AND m.status = 'open' AND i.status = 'active' AND m.assigned_ogrn IS NULL",
     )
     .bind(measure_id)
-    .fetch_one(&app.db.pool)
-    .await?
-    .try_get("n")?;
-    Ok(n > 0)
+    .fetch_optional(&app.db.pool)
+    .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get("section")?),
+        None => None,
+    })
 }
 
 const OVERDUE_HEADER: [&str; 10] = [

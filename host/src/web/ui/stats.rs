@@ -109,6 +109,73 @@ impl StatsQuery {
     }
 }
 
+/// Organisations beyond which a field takes an OGRN or words of a name, with suggestions, instead
+/// of offering a choice among all of them (a region has a couple of thousand: 150 KB a page).
+pub const ORGANISATION_CHOICES: usize = 40;
+
+/// A field that chooses an organisation among `candidates` (OGRN, label): a choice when they are
+/// few, else a text field for an OGRN or words of a name whose suggestions `ipra.js` fetches from
+/// `/api/v1/organisations` (within `section`) as one types; without the script an OGRN or an
+/// unambiguous name is still understood by the server. `all` is the label of «no filter».
+pub struct OrganisationField<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub candidates: &'a [(String, String)],
+    pub all: Option<&'a str>,
+    pub value: Option<&'a str>,
+    pub section: Option<&'a str>,
+    /// Extra attributes of the control (`aria-invalid`, …), with a leading space.
+    pub attrs: &'a str,
+}
+
+impl OrganisationField<'_> {
+    pub fn html(&self) -> String {
+        let id = esc(self.id);
+        let name = esc(self.name);
+        let attrs = self.attrs;
+        if self.candidates.len() <= ORGANISATION_CHOICES {
+            let options = match self.all {
+                Some(all) => Names::options(all, self.candidates, self.value),
+                None => {
+                    let mut options = String::from(r#"<option value="">— выберите —</option>"#);
+                    for (code, label) in self.candidates {
+                        let sel = if Some(code.as_str()) == self.value {
+                            " selected"
+                        } else {
+                            ""
+                        };
+                        options.push_str(&format!(
+                            r#"<option value="{}"{sel}>{}</option>"#,
+                            esc(code),
+                            esc(label)
+                        ));
+                    }
+                    options
+                }
+            };
+            return format!(r#"<select id="{id}" name="{name}"{attrs}>{options}</select>"#);
+        }
+        let value = self.value.unwrap_or_default();
+        let chosen = self.candidates.iter().find(|(code, _)| code == value);
+        let placeholder = match self.all {
+            Some(all) => format!("{all}: ОГРН или слова названия"),
+            None => "ОГРН или слова названия".to_string(),
+        };
+        format!(
+            r#"<input id="{id}" name="{name}" value="{value}" list="{id}-list" autocomplete="off" placeholder="{placeholder}" data-org-suggest="{section}"{attrs}><datalist id="{id}-list">{option}</datalist>{shown}"#,
+            value = esc(value),
+            placeholder = esc(&placeholder),
+            section = esc(self.section.unwrap_or_default()),
+            option = chosen
+                .map(|(code, label)| format!(r#"<option value="{}">{}</option>"#, esc(code), esc(label)))
+                .unwrap_or_default(),
+            shown = chosen
+                .map(|(_, label)| format!(r#"<span class="muted org-chosen">{}</span>"#, esc(label)))
+                .unwrap_or_default(),
+        )
+    }
+}
+
 /// `2026-11-23…` → `23.11.2026`; anything else as it is.
 pub fn ru_date(iso: &str) -> String {
     match parse_date(iso) {
@@ -201,6 +268,17 @@ impl Names {
             out.push_str(&format!(r#"<option value="{}"{sel}>{}</option>"#, esc(code), esc(name)));
         }
         out
+    }
+
+    /// The one organisation the filter's `org` names (an OGRN, or words of one name typed where
+    /// the field takes text), or the problem to show beside field `id`.
+    pub fn resolve_organisation(&self, id: &'static str, org: Option<String>) -> Result<Option<String>, FieldProblem> {
+        match org.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => crate::register::directory::resolve_organisation(&self.organisations, text, None)
+                .map(Some)
+                .map_err(|e| (id, format!("Поле «Организация»: {e}."))),
+        }
     }
 
     pub fn organisation_items(&self) -> Vec<(String, String)> {
@@ -401,7 +479,7 @@ fn filter_form(q: &StatsQuery, problems: &[FieldProblem], names: &Names) -> Stri
 <label for="to">Поступили по<input type="date" id="to" name="to" value="{to}"{td}>{te}</label>
 <label for="territory">Территория<select id="territory" name="territory">{territories}</select></label>
 <label for="section">Раздел (ведомство)<select id="section" name="section">{sections}</select></label>
-<label for="org">Организация-исполнитель<select id="org" name="org">{orgs}</select></label>
+<label for="org">Организация-исполнитель{orgs}{oe}</label>
 <div class="actions"><button type="submit">Показать</button> <a class="button secondary" href="/stats">Сбросить</a></div>
 </form>"#,
         from = v(&q.from),
@@ -412,11 +490,17 @@ fn filter_form(q: &StatsQuery, problems: &[FieldProblem], names: &Names) -> Stri
         te = field_error(problems, "to"),
         territories = Names::options("Все территории", &names.territories, given(&q.territory).as_deref()),
         sections = Names::options("Все разделы", &names.sections, given(&q.section).as_deref()),
-        orgs = Names::options(
-            "Все организации",
-            &names.organisation_items(),
-            given(&q.org).or_else(|| given(&q.organisation)).as_deref()
-        ),
+        orgs = OrganisationField {
+            id: "org",
+            name: "org",
+            candidates: &names.organisation_items(),
+            all: Some("Все организации"),
+            value: given(&q.org).or_else(|| given(&q.organisation)).as_deref(),
+            section: None,
+            attrs: &described(problems, "org"),
+        }
+        .html(),
+        oe = field_error(problems, "org"),
     )
 }
 
@@ -460,7 +544,12 @@ async fn stats_page(
         .map_err(|e| PageError::from(e).for_user(&user))?;
     let title = "Статистика исполнения назначенных мероприятий/ТСР";
     let mut body = format!("<h1>{title}</h1>");
-    let filter = match q.filter() {
+    let filter = match q.filter().and_then(|mut filter| {
+        filter.organisation = names
+            .resolve_organisation("org", filter.organisation.take())
+            .map_err(|p| vec![p])?;
+        Ok(filter)
+    }) {
         Ok(filter) => filter,
         Err(problems) => {
             body.push_str(&filter_form(&q, &problems, &names));
@@ -468,7 +557,13 @@ async fn stats_page(
             return Ok(page(Some(&user), title, &body));
         }
     };
-    body.push_str(&filter_form(&q, &[], &names));
+    // Words of a name typed in the field are shown as the organisation they named.
+    let shown = StatsQuery {
+        org: filter.organisation.clone(),
+        organisation: None,
+        ..q.clone()
+    };
+    body.push_str(&filter_form(&shown, &[], &names));
     let (s, c) = compute(&app, &filter)
         .await
         .map_err(|e| PageError::from(e).for_user(&user))?;
