@@ -193,3 +193,67 @@ fn a_client_that_goes_away_has_its_statement_stopped() {
         assert_eq!(quick.status, 200, "{backend:?}: {}", quick.body);
     }
 }
+
+/// Waits for the server to exit after a signal; its exit status, or a failure after `bound`.
+fn exited_within(server: &mut common::Server, bound: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + bound;
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server still runs {bound:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn terminate(server: &common::Server) {
+    // SAFETY: a signal to the child process this test started.
+    unsafe {
+        libc::kill(server.child.id() as i32, libc::SIGTERM);
+    }
+}
+
+#[test]
+fn a_stopping_server_does_not_wait_for_a_long_request() {
+    for backend in BACKENDS {
+        let env = env_with_users(backend);
+        // A request of two minutes with no statement time-out: SIGTERM gives it a second.
+        let mut server = env.serve(&["--statement-timeout-ms", "0", "--shutdown-grace-ms", "1000"]);
+        let (cookie, _) = login(&server.addr, "admin", PASSWORD);
+        let _slow = start_get(
+            &server.addr,
+            "/api/v1/admin/diagnostics/slow-query?seconds=120",
+            &cookie,
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        terminate(&server);
+        let status = exited_within(&mut server, Duration::from_secs(60));
+        assert!(status.success(), "{backend:?}: {status:?}");
+        assert!(
+            TcpStream::connect(&server.addr).is_err(),
+            "{backend:?}: the stopped server still takes connections"
+        );
+
+        // A long grace, and a second signal: the operator's «now» is obeyed at once.
+        let mut server = env.serve(&["--statement-timeout-ms", "0", "--shutdown-grace-ms", "600000"]);
+        let (cookie, _) = login(&server.addr, "admin", PASSWORD);
+        let _slow = start_get(
+            &server.addr,
+            "/api/v1/admin/diagnostics/slow-query?seconds=120",
+            &cookie,
+        );
+        std::thread::sleep(Duration::from_secs(1));
+        terminate(&server);
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(
+            server.child.try_wait().expect("wait").is_none(),
+            "{backend:?}: the request under way was given its grace"
+        );
+        terminate(&server);
+        let status = exited_within(&mut server, Duration::from_secs(60));
+        assert!(status.success(), "{backend:?}: {status:?}");
+    }
+}

@@ -73,6 +73,11 @@ enum Command {
         /// background work is not limited.
         #[arg(long, env = "IPRA_STATEMENT_TIMEOUT_MS", default_value_t = 15_000)]
         statement_timeout_ms: u64,
+        /// On SIGTERM or Ctrl-C: how long requests under way (a download, a long page) may take
+        /// to finish before they are cut off and the server exits, in milliseconds. A second
+        /// signal exits at once.
+        #[arg(long, env = "IPRA_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
+        shutdown_grace_ms: u64,
     },
     /// Import extracts (files, folders, ZIP) through the FRI connector.
     Import {
@@ -342,6 +347,7 @@ async fn run(cli: Cli) -> Result<i32> {
             no_scheduler,
             tick_ms,
             statement_timeout_ms,
+            shutdown_grace_ms,
         } => {
             let app = open().await?;
             scheduler::seed_jobs(&app).await?;
@@ -361,6 +367,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 &listen,
                 web::Instance { name: instance, leader },
                 statement_timeout,
+                std::time::Duration::from_millis(shutdown_grace_ms),
             )
             .await?;
             Ok(0)

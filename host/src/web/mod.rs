@@ -103,14 +103,19 @@ pub fn router(app: App, instance: Instance) -> Router {
         .with_state(app)
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way. Requests use a pool of
-/// their own, where each statement is limited to `statement_timeout` and stopped when its client
-/// goes away (`interactive`); background work started beside the server keeps `app`'s pool.
+/// Serves until Ctrl-C or SIGTERM, then stops taking requests and lets those under way finish for
+/// `grace` at most: a download of a whole register or a statement without a time-out must not
+/// keep a stopping server for minutes (whatever the background work was doing is safe to
+/// abandon: every durable step of it survives a kill). A second signal ends it at once. Requests
+/// use a pool of their own, where each statement is limited to `statement_timeout` and stopped
+/// when its client goes away (`interactive`); background work started beside the server keeps
+/// `app`'s pool.
 pub async fn serve(
     app: App,
     listen: &str,
     instance: Instance,
     statement_timeout: Option<std::time::Duration>,
+    grace: std::time::Duration,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -134,9 +139,31 @@ pub async fn serve(
     }
     println!("Сервер ИПРА слушает http://{addr}/ (база: {})", app.db.engine.name());
     let service = router(requests, instance).layer(axum::middleware::from_fn_with_state(rules, interactive::watch));
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "получен сигнал остановки: новые запросы не принимаются, начатые завершаются"
+        );
+        signalled.notify_one();
+    });
+    let deadline = async {
+        stopping.notified().await;
+        tokio::select! {
+            _ = tokio::time::sleep(grace) => tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "остановка: запросы, не завершившиеся за отведённое время, прерваны"
+            ),
+            _ = shutdown_signal() => tracing::warn!("повторный сигнал остановки: запросы прерваны"),
+        }
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = deadline => {}
+    }
+    tracing::info!("сервер остановлен");
     Ok(())
 }
 
