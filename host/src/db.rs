@@ -51,6 +51,31 @@ const SQLITE_SETTINGS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = N
 /// How long a SQLite writer waits for the write lock (`busy_timeout` above).
 const SQLITE_BUSY_LIMIT: Duration = Duration::from_secs(30);
 
+/// SQLite: whether a connection coming back to its pool may serve again — only when it holds no
+/// transaction. After a full disk SQLite rolls a failed transaction back by itself; sqlx's own
+/// ROLLBACK then fails, its count of open transactions stays one too high, and the connection's
+/// next transaction starts as a savepoint that its rollback (`ROLLBACK TO`) leaves open: a pooled
+/// connection keeps the write lock, and every writer after it gets «database is locked» long after
+/// the disk has room again. Such a connection is closed (SQLite rolls back what it held) and the
+/// pool opens a fresh one. The query runs after the rollback a dropped transaction queued, so the
+/// count read after it is the settled one.
+async fn clean_release(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::{Database, TransactionManager};
+    let autocommit: i64 = sqlx::query_scalar("SELECT ipra_autocommit()")
+        .fetch_one(&mut *conn)
+        .await?;
+    let depth = <sqlx::Any as Database>::TransactionManager::get_transaction_depth(conn);
+    if autocommit == 1 && depth == 0 {
+        return Ok(true);
+    }
+    tracing::warn!(
+        autocommit,
+        depth,
+        "соединение с базой вернулось в пул с незавершённой транзакцией (так бывает после переполнения диска): оно закрыто, вместо него откроется новое"
+    );
+    Ok(false)
+}
+
 /// The default URL: the SQLite file inside the data directory.
 pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("ipra.sqlite").display())
@@ -82,6 +107,7 @@ impl Db {
                             .with_context(|| format!("создание каталога базы {}", parent.display()))?;
                     }
                 }
+                sqlite_watch::install().map_err(|e| anyhow::anyhow!("подготовка SQLite: {e}"))?;
                 options
                     .max_connections(4)
                     .after_connect(|conn, _meta| {
@@ -90,6 +116,7 @@ impl Db {
                             Ok(())
                         })
                     })
+                    .after_release(|conn, _meta| Box::pin(clean_release(conn)))
                     .connect(url)
                     .await
             }
@@ -151,6 +178,56 @@ pub fn opt_text(row: &AnyRow, column: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A transaction SQLite rolled back by itself (a full disk does so; here a trigger's
+    /// `RAISE(ROLLBACK)`) leaves the pool's connection out of step with sqlx. The next
+    /// transaction on it, rolled back, must not keep the write lock from everyone else.
+    #[tokio::test]
+    async fn a_connection_sqlite_rolled_back_does_not_keep_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&default_url(dir.path())).await.unwrap();
+        for statement in [
+            "CREATE TABLE scratch (x INTEGER)",
+            "CREATE TRIGGER scratch_boom BEFORE INSERT ON scratch WHEN NEW.x = 13 \
+             BEGIN SELECT RAISE(ROLLBACK, 'boom'); END",
+        ] {
+            sqlx::query(statement).execute(&db.pool).await.unwrap();
+        }
+        let mut tx = db.pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO scratch VALUES (1)")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert!(sqlx::query("INSERT INTO scratch VALUES (13)")
+            .execute(&mut *tx)
+            .await
+            .is_err());
+        drop(tx);
+        for _ in 0..3 {
+            let mut tx = db.pool.begin().await.unwrap();
+            sqlx::query("INSERT INTO scratch VALUES (2)")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            drop(tx);
+        }
+        // Another writer (a second process, say) gets the lock at once.
+        let url = default_url(dir.path());
+        let mut other = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        sqlx::query("PRAGMA busy_timeout = 200")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO scratch VALUES (3)")
+            .execute(&mut other)
+            .await
+            .expect("the write lock is free");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scratch")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "only the other writer's row is stored");
+    }
 
     #[test]
     fn redacts_password() {

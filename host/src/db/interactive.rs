@@ -106,9 +106,7 @@ pub struct Interactive {
 pub(super) async fn open(db: &Db, timeout: Option<Duration>) -> Result<(Db, Arc<Interactive>)> {
     let engine = db.engine;
     let connect = (*db.pool.connect_options()).clone();
-    if engine == Engine::Sqlite {
-        sqlite_watch::install().map_err(|e| anyhow::anyhow!("подготовка SQLite к прерыванию запросов: {e}"))?;
-    }
+    if engine == Engine::Sqlite {}
     let control = (engine == Engine::Postgres).then(|| {
         AnyPoolOptions::new()
             .max_connections(1)
@@ -164,7 +162,7 @@ pub(super) async fn open(db: &Db, timeout: Option<Duration>) -> Result<(Db, Arc<
                 Ok(true)
             })
         }),
-        Engine::Sqlite => options,
+        Engine::Sqlite => options.after_release(|conn, _meta| Box::pin(super::clean_release(conn))),
     };
     let pool = options
         .connect_with(connect)

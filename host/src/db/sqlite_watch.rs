@@ -38,7 +38,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Registers the extension for every connection opened from now on (once per process).
-pub(super) fn install() -> Result<(), String> {
+pub(crate) fn install() -> Result<(), String> {
     static INSTALLED: OnceLock<c_int> = OnceLock::new();
     // SAFETY: `init` has the signature SQLite calls auto extensions with.
     let rc = *INSTALLED.get_or_init(|| unsafe { ffi::sqlite3_auto_extension(Some(init)) });
@@ -131,7 +131,7 @@ unsafe extern "C" fn init(
     if rc != ffi::SQLITE_OK {
         return rc;
     }
-    ffi::sqlite3_create_function_v2(
+    let rc = ffi::sqlite3_create_function_v2(
         db,
         c"ipra_clock_ms".as_ptr(),
         0,
@@ -141,7 +141,27 @@ unsafe extern "C" fn init(
         None,
         None,
         None,
+    );
+    if rc != ffi::SQLITE_OK {
+        return rc;
+    }
+    ffi::sqlite3_create_function_v2(
+        db,
+        c"ipra_autocommit".as_ptr(),
+        0,
+        flags,
+        std::ptr::null_mut(),
+        Some(autocommit),
+        None,
+        None,
+        None,
     )
+}
+
+/// `ipra_autocommit()`: 1 when the connection holds no transaction (see `Db::clean_release`).
+unsafe extern "C" fn autocommit(context: *mut ffi::sqlite3_context, _argc: c_int, _argv: *mut *mut ffi::sqlite3_value) {
+    let db = ffi::sqlite3_context_db_handle(context);
+    ffi::sqlite3_result_int(context, ffi::sqlite3_get_autocommit(db));
 }
 
 unsafe extern "C" fn drop_watch(watch: *mut c_void) {
