@@ -106,7 +106,6 @@ pub struct Interactive {
 pub(super) async fn open(db: &Db, timeout: Option<Duration>) -> Result<(Db, Arc<Interactive>)> {
     let engine = db.engine;
     let connect = (*db.pool.connect_options()).clone();
-    if engine == Engine::Sqlite {}
     let control = (engine == Engine::Postgres).then(|| {
         AnyPoolOptions::new()
             .max_connections(1)
