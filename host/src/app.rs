@@ -27,6 +27,7 @@ impl App {
     pub async fn open(data_dir: &Path, database: Option<&str>) -> Result<App> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("создание каталога данных {}", data_dir.display()))?;
+        db::storage::watch(data_dir);
         let url = database
             .map(str::to_string)
             .unwrap_or_else(|| db::default_url(data_dir));

@@ -6,6 +6,7 @@
 pub mod bulk_read;
 pub mod interactive;
 mod sqlite_watch;
+pub mod storage;
 
 use anyhow::{Context, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -105,6 +106,7 @@ impl Db {
                     if !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent)
                             .with_context(|| format!("создание каталога базы {}", parent.display()))?;
+                        storage::watch(parent);
                     }
                 }
                 sqlite_watch::install().map_err(|e| anyhow::anyhow!("подготовка SQLite: {e}"))?;

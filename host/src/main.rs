@@ -326,7 +326,7 @@ fn main() {
     match runtime.block_on(run(cli)) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("ошибка: {e:#}");
+            eprintln!("ошибка: {}", db::storage::explain(&e));
             std::process::exit(2);
         }
     }

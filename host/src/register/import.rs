@@ -1192,6 +1192,10 @@ async fn write_file(
                     let (label, id) = match outcome {
                         Ok(outcome) => count_outcome(&outcome, report),
                         Err(_) if !atomic => return Ok(Written::Replay),
+                        // SQLite has rolled the whole transaction back by itself: the statements
+                        // after it would run outside any transaction (and fail on foreign keys,
+                        // hiding the cause). The batch stops here, named for what it is.
+                        Err(e) if crate::db::storage::is_full(&e) => return Err(e),
                         Err(e) => {
                             sqlx::query("ROLLBACK TO SAVEPOINT import_file")
                                 .execute(&mut *conn)

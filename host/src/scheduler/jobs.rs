@@ -89,7 +89,7 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
                 outcome.report.extend(lines);
             }
             Err(e) => {
-                let error = format!("{}: {e:#}", message.file_name);
+                let error = format!("{}: {}", message.file_name, crate::db::storage::explain(&e));
                 exchange::finish(
                     app,
                     message.id,
@@ -222,7 +222,7 @@ async fn send_outbox(app: &App, connector: &str, config: &Value, instance: &str,
                 outcome.report.push(format!("отправлено {}", message.file_name));
             }
             Err(e) => {
-                let error = format!("{}: {e:#}", message.file_name);
+                let error = format!("{}: {}", message.file_name, crate::db::storage::explain(&e));
                 exchange::finish(
                     app,
                     message.id,

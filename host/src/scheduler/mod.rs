@@ -288,13 +288,16 @@ pub async fn run_job(
             let first = outcome.errors.first().cloned().unwrap_or_default();
             (outcome, Some(first))
         }
-        Err(e) => (
-            Outcome {
-                errors: vec![format!("{e:#}")],
-                ..Outcome::default()
-            },
-            Some(format!("{e:#}")),
-        ),
+        Err(e) => {
+            let error = crate::db::storage::explain(&e);
+            (
+                Outcome {
+                    errors: vec![error.clone()],
+                    ..Outcome::default()
+                },
+                Some(error),
+            )
+        }
     };
     let (status, next_attempt) = match (&failure, dry_run) {
         (None, _) => ("succeeded", None),
@@ -465,8 +468,10 @@ pub async fn run_loop(
                 Err(e) => tracing::warn!("leadership check failed: {e:#}"),
             }
         }
+        // Logs the start and the end of a full disk, and keeps the health routes' view fresh.
+        crate::db::storage::state();
         if let Err(e) = jobs::process_work(&app, &instance).await {
-            tracing::warn!("work items: {e:#}");
+            tracing::warn!("work items: {}", crate::db::storage::explain(&e));
         }
         if leadership.is_some() {
             if let Err(e) = tick(&app, &instance, &since).await {

@@ -56,6 +56,14 @@ impl From<anyhow::Error> for ApiError {
             let timeout = crate::db::interactive::current_timeout();
             return interactive::too_slow(interactive::too_slow_message(timeout));
         }
+        if crate::db::storage::is_full(&e) {
+            tracing::error!("request failed: {}", crate::db::storage::explain(&e));
+            return ApiError {
+                status: StatusCode::INSUFFICIENT_STORAGE,
+                code: "disk-full",
+                message: crate::db::storage::FULL_MESSAGE.into(),
+            };
+        }
         tracing::error!("request failed: {e:#}");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -85,6 +93,7 @@ pub struct Instance {
 pub fn router(app: App, instance: Instance) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
+        .route("/api/v1/ready", get(ready))
         .route("/api/v1/openapi.json", get(openapi))
         .route(
             "/api/v1/session",
@@ -195,6 +204,42 @@ async fn shutdown_signal() {
     }
 }
 
+/// Public: whether this instance can serve now — the database answers within two seconds and the
+/// disks have room to write — for a load balancer or an orchestrator's readiness probe. 503 with
+/// the problems named when not.
+async fn ready(State(app): State<App>) -> Response {
+    let mut problems = Vec::new();
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&app.db.pool),
+    )
+    .await;
+    match probe {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => problems.push(format!("база данных недоступна: {e}")),
+        Err(_) => problems.push("база данных не ответила за 2 с".to_string()),
+    }
+    let storage = crate::db::storage::state();
+    if storage.status == "full" {
+        problems.extend(storage.problem.clone());
+    }
+    let status = if problems.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "ready": problems.is_empty(),
+            "database": app.db.engine.name(),
+            "storage": storage,
+            "problems": problems,
+        })),
+    )
+        .into_response()
+}
+
 /// Public: whether the server is up, and nothing about persons.
 async fn health(
     State(app): State<App>,
@@ -204,8 +249,10 @@ async fn health(
     // while it loads, the counts are not known yet.
     let ready = app.facts.refresh_if_loaded(&app.db).await?;
     let counts = ready.then(|| app.facts.counts());
+    let storage = crate::db::storage::state();
     Ok(Json(json!({
-        "status": "ok",
+        "status": if storage.status == "ok" { "ok" } else { "degraded" },
+        "storage": storage,
         "instance": instance.name,
         "scheduler_leader": instance.leader.load(std::sync::atomic::Ordering::SeqCst),
         "version": env!("CARGO_PKG_VERSION"),

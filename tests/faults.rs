@@ -1,0 +1,196 @@
+//! Faults a region's server meets, end to end with the real binary: a disk that fills up under
+//! the embedded database while the inbox is processed. The server says so (health, readiness, the
+//! job's run, the CLI — in Russian, naming the cause), and once space returns it recovers by
+//! itself: every delivered document is imported, writers are not locked out, no restart.
+//!
+//! The disk is a small tmpfs mounted under the test's data directory (the test runs as root, as
+//! the suite does on its machine).
+
+mod common;
+
+use common::{http, Backend, Env};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A tmpfs of `mib` MiB at a path, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, mib: u32) -> SmallDisk {
+        std::fs::create_dir_all(path).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("mount");
+        assert!(
+            status.success(),
+            "the full-disk test mounts a small tmpfs at {}: it needs root, as the suite has on its machine",
+            path.display()
+        );
+        SmallDisk(path.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn json(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = http(addr, "GET", path, &[], None);
+    (r.status, r.json())
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_full_disk_is_said_and_the_server_recovers_by_itself_when_space_returns() {
+    let env = Env::new(Backend::Sqlite);
+    let disk = SmallDisk::mount(&env.data_dir(), 64);
+    env.run_ok(&["migrate"]);
+    env.add_user("admin", "administrator", None, PASSWORD);
+    env.run_ok(&["jobs", "set", "fri-inbox", "--schedule", "* * * * * *"]);
+    for job in [
+        "fri-outbox",
+        "zags-inbox",
+        "zags-check",
+        "egisso-upload",
+        "deadline-check",
+    ] {
+        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
+    }
+    // Extracts made beside the small disk, then delivered into its inbox.
+    let demo = env.dir.path().join("demo");
+    env.run_ok(&["demo", "--count", "40", "--seed", "5", "--out", demo.to_str().unwrap()]);
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    for path in &names {
+        std::fs::copy(path, inbox.join(path.file_name().unwrap())).unwrap();
+    }
+    // Leave the database about a megabyte: the inbox fills it mid-way.
+    let filler = env.data_dir().join("filler");
+    let free = free_bytes(&env.data_dir());
+    std::fs::write(&filler, vec![0u8; (free - 1024 * 1024) as usize]).unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = env.dir.path().join("serve.log");
+    let _server = Server(
+        env.ipra()
+            .args(["serve", "--listen", &addr, "--tick-ms", "200"])
+            .env("IPRA_LOG", "warn,ipra=info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the server answers", Duration::from_secs(120), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+
+    // Full: health is degraded, readiness refuses with the cause, the job's run names it.
+    wait_for("readiness says the disk is full", Duration::from_secs(120), || {
+        json(&addr, "/api/v1/ready").0 == 503
+    });
+    let (_, ready) = json(&addr, "/api/v1/ready");
+    assert_eq!(ready["storage"]["status"], "full", "{ready}");
+    assert!(
+        ready["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("На диске не осталось места"),
+        "{ready}"
+    );
+    let (status, health) = json(&addr, "/api/v1/health");
+    assert_eq!(status, 200);
+    assert_eq!(health["status"], "degraded", "{health}");
+    wait_for(
+        "a run of the inbox names the full disk",
+        Duration::from_secs(60),
+        || {
+            env.run_json(&["jobs", "history", "fri-inbox", "--json"])
+                .1
+                .as_array()
+                .is_some_and(|runs| {
+                    runs.iter()
+                        .any(|r| r.to_string().contains("На диске не осталось места"))
+                })
+        },
+    );
+
+    // The CLI names the cause too (not a constraint that failed after SQLite gave up).
+    let more = env.dir.path().join("more");
+    env.run_ok(&["demo", "--count", "3", "--seed", "6", "--out", more.to_str().unwrap()]);
+    let out = env.run(&["import", more.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("На диске не осталось места"),
+        "{stdout}{stderr}"
+    );
+
+    // Space returns: without a restart every document is imported and writers are not locked out.
+    std::fs::remove_file(&filler).unwrap();
+    wait_for("readiness is back", Duration::from_secs(30), || {
+        json(&addr, "/api/v1/ready").0 == 200
+    });
+    wait_for("every delivered document is imported", Duration::from_secs(240), || {
+        env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'") == names.len() as i64
+    });
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM exchange_messages"),
+        names.len() as i64,
+        "{}",
+        env.run_ok(&["exchange", "list"])
+    );
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), names.len() as i64);
+    env.add_user("clerk", "coordinator", None, PASSWORD);
+    let (status, health) = json(&addr, "/api/v1/health");
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log.contains("На диске не осталось места") && log.contains("место на диске снова есть"),
+        "{log}"
+    );
+    drop(disk);
+}
+
+fn free_bytes(path: &Path) -> u64 {
+    let out = Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df")
+}
