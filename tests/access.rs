@@ -41,7 +41,7 @@ fn each_role_sees_only_what_it_should() {
     let server = env.serve(&[]);
     let addr = server.addr.as_str();
 
-    // Without a session every API route but health, session and the OpenAPI document is 401.
+    // Without a session every API route but health, readiness, session and the OpenAPI document is 401.
     let doc = http(addr, "GET", "/api/v1/openapi.json", &[], None);
     assert_eq!(doc.status, 200);
     let doc = doc.json();
@@ -49,7 +49,7 @@ fn each_role_sees_only_what_it_should() {
         for method in methods.as_object().unwrap().keys() {
             let concrete = path.replace("{id}", &ipra.to_string()).replace("{list}", "sections");
             let status = http(addr, &method.to_uppercase(), &concrete, &[], Some("{}")).status;
-            let public = matches!(path.as_str(), "/api/v1/health" | "/api/v1/openapi.json")
+            let public = matches!(path.as_str(), "/api/v1/health" | "/api/v1/ready" | "/api/v1/openapi.json")
                 || (path == "/api/v1/session" && method == "post");
             if public {
                 assert_ne!(status, 401, "{method} {path} is public");

@@ -223,8 +223,17 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain of the exchange log.
+    /// Verify the hash chains of the exchange log and the audit log, against the heads anchored
+    /// outside the database and any recorded by hand.
     Verify {
+        /// A head recorded earlier (`ipra audit head`), as SEQ:HASH; may be repeated.
+        #[arg(long = "head")]
+        heads: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the audit log's head for the operator to record outside the installation.
+    Head {
         #[arg(long)]
         json: bool,
     },
@@ -544,8 +553,11 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Exchange { command } => cli::exchange::exchange_command(&open().await?, command, &actor).await,
         Command::Users { command } => cli::exchange::users(&open().await?, command, &actor).await,
         Command::Audit {
-            command: AuditCommand::Verify { json },
-        } => cli::exchange::audit_verify(&open().await?, json).await,
+            command: AuditCommand::Verify { heads, json },
+        } => cli::audit::verify(&open().await?, &heads, json).await,
+        Command::Audit {
+            command: AuditCommand::Head { json },
+        } => cli::audit::head(&open().await?, json).await,
         Command::Death { snils, date, source } => cli::death(&open().await?, &snils, &date, &source, &actor).await,
     }
 }

@@ -460,6 +460,9 @@ async fn ensure_filled(app: &App, opts: &Options) -> Result<Option<f64>> {
         if !opts.json {
             eprintln!("Реестр уже заполнен: измеряется то, что в нём есть (новый каталог данных — новое заполнение).");
         }
+        // A register filled before the audit log had a chain: sealed once here, not by the
+        // server's leader in the middle of the measurements.
+        crate::audit::seal(&app.db, Some(&crate::audit::anchor_file(&app.data_dir))).await?;
         return Ok(None);
     }
     eprintln!(
@@ -484,6 +487,8 @@ async fn ensure_filled(app: &App, opts: &Options) -> Result<Option<f64>> {
         }
     })
     .await?;
+    // The audit trail the fill wrote joins the chain, as the server's leader would seal it.
+    crate::audit::seal(&app.db, Some(&crate::audit::anchor_file(&app.data_dir))).await?;
     Ok(Some(started.elapsed().as_secs_f64()))
 }
 

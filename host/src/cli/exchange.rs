@@ -492,19 +492,3 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
     }
     Ok(0)
 }
-
-pub async fn audit_verify(app: &App, json: bool) -> Result<i32> {
-    let v = exchange::log::verify(&app.db).await?;
-    if json {
-        print_json(&v)?;
-    } else if v.ok {
-        println!("журнал обмена цел: {} записей", v.entries);
-    } else {
-        println!(
-            "журнал обмена нарушен на записи {}: {}",
-            v.broken_at.unwrap_or_default(),
-            v.reason.clone().unwrap_or_default()
-        );
-    }
-    Ok(if v.ok { 0 } else { 1 })
-}

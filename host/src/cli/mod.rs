@@ -1,6 +1,7 @@
 //! Command-line operations beyond import and serve: the register's execution work
 //! (`register`) and the exchanges, jobs and signing (`exchange`).
 
+pub mod audit;
 pub mod exchange;
 pub mod register;
 

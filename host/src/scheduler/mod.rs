@@ -474,6 +474,11 @@ pub async fn run_loop(
             tracing::warn!("work items: {}", crate::db::storage::explain(&e));
         }
         if leadership.is_some() {
+            // The audit log's entries of the last moments join its hash chain.
+            let anchors = crate::audit::anchor_file(&app.data_dir);
+            if let Err(e) = crate::audit::seal(&app.db, Some(&anchors)).await {
+                tracing::warn!("audit log not sealed: {}", crate::db::storage::explain(&e));
+            }
             if let Err(e) = tick(&app, &instance, &since).await {
                 tracing::warn!("scheduler tick failed: {e:#}");
             }

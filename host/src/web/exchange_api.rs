@@ -281,7 +281,9 @@ async fn tsr_clarification(
     })
 }
 
-async fn audit_verify(State(app): State<App>, user: Principal) -> Result<Json<exchange::log::Verification>, ApiError> {
+/// Both logs: the exchange log and the audit log (its pending entries sealed first), against the
+/// anchored heads.
+async fn audit_verify(State(app): State<App>, user: Principal) -> Result<Json<crate::audit::Logs>, ApiError> {
     require(&user, &[Role::Administrator, Role::Auditor])?;
-    Ok(Json(exchange::log::verify(&app.db).await?))
+    Ok(Json(crate::audit::verify_logs(&app.db, &app.data_dir, &[]).await?))
 }

@@ -3,8 +3,8 @@
 
 use super::{allow, dt, ADMIN_AUDIT};
 use crate::app::App;
+use crate::audit::Logs;
 use crate::db::{opt_text, Db};
-use crate::exchange::log::{self, Verification};
 use crate::web::ui::{esc, opt, page, urlencode, PageError, PageUser};
 use anyhow::Result;
 use axum::extract::{Query, State};
@@ -262,18 +262,30 @@ fn query_string(f: &AuditFilter, page: i64) -> String {
     parts.join("&")
 }
 
-fn verification_html(v: &Verification) -> String {
+fn verification_html(v: &Logs) -> String {
+    let (x, a) = (&v.exchange_log, &v.audit_log);
     if v.ok {
         format!(
-            r#"<p class="notice adm-verify" role="status">Целостность подтверждена: цепочка из {} записей журнала обмена не нарушена.</p>"#,
-            v.entries
+            r#"<p class="notice adm-verify" role="status">Целостность подтверждена: цепочка из {} записей журнала обмена и цепочка из {} записей журнала аудита не нарушены (сверено с записанными головами: {}). Голова журнала аудита для записи вне сервера: <code>{}:{}</code>.</p>"#,
+            x.entries,
+            a.entries,
+            a.heads_checked,
+            a.head.seq,
+            esc(&a.head.hash)
+        )
+    } else if !x.ok {
+        format!(
+            r#"<p class="alert adm-verify" role="alert">Целостность журнала обмена нарушена: запись № {} — {}. Записей проверено: {}.</p>"#,
+            x.broken_at.map(|b| b.to_string()).unwrap_or_else(|| "—".into()),
+            opt(&x.reason),
+            x.entries
         )
     } else {
         format!(
-            r#"<p class="alert adm-verify" role="alert">Целостность нарушена: запись № {} — {}. Записей проверено: {}.</p>"#,
-            v.broken_at.map(|b| b.to_string()).unwrap_or_else(|| "—".into()),
-            opt(&v.reason),
-            v.entries
+            r#"<p class="alert adm-verify" role="alert">Целостность журнала аудита нарушена: запись № {} — {}. Записей проверено: {}.</p>"#,
+            a.broken_at.map(|b| b.to_string()).unwrap_or_else(|| "—".into()),
+            opt(&a.reason),
+            a.entries
         )
     }
 }
@@ -286,12 +298,12 @@ async fn show(
     allow(&user, ADMIN_AUDIT)?;
     let mut body = String::from("<h1>Журнал аудита</h1>");
     if f.verify.is_some() {
-        let v = log::verify(&app.db).await?;
+        let v = crate::audit::verify_logs(&app.db, &app.data_dir, &[]).await?;
         crate::audit::record(
             &app.db,
             &user.actor(),
             "audit.verify",
-            "exchange-log",
+            "logs",
             Some(if v.ok { "ok" } else { "broken" }),
         )
         .await?;
@@ -328,7 +340,7 @@ async fn show(
     body.push_str(&field("from", "Дата с", &f.from, "date", &from_error));
     body.push_str(&field("to", "по", &f.to, "date", &to_error));
     body.push_str(r#"<button type="submit">Найти</button> <a href="/admin/audit">Сбросить</a></form>"#);
-    body.push_str(r#"<form method="get" action="/admin/audit" class="actions"><input type="hidden" name="verify" value="1"><button type="submit" class="secondary" id="verify">Проверить целостность</button><span class="muted">пересчитывает хеш-цепочку журнала обмена</span></form>"#);
+    body.push_str(r#"<form method="get" action="/admin/audit" class="actions"><input type="hidden" name="verify" value="1"><button type="submit" class="secondary" id="verify">Проверить целостность</button><span class="muted">пересчитывает хеш-цепочки журнала обмена и журнала аудита</span></form>"#);
     if from_error.is_some() || to_error.is_some() {
         return Ok(page(Some(&user), "Журнал аудита", &body));
     }
