@@ -49,8 +49,10 @@ fn each_role_sees_only_what_it_should() {
         for method in methods.as_object().unwrap().keys() {
             let concrete = path.replace("{id}", &ipra.to_string()).replace("{list}", "sections");
             let status = http(addr, &method.to_uppercase(), &concrete, &[], Some("{}")).status;
-            let public = matches!(path.as_str(), "/api/v1/health" | "/api/v1/ready" | "/api/v1/openapi.json")
-                || (path == "/api/v1/session" && method == "post");
+            let public = matches!(
+                path.as_str(),
+                "/api/v1/health" | "/api/v1/ready" | "/api/v1/openapi.json"
+            ) || (path == "/api/v1/session" && method == "post");
             if public {
                 assert_ne!(status, 401, "{method} {path} is public");
             } else {

@@ -561,7 +561,30 @@ pub struct FactsIndex {
     matches_kept: Memo<FacetMatch>,
     /// The register's size.
     size_kept: Memo<IndexSize>,
+    /// The IPRAs in the register's default order, by version (see [`FactsIndex::decision_walk`]).
+    walk_kept: std::sync::Mutex<WalkKept>,
 }
+
+/// The default order's permutation of the index, with the version it is of, and the version
+/// last seen changing and when (a walk is built only for a version that has held a moment).
+#[derive(Default)]
+struct WalkKept {
+    walk: Option<(u64, Arc<DecisionWalk>)>,
+    seen: Option<(u64, Instant)>,
+}
+
+/// Positions of the index's IPRAs in the register's default order: those with a decision date by
+/// (day, id), then those without by id. Every walk of a facet list (forward or backward, either
+/// direction of the list) is one of four readings of it, each in increasing rank.
+struct DecisionWalk {
+    positions: Vec<u32>,
+    /// How many have a decision date (they come first).
+    dated: usize,
+}
+
+/// How long a new version of the index must hold before its walk is built (≈ 100 ms at a
+/// million IPRAs): under a stream of imports the pages pass over the index instead.
+const WALK_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Figures computed over the index, kept by key with the version they were computed at, and
 /// forgotten when the index changes (see [`FactsIndex::kept`]).
@@ -593,6 +616,7 @@ impl Default for FactsIndex {
             statistics_kept: Memo::default(),
             matches_kept: Memo::default(),
             size_kept: Memo::default(),
+            walk_kept: std::sync::Mutex::default(),
         }
     }
 }
@@ -1810,33 +1834,143 @@ impl FactsIndex {
             return Some(Vec::new());
         };
         let after = after.map(|(day, id)| order.rank(day, id));
-        // The `take` smallest ranks met so far, the largest of them on top.
-        let mut best: std::collections::BinaryHeap<((u8, i64, i64), u32)> =
-            std::collections::BinaryHeap::with_capacity(take + 1);
-        for ipra in ix.ipras.iter() {
-            if ipra.flags & LIVE == 0 {
-                continue;
-            }
-            let rank = order.rank(ipra.decided, i64::from(ipra.id));
-            if after.is_some_and(|a| rank <= a)
-                || (best.len() >= take && best.peek().is_some_and(|(top, _)| rank >= *top))
-            {
-                continue;
-            }
-            if !matcher.has_initial(ipra) || !matcher.matches(&ix, ipra) {
-                continue;
-            }
-            best.push((rank, ipra.id));
-            if best.len() > take {
-                best.pop();
+        Some(match self.decision_walk(&ix) {
+            Some(walk) => walk.page(&ix, &matcher, order, after, take),
+            None => page_by_pass(&ix, &matcher, order, after, take),
+        })
+    }
+
+    /// The default order's permutation of the index as it is now, when one is kept or the
+    /// version has held for [`WALK_SETTLE`] (then built: a sort of the IPRAs); `ix` is the index
+    /// read under the version checked.
+    fn decision_walk(&self, ix: &Index) -> Option<Arc<DecisionWalk>> {
+        let version = self.version.load(std::sync::atomic::Ordering::SeqCst);
+        let mut kept = self.walk_kept.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, walk)) = &kept.walk {
+            if *v == version {
+                return Some(walk.clone());
             }
         }
-        Some(
-            best.into_sorted_vec()
-                .into_iter()
-                .map(|(_, id)| i64::from(id))
-                .collect(),
-        )
+        match kept.seen {
+            Some((v, since)) if v == version && since.elapsed() >= WALK_SETTLE => {}
+            Some((v, _)) if v == version => return None,
+            _ => {
+                kept.seen = Some((version, Instant::now()));
+                return None;
+            }
+        }
+        let walk = Arc::new(DecisionWalk::of(ix));
+        kept.walk = Some((version, walk.clone()));
+        Some(walk)
+    }
+}
+
+/// A facet page by one pass over the whole index, keeping the `take` smallest ranks after `after`.
+fn page_by_pass(
+    ix: &Index,
+    matcher: &Matcher<'_>,
+    order: DecisionOrder,
+    after: Option<(u8, i64, i64)>,
+    take: usize,
+) -> Vec<i64> {
+    // The `take` smallest ranks met so far, the largest of them on top.
+    let mut best: std::collections::BinaryHeap<((u8, i64, i64), u32)> =
+        std::collections::BinaryHeap::with_capacity(take.min(1024) + 1);
+    for ipra in ix.ipras.iter() {
+        if ipra.flags & LIVE == 0 {
+            continue;
+        }
+        let rank = order.rank(ipra.decided, i64::from(ipra.id));
+        if after.is_some_and(|a| rank <= a) || (best.len() >= take && best.peek().is_some_and(|(top, _)| rank >= *top))
+        {
+            continue;
+        }
+        if !matcher.has_initial(ipra) || !matcher.matches(ix, ipra) {
+            continue;
+        }
+        best.push((rank, ipra.id));
+        if best.len() > take {
+            best.pop();
+        }
+    }
+    best.into_sorted_vec()
+        .into_iter()
+        .map(|(_, id)| i64::from(id))
+        .collect()
+}
+
+impl DecisionWalk {
+    fn of(ix: &Index) -> DecisionWalk {
+        let mut positions: Vec<u32> = (0..ix.ipras.len() as u32).collect();
+        positions.sort_unstable_by_key(|&p| {
+            let ipra = &ix.ipras[p as usize];
+            (ipra.decided == 0, ipra.decided, ipra.id)
+        });
+        let dated = positions.partition_point(|&p| ix.ipras[p as usize].decided != 0);
+        DecisionWalk { positions, dated }
+    }
+
+    /// The walk `order` makes: its two segments, each read forward or backward, in increasing
+    /// rank (see [`DecisionOrder::rank`]).
+    fn segments(&self, order: DecisionOrder) -> [(&[u32], bool); 2] {
+        let (dated, undated) = self.positions.split_at(self.dated);
+        let walk_ascending = order.ascending == order.forward;
+        let reversed = !walk_ascending;
+        if order.forward {
+            [(dated, reversed), (undated, reversed)]
+        } else {
+            [(undated, reversed), (dated, reversed)]
+        }
+    }
+
+    /// The first `take` IPRAs matching after `after`, reading only from the position after it
+    /// until enough are found: a page costs what the matches before it take, not the register.
+    fn page(
+        &self,
+        ix: &Index,
+        matcher: &Matcher<'_>,
+        order: DecisionOrder,
+        after: Option<(u8, i64, i64)>,
+        take: usize,
+    ) -> Vec<i64> {
+        let rank = |p: u32| {
+            let ipra = &ix.ipras[p as usize];
+            order.rank(ipra.decided, i64::from(ipra.id))
+        };
+        let mut found = Vec::with_capacity(take.min(1024));
+        for (segment, reversed) in self.segments(order) {
+            // Ranks increase along the walk: the first position past `after` is found by halving.
+            let at = |i: usize| {
+                if reversed {
+                    segment[segment.len() - 1 - i]
+                } else {
+                    segment[i]
+                }
+            };
+            let mut start = 0;
+            if let Some(a) = after {
+                let (mut lo, mut hi) = (0, segment.len());
+                while lo < hi {
+                    let mid = (lo + hi) / 2;
+                    if rank(at(mid)) <= a {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                start = lo;
+            }
+            for i in start..segment.len() {
+                if found.len() >= take {
+                    return found;
+                }
+                let ipra = &ix.ipras[at(i) as usize];
+                if ipra.flags & LIVE != 0 && matcher.has_initial(ipra) && matcher.matches(ix, ipra) {
+                    found.push(i64::from(ipra.id));
+                }
+            }
+        }
+        found
     }
 }
 
@@ -1980,6 +2114,64 @@ mod tests {
             t.month_persons.add(ipra.month, ipra);
         }
         finish(ix, filter, today, reasons, &tables, t)
+    }
+
+    /// A facet page read along the default order's permutation is the page one pass over the
+    /// whole index finds: every facet, every walk, every position, dates and no dates.
+    #[test]
+    fn a_facet_page_along_the_order_is_the_page_of_a_whole_pass() {
+        let mut ix = random_index(11);
+        for (n, ipra) in ix.ipras.iter_mut().enumerate() {
+            // Some IPRAs without a decision, many sharing a day.
+            if n % 7 == 0 {
+                ipra.decided = 0;
+            } else {
+                ipra.decided = 9_000 + (ipra.decided % 40);
+            }
+        }
+        let walk = DecisionWalk::of(&ix);
+        let facet_sets = [
+            Facets::default(),
+            Facets {
+                section: Some("health".into()),
+                ..Facets::default()
+            },
+            Facets {
+                organisations: vec!["o2".into()],
+                status: Some("active".into()),
+                ..Facets::default()
+            },
+            Facets {
+                overdue: Some(("2025-06-01".into(), Some("o1".into()))),
+                territory: Some("b".into()),
+                ..Facets::default()
+            },
+        ];
+        for facets in &facet_sets {
+            let matcher = Matcher::new(&ix, facets).expect("facets the index knows");
+            for (ascending, forward) in [(true, true), (true, false), (false, true), (false, false)] {
+                let order = DecisionOrder { ascending, forward };
+                let all = page_by_pass(&ix, &matcher, order, None, usize::MAX);
+                assert_eq!(
+                    walk.page(&ix, &matcher, order, None, usize::MAX),
+                    all,
+                    "{facets:?} {order:?}"
+                );
+                for take in [1, 10, 50] {
+                    for start in [0, 1, all.len() / 3, all.len() / 2, all.len().saturating_sub(3)] {
+                        let after = (start > 0).then(|| {
+                            let ipra = &ix.ipras[ix.slot(all[start - 1]).unwrap()];
+                            order.rank(ipra.decided, i64::from(ipra.id))
+                        });
+                        assert_eq!(
+                            walk.page(&ix, &matcher, order, after, take),
+                            page_by_pass(&ix, &matcher, order, after, take),
+                            "{facets:?} {order:?} take {take} after position {start}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
