@@ -20,19 +20,6 @@ fn files(dir: &Path) -> Vec<String> {
     names
 }
 
-fn write_signing_config(env: &Env, ogrn: &str, key: &Path, cert: &Path) {
-    std::fs::create_dir_all(env.data_dir()).unwrap();
-    std::fs::write(
-        env.data_dir().join("signing.toml"),
-        format!(
-            "[organisations.\"{ogrn}\"]\nprovider = \"gost\"\nkey = \"{}\"\ncertificate = \"{}\"\n",
-            key.display(),
-            cert.display()
-        ),
-    )
-    .unwrap();
-}
-
 fn sign_send_and_receive(backend: Backend) {
     let env = Env::new(backend);
     let orgs = env.directory();
@@ -49,7 +36,7 @@ fn sign_send_and_receive(backend: Backend) {
     assert!(String::from_utf8_lossy(&out.stderr).contains("signing.toml"));
 
     let (key, cert) = gost_key(env.dir.path(), "minsoc");
-    write_signing_config(&env, &orgs["region"], &key, &cert);
+    env.write_signing_config(&orgs["region"], &key, &cert);
     let signed = env.ok(&["sign", "report", &report, "--json"]);
     assert!(signed["subject"].as_str().unwrap().contains("minsoc"), "{signed}");
 
@@ -227,7 +214,7 @@ fn failed_delivery_retries_stops_and_resumes() {
     let orgs = env.directory();
     let (_, report) = env.reported_ipra("extract_4.xml", &orgs);
     let (key, cert) = gost_key(env.dir.path(), "minsoc");
-    write_signing_config(&env, &orgs["region"], &key, &cert);
+    env.write_signing_config(&orgs["region"], &key, &cert);
     env.ok(&["sign", "report", &report.to_string(), "--json"]);
     // Nothing listens on this loopback port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -296,7 +283,197 @@ fn inbox_takes_each_document_once() {
         .filter(|m| m["file_name"] == "bad.xml")
         .cloned()
         .collect();
-    assert!(failed[0]["last_error"].as_str().is_some());
+    // A document that will always fail is refused for good at once: no retries, one quarantined copy.
+    assert_eq!(failed[0]["status"], "failed", "{failed:?}");
+    assert_eq!(failed[0]["attempts"], 1, "{failed:?}");
+    assert!(
+        failed[0]["last_error"].as_str().unwrap().contains("окончательный"),
+        "{failed:?}"
+    );
+    for _ in 0..2 {
+        env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    }
+    let quarantined = std::fs::read_dir(env.data_dir().join("quarantine"))
+        .map(|d| {
+            d.filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".reasons.txt")
+            })
+            .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(quarantined, 1, "quarantined once, not on every run");
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM import_runs WHERE status <> 'finished'"),
+        0,
+        "every import run of the inbox is closed"
+    );
+}
+
+/// A message whose instance was killed while processing it (status `processing`, lease run out)
+/// is taken again and applied once; one interrupted too often waits for an administrator.
+fn interrupted_claims_are_taken_again(backend: Backend) {
+    let env = Env::new(backend);
+    let payload = std::fs::read(fri_samples().join("extract_4.xml")).unwrap();
+    let sha = {
+        use std::fmt::Write;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(&payload);
+        digest.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+    };
+    let hex: String = payload.iter().map(|b| format!("{b:02x}")).collect();
+    let blob = match backend {
+        Backend::Sqlite => format!("X'{hex}'"),
+        Backend::Postgres => format!("'\\x{hex}'::bytea"),
+    };
+    env.run_ok(&["migrate"]);
+    // What a SIGKILL between the claim and its end leaves: the claim of an instance that is gone.
+    env.execute(&format!(
+        "INSERT INTO exchange_messages (connector, direction, kind, file_name, sha256, payload, status, attempts, claimed_by, \
+         lease_until, created_at, updated_at) VALUES ('fri', 'in', 'incoming', 'killed.xml', '{sha}', {blob}, 'processing', 1, \
+         'gone:1', '2000-01-01T00:00:00Z', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+    ));
+    env.execute(
+        "INSERT INTO exchange_log (at, connector, direction, message_id, file_name, sha256) \
+         SELECT '2026-01-01T00:00:00Z', 'fri', 'in', id, file_name, sha256 FROM exchange_messages WHERE file_name = 'killed.xml'",
+    );
+    let run = env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(run["counts"]["processed"], 1, "{run}");
+    let message = &env.ok(&["exchange", "list", "--json"])[0];
+    assert_eq!(message["status"], "processed", "{message}");
+    assert_eq!(message["attempts"], 2, "{message}");
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 1);
+    // Delivered again: a duplicate, nothing imported twice.
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::write(inbox.join("again.xml"), &payload).unwrap();
+    let run = env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(run["counts"]["duplicates"], 1, "{run}");
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 1);
+    assert_eq!(env.ok(&["audit", "verify", "--json"])["ok"], true);
+
+    // A document that kills its worker every time is not taken forever.
+    env.execute(
+        "UPDATE exchange_messages SET status = 'processing', attempts = 5, lease_until = '2000-01-01T00:00:00Z' \
+         WHERE file_name = 'killed.xml'",
+    );
+    env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    let message = &env.ok(&["exchange", "list", "--json"])[0];
+    assert_eq!(message["status"], "failed", "{message}");
+    assert!(
+        message["last_error"].as_str().unwrap().contains("прерывалась"),
+        "{message}"
+    );
+    // An administrator puts it back in line.
+    env.run_ok(&["exchange", "retry", &message["id"].to_string()]);
+    env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(env.ok(&["exchange", "list", "--json"])[0]["status"], "processed");
+}
+
+#[test]
+fn interrupted_claims_are_taken_again_on_sqlite() {
+    interrupted_claims_are_taken_again(Backend::Sqlite);
+}
+
+#[test]
+fn interrupted_claims_are_taken_again_on_postgres() {
+    interrupted_claims_are_taken_again(Backend::Postgres);
+}
+
+/// `ipra audit verify` finds every change to the exchange log or its documents: an edited field
+/// (the message id too), a replaced document, a message without its entry, the last entries
+/// deleted, and a chain recomputed after an edit.
+#[test]
+fn the_exchange_log_shows_every_tampering() {
+    let env = Env::new(Backend::Sqlite);
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for (i, sample) in ["extract_4.xml", "extract_1.xml", "extract-20211124093406.xml"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::copy(fri_samples().join(sample), inbox.join(format!("{i}.xml"))).unwrap();
+    }
+    // One of them is refused (a SNILS with a letter): logged all the same.
+    env.run_json(&["jobs", "run", "fri-inbox", "--json"]);
+    let verified = env.ok(&["audit", "verify", "--json"]);
+    assert_eq!(verified["ok"], true, "{verified}");
+    assert_eq!(verified["exchange_log"]["entries"], 3, "{verified}");
+    assert_eq!(verified["exchange_log"]["documents_checked"], 3, "{verified}");
+    let head = env.ok(&["audit", "head", "--json"])["exchange_log"].clone();
+    let recorded = format!("exchange:{}:{}", head["seq"], head["hash"].as_str().unwrap());
+    let broken = |why: &str| {
+        let (code, v) = env.run_json(&["audit", "verify", "--json", "--head", &recorded]);
+        assert_eq!((code, &v["ok"]), (1, &serde_json::json!(false)), "{why}: {v}");
+        v["exchange_log"]["reason"].as_str().unwrap_or_default().to_string()
+    };
+    let holds = |why: &str| {
+        let v = env.ok(&["audit", "verify", "--json", "--head", &recorded]);
+        assert_eq!(v["ok"], true, "{why}: {v}");
+    };
+
+    env.execute("UPDATE exchange_log SET message_id = message_id + 1 WHERE seq = 1");
+    assert!(broken("message id edited").contains("изменена"));
+    env.execute("UPDATE exchange_log SET message_id = message_id - 1 WHERE seq = 1");
+    holds("restored");
+
+    env.execute(
+        "UPDATE exchange_messages SET payload = X'3c782f3e' WHERE id = (SELECT MIN(id) FROM exchange_messages)",
+    );
+    assert!(broken("document replaced").contains("заменён"));
+    env.execute("DELETE FROM exchange_messages WHERE id = (SELECT MIN(id) FROM exchange_messages)");
+    holds("a document gone with its message: the log keeps its hash, nothing claims otherwise");
+
+    // The last entry deleted and the head moved back: the anchor and the recorded head remember.
+    let second = env.text("SELECT entry_hash FROM exchange_log WHERE seq = 2");
+    env.execute("DELETE FROM exchange_log WHERE seq = 3");
+    env.execute(&format!("UPDATE exchange_seal SET seq = 2, head_hash = '{second}'"));
+    let reason = broken("last entry deleted");
+    assert!(
+        reason.contains("последние записи удалены") || reason.contains("нет записи"),
+        "{reason}"
+    );
+
+    // A fresh installation: an edit with the whole chain recomputed is caught by the anchors.
+    let env = Env::new(Backend::Sqlite);
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    for (i, sample) in ["extract_4.xml", "extract_1.xml"].iter().enumerate() {
+        std::fs::copy(fri_samples().join(sample), inbox.join(format!("{i}.xml"))).unwrap();
+    }
+    env.run_json(&["jobs", "run", "fri-inbox", "--json"]);
+    assert_eq!(env.ok(&["audit", "verify", "--json"])["ok"], true);
+    env.execute("UPDATE exchange_log SET file_name = 'other.xml', seq = NULL, entry_hash = NULL");
+    env.execute(
+        "UPDATE exchange_seal SET seq = 0, head_hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+    );
+    let (code, v) = env.run_json(&["audit", "verify", "--json"]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["exchange_log"]["reason"].as_str().unwrap().contains("пересчитан"),
+        "{v}"
+    );
+    // A message whose entry is gone.
+    let env = Env::new(Backend::Sqlite);
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(fri_samples().join("extract_4.xml"), inbox.join("a.xml")).unwrap();
+    env.ok(&["jobs", "run", "fri-inbox", "--json"]);
+    env.execute("DELETE FROM exchange_log");
+    env.execute(
+        "UPDATE exchange_seal SET seq = 0, head_hash = '0000000000000000000000000000000000000000000000000000000000000000'",
+    );
+    let _ = std::fs::remove_file(env.data_dir().join("audit/anchors.log"));
+    let (code, v) = env.run_json(&["audit", "verify", "--json"]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["exchange_log"]["reason"].as_str().unwrap().contains("нет записи"),
+        "{v}"
+    );
 }
 
 struct Server(Child);
@@ -387,16 +564,43 @@ fn two_instances_share_one_postgres() {
     std::fs::create_dir_all(&inbox).unwrap();
     let mut names: Vec<_> = std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
-    for path in &names {
-        let name = path.file_name().unwrap();
-        std::fs::copy(path, inbox.join(format!("{}.part", name.to_string_lossy()))).unwrap();
-        std::fs::rename(inbox.join(format!("{}.part", name.to_string_lossy())), inbox.join(name)).unwrap();
+    let deliver = |paths: &[std::path::PathBuf]| {
+        for path in paths {
+            let name = path.file_name().unwrap();
+            std::fs::copy(path, inbox.join(format!("{}.part", name.to_string_lossy()))).unwrap();
+            std::fs::rename(inbox.join(format!("{}.part", name.to_string_lossy())), inbox.join(name)).unwrap();
+        }
+    };
+    let processed_all = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        while env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'") < n as i64 {
+            assert!(Instant::now() < deadline, "inbox not processed in time");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let (before, after) = names.split_at(names.len() - 4);
+    deliver(before);
+    processed_all(before.len());
+
+    // The leader is killed: the other instance leads within a bounded time and takes the work on.
+    let leader = addrs
+        .iter()
+        .position(|a| get_json(a, "/api/v1/health")["scheduler_leader"] == true)
+        .expect("a leader");
+    let _ = servers[leader].0.kill();
+    let _ = servers[leader].0.wait();
+    let survivor = &addrs[1 - leader];
+    let failover = Instant::now();
+    while get_json(survivor, "/api/v1/health")["scheduler_leader"] != true {
+        assert!(
+            failover.elapsed() < Duration::from_secs(30),
+            "no instance took the lead after the leader was killed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
-    let deadline = Instant::now() + Duration::from_secs(240);
-    while env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'") < names.len() as i64 {
-        assert!(Instant::now() < deadline, "inbox not processed in time");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    eprintln!("leadership taken over in {} ms", failover.elapsed().as_millis());
+    deliver(after);
+    processed_all(names.len());
     drop(servers);
     assert_eq!(env.scalar("SELECT COUNT(*) FROM exchange_messages"), names.len() as i64);
     assert_eq!(

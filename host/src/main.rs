@@ -8,6 +8,7 @@ mod bench;
 mod bench_register;
 mod cli;
 mod clock;
+mod crashpoint;
 mod db;
 mod demo;
 mod exchange;
@@ -226,13 +227,14 @@ enum AuditCommand {
     /// Verify the hash chains of the exchange log and the audit log, against the heads anchored
     /// outside the database and any recorded by hand.
     Verify {
-        /// A head recorded earlier (`ipra audit head`), as SEQ:HASH; may be repeated.
+        /// A head recorded earlier (`ipra audit head`): SEQ:HASH for the audit log,
+        /// exchange:SEQ:HASH for the exchange log; may be repeated.
         #[arg(long = "head")]
         heads: Vec<String>,
         #[arg(long)]
         json: bool,
     },
-    /// Print the audit log's head for the operator to record outside the installation.
+    /// Print the heads of the audit and exchange logs for the operator to record outside the installation.
     Head {
         #[arg(long)]
         json: bool,

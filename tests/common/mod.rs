@@ -468,6 +468,22 @@ impl Env {
 }
 
 /// Generates a GOST R 34.10-2012 key and a self-signed certificate with the openssl binary.
+impl Env {
+    /// Signs the reports of organisation `ogrn` with a GOST key of [`gost_key`].
+    pub fn write_signing_config(&self, ogrn: &str, key: &Path, cert: &Path) {
+        std::fs::create_dir_all(self.data_dir()).unwrap();
+        std::fs::write(
+            self.data_dir().join("signing.toml"),
+            format!(
+                "[organisations.\"{ogrn}\"]\nprovider = \"gost\"\nkey = \"{}\"\ncertificate = \"{}\"\n",
+                key.display(),
+                cert.display()
+            ),
+        )
+        .unwrap();
+    }
+}
+
 pub fn gost_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let key = dir.join(format!("{name}.key.pem"));
     let cert = dir.join(format!("{name}.cert.pem"));

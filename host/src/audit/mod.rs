@@ -78,6 +78,28 @@ fn entry(row: &sqlx::any::AnyRow) -> Result<Entry> {
     })
 }
 
+/// A hash-chained log: its table (with `id`, `seq`, `entry_hash`), the row holding its head, the
+/// fields its hash covers and how, and its name in messages.
+pub struct Chain {
+    /// The table, also the chain's label in the anchor file.
+    pub table: &'static str,
+    pub head_table: &'static str,
+    /// The columns [`Chain::hash`] reads, `id` among them.
+    pub columns: &'static str,
+    pub hash: fn(&str, i64, &sqlx::any::AnyRow) -> Result<String>,
+    /// «журнала аудита»: the genitive used in messages.
+    pub of: &'static str,
+}
+
+/// The general audit log: reads of personal data and administrative actions.
+pub const AUDIT_LOG: Chain = Chain {
+    table: "audit_log",
+    head_table: "audit_seal",
+    columns: "id, at, actor, action, subject, detail",
+    hash: |prev, seq, row| Ok(entry_hash(prev, seq, &entry(row)?)),
+    of: "журнала аудита",
+};
+
 /// The chain's head: the place and hash of its last sealed entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Head {
@@ -92,15 +114,21 @@ pub fn anchor_file(data_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| data_dir.join("audit").join("anchors.log"))
 }
 
-/// Seals the entries written since the last seal, a batch per transaction, and anchors the new
-/// head; the number sealed. Sealers are serialised by the head's row, so two instances never
-/// fork the chain; an entry committed late (a PostgreSQL id taken earlier) simply gets a later
-/// place.
+/// Seals what both logs took in since the last seal (see [`seal_chain`]); the number sealed.
 pub async fn seal(db: &Db, anchor: Option<&Path>) -> Result<u64> {
+    Ok(seal_chain(db, &AUDIT_LOG, anchor).await? + seal_chain(db, &crate::exchange::log::CHAIN, anchor).await?)
+}
+
+/// Seals the entries of a chain written since its last seal, a batch per transaction, and anchors
+/// the new head; the number sealed. Sealers are serialised by the head's row, so two instances
+/// never fork the chain; an entry committed late (a PostgreSQL id taken earlier) simply gets a
+/// later place.
+pub async fn seal_chain(db: &Db, chain: &Chain, anchor: Option<&Path>) -> Result<u64> {
+    let Chain { table, head_table, .. } = chain;
     let mut sealed = 0u64;
     loop {
         // Nothing to do is one index probe, no write.
-        let pending = sqlx::query("SELECT id FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT 1")
+        let pending = sqlx::query(&format!("SELECT id FROM {table} WHERE seq IS NULL ORDER BY id LIMIT 1"))
             .fetch_optional(&db.pool)
             .await?
             .is_some();
@@ -110,26 +138,26 @@ pub async fn seal(db: &Db, anchor: Option<&Path>) -> Result<u64> {
         let mut tx = db.pool.begin().await?;
         // A write first: the head's row lock (PostgreSQL) or the write lock (SQLite) is taken
         // before anything is read, so the head read is the one this seal extends.
-        sqlx::query("UPDATE audit_seal SET sealed_at = $1 WHERE id = 1")
+        sqlx::query(&format!("UPDATE {head_table} SET sealed_at = $1 WHERE id = 1"))
             .bind(now())
             .execute(&mut *tx)
             .await?;
-        let head = sqlx::query("SELECT seq, head_hash FROM audit_seal WHERE id = 1")
+        let head = sqlx::query(&format!("SELECT seq, head_hash FROM {head_table} WHERE id = 1"))
             .fetch_one(&mut *tx)
             .await?;
         let (mut seq, mut prev): (i64, String) = (head.try_get("seq")?, head.try_get("head_hash")?);
-        let rows = sqlx::query(
-            "SELECT id, at, actor, action, subject, detail FROM audit_log WHERE seq IS NULL ORDER BY id LIMIT $1",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM {table} WHERE seq IS NULL ORDER BY id LIMIT $1",
+            chain.columns
+        ))
         .bind(SEAL_BATCH)
         .fetch_all(&mut *tx)
         .await?;
         let mut updates = Vec::with_capacity(rows.len());
         for row in &rows {
-            let e = entry(row)?;
             seq += 1;
-            prev = entry_hash(&prev, seq, &e);
-            updates.push((e.id, seq, prev.clone()));
+            prev = (chain.hash)(&prev, seq, row)?;
+            updates.push((row.try_get::<i64, _>("id")?, seq, prev.clone()));
         }
         for chunk in updates.chunks(400) {
             let cast = |n: usize, t: &str| match db.engine {
@@ -149,7 +177,7 @@ pub async fn seal(db: &Db, anchor: Option<&Path>) -> Result<u64> {
                 .join(", ");
             let sql = format!(
                 "WITH v (id, seq, hash) AS (VALUES {values}) \
-                 UPDATE audit_log SET seq = v.seq, entry_hash = v.hash FROM v WHERE audit_log.id = v.id"
+                 UPDATE {table} SET seq = v.seq, entry_hash = v.hash FROM v WHERE {table}.id = v.id"
             );
             let mut q = sqlx::query(&sql);
             for (id, seq, hash) in chunk {
@@ -157,21 +185,23 @@ pub async fn seal(db: &Db, anchor: Option<&Path>) -> Result<u64> {
             }
             q.execute(&mut *tx).await?;
         }
-        sqlx::query("UPDATE audit_seal SET seq = $1, head_hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(&prev)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "UPDATE {head_table} SET seq = $1, head_hash = $2 WHERE id = 1"
+        ))
+        .bind(seq)
+        .bind(&prev)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         sealed += rows.len() as u64;
         if let Some(path) = anchor {
-            write_anchor(path, &Head { seq, hash: prev })?;
+            write_anchor(path, table, &Head { seq, hash: prev })?;
         }
     }
 }
 
 /// Appends a head to the anchor file, flushed to disk.
-fn write_anchor(path: &Path, head: &Head) -> Result<()> {
+fn write_anchor(path: &Path, label: &str, head: &Head) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("каталог якорей журнала {}", dir.display()))?;
     }
@@ -179,24 +209,30 @@ fn write_anchor(path: &Path, head: &Head) -> Result<()> {
         .create(true)
         .append(true)
         .open(path)
-        .with_context(|| format!("файл якорей журнала аудита {}", path.display()))?;
-    writeln!(file, "audit_log\t{}\t{}\t{}", head.seq, head.hash, now())?;
+        .with_context(|| format!("файл якорей журналов {}", path.display()))?;
+    writeln!(file, "{label}\t{}\t{}\t{}", head.seq, head.hash, now())?;
     file.sync_data()?;
     Ok(())
 }
 
-/// The heads recorded in the anchor file (absent file: none).
+/// The heads of the audit log recorded in the anchor file (absent file: none).
+#[cfg(test)]
 pub fn read_anchors(path: &Path) -> Result<Vec<Head>> {
+    read_chain_anchors(path, AUDIT_LOG.table)
+}
+
+/// The heads of one chain recorded in the anchor file (absent file: none).
+pub fn read_chain_anchors(path: &Path, label: &str) -> Result<Vec<Head>> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("файл якорей журнала аудита {}", path.display())),
+        Err(e) => return Err(e).with_context(|| format!("файл якорей журналов {}", path.display())),
     };
     let mut heads = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
-            ["audit_log", seq, hash, ..] => heads.push(Head {
+            [name, seq, hash, ..] if *name == label => heads.push(Head {
                 seq: seq
                     .parse()
                     .with_context(|| format!("{}, строка {}: номер записи «{seq}»", path.display(), n + 1))?,
@@ -208,9 +244,14 @@ pub fn read_anchors(path: &Path) -> Result<Vec<Head>> {
     Ok(heads)
 }
 
-/// The head as the database holds it now.
+/// The audit log's head as the database holds it now.
 pub async fn head(db: &Db) -> Result<Head> {
-    let row = sqlx::query("SELECT seq, head_hash FROM audit_seal WHERE id = 1")
+    chain_head(db, &AUDIT_LOG).await
+}
+
+/// A chain's head as the database holds it now.
+pub async fn chain_head(db: &Db, chain: &Chain) -> Result<Head> {
+    let row = sqlx::query(&format!("SELECT seq, head_hash FROM {} WHERE id = 1", chain.head_table))
         .fetch_one(&db.pool)
         .await?;
     Ok(Head {
@@ -230,30 +271,51 @@ pub struct Verification {
     pub head: Head,
     /// Recorded heads checked against the chain (anchors and the operator's).
     pub heads_checked: u64,
+    /// Stored documents checked against the log (the exchange log).
+    pub documents_checked: u64,
 }
 
-/// Recomputes the chain from its first entry, a chunk at a time (flat memory at millions of
-/// entries), and checks it against the stored head and every recorded head in `recorded`.
+impl Verification {
+    /// The chain holds up to `seq` and breaks there.
+    pub fn broken(seq: i64, reason: String, entries: i64, checked: u64, head: &Head) -> Verification {
+        Verification {
+            entries: entries.max(0) as u64,
+            ok: false,
+            broken_at: Some(seq),
+            reason: Some(reason),
+            head: head.clone(),
+            heads_checked: checked,
+            documents_checked: 0,
+        }
+    }
+}
+
+/// Recomputes the audit log's chain (see [`verify_chain`]).
+#[cfg(test)]
 pub async fn verify(db: &Db, recorded: &[Head]) -> Result<Verification> {
-    let stored = head(db).await?;
-    let mut expected_at: std::collections::HashMap<i64, &str> =
-        recorded.iter().map(|h| (h.seq, h.hash.as_str())).collect();
+    verify_chain(db, &AUDIT_LOG, recorded).await
+}
+
+/// Recomputes a chain from its first entry, a chunk at a time (flat memory at millions of
+/// entries), and checks it against the stored head and every recorded head in `recorded`.
+pub async fn verify_chain(db: &Db, chain: &Chain, recorded: &[Head]) -> Result<Verification> {
+    let of = chain.of;
+    let stored = chain_head(db, chain).await?;
+    // Every head recorded at a place, older ones too: a chain recomputed and sealed again leaves a
+    // second, different head at the same place in the anchor file.
+    let mut expected_at: std::collections::HashMap<i64, Vec<&str>> = std::collections::HashMap::new();
+    for h in recorded {
+        expected_at.entry(h.seq).or_default().push(h.hash.as_str());
+    }
     let mut prev = GENESIS.to_string();
     let mut seq = 0i64;
     let mut checked = 0u64;
-    let broken = |seq: i64, reason: String, entries: i64, checked: u64, head: &Head| Verification {
-        entries: entries.max(0) as u64,
-        ok: false,
-        broken_at: Some(seq),
-        reason: Some(reason),
-        head: head.clone(),
-        heads_checked: checked,
-    };
+    let broken = Verification::broken;
     loop {
-        let rows = sqlx::query(
-            "SELECT id, at, actor, action, subject, detail, seq, entry_hash FROM audit_log \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {}, seq, entry_hash FROM {} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            chain.columns, chain.table
+        ))
         .bind(seq)
         .bind(VERIFY_CHUNK)
         .fetch_all(&db.pool)
@@ -267,30 +329,30 @@ pub async fn verify(db: &Db, recorded: &[Head]) -> Result<Verification> {
             if at != seq + 1 {
                 return Ok(broken(
                     seq + 1,
-                    format!("запись {} цепочки журнала аудита отсутствует: удалена", seq + 1),
+                    format!("запись {} цепочки {of} отсутствует: удалена", seq + 1),
                     seq,
                     checked,
                     &stored,
                 ));
             }
             seq = at;
-            let computed = entry_hash(&prev, seq, &entry(row)?);
+            let computed = (chain.hash)(&prev, seq, row)?;
             if computed != hash {
                 return Ok(broken(
                     seq,
-                    format!("запись {seq} журнала аудита не совпадает со своим хешем: изменена"),
+                    format!("запись {seq} {of} не совпадает со своим хешем: изменена"),
                     seq,
                     checked,
                     &stored,
                 ));
             }
             if let Some(recorded) = expected_at.remove(&seq) {
-                checked += 1;
-                if recorded != hash {
+                checked += recorded.len() as u64;
+                if recorded.iter().any(|r| *r != hash) {
                     return Ok(broken(
                         seq,
                         format!(
-                            "запись {seq} журнала аудита не та, что была записана в якорь: журнал пересчитан после изменения"
+                            "запись {seq} {of} не та, что была записана в якорь: журнал пересчитан после изменения"
                         ),
                         seq,
                         checked,
@@ -304,7 +366,10 @@ pub async fn verify(db: &Db, recorded: &[Head]) -> Result<Verification> {
     if let Some(lost) = expected_at.keys().min() {
         return Ok(broken(
             *lost,
-            format!("в журнале аудита нет записи {lost}, записанной в якорь: последние записи удалены"),
+            format!(
+                "в {} нет записи {lost}, записанной в якорь: последние записи удалены",
+                in_log(of)
+            ),
             seq,
             checked,
             &stored,
@@ -314,7 +379,7 @@ pub async fn verify(db: &Db, recorded: &[Head]) -> Result<Verification> {
         return Ok(broken(
             seq,
             format!(
-                "голова журнала аудита ({}) не совпадает с последней записью цепочки ({seq}): последние записи удалены",
+                "голова {of} ({}) не совпадает с последней записью цепочки ({seq}): последние записи удалены",
                 stored.seq
             ),
             seq,
@@ -329,29 +394,49 @@ pub async fn verify(db: &Db, recorded: &[Head]) -> Result<Verification> {
         reason: None,
         head: stored,
         heads_checked: checked,
+        documents_checked: 0,
     })
 }
 
-/// Both logs checked: the exchange log and the audit log (sealed first, against its anchors and
-/// `heads` recorded by hand). The exchange log's figures stay at the top level, as they were
-/// before the audit log had a chain.
+/// «журнала аудита» → «журнале аудита».
+fn in_log(of: &str) -> String {
+    of.replacen("журнала", "журнале", 1)
+}
+
+/// Both logs checked: the exchange log and the audit log (sealed first, against their anchors
+/// and the heads recorded by hand). The exchange log's figures stay at the top level, as they
+/// were before the audit log had a chain.
 #[derive(Clone, Debug, Serialize)]
 pub struct Logs {
     pub ok: bool,
     pub entries: u64,
     pub broken_at: Option<i64>,
     pub reason: Option<String>,
-    pub exchange_log: crate::exchange::log::Verification,
+    pub exchange_log: Verification,
     pub audit_log: Verification,
 }
 
-pub async fn verify_logs(db: &Db, data_dir: &Path, heads: &[Head]) -> Result<Logs> {
+/// A head the operator recorded, for one of the chains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedHead {
+    pub chain: &'static str,
+    pub head: Head,
+}
+
+pub async fn verify_logs(db: &Db, data_dir: &Path, heads: &[RecordedHead]) -> Result<Logs> {
     let anchors = anchor_file(data_dir);
     seal(db, Some(&anchors)).await?;
-    let exchange_log = crate::exchange::log::verify(db).await?;
-    let mut recorded = read_anchors(&anchors)?;
-    recorded.extend(heads.iter().cloned());
-    let audit_log = verify(db, &recorded).await?;
+    let recorded = |chain: &Chain| -> Result<Vec<Head>> {
+        let mut recorded = read_chain_anchors(&anchors, chain.table)?;
+        recorded.extend(heads.iter().filter(|h| h.chain == chain.table).map(|h| h.head.clone()));
+        Ok(recorded)
+    };
+    let exchange = &crate::exchange::log::CHAIN;
+    let mut exchange_log = verify_chain(db, exchange, &recorded(exchange)?).await?;
+    if exchange_log.ok {
+        exchange_log = crate::exchange::log::verify_documents(db, exchange_log).await?;
+    }
+    let audit_log = verify_chain(db, &AUDIT_LOG, &recorded(&AUDIT_LOG)?).await?;
     Ok(Logs {
         ok: exchange_log.ok && audit_log.ok,
         entries: exchange_log.entries,
@@ -362,14 +447,24 @@ pub async fn verify_logs(db: &Db, data_dir: &Path, heads: &[Head]) -> Result<Log
     })
 }
 
-/// A head written as the operator records it, `SEQ:HASH`.
-pub fn parse_head(text: &str) -> Result<Head> {
-    let (seq, hash) = text
+/// A head written as the operator records it: `SEQ:HASH` for the audit log, `exchange:SEQ:HASH`
+/// (or `exchange_log:…`) for the exchange log.
+pub fn parse_head(text: &str) -> Result<RecordedHead> {
+    let text = text.trim();
+    let (chain, rest) = match text.split_once(':') {
+        Some(("exchange" | "exchange_log", rest)) => (crate::exchange::log::CHAIN.table, rest),
+        Some(("audit" | "audit_log", rest)) => (AUDIT_LOG.table, rest),
+        _ => (AUDIT_LOG.table, text),
+    };
+    let (seq, hash) = rest
         .split_once(':')
-        .context("голова журнала записывается как НОМЕР:ХЕШ (её печатает «ipra audit head»)")?;
-    Ok(Head {
-        seq: seq.trim().parse().context("номер записи в голове журнала")?,
-        hash: hash.trim().to_string(),
+        .context("голова журнала записывается как НОМЕР:ХЕШ или exchange:НОМЕР:ХЕШ (её печатает «ipra audit head»)")?;
+    Ok(RecordedHead {
+        chain,
+        head: Head {
+            seq: seq.trim().parse().context("номер записи в голове журнала")?,
+            hash: hash.trim().to_string(),
+        },
     })
 }
 
@@ -498,7 +593,9 @@ mod tests {
             !v.ok && v.reason.unwrap().contains("последние записи удалены"),
             "the anchor remembers"
         );
-        let recorded = parse_head(&format!("5:{}", read_anchors(&anchors2).unwrap()[0].hash)).unwrap();
+        let recorded = parse_head(&format!("5:{}", read_anchors(&anchors2).unwrap()[0].hash))
+            .unwrap()
+            .head;
         assert!(
             !verify(&db2, &[recorded]).await.unwrap().ok,
             "so does the operator's record"

@@ -17,7 +17,10 @@ pub async fn verify(app: &App, heads: &[String], json: bool) -> Result<i32> {
     } else {
         let (x, a) = (&v.exchange_log, &v.audit_log);
         if x.ok {
-            println!("журнал обмена цел: {} записей", x.entries);
+            println!(
+                "журнал обмена цел: {} записей, документов сверено: {}, сверено с записанными головами: {}; голова exchange:{}:{}",
+                x.entries, x.documents_checked, x.heads_checked, x.head.seq, x.head.hash
+            );
         } else {
             println!(
                 "журнал обмена нарушен на записи {}: {}",
@@ -46,18 +49,22 @@ pub async fn verify(app: &App, heads: &[String], json: bool) -> Result<i32> {
 pub async fn head(app: &App, json: bool) -> Result<i32> {
     audit::seal(&app.db, Some(&audit::anchor_file(&app.data_dir))).await?;
     let audit_head = audit::head(&app.db).await?;
-    let exchange_head = exchange::log::verify(&app.db).await?;
+    let exchange_head = audit::chain_head(&app.db, &exchange::log::CHAIN).await?;
     if json {
         print_json(&json!({
             "audit_log": audit_head,
-            "exchange_log": {"entries": exchange_head.entries},
+            "exchange_log": exchange_head,
             "anchor_file": audit::anchor_file(&app.data_dir),
         }))?;
     } else {
         println!("голова журнала аудита: {}:{}", audit_head.seq, audit_head.hash);
         println!(
-            "запишите её вне сервера; проверка с ней: ipra audit verify --head {}:{}",
-            audit_head.seq, audit_head.hash
+            "голова журнала обмена: exchange:{}:{}",
+            exchange_head.seq, exchange_head.hash
+        );
+        println!(
+            "запишите их вне сервера; проверка с ними: ipra audit verify --head {}:{} --head exchange:{}:{}",
+            audit_head.seq, audit_head.hash, exchange_head.seq, exchange_head.hash
         );
         println!("якоря пишутся в {}", audit::anchor_file(&app.data_dir).display());
     }

@@ -1,121 +1,150 @@
-//! The append-only exchange log: each entry holds a document's SHA-256 and the hash of the entry
-//! before it, so that any change, deletion or insertion breaks the chain `ipra audit verify` checks.
+//! The append-only exchange log: every exchanged document with its SHA-256, written in the same
+//! transaction as its message (one INSERT) and sealed shortly after into a hash chain like the
+//! audit log ([`crate::audit::seal`]): each entry's hash covers the entry before it, its place and
+//! every field of its own. `ipra audit verify` recomputes the chain, checks it against the heads
+//! anchored outside the database, and checks every stored document against the hash the log
+//! holds for it, and that every document received or sent has its entry.
 
+use crate::audit::{Chain, Verification};
 use crate::db::{now, Db};
 use anyhow::Result;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-/// The previous hash of the first entry.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Messages listed at a time by [`verify_documents`]; their documents are read one by one.
+const DOCUMENT_CHUNK: i64 = 1_000;
 
-fn entry_hash(prev: &str, at: &str, connector: &str, direction: &str, file_name: &str, sha256: &str) -> String {
+/// The exchange log as a chain.
+pub const CHAIN: Chain = Chain {
+    table: "exchange_log",
+    head_table: "exchange_seal",
+    columns: "id, at, connector, direction, message_id, file_name, sha256",
+    hash: |prev, seq, row| {
+        let message = row.try_get::<Option<i64>, _>("message_id")?.map(|m| m.to_string());
+        Ok(entry_hash(
+            prev,
+            seq,
+            &[
+                Some(row.try_get::<i64, _>("id")?.to_string()),
+                Some(row.try_get("at")?),
+                Some(row.try_get("connector")?),
+                Some(row.try_get("direction")?),
+                message,
+                Some(row.try_get("file_name")?),
+                Some(row.try_get("sha256")?),
+            ],
+        ))
+    },
+    of: "журнала обмена",
+};
+
+/// The hash of an entry at place `seq` after `prev`: every field with its boundary, an absent
+/// field distinct from an empty one.
+fn entry_hash(prev: &str, seq: i64, fields: &[Option<String>]) -> String {
     let mut h = Sha256::new();
-    for part in [prev, at, connector, direction, file_name, sha256] {
-        h.update(part.as_bytes());
-        h.update([0u8]);
+    h.update(prev.as_bytes());
+    h.update([0u8]);
+    h.update(seq.to_string().as_bytes());
+    h.update([0u8]);
+    for field in fields {
+        match field {
+            Some(text) => {
+                h.update([1u8]);
+                h.update(text.as_bytes());
+                h.update([0u8]);
+            }
+            None => h.update([2u8]),
+        }
     }
     hex::encode(h.finalize())
 }
 
-/// Appends an entry. `prev_hash` is unique, so two writers racing on the same tail cannot fork
-/// the chain: the loser retries on the new tail.
-pub async fn append(
-    db: &Db,
+/// Appends an entry inside the caller's transaction (the one that records or finishes the
+/// message), so a message and its entry are committed together or not at all.
+pub async fn append<'c, E>(
+    executor: E,
     connector: &str,
     direction: &str,
     message_id: Option<i64>,
     file_name: &str,
     sha256: &str,
-) -> Result<()> {
-    let mut last_error = None;
-    for _ in 0..20 {
-        let prev: String = sqlx::query("SELECT entry_hash FROM exchange_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&db.pool)
-            .await?
-            .map(|r| r.try_get("entry_hash"))
-            .transpose()?
-            .unwrap_or_else(|| GENESIS.to_string());
-        let at = now();
-        let hash = entry_hash(&prev, &at, connector, direction, file_name, sha256);
-        let result = sqlx::query(
-            "INSERT INTO exchange_log (at, connector, direction, message_id, file_name, sha256, prev_hash, entry_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+) -> Result<()>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "INSERT INTO exchange_log (at, connector, direction, message_id, file_name, sha256) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now())
+    .bind(connector)
+    .bind(direction)
+    .bind(message_id)
+    .bind(file_name)
+    .bind(sha256)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Checks the stored documents against the log: a document replaced after it was logged no longer
+/// hashes to the log's SHA-256, and a message received or sent without its entry is named.
+/// Called after the chain itself held.
+pub async fn verify_documents(db: &Db, mut chain: Verification) -> Result<Verification> {
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT m.id, m.direction, m.status, m.sha256, \
+             (SELECT MIN(l.sha256) FROM exchange_log l WHERE l.message_id = m.id) AS logged, \
+             (SELECT MIN(l.seq) FROM exchange_log l WHERE l.message_id = m.id) AS logged_at \
+             FROM exchange_messages m WHERE m.id > $1 ORDER BY m.id LIMIT $2",
         )
-        .bind(&at)
-        .bind(connector)
-        .bind(direction)
-        .bind(message_id)
-        .bind(file_name)
-        .bind(sha256)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&db.pool)
-        .await;
-        match result {
-            Ok(_) => return Ok(()),
-            Err(e) => last_error = Some(e),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-    Err(last_error
-        .map(Into::into)
-        .unwrap_or_else(|| anyhow::anyhow!("журнал обмена занят")))
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Verification {
-    pub entries: u64,
-    pub ok: bool,
-    /// The first entry whose hash or link does not hold, with the reason.
-    pub broken_at: Option<i64>,
-    pub reason: Option<String>,
-}
-
-/// Recomputes the chain from the first entry.
-pub async fn verify(db: &Db) -> Result<Verification> {
-    let rows = sqlx::query("SELECT * FROM exchange_log ORDER BY id")
+        .bind(after)
+        .bind(DOCUMENT_CHUNK)
         .fetch_all(&db.pool)
         .await?;
-    let mut prev = GENESIS.to_string();
-    let mut entries = 0;
-    for row in rows {
-        entries += 1;
-        let id: i64 = row.try_get("id")?;
-        let stored_prev: String = row.try_get("prev_hash")?;
-        let stored: String = row.try_get("entry_hash")?;
-        let expected = entry_hash(
-            &stored_prev,
-            &row.try_get::<String, _>("at")?,
-            &row.try_get::<String, _>("connector")?,
-            &row.try_get::<String, _>("direction")?,
-            &row.try_get::<String, _>("file_name")?,
-            &row.try_get::<String, _>("sha256")?,
-        );
-        let reason = if stored_prev != prev {
-            Some("ссылка на предыдущую запись не совпадает: запись удалена, вставлена или переставлена")
-        } else if stored != expected {
-            Some("хеш записи не совпадает с её содержимым: запись изменена")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return Ok(Verification {
-                entries,
-                ok: false,
-                broken_at: Some(id),
-                reason: Some(reason.into()),
-            });
+        if rows.is_empty() {
+            return Ok(chain);
         }
-        prev = stored;
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            after = id;
+            let direction: String = row.try_get("direction")?;
+            let status: String = row.try_get("status")?;
+            let stored: String = row.try_get("sha256")?;
+            let payload: Vec<u8> = sqlx::query("SELECT payload FROM exchange_messages WHERE id = $1")
+                .bind(id)
+                .fetch_one(&db.pool)
+                .await?
+                .try_get("payload")?;
+            let logged: Option<String> = row.try_get("logged")?;
+            let logged_at: Option<i64> = row.try_get("logged_at")?;
+            let actual = hex::encode(Sha256::digest(&payload));
+            // An outgoing message is logged when it is sent; one still waiting has no entry yet.
+            let must_be_logged = direction == "in" || status == "sent";
+            let problem = match logged {
+                Some(logged) if logged != actual || stored != actual => Some(format!(
+                    "документ сообщения {id} не совпадает с хешем в журнале обмена: документ заменён после записи"
+                )),
+                None if must_be_logged => Some(format!("у сообщения {id} нет записи в журнале обмена: запись удалена")),
+                _ if stored != actual => Some(format!(
+                    "документ сообщения {id} не совпадает со своим хешем: документ заменён"
+                )),
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                let mut broken = Verification::broken(
+                    logged_at.unwrap_or(chain.head.seq),
+                    problem,
+                    chain.entries as i64,
+                    chain.heads_checked,
+                    &chain.head,
+                );
+                broken.documents_checked = chain.documents_checked;
+                return Ok(broken);
+            }
+            chain.documents_checked += 1;
+        }
     }
-    Ok(Verification {
-        entries,
-        ok: true,
-        broken_at: None,
-        reason: None,
-    })
 }
 
 #[cfg(test)]
@@ -123,14 +152,73 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_covers_every_field() {
-        let base = entry_hash(GENESIS, "t", "fri", "in", "a.xml", "00");
-        assert_ne!(base, entry_hash(GENESIS, "t", "fri", "in", "a.xml", "01"));
-        assert_ne!(base, entry_hash(GENESIS, "t", "fri", "out", "a.xml", "00"));
-        // Field boundaries matter: "ab"+"c" differs from "a"+"bc".
-        assert_ne!(
-            entry_hash(GENESIS, "t", "ab", "c", "f", "s"),
-            entry_hash(GENESIS, "t", "a", "bc", "f", "s")
+    fn hash_covers_every_field_its_boundaries_and_absence() {
+        let f = |v: &[Option<&str>]| v.iter().map(|x| x.map(str::to_string)).collect::<Vec<_>>();
+        let base = entry_hash(
+            "0",
+            1,
+            &f(&[
+                Some("1"),
+                Some("t"),
+                Some("fri"),
+                Some("in"),
+                Some("7"),
+                Some("a"),
+                Some("00"),
+            ]),
         );
+        assert_ne!(
+            base,
+            entry_hash(
+                "0",
+                2,
+                &f(&[
+                    Some("1"),
+                    Some("t"),
+                    Some("fri"),
+                    Some("in"),
+                    Some("7"),
+                    Some("a"),
+                    Some("00")
+                ])
+            )
+        );
+        assert_ne!(
+            base,
+            entry_hash(
+                "0",
+                1,
+                &f(&[
+                    Some("1"),
+                    Some("t"),
+                    Some("fri"),
+                    Some("in"),
+                    Some("8"),
+                    Some("a"),
+                    Some("00")
+                ])
+            )
+        );
+        assert_ne!(
+            base,
+            entry_hash(
+                "0",
+                1,
+                &f(&[
+                    Some("1"),
+                    Some("t"),
+                    Some("fri"),
+                    Some("in"),
+                    None,
+                    Some("a"),
+                    Some("00")
+                ])
+            )
+        );
+        assert_ne!(
+            entry_hash("0", 1, &f(&[Some("ab"), Some("c")])),
+            entry_hash("0", 1, &f(&[Some("a"), Some("bc")]))
+        );
+        assert_ne!(entry_hash("0", 1, &f(&[Some("")])), entry_hash("0", 1, &f(&[None])));
     }
 }

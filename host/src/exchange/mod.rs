@@ -71,9 +71,11 @@ pub async fn scan_inbox(app: &App, connector: &str, kind: &str, dry_run: bool) -
         let bytes = std::fs::read(&path).with_context(|| format!("чтение {}", path.display()))?;
         let sha = hex::encode(Sha256::digest(&bytes));
         let at = now();
+        // The message and its log entry are committed together.
+        let mut tx = app.db.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO exchange_messages (connector, direction, kind, file_name, sha256, payload, status, created_at, updated_at) \
-             VALUES ($1, 'in', $2, $3, $4, $5, 'received', $6, $6) ON CONFLICT (connector, direction, sha256) DO NOTHING",
+             VALUES ($1, 'in', $2, $3, $4, $5, 'received', $6, $6) ON CONFLICT (connector, direction, sha256) DO NOTHING RETURNING id",
         )
         .bind(connector)
         .bind(kind)
@@ -81,22 +83,20 @@ pub async fn scan_inbox(app: &App, connector: &str, kind: &str, dry_run: bool) -
         .bind(&sha)
         .bind(&bytes)
         .bind(&at)
-        .execute(&app.db.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            counts.registered += 1;
-            let id: i64 = sqlx::query(
-                "SELECT id FROM exchange_messages WHERE connector = $1 AND direction = 'in' AND sha256 = $2",
-            )
-            .bind(connector)
-            .bind(&sha)
-            .fetch_one(&app.db.pool)
-            .await?
-            .try_get("id")?;
-            log::append(&app.db, connector, "in", Some(id), &name, &sha).await?;
-        } else {
-            counts.duplicates += 1;
+        .fetch_optional(&mut *tx)
+        .await?;
+        match inserted {
+            Some(row) => {
+                let id: i64 = row.try_get("id")?;
+                log::append(&mut *tx, connector, "in", Some(id), &name, &sha).await?;
+                tx.commit().await?;
+                crate::crashpoint::here("inbox.recorded");
+                counts.registered += 1;
+            }
+            None => {
+                tx.rollback().await?;
+                counts.duplicates += 1;
+            }
         }
         // Only after the message is durable does the file leave the inbox.
         let target = unique_path(&folders.archive, &name);
@@ -115,7 +115,27 @@ fn unique_path(dir: &Path, name: &str) -> PathBuf {
     target
 }
 
-/// A message taken for processing by this instance.
+/// Delivery or processing attempts of a message before it stays failed for an administrator.
+/// Only transient failures are retried; a permanent refusal is final at once.
+pub const MAX_ATTEMPTS: i64 = 5;
+
+/// How long a claim holds without its worker renewing it (`IPRA_EXCHANGE_LEASE_SECONDS`, 120 s):
+/// a message whose instance was killed is taken again once its lease has run out.
+pub fn lease_seconds() -> i64 {
+    std::env::var("IPRA_EXCHANGE_LEASE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s: &i64| *s > 0)
+        .unwrap_or(120)
+}
+
+fn lease_until() -> String {
+    (crate::clock::now() + time::Duration::seconds(lease_seconds()))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A message taken for processing by this instance. While it lives, its lease is renewed.
 pub struct Claimed {
     pub id: i64,
     pub file_name: String,
@@ -123,10 +143,46 @@ pub struct Claimed {
     pub signature: Option<Vec<u8>>,
     pub report_id: Option<i64>,
     pub attempts: i64,
+    /// Taken again after an instance that held it stopped.
+    pub reclaimed: bool,
+    _renewal: Renewal,
 }
 
-/// Takes the next message of a connector in `status`, so that no two instances take the same one
-/// (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time).
+/// Renews a claim's lease in the background until dropped.
+struct Renewal(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+fn renew(app: &App, id: i64, instance: &str) -> Renewal {
+    let (db, instance) = (app.db.clone(), instance.to_string());
+    let every = std::time::Duration::from_secs((lease_seconds() as u64 / 3).max(1));
+    Renewal(Some(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let renewed =
+                sqlx::query("UPDATE exchange_messages SET lease_until = $1 WHERE id = $2 AND claimed_by = $3")
+                    .bind(lease_until())
+                    .bind(id)
+                    .bind(&instance)
+                    .execute(&db.pool)
+                    .await;
+            if let Err(e) = renewed {
+                tracing::warn!(message = id, "exchange lease not renewed: {e}");
+            }
+        }
+    })))
+}
+
+/// Takes the next message of a connector in `status` — or one left in `busy` by an instance that
+/// stopped (its lease ran out) — so that no two instances take the same one (PostgreSQL:
+/// `FOR UPDATE SKIP LOCKED`; SQLite has one writer at a time). A message interrupted
+/// [`MAX_ATTEMPTS`] times is left failed for an administrator instead of being taken again.
 pub async fn claim(
     app: &App,
     connector: &str,
@@ -135,99 +191,213 @@ pub async fn claim(
     busy: &str,
     instance: &str,
 ) -> Result<Option<Claimed>> {
-    let at = now();
-    let pick = match app.db.engine {
-        Engine::Postgres => {
-            "SELECT id FROM exchange_messages WHERE connector = $1 AND direction = $2 AND status = $3 \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $4) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    loop {
+        let at = now();
+        let lock = match app.db.engine {
+            Engine::Postgres => " FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        // Abandoned claims first: they are the oldest work.
+        let abandoned = format!(
+            "SELECT id, status FROM exchange_messages WHERE connector = $1 AND direction = $2 AND status = $3 \
+             AND (lease_until IS NULL OR lease_until < $4) ORDER BY id LIMIT 1{lock}"
+        );
+        let waiting = format!(
+            "SELECT id, status FROM exchange_messages WHERE connector = $1 AND direction = $2 AND status = $3 \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= $4) ORDER BY id LIMIT 1{lock}"
+        );
+        let mut tx = app.db.pool.begin().await?;
+        let mut picked = None;
+        for (sql, from) in [(&abandoned, busy), (&waiting, status)] {
+            picked = sqlx::query(sql)
+                .bind(connector)
+                .bind(direction)
+                .bind(from)
+                .bind(&at)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if picked.is_some() {
+                break;
+            }
         }
-        Engine::Sqlite => {
-            "SELECT id FROM exchange_messages WHERE connector = $1 AND direction = $2 AND status = $3 \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= $4) ORDER BY id LIMIT 1"
-        }
-    };
-    let mut tx = app.db.pool.begin().await?;
-    let Some(row) = sqlx::query(pick)
-        .bind(connector)
-        .bind(direction)
-        .bind(status)
+        let Some(row) = picked else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("id")?;
+        let from: String = row.try_get("status")?;
+        let reclaimed = from == busy;
+        let changed = sqlx::query(
+            "UPDATE exchange_messages SET status = $1, claimed_by = $2, attempts = attempts + 1, lease_until = $3, updated_at = $4 \
+             WHERE id = $5 AND status = $6",
+        )
+        .bind(busy)
+        .bind(instance)
+        .bind(lease_until())
         .bind(&at)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get("id")?;
-    let changed = sqlx::query(
-        "UPDATE exchange_messages SET status = $1, claimed_by = $2, attempts = attempts + 1, updated_at = $3 WHERE id = $4 AND status = $5",
-    )
-    .bind(busy)
-    .bind(instance)
-    .bind(&at)
-    .bind(id)
-    .bind(status)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    tx.commit().await?;
-    if changed != 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query("SELECT * FROM exchange_messages WHERE id = $1")
         .bind(id)
-        .fetch_one(&app.db.pool)
-        .await?;
-    Ok(Some(Claimed {
-        id,
-        file_name: row.try_get("file_name")?,
-        payload: row.try_get("payload")?,
-        signature: row.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten(),
-        report_id: row.try_get("report_id").ok().flatten(),
-        attempts: row.try_get("attempts")?,
-    }))
+        .bind(&from)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed != 1 {
+            tx.rollback().await?;
+            continue;
+        }
+        let row = sqlx::query("SELECT * FROM exchange_messages WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let attempts: i64 = row.try_get("attempts")?;
+        if reclaimed && attempts > MAX_ATTEMPTS {
+            // Interrupted again and again (a document that kills its worker): an administrator decides.
+            sqlx::query(
+                "UPDATE exchange_messages SET status = 'failed', lease_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3",
+            )
+            .bind(format!(
+                "обработка прерывалась {} раз (экземпляр сервера останавливался): сообщение отложено до решения администратора",
+                attempts - 1
+            ))
+            .bind(&at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(
+                message = id,
+                "exchange message interrupted {} times: failed",
+                attempts - 1
+            );
+            continue;
+        }
+        tx.commit().await?;
+        if reclaimed {
+            tracing::info!(message = id, "exchange message taken again after an interrupted claim");
+        }
+        return Ok(Some(Claimed {
+            id,
+            file_name: row.try_get("file_name")?,
+            payload: row.try_get("payload")?,
+            signature: row.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten(),
+            report_id: row.try_get("report_id").ok().flatten(),
+            attempts,
+            reclaimed,
+            _renewal: renew(app, id, instance),
+        }));
+    }
 }
 
-/// Marks a message done (`status`), or failed: retried later with backoff up to `max_attempts`,
-/// then left `failed` for an administrator.
-pub async fn finish(
-    app: &App,
-    id: i64,
-    outcome: std::result::Result<&str, String>,
-    attempts: i64,
-    max_attempts: i64,
-    retry_status: &str,
-) -> Result<()> {
+/// A failure worth retrying: the database, the disk, the network or the other side for a while.
+/// What is not marked so — a document the connector refuses, a 4xx answer — is permanent.
+#[derive(Debug)]
+pub struct Transient(pub String);
+
+impl std::fmt::Display for Transient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Transient {}
+
+/// Whether a failure may pass by itself: storage, I/O, a database that is busy or away, or one
+/// marked [`Transient`]. A constraint the database refuses, a document a plugin refuses, a
+/// receipt for an unknown report are permanent: retrying them changes nothing.
+pub fn is_transient(e: &anyhow::Error) -> bool {
+    crate::db::storage::is_full(e)
+        || e.chain().any(|cause| {
+            if cause.downcast_ref::<Transient>().is_some() || cause.downcast_ref::<std::io::Error>().is_some() {
+                return true;
+            }
+            match cause.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) => !matches!(
+                    db.kind(),
+                    sqlx::error::ErrorKind::UniqueViolation
+                        | sqlx::error::ErrorKind::ForeignKeyViolation
+                        | sqlx::error::ErrorKind::NotNullViolation
+                        | sqlx::error::ErrorKind::CheckViolation
+                ),
+                Some(sqlx::Error::RowNotFound | sqlx::Error::ColumnNotFound(_) | sqlx::Error::ColumnDecode { .. }) => {
+                    false
+                }
+                Some(_) => true,
+                None => false,
+            }
+        })
+}
+
+/// How a message's work ended.
+pub enum Finish<'a> {
+    /// Done: the message takes this status.
+    Done(&'a str),
+    /// Failed: retried later with backoff while the failure is transient and attempts remain,
+    /// else left `failed` for an administrator. A full disk does not use up an attempt.
+    Failed(&'a anyhow::Error, String),
+}
+
+/// Marks a claimed message done or failed.
+pub async fn finish(app: &App, message: &Claimed, outcome: Finish<'_>, retry_status: &str) -> Result<()> {
     let at = now();
     match outcome {
-        Ok(status) => {
-            sqlx::query("UPDATE exchange_messages SET status = $1, last_error = NULL, updated_at = $2 WHERE id = $3")
-                .bind(status)
-                .bind(&at)
-                .bind(id)
-                .execute(&app.db.pool)
-                .await?;
+        Finish::Done(status) => {
+            sqlx::query(
+                "UPDATE exchange_messages SET status = $1, last_error = NULL, lease_until = NULL, updated_at = $2 WHERE id = $3",
+            )
+            .bind(status)
+            .bind(&at)
+            .bind(message.id)
+            .execute(&app.db.pool)
+            .await?;
         }
-        Err(error) => {
-            let (status, next) = if attempts < max_attempts {
-                let delay = 30i64 * (1 << attempts.clamp(0, 10));
+        Finish::Failed(cause, error) => {
+            let full = crate::db::storage::is_full(cause);
+            let attempts = if full { message.attempts - 1 } else { message.attempts };
+            let (status, next, error) = if is_transient(cause) && attempts < MAX_ATTEMPTS {
+                let delay = if full { 30 } else { 30i64 * (1 << attempts.clamp(0, 10)) };
                 let next = crate::clock::now() + time::Duration::seconds(delay);
                 (
                     retry_status,
                     next.format(&time::format_description::well_known::Rfc3339).ok(),
+                    error,
                 )
+            } else if is_transient(cause) {
+                ("failed", None, format!("{error} (попыток: {attempts})"))
             } else {
-                ("failed", None)
+                (
+                    "failed",
+                    None,
+                    format!("{error} (отказ окончательный: повтор ничего не изменит)"),
+                )
             };
-            sqlx::query("UPDATE exchange_messages SET status = $1, last_error = $2, next_attempt_at = $3, updated_at = $4 WHERE id = $5")
-                .bind(status)
-                .bind(&error)
-                .bind(next)
-                .bind(&at)
-                .bind(id)
-                .execute(&app.db.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE exchange_messages SET status = $1, last_error = $2, next_attempt_at = $3, attempts = $4, lease_until = NULL, \
+                 updated_at = $5 WHERE id = $6",
+            )
+            .bind(status)
+            .bind(&error)
+            .bind(next)
+            .bind(attempts)
+            .bind(&at)
+            .bind(message.id)
+            .execute(&app.db.pool)
+            .await?;
         }
     }
+    Ok(())
+}
+
+/// Marks an outgoing message sent and logs the document, in one transaction.
+pub async fn finish_sent(app: &App, connector: &str, message: &Claimed) -> Result<()> {
+    let sha = hex::encode(Sha256::digest(&message.payload));
+    let mut tx = app.db.pool.begin().await?;
+    sqlx::query(
+        "UPDATE exchange_messages SET status = 'sent', last_error = NULL, lease_until = NULL, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now())
+    .bind(message.id)
+    .execute(&mut *tx)
+    .await?;
+    log::append(&mut *tx, connector, "out", Some(message.id), &message.file_name, &sha).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -319,8 +489,11 @@ fn http_post(url: &str, name: &str, body: &[u8]) -> Result<()> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    if status >= 500 || status == 429 || status == 408 {
+        return Err(Transient(format!("сервер выгрузки ответил {status}: повтор позже")).into());
+    }
     if !(200..300).contains(&status) {
-        bail!("сервер выгрузки ответил {status}");
+        bail!("сервер выгрузки ответил {status}: документ не принят");
     }
     Ok(())
 }

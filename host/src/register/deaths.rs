@@ -53,13 +53,17 @@ async fn candidates(app: &App, death: &wit::DeathRecord) -> Result<Vec<i64>> {
 /// Receives one record; returns a line for the job report.
 pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
     let kind = kind_name(&death.kind);
-    let existing: i64 = sqlx::query("SELECT COUNT(*) AS n FROM death_records WHERE record_id = $1 AND kind = $2")
+    let existing = sqlx::query("SELECT id, status FROM death_records WHERE record_id = $1 AND kind = $2")
         .bind(&death.record_id)
         .bind(kind)
-        .fetch_one(&app.db.pool)
-        .await?
-        .try_get("n")?;
-    if existing > 0 {
+        .fetch_optional(&app.db.pool)
+        .await?;
+    if let Some(existing) = existing {
+        // Applying closes only what is still open: a record received before an instance stopped
+        // midway is applied whole now, one applied already changes nothing.
+        if existing.try_get::<String, _>("status")? == "applied" {
+            apply(app, existing.try_get("id")?, "ЗАГС").await?;
+        }
         return Ok(format!("запись ЗАГС {} уже получена", death.record_id));
     }
     let found = candidates(app, death).await?;
@@ -115,6 +119,7 @@ pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
     .await?
     .try_get("id")?;
     if status == "applied" {
+        crate::crashpoint::here("zags.recorded");
         apply(app, id, "ЗАГС").await?;
         return Ok(format!(
             "запись ЗАГС {}: смерть учтена, мероприятия закрыты",

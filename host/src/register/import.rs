@@ -503,6 +503,58 @@ pub async fn run(
 /// extracts as they are consumed) gets what it has so far written and committed meanwhile.
 pub type InputStream = Box<dyn Iterator<Item = InputFile> + Send>;
 
+/// How often a running import says it is alive (`import_runs.heartbeat_at`).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A run silent this long (its process was killed elsewhere) is closed as interrupted.
+const HEARTBEAT_LOST_SECONDS: i64 = 300;
+
+/// Keeps a run's heartbeat until dropped.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Closes as interrupted the import runs whose process stopped without finishing them: a process
+/// of this machine that no longer exists, or a run whose heartbeat has been silent for minutes
+/// (another machine). Their stored extracts stay: each batch was committed whole.
+pub async fn close_interrupted_runs(db: &Db) -> Result<u64> {
+    let rows = sqlx::query("SELECT id, instance, heartbeat_at FROM import_runs WHERE status = 'running'")
+        .fetch_all(&db.pool)
+        .await?;
+    let here = crate::cli::exchange::instance_name();
+    let this_host = here.rsplit_once(':').map(|(h, _)| h).unwrap_or(&here);
+    let silent = (crate::clock::now() - time::Duration::seconds(HEARTBEAT_LOST_SECONDS))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let mut closed = 0;
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        let instance: Option<String> = row.try_get("instance")?;
+        let heartbeat: Option<String> = row.try_get("heartbeat_at")?;
+        let gone = match instance.as_deref() {
+            Some(i) if i.rsplit_once(':').is_some_and(|(host, _)| host == this_host) => {
+                crate::scheduler::instance_gone(i)
+            }
+            _ => heartbeat.is_none_or(|h| h < silent),
+        };
+        if gone {
+            closed += sqlx::query(
+                "UPDATE import_runs SET status = 'interrupted', finished_at = $1, error = $2 WHERE id = $3 AND status = 'running'",
+            )
+            .bind(now())
+            .bind("загрузка прервана: процесс остановился; сохранённые выписки остались, повторный запуск загрузит остальные")
+            .bind(id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+        }
+    }
+    Ok(closed)
+}
+
 /// [`run`] over a stream of files that need not exist before the import starts.
 pub async fn run_stream(
     db: &Db,
@@ -510,6 +562,53 @@ pub async fn run_stream(
     reference: &Arc<ReferenceSnapshot>,
     inputs: InputStream,
     opts: &ImportOptions,
+) -> Result<ImportReport> {
+    if opts.dry_run {
+        return run_stream_inner(db, plugins, reference, inputs, opts, None).await;
+    }
+    let at = now();
+    let id: i64 = sqlx::query(
+        "INSERT INTO import_runs (origin, dry_run, started_at, status, instance, heartbeat_at) VALUES ($1, 0, $2, 'running', $3, $2) RETURNING id",
+    )
+    .bind(&opts.origin)
+    .bind(&at)
+    .bind(crate::cli::exchange::instance_name())
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("id")?;
+    let beat = {
+        let db = db.clone();
+        Heartbeat(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let _ = sqlx::query("UPDATE import_runs SET heartbeat_at = $1 WHERE id = $2")
+                    .bind(now())
+                    .bind(id)
+                    .execute(&db.pool)
+                    .await;
+            }
+        }))
+    };
+    let result = run_stream_inner(db, plugins, reference, inputs, opts, Some(id)).await;
+    drop(beat);
+    if let Err(e) = &result {
+        let _ = sqlx::query("UPDATE import_runs SET status = 'failed', finished_at = $1, error = $2 WHERE id = $3")
+            .bind(now())
+            .bind(crate::db::storage::explain(e))
+            .bind(id)
+            .execute(&db.pool)
+            .await;
+    }
+    result
+}
+
+async fn run_stream_inner(
+    db: &Db,
+    plugins: &Arc<PluginHost>,
+    reference: &Arc<ReferenceSnapshot>,
+    inputs: InputStream,
+    opts: &ImportOptions,
+    run_id: Option<i64>,
 ) -> Result<ImportReport> {
     let connector = plugins
         .get(&opts.connector)
@@ -524,19 +623,6 @@ pub async fn run_stream(
     let mut report = ImportReport {
         dry_run: opts.dry_run,
         ..ImportReport::default()
-    };
-    let started = now();
-    let run_id = if opts.dry_run {
-        None
-    } else {
-        let id: i64 =
-            sqlx::query("INSERT INTO import_runs (origin, dry_run, started_at) VALUES ($1, 0, $2) RETURNING id")
-                .bind(&opts.origin)
-                .bind(&started)
-                .fetch_one(&db.pool)
-                .await?
-                .try_get("id")?;
-        Some(id)
     };
     report.run_id = run_id;
 
@@ -649,7 +735,8 @@ pub async fn run_stream(
     report.files = total as u64;
     if let Some(id) = run_id {
         sqlx::query(
-            "UPDATE import_runs SET finished_at = $1, files = $2, imported = $3, unchanged = $4, superseded = $5, rejected = $6 WHERE id = $7",
+            "UPDATE import_runs SET status = 'finished', finished_at = $1, files = $2, imported = $3, unchanged = $4, superseded = $5, rejected = $6 \
+             WHERE id = $7",
         )
         .bind(now())
         .bind(report.files as i64)

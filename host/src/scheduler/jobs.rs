@@ -12,9 +12,6 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use sqlx::Row;
 
-/// Delivery attempts of a message before it stays failed for an administrator.
-const MAX_MESSAGE_ATTEMPTS: i64 = 5;
-
 pub async fn execute(app: &App, kind: &str, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     match kind {
         "fri-inbox" => inbox(app, "fri", dry_run, instance).await,
@@ -44,6 +41,11 @@ pub async fn process_work(app: &App, instance: &str) -> Result<()> {
 
 async fn inbox(app: &App, connector: &str, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
+    if !dry_run {
+        // An import this job started in a process since killed is closed before the next begins.
+        let closed = crate::register::import::close_interrupted_runs(&app.db).await?;
+        count(&mut outcome, "interrupted_imports_closed", closed);
+    }
     let scanned = exchange::scan_inbox(app, connector, "incoming", dry_run).await?;
     count(&mut outcome, "registered", scanned.registered);
     count(&mut outcome, "duplicates", scanned.duplicates);
@@ -67,6 +69,13 @@ async fn inbox(app: &App, connector: &str, dry_run: bool, instance: &str) -> Res
 
 async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut Outcome) -> Result<()> {
     while let Some(message) = exchange::claim(app, connector, "in", "received", "processing", instance).await? {
+        crate::crashpoint::here("inbox.claimed");
+        if message.reclaimed {
+            outcome.report.push(format!(
+                "{}: взято снова после прерванной обработки (попытка {})",
+                message.file_name, message.attempts
+            ));
+        }
         let result = match connector {
             "fri" => process_fri_message(app, &message).await,
             "zags" => process_zags_message(app, &message).await,
@@ -74,31 +83,16 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
                 "входящие сообщения коннектора «{other}» не обрабатываются"
             )),
         };
+        crate::crashpoint::here("inbox.applied");
         match result {
             Ok(lines) => {
-                exchange::finish(
-                    app,
-                    message.id,
-                    Ok("processed"),
-                    message.attempts,
-                    MAX_MESSAGE_ATTEMPTS,
-                    "received",
-                )
-                .await?;
+                exchange::finish(app, &message, exchange::Finish::Done("processed"), "received").await?;
                 count(outcome, "processed", 1);
                 outcome.report.extend(lines);
             }
             Err(e) => {
                 let error = format!("{}: {}", message.file_name, crate::db::storage::explain(&e));
-                exchange::finish(
-                    app,
-                    message.id,
-                    Err(error.clone()),
-                    message.attempts,
-                    MAX_MESSAGE_ATTEMPTS,
-                    "received",
-                )
-                .await?;
+                exchange::finish(app, &message, exchange::Finish::Failed(&e, error.clone()), "received").await?;
                 count(outcome, "failed", 1);
                 outcome.errors.push(error);
             }
@@ -129,13 +123,19 @@ fn parse_receipt(bytes: &[u8]) -> Option<(String, bool, Option<String>)> {
 
 async fn process_fri_message(app: &App, message: &Claimed) -> Result<Vec<String>> {
     if let Some((document, accepted, reason)) = parse_receipt(&message.payload) {
-        let report_id: i64 = sqlx::query("SELECT id FROM reports WHERE document_name = $1 AND status = 'sent'")
-            .bind(&document)
-            .fetch_optional(&app.db.pool)
-            .await?
-            .map(|r| r.try_get("id"))
-            .transpose()?
-            .with_context(|| format!("квитанция на неизвестный или не отправленный отчёт {document}"))?;
+        let report = sqlx::query(
+            "SELECT id, status FROM reports WHERE document_name = $1 AND status IN ('sent', 'accepted', 'rejected')",
+        )
+        .bind(&document)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .with_context(|| format!("квитанция на неизвестный или не отправленный отчёт {document}"))?;
+        let report_id: i64 = report.try_get("id")?;
+        let status: String = report.try_get("status")?;
+        if status != "sent" {
+            // The same receipt again (delivered twice, or processed before an instance stopped).
+            return Ok(vec![format!("отчёт {report_id}: квитанция уже учтена ({status})")]);
+        }
         execution::record_answer(app, report_id, accepted, reason.as_deref(), "ФРИ").await?;
         return Ok(vec![format!(
             "отчёт {report_id}: {}",
@@ -179,7 +179,7 @@ async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) ->
                 .push(format!("отчёт {} без подписи не отправляется", report.id));
             continue;
         };
-        exchange::queue_outgoing(
+        let message = exchange::queue_outgoing(
             app,
             "fri",
             "report",
@@ -189,6 +189,19 @@ async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) ->
             Some(report.id),
         )
         .await?;
+        // Sent before an instance stopped, the report not yet marked: mark it now.
+        let status: String = sqlx::query("SELECT status FROM exchange_messages WHERE id = $1")
+            .bind(message)
+            .fetch_one(&app.db.pool)
+            .await?
+            .try_get("status")?;
+        if status == "sent" {
+            execution::mark_sent(app, report.id, instance).await?;
+            outcome.report.push(format!(
+                "отчёт {}: отправлен до остановки, отмечен отправленным",
+                report.id
+            ));
+        }
     }
     count(&mut outcome, "queued", if dry_run { 0 } else { signed.len() as u64 });
     if !dry_run {
@@ -201,20 +214,18 @@ async fn send_outbox(app: &App, connector: &str, config: &Value, instance: &str,
     let folders = exchange::folders(app, connector)?;
     let url = config.get("upload_url").and_then(Value::as_str).map(str::to_string);
     while let Some(message) = exchange::claim(app, connector, "out", "queued", "sending", instance).await? {
+        if message.reclaimed {
+            outcome.report.push(format!(
+                "{}: отправляется снова после прерванной отправки (попытка {})",
+                message.file_name, message.attempts
+            ));
+        }
         let delivered = exchange::deliver(&folders.outbox, url.as_deref(), &message);
         match delivered {
             Ok(()) => {
-                exchange::finish(
-                    app,
-                    message.id,
-                    Ok("sent"),
-                    message.attempts,
-                    MAX_MESSAGE_ATTEMPTS,
-                    "queued",
-                )
-                .await?;
-                let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&message.payload));
-                exchange::log::append(&app.db, connector, "out", Some(message.id), &message.file_name, &sha).await?;
+                crate::crashpoint::here("outbox.delivered");
+                exchange::finish_sent(app, connector, &message).await?;
+                crate::crashpoint::here("outbox.logged");
                 if let Some(report_id) = message.report_id {
                     execution::mark_sent(app, report_id, instance).await?;
                 }
@@ -223,15 +234,7 @@ async fn send_outbox(app: &App, connector: &str, config: &Value, instance: &str,
             }
             Err(e) => {
                 let error = format!("{}: {}", message.file_name, crate::db::storage::explain(&e));
-                exchange::finish(
-                    app,
-                    message.id,
-                    Err(error.clone()),
-                    message.attempts,
-                    MAX_MESSAGE_ATTEMPTS,
-                    "queued",
-                )
-                .await?;
+                exchange::finish(app, &message, exchange::Finish::Failed(&e, error.clone()), "queued").await?;
                 count(outcome, "failed", 1);
                 outcome.errors.push(error);
             }

@@ -253,11 +253,19 @@ pub async fn run_job(
     let max_attempts: i64 = job.try_get("max_attempts")?;
     let backoff: i64 = job.try_get("backoff_seconds")?;
     // The guard: only one run of a job at a time, whichever instance or process starts it.
-    let taken = sqlx::query("UPDATE jobs SET running_run = -1 WHERE name = $1 AND running_run IS NULL")
-        .bind(name)
-        .execute(&app.db.pool)
-        .await?
-        .rows_affected();
+    let take = || async {
+        Ok::<_, anyhow::Error>(
+            sqlx::query("UPDATE jobs SET running_run = -1 WHERE name = $1 AND running_run IS NULL")
+                .bind(name)
+                .execute(&app.db.pool)
+                .await?
+                .rows_affected(),
+        )
+    };
+    let mut taken = take().await?;
+    if taken != 1 && release_if_abandoned(app, name).await? {
+        taken = take().await?;
+    }
     if taken != 1 {
         bail!("задание «{name}» уже выполняется: запуски одного задания не пересекаются");
     }
@@ -474,10 +482,15 @@ pub async fn run_loop(
             tracing::warn!("work items: {}", crate::db::storage::explain(&e));
         }
         if leadership.is_some() {
-            // The audit log's entries of the last moments join its hash chain.
+            // The audit and exchange logs' entries of the last moments join their hash chains.
             let anchors = crate::audit::anchor_file(&app.data_dir);
             if let Err(e) = crate::audit::seal(&app.db, Some(&anchors)).await {
-                tracing::warn!("audit log not sealed: {}", crate::db::storage::explain(&e));
+                tracing::warn!("logs not sealed: {}", crate::db::storage::explain(&e));
+            }
+            match crate::register::import::close_interrupted_runs(&app.db).await {
+                Ok(n) if n > 0 => tracing::warn!(runs = n, "import runs of a stopped process closed as interrupted"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!("import runs not checked: {}", crate::db::storage::explain(&e)),
             }
             if let Err(e) = tick(&app, &instance, &since).await {
                 tracing::warn!("scheduler tick failed: {e:#}");
@@ -495,6 +508,54 @@ pub async fn run_loop(
         }
         tokio::time::sleep(tick_every).await;
     }
+}
+
+/// Whether the process named by an instance (`host:pid`, see `cli::exchange::instance_name`) is
+/// known to be gone: it ran on this machine and its pid no longer exists. Another machine's
+/// process is never judged from here.
+pub fn instance_gone(instance: &str) -> bool {
+    let here = crate::cli::exchange::instance_name();
+    let this_host = here.rsplit_once(':').map(|(h, _)| h).unwrap_or(&here);
+    match instance.rsplit_once(':') {
+        Some((host, pid)) if host == this_host => pid
+            .parse::<u32>()
+            .is_ok_and(|pid| pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()),
+        _ => false,
+    }
+}
+
+/// A run of `job` left `running` by a process of this machine that was killed (a `jobs run` from
+/// the CLI, a server without a successor yet) is closed as interrupted, so the job can run again.
+async fn release_if_abandoned(app: &App, job: &str) -> Result<bool> {
+    let Some(row) =
+        sqlx::query("SELECT r.id, r.instance FROM jobs j JOIN job_runs r ON r.id = j.running_run WHERE j.name = $1")
+            .bind(job)
+            .fetch_optional(&app.db.pool)
+            .await?
+    else {
+        return Ok(false);
+    };
+    let instance: String = row.try_get("instance")?;
+    if !instance_gone(&instance) {
+        return Ok(false);
+    }
+    let run: i64 = row.try_get("id")?;
+    sqlx::query(
+        "UPDATE job_runs SET status = 'failed', finished_at = $1, errors = '[\"запуск прерван: процесс остановился\"]' \
+         WHERE id = $2 AND status = 'running'",
+    )
+    .bind(now())
+    .bind(run)
+    .execute(&app.db.pool)
+    .await?;
+    let released = sqlx::query("UPDATE jobs SET running_run = NULL WHERE name = $1 AND running_run = $2")
+        .bind(job)
+        .bind(run)
+        .execute(&app.db.pool)
+        .await?
+        .rows_affected();
+    tracing::warn!(%job, run, %instance, "a run of a stopped process closed as interrupted");
+    Ok(released == 1)
 }
 
 async fn close_stale_runs(app: &App) -> Result<()> {

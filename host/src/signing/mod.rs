@@ -86,6 +86,7 @@ async fn attach(
 ) -> Result<()> {
     let signer = format!("{} (серийный номер {})", verified.subject, verified.serial);
     crate::register::execution::attach_signature(app, report_id, signature, &signer, actor).await?;
+    crate::crashpoint::here("signing.attached");
     sqlx::query("UPDATE reports SET signature_info = $1 WHERE id = $2")
         .bind(serde_json::to_string(verified)?)
         .bind(report_id)

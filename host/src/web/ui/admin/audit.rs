@@ -266,12 +266,15 @@ fn verification_html(v: &Logs) -> String {
     let (x, a) = (&v.exchange_log, &v.audit_log);
     if v.ok {
         format!(
-            r#"<p class="notice adm-verify" role="status">Целостность подтверждена: цепочка из {} записей журнала обмена и цепочка из {} записей журнала аудита не нарушены (сверено с записанными головами: {}). Голова журнала аудита для записи вне сервера: <code>{}:{}</code>.</p>"#,
+            r#"<p class="notice adm-verify" role="status">Целостность подтверждена: цепочка из {} записей журнала обмена (документов сверено с журналом: {}) и цепочка из {} записей журнала аудита не нарушены (сверено с записанными головами: {}). Головы журналов для записи вне сервера: аудит <code>{}:{}</code>, обмен <code>exchange:{}:{}</code>.</p>"#,
             x.entries,
+            x.documents_checked,
             a.entries,
-            a.heads_checked,
+            a.heads_checked + x.heads_checked,
             a.head.seq,
-            esc(&a.head.hash)
+            esc(&a.head.hash),
+            x.head.seq,
+            esc(&x.head.hash)
         )
     } else if !x.ok {
         format!(
