@@ -276,3 +276,45 @@ fn signing_and_outbox_steps_survive_a_kill() {
         logs_hold(&env, point);
     }
 }
+
+/// A death record received from ZAGS and recorded, the process killed before the person's measures
+/// were closed: taken again, the record is applied whole and once.
+#[test]
+fn a_zags_record_survives_a_kill_before_it_is_applied() {
+    let env = Env::new(Backend::Sqlite);
+    env.directory();
+    env.ok(&[
+        "import",
+        common::fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    let sample = std::fs::read_to_string(common::formats().join("zags/fatal-4.0.6/request.sample.xml")).unwrap();
+    let about_her = sample
+        .replace(">Тестов<", ">Погодина<")
+        .replace(">Иван<", ">Валентина<")
+        .replace(">Тестович<", ">Ивановна<")
+        .replace("1954-02-15", "1957-05-15");
+    let inbox = env.data_dir().join("exchange/zags/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("fatal-1.xml"), about_her).unwrap();
+    killed_at(&env, "zags.recorded", &["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM death_records WHERE status = 'applied'"),
+        1
+    );
+    assert!(
+        env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'open'") > 0,
+        "killed before the measures were closed"
+    );
+    let run = again(&env, &["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'open'"), 0);
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM death_records"), 1, "recorded once");
+    let closed_by_death = env.scalar("SELECT COUNT(*) FROM execution_records WHERE created_by = 'ЗАГС'");
+    assert_eq!(
+        closed_by_death,
+        env.scalar("SELECT COUNT(*) FROM measures"),
+        "one record per measure, none twice"
+    );
+    logs_hold(&env, "zags.recorded");
+}
