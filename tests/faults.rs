@@ -3,6 +3,8 @@
 //! job's run, the CLI — in Russian, naming the cause), and once space returns it recovers by
 //! itself: every delivered document is imported, writers are not locked out, no restart.
 //!
+//! A PostgreSQL database that goes away and comes back is outlived the same way.
+//!
 //! The disk is a small tmpfs mounted under the test's data directory (the test runs as root, as
 //! the suite does on its machine).
 
@@ -193,4 +195,93 @@ fn free_bytes(path: &Path) -> u64 {
         .nth(1)
         .and_then(|l| l.trim().parse().ok())
         .expect("df")
+}
+
+/// The PostgreSQL database goes away under a running server (its connections cut, new ones
+/// refused) and comes back: readiness says so while it lasts, and afterwards the server serves and
+/// its jobs go on by themselves — a document delivered during the outage is imported once.
+#[test]
+fn the_server_outlives_its_database_going_away() {
+    let env = Env::new(Backend::Postgres);
+    let url = env.database.clone().unwrap();
+    let (server_url, name) = url.rsplit_once('/').unwrap();
+    let admin = format!("{server_url}/postgres");
+    let sql = |statement: String| {
+        let admin = admin.clone();
+        common::block_on(async move {
+            sqlx::any::install_default_drivers();
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .unwrap();
+            sqlx::query(&statement).execute(&mut conn).await.unwrap();
+        })
+    };
+    env.run_ok(&["migrate"]);
+    env.run_ok(&["jobs", "set", "fri-inbox", "--schedule", "* * * * * *"]);
+    for job in [
+        "fri-outbox",
+        "zags-inbox",
+        "zags-check",
+        "egisso-upload",
+        "deadline-check",
+    ] {
+        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let log = env.dir.path().join("serve.log");
+    let _server = Server(
+        env.ipra()
+            .args(["serve", "--listen", &addr, "--tick-ms", "200"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the server is ready", Duration::from_secs(120), || {
+        std::net::TcpStream::connect(&addr).is_ok() && json(&addr, "/api/v1/ready").0 == 200
+    });
+
+    // Away: new connections refused, the open ones cut.
+    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    sql(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ));
+    wait_for("readiness says the database is away", Duration::from_secs(60), || {
+        let (status, body) = json(&addr, "/api/v1/ready");
+        status == 503 && body.to_string().contains("база данных")
+    });
+    let (status, health) = json(&addr, "/api/v1/health");
+    assert_eq!(
+        status,
+        200,
+        "the process itself is alive: {health} {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(health["status"], "degraded", "{health}");
+    let inbox = env.data_dir().join("exchange/fri/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::copy(common::fri_samples().join("extract_4.xml"), inbox.join("during.xml")).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        inbox.join("during.xml").exists(),
+        "nothing taken while the database is away"
+    );
+
+    // Back: the server recovers by itself.
+    sql(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    wait_for("readiness recovers", Duration::from_secs(60), || {
+        json(&addr, "/api/v1/ready").0 == 200
+    });
+    wait_for(
+        "the document delivered meanwhile is imported",
+        Duration::from_secs(60),
+        || env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'") == 1,
+    );
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM ipras"), 1);
+    assert_eq!(env.ok(&["audit", "verify", "--json"])["ok"], true);
 }

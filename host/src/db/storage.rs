@@ -55,6 +55,28 @@ pub fn is_full(e: &anyhow::Error) -> bool {
 
 /// The error as a person reads it: a full disk named first, in Russian, with the original after.
 /// Also notes the full disk for the health routes.
+/// What every surface says while the database cannot be reached.
+pub const UNREACHABLE_MESSAGE: &str =
+    "База данных недоступна: запрос не выполнен, ничего не изменено. Сервер переподключится сам, когда она вернётся; повторите позже.";
+
+/// Whether a failure is the database out of reach: no connection to be had (refused, cut, timed
+/// out in the pool), or PostgreSQL refusing connections (shutting down, starting, the database
+/// closed to connections).
+pub fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| match cause.downcast_ref::<sqlx::Error>() {
+        Some(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed) => true,
+        Some(sqlx::Error::Database(db)) => {
+            let code = db.code().unwrap_or_default();
+            // 08: connection exception; 57P01–57P03: shutdown, crash shutdown, cannot connect now;
+            // 55000 with this text: the database closed to connections (ALLOW_CONNECTIONS false).
+            code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                || (code == "55000" && db.message().contains("accepting connections"))
+        }
+        _ => false,
+    })
+}
+
 pub fn explain(e: &anyhow::Error) -> String {
     if is_full(e) {
         heard();

@@ -64,6 +64,14 @@ impl From<anyhow::Error> for ApiError {
                 message: crate::db::storage::FULL_MESSAGE.into(),
             };
         }
+        if crate::db::storage::is_unreachable(&e) {
+            tracing::error!("request failed, the database is out of reach: {e:#}");
+            return ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "database-unavailable",
+                message: crate::db::storage::UNREACHABLE_MESSAGE.into(),
+            };
+        }
         tracing::error!("request failed: {e:#}");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
@@ -246,12 +254,18 @@ async fn health(
     axum::Extension(instance): axum::Extension<Instance>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     // Counted by the statistics index (a count over the tables takes seconds at a region's size);
-    // while it loads, the counts are not known yet.
-    let ready = app.facts.refresh_if_loaded(&app.db).await?;
+    // while it loads, the counts are not known yet. Liveness: the process answers even when its
+    // database does not, and says so.
+    let (ready, database_problem) = match app.facts.refresh_if_loaded(&app.db).await {
+        Ok(ready) => (ready, None),
+        Err(e) if crate::db::storage::is_unreachable(&e) => (false, Some(crate::db::storage::UNREACHABLE_MESSAGE)),
+        Err(e) => return Err(e.into()),
+    };
     let counts = ready.then(|| app.facts.counts());
     let storage = crate::db::storage::state();
     Ok(Json(json!({
-        "status": if storage.status == "ok" { "ok" } else { "degraded" },
+        "status": if storage.status == "ok" && database_problem.is_none() { "ok" } else { "degraded" },
+        "database_problem": database_problem,
         "storage": storage,
         "instance": instance.name,
         "scheduler_leader": instance.leader.load(std::sync::atomic::Ordering::SeqCst),
