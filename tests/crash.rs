@@ -318,3 +318,50 @@ fn a_zags_record_survives_a_kill_before_it_is_applied() {
     );
     logs_hold(&env, "zags.recorded");
 }
+
+/// `ipra import` killed at random moments over the same folder, then run to the end: the register
+/// equals a clean import, and the killed runs are closed as interrupted.
+#[test]
+fn a_killed_import_resumes_to_the_same_register() {
+    let env = Env::new(Backend::Sqlite);
+    let demo = env.dir.path().join("demo");
+    env.run_ok(&[
+        "demo",
+        "--count",
+        "300",
+        "--seed",
+        "31",
+        "--out",
+        demo.to_str().unwrap(),
+    ]);
+    let clean = Env::new(Backend::Sqlite);
+    clean.run_ok(&["import", demo.to_str().unwrap()]);
+    env.run_ok(&["migrate"]);
+    let mut rng = Lcg(0x1b_0031);
+    for _ in 0..kills() {
+        let mut import = env
+            .ipra()
+            .args(["import", demo.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300 + rng.next() % 1_500));
+        import.kill().unwrap();
+        import.wait().unwrap();
+    }
+    env.run_ok(&["import", demo.to_str().unwrap()]);
+    assert_eq!(shape(&env), shape(&clean), "the register equals a clean import");
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM import_runs WHERE status = 'running'"),
+        0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM import_runs WHERE status NOT IN ('finished', 'interrupted')"),
+        0,
+        "every run killed midway is closed as interrupted, the others finished"
+    );
+    let interrupted = env.scalar("SELECT COUNT(*) FROM import_runs WHERE status = 'interrupted'");
+    assert!(interrupted > 0, "at least one kill landed in the middle of a run");
+    eprintln!("{} kills, {interrupted} in the middle of a run", kills());
+}

@@ -566,6 +566,11 @@ pub async fn run_stream(
     if opts.dry_run {
         return run_stream_inner(db, plugins, reference, inputs, opts, None).await;
     }
+    // Runs of processes since killed are closed before this one begins.
+    let closed = close_interrupted_runs(db).await?;
+    if closed > 0 {
+        tracing::warn!(runs = closed, "import runs of a stopped process closed as interrupted");
+    }
     let at = now();
     let id: i64 = sqlx::query(
         "INSERT INTO import_runs (origin, dry_run, started_at, status, instance, heartbeat_at) VALUES ($1, 0, $2, 'running', $3, $2) RETURNING id",

@@ -41,11 +41,6 @@ pub async fn process_work(app: &App, instance: &str) -> Result<()> {
 
 async fn inbox(app: &App, connector: &str, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    if !dry_run {
-        // An import this job started in a process since killed is closed before the next begins.
-        let closed = crate::register::import::close_interrupted_runs(&app.db).await?;
-        count(&mut outcome, "interrupted_imports_closed", closed);
-    }
     let scanned = exchange::scan_inbox(app, connector, "incoming", dry_run).await?;
     count(&mut outcome, "registered", scanned.registered);
     count(&mut outcome, "duplicates", scanned.duplicates);
