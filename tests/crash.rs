@@ -235,10 +235,9 @@ fn inbox_steps_survive_a_kill_on_postgres() {
 /// Signing and sending survive a SIGKILL after each durable step: the signature attached, the
 /// document delivered, the message marked sent with its log entry. The report ends sent, its
 /// document is in the outbox once, the logs verify.
-#[test]
-fn signing_and_outbox_steps_survive_a_kill() {
+fn signing_and_outbox_steps_survive_a_kill(backend: Backend) {
     for point in ["signing.attached", "outbox.delivered", "outbox.logged"] {
-        let env = Env::new(Backend::Sqlite);
+        let env = Env::new(backend);
         let orgs = env.directory();
         let (_, report) = env.reported_ipra("extract_4.xml", &orgs);
         let report = report.to_string();
@@ -277,11 +276,20 @@ fn signing_and_outbox_steps_survive_a_kill() {
     }
 }
 
+#[test]
+fn signing_and_outbox_steps_survive_a_kill_on_sqlite() {
+    signing_and_outbox_steps_survive_a_kill(Backend::Sqlite);
+}
+
+#[test]
+fn signing_and_outbox_steps_survive_a_kill_on_postgres() {
+    signing_and_outbox_steps_survive_a_kill(Backend::Postgres);
+}
+
 /// A death record received from ZAGS and recorded, the process killed before the person's measures
 /// were closed: taken again, the record is applied whole and once.
-#[test]
-fn a_zags_record_survives_a_kill_before_it_is_applied() {
-    let env = Env::new(Backend::Sqlite);
+fn a_zags_record_survives_a_kill_before_it_is_applied(backend: Backend) {
+    let env = Env::new(backend);
     env.directory();
     env.ok(&[
         "import",
@@ -364,4 +372,14 @@ fn a_killed_import_resumes_to_the_same_register() {
     let interrupted = env.scalar("SELECT COUNT(*) FROM import_runs WHERE status = 'interrupted'");
     assert!(interrupted > 0, "at least one kill landed in the middle of a run");
     eprintln!("{} kills, {interrupted} in the middle of a run", kills());
+}
+
+#[test]
+fn a_zags_record_survives_a_kill_before_it_is_applied_on_sqlite() {
+    a_zags_record_survives_a_kill_before_it_is_applied(Backend::Sqlite);
+}
+
+#[test]
+fn a_zags_record_survives_a_kill_before_it_is_applied_on_postgres() {
+    a_zags_record_survives_a_kill_before_it_is_applied(Backend::Postgres);
 }
