@@ -1,5 +1,6 @@
 //! Crash tests: `ipra serve` killed with SIGKILL at random moments while its inbox job imports a
-//! stream of FRI extracts, restarted each time. Afterwards every document is applied exactly once
+//! stream of FRI extracts, restarted each time; and each durable step of the inbox, the outbox,
+//! signing and a ZAGS record killed right after it (`IPRA_CRASH_AT`). Afterwards every document is applied exactly once
 //! (the register equals a clean import of the same files), no message is left claimed, no import
 //! run is left open, and both logs verify. On SQLite and on PostgreSQL.
 //!
@@ -29,7 +30,7 @@ fn kills() -> usize {
     std::env::var("IPRA_CRASH_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(4)
+        .unwrap_or(8)
 }
 
 /// The register's shape, to compare with a clean import.
@@ -69,7 +70,7 @@ fn inbox_survives_sigkill(backend: Backend) {
     env.run_ok(&[
         "demo",
         "--count",
-        "150",
+        "200",
         "--seed",
         "23",
         "--out",
@@ -92,10 +93,21 @@ fn inbox_survives_sigkill(backend: Backend) {
     }
     let mut rng = Lcg(0x1b_2026 + backend as u64);
     let mut killed_with_work = 0;
+    let processed = || env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'");
     for _ in 0..kills() {
+        let before = processed();
+        if before == names.len() as i64 {
+            break;
+        }
         let mut server = serve(&env);
-        // Up to 3 s: the plugins load, the inbox is scanned, imports run.
-        std::thread::sleep(Duration::from_millis(400 + rng.next() % 2_600));
+        // Killed while the inbox is being worked through: once a few more documents are done,
+        // at a moment that falls anywhere in the processing of the next.
+        let target = before + 1 + (rng.next() % 12) as i64;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while processed() < target.min(names.len() as i64) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_micros(rng.next() % 20_000));
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
         if env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processing'") > 0 {
