@@ -506,27 +506,13 @@ fn get_json(addr: &str, path: &str) -> serde_json::Value {
 #[test]
 fn two_instances_share_one_postgres() {
     let env = Env::new(Backend::Postgres);
-    env.run_ok(&["jobs", "set", "fri-inbox", "--schedule", "* * * * * *"]);
-    for job in [
-        "fri-outbox",
-        "zags-inbox",
-        "zags-check",
-        "egisso-upload",
-        "deadline-check",
-    ] {
-        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
-    }
+    env.only_job_every_second(Some("fri-inbox"));
     let demo = env.dir.path().join("demo");
     env.run_ok(&["demo", "--count", "24", "--seed", "11", "--out", demo.to_str().unwrap()]);
     let mut servers = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..2 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = common::free_addr();
         let child = env
             .ipra()
             .args(["serve", "--listen", &addr, "--tick-ms", "100"])

@@ -52,6 +52,22 @@ impl Drop for Server {
     }
 }
 
+/// `ipra serve` with its scheduler ticking every 200 ms, its log (info and up) in a file.
+fn serve_logged(env: &Env) -> (Server, String, PathBuf) {
+    let addr = common::free_addr();
+    let log = env.dir.path().join("serve.log");
+    let server = Server(
+        env.ipra()
+            .args(["serve", "--listen", &addr, "--tick-ms", "200"])
+            .env("IPRA_LOG", "warn,ipra=info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    (server, addr, log)
+}
+
 fn json(addr: &str, path: &str) -> (u16, serde_json::Value) {
     let r = http(addr, "GET", path, &[], None);
     (r.status, r.json())
@@ -71,16 +87,7 @@ fn a_full_disk_is_said_and_the_server_recovers_by_itself_when_space_returns() {
     let disk = SmallDisk::mount(&env.data_dir(), 64);
     env.run_ok(&["migrate"]);
     env.add_user("admin", "administrator", None, PASSWORD);
-    env.run_ok(&["jobs", "set", "fri-inbox", "--schedule", "* * * * * *"]);
-    for job in [
-        "fri-outbox",
-        "zags-inbox",
-        "zags-check",
-        "egisso-upload",
-        "deadline-check",
-    ] {
-        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
-    }
+    env.only_job_every_second(Some("fri-inbox"));
     // Extracts made beside the small disk, then delivered into its inbox.
     let demo = env.dir.path().join("demo");
     env.run_ok(&["demo", "--count", "40", "--seed", "5", "--out", demo.to_str().unwrap()]);
@@ -96,22 +103,7 @@ fn a_full_disk_is_said_and_the_server_recovers_by_itself_when_space_returns() {
     let free = free_bytes(&env.data_dir());
     std::fs::write(&filler, vec![0u8; (free - 1024 * 1024) as usize]).unwrap();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let log = env.dir.path().join("serve.log");
-    let _server = Server(
-        env.ipra()
-            .args(["serve", "--listen", &addr, "--tick-ms", "200"])
-            .env("IPRA_LOG", "warn,ipra=info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let (_server, addr, log) = serve_logged(&env);
     wait_for("the server answers", Duration::from_secs(120), || {
         std::net::TcpStream::connect(&addr).is_ok()
     });
@@ -217,31 +209,8 @@ fn the_server_outlives_its_database_going_away() {
         })
     };
     env.run_ok(&["migrate"]);
-    env.run_ok(&["jobs", "set", "fri-inbox", "--schedule", "* * * * * *"]);
-    for job in [
-        "fri-outbox",
-        "zags-inbox",
-        "zags-check",
-        "egisso-upload",
-        "deadline-check",
-    ] {
-        env.run_ok(&["jobs", "set", job, "--enabled", "false"]);
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let log = env.dir.path().join("serve.log");
-    let _server = Server(
-        env.ipra()
-            .args(["serve", "--listen", &addr, "--tick-ms", "200"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    env.only_job_every_second(Some("fri-inbox"));
+    let (_server, addr, log) = serve_logged(&env);
     wait_for("the server is ready", Duration::from_secs(120), || {
         std::net::TcpStream::connect(&addr).is_ok() && json(&addr, "/api/v1/ready").0 == 200
     });

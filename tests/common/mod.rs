@@ -468,7 +468,38 @@ impl Env {
 }
 
 /// Generates a GOST R 34.10-2012 key and a self-signed certificate with the openssl binary.
+/// The jobs every installation starts with.
+pub const DEFAULT_JOBS: [&str; 6] = [
+    "fri-inbox",
+    "fri-outbox",
+    "zags-inbox",
+    "zags-check",
+    "egisso-upload",
+    "deadline-check",
+];
+
+/// A free loopback address for a server to listen on.
+pub fn free_addr() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 impl Env {
+    /// Of the default jobs only `job` runs by schedule, every second; none when `None`.
+    pub fn only_job_every_second(&self, job: Option<&str>) {
+        for name in DEFAULT_JOBS {
+            if Some(name) == job {
+                self.run_ok(&["jobs", "set", name, "--schedule", "* * * * * *"]);
+            } else {
+                self.run_ok(&["jobs", "set", name, "--enabled", "false"]);
+            }
+        }
+    }
+
     /// Signs the reports of organisation `ogrn` with a GOST key of [`gost_key`].
     pub fn write_signing_config(&self, ogrn: &str, key: &Path, cert: &Path) {
         std::fs::create_dir_all(self.data_dir()).unwrap();

@@ -153,72 +153,32 @@ mod tests {
 
     #[test]
     fn hash_covers_every_field_its_boundaries_and_absence() {
-        let f = |v: &[Option<&str>]| v.iter().map(|x| x.map(str::to_string)).collect::<Vec<_>>();
-        let base = entry_hash(
-            "0",
-            1,
-            &f(&[
-                Some("1"),
-                Some("t"),
-                Some("fri"),
-                Some("in"),
-                Some("7"),
-                Some("a"),
-                Some("00"),
-            ]),
-        );
-        assert_ne!(
-            base,
+        let hash = |seq: i64, fields: &[Option<&str>]| {
             entry_hash(
                 "0",
-                2,
-                &f(&[
-                    Some("1"),
-                    Some("t"),
-                    Some("fri"),
-                    Some("in"),
-                    Some("7"),
-                    Some("a"),
-                    Some("00")
-                ])
+                seq,
+                &fields.iter().map(|f| f.map(str::to_string)).collect::<Vec<_>>(),
             )
-        );
-        assert_ne!(
-            base,
-            entry_hash(
-                "0",
-                1,
-                &f(&[
-                    Some("1"),
-                    Some("t"),
-                    Some("fri"),
-                    Some("in"),
-                    Some("8"),
-                    Some("a"),
-                    Some("00")
-                ])
-            )
-        );
-        assert_ne!(
-            base,
-            entry_hash(
-                "0",
-                1,
-                &f(&[
-                    Some("1"),
-                    Some("t"),
-                    Some("fri"),
-                    Some("in"),
-                    None,
-                    Some("a"),
-                    Some("00")
-                ])
-            )
-        );
-        assert_ne!(
-            entry_hash("0", 1, &f(&[Some("ab"), Some("c")])),
-            entry_hash("0", 1, &f(&[Some("a"), Some("bc")]))
-        );
-        assert_ne!(entry_hash("0", 1, &f(&[Some("")])), entry_hash("0", 1, &f(&[None])));
+        };
+        let entry = [
+            Some("1"),
+            Some("t"),
+            Some("fri"),
+            Some("in"),
+            Some("7"),
+            Some("a"),
+            Some("00"),
+        ];
+        let base = hash(1, &entry);
+        assert_ne!(base, hash(2, &entry), "the place");
+        for i in 0..entry.len() {
+            let mut changed = entry;
+            changed[i] = Some("x");
+            assert_ne!(base, hash(1, &changed), "field {i}");
+            changed[i] = None;
+            assert_ne!(base, hash(1, &changed), "field {i} absent");
+        }
+        assert_ne!(hash(1, &[Some("ab"), Some("c")]), hash(1, &[Some("a"), Some("bc")]));
+        assert_ne!(hash(1, &[Some("")]), hash(1, &[None]));
     }
 }
