@@ -414,3 +414,40 @@ pub async fn decide(app: &App, id: i64, snils: Option<&str>, actor: &str) -> Res
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn death_dates_are_real_and_not_after_today() {
+        for real in ["2021-02-26", "2021-02", "2021"] {
+            assert!(real_date(real), "{real}");
+        }
+        for not in ["2021-02-30", "2021-13", "21", "26.02.2021", "2021-2-26", "дата"] {
+            assert!(!real_date(not), "{not}");
+        }
+        assert_eq!(
+            impossible("2021-02-30").as_deref(),
+            Some("дата смерти «2021-02-30» не является датой")
+        );
+        let today = crate::clock::today();
+        let tomorrow = crate::register::deadlines::format_date(today + time::Duration::days(1));
+        assert!(impossible(&tomorrow).is_some_and(|why| why.contains("позже сегодняшней даты")));
+        assert_eq!(impossible(&crate::register::deadlines::format_date(today)), None);
+        let next_year = (today.year() + 1).to_string();
+        assert!(
+            impossible(&next_year).is_some(),
+            "a year after this one is in the future"
+        );
+        assert_eq!(impossible(&today.year().to_string()), None, "this year may be today");
+    }
+
+    #[test]
+    fn partial_dates_precede_only_where_both_are_known() {
+        assert!(precedes("1950-01-01", "1957-05-15"));
+        assert!(!precedes("1957", "1957-05-15"));
+        assert!(!precedes("2021-02", "2021-02-26"));
+        assert!(precedes("2021-02-25", "2021-02-26"));
+    }
+}
