@@ -110,6 +110,12 @@ pub enum ExchangeCommand {
         #[arg(long)]
         json: bool,
     },
+    /// One message in full: its status, last error and what the connector refused in it.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a failed or stopped message back in line.
     Retry { id: i64 },
     /// Stop retrying a message.
@@ -423,6 +429,38 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
                         m.attempts,
                         m.last_error.unwrap_or_default()
                     );
+                    // A processed message may still have records the connector refused.
+                    if let Some(refusals) = m.refusals.filter(|_| m.status != "failed") {
+                        for line in refusals.lines() {
+                            println!("{:>6} не принято: {line}", "");
+                        }
+                    }
+                }
+            }
+        }
+        ExchangeCommand::Show { id, json } => {
+            let m = exchange::message(&app.db, id)
+                .await?
+                .with_context(|| format!("сообщение {id} не найдено"))?;
+            if json {
+                print_json(&m)?;
+            } else {
+                println!("Сообщение {}: {} {} {}", m.id, m.connector, m.direction, m.kind);
+                println!("Файл: {}", m.file_name);
+                println!("SHA-256: {}", m.sha256);
+                println!("Статус: {} (попыток {})", m.status, m.attempts);
+                println!("Получено: {}, обновлено: {}", m.created_at, m.updated_at);
+                if let Some(error) = &m.last_error {
+                    println!("Ошибка: {error}");
+                }
+                match &m.refusals {
+                    Some(refusals) => {
+                        println!("Не принято коннектором:");
+                        for line in refusals.lines() {
+                            println!("  {line}");
+                        }
+                    }
+                    None => println!("Не принятых записей нет"),
                 }
             }
         }

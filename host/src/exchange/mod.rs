@@ -340,7 +340,7 @@ pub async fn finish(app: &App, message: &Claimed, outcome: Finish<'_>, retry_sta
     match outcome {
         Finish::Done(status) => {
             sqlx::query(
-                "UPDATE exchange_messages SET status = $1, last_error = NULL, lease_until = NULL, updated_at = $2 WHERE id = $3",
+                "UPDATE exchange_messages SET status = $1, last_error = NULL, refusals = NULL, lease_until = NULL, updated_at = $2 WHERE id = $3",
             )
             .bind(status)
             .bind(&at)
@@ -509,6 +509,8 @@ pub struct MessageView {
     pub status: String,
     pub attempts: i64,
     pub last_error: Option<String>,
+    /// What the connector refused in the message, one line each (a whole document or single records).
+    pub refusals: Option<String>,
     pub report_id: Option<i64>,
     pub claimed_by: Option<String>,
     pub created_at: String,
@@ -516,7 +518,7 @@ pub struct MessageView {
 }
 
 const MESSAGE_COLUMNS: &str = "id, connector, direction, kind, file_name, sha256, status, attempts, last_error, \
-     report_id, claimed_by, created_at, updated_at";
+     refusals, report_id, claimed_by, created_at, updated_at";
 
 fn message_from_row(r: &sqlx::any::AnyRow) -> Result<MessageView> {
     Ok(MessageView {
@@ -529,6 +531,7 @@ fn message_from_row(r: &sqlx::any::AnyRow) -> Result<MessageView> {
         status: r.try_get("status")?,
         attempts: r.try_get("attempts")?,
         last_error: opt_text(r, "last_error"),
+        refusals: opt_text(r, "refusals"),
         report_id: r.try_get("report_id").ok().flatten(),
         claimed_by: opt_text(r, "claimed_by"),
         created_at: r.try_get("created_at")?,
@@ -570,6 +573,47 @@ pub async fn messages_page(
     let page = crate::paging::newest_first(db, &q, before, limit).await?;
     let items = page.items.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
     Ok(page.map_items(items))
+}
+
+/// One message with its refusals, or `None` when there is no such message.
+pub async fn message(db: &crate::db::Db, id: i64) -> Result<Option<MessageView>> {
+    sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM exchange_messages WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?
+    .as_ref()
+    .map(message_from_row)
+    .transpose()
+}
+
+/// Keeps what the connector refused in a message (one line each) where the operator looks for it.
+pub async fn keep_refusals(app: &App, id: i64, refusals: &[String]) -> Result<()> {
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("UPDATE exchange_messages SET refusals = $1, updated_at = $2 WHERE id = $3")
+        .bind(refusals.join("\n"))
+        .bind(now())
+        .bind(id)
+        .execute(&app.db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The newest messages of a connector with something refused in them, newest first.
+pub async fn refused(db: &crate::db::Db, connector: &str, limit: u32) -> Result<Vec<MessageView>> {
+    sqlx::query(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM exchange_messages WHERE connector = $1 AND refusals IS NOT NULL \
+         ORDER BY id DESC LIMIT {limit}"
+    ))
+    .bind(connector)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(message_from_row)
+    .collect()
 }
 
 /// An administrator stops the retries of a message, or puts a failed or stopped one back in line.

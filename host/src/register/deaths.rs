@@ -1,6 +1,7 @@
 //! Death records from ZAGS: matched to a person by SNILS, or by name and birth date only when
 //! exactly one person fits; a match closes the person's open measures through the lifecycle.
-//! Anything else (no SNILS and several or no candidates, cancellations) waits for a person to decide.
+//! Anything else (no SNILS and several or no candidates, cancellations, doubtful dates) waits for a
+//! person to decide.
 
 use crate::app::App;
 use crate::db::{now, opt_text};
@@ -50,6 +51,95 @@ async fn candidates(app: &App, death: &wit::DeathRecord) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// Whether `text` is a real date as ZAGS gives one: `YYYY-MM-DD`, or partial `YYYY-MM` / `YYYY`.
+fn real_date(text: &str) -> bool {
+    let number = |part: Option<&str>| {
+        part.filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse::<u16>().ok())
+    };
+    match text.len() {
+        10 => crate::register::deadlines::parse_date(text).is_some(),
+        7 => {
+            number(text.get(..4)).is_some()
+                && text.get(4..5) == Some("-")
+                && matches!(number(text.get(5..)), Some(1..=12))
+        }
+        4 => number(Some(text)).is_some(),
+        _ => false,
+    }
+}
+
+/// Whether date `a` lies before date `b`, compared at the precision both know (`2021-02` is not
+/// before `2021-02-15`: the day may be any of the month).
+fn precedes(a: &str, b: &str) -> bool {
+    let known = a.len().min(b.len());
+    match (a.get(..known), b.get(..known)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    }
+}
+
+/// Why a death date cannot be recorded whoever confirms it: it is no date, or it is after today
+/// (the installation's clock). `None` when it may be.
+pub fn impossible(death_date: &str) -> Option<String> {
+    if !real_date(death_date) {
+        return Some(format!("дата смерти «{death_date}» не является датой"));
+    }
+    let today = crate::register::deadlines::format_date(crate::clock::today());
+    precedes(&today, death_date).then(|| format!("дата смерти {death_date} позже сегодняшней даты {today}"))
+}
+
+/// What makes a record doubtful, in Russian, one reason each: the death date is impossible, before
+/// the birth date (the record's, or the register's for the matched person), or after the act that
+/// records it; and whatever the connector itself doubted (`doubt` attributes). Empty: it may be applied.
+async fn doubts(app: &App, death: &wit::DeathRecord, person: Option<i64>) -> Result<Vec<String>> {
+    let mut doubts = Vec::new();
+    if let Some(died) = death.death_date.as_deref() {
+        if let Some(why) = impossible(died) {
+            doubts.push(why);
+        } else {
+            let record_birth = death.birth_date.as_deref().filter(|b| real_date(b));
+            if let Some(born) = record_birth.filter(|born| precedes(died, born)) {
+                doubts.push(format!("дата смерти {died} раньше даты рождения {born} в записи ЗАГС"));
+            }
+            if let Some(id) = person {
+                let born = sqlx::query("SELECT birth_date FROM persons WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&app.db.pool)
+                    .await
+                    .map(|r| opt_text(&r, "birth_date"))?;
+                if let Some(born) = born.filter(|b| precedes(died, b) && Some(b.as_str()) != record_birth) {
+                    doubts.push(format!(
+                        "дата смерти {died} раньше даты рождения гражданина в реестре {born}"
+                    ));
+                }
+            }
+            match death.act_date.as_deref() {
+                Some(act) if !real_date(act) => doubts.push(format!("дата записи акта «{act}» не является датой")),
+                Some(act) if precedes(act, died) => {
+                    doubts.push(format!("дата записи акта {act} раньше даты смерти {died}"))
+                }
+                _ => {}
+            }
+        }
+    }
+    for doubt in death.extra.iter().filter(|a| a.code == "doubt") {
+        if !doubts.contains(&doubt.value) {
+            doubts.push(doubt.value.clone());
+        }
+    }
+    Ok(doubts)
+}
+
+/// A note naming what else is doubtful in a record that waits anyway.
+fn and_doubts(note: &str, doubts: &[String]) -> String {
+    if doubts.is_empty() {
+        note.to_string()
+    } else {
+        format!("{note}; кроме того: {}", doubts.join("; "))
+    }
+}
+
 /// Receives one record; returns a line for the job report.
 pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
     let kind = kind_name(&death.kind);
@@ -67,32 +157,56 @@ pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
         return Ok(format!("запись ЗАГС {} уже получена", death.record_id));
     }
     let found = candidates(app, death).await?;
-    let (status, person_id, note) = match (&death.kind, found.as_slice()) {
-        (wit::DeathRecordKind::Cancellation, [id]) => match revert(app, *id).await? {
+    let matched = match found.as_slice() {
+        [id] => Some(*id),
+        _ => None,
+    };
+    let doubts = match death.kind {
+        wit::DeathRecordKind::Cancellation => Vec::new(),
+        _ => doubts(app, death, matched).await?,
+    };
+    let (status, person_id, note): (&str, Option<i64>, Option<String>) = match (&death.kind, matched) {
+        (wit::DeathRecordKind::Cancellation, Some(id)) => match revert(app, id).await? {
             true => (
                 "cancelled",
-                Some(*id),
-                Some("запись акта аннулирована: мероприятия открыты вновь"),
+                Some(id),
+                Some("запись акта аннулирована: мероприятия открыты вновь".into()),
             ),
             // Reports with the death reason already went out: a person decides what to do.
             false => (
                 "pending",
-                Some(*id),
-                Some("аннулирование записи акта: по гражданину уже отправлены отчёты, проверьте их"),
+                Some(id),
+                Some("аннулирование записи акта: по гражданину уже отправлены отчёты, проверьте их".into()),
             ),
         },
-        (wit::DeathRecordKind::Cancellation, _) => (
+        (wit::DeathRecordKind::Cancellation, None) => (
             "cancelled",
             None,
-            Some("аннулирование записи акта, гражданин в реестре не найден"),
+            Some("аннулирование записи акта, гражданин в реестре не найден".into()),
         ),
-        (_, [id]) if death.death_date.is_some() => ("applied", Some(*id), None),
-        (_, [id]) => ("pending", Some(*id), Some("дата смерти не указана")),
-        (_, []) => ("no-match", None, Some("гражданин в реестре не найден")),
-        (_, _) => (
+        (_, Some(id)) if death.death_date.is_none() => ("pending", Some(id), Some("дата смерти не указана".into())),
+        (_, Some(id)) if doubts.is_empty() => ("applied", Some(id), None),
+        // A doubtful record is never applied on its own: a person confirms or rejects it.
+        (_, Some(id)) => (
+            "pending",
+            Some(id),
+            Some(format!(
+                "смерть не учтена, запись требует проверки: {}",
+                doubts.join("; ")
+            )),
+        ),
+        (_, None) if found.is_empty() => (
+            "no-match",
+            None,
+            Some(and_doubts("гражданин в реестре не найден", &doubts)),
+        ),
+        (_, None) => (
             "pending",
             None,
-            Some("несколько граждан с такими ФИО и датой рождения: требуется решение"),
+            Some(and_doubts(
+                "несколько граждан с такими ФИО и датой рождения: требуется решение",
+                &doubts,
+            )),
         ),
     };
     let id: i64 = sqlx::query(
@@ -114,7 +228,7 @@ pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
     .bind(status)
     .bind(person_id)
     .bind(now())
-    .bind(note)
+    .bind(note.as_deref())
     .fetch_one(&app.db.pool)
     .await?
     .try_get("id")?;
@@ -126,7 +240,11 @@ pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
             death.record_id
         ));
     }
-    Ok(format!("запись ЗАГС {}: {}", death.record_id, note.unwrap_or(status)))
+    Ok(format!(
+        "запись ЗАГС {}: {}",
+        death.record_id,
+        note.as_deref().unwrap_or(status)
+    ))
 }
 
 /// Undoes a death that a cancelled record had caused, when nothing of it was reported yet.
@@ -254,15 +372,25 @@ pub async fn page(
 }
 
 /// A person's decision on a pending record: apply it to the person with this SNILS, or reject it.
+/// A death date that is no date or lies after today is refused whoever confirms it.
 pub async fn decide(app: &App, id: i64, snils: Option<&str>, actor: &str) -> Result<u64> {
-    let status: String = sqlx::query("SELECT status FROM death_records WHERE id = $1")
+    let row = sqlx::query("SELECT status, death_date FROM death_records WHERE id = $1")
         .bind(id)
         .fetch_optional(&app.db.pool)
         .await?
-        .context("запись ЗАГС не найдена")?
-        .try_get("status")?;
+        .context("запись ЗАГС не найдена")?;
+    let status: String = row.try_get("status")?;
     if !matches!(status.as_str(), "pending" | "no-match") {
         bail!("запись {id} в статусе «{status}»: решение уже принято");
+    }
+    if snils.is_some() {
+        let death_date = opt_text(&row, "death_date")
+            .with_context(|| format!("запись {id}: в записи нет даты смерти, подтвердить её нельзя — отклоните её"))?;
+        if let Some(why) = impossible(&death_date) {
+            bail!(
+                "запись {id}: {why} — смерть не может быть учтена; отклоните запись или дождитесь исправления от ЗАГС"
+            );
+        }
     }
     match snils {
         None => {
@@ -289,5 +417,42 @@ pub async fn decide(app: &App, id: i64, snils: Option<&str>, actor: &str) -> Res
                 .await?;
             apply(app, id, actor).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn death_dates_are_real_and_not_after_today() {
+        for real in ["2021-02-26", "2021-02", "2021"] {
+            assert!(real_date(real), "{real}");
+        }
+        for not in ["2021-02-30", "2021-13", "21", "26.02.2021", "2021-2-26", "дата"] {
+            assert!(!real_date(not), "{not}");
+        }
+        assert_eq!(
+            impossible("2021-02-30").as_deref(),
+            Some("дата смерти «2021-02-30» не является датой")
+        );
+        let today = crate::clock::today();
+        let tomorrow = crate::register::deadlines::format_date(today + time::Duration::days(1));
+        assert!(impossible(&tomorrow).is_some_and(|why| why.contains("позже сегодняшней даты")));
+        assert_eq!(impossible(&crate::register::deadlines::format_date(today)), None);
+        let next_year = (today.year() + 1).to_string();
+        assert!(
+            impossible(&next_year).is_some(),
+            "a year after this one is in the future"
+        );
+        assert_eq!(impossible(&today.year().to_string()), None, "this year may be today");
+    }
+
+    #[test]
+    fn partial_dates_precede_only_where_both_are_known() {
+        assert!(precedes("1950-01-01", "1957-05-15"));
+        assert!(!precedes("1957", "1957-05-15"));
+        assert!(!precedes("2021-02", "2021-02-26"));
+        assert!(precedes("2021-02-25", "2021-02-26"));
     }
 }

@@ -1017,7 +1017,11 @@ pub async fn carry_over_all(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> R
 /// A confirmed death: the person is marked deceased, open measures of IPRAs in force are closed as
 /// not executed with the reason of the `non-execution-reasons` list marked `death=true`, and the
 /// IPRAs are closed. Returns the number of measures closed. Used by the ZAGS connector's records.
+/// A date that is no date, or after today, is refused: a living person's measures stay open.
 pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str, actor: &str) -> Result<u64> {
+    if let Some(why) = crate::register::deaths::impossible(death_date) {
+        bail!("{why}: смерть не записана");
+    }
     let reason = app
         .reference()
         .list("non-execution-reasons")

@@ -62,6 +62,27 @@ async fn inbox(app: &App, connector: &str, dry_run: bool, instance: &str) -> Res
     Ok(outcome)
 }
 
+/// What processing one incoming message gave.
+#[derive(Default)]
+struct Processed {
+    /// Lines for the job report.
+    lines: Vec<String>,
+    /// Records the connector refused, one line each: kept on the message for the operator.
+    refused_records: Vec<String>,
+    /// Why the connector refused the whole document: the message fails at once, since trying the
+    /// same bytes again would be refused again.
+    refused_document: Option<String>,
+}
+
+impl From<Vec<String>> for Processed {
+    fn from(lines: Vec<String>) -> Processed {
+        Processed {
+            lines,
+            ..Processed::default()
+        }
+    }
+}
+
 async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut Outcome) -> Result<()> {
     while let Some(message) = exchange::claim(app, connector, "in", "received", "processing", instance).await? {
         crate::crashpoint::here("inbox.claimed");
@@ -72,7 +93,7 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
             ));
         }
         let result = match connector {
-            "fri" => process_fri_message(app, &message).await,
+            "fri" => process_fri_message(app, &message).await.map(Processed::from),
             "zags" => process_zags_message(app, &message).await,
             other => Err(anyhow::anyhow!(
                 "входящие сообщения коннектора «{other}» не обрабатываются"
@@ -80,10 +101,36 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
         };
         crate::crashpoint::here("inbox.applied");
         match result {
-            Ok(lines) => {
+            Ok(Processed {
+                refused_document: Some(why),
+                ..
+            }) => {
+                // A refusal of the whole document is permanent: it fails at once.
+                let error = format!("{}: {why}", message.file_name);
+                let cause = anyhow::anyhow!(error.clone());
+                exchange::finish(
+                    app,
+                    &message,
+                    exchange::Finish::Failed(&cause, error.clone()),
+                    "received",
+                )
+                .await?;
+                exchange::keep_refusals(app, message.id, std::slice::from_ref(&why)).await?;
+                count(outcome, "refused", 1);
+                outcome.report.push(error);
+            }
+            Ok(processed) => {
                 exchange::finish(app, &message, exchange::Finish::Done("processed"), "received").await?;
+                exchange::keep_refusals(app, message.id, &processed.refused_records).await?;
                 count(outcome, "processed", 1);
-                outcome.report.extend(lines);
+                count(outcome, "records_refused", processed.refused_records.len() as u64);
+                outcome.report.extend(processed.lines);
+                outcome.report.extend(
+                    processed
+                        .refused_records
+                        .iter()
+                        .map(|r| format!("{}: не принято: {r}", message.file_name)),
+                );
             }
             Err(e) => {
                 let error = format!("{}: {}", message.file_name, crate::db::storage::explain(&e));
@@ -245,33 +292,56 @@ fn enabled_plugin(app: &App, id: &str) -> Result<std::sync::Arc<crate::plugins::
         .with_context(|| format!("плагин «{id}» не установлен или отключён"))
 }
 
-async fn process_zags_message(app: &App, message: &Claimed) -> Result<Vec<String>> {
+/// A refusal of the connector in one line: its message, and the field when the message does not say it.
+fn refusal_line(error: &wit::PluginError) -> String {
+    match error.field.as_deref().filter(|f| !error.message.contains(*f)) {
+        Some(field) => format!("{} (поле «{field}», код {})", error.message, error.code),
+        None => format!("{} (код {})", error.message, error.code),
+    }
+}
+
+async fn process_zags_message(app: &App, message: &Claimed) -> Result<Processed> {
     let plugin = enabled_plugin(app, "zags")?;
     let input = wit::ImportInput::Document(crate::plugins::incoming_document(
         message.file_name.clone(),
         "application/xml",
         message.payload.clone(),
     ));
-    let output = answer(
-        app.plugins
-            .call_async(plugin, move |host, p| host.import(p, &input))
-            .await,
-    )?;
-    let mut lines = Vec::new();
+    let output = match app
+        .plugins
+        .call_async(plugin, move |host, p| host.import(p, &input))
+        .await
+    {
+        // The connector refused the document as a whole (its format, its version): typed, final.
+        Ok(Err(refusal)) => {
+            return Ok(Processed {
+                refused_document: Some(refusal_line(&refusal)),
+                ..Processed::default()
+            })
+        }
+        other => answer(other)?,
+    };
+    let mut processed = Processed::default();
     for record in output.records {
         match record.outcome {
-            Ok(wit::Normalized::Death(death)) => lines.push(crate::register::deaths::receive(app, &death).await?),
-            Ok(wit::Normalized::Skipped(text)) => lines.push(text),
-            Ok(_) => lines.push(format!("{}: запись не относится к сведениям о смерти", record.locator)),
-            Err(e) => lines.push(format!(
-                "{}: {} ({})",
-                record.locator,
-                e.message,
-                e.field.unwrap_or_default()
-            )),
+            Ok(wit::Normalized::Death(death)) => processed
+                .lines
+                .push(crate::register::deaths::receive(app, &death).await?),
+            Ok(wit::Normalized::Skipped(text)) => processed.lines.push(text),
+            Ok(_) => processed
+                .lines
+                .push(format!("{}: запись не относится к сведениям о смерти", record.locator)),
+            Err(e) => {
+                let line = refusal_line(&e);
+                processed.refused_records.push(if line.starts_with(&record.locator) {
+                    line
+                } else {
+                    format!("{}: {line}", record.locator)
+                });
+            }
         }
     }
-    Ok(lines)
+    Ok(processed)
 }
 
 /// Plans requests to ZAGS for persons with an IPRA in force not checked in `recheck_days`.

@@ -39,6 +39,16 @@ pub fn partial(year: &str, month: Option<&str>, day: Option<&str>) -> Result<Str
     }
 }
 
+/// Whether date `a` lies before date `b`, each full or partial (`YYYY-MM-DD`, `YYYY-MM`, `YYYY`), compared at
+/// the precision both know: `2021-02` is not before `2021-02-15`, since the day may be any of the month.
+pub fn precedes(a: &str, b: &str) -> bool {
+    let known = a.len().min(b.len());
+    match (a.get(..known), b.get(..known)) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,5 +66,15 @@ mod tests {
             Err("день «29» не распознан".to_string())
         );
         assert!(partial("21", None, None).is_err());
+    }
+
+    #[test]
+    fn partial_dates_precede_only_where_both_are_known() {
+        assert!(precedes("1950-01-01", "1954-02-15"));
+        assert!(precedes("1953", "1954-02-15"));
+        assert!(!precedes("1954", "1954-02-15"), "the same year may be later");
+        assert!(!precedes("2021-02", "2021-02-15"));
+        assert!(precedes("2021-01", "2021-02-15"));
+        assert!(!precedes("2021-02-26", "2021-02-26"));
     }
 }

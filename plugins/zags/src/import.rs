@@ -10,8 +10,12 @@ use ipra_plugin_sdk::xml::tree::{self, Element};
 
 /// Namespace stem of `FATALRequest`; the version follows it.
 const FATAL_ROOT: &str = "urn://x-artefacts-zags-fatal/root/112-04/";
+/// The `FATALRequest` versions whose schemas this reader follows (`../shared/formats/zags`).
+const FATAL_VERSIONS: &[&str] = &["4.0.6", "4.0.4"];
 /// Namespace stem of `FATALINFRequest`/`FATALINFResponse`.
 const FATALINF_ROOT: &str = "urn://x-artefacts-zags-fatalinf/root/112-52/";
+/// The `FATALINFResponse` versions this reader follows.
+const FATALINF_VERSIONS: &[&str] = &["4.0.1"];
 
 fn record_error(locator: &str, code: &str, field: &str, message: String) -> PluginError {
     PluginError {
@@ -170,6 +174,27 @@ fn death_record(record: &Element, header: &Header, locator: &str) -> Result<Deat
     let office = record.child("ОрганЗАГС");
 
     let mut extra = Vec::new();
+    // Contradictions inside the record do not fail it: the host keeps it for a person to decide.
+    if let (Some(death), Some(birth)) = (&death_date, &birth_date) {
+        if date::precedes(death, birth) {
+            push(
+                &mut extra,
+                "doubt",
+                Some(&format!(
+                    "дата смерти {death} раньше даты рождения {birth} в записи ЗАГС"
+                )),
+            );
+        }
+    }
+    if let (Some(act), Some(death)) = (&act_date, &death_date) {
+        if date::precedes(act, death) {
+            push(
+                &mut extra,
+                "doubt",
+                Some(&format!("дата записи акта {act} раньше даты смерти {death}")),
+            );
+        }
+    }
     push(&mut extra, "format", Some(header.format));
     push(&mut extra, "document-id", header.document_id);
     push(
@@ -265,16 +290,50 @@ fn death_record(record: &Element, header: &Header, locator: &str) -> Result<Deat
     })
 }
 
-fn version_of(namespace: Option<&str>, stem: &str) -> String {
-    namespace
-        .and_then(|ns| ns.strip_prefix(stem))
-        .filter(|v| !v.is_empty())
-        .unwrap_or("?")
-        .to_string()
+/// The version of a document from its root namespace, when it is one this reader knows. Anything else — no
+/// namespace, another URI, a version whose schema we have not read — refuses the whole document: a reader
+/// guessing at a layout it does not know could close a living person's measures.
+fn known_version<'a>(root: &'a Element, document: &str, stem: &str, versions: &[&str]) -> Result<&'a str, PluginError> {
+    let expected = versions
+        .iter()
+        .map(|v| format!("{stem}{v}"))
+        .collect::<Vec<_>>()
+        .join(" или ");
+    let refuse = |code: &str, why: String| PluginError {
+        code: code.into(),
+        message: format!(
+            "Документ «{document}»: {why}; ожидается {expected}. Документ не загружен, сведения о смерти не применены"
+        ),
+        record: Some(format!("Документ «{document}»")),
+        field: Some("xmlns".into()),
+    };
+    let name = &root.name;
+    let Some(namespace) = root.namespace.as_deref().map(str::trim).filter(|ns| !ns.is_empty()) else {
+        return Err(refuse(
+            "namespace-missing",
+            format!("у корневого элемента {name} нет пространства имён, версия формата неизвестна"),
+        ));
+    };
+    let Some(version) = namespace.strip_prefix(stem) else {
+        return Err(refuse(
+            "namespace-foreign",
+            format!("пространство имён «{namespace}» корневого элемента {name} не относится к формату ЕГР ЗАГС"),
+        ));
+    };
+    if !versions.contains(&version) {
+        return Err(refuse(
+            "version-unsupported",
+            format!(
+                "версия «{version}» формата {name} не поддерживается (поддерживаются {})",
+                versions.join(", ")
+            ),
+        ));
+    }
+    Ok(version)
 }
 
-fn fatal_request(root: &Element) -> Vec<RecordOutcome> {
-    let format = format!("FATALRequest-{}", version_of(root.namespace.as_deref(), FATAL_ROOT));
+fn fatal_request(root: &Element, version: &str) -> Vec<RecordOutcome> {
+    let format = format!("FATALRequest-{version}");
     let header = Header {
         format: &format,
         document_id: root.attr("ИдСвед"),
@@ -307,11 +366,8 @@ fn person_of_document_id(id: &str) -> Option<String> {
         .then(|| display_snils(digits))
 }
 
-fn fatalinf_response(root: &Element) -> Vec<RecordOutcome> {
-    let format = format!(
-        "FATALINFResponse-{}",
-        version_of(root.namespace.as_deref(), FATALINF_ROOT)
-    );
+fn fatalinf_response(root: &Element, version: &str) -> Vec<RecordOutcome> {
+    let format = format!("FATALINFResponse-{version}");
     let request_id = root.attr("ИдЗапрос");
     let header = Header {
         format: &format,
@@ -360,11 +416,14 @@ pub fn import_document(document: &Document) -> Result<ImportOutput, PluginError>
         e.record = Some(format!("Документ «{}»", document.name));
         e
     })?;
-    // Names are matched without namespaces: readers are lenient where real data drifts from the schema
-    // (e.g. adapters that strip namespaces); the version is read from the namespace when there is one.
+    // The root's namespace must name a version we know; inside it names are matched without namespaces,
+    // lenient where real data drifts from the schema (types moved between the root and types namespaces).
     let records = match root.name.as_str() {
-        "FATALRequest" => fatal_request(&root),
-        "FATALINFResponse" => fatalinf_response(&root),
+        "FATALRequest" => fatal_request(&root, known_version(&root, &document.name, FATAL_ROOT, FATAL_VERSIONS)?),
+        "FATALINFResponse" => fatalinf_response(
+            &root,
+            known_version(&root, &document.name, FATALINF_ROOT, FATALINF_VERSIONS)?,
+        ),
         other => vec![RecordOutcome {
             locator: format!("Документ «{}»", document.name),
             outcome: Ok(Normalized::Skipped(format!(

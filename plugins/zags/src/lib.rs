@@ -3,10 +3,13 @@
 //!
 //! # Import (`import(document)`)
 //!
-//! The root element decides (local names; namespaces are only read for the version, because adapters are known
-//! to strip them): `FATALRequest` (the registry's push, ns `urn://x-artefacts-zags-fatal/root/112-04/<version>`)
-//! gives one record per `СведРегСмерт`; `FATALINFResponse` (the answer to our query) one per `СведОтветАГС`;
-//! any other root is one `Skipped` record. XML with a DOCTYPE, entity references other than the five predefined
+//! The root element decides: `FATALRequest` (the registry's push, ns
+//! `urn://x-artefacts-zags-fatal/root/112-04/<version>`, versions 4.0.6 and 4.0.4) gives one record per
+//! `СведРегСмерт`; `FATALINFResponse` (the answer to our query, ns `…/112-52/4.0.1`) one per `СведОтветАГС`;
+//! any other root is one `Skipped` record. A `FATALRequest` or `FATALINFResponse` whose root has no namespace
+//! (`namespace-missing`), a URI of another format (`namespace-foreign`) or a version not listed here
+//! (`version-unsupported`) is refused as a whole, field `xmlns`: a layout we have not read is not guessed at
+//! when what it decides is a person's death. Below the root, names are matched without namespaces. XML with a DOCTYPE, entity references other than the five predefined
 //! ones, or broken syntax is refused as a whole with `xml-doctype`, `xml-entity` or `xml-malformed` and the line
 //! and column. Locators: `Запись N (акт <номер>)`, `Ответ N (ИдДок <id>)`.
 //!
@@ -25,7 +28,9 @@
 //! 4.0.4 `КодСтатус`), `status-name`, `status-date`, `registry-office-code`, `correction-date`,
 //! `restoration-date`, `cancellation-date`, `certificate` (series, number, date), `gender` (`M`/`F`),
 //! `unidentified`, `death-time`, `death-place`, `address`, `birth-date-precision` / `death-date-precision`
-//! (`year`, `month`) and, for answers, `request-document-id` and `request-snils`.
+//! (`year`, `month`), `doubt` (one per contradiction inside the record — a death date before the birth date,
+//! an act date before the death date — in Russian, for the host to keep the record for a person's decision)
+//! and, for answers, `request-document-id` and `request-snils`.
 //!
 //! An answer without `СведРегСмерт` and with `РезОбраб` 1 or 2 is `Skipped` with a text naming the person by
 //! the SNILS in our `ИдДок`; any other `РезОбраб` without a record is a record error `zags-not-processed`.

@@ -240,6 +240,110 @@ fn hostile_and_broken_xml_is_refused_with_its_position() {
     assert!(error.message.contains("строка 3"), "{}", error.message);
 }
 
+/// The official sample with its root namespace replaced (`None`: removed).
+fn sample_in_namespace(namespace: Option<&str>) -> String {
+    let sample = std::fs::read_to_string(shared_file("zags/fatal-4.0.6/request.sample.xml")).unwrap();
+    let declared = "xmlns=\"urn://x-artefacts-zags-fatal/root/112-04/4.0.6\"";
+    assert!(
+        sample.contains(declared),
+        "the sample declares its root namespace as default"
+    );
+    match namespace {
+        Some(ns) => sample.replace(declared, &format!("xmlns=\"{ns}\"")),
+        None => sample.replace(declared, ""),
+    }
+}
+
+#[test]
+fn only_the_namespace_versions_we_read_are_accepted() {
+    let cases = [
+        (
+            Some("urn://x-artefacts-zags-fatal/root/112-04/9.9.9"),
+            "version-unsupported",
+            "«9.9.9»",
+        ),
+        (
+            Some("urn://x-artefacts-zags-fatal/root/112-04/"),
+            "version-unsupported",
+            "«»",
+        ),
+        (
+            Some("http://example.com/fatal"),
+            "namespace-foreign",
+            "http://example.com/fatal",
+        ),
+        (
+            Some("urn://x-artefacts-zags-fatalinf/root/112-52/4.0.1"),
+            "namespace-foreign",
+            "112-52",
+        ),
+        (None, "namespace-missing", "нет пространства имён"),
+    ];
+    for (namespace, code, named) in cases {
+        let error = import_text(&sample_in_namespace(namespace)).expect_err(code);
+        assert_eq!(error.code, code, "{namespace:?}");
+        assert_eq!(error.record.as_deref(), Some("Документ «test.xml»"));
+        assert_eq!(error.field.as_deref(), Some("xmlns"));
+        assert!(error.message.contains(named), "{}", error.message);
+        assert!(error.message.contains("не применены"), "{}", error.message);
+        assert!(
+            error.message.contains("urn://x-artefacts-zags-fatal/root/112-04/4.0.6"),
+            "the message names what is expected: {}",
+            error.message
+        );
+    }
+    let answer = r#"<FATALINFResponse xmlns="urn://x-artefacts-zags-fatalinf/root/112-52/4.0.2" ИдЗапрос="x" ДатаСвед="2020-06-02" КолДок="1" ТипАГСЗапрос="07"><СведОтветАГС ИдДок="11223344595-20200601" РезОбраб="2"/></FATALINFResponse>"#;
+    assert_eq!(import_text(answer).unwrap_err().code, "version-unsupported");
+    let stripped = r#"<FATALINFResponse ИдЗапрос="x" ДатаСвед="2020-06-02" КолДок="1" ТипАГСЗапрос="07"><СведОтветАГС ИдДок="11223344595-20200601" РезОбраб="2"/></FATALINFResponse>"#;
+    assert_eq!(import_text(stripped).unwrap_err().code, "namespace-missing");
+    // Both known FATALRequest versions still read.
+    let ours = import_text(&sample_in_namespace(Some(
+        "urn://x-artefacts-zags-fatal/root/112-04/4.0.4",
+    )))
+    .unwrap();
+    assert_eq!(extra(death(&ours.records[0]), "format"), Some("FATALRequest-4.0.4"));
+}
+
+#[test]
+fn contradicting_dates_are_flagged_as_doubts_not_errors() {
+    let sample = std::fs::read_to_string(shared_file("zags/fatal-4.0.6/request.sample.xml")).unwrap();
+    let clean = import_text(&sample).unwrap();
+    assert_eq!(extra(death(&clean.records[0]), "doubt"), None);
+
+    let before_birth = sample.replace("2021-02-26", "1950-01-01");
+    let out = import_text(&before_birth).unwrap();
+    let d = death(&out.records[0]);
+    let doubts: Vec<&str> = d
+        .extra
+        .iter()
+        .filter(|a| a.code == "doubt")
+        .map(|a| a.value.as_str())
+        .collect();
+    assert_eq!(
+        doubts,
+        vec!["дата смерти 1950-01-01 раньше даты рождения 1954-02-15 в записи ЗАГС"]
+    );
+
+    // The act drawn up the day before the death it records.
+    let act_first = sample.replace(">2021-02-27</ДатаЗапис>", ">2021-02-25</ДатаЗапис>");
+    assert!(act_first.contains("2021-02-25"), "the sample's act date is an element");
+    let out = import_text(&act_first).unwrap();
+    assert_eq!(
+        extra(death(&out.records[0]), "doubt"),
+        Some("дата записи акта 2021-02-25 раньше даты смерти 2021-02-26")
+    );
+
+    // A date that is no date at all fails the record with its field.
+    let no_date = sample.replace("2021-02-26", "2021-02-30");
+    let out = import_text(&no_date).unwrap();
+    let error = out.records[0].outcome.as_ref().unwrap_err();
+    assert_eq!(
+        (error.code.as_str(), error.field.as_deref()),
+        ("date-invalid", Some("ДатаСмерт"))
+    );
+    assert!(error.message.contains("2021-02-30"), "{}", error.message);
+}
+
 #[test]
 fn other_documents_are_skipped() {
     let out = import_text("<ReportPrint/>").unwrap();

@@ -1,5 +1,6 @@
-//! «Сверка с ЗАГС»: death records that matched no person unambiguously (namesakes without SNILS)
-//! wait for a person's decision: apply to the person with a given SNILS, or reject.
+//! «Сверка с ЗАГС»: death records that matched no person unambiguously (namesakes without SNILS) or
+//! whose dates are doubtful wait for a person's decision: apply to the person with a given SNILS, or
+//! reject. Below them, what the ZAGS connector refused: documents of an unknown format and bad records.
 
 use super::{alert, allow, allow_write, done_notice, dt_opt, field, Fields, MANAGERS, VIEWERS};
 use crate::app::App;
@@ -85,7 +86,7 @@ async fn list(
 fn status_label(status: &str) -> &str {
     match status {
         "applied" => "применено",
-        "pending" => "ждёт решения (несколько совпадений)",
+        "pending" => "ждёт решения",
         "no-match" => "ждёт решения (нет совпадений)",
         "rejected" => "отклонено",
         "cancelled" => "аннулировано ЗАГС",
@@ -202,7 +203,42 @@ async fn render(
     if let Some((0, message)) = &problem {
         body.push_str(&alert(message));
     }
+    body.push_str(&refusals(app).await?);
     Ok(page(Some(user), "Сверка с ЗАГС", &body))
+}
+
+/// How many of the newest messages with refusals the page shows.
+const REFUSED_SHOWN: u32 = 20;
+
+/// What the ZAGS connector refused: whole documents and single records, each with its reason, so
+/// a death the registry reported is never lost in a job's report.
+async fn refusals(app: &App) -> anyhow::Result<String> {
+    let messages = crate::exchange::refused(&app.db, "zags", REFUSED_SHOWN).await?;
+    let mut out = String::from(r#"<h2 id="refused">Не принятые сведения ЗАГС</h2>"#);
+    if messages.is_empty() {
+        out.push_str(r#"<p class="muted">Коннектор ЗАГС ничего не отклонял.</p>"#);
+        return Ok(out);
+    }
+    out.push_str(r#"<p>Документы и записи, которые коннектор ЗАГС не принял: смерть по ним не учтена. Проверьте причину и запросите у ЗАГС исправленные сведения.</p>"#);
+    out.push_str(r#"<div class="table-wrap"><table class="adm-refused"><thead><tr><th>Сообщение</th><th>Файл</th><th>Получено</th><th>Статус</th><th>Что не принято</th></tr></thead><tbody>"#);
+    for m in &messages {
+        let lines: String = m
+            .refusals
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .map(|l| format!("<li>{}</li>", esc(l)))
+            .collect();
+        out.push_str(&format!(
+            r#"<tr id="refused-{id}"><td><a href="/admin/messages#message-{id}">№ {id}</a></td><td>{}</td><td>{}</td><td>{}</td><td><ul>{lines}</ul></td></tr>"#,
+            esc(&m.file_name),
+            super::dt(&m.created_at),
+            esc(super::messages::status_label(&m.status)),
+            id = m.id,
+        ));
+    }
+    out.push_str("</tbody></table></div>");
+    Ok(out)
 }
 
 async fn decide(
@@ -270,16 +306,7 @@ async fn decide(
             Ok(Redirect::to(&format!("/admin/deaths?done={done}")).into_response())
         }
         Err(e) => {
-            let html = render(
-                &app,
-                &user,
-                None,
-                false,
-                None,
-                Some((id, format!("СНИЛС: {e:#}"))),
-                &typed,
-            )
-            .await?;
+            let html = render(&app, &user, None, false, None, Some((id, format!("{e:#}"))), &typed).await?;
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
     }

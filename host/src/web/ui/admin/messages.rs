@@ -163,7 +163,7 @@ fn table(user: &Principal, messages: &[MessageView], status: Option<&str>) -> St
             if m.status == "failed" { "bad" } else { "" },
             esc(status_label(&m.status)),
             m.attempts,
-            opt(&m.last_error),
+            error_cell(m),
             dt(&m.updated_at),
             if actions.is_empty() { "—".into() } else { actions },
             id = m.id,
@@ -172,6 +172,19 @@ fn table(user: &Principal, messages: &[MessageView], status: Option<&str>) -> St
     }
     out.push_str("</tbody></table></div>");
     out
+}
+
+/// The last error, and what the connector refused in a processed message, one line each.
+fn error_cell(m: &MessageView) -> String {
+    let mut cell = opt(&m.last_error);
+    if let Some(refusals) = m.refusals.as_deref().filter(|_| m.status != "failed") {
+        let lines: String = refusals.lines().map(|l| format!("<li>{}</li>", esc(l))).collect();
+        cell = format!(
+            r#"<p class="bad">Не принято записей: {}</p><ul>{lines}</ul>"#,
+            refusals.lines().count()
+        );
+    }
+    cell
 }
 
 #[derive(serde::Deserialize, Default)]
