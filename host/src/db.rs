@@ -164,9 +164,19 @@ pub fn redact(url: &str) -> String {
 
 /// Current time as RFC 3339 UTC text, the form every `*_at` column holds.
 pub fn now() -> String {
-    let now = crate::clock::now();
-    now.replace_nanosecond(0)
-        .unwrap_or(now)
+    stamp(crate::clock::now())
+}
+
+/// The current moment on the region's clocks (RFC 3339 with the zone's offset), for times whose
+/// date is read as a date — an extract's received date: its first ten characters are the day
+/// the region received it.
+pub fn local_now() -> String {
+    stamp(crate::clock::local(crate::clock::now()))
+}
+
+fn stamp(at: time::OffsetDateTime) -> String {
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

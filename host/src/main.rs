@@ -48,6 +48,10 @@ struct Cli {
     /// follow it, at the real time of day. For tests and demonstrations; default: the real date.
     #[arg(long, global = true, env = "IPRA_TODAY")]
     today: Option<String>,
+    /// The region's time zone (an IANA name): what "today" is, when schedules fire, how pages show
+    /// times. Stored times stay UTC.
+    #[arg(long = "time-zone", global = true, env = "IPRA_TIME_ZONE", default_value = clock::DEFAULT_ZONE)]
+    time_zone: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -344,7 +348,8 @@ fn main() {
 }
 
 async fn run(cli: Cli) -> Result<i32> {
-    clock::fix_today(cli.today.as_deref())?;
+    clock::set_zone(Some(&cli.time_zone))?;
+    clock::fix(cli.today.as_deref(), std::env::var("IPRA_NOW").ok().as_deref())?;
     let open = || App::open(&cli.data_dir, cli.database.as_deref());
     let actor = cli
         .actor

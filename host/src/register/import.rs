@@ -682,7 +682,8 @@ async fn run_stream_inner(
             run_id,
             rows: Vec::new(),
         },
-        received_at: now(),
+        // On the region's clocks: the received date is the region's date.
+        received_at: crate::db::local_now(),
         opts,
         written: 0,
     };

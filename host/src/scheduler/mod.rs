@@ -110,7 +110,7 @@ pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
         let last_run = history(app, &name, 1).await?.into_iter().next();
         let next_run = parse_schedule(&schedule)
             .ok()
-            .and_then(|s| s.after(&crate::clock::now_chrono()).next())
+            .and_then(|s| s.after(&crate::clock::now_zoned()).next())
             .map(|t| t.to_rfc3339());
         jobs.push(Job {
             name,
@@ -383,7 +383,8 @@ pub async fn tick(app: &App, instance: &str, since: &str) -> Result<()> {
     let rows = sqlx::query("SELECT name, schedule FROM jobs WHERE enabled = 1 AND running_run IS NULL")
         .fetch_all(&app.db.pool)
         .await?;
-    let now_utc = crate::clock::now_chrono();
+    // Schedules are read in the region's time: «0 6 * * *» is six in the morning there.
+    let zoned_now = crate::clock::now_zoned();
     for r in rows {
         let name: String = r.try_get("name")?;
         let schedule: String = r.try_get("schedule")?;
@@ -400,9 +401,9 @@ pub async fn tick(app: &App, instance: &str, since: &str) -> Result<()> {
                 .flatten();
         let from = last.as_deref().unwrap_or(since);
         let from = chrono::DateTime::parse_from_rfc3339(from)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .unwrap_or(now_utc);
-        let due = schedule.after(&from).next().is_some_and(|next| next <= now_utc);
+            .map(|t| t.with_timezone(&crate::clock::zone()))
+            .unwrap_or(zoned_now);
+        let due = schedule.after(&from).next().is_some_and(|next| next <= zoned_now);
         if due {
             if let Err(e) = run_job(app, &name, "расписание", false, 1, instance).await {
                 tracing::warn!(job = %name, "scheduled run not started: {e:#}");

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod dashboard;
+pub mod dates;
 pub mod execution;
 pub mod register;
 pub mod session;

@@ -178,10 +178,7 @@ impl OrganisationField<'_> {
 
 /// `2026-11-23…` → `23.11.2026`; anything else as it is.
 pub fn ru_date(iso: &str) -> String {
-    match parse_date(iso) {
-        Some(d) => format!("{:02}.{:02}.{:04}", d.day(), u8::from(d.month()), d.year()),
-        None => iso.to_string(),
-    }
+    crate::web::ui::dates::day(iso).unwrap_or_else(|| iso.to_string())
 }
 
 /// Names the pages show for codes: sections, territories, organisations.

@@ -155,18 +155,10 @@ pub fn field_opt(fields: &Fields, name: &str) -> Option<String> {
     Some(field(fields, name)).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
-/// RFC 3339 time or ISO date as ДД.ММ.ГГГГ (with ЧЧ:ММ UTC for times).
+/// RFC 3339 time or ISO date as ДД.ММ.ГГГГ (with ЧЧ:ММ on the region's clocks for times).
 pub fn dt(text: &str) -> String {
-    let date = text.get(..10).unwrap_or(text);
-    let parts: Vec<&str> = date.split('-').collect();
-    let day = match parts.as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => format!("{d}.{m}.{y}"),
-        _ => return esc(text),
-    };
-    match text.get(11..16) {
-        Some(time) if text.as_bytes().get(10) == Some(&b'T') => format!("{day} {time}"),
-        _ => day,
-    }
+    let dates = |t: &str| crate::web::ui::dates::day_time(t).or_else(|| crate::web::ui::dates::day(t));
+    dates(text).unwrap_or_else(|| esc(text))
 }
 
 pub fn dt_opt(text: &Option<String>) -> String {
@@ -262,7 +254,8 @@ mod tests {
 
     #[test]
     fn dates_are_shown_russian_style() {
-        assert_eq!(dt("2026-11-23T12:05:07Z"), "23.11.2026 12:05");
+        // Times on the region's clocks: Moscow, UTC+3, in unit tests.
+        assert_eq!(dt("2026-11-23T12:05:07Z"), "23.11.2026 15:05");
         assert_eq!(dt("2026-01-09"), "09.01.2026");
         assert_eq!(dt("не дата"), "не дата");
     }

@@ -40,22 +40,15 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/execution-register", get(register_api))
 }
 
-/// `2026-03-05…` as `05.03.2026`; anything else as it is.
+/// `2026-03-05…` (or a stored time: the region's date of it) as `05.03.2026`; anything else as it
+/// is, escaped.
 pub fn ru_date(date: &str) -> String {
-    let d = date.get(..10).unwrap_or(date);
-    let parts: Vec<&str> = d.split('-').collect();
-    match parts.as_slice() {
-        [y, m, day] if y.len() == 4 && m.len() == 2 && day.len() == 2 => format!("{day}.{m}.{y}"),
-        _ => esc(date),
-    }
+    crate::web::ui::dates::day(date).unwrap_or_else(|| esc(date))
 }
 
-/// A stored timestamp (RFC 3339, UTC) as `ДД.ММ.ГГГГ ЧЧ:ММ`.
+/// A stored time (RFC 3339, UTC) as `ДД.ММ.ГГГГ ЧЧ:ММ` on the region's clocks.
 pub fn ru_datetime(at: &str) -> String {
-    match at.get(11..16) {
-        Some(time) if at.len() >= 16 => format!("{} {time}", ru_date(at)),
-        _ => ru_date(at),
-    }
+    crate::web::ui::dates::day_time(at).unwrap_or_else(|| ru_date(at))
 }
 
 /// The six sections in the order of the `sections` reference list: (code, name).
@@ -651,7 +644,12 @@ mod tests {
     fn dates_are_shown_day_month_year() {
         assert_eq!(ru_date("2026-03-05"), "05.03.2026");
         assert_eq!(ru_date("2026-03-05T10:20:30Z"), "05.03.2026");
-        assert_eq!(ru_datetime("2026-03-05T10:20:30Z"), "05.03.2026 10:20");
+        assert_eq!(ru_datetime("2026-03-05T10:20:30Z"), "05.03.2026 13:20");
+        assert_eq!(
+            ru_date("2026-03-05T22:20:30Z"),
+            "06.03.2026",
+            "the region's date of a late UTC time"
+        );
         assert_eq!(ru_date("вчера"), "вчера");
     }
 

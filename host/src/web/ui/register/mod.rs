@@ -41,12 +41,7 @@ pub fn status_label(status: &str) -> &'static str {
 
 /// `ГГГГ-ММ-ДД…` as `ДД.ММ.ГГГГ`; other text unchanged.
 pub fn ru_date(text: &str) -> String {
-    let b = text.as_bytes();
-    if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' && text.is_char_boundary(10) {
-        format!("{}.{}.{}", &text[8..10], &text[5..7], &text[0..4])
-    } else {
-        text.to_string()
-    }
+    crate::web::ui::dates::day(text).unwrap_or_else(|| text.to_string())
 }
 
 pub fn ru_opt_date(text: &Option<String>) -> String {
