@@ -183,3 +183,99 @@ fn the_statistics_index_follows_every_change_exactly() {
         drop(server);
     }
 }
+
+/// The statistics' definitions, on both engines and both ways (index and direct): a measure
+/// without a section is not counted as rehabilitation; a measure not executed counts under the
+/// reasons of its latest record only; the text of `ipra stats` shows the rows by section.
+#[test]
+fn statistics_count_sections_and_the_latest_reasons() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        env.run_ok(&["demo", "--count", "8"]);
+        let before = env.ok(&["stats", "--json"]);
+        let rehab = before["rehabilitation"]["measures"].as_i64().unwrap();
+
+        // A measure of an older form that has no section.
+        let m = open_measures(&env, 2)
+            .into_iter()
+            .find(|m| m["section"] != "tsr")
+            .expect("an open rehabilitation measure");
+        env.execute(&format!("UPDATE measures SET section = '' WHERE id = {}", m["id"]));
+        let after = env.ok(&["stats", "--json"]);
+        assert_eq!(
+            after["rehabilitation"]["measures"].as_i64().unwrap(),
+            rehab - 1,
+            "a measure without a section is not rehabilitation: {after}"
+        );
+        assert_eq!(
+            env.ok(&["stats", "--direct", "--json"])["rehabilitation"],
+            after["rehabilitation"],
+            "counted directly the same"
+        );
+
+        // Two not-executed records of one measure: the latest one's reason counts.
+        let m = open_measures(&env, 3).into_iter().next().expect("an open measure");
+        let org = m["assigned_ogrn"].as_str().unwrap().to_string();
+        let (ipra, id) = ("3".to_string(), m["id"].to_string());
+        let record = |reason: &str, ready: bool| {
+            let mut args = vec![
+                "executions",
+                "add",
+                "--ipra",
+                &ipra,
+                "--measure",
+                &id,
+                "--section",
+                m["section"].as_str().unwrap(),
+                "--org",
+                &org,
+                "--executor",
+                &org,
+                "--name",
+                m["name"].as_str().unwrap(),
+                "--result",
+                "not-executed",
+                "--reason",
+                reason,
+                "--json",
+            ];
+            if ready {
+                args.push("--ready");
+            }
+            env.ok(&args);
+        };
+        record("refused", false);
+        record("unreachable", true);
+        // The result is fixed when the report is assembled.
+        env.ok(&["reports", "assemble", "--ipra", &ipra, "--reporter", "1021602830370", "--json"]);
+        let reasons = |stats: &serde_json::Value| -> Vec<(String, i64)> {
+            stats["not_executed_by_reason"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["measures"].as_i64().unwrap() > 0)
+                .map(|r| (r["code"].as_str().unwrap().to_string(), r["measures"].as_i64().unwrap()))
+                .collect()
+        };
+        let counted = env.ok(&["stats", "--json"]);
+        assert_eq!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM execution_records WHERE measure_id = {id}"
+            )),
+            2
+        );
+        assert_eq!(
+            reasons(&counted),
+            vec![("unreachable".to_string(), 1)],
+            "the latest record's reason only: {counted}"
+        );
+        assert_eq!(reasons(&env.ok(&["stats", "--direct", "--json"])), reasons(&counted));
+        assert!(env.ok(&["stats", "--verify", "--json"])["ok"].as_bool().unwrap());
+
+        let text = env.run_ok(&["stats"]);
+        for row in ["раздел «Охрана здоровья»", "раздел «Обеспечение ТСР»", "без раздела"]
+        {
+            assert!(text.contains(row), "{row} in the text of ipra stats: {text}");
+        }
+    }
+}

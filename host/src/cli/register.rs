@@ -688,8 +688,32 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, 
         ("МЕРОПРИЯТИЕ ВЫПОЛНЕНО", &s.executed),
         ("МЕРОПРИЯТИЕ НЕ ВЫПОЛНЕНО, в том числе по причинам:", &s.not_executed),
     ];
+    let sections: Vec<(String, String)> = app
+        .reference()
+        .list("sections")
+        .iter()
+        .map(|e| (e.code.clone(), e.name.clone()))
+        .collect();
     for (label, c) in rows {
         println!("{label:<70} {:>8} {:>12}", c.persons, c.measures);
+        if label.starts_with("Технические средства") {
+            // The rows by department, in the order of the sections list; measures without one last.
+            let mut by_section: Vec<&(String, stats::Counts)> = s.by_section.iter().collect();
+            by_section.sort_by_key(|(code, _)| sections.iter().position(|(c, _)| c == code).unwrap_or(usize::MAX));
+            for (code, c) in by_section {
+                let name = if code.is_empty() {
+                    "без раздела (не учитываются как реабилитация)".to_string()
+                } else {
+                    sections
+                        .iter()
+                        .find(|(c, _)| c == code)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or_else(|| code.clone())
+                };
+                let label = format!("  раздел «{}»", name.chars().take(60).collect::<String>());
+                println!("{label:<70} {:>8} {:>12}", c.persons, c.measures);
+            }
+        }
     }
     for r in &s.not_executed_by_reason {
         println!(

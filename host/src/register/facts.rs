@@ -883,17 +883,11 @@ async fn bulk_load(db: &Db) -> Result<Index> {
         IpraRows(Index::default()),
     )
     .await?;
-    let string_agg = match db.engine {
-        Engine::Sqlite => "group_concat",
-        Engine::Postgres => "string_agg",
-    };
-    let sql = format!(
-        "SELECT m.ipra_id, m.section, m.status, m.assigned_ogrn, m.due_date, \
-         CASE WHEN m.status = 'not-executed' THEN (SELECT {string_agg}(e.reasons, ',') FROM execution_records e \
-         WHERE e.measure_id = m.id AND e.result = 'not-executed') END \
-         FROM measures m ORDER BY m.id"
-    );
-    let MeasureRows(mut index) = for_each_row(db, &sql, MeasureRows(index)).await?;
+    let sql = "SELECT m.ipra_id, m.section, m.status, m.assigned_ogrn, m.due_date, \
+         CASE WHEN m.status = 'not-executed' THEN (SELECT e.reasons FROM execution_records e \
+         WHERE e.measure_id = m.id AND e.result = 'not-executed' ORDER BY e.id DESC LIMIT 1) END \
+         FROM measures m ORDER BY m.id";
+    let MeasureRows(mut index) = for_each_row(db, sql, MeasureRows(index)).await?;
     index.compact_if_wasteful();
     for slot in 0..index.ipras.len() {
         index.count_load(slot, 1);
@@ -965,7 +959,7 @@ async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
     }
     for r in fetch(format!(
         "SELECT measure_id, reasons FROM execution_records WHERE ipra_id {condition} AND result = 'not-executed' \
-         AND measure_id IS NOT NULL"
+         AND measure_id IS NOT NULL ORDER BY id"
     ))
     .await?
     {
@@ -973,13 +967,9 @@ async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
         let Some((i, j)) = measure_at.get(&measure).copied() else {
             continue;
         };
+        // The latest record of the measure gives its reasons (read in order: the last one wins).
         let codes: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("reasons")?).unwrap_or_default();
-        let target = &mut out[i].measures[j].1.reasons;
-        for code in codes {
-            if !target.contains(&code) {
-                target.push(code);
-            }
-        }
+        out[i].measures[j].1.reasons = codes;
     }
     Ok(out)
 }
@@ -1007,9 +997,23 @@ fn state_key(section: u8, status: u8, active: bool, late: bool, child: bool) -> 
         + usize::from(child)
 }
 
-fn state_bits(section: u8, status: u8, active: bool, late: bool, child: bool, tsr: Option<u8>) -> u128 {
+/// The bits a measure's state sets. A measure without a section (`none`: the section id 0 or that of
+/// the empty code) is neither rehabilitation nor TSR.
+fn state_bits(
+    section: u8,
+    status: u8,
+    active: bool,
+    late: bool,
+    child: bool,
+    tsr: Option<u8>,
+    none: Option<u8>,
+) -> u128 {
     let mut bits = 1u128 << F_ALL | 1u128 << if child { F_CHILD } else { F_ADULT };
-    bits |= 1u128 << if Some(section) == tsr { F_TSR } else { F_REHAB };
+    if Some(section) == tsr {
+        bits |= 1u128 << F_TSR;
+    } else if section != 0 && Some(section) != none {
+        bits |= 1u128 << F_REHAB;
+    }
     if u32::from(section) < SECTIONS {
         bits |= 1u128 << (F_SECTION + u32::from(section));
     }
@@ -1240,6 +1244,7 @@ struct Tables {
 impl Tables {
     fn of(ix: &Index) -> Tables {
         let tsr = ix.sections.get("tsr").map(|v| v as u8);
+        let none = ix.sections.get("").map(|v| v as u8);
         let mut state = vec![0u128; ix.sections.len().max(1) * 5 * 2 * 4];
         for s in 0..ix.sections.len().min(256) {
             for status in 0..5u8 {
@@ -1247,7 +1252,7 @@ impl Tables {
                     for late in [false, true] {
                         for child in [false, true] {
                             state[state_key(s as u8, status, active, late, child)] =
-                                state_bits(s as u8, status, active, late, child, tsr);
+                                state_bits(s as u8, status, active, late, child, tsr, none);
                         }
                     }
                 }

@@ -104,7 +104,8 @@ pub async fn direct(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Stri
         ("all", "1 = 1".to_string()),
         ("adult", "i.is_child = 0".to_string()),
         ("child", "i.is_child = 1".to_string()),
-        ("rehab", "m.section <> 'tsr'".to_string()),
+        // A measure without a section is neither rehabilitation nor TSR.
+        ("rehab", "m.section <> 'tsr' AND m.section <> ''".to_string()),
         ("tsr", "m.section = 'tsr'".to_string()),
         ("done", "m.status = 'executed'".to_string()),
         ("failed", "m.status = 'not-executed'".to_string()),
@@ -159,14 +160,14 @@ pub async fn direct(db: &Db, filter: &StatsFilter, today: &str, reasons: &[(Stri
         })
         .collect::<Result<Vec<_>>>()?;
 
-    // Reasons of the latest record of each measure not executed.
+    // Reasons of the latest not-executed record of each measure not executed.
     let mut not_executed_by_reason = Vec::new();
     for (code, name) in reasons {
         let p = binds.len() + 1;
         let reason_sql = format!(
             "SELECT COUNT(DISTINCT i.person_id) AS persons, COUNT(DISTINCT m.id) AS measures {base} AND m.status = 'not-executed' \
-             AND EXISTS (SELECT 1 FROM execution_records e WHERE e.measure_id = m.id AND e.result = 'not-executed' \
-             AND e.reasons LIKE ${p})"
+             AND (SELECT e.reasons FROM execution_records e WHERE e.measure_id = m.id AND e.result = 'not-executed' \
+             ORDER BY e.id DESC LIMIT 1) LIKE ${p}"
         );
         let mut q = sqlx::query(&reason_sql);
         for b in &binds {
