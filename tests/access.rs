@@ -190,3 +190,219 @@ fn each_role_sees_only_what_it_should() {
     assert_eq!(changed.json()["version"], 3);
     assert_eq!(env.scalar("SELECT COUNT(*) FROM reference_versions WHERE list_id = 'non-execution-reasons' AND author = 'administrator:admin'"), 1);
 }
+
+/// Every download and export, crawled as each role: each gets exactly what it may (an executor only
+/// its own organisation's rows, never the whole extract), and every answer carries the security
+/// headers and `Cache-Control: no-store`.
+#[test]
+fn every_download_answers_each_role_as_it_may() {
+    let env = Env::new(Backend::Sqlite);
+    let orgs = env.directory();
+    let stranger = ogrn(102_770_013_277);
+    env.run_ok(&[
+        "orgs",
+        "add",
+        "--ogrn",
+        &stranger,
+        "--name",
+        "Другая больница",
+        "--department",
+        "health",
+    ]);
+    let (ipra, report) = env.reported_ipra("extract_4.xml", &orgs);
+    for (login, role, ogrn) in [
+        ("admin", "administrator", None),
+        ("coord", "coordinator", None),
+        ("audit", "auditor", None),
+        ("health", "executor", Some(orgs["health"].as_str())),
+        ("other", "executor", Some(stranger.as_str())),
+    ] {
+        env.add_user(login, role, ogrn, PASSWORD);
+    }
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+    let roles = ["admin", "coord", "audit", "health", "other"];
+    let sessions: Vec<(String, String)> = roles.iter().map(|r| login(addr, r, PASSWORD)).collect();
+    let routes = [
+        format!("/api/v1/ipras/{ipra}/source"),
+        "/api/v1/ipras/export?format=csv".to_string(),
+        "/api/v1/ipras/export?format=xlsx".to_string(),
+        "/executions/export?format=csv".to_string(),
+        "/api/v1/stats/export?format=csv".to_string(),
+        "/stats/export?format=xlsx".to_string(),
+        "/api/v1/dashboard/overdue/export?format=csv".to_string(),
+        "/dashboard/overdue/export?format=csv".to_string(),
+        "/dashboard/workload/export?format=csv".to_string(),
+        format!("/api/v1/reports/{report}/document"),
+        format!("/api/v1/reports/{report}/pdf"),
+        format!("/reports/{report}/print.pdf"),
+        "/admin/audit/export?format=csv".to_string(),
+        "/admin/organisations/export?format=csv".to_string(),
+        "/admin/reference/sections/export".to_string(),
+    ];
+    // What each of admin, coordinator, auditor, the health executor and another executor gets.
+    let expected: [[u16; 5]; 15] = [
+        [200, 200, 200, 403, 404], // the extract as received: whole IPRA roles only
+        [200, 200, 200, 200, 200], // the register, scoped
+        [200, 200, 200, 200, 200],
+        [200, 200, 200, 200, 200], // the register of executions, scoped
+        [200, 200, 200, 403, 403], // statistics
+        [200, 200, 200, 403, 403],
+        [200, 200, 200, 403, 403], // the dashboard's lists
+        [200, 200, 200, 403, 403],
+        [200, 200, 200, 403, 403],
+        [200, 200, 200, 404, 404], // the region's report: not an executor's
+        [200, 200, 200, 404, 404],
+        [200, 200, 200, 404, 404],
+        [200, 403, 200, 403, 403], // the audit log: administrators and auditors
+        [200, 200, 200, 403, 403], // the directory and the reference lists
+        [200, 200, 200, 403, 403],
+    ];
+    for (route, want) in routes.iter().zip(expected) {
+        for ((role, s), want) in roles.iter().zip(&sessions).zip(want) {
+            let r = http(addr, "GET", route, &[("Cookie", s.0.as_str())], None);
+            assert_eq!(
+                r.status,
+                want,
+                "{role}: GET {route}: {}",
+                r.body.chars().take(300).collect::<String>()
+            );
+            let head = r.headers.to_ascii_lowercase();
+            for header in [
+                "cache-control: no-store",
+                "x-content-type-options: nosniff",
+                "x-frame-options: deny",
+                "referrer-policy: no-referrer",
+                "content-security-policy: default-src 'self'",
+            ] {
+                assert!(head.contains(header), "{role}: GET {route} lacks {header}: {head}");
+            }
+        }
+    }
+    // An executor's exports hold its own organisation's rows only.
+    let rows = |s: &(String, String), route: &str| {
+        let body = http(addr, "GET", route, &[("Cookie", s.0.as_str())], None).body;
+        body.lines().filter(|l| !l.trim().is_empty()).count()
+    };
+    let number = env.text("SELECT number FROM ipras");
+    let (health, other) = (&sessions[3], &sessions[4]);
+    let export = "/api/v1/ipras/export?format=csv";
+    assert!(http(addr, "GET", export, &[("Cookie", health.0.as_str())], None)
+        .body
+        .contains(&number));
+    assert!(!http(addr, "GET", export, &[("Cookie", other.0.as_str())], None)
+        .body
+        .contains(&number));
+    assert_eq!(rows(other, export), 1, "the header only");
+    assert_eq!(rows(other, "/executions/export?format=csv"), 1, "the header only");
+}
+
+/// Sessions and tokens end when they should: `DELETE /api/v1/session` with a bearer token revokes
+/// that token; deactivating a user revokes its tokens for good (reactivation does not bring them
+/// back); search text is never a pattern; over plain HTTP to another host the login page says why
+/// a login would not stick instead of looping back.
+#[test]
+fn tokens_end_searches_are_literal_and_plain_http_is_named() {
+    let env = Env::new(Backend::Sqlite);
+    let orgs = env.directory();
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    env.add_user("admin", "administrator", None, PASSWORD);
+    let admin = env
+        .run_ok(&["users", "token", "admin", "--label", "администратор"])
+        .trim()
+        .to_string();
+    let token = env
+        .run_ok(&["users", "token", "coord", "--label", "скрипт"])
+        .trim()
+        .to_string();
+    let other = env
+        .run_ok(&["users", "token", "coord", "--label", "второй"])
+        .trim()
+        .to_string();
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+    let bearer = |t: &str| format!("Bearer {t}");
+    let with =
+        |t: &str, method: &str, path: &str| http(addr, method, path, &[("Authorization", bearer(t).as_str())], None);
+    assert_eq!(with(&token, "GET", "/api/v1/ipras").status, 200);
+    let out = with(&token, "DELETE", "/api/v1/session");
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert_eq!(with(&token, "GET", "/api/v1/ipras").status, 401, "the token is revoked");
+    assert_eq!(
+        with(&other, "GET", "/api/v1/ipras").status,
+        200,
+        "the user's other token is not"
+    );
+
+    let set_active = |active: bool| {
+        let r = http(
+            addr,
+            "POST",
+            "/api/v1/users/coord/active",
+            &[("Authorization", bearer(&admin).as_str())],
+            Some(&format!(r#"{{"active":{active}}}"#)),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    };
+    set_active(false);
+    assert_eq!(with(&other, "GET", "/api/v1/ipras").status, 401);
+    set_active(true);
+    assert_eq!(
+        with(&other, "GET", "/api/v1/ipras").status,
+        401,
+        "reactivation brings no old token back"
+    );
+    let fresh = env
+        .run_ok(&["users", "token", "coord", "--label", "новый"])
+        .trim()
+        .to_string();
+
+    // Wildcards of SQL's LIKE are text like any other.
+    for q in ["%", "_", "%25", "\\"] {
+        let found = with(&fresh, "GET", &format!("/api/v1/ipras?q={q}")).json();
+        assert_eq!(found["total"], 0, "q={q}: {found}");
+    }
+    let found = with(&fresh, "GET", "/api/v1/organisations?q=%25&section=health");
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert!(
+        !found.body.contains(&orgs["health"]),
+        "«%» is no pattern: {}",
+        found.body
+    );
+
+    // Plain HTTP to a LAN name: the login page says why a login would not stick.
+    let raw = |request: String| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let page = raw("GET /login HTTP/1.1\r\nHost: ipra.region.local:8080\r\nConnection: close\r\n\r\n".into());
+    assert!(page.contains("незащищённому HTTP"), "{page}");
+    let body = "login=coord&password=long+enough+password&next=%2F";
+    let answer = raw(format!(
+        "POST /login HTTP/1.1\r\nHost: ipra.region.local:8080\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("set-cookie: ipra_session="),
+        "no session is opened"
+    );
+    // Behind a proxy that terminates TLS, or on this machine itself, nothing is said.
+    let proxied = raw(
+        "GET /login HTTP/1.1\r\nHost: ipra.region.local\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
+            .into(),
+    );
+    assert!(!proxied.contains("незащищённому HTTP"));
+    assert!(!http(addr, "GET", "/login", &[], None)
+        .body
+        .contains("незащищённому HTTP"));
+}

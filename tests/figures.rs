@@ -247,7 +247,15 @@ fn statistics_count_sections_and_the_latest_reasons() {
         record("refused", false);
         record("unreachable", true);
         // The result is fixed when the report is assembled.
-        env.ok(&["reports", "assemble", "--ipra", &ipra, "--reporter", "1021602830370", "--json"]);
+        env.ok(&[
+            "reports",
+            "assemble",
+            "--ipra",
+            &ipra,
+            "--reporter",
+            "1021602830370",
+            "--json",
+        ]);
         let reasons = |stats: &serde_json::Value| -> Vec<(String, i64)> {
             stats["not_executed_by_reason"]
                 .as_array()

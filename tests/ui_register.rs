@@ -163,7 +163,7 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         let fio = column(&browser, "fio")[0].clone();
         let surname = fio.split_whitespace().next().unwrap().to_string();
         browser.fill("#f-q", &surname);
-        browser.click("#reg-find");
+        browser.submit("#reg-find");
         browser.find("#reg-total");
         let found = total(&browser);
         assert!(found >= 1 && found < all, "{surname}: {found}");
@@ -174,7 +174,7 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
             .unwrap()
             .to_string();
         browser.fill("#f-q", &number);
-        browser.click("#reg-find");
+        browser.submit("#reg-find");
         browser.find("#reg-total");
         assert!(column(&browser, "number").contains(&number));
 
@@ -277,7 +277,7 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
         let reads = env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'ipra.read'");
         browser.goto(&format!("http://{addr}/"));
         browser.fill("#f-q", &snils);
-        browser.click("#reg-find");
+        browser.submit("#reg-find");
         browser.find("#reg-total");
         assert!(total(&browser) >= 2, "both versions found by SNILS {snils}");
         browser.click(&format!("#reg-table tr[data-id=\"{current}\"] td[data-col=number] a"));

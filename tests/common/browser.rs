@@ -192,6 +192,18 @@ impl Browser {
         self.call("POST", &format!("/element/{id}/click"), None);
     }
 
+    /// Clicks a button that submits a form with new values and waits until the browser is on the
+    /// page it leads to (its address differs from this one's), so the next read is of that page.
+    pub fn submit(&self, css: &str) {
+        let before = self.url();
+        self.click(css);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.url() == before {
+            assert!(Instant::now() < deadline, "{css} did not lead away from {before}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Clears a field and types `text` into it.
     pub fn fill(&self, css: &str, text: &str) {
         let id = self.find(css);

@@ -345,6 +345,21 @@ pub async fn token_principal(db: &Db, token: &str) -> Result<Option<Principal>> 
     row.map(|r| principal_from_row(&r, None)).transpose()
 }
 
+/// Revokes the API token a request came with (its own logout); whether there was one to revoke.
+pub async fn revoke_presented_token(db: &Db, token: &str, actor: &str) -> Result<bool> {
+    let changed = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(token_hash(token))
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+    if changed == 1 {
+        let id: String = token_hash(token).chars().take(16).collect();
+        crate::audit::record(db, actor, "token.revoke", actor, Some(&id)).await?;
+    }
+    Ok(changed == 1)
+}
+
 pub async fn logout(db: &Db, token: &str) -> Result<()> {
     sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
         .bind(token_hash(token))
@@ -511,7 +526,7 @@ pub async fn update_user(
     crate::audit::record(db, actor, "user.update", &format!("user:{login}"), Some(detail.trim())).await
 }
 
-/// Activates or deactivates a user; deactivation ends every session and stops the user's tokens.
+/// Activates or deactivates a user; deactivation ends every session and revokes every token.
 pub async fn set_user_active(db: &Db, login: &str, active: bool, actor: &str) -> Result<()> {
     let changed = sqlx::query("UPDATE users SET active = $1, updated_at = $2 WHERE login = $3")
         .bind(i64::from(active))
@@ -524,10 +539,18 @@ pub async fn set_user_active(db: &Db, login: &str, active: bool, actor: &str) ->
         bail!("пользователь «{login}» не найден");
     }
     if !active {
+        // For good: reactivating the user later brings neither its sessions nor its tokens back.
         sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE login = $1)")
             .bind(login)
             .execute(&db.pool)
             .await?;
+        sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE login = $2)",
+        )
+        .bind(now())
+        .bind(login)
+        .execute(&db.pool)
+        .await?;
     }
     let action = if active { "user.activate" } else { "user.deactivate" };
     crate::audit::record(db, actor, action, &format!("user:{login}"), None).await

@@ -27,12 +27,51 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         })
 }
 
-/// `Set-Cookie` for a session: HttpOnly, SameSite=Strict, Secure unless the installation runs on plain
-/// HTTP in a closed network (`IPRA_COOKIE_SECURE=false`).
+/// Whether the session cookie is `Secure` (sent back by browsers over HTTPS only, and over plain
+/// HTTP to this machine itself): yes unless the installation runs on plain HTTP in a closed network
+/// (`IPRA_COOKIE_SECURE=false`). Behind a reverse proxy that terminates TLS it stays `true` and the
+/// proxy says so with `X-Forwarded-Proto: https`.
+pub fn cookie_secure() -> bool {
+    std::env::var("IPRA_COOKIE_SECURE")
+        .map(|v| !matches!(v.trim(), "false" | "never" | "0" | "no"))
+        .unwrap_or(true)
+}
+
+/// Why a browser would not keep a login made through this request, when it would not: the cookie
+/// is `Secure`, the page came over plain HTTP (no proxy said `https`) and not from this machine
+/// itself — so the right password would silently bring the login form back.
+pub fn login_would_not_stick(headers: &HeaderMap) -> Option<&'static str> {
+    if !cookie_secure() {
+        return None;
+    }
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    };
+    if text("x-forwarded-proto").split(',').next().map(str::trim) == Some("https")
+        || text("forwarded").contains("proto=https")
+    {
+        return None;
+    }
+    let host = text("host");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default().to_string(),
+        None => host.split(':').next().unwrap_or_default().to_string(),
+    };
+    let loopback = name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    (!loopback).then_some(
+        "Страница открыта по незащищённому HTTP, а cookie сеанса браузер возвращает только по HTTPS: вход не сохранится. \
+         Откройте сервер по HTTPS — TLS на обратном прокси, который передаёт заголовок X-Forwarded-Proto: https, — \
+         или, только в закрытой сети, запустите сервер с IPRA_COOKIE_SECURE=false.",
+    )
+}
 pub fn session_set_cookie(token: &str, max_age: i64) -> String {
-    let secure = std::env::var("IPRA_COOKIE_SECURE")
-        .map(|v| v != "false")
-        .unwrap_or(true);
+    let secure = cookie_secure();
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }
@@ -77,13 +116,8 @@ impl FromRequestParts<App> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        if let Some(bearer) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        {
-            return super::token_principal(&app.db, bearer.trim())
+        if let Some(bearer) = bearer(&parts.headers) {
+            return super::token_principal(&app.db, bearer)
                 .await?
                 .ok_or_else(unauthenticated);
         }
@@ -153,8 +187,21 @@ pub async fn current(principal: Principal) -> Json<serde_json::Value> {
     Json(json!({"user": principal, "csrf_token": principal.csrf}))
 }
 
-/// `DELETE /api/v1/session`: logs out.
-pub async fn logout(State(app): State<App>, headers: HeaderMap, _principal: Principal) -> Result<Response, ApiError> {
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// `DELETE /api/v1/session`: logs out — ends the session of the cookie, or revokes the API token
+/// the request came with (a program's own logout; an administrator revokes others' tokens).
+pub async fn logout(State(app): State<App>, headers: HeaderMap, principal: Principal) -> Result<Response, ApiError> {
+    if let Some(token) = bearer(&headers) {
+        super::revoke_presented_token(&app.db, token, &principal.actor()).await?;
+        return Ok(Json(json!({"ok": true, "revoked": "token"})).into_response());
+    }
     if let Some(token) = session_cookie(&headers) {
         super::logout(&app.db, &token).await?;
     }

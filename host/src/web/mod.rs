@@ -116,8 +116,33 @@ pub fn router(app: App, instance: Instance) -> Router {
         .merge(api::routes())
         .merge(exchange_api::routes())
         .merge(ui::routes())
+        .layer(axum::middleware::map_response(security_headers))
         .layer(axum::Extension(instance))
         .with_state(app)
+}
+
+/// What every answer tells the browser: scripts, styles, images and fonts from this server only,
+/// never inside a frame, no guessing of content types, no referrer leaving the site; and nothing
+/// kept in a cache unless the answer says otherwise (pages and downloads carry SNILS and health
+/// measures — only the static assets are cacheable).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let set = |headers: &mut axum::http::HeaderMap, name: header::HeaderName, value: &'static str| {
+        headers.insert(name, header::HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    );
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    response
 }
 
 /// Serves until Ctrl-C or SIGTERM, then stops taking requests and lets those under way finish for
@@ -304,9 +329,19 @@ async fn get_ipra(
     Ok(Json(card))
 }
 
+/// The extract as received: every department's measures, so only for the roles that see the whole
+/// IPRA — an executor sees its own measures on the card, not the extract.
 async fn get_source(State(app): State<App>, principal: Principal, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    // Outside the executor's scope the IPRA does not exist for it (404, as everywhere).
     if query::ipra_card(&app.db, id, principal.scope()).await?.is_none() {
         return Err(ApiError::not_found("Документ"));
+    }
+    if principal.scope().is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "выписка целиком содержит мероприятия всех ведомств: исполнителю доступны только мероприятия своей организации в карточке".into(),
+        ));
     }
     let (name, bytes) = query::source_document(&app.db, id)
         .await?

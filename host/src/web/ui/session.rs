@@ -42,8 +42,9 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-fn login_page(app: &App, error: Option<&str>, login: &str, next: &str) -> Html<String> {
+fn login_page(app: &App, headers: &HeaderMap, error: Option<&str>, login: &str, next: &str) -> Html<String> {
     let error = error
+        .or_else(|| crate::auth::web::login_would_not_stick(headers))
         .map(|e| format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)))
         .unwrap_or_default();
     // The identity provider's button, when the region has one (a broken oidc.toml is logged and
@@ -75,8 +76,8 @@ fn login_page(app: &App, error: Option<&str>, login: &str, next: &str) -> Html<S
     )
 }
 
-pub async fn login_form(State(app): State<App>, Query(next): Query<Next>) -> Html<String> {
-    login_page(&app, None, "", &next.next)
+pub async fn login_form(State(app): State<App>, headers: HeaderMap, Query(next): Query<Next>) -> Html<String> {
+    login_page(&app, &headers, None, "", &next.next)
 }
 
 pub async fn login_submit(State(app): State<App>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
@@ -84,6 +85,14 @@ pub async fn login_submit(State(app): State<App>, headers: HeaderMap, Form(form)
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(',').next().unwrap_or(v).trim().to_string());
+    if let Some(why) = crate::auth::web::login_would_not_stick(&headers) {
+        // The browser would drop the cookie: say so instead of looping back to the form.
+        return (
+            StatusCode::BAD_REQUEST,
+            login_page(&app, &headers, Some(why), &form.login, &form.next),
+        )
+            .into_response();
+    }
     match crate::auth::login(&app.db, &form.login, &form.password, ip.as_deref()).await {
         Ok((session, _)) => {
             let cookie = session_set_cookie(&session.token, crate::auth::SESSION_HOURS * 3600);
@@ -95,7 +104,11 @@ pub async fn login_submit(State(app): State<App>, headers: HeaderMap, Form(form)
                 LoginError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            (status, login_page(&app, Some(&e.to_string()), &form.login, &form.next)).into_response()
+            (
+                status,
+                login_page(&app, &headers, Some(&e.to_string()), &form.login, &form.next),
+            )
+                .into_response()
         }
     }
 }
@@ -129,7 +142,11 @@ fn oidc_config(app: &App) -> Result<OidcConfig, PageError> {
 }
 
 /// `GET /login/oidc`: leaves for the identity provider.
-pub async fn oidc_begin(State(app): State<App>, Query(next): Query<Next>) -> Result<Response, PageError> {
+pub async fn oidc_begin(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Query(next): Query<Next>,
+) -> Result<Response, PageError> {
     let config = oidc_config(&app)?;
     match oidc::begin(&app.db, &config, safe_next(&next.next)).await {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
@@ -139,6 +156,7 @@ pub async fn oidc_begin(State(app): State<App>, Query(next): Query<Next>) -> Res
                 StatusCode::BAD_GATEWAY,
                 login_page(
                     &app,
+                    &headers,
                     Some(&format!("Поставщик удостоверений недоступен: {e}")),
                     "",
                     &next.next,
@@ -171,7 +189,11 @@ pub async fn oidc_callback(
     let config = oidc_config(&app)?;
     let refused = |message: String| {
         tracing::warn!("oidc login refused: {message}");
-        (StatusCode::FORBIDDEN, login_page(&app, Some(&message), "", "/")).into_response()
+        (
+            StatusCode::FORBIDDEN,
+            login_page(&app, &headers, Some(&message), "", "/"),
+        )
+            .into_response()
     };
     if let Some(error) = answer.error {
         let detail = answer.error_description.unwrap_or_default();

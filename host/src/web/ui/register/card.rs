@@ -75,8 +75,14 @@ pub async fn card(
             r#"<a class="button" id="reg-add-execution" href="/ipras/{id}/execution">Добавить исполнение</a>"#
         ));
     }
+    // The extract as received holds every department's measures: for those who see the whole IPRA.
+    if user.scope().is_none() {
+        body.push_str(&format!(
+            r#"<a class="button secondary" id="reg-source" href="/api/v1/ipras/{id}/source" download>Скачать выписку (XML)</a>"#
+        ));
+    }
     body.push_str(&format!(
-        r#"<a class="button secondary" id="reg-source" href="/api/v1/ipras/{id}/source" download>Скачать выписку (XML)</a><a class="button secondary" href="/api/v1/ipras/{id}">Выписка в JSON</a></div>"#
+        r#"<a class="button secondary" href="/api/v1/ipras/{id}">Выписка в JSON</a></div>"#
     ));
     if card.status == "superseded" {
         if let Some(next) = card.superseded_by {
