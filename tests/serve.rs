@@ -137,3 +137,51 @@ fn login_is_throttled() {
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.body.contains("слишком много"));
 }
+
+/// What a person reads when something is not there or not understood is Russian and grammatical;
+/// the card shows the person's gender and each measure's period as the extract gives them.
+#[test]
+fn refusals_and_the_card_read_as_russian() {
+    let env = Env::new(Backend::Sqlite);
+    env.ok(&[
+        "import",
+        fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    env.add_user("coord", "coordinator", None, "long enough password");
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+    let (cookie, _) = login(addr, "coord", "long enough password");
+    let get = |path: &str| http(addr, "GET", path, &[("Cookie", cookie.as_str())], None);
+
+    let page = get("/ipras/abc");
+    assert_eq!(page.status, 400);
+    assert!(
+        page.body.contains("целое число") && page.body.contains("<html"),
+        "{}",
+        page.body
+    );
+    let page = get("/no/such/page");
+    assert_eq!(page.status, 404);
+    assert!(page.body.contains("Страница не найдена"), "{}", page.body);
+    let api = get("/api/v1/ipras/abc");
+    assert_eq!(api.status, 400);
+    assert_eq!(api.json()["error"]["code"], "bad-request", "{}", api.body);
+    let api = get("/api/v1/no-such-route");
+    assert_eq!(api.status, 404);
+    assert!(api.json()["error"]["message"].as_str().unwrap().contains("не найдена"));
+    let report = get("/api/v1/reports/999/document");
+    assert_eq!(report.status, 404);
+    assert_eq!(report.json()["error"]["message"], "Отчёт не найден", "{}", report.body);
+    let page = get("/reports/999");
+    assert!(
+        page.body.contains("Отчёт не найден или недоступен вашей организации"),
+        "{}",
+        page.body
+    );
+
+    let ipra = env.scalar("SELECT MAX(id) FROM ipras");
+    let card = get(&format!("/ipras/{ipra}")).body;
+    assert!(card.contains("<dt>Пол</dt><dd>женский</dd>"), "the extract says F");
+    assert!(!card.contains("— — —"), "a period without dates is said as such");
+}

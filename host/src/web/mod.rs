@@ -43,9 +43,40 @@ impl ApiError {
         ApiError {
             status: StatusCode::NOT_FOUND,
             code: "not-found",
-            message: format!("{what} не найдено"),
+            message: not_found_text(what),
         }
     }
+}
+
+/// The ending of a short participle or adjective agreeing with the noun that names a thing: «а»
+/// (feminine), «о» (neuter), «ы» (plural), «» (masculine, also for unknown nouns).
+fn agreement(what: &str) -> &'static str {
+    match what.split_whitespace().next().unwrap_or(what) {
+        "ИПРА" | "Запись" | "Организация" | "Выписка" | "Карточка" | "Страница" | "Программа" => {
+            "а"
+        }
+        "Правило" | "Задание" | "Мероприятие" | "Сообщение" | "Исполнение" => {
+            "о"
+        }
+        "Документы" | "Сведения" => "ы",
+        _ => "",
+    }
+}
+
+/// «Отчёт не найден», «Запись исполнения не найдена», «Правило не найдено».
+pub fn not_found_text(what: &str) -> String {
+    format!("{what} не найден{}", agreement(what))
+}
+
+/// «Отчёт не найден или недоступен вашей организации.»
+pub fn not_found_or_hidden_text(what: &str) -> String {
+    let ending = agreement(what);
+    let hidden = if ending.is_empty() {
+        "недоступен".to_string()
+    } else {
+        format!("недоступн{ending}")
+    };
+    format!("{what} не найден{ending} или {hidden} вашей организации.")
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -116,9 +147,58 @@ pub fn router(app: App, instance: Instance) -> Router {
         .merge(api::routes())
         .merge(exchange_api::routes())
         .merge(ui::routes())
+        .layer(axum::middleware::from_fn(russian_refusals))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::Extension(instance))
         .with_state(app)
+}
+
+/// The framework's own refusals — an unknown address, a number that is not one (`/ipras/abc`), a
+/// body that does not parse — come as English plain text: they are said in Russian, as JSON on the
+/// API and as a page elsewhere, with the detail kept for the developer.
+async fn russian_refusals(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"));
+    if !plain || !(status.is_client_error()) {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not-found", "Страница не найдена: проверьте адрес."),
+        StatusCode::BAD_REQUEST => (
+            "bad-request",
+            "Адрес или параметры запроса не распознаны (номер записи в адресе — целое число).",
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Этот адрес не принимает такой запрос."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Запрос слишком велик."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("bad-content-type", "Неверный тип содержимого запроса."),
+        StatusCode::UNPROCESSABLE_ENTITY => ("bad-request", "Содержимое запроса не распознано: проверьте поля."),
+        _ => return response,
+    };
+    let bytes = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let detail = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = if detail.is_empty() || status == StatusCode::NOT_FOUND {
+        message.to_string()
+    } else {
+        format!("{message} ({detail})")
+    };
+    if api {
+        ApiError::new(status, code, message).into_response()
+    } else {
+        ui::PageError {
+            status,
+            message,
+            user: None,
+        }
+        .into_response()
+    }
 }
 
 /// What every answer tells the browser: scripts, styles, images and fonts from this server only,

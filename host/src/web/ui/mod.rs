@@ -178,7 +178,7 @@ impl PageError {
     pub fn not_found(what: &str) -> PageError {
         PageError {
             status: StatusCode::NOT_FOUND,
-            message: format!("{what} не найдено или недоступно вашей организации."),
+            message: crate::web::not_found_or_hidden_text(what),
             user: None,
         }
     }

@@ -131,11 +131,7 @@ pub async fn card(
         p.patronymic.as_deref().map(esc).unwrap_or_default(),
         ru_opt_date(&p.birth_date),
         age.map(|a| format!("{a} (полных лет)")).unwrap_or_else(|| "—".into()),
-        match p.gender.as_deref() {
-            Some("1" | "male" | "М" | "m") => "мужской",
-            Some("2" | "female" | "Ж" | "f") => "женский",
-            _ => "—",
-        },
+        gender_label(p.gender.as_deref()),
         p.territory_code
             .as_deref()
             .map(|t| esc(&territory_name(&app, t)))
@@ -206,12 +202,11 @@ pub async fn card(
                 None => measure_status(&m.status).to_string(),
             };
             body.push_str(&format!(
-                r#"<tr{}><td>{}</td><td>{}</td><td class="hide-narrow">{} — {}</td><td class="hide-narrow">{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>"#,
+                r#"<tr{}><td>{}</td><td>{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td><td>{}</td><td>{}{}</td><td>{}</td></tr>"#,
                 if overdue { r#" class="reg-overdue""# } else { "" },
                 esc(&m.category_name),
                 esc(&m.name),
-                ru_opt_date(&m.date_from),
-                ru_opt_date(&m.date_to),
+                period(&m.date_from, &m.date_to),
                 match (&m.executor_name, &m.executor_ogrn) {
                     (Some(n), Some(o)) => format!("{} (ОГРН {})", esc(n), esc(o)),
                     (Some(n), None) => esc(n),
@@ -344,6 +339,26 @@ pub async fn card(
     Ok(page(Some(&user), &format!("ИПРА № {}", card.number), &body))
 }
 
+/// A measure's period: «с 01.02.2026 по 30.06.2026», an open end said as such, «не указан» when
+/// the extract gives none.
+fn period(from: &Option<String>, to: &Option<String>) -> String {
+    match (from.as_deref(), to.as_deref()) {
+        (Some(f), Some(t)) => format!("{} — {}", esc(&ru_date(f)), esc(&ru_date(t))),
+        (Some(f), None) => format!("с {}", esc(&ru_date(f))),
+        (None, Some(t)) => format!("по {}", esc(&ru_date(t))),
+        (None, None) => r#"<span class="muted">не указан</span>"#.to_string(),
+    }
+}
+
+/// «Пол» as the extract gives it: `M`/`F` in FRI extracts, `1`/`2` in older forms, words elsewhere.
+fn gender_label(gender: Option<&str>) -> &'static str {
+    match gender.map(|g| g.trim().to_lowercase()).as_deref() {
+        Some("1" | "m" | "male" | "м" | "муж" | "мужской") => "мужской",
+        Some("2" | "f" | "female" | "ж" | "жен" | "женский") => "женский",
+        _ => "—",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +369,20 @@ mod tests {
         assert_eq!(age_at("2010-05-20", "2024-05-20"), Some(14));
         assert_eq!(age_at("1980-01-01", "2024-12-31"), Some(44));
         assert_eq!(age_at("нет", "2024-12-31"), None);
+    }
+}
+
+#[cfg(test)]
+mod gender_tests {
+    use super::gender_label;
+
+    #[test]
+    fn every_spelling_of_the_gender_is_shown() {
+        assert_eq!(gender_label(Some("F")), "женский");
+        assert_eq!(gender_label(Some("M")), "мужской");
+        assert_eq!(gender_label(Some("Ж")), "женский");
+        assert_eq!(gender_label(Some("2")), "женский");
+        assert_eq!(gender_label(None), "—");
+        assert_eq!(gender_label(Some("?")), "—");
     }
 }
