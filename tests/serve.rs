@@ -184,4 +184,16 @@ fn refusals_and_the_card_read_as_russian() {
     let card = get(&format!("/ipras/{ipra}")).body;
     assert!(card.contains("<dt>Пол</dt><dd>женский</dd>"), "the extract says F");
     assert!(!card.contains("— — —"), "a period without dates is said as such");
+
+    // An IPRA number is found by its beginning, in any case; a SNILS typed wrong is said to be wrong.
+    let number = env.text("SELECT number FROM ipras");
+    let start: String = number.chars().take(5).collect::<String>().to_lowercase();
+    for path in [
+        format!("/api/v1/ipras?q={}", common::urlencode(&start)),
+        format!("/api/v1/ipras?number={}", common::urlencode(&start)),
+    ] {
+        assert_eq!(get(&path).json()["total"], 1, "{path}");
+    }
+    let page = get("/?q=120-334-215+88").body;
+    assert!(page.contains("контрольное число должно быть"), "{page}");
 }

@@ -707,3 +707,13 @@ pub fn login(addr: &str, login: &str, password: &str) -> (String, String) {
     let csrf = response.json()["csrf_token"].as_str().expect("csrf").to_string();
     (cookie, csrf)
 }
+
+/// Percent-encodes a query value.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

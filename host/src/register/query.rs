@@ -418,11 +418,14 @@ fn conditions(
                 Lead::Either,
             );
         } else {
+            // The beginning of an IPRA number, whatever the case it is typed in (numbers carry
+            // capital letters: «ИПРА-504-…», «МРН-20882/21»).
+            let v = v.to_uppercase();
             push(
                 format!(
                     "i.number >= {} AND i.number < {}",
-                    b.add(v.to_string()),
-                    b.add(prefix_end(v))
+                    b.add(v.clone()),
+                    b.add(prefix_end(&v))
                 ),
                 Lead::Range("ipras_sort_number"),
             );
@@ -434,9 +437,15 @@ fn conditions(
         _ => {}
     }
     if let Some(v) = non_empty(&filter.number) {
+        // The number or its beginning, in any case.
+        let v = v.trim().to_uppercase();
         push(
-            format!("i.number = {}", b.add(v.to_string())),
-            Lead::Identifier("ipras_sort_number"),
+            format!(
+                "i.number >= {} AND i.number < {}",
+                b.add(v.clone()),
+                b.add(prefix_end(&v))
+            ),
+            Lead::Range("ipras_sort_number"),
         );
     }
     if let Some(v) = non_empty(&filter.protocol_number) {

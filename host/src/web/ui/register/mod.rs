@@ -48,6 +48,23 @@ pub fn ru_opt_date(text: &Option<String>) -> String {
     text.as_deref().map(|t| esc(&ru_date(t))).unwrap_or_else(|| "—".into())
 }
 
+/// Why a searched SNILS cannot be anyone's, when it cannot: eleven digits (with the usual dashes
+/// and spaces) whose control number does not match — so that «Найдено: 0» is not left to explain
+/// a typing error.
+fn snils_mistake(text: &str) -> Option<String> {
+    let text = text.trim();
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 11 || !text.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+        return None;
+    }
+    match ipra_plugin_sdk::snils::validate(&digits) {
+        Err(ipra_plugin_sdk::snils::SnilsError::Checksum { expected, found }) => Some(format!(
+            "СНИЛС «{text}» неверен: контрольное число должно быть {expected}, а не {found}. Проверьте цифры."
+        )),
+        _ => None,
+    }
+}
+
 /// «Тип выписки»: adult or child extract, with the document version.
 pub fn kind_label(is_child: bool, version: &str) -> String {
     let kind = if is_child {
@@ -194,6 +211,18 @@ pub async fn register(
         exact = found.total_exact,
         total = group_digits(found.total.max(0) as u64),
     ));
+    if found.total == 0 {
+        if let Some(why) = [filter.q.as_deref(), filter.snils.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(snils_mistake)
+        {
+            body.push_str(&format!(
+                r#"<p class="alert" role="alert" id="reg-snils-mistake">{}</p>"#,
+                esc(&why)
+            ));
+        }
+    }
 
     // The table: sortable headers are links toggling the direction.
     let current_sort = filter.sort.clone().filter(|s| !s.is_empty());
