@@ -197,3 +197,92 @@ fn refusals_and_the_card_read_as_russian() {
     let page = get("/?q=120-334-215+88").body;
     assert!(page.contains("контрольное число должно быть"), "{page}");
 }
+
+/// The first README command gives a demo whose whole cycle runs: `serve --demo` configures a
+/// demonstration GOST key, so a report assembled in the demo is signed.
+#[test]
+fn the_demo_signs_its_reports() {
+    use std::io::BufRead;
+    let env = Env::new(Backend::Sqlite);
+    let mut child = env
+        .ipra()
+        .args([
+            "serve",
+            "--demo",
+            "--demo-count",
+            "4",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-scheduler",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut said = String::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.contains("http://") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(said.contains("Подписание в демо"), "{said}");
+    assert!(env.data_dir().join("signing.toml").exists());
+
+    let ipra = env.scalar("SELECT MIN(ipra_id) FROM measures WHERE status = 'open' AND assigned_ogrn IS NOT NULL");
+    let m = env
+        .ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["assigned_ogrn"].is_string() && m["status"] == "open")
+        .unwrap()
+        .clone();
+    let org = m["assigned_ogrn"].as_str().unwrap().to_string();
+    let date = env.ok(&["show", &ipra.to_string(), "--json"])["decision_date"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(&[
+        "executions",
+        "add",
+        "--ipra",
+        &ipra.to_string(),
+        "--measure",
+        &m["id"].to_string(),
+        "--section",
+        m["section"].as_str().unwrap(),
+        "--org",
+        &org,
+        "--executor",
+        &org,
+        "--name",
+        m["name"].as_str().unwrap(),
+        "--result",
+        "executed",
+        "--date",
+        &date,
+        "--ready",
+        "--json",
+    ]);
+    let report = env.ok(&[
+        "reports",
+        "assemble",
+        "--ipra",
+        &ipra.to_string(),
+        "--reporter",
+        "1021602830370",
+        "--json",
+    ]);
+    let id = report["result"].as_i64().unwrap_or_else(|| panic!("{report}"));
+    let signed = env.ok(&["sign", "report", &id.to_string(), "--json"]);
+    assert!(
+        signed["subject"].as_str().unwrap().contains("Демонстрационная подпись"),
+        "{signed}"
+    );
+}

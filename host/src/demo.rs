@@ -141,6 +141,91 @@ pub async fn create_users(app: &App, seed: u64) -> Result<()> {
     Ok(())
 }
 
+/// Signing for the demo: a demonstration GOST R 34.10-2012 key and self-signed certificate made by
+/// OpenSSL's GOST engine in `DATA_DIR/demo-signing/`, configured in `signing.toml` for the regional
+/// body and every demo executor, so that «Подписать» works from the first command. An installation
+/// that already has a `signing.toml` keeps it; without the engine the demo says what is missing.
+pub fn set_up_signing(data_dir: &Path, seed: u64) -> Result<()> {
+    let config = data_dir.join("signing.toml");
+    if config.exists() {
+        return Ok(());
+    }
+    let dir = data_dir.join("demo-signing");
+    std::fs::create_dir_all(&dir)?;
+    // signing.toml names the files by absolute paths: the server may be started from elsewhere.
+    let dir = dir.canonicalize()?;
+    let (key, cert) = (dir.join("demo.key.pem"), dir.join("demo.cert.pem"));
+    let openssl = |args: &[&std::ffi::OsStr]| -> Result<()> {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .map_err(|e| anyhow::anyhow!("openssl не запущен: {e}"))?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "{}",
+                String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default()
+            );
+        }
+        Ok(())
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    let made = openssl(&[
+        &os("genpkey"),
+        &os("-engine"),
+        &os("gost"),
+        &os("-algorithm"),
+        &os("gost2012_256"),
+        &os("-pkeyopt"),
+        &os("paramset:A"),
+        &os("-out"),
+        key.as_os_str(),
+    ])
+    .and_then(|()| {
+        openssl(&[
+            &os("req"),
+            &os("-new"),
+            &os("-x509"),
+            &os("-engine"),
+            &os("gost"),
+            &os("-md_gost12_256"),
+            &os("-key"),
+            key.as_os_str(),
+            &os("-out"),
+            cert.as_os_str(),
+            &os("-days"),
+            &os("3650"),
+            &os("-subj"),
+            &os("/CN=Демонстрационная подпись/O=ИПРА (демо)"),
+            &os("-utf8"),
+        ])
+    });
+    if let Err(e) = made {
+        println!(
+            "Подписание отчётов в демо не настроено: нужен OpenSSL с движком ГОСТ (Debian: libengine-gost-openssl) — {e}. \
+             Без него «Подписать» скажет, чего не хватает."
+        );
+        return Ok(());
+    }
+    let mut ogrns = vec![DEMO_REGION_OGRN.to_string()];
+    ogrns.extend(ipra_demo::organisations(seed).into_iter().map(|o| o.ogrn));
+    let mut text = String::from(
+        "# Demonstration signing: one GOST key for every organisation of the demo region (not for real reports).\n",
+    );
+    for ogrn in ogrns {
+        text.push_str(&format!(
+            "[organisations.\"{ogrn}\"]\nprovider = \"gost\"\nkey = \"{}\"\ncertificate = \"{}\"\n",
+            key.display(),
+            cert.display()
+        ));
+    }
+    std::fs::write(&config, text)?;
+    println!(
+        "Подписание в демо: демонстрационный ключ ГОСТ Р 34.10-2012 в {}",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Loads demo data only into an empty register, so that `serve --demo` can be run again safely.
 pub async fn load_if_empty(app: &App, count: usize) -> Result<()> {
     let counts = crate::register::query::counts(&app.db).await?;
@@ -149,9 +234,11 @@ pub async fn load_if_empty(app: &App, count: usize) -> Result<()> {
             "В реестре уже {} ИПРА: демонстрационные данные не загружаются повторно.",
             counts.ipras
         );
+        set_up_signing(&app.data_dir, 1)?;
         return create_users(app, 1).await;
     }
     let report = load(app, count, 1).await?;
+    set_up_signing(&app.data_dir, 1)?;
     create_users(app, 1).await?;
     println!(
         "Загружены демонстрационные данные: {} ИПРА, заменено более новыми: {}, отклонено: {}.",
