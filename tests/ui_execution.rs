@@ -187,6 +187,16 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
         browser.click(&format!("table.ex-pending a[href=\"/ipras/{}/execution\"]", s.ipra));
         browser.find("form.ex-form");
         assert!(browser.text("h1").starts_with("Исполнение ИПРА №"));
+        // Enter in any field saves the draft (the form's default button), not a row's «Найти»; the
+        // buttons stay in view while the long form scrolls.
+        assert_eq!(
+            browser.script("return document.querySelector('form.ex-form button[type=submit]').value"),
+            "save"
+        );
+        assert_eq!(
+            browser.script("return getComputedStyle(document.querySelector('.ex-actions')).position"),
+            "sticky"
+        );
         for section in [
             "Охрана здоровья",
             "Содействие занятости населения",
@@ -252,7 +262,7 @@ fn executor_fills_the_form_coordinator_signs_the_printed_report() {
 
         // Fixed: a reason chosen; saved as a draft, then marked ready.
         browser.click(&format!("#r{i}-reason-0"));
-        browser.click("button[value=save]");
+        browser.click(".ex-actions button[value=save]");
         wait_for(
             &browser,
             "draft saved",

@@ -189,6 +189,16 @@ impl Browser {
         while self.script("return document.readyState") != "complete" && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
+        // A person brings what they click to the middle of the screen: nothing sticky (the
+        // execution form's button bar) covers it there.
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "var e = arguments[0]; if (e && e.scrollIntoView) e.scrollIntoView({block: 'center', inline: 'nearest'}); return 1",
+                "args": [{ "element-6066-11e4-a52e-4f735466cecc": id, "ELEMENT": id }],
+            })),
+        );
         self.call("POST", &format!("/element/{id}/click"), None);
     }
 

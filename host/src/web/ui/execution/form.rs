@@ -518,7 +518,9 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
     // The read-only view is no form at all: nothing on it can be sent.
     if writable {
         body.push_str(&format!(
-            r#"<form method="post" action="/ipras/{}/execution" class="ex-form" novalidate>{}<fieldset class="ex-all"><legend class="visually-hidden">Мероприятия</legend>"#,
+            // The first submit button is what Enter in any field does: save the draft (not the
+            // first «Найти» of the form, which Enter used to run).
+            r#"<form method="post" action="/ipras/{}/execution" class="ex-form" novalidate>{}<button type="submit" name="action" value="save" class="visually-hidden" id="ex-enter-saves" tabindex="-1" aria-hidden="true">Сохранить как черновик</button><fieldset class="ex-all"><legend class="visually-hidden">Мероприятия</legend>"#,
             card.id,
             csrf_field(user),
         ));
@@ -549,7 +551,7 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
     body.push_str("</fieldset>");
     if writable {
         body.push_str(
-            r#"<div class="actions"><button type="submit" name="action" value="save">Сохранить как черновик</button> <button type="submit" name="action" value="ready">Готово к подписанию</button> <button type="submit" name="action" value="reset" data-confirm="Удалить все черновики этой ИПРА и начать заново?">Удалить черновик и начать заново</button></div>"#,
+            r#"<div class="actions ex-actions"><button type="submit" name="action" value="save">Сохранить как черновик</button> <button type="submit" name="action" value="ready">Готово к подписанию</button> <button type="submit" name="action" value="reset" data-confirm="Удалить все черновики этой ИПРА и начать заново?">Удалить черновик и начать заново</button></div>"#,
         );
     }
     body.push_str(if writable { "</form>" } else { "</div>" });
