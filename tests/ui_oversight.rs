@@ -313,6 +313,12 @@ fn coordinator_reads_statistics_and_controls_deadlines_in_a_browser() {
         browser.goto(&format!("http://{addr}/dashboard"));
         browser.find("#card-overdue");
         assert_eq!(browser.text("#card-overdue .value"), overdue_n.to_string());
+        // What a coordinator acts on comes first: the overdue list and the queue before the workload.
+        let order = browser.script(
+            "var ids = ['overdue', 'queue', 'workload'].map(function (id) { return document.getElementById(id); }); \
+             return ids[0].compareDocumentPosition(ids[1]) === 4 && ids[1].compareDocumentPosition(ids[2]) === 4",
+        );
+        assert_eq!(order, true, "overdue, queue, then workload");
         let overdue_rows = browser
             .script("return document.querySelectorAll('#overdue-table tbody tr[data-measure]').length")
             .as_i64()

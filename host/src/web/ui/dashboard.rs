@@ -630,7 +630,21 @@ async fn render(
         r#"<section class="cards" aria-label="Сводка">{}</section>"#,
         cards_html(&data.cards)
     ));
-    body.push_str("<h2>Нагрузка</h2>");
+    // What a coordinator acts on comes first — the overdue measures, the queue without an
+    // executor — and the workload tables after them; a contents line leads to each.
+    body.push_str(
+        r##"<nav class="actions dash-contents" aria-label="Разделы страницы"><a href="#overdue">Просроченные мероприятия</a> <a href="#queue">Очередь без исполнителя</a> <a href="#workload">Нагрузка</a></nav>"##,
+    );
+    body.push_str(&overdue_html(&overdue, &list, &names, org_problem.as_deref()));
+    body.push_str(&queue_html(
+        user,
+        &queue,
+        &queue_query,
+        &names,
+        &organisations,
+        problem.as_ref(),
+    ));
+    body.push_str(r#"<h2 id="workload">Нагрузка</h2>"#);
     // A region has a couple of thousand organisations: the table shows those most behind, a page
     // at a time, and the whole of it is a download.
     let organisations_by_lag = by_lag(data.by_organisation);
@@ -669,15 +683,6 @@ async fn render(
         &data.by_territory,
         |r| esc(&names.territory(r.key.as_deref())),
         "territory",
-    ));
-    body.push_str(&overdue_html(&overdue, &list, &names, org_problem.as_deref()));
-    body.push_str(&queue_html(
-        user,
-        &queue,
-        &queue_query,
-        &names,
-        &organisations,
-        problem.as_ref(),
     ));
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
