@@ -32,3 +32,5 @@ else
 fi
 # nextest does not run documentation examples; the plugin SDK's examples are tests too.
 cargo test --workspace --doc
+# A short fuzzing run of every document reader on mutations of the public samples (README, «Fuzzing»).
+cargo run -q -p ipra-fuzz --profile fuzz -- --target all --seconds 40

@@ -115,6 +115,9 @@ impl XmlError {
 /// let utf16: Vec<u8> = [0xFF, 0xFE].into_iter().chain("<a>Я</a>".encode_utf16().flat_map(u16::to_le_bytes)).collect();
 /// assert_eq!(decode_document(&utf16).unwrap(), "<a>Я</a>");
 /// assert_eq!(decode_document(b"<?xml version='1.0' encoding='KOI8-R'?><a/>").unwrap_err().code(), "xml-encoding");
+/// // UTF-8 letters labelled windows-1251 are refused, not turned into mojibake.
+/// let mislabelled = "<?xml version=\"1.0\" encoding=\"windows-1251\"?><a>Пример</a>";
+/// assert_eq!(decode_document(mislabelled.as_bytes()).unwrap_err().code(), "xml-encoding");
 /// ```
 pub fn decode_document(bytes: &[u8]) -> Result<Cow<'_, str>, XmlError> {
     decode(bytes, utf8)
@@ -184,6 +187,14 @@ fn decode<'a>(
         Some(name) => match name.to_ascii_lowercase().as_str() {
             "utf-8" | "utf8" | "us-ascii" | "ascii" => utf8(bytes),
             "windows-1251" | "cp1251" | "cp-1251" | "x-cp1251" | "win-1251" | "windows1251" | "1251" => {
+                // Russian text in windows-1251 is practically never valid UTF-8 as well: bytes that
+                // are UTF-8 with letters beyond ASCII were mislabelled, and read as windows-1251 they
+                // would turn every name into mojibake.
+                if !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok() {
+                    return Err(XmlError::Encoding(format!(
+                        "в объявлении XML указана кодировка «{name}», но документ записан в UTF-8: кодировка указана неверно"
+                    )));
+                }
                 decode_windows_1251(bytes).map(Cow::Owned)
             }
             _ => Err(XmlError::Encoding(format!(

@@ -9,6 +9,9 @@ mod export;
 mod extract;
 mod import;
 
+#[cfg(test)]
+mod hostile_tests;
+
 pub use export::export_report;
 
 pub use extract::normalize_code;
@@ -71,4 +74,7 @@ impl Guest for Plugin {
     }
 }
 
+// Exported only in the component: natively (the host's benchmark, the fuzzer) several plugins
+// link into one binary, and their exports would clash.
+#[cfg(target_arch = "wasm32")]
 ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);

@@ -182,6 +182,9 @@ impl Guest for Plugin {
     }
 }
 
+// Exported only in the component: natively (the host's benchmark, the fuzzer) several plugins
+// link into one binary, and their exports would clash.
+#[cfg(target_arch = "wasm32")]
 ipra_plugin_sdk::bindings::export_plugin!(Plugin with_types_in ipra_plugin_sdk::bindings);
 
 #[cfg(test)]
