@@ -173,12 +173,26 @@ fn start_element(
 /// use ipra_plugin_sdk::xml::tree::parse;
 /// assert_eq!(parse(b"\xEF\xBB\xBF<a/>").unwrap().name, "a");
 /// assert_eq!(parse(b"<a>&e;</a>").unwrap_err().code, "xml-entity");
+/// assert_eq!(parse("<?xml version=\"1.0\" encoding=\"windows-1251\"?><a>Я</a>".as_bytes()).unwrap_err().code, "xml-encoding");
 /// let broken = parse(b"<a>\n  <b></c>\n</a>").unwrap_err();
 /// assert_eq!(broken.code, "xml-malformed");
 /// assert!(broken.message.contains("строка 2"), "{}", broken.message);
 /// ```
 pub fn parse(bytes: &[u8]) -> Result<Element, PluginError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // The tree is read from UTF-8 only: a declaration naming another encoding contradicts the
+    // bytes or asks for a decoding this reader does not do — either way the text is not trusted.
+    if let Some(name) = super::declared_encoding(bytes) {
+        if !matches!(
+            name.to_ascii_lowercase().as_str(),
+            "utf-8" | "utf8" | "us-ascii" | "ascii"
+        ) {
+            return Err(error(
+                "xml-encoding",
+                format!("в объявлении XML указана кодировка «{name}»: документ должен быть в UTF-8 и объявлен так"),
+            ));
+        }
+    }
     let text = std::str::from_utf8(bytes).map_err(|e| {
         error(
             "xml-encoding",

@@ -29,6 +29,9 @@ fn from_file_name(name: &str) -> (String, Option<String>) {
 struct Collector {
     entries: Vec<ReferenceEntry>,
     warnings: Vec<PluginError>,
+    /// Codes taken so far: a repeated code is found at once, not by a pass over every entry
+    /// (a list of a hundred thousand entries would take minutes).
+    seen: std::collections::HashSet<String>,
 }
 
 impl Collector {
@@ -59,7 +62,7 @@ impl Collector {
             ));
             return;
         };
-        if self.entries.iter().any(|e| e.code == code) {
+        if !self.seen.insert(code.to_string()) {
             self.warnings.push(warning(
                 "duplicate-code",
                 locator.clone(),
@@ -78,6 +81,19 @@ impl Collector {
 }
 
 fn from_xml(root: &Element, document: &Document) -> Result<(ReferenceList, Vec<PluginError>), PluginError> {
+    if let Some(namespace) = root.namespace.as_deref() {
+        // The list format is the connector's own and has no namespace: a document in another
+        // namespace is another format that happens to use the same name.
+        return Err(PluginError {
+            code: "unsupported-document".into(),
+            message: format!(
+                "Документ «{}»: справочник ЕГИССО (referenceList) не имеет пространства имён, а у документа — «{namespace}»",
+                document.name
+            ),
+            record: Some(format!("Документ «{}»", document.name)),
+            field: Some("xmlns".into()),
+        });
+    }
     if root.name != "referenceList" {
         return Err(PluginError {
             code: "unsupported-document".into(),
@@ -93,6 +109,7 @@ fn from_xml(root: &Element, document: &Document) -> Result<(ReferenceList, Vec<P
     let mut collector = Collector {
         entries: Vec::new(),
         warnings: Vec::new(),
+        seen: Default::default(),
     };
     for (i, entry) in root.children_named("entry").enumerate() {
         let extra = entry
@@ -201,6 +218,7 @@ fn from_csv(text: &str, document: &Document) -> Result<(ReferenceList, Vec<Plugi
     let mut collector = Collector {
         entries: Vec::new(),
         warnings: Vec::new(),
+        seen: Default::default(),
     };
     for (index, line) in lines {
         let fields = csv_fields(line, delimiter);

@@ -522,6 +522,46 @@ fn refuses_what_is_not_a_reference_list() {
     );
 }
 
+/// Hostile reference lists: a foreign namespace, a wrong encoding label, deep nesting, a huge list
+/// of repeated codes — each refused with a reason or read whole, never a panic.
+#[test]
+fn hostile_reference_lists_are_refused_or_read_whole() {
+    let foreign = reference(
+        "x.xml",
+        "application/xml",
+        r#"<referenceList xmlns="urn:other" id="egisso-lmsz"><entry code="1" name="Выплата"/></referenceList>"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (foreign.code.as_str(), foreign.field.as_deref()),
+        ("unsupported-document", Some("xmlns"))
+    );
+    assert!(foreign.message.contains("urn:other"), "{}", foreign.message);
+    let mislabelled = r#"<?xml version="1.0" encoding="windows-1251"?><referenceList><entry code="1" name="Выплата"/></referenceList>"#;
+    assert_eq!(
+        reference("x.xml", "application/xml", mislabelled).unwrap_err().code,
+        "xml-encoding"
+    );
+    let deep = format!(
+        "<referenceList>{}{}</referenceList>",
+        "<a>".repeat(100_000),
+        "</a>".repeat(100_000)
+    );
+    assert!(
+        reference("x.xml", "application/xml", &deep).is_err(),
+        "nesting is bounded"
+    );
+    // A hundred thousand entries, every code twice: read whole, each repeat a warning.
+    let mut big = String::from("<referenceList id=\"egisso-big\">");
+    for i in 0..100_000 {
+        big.push_str(&format!(r#"<entry code="{}" name="Выплата {i}"/>"#, i % 50_000));
+    }
+    big.push_str("</referenceList>");
+    let out = reference("big.xml", "application/xml", &big).unwrap();
+    assert_eq!(list(&out).entries.len(), 50_000);
+    assert_eq!(out.warnings.len(), 50_000);
+}
+
 #[test]
 fn describes_a_connector() {
     let info = info();
