@@ -504,3 +504,37 @@ fn a_storage_failure_rejects_only_its_file() {
         assert!(quarantined >= 1, "the refused file is kept in quarantine");
     }
 }
+
+/// A file that is an FRI extract but holds no document — empty, or of elements the reader does not
+/// know — is rejected with the file named and quarantined, not counted as nothing new.
+#[test]
+fn an_extract_with_nothing_in_it_is_rejected() {
+    let env = Env::new(Backend::Sqlite);
+    let dir = env.dir.path().join("in");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("empty.xml"),
+        "<?xml version=\"1.0\"?><fri:ВыпискаФРИ xmlns:fri=\"http://fri.pfr.ru\"><fri:ВсеДокументы/></fri:ВыпискаФРИ>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("unknown.xml"),
+        "<?xml version=\"1.0\"?><fri:ВыпискаФРИ xmlns:fri=\"http://fri.pfr.ru\"><fri:Что><fri:То/></fri:Что></fri:ВыпискаФРИ>",
+    )
+    .unwrap();
+    let (code, report) = env.run_json(&["import", dir.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{report}");
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{report}");
+    for r in rejected {
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains("не содержит ни одного документа"),
+            "{r}"
+        );
+    }
+    let quarantined = std::fs::read_dir(env.data_dir().join("quarantine")).unwrap().count();
+    assert!(quarantined >= 2, "both quarantined");
+}

@@ -102,6 +102,10 @@ impl XmlError {
     }
 }
 
+/// Deeper nesting than any real exchange document (FRI extracts nest about a dozen levels): the
+/// streaming reader refuses it, as the tree reader does.
+pub const MAX_DEPTH: usize = 128;
+
 /// Decodes the bytes of an XML document to text. UTF-8 (with or without BOM) is borrowed, validated only;
 /// UTF-16 with a BOM and windows-1251 (named in the XML declaration as `windows-1251`, `cp1251` and the like)
 /// are converted. Any other declared encoding is an error, as are bytes invalid in their encoding.
@@ -964,6 +968,12 @@ impl<'a> XmlReader<'a> {
             }
             Ok(Event::Empty(element))
         } else {
+            if self.open.len() >= MAX_DEPTH {
+                return Err(self.malformed(
+                    start,
+                    format!("вложенность элементов глубже {MAX_DEPTH}: так глубоко не вложен ни один документ обмена"),
+                ));
+            }
             self.open.push(name);
             Ok(Event::Open(element))
         }

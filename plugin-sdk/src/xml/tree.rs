@@ -20,8 +20,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{NamespaceResolver, ResolveResult};
 use quick_xml::{Reader, XmlVersion};
 
-/// Deeper nesting than any real exchange document; a bound keeps recursion in callers and in `Drop` safe.
-const MAX_DEPTH: usize = 128;
+// The nesting bound of both readers; in the tree it also keeps recursion in callers and in `Drop` safe.
+use super::MAX_DEPTH;
 
 /// One element: namespace URI, local name, attributes by local name (namespace declarations dropped), children
 /// and the concatenated text directly inside it.

@@ -110,6 +110,19 @@ fn hostile_extracts_are_refused_with_a_russian_reason() {
         ),
         ("UTF-16 byte order mark", [&[0xFF, 0xFE][..], s.as_bytes()].concat()),
         ("not XML at all", vec![0u8; 4096]),
+        (
+            "an extract with no document",
+            b"<?xml version=\"1.0\"?><fri:\xd0\x92\xd1\x8b\xd0\xbf\xd0\xb8\xd1\x81\xd0\xba\xd0\xb0\xd0\xa4\xd0\xa0\xd0\x98 xmlns:fri=\"http://fri.pfr.ru\"/>".to_vec(),
+        ),
+        ("deeply nested inside the extract", {
+            let at = s.find("<fri:ВсеДокументы>").unwrap() + "<fri:ВсеДокументы>".len();
+            format!("{}{}{}{}", &s[..at], "<fri:Документ>".repeat(100_000), "</fri:Документ>".repeat(100_000), &s[at..]).into_bytes()
+        }),
+        ("an extract of unknown elements only", {
+            let start = s.find("<fri:ВсеДокументы>").unwrap();
+            let end = s.rfind("</fri:ВсеДокументы>").unwrap() + "</fri:ВсеДокументы>".len();
+            format!("{}<fri:Что><fri:То><fri:Ещё/></fri:То></fri:Что>{}", &s[..start], &s[end..]).into_bytes()
+        }),
     ];
     for (what, bytes) in cases {
         let result = import(bytes);

@@ -182,6 +182,7 @@ impl Import {
                     format!("{}документ не содержит корневого элемента", where_in(entry)),
                 ),
             })?;
+        let before = self.records.len();
         while let Some(raw) = reader.next_document().map_err(xml_error)? {
             let kind = value(&raw.version).or(value(&raw.type_code)).unwrap_or("тип не указан");
             let locator = format!(
@@ -191,6 +192,19 @@ impl Import {
             );
             let outcome = self.interpret(&raw, &header, &locator);
             self.records.push(RecordOutcome { locator, outcome });
+        }
+        if self.records.len() == before {
+            // An extract that holds no document at all (nothing under ВсеДокументы, or only elements
+            // this reader does not know) is said so, never counted as a file with nothing new.
+            let mut error = PluginError::new(
+                "empty-extract",
+                format!(
+                    "{}выписка ФРИ не содержит ни одного документа (нет элементов fri:Документ в fri:ВсеДокументы): загружать нечего",
+                    where_in(entry)
+                ),
+            );
+            error.field = Some("ВсеДокументы".into());
+            return Err(error);
         }
         Ok(())
     }

@@ -481,13 +481,23 @@ fn older_model_files() {
     assert!(ipra.is_child);
 }
 
+/// An extract that holds no document is reported (and rejected by the host), never counted as a
+/// file with nothing new in it.
 #[test]
-fn an_extract_without_documents_gives_no_records() {
+fn an_extract_without_documents_is_said_to_hold_none() {
     let text = sample_text("new.extract.xml");
     let start = text.find("<fri:ВсеФайлы>").unwrap();
     let end = text.find("</fri:ВсеФайлы>").unwrap() + "</fri:ВсеФайлы>".len();
-    let output = import_text(&format!("{}<fri:ВсеДокументы/>{}", &text[..start], &text[end..])).unwrap();
-    assert!(output.records.is_empty() && output.warnings.is_empty());
+    let error = import_text(&format!("{}<fri:ВсеДокументы/>{}", &text[..start], &text[end..])).unwrap_err();
+    assert_eq!(
+        (error.code.as_str(), error.field.as_deref()),
+        ("empty-extract", Some("ВсеДокументы"))
+    );
+    assert!(
+        error.message.contains("не содержит ни одного документа"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
