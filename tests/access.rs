@@ -4,40 +4,20 @@
 
 mod common;
 
-use common::{fri_samples, http, login, ogrn, Backend, Env};
+use common::{fri_samples, http, login, Backend, Env};
 
 const PASSWORD: &str = "long enough password";
 
 #[test]
 fn each_role_sees_only_what_it_should() {
     let env = Env::new(Backend::Sqlite);
-    let orgs = env.directory();
-    let stranger = ogrn(102_770_013_277);
-    env.run_ok(&[
-        "orgs",
-        "add",
-        "--ogrn",
-        &stranger,
-        "--name",
-        "Другая больница",
-        "--department",
-        "health",
-    ]);
+    let (orgs, stranger) = env.five_roles(PASSWORD);
     env.ok(&[
         "import",
         fri_samples().join("extract_4.xml").to_str().unwrap(),
         "--json",
     ]);
     let ipra = env.scalar("SELECT MAX(id) FROM ipras");
-    for (login, role, ogrn) in [
-        ("admin", "administrator", None),
-        ("coord", "coordinator", None),
-        ("audit", "auditor", None),
-        ("health", "executor", Some(orgs["health"].as_str())),
-        ("other", "executor", Some(stranger.as_str())),
-    ] {
-        env.add_user(login, role, ogrn, PASSWORD);
-    }
     let server = env.serve(&[]);
     let addr = server.addr.as_str();
 
@@ -197,28 +177,8 @@ fn each_role_sees_only_what_it_should() {
 #[test]
 fn every_download_answers_each_role_as_it_may() {
     let env = Env::new(Backend::Sqlite);
-    let orgs = env.directory();
-    let stranger = ogrn(102_770_013_277);
-    env.run_ok(&[
-        "orgs",
-        "add",
-        "--ogrn",
-        &stranger,
-        "--name",
-        "Другая больница",
-        "--department",
-        "health",
-    ]);
+    let (orgs, _) = env.five_roles(PASSWORD);
     let (ipra, report) = env.reported_ipra("extract_4.xml", &orgs);
-    for (login, role, ogrn) in [
-        ("admin", "administrator", None),
-        ("coord", "coordinator", None),
-        ("audit", "auditor", None),
-        ("health", "executor", Some(orgs["health"].as_str())),
-        ("other", "executor", Some(stranger.as_str())),
-    ] {
-        env.add_user(login, role, ogrn, PASSWORD);
-    }
     let server = env.serve(&[]);
     let addr = server.addr.as_str();
     let roles = ["admin", "coord", "audit", "health", "other"];

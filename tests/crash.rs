@@ -299,12 +299,7 @@ fn a_zags_record_survives_a_kill_before_it_is_applied(backend: Backend) {
         common::fri_samples().join("extract_4.xml").to_str().unwrap(),
         "--json",
     ]);
-    let sample = std::fs::read_to_string(common::formats().join("zags/fatal-4.0.6/request.sample.xml")).unwrap();
-    let about_her = sample
-        .replace(">Тестов<", ">Погодина<")
-        .replace(">Иван<", ">Валентина<")
-        .replace(">Тестович<", ">Ивановна<")
-        .replace("1954-02-15", "1957-05-15");
+    let about_her = common::fatal_request_about_her();
     let inbox = env.data_dir().join("exchange/zags/inbox");
     std::fs::create_dir_all(&inbox).unwrap();
     std::fs::write(inbox.join("fatal-1.xml"), about_her).unwrap();

@@ -652,11 +652,7 @@ fn zags_deaths_close_measures_and_checks_are_requested() {
 
     // The push: the official 4.0.6 sample, about this person (no SNILS: matched by name and birth date).
     let sample = std::fs::read_to_string(common::formats().join("zags/fatal-4.0.6/request.sample.xml")).unwrap();
-    let about_her = sample
-        .replace(">Тестов<", ">Погодина<")
-        .replace(">Иван<", ">Валентина<")
-        .replace(">Тестович<", ">Ивановна<")
-        .replace("1954-02-15", "1957-05-15");
+    let about_her = common::fatal_request_about_her();
     let unknown = sample
         .replace("170219920000200319007", "170219920000200319999")
         .replace(">Тестов<", ">Неизвестный<");

@@ -504,28 +504,18 @@ fn every_department_executes_and_reports() {
                 .unwrap()
                 .clone();
             let org = m["assigned_ogrn"].as_str().unwrap().to_string();
-            env.ok(&[
-                "executions",
-                "add",
-                "--ipra",
-                &ipra.to_string(),
-                "--measure",
-                &measure.to_string(),
-                "--section",
-                section,
-                "--org",
+            env.add_execution(
+                ipra,
+                &m,
                 &org,
-                "--executor",
-                &org,
-                "--name",
-                m["name"].as_str().unwrap(),
-                "--result",
-                "executed",
-                "--date",
-                card["decision_date"].as_str().unwrap(),
-                "--ready",
-                "--json",
-            ]);
+                &[
+                    "--result",
+                    "executed",
+                    "--date",
+                    card["decision_date"].as_str().unwrap(),
+                    "--ready",
+                ],
+            );
             ipras.insert(ipra);
         }
         for ipra in &ipras {

@@ -109,34 +109,15 @@ fn the_statistics_index_follows_every_change_exactly() {
             };
             let card = env.ok(&["show", &ipra.to_string(), "--json"]);
             let date = card["decision_date"].as_str().unwrap_or("2026-01-15").to_string();
-            let (ipra_s, id_s) = (ipra.to_string(), m["id"].to_string());
+            let ipra_s = ipra.to_string();
             let org = m["assigned_ogrn"].as_str().unwrap().to_string();
-            let mut args = vec![
-                "executions",
-                "add",
-                "--ipra",
-                &ipra_s,
-                "--measure",
-                &id_s,
-                "--section",
-                m["section"].as_str().unwrap(),
-                "--org",
-                &org,
-                "--executor",
-                &org,
-                "--name",
-                m["name"].as_str().unwrap(),
-                "--result",
-                result,
-                "--ready",
-                "--json",
-            ];
+            let mut more = vec!["--result", result, "--ready"];
             if result == "executed" {
-                args.extend(["--date", &date]);
+                more.extend(["--date", &date]);
             } else {
-                args.extend(["--reason", "refused"]);
+                more.extend(["--reason", "refused"]);
             }
-            env.ok(&args);
+            env.add_execution(ipra, &m, &org, &more);
             env.ok(&["reports", "assemble", "--ipra", &ipra_s, "--reporter", region, "--json"]);
         }
         assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'executed'") > 0);
@@ -218,31 +199,11 @@ fn statistics_count_sections_and_the_latest_reasons() {
         let org = m["assigned_ogrn"].as_str().unwrap().to_string();
         let (ipra, id) = ("3".to_string(), m["id"].to_string());
         let record = |reason: &str, ready: bool| {
-            let mut args = vec![
-                "executions",
-                "add",
-                "--ipra",
-                &ipra,
-                "--measure",
-                &id,
-                "--section",
-                m["section"].as_str().unwrap(),
-                "--org",
-                &org,
-                "--executor",
-                &org,
-                "--name",
-                m["name"].as_str().unwrap(),
-                "--result",
-                "not-executed",
-                "--reason",
-                reason,
-                "--json",
-            ];
+            let mut more = vec!["--result", "not-executed", "--reason", reason];
             if ready {
-                args.push("--ready");
+                more.push("--ready");
             }
-            env.ok(&args);
+            env.add_execution(3, &m, &org, &more);
         };
         record("refused", false);
         record("unreachable", true);

@@ -248,28 +248,7 @@ fn the_demo_signs_its_reports() {
         .as_str()
         .unwrap()
         .to_string();
-    env.ok(&[
-        "executions",
-        "add",
-        "--ipra",
-        &ipra.to_string(),
-        "--measure",
-        &m["id"].to_string(),
-        "--section",
-        m["section"].as_str().unwrap(),
-        "--org",
-        &org,
-        "--executor",
-        &org,
-        "--name",
-        m["name"].as_str().unwrap(),
-        "--result",
-        "executed",
-        "--date",
-        &date,
-        "--ready",
-        "--json",
-    ]);
+    env.add_execution(ipra, &m, &org, &["--result", "executed", "--date", &date, "--ready"]);
     let report = env.ok(&[
         "reports",
         "assemble",

@@ -36,8 +36,8 @@ fn imported(zone: &str, now: &str) -> (Env, Vec<String>) {
         ],
     );
     assert_eq!(code, 0, "{report}");
-    let ipra = env.scalar("SELECT MAX(id) FROM ipras").to_string();
-    let measures = env.ok(&["measures", "list", "--ipra", &ipra, "--json"]);
+    let ipra = env.scalar("SELECT MAX(id) FROM ipras");
+    let measures = env.ok(&["measures", "list", "--ipra", &ipra.to_string(), "--json"]);
     let m = measures
         .as_array()
         .unwrap()
@@ -45,29 +45,19 @@ fn imported(zone: &str, now: &str) -> (Env, Vec<String>) {
         .find(|m| m["section"] == "health")
         .expect("a health measure")
         .clone();
-    let args = vec![
-        "executions".to_string(),
-        "add".into(),
-        "--ipra".into(),
-        ipra,
-        "--measure".into(),
-        m["id"].to_string(),
-        "--section".into(),
-        "health".into(),
-        "--org".into(),
-        orgs["health"].clone(),
-        "--executor".into(),
-        orgs["health"].clone(),
-        "--name".into(),
-        m["name"].as_str().unwrap().to_string(),
-        "--result".into(),
-        "executed".into(),
-        "--comment".into(),
-        "выполнено".into(),
-        "--ready".into(),
-        "--json".into(),
-        "--date".into(),
-    ];
+    let mut args = common::execution_args(ipra, &m, &orgs["health"]);
+    args.extend(
+        [
+            "--result",
+            "executed",
+            "--comment",
+            "выполнено",
+            "--ready",
+            "--json",
+            "--date",
+        ]
+        .map(String::from),
+    );
     (env, args)
 }
 

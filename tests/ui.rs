@@ -126,28 +126,8 @@ fn crawl(addr: &str, cookie: &str) -> Vec<String> {
 #[test]
 fn each_role_sees_only_what_it_should_on_every_page_and_route() {
     let env = Env::new(common::Backend::Sqlite);
-    let orgs = env.directory();
-    let stranger = common::ogrn(102_770_013_277);
-    env.run_ok(&[
-        "orgs",
-        "add",
-        "--ogrn",
-        &stranger,
-        "--name",
-        "Другая больница",
-        "--department",
-        "health",
-    ]);
+    let (orgs, _) = env.five_roles(PASSWORD);
     let (ipra, report) = env.reported_ipra("extract_4.xml", &orgs);
-    for (login, role, ogrn) in [
-        ("admin", "administrator", None),
-        ("coord", "coordinator", None),
-        ("audit", "auditor", None),
-        ("health", "executor", Some(orgs["health"].as_str())),
-        ("other", "executor", Some(stranger.as_str())),
-    ] {
-        env.add_user(login, role, ogrn, PASSWORD);
-    }
     let server = env.serve(&[]);
     let addr = server.addr.as_str();
     let cookie = |login: &str| common::login(addr, login, PASSWORD);

@@ -58,33 +58,14 @@ fn setup(backend: Backend) -> Setup {
         }
         let card = env.ok(&["show", &ipra.to_string(), "--json"]);
         let date = card["decision_date"].as_str().unwrap().to_string();
-        let (ipra_s, id_s) = (ipra.to_string(), m["id"].to_string());
-        let mut args = vec![
-            "executions",
-            "add",
-            "--ipra",
-            &ipra_s,
-            "--measure",
-            &id_s,
-            "--section",
-            m["section"].as_str().unwrap(),
-            "--org",
-            &org,
-            "--executor",
-            &org,
-            "--name",
-            m["name"].as_str().unwrap(),
-            "--result",
-            result,
-            "--ready",
-            "--json",
-        ];
+        let ipra_s = ipra.to_string();
+        let mut more = vec!["--result", result, "--ready"];
         if result == "executed" {
-            args.extend(["--date", &date]);
+            more.extend(["--date", &date]);
         } else {
-            args.extend(["--reason", "refused"]);
+            more.extend(["--reason", "refused"]);
         }
-        env.ok(&args);
+        env.add_execution(ipra, &m, &org, &more);
         env.ok(&["reports", "assemble", "--ipra", &ipra_s, "--reporter", REGION, "--json"]);
     }
     execute(

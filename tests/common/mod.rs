@@ -355,6 +355,17 @@ impl Postgres {
     }
 }
 
+/// The official `FATALRequest` 4.0.6 sample, rewritten to be about the person of the FRI sample
+/// `extract_4.xml` (no SNILS: matched by name and birth date).
+pub fn fatal_request_about_her() -> String {
+    std::fs::read_to_string(formats().join("zags/fatal-4.0.6/request.sample.xml"))
+        .expect("the ZAGS sample")
+        .replace(">Тестов<", ">Погодина<")
+        .replace(">Иван<", ">Валентина<")
+        .replace(">Тестович<", ">Ивановна<")
+        .replace("1954-02-15", "1957-05-15")
+}
+
 /// A valid 13-digit OGRN from a 12-digit base (check digit = base mod 11 mod 10).
 pub fn ogrn(base: u64) -> String {
     format!("{base:012}{}", (base % 11) % 10)
@@ -432,28 +443,12 @@ impl Env {
         let section = m["section"].as_str().unwrap();
         let card = self.ok(&["show", &ipra.to_string(), "--json"]);
         let date = card["decision_date"].as_str().unwrap().to_string();
-        self.ok(&[
-            "executions",
-            "add",
-            "--ipra",
-            &ipra.to_string(),
-            "--measure",
-            &m["id"].to_string(),
-            "--section",
-            section,
-            "--org",
+        self.add_execution(
+            ipra,
+            &m,
             &orgs[section],
-            "--executor",
-            &orgs[section],
-            "--name",
-            m["name"].as_str().unwrap(),
-            "--result",
-            "executed",
-            "--date",
-            &date,
-            "--ready",
-            "--json",
-        ]);
+            &["--result", "executed", "--date", &date, "--ready"],
+        );
         let assembled = self.ok(&[
             "reports",
             "assemble",
@@ -488,7 +483,68 @@ pub fn free_addr() -> String {
     format!("127.0.0.1:{port}")
 }
 
+/// The arguments of `ipra executions add` for measure `m` (as `measures list` gives it) of IPRA
+/// `ipra`, executed by organisation `org`; the result and what goes with it follow.
+pub fn execution_args(ipra: i64, m: &serde_json::Value, org: &str) -> Vec<String> {
+    [
+        "executions",
+        "add",
+        "--ipra",
+        &ipra.to_string(),
+        "--measure",
+        &m["id"].to_string(),
+        "--section",
+        m["section"].as_str().expect("section"),
+        "--org",
+        org,
+        "--executor",
+        org,
+        "--name",
+        m["name"].as_str().expect("name"),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
 impl Env {
+    /// `ipra executions add … MORE --json` for measure `m` of IPRA `ipra` by organisation `org`.
+    pub fn add_execution(&self, ipra: i64, m: &serde_json::Value, org: &str, more: &[&str]) -> serde_json::Value {
+        let mut args = execution_args(ipra, m, org);
+        args.extend(more.iter().map(|a| a.to_string()));
+        args.push("--json".into());
+        self.ok(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// The demo directory, another health organisation (the stranger), and a user of each role with
+    /// `password`: `admin`, `coord`, `audit`, `health` (an executor of the directory's health
+    /// organisation) and `other` (an executor of the stranger). Returns the directory and the
+    /// stranger's OGRN.
+    pub fn five_roles(&self, password: &str) -> (std::collections::BTreeMap<&'static str, String>, String) {
+        let orgs = self.directory();
+        let stranger = ogrn(102_770_013_277);
+        self.run_ok(&[
+            "orgs",
+            "add",
+            "--ogrn",
+            &stranger,
+            "--name",
+            "Другая больница",
+            "--department",
+            "health",
+        ]);
+        for (login, role, ogrn) in [
+            ("admin", "administrator", None),
+            ("coord", "coordinator", None),
+            ("audit", "auditor", None),
+            ("health", "executor", Some(orgs["health"].as_str())),
+            ("other", "executor", Some(stranger.as_str())),
+        ] {
+            self.add_user(login, role, ogrn, password);
+        }
+        (orgs, stranger)
+    }
+
     /// Of the default jobs only `job` runs by schedule, every second; none when `None`.
     pub fn only_job_every_second(&self, job: Option<&str>) {
         for name in DEFAULT_JOBS {

@@ -231,10 +231,17 @@ pub async fn users(app: &App, command: UsersCommand, actor: &str) -> Result<i32>
 
 /// The instance name of this process in job runs and claims.
 pub fn instance_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    format!("{host}:{}", std::process::id())
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+/// This machine's name, read once.
+pub fn host_name() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "host".into())
+    })
 }
 
 fn print_run(run: &scheduler::RunView, json: bool) -> Result<i32> {

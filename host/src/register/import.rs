@@ -524,8 +524,6 @@ pub async fn close_interrupted_runs(db: &Db) -> Result<u64> {
     let rows = sqlx::query("SELECT id, instance, heartbeat_at FROM import_runs WHERE status = 'running'")
         .fetch_all(&db.pool)
         .await?;
-    let here = crate::cli::exchange::instance_name();
-    let this_host = here.rsplit_once(':').map(|(h, _)| h).unwrap_or(&here);
     let silent = (crate::clock::now() - time::Duration::seconds(HEARTBEAT_LOST_SECONDS))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -534,11 +532,9 @@ pub async fn close_interrupted_runs(db: &Db) -> Result<u64> {
         let id: i64 = row.try_get("id")?;
         let instance: Option<String> = row.try_get("instance")?;
         let heartbeat: Option<String> = row.try_get("heartbeat_at")?;
-        let gone = match instance.as_deref() {
-            Some(i) if i.rsplit_once(':').is_some_and(|(host, _)| host == this_host) => {
-                crate::scheduler::instance_gone(i)
-            }
-            _ => heartbeat.is_none_or(|h| h < silent),
+        let gone = match instance.as_deref().and_then(crate::scheduler::instance_alive) {
+            Some(alive) => !alive,
+            None => heartbeat.is_none_or(|h| h < silent),
         };
         if gone {
             closed += sqlx::query(

@@ -511,18 +511,16 @@ pub async fn run_loop(
     }
 }
 
-/// Whether the process named by an instance (`host:pid`, see `cli::exchange::instance_name`) is
-/// known to be gone: it ran on this machine and its pid no longer exists. Another machine's
-/// process is never judged from here.
-pub fn instance_gone(instance: &str) -> bool {
-    let here = crate::cli::exchange::instance_name();
-    let this_host = here.rsplit_once(':').map(|(h, _)| h).unwrap_or(&here);
-    match instance.rsplit_once(':') {
-        Some((host, pid)) if host == this_host => pid
-            .parse::<u32>()
-            .is_ok_and(|pid| pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()),
-        _ => false,
+/// Whether the process named by an instance (`host:pid`, see `cli::exchange::instance_name`) still
+/// runs: known only for a process of this machine (`Some`); another machine's is never judged from
+/// here (`None`).
+pub fn instance_alive(instance: &str) -> Option<bool> {
+    let (host, pid) = instance.rsplit_once(':')?;
+    if host != crate::cli::exchange::host_name() {
+        return None;
     }
+    let pid: u32 = pid.parse().ok()?;
+    Some(pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists())
 }
 
 /// A run of `job` left `running` by a process of this machine that was killed (a `jobs run` from
@@ -537,7 +535,7 @@ async fn release_if_abandoned(app: &App, job: &str) -> Result<bool> {
         return Ok(false);
     };
     let instance: String = row.try_get("instance")?;
-    if !instance_gone(&instance) {
+    if instance_alive(&instance) != Some(false) {
         return Ok(false);
     }
     let run: i64 = row.try_get("id")?;
