@@ -653,12 +653,7 @@ pub enum StatsMode {
 
 pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, json: bool) -> Result<i32> {
     let today = deadlines::format_date(deadlines::today());
-    let reasons: Vec<(String, String)> = app
-        .reference()
-        .list("non-execution-reasons")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect();
+    let reasons: Vec<(String, String)> = app.reference().code_names("non-execution-reasons");
     if mode == StatsMode::Verify {
         return verify_figures(app, &filter, &today, &reasons).await;
     }
@@ -688,12 +683,7 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, 
         ("МЕРОПРИЯТИЕ ВЫПОЛНЕНО", &s.executed),
         ("МЕРОПРИЯТИЕ НЕ ВЫПОЛНЕНО, в том числе по причинам:", &s.not_executed),
     ];
-    let sections: Vec<(String, String)> = app
-        .reference()
-        .list("sections")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect();
+    let sections: Vec<(String, String)> = app.reference().code_names("sections");
     for (label, c) in rows {
         println!("{label:<70} {:>8} {:>12}", c.persons, c.measures);
         if label.starts_with("Технические средства") {

@@ -319,6 +319,15 @@ impl ReferenceSnapshot {
         self.lists.get(list_id).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The (code, name) pairs of a list, in its order: what a select, a table's labels or a report's
+    /// rows show.
+    pub fn code_names(&self, list_id: &str) -> Vec<(String, String)> {
+        self.list(list_id)
+            .iter()
+            .map(|e| (e.code.clone(), e.name.clone()))
+            .collect()
+    }
+
     /// The section of a measure category: exact code, then `CODE:subtype`, then the code with
     /// trailing `.SEGMENT`s dropped (`MSE.IPRA.TSR.FEDERAL.ITEM` → `MSE.IPRA.TSR`).
     pub fn section_of(&self, category_code: &str, subtype: Option<&str>) -> Option<&str> {

@@ -473,12 +473,7 @@ async fn statistics(
 ) -> Result<Json<stats::Statistics>, ApiError> {
     require(&user, OVERSEERS)?;
     let today = deadlines::format_date(deadlines::today());
-    let reasons: Vec<(String, String)> = app
-        .reference()
-        .list("non-execution-reasons")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect();
+    let reasons: Vec<(String, String)> = app.reference().code_names("non-execution-reasons");
     let (statistics, _) = crate::register::facts::statistics(&app.facts, &app.db, &filter, &today, &reasons).await?;
     Ok(Json(statistics))
 }

@@ -191,16 +191,8 @@ pub struct Names {
 impl Names {
     pub async fn load(app: &App) -> anyhow::Result<Names> {
         let reference = app.reference();
-        let sections = reference
-            .list("sections")
-            .iter()
-            .map(|e| (e.code.clone(), e.name.clone()))
-            .collect();
-        let mut territories: Vec<(String, String)> = reference
-            .list("territories")
-            .iter()
-            .map(|e| (e.code.clone(), e.name.clone()))
-            .collect();
+        let sections = reference.code_names("sections");
+        let mut territories: Vec<(String, String)> = reference.code_names("territories");
         for code in workload::territory_codes(&app.db).await? {
             if !territories.iter().any(|(c, _)| *c == code) {
                 territories.push((code.clone(), code));
@@ -287,11 +279,7 @@ impl Names {
 }
 
 fn reasons(app: &App) -> Vec<(String, String)> {
-    app.reference()
-        .list("non-execution-reasons")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect()
+    app.reference().code_names("non-execution-reasons")
 }
 
 fn today() -> String {

@@ -177,11 +177,7 @@ pub async fn save(app: &App, p: &Profile, actor: &str) -> Result<()> {
 }
 
 pub fn sections(app: &App) -> Vec<(String, String)> {
-    app.reference()
-        .list("sections")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect()
+    app.reference().code_names("sections")
 }
 
 pub fn territories(app: &App) -> Vec<(String, String)> {

@@ -53,19 +53,11 @@ pub fn ru_datetime(at: &str) -> String {
 
 /// The six sections in the order of the `sections` reference list: (code, name).
 pub fn section_names(app: &App) -> Vec<(String, String)> {
-    app.reference()
-        .list("sections")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect()
+    app.reference().code_names("sections")
 }
 
 pub fn reason_names(app: &App) -> Vec<(String, String)> {
-    app.reference()
-        .list("non-execution-reasons")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect()
+    app.reference().code_names("non-execution-reasons")
 }
 
 /// One status change of an execution record.

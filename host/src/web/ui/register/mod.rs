@@ -487,12 +487,7 @@ async fn filter_form(
         .map(|c| (c.clone(), territory_name(app, &c)))
         .collect();
     f.push_str(&select("territory", "Территория", &filter.territory, &territories));
-    let sections: Vec<(String, String)> = app
-        .reference()
-        .list("sections")
-        .iter()
-        .map(|e| (e.code.clone(), e.name.clone()))
-        .collect();
+    let sections: Vec<(String, String)> = app.reference().code_names("sections");
     f.push_str(&select(
         "section",
         "Есть мероприятия раздела",
