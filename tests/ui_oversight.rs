@@ -377,7 +377,7 @@ fn coordinator_reads_statistics_and_controls_deadlines_in_a_browser() {
         browser.goto(&format!("http://{addr}/dashboard#queue"));
         assert_eq!(browser.text("#card-unassigned .value"), queued.to_string());
         let measure = browser
-            .script("return document.querySelector('#queue-table tbody tr[data-measure] select option[value]:not([value=\"\"])').closest('tr').dataset.measure")
+            .script("return [...document.querySelectorAll('#queue-table tbody tr[data-measure]')].find(r => r.querySelector('select[name=ogrn] option[value]:not([value=\"\"])') && !r.querySelector('select[name=section]')).dataset.measure")
             .as_str()
             .unwrap()
             .to_string();

@@ -136,6 +136,14 @@ impl Env {
             .collect()
     }
 
+    /// Runs a SQL query through sqlx and returns the first column of every row as text.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        self.rows(sql)
+            .iter()
+            .map(|r| sqlx::Row::try_get::<String, _>(r, 0).expect("text column"))
+            .collect()
+    }
+
     fn first_value<T>(&self, sql: &str) -> T
     where
         T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,

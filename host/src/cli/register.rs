@@ -84,6 +84,9 @@ pub enum MeasuresCommand {
         id: i64,
         #[arg(long)]
         ogrn: String,
+        /// Section of a measure that has none (default: the organisation's section).
+        #[arg(long)]
+        section: Option<String>,
         #[arg(long)]
         note: Option<String>,
     },
@@ -424,8 +427,13 @@ pub async fn measures(app: &App, command: MeasuresCommand, actor: &str) -> Resul
                 }
             }
         }
-        MeasuresCommand::Assign { id, ogrn, note } => {
-            directory::assign_by_hand(&app.db, id, &ogrn, actor, note.as_deref()).await?;
+        MeasuresCommand::Assign {
+            id,
+            ogrn,
+            section,
+            note,
+        } => {
+            directory::assign_by_hand(&app.db, id, &ogrn, section.as_deref(), actor, note.as_deref()).await?;
             println!("мероприятие {id} назначено {ogrn}");
         }
         MeasuresCommand::History { id, json } => {

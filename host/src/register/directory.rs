@@ -404,7 +404,18 @@ async fn reassign(
 }
 
 /// A coordinator's reassignment by hand; kept in the measure's history.
-pub async fn assign_by_hand(db: &Db, measure_id: i64, ogrn: &str, actor: &str, note: Option<&str>) -> Result<()> {
+///
+/// A measure whose section the category map did not give (a type of an older form the map does not
+/// list) gets its section here too: `section` when the coordinator chose one, else the section of the
+/// chosen organisation. A measure that has a section keeps it: the organisation must execute it.
+pub async fn assign_by_hand(
+    db: &Db,
+    measure_id: i64,
+    ogrn: &str,
+    section: Option<&str>,
+    actor: &str,
+    note: Option<&str>,
+) -> Result<()> {
     let Some(org) = organisation(db, ogrn).await? else {
         bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
     };
@@ -415,16 +426,48 @@ pub async fn assign_by_hand(db: &Db, measure_id: i64, ogrn: &str, actor: &str, n
     let Some(row) = row else {
         bail!("мероприятие {measure_id} не найдено")
     };
-    let section: String = row.try_get("section")?;
+    let current: String = row.try_get("section")?;
+    let chosen = section.map(str::trim).filter(|s| !s.is_empty());
+    let new_section = current
+        .is_empty()
+        .then(|| chosen.unwrap_or(&org.department).to_string());
+    if let (false, Some(chosen)) = (current.is_empty(), chosen) {
+        if chosen != current {
+            bail!("раздел мероприятия уже определён («{current}»); выбирается только раздел мероприятия без раздела");
+        }
+    }
+    let section = new_section.as_deref().unwrap_or(&current);
     if org.department != section {
         bail!(
             "организация {ogrn} исполняет раздел «{}», а мероприятие относится к разделу «{section}»",
             org.department
         );
     }
+    let at = now();
     let mut tx = db.pool.begin().await?;
-    reassign(&mut tx, measure_id, Some(ogrn), "manual", actor, note, &now()).await?;
+    if let Some(section) = &new_section {
+        // Only while it has none: a second coordinator's choice does not overwrite the first.
+        let set = sqlx::query("UPDATE measures SET section = $1 WHERE id = $2 AND section = ''")
+            .bind(section)
+            .bind(measure_id)
+            .execute(&mut *tx)
+            .await?;
+        if set.rows_affected() == 0 {
+            bail!("раздел мероприятия {measure_id} уже выбран другим пользователем; обновите страницу");
+        }
+    }
+    reassign(&mut tx, measure_id, Some(ogrn), "manual", actor, note, &at).await?;
     tx.commit().await?;
+    if let Some(section) = &new_section {
+        crate::audit::record(
+            db,
+            actor,
+            "measure.section",
+            &format!("measure:{measure_id}"),
+            Some(section),
+        )
+        .await?;
+    }
     crate::audit::record(
         db,
         actor,

@@ -7,7 +7,7 @@
 //! and a Russian message, and copied to quarantine.
 
 use super::deadlines;
-use super::reference::ReferenceSnapshot;
+use super::reference::{MeasureType, ReferenceSnapshot};
 use super::store::{self, IpraOutcome, PreparedMeasure, SourceDocument};
 use crate::db::{now, Db};
 use crate::plugins::runtime::{wit, CallError};
@@ -383,16 +383,21 @@ impl Parser<'_> {
             ipra.person.territory_code = Some(code);
         }
         for m in &mut ipra.measures {
-            // Only the 2022 form types its rehabilitation records by `EventTypeCode`; other codes (such as
-            // the older forms' `GroupTypeId`) are not event types.
-            let subtype = m
-                .extra
-                .iter()
-                .find(|a| a.code == "EventTypeCode")
-                .map(|a| a.value.as_str());
+            // The 2022 form types its rehabilitation records by `EventTypeCode`, the older forms by
+            // `GroupTypeId` and `GroupTypeName`: each is looked up in its own rows of the category map.
+            let attribute = |code: &str| m.extra.iter().find(|a| a.code == code).map(|a| a.value.as_str());
+            let kind = MeasureType {
+                event_type: attribute("EventTypeCode"),
+                group_id: attribute("GroupTypeId"),
+                names: [
+                    attribute("GroupTypeName"),
+                    attribute("EventTypeName"),
+                    Some(m.category_name.as_str()),
+                ],
+            };
             m.section = self
                 .reference
-                .section_of(&m.category_code, subtype)
+                .measure_section(&m.category_code, kind)
                 .unwrap_or_default()
                 .to_string();
         }

@@ -253,6 +253,35 @@ pub async fn insert_version(
 pub struct ReferenceSnapshot {
     lists: HashMap<String, Vec<Entry>>,
     categories: HashMap<String, String>,
+    /// `(category, normalised name)` → section, from the typed rows (`CATEGORY:…`) of the category
+    /// map: how a measure of an older form is found by the name of its type when its code is unknown.
+    category_names: HashMap<(String, String), String>,
+}
+
+/// What a measure record tells of its type, to find its section (see [`ReferenceSnapshot::measure_section`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MeasureType<'a> {
+    /// `EventTypeCode` of the 2022 form.
+    pub event_type: Option<&'a str>,
+    /// `GroupTypeId` of the 2016, 2017 and 2019 forms.
+    pub group_id: Option<&'a str>,
+    /// `GroupTypeName` (older forms), `EventTypeName` (2022 form) and the record's category name.
+    pub names: [Option<&'a str>; 3],
+}
+
+/// A type's name as compared with the category map: case, «ё», spacing, closing punctuation and the
+/// «… или абилитация» tail the forms add or leave out do not matter.
+pub fn normalise_type_name(name: &str) -> String {
+    let lower = name.to_lowercase().replace('ё', "е");
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    let mut text = words.join(" ");
+    for tail in [" или абилитация", " и абилитация", " или абилитации", " и абилитации"]
+    {
+        if let Some(stripped) = text.strip_suffix(tail) {
+            text = stripped.to_string();
+        }
+    }
+    text.trim_end_matches(['.', ';', ',', ' ']).to_string()
 }
 
 impl ReferenceSnapshot {
@@ -288,7 +317,24 @@ impl ReferenceSnapshot {
                     .collect()
             })
             .unwrap_or_default();
-        ReferenceSnapshot { lists, categories }
+        let category_names = lists
+            .get("measure-categories")
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| {
+                        let (category, _) = e.code.split_once(':')?;
+                        let section = e.parent.clone()?;
+                        Some(((category.to_string(), normalise_type_name(&e.name)), section))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ReferenceSnapshot {
+            lists,
+            categories,
+            category_names,
+        }
     }
 
     /// The territory code of what an extract names: a code of the `territories` list, or an entry's
@@ -328,11 +374,36 @@ impl ReferenceSnapshot {
             .collect()
     }
 
-    /// The section of a measure category: exact code, then `CODE:subtype`, then the code with
+    /// The section of a measure category: `CODE:subtype`, then the exact code, then the code with
     /// trailing `.SEGMENT`s dropped (`MSE.IPRA.TSR.FEDERAL.ITEM` → `MSE.IPRA.TSR`).
     pub fn section_of(&self, category_code: &str, subtype: Option<&str>) -> Option<&str> {
-        if let Some(sub) = subtype.filter(|s| !s.is_empty()) {
-            if let Some(section) = self.categories.get(&format!("{category_code}:{sub}")) {
+        self.measure_section(
+            category_code,
+            MeasureType {
+                event_type: subtype,
+                ..MeasureType::default()
+            },
+        )
+    }
+
+    /// The section of a measure: its category with the type its form gives it — `CODE:EventTypeCode`
+    /// (2022 form), `CODE:group:GroupTypeId` (2016, 2017 and 2019 forms), then a typed row of the
+    /// category whose name is the type's name — then the category alone, exact and then with trailing
+    /// `.SEGMENT`s dropped (`MSE.IPRA.TSR.FEDERAL.ITEM` → `MSE.IPRA.TSR`). None when the map does not
+    /// say: the measure waits in the queue for a coordinator to choose its section.
+    pub fn measure_section(&self, category_code: &str, kind: MeasureType<'_>) -> Option<&str> {
+        let typed = [
+            kind.event_type.map(|t| format!("{category_code}:{}", t.trim())),
+            kind.group_id.map(|g| format!("{category_code}:group:{}", g.trim())),
+        ];
+        for key in typed.iter().flatten() {
+            if let Some(section) = self.categories.get(key) {
+                return Some(section);
+            }
+        }
+        for name in kind.names.iter().flatten() {
+            let wanted = (category_code.to_string(), normalise_type_name(name));
+            if let Some(section) = self.category_names.get(&wanted) {
                 return Some(section);
             }
         }
@@ -369,6 +440,57 @@ mod tests {
             "the region loads its own districts"
         );
         assert!(snap.list("non-execution-reasons").iter().any(|e| e.code == "died"));
+    }
+
+    #[test]
+    fn older_forms_find_their_section_by_type_id_then_by_type_name() {
+        let snap = shipped();
+        let rehab = |group_id: Option<&'static str>, name: Option<&'static str>| MeasureType {
+            event_type: None,
+            group_id,
+            names: [name, None, Some("Мероприятия реабилитации")],
+        };
+        // By the id the samples show, whatever the name says.
+        assert_eq!(
+            snap.measure_section("MSE.IPRA.REHAB", rehab(Some("12"), Some("иное"))),
+            Some("social-protection")
+        );
+        assert_eq!(
+            snap.measure_section("MSE.IPRA.REHAB", rehab(Some("34"), None)),
+            Some("health")
+        );
+        // By the name when the id is not listed: case, «ё», spacing and the «или абилитация» tail aside.
+        assert_eq!(
+            snap.measure_section(
+                "MSE.IPRA.REHAB",
+                rehab(Some("977"), Some("  ПРОФЕССИОНАЛЬНАЯ   ориентация "))
+            ),
+            Some("employment")
+        );
+        assert_eq!(
+            snap.measure_section(
+                "MSE.IPRA.REHAB",
+                rehab(None, Some("Социально-средовая реабилитация или абилитация"))
+            ),
+            Some("social-protection")
+        );
+        // A type the map does not know has no section: it waits for a coordinator.
+        assert_eq!(
+            snap.measure_section("MSE.IPRA.REHAB", rehab(Some("977"), Some("Новый вид"))),
+            None
+        );
+        // The 2022 form's event type comes first.
+        let typed = MeasureType {
+            event_type: Some("3"),
+            group_id: Some("34"),
+            names: [None, None, None],
+        };
+        assert_eq!(snap.measure_section("MSE.IPRA.REHAB", typed), Some("employment"));
+        // Every typed row names a section of the sections list.
+        let sections: Vec<&str> = snap.list("sections").iter().map(|e| e.code.as_str()).collect();
+        for e in snap.list("measure-categories") {
+            assert!(sections.contains(&e.parent.as_deref().unwrap_or_default()), "{e:?}");
+        }
     }
 
     #[test]

@@ -162,6 +162,9 @@ async fn set_rule(
 #[derive(Deserialize)]
 struct AssignRequest {
     ogrn: String,
+    /// The section of a measure that has none (an older form's type the category map does not list).
+    #[serde(default)]
+    section: Option<String>,
     note: Option<String>,
 }
 
@@ -172,9 +175,16 @@ async fn assign_measure(
     Json(req): Json<AssignRequest>,
 ) -> Result<Json<Value>, ApiError> {
     require(&user, MANAGERS)?;
-    directory::assign_by_hand(&app.db, id, &req.ogrn, &user.actor(), req.note.as_deref())
-        .await
-        .map_err(conflict)?;
+    directory::assign_by_hand(
+        &app.db,
+        id,
+        &req.ogrn,
+        req.section.as_deref(),
+        &user.actor(),
+        req.note.as_deref(),
+    )
+    .await
+    .map_err(conflict)?;
     Ok(Json(json!({"ok": true})))
 }
 

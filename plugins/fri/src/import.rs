@@ -31,7 +31,7 @@
 //!
 //! | categories | kind | code | name | GUID |
 //! |---|---|---|---|---|
-//! | `MSE.IPRA.*.EVENT`, `MSE.IPRA.REHAB` | rehabilitation measure | `EventSubtypeCode`, `EventTypeCode`, `GroupTypeId`, `WorkplaceEquipmentCode` | `EventSubtypeName`, `EventTypeName`, `GroupTypeName`, `WorkplaceEquipmentName` | `EventGUID`, `WPRecommendationGUID`, `Id` |
+//! | `MSE.IPRA.*.EVENT`, `MSE.IPRA.REHAB` | rehabilitation measure | `EventSubtypeCode`, `EventTypeCode`, `GroupTypeId`, `WorkplaceEquipmentCode`, `Code` | `EventSubtypeName`, `EventTypeName`, `GroupTypeName`, `WorkplaceEquipmentName`, `AdditionalText`, `Name` | `EventGUID`, `WPRecommendationGUID`, `Id` |
 //! | `MSE.IPRA.TSR.*.ITEM`, `MSE.IPRA.TSR.MSK`, `MSE.IPRA.TSR.LOCAL` | TSR item or service | `Code` | `Name`, `ServiceName` | `TSRGUID`, `ServiceGUID`, `Id` |
 //! | `MSE.IPRA.HELPITEM` | help in overcoming barriers | `HelpId` | `HelpValue` | `Id` |
 //! | `MSE.IPRA.PROF.RECOMMEND` | recommended work conditions | `WorkingConditionsCode`, `Class` | `WorkingConditionsName`, `Name` | — |
@@ -41,8 +41,9 @@
 //! `key@category` (or `key#position`) with a warning. A record with `IsNeeded=false` is not a measure; TSR parameter records
 //! (no item code, name or service) are not measures either. Executors are kept as given; an `ExecutorOGRN`
 //! that is not a valid OGRN (the 2022 sample has 7–8 digit values) gives a warning, never a rejection.
-//! `section` stays empty: the host maps the category (for `MSE.IPRA.REHAB`, `category:EventTypeCode`) with its
-//! versioned reference list.
+//! `section` stays empty: the host maps the category with its versioned reference list — for `MSE.IPRA.REHAB`
+//! by the type the form gives the record (`EventTypeCode` of the 2022 form; `GroupTypeId` and `GroupTypeName`
+//! of the 2016, 2017 and 2019 forms), which is why those attributes are kept in the measure's `extra`.
 
 use crate::extract::{value, ExtractReader, Header, Model, RawDocument, ReadError, Record};
 use ipra_plugin_sdk::archive::{self, ArchiveLimits};
@@ -714,9 +715,10 @@ fn push(extra: &mut Vec<Attribute>, code: &str, value: Option<&str>) {
 }
 
 /// Attributes of a measure record kept in its `extra`.
-const MEASURE_EXTRA: [&str; 7] = [
+const MEASURE_EXTRA: [&str; 8] = [
     "EventTypeCode",
     "EventTypeName",
+    "GroupTypeId",
     "GroupTypeName",
     "BudgetCode",
     "UnitName",
@@ -747,11 +749,14 @@ impl MeasureKind {
 
     fn code(self) -> &'static [&'static str] {
         match self {
+            // `Code`/`Name` last: a 2019-form `MSE.IPRA.REHAB` record of goods bought with maternity
+            // capital names its item as a TSR item does (extract-20211124093406.xml).
             MeasureKind::Event => &[
                 "EventSubtypeCode",
                 "EventTypeCode",
                 "GroupTypeId",
                 "WorkplaceEquipmentCode",
+                "Code",
             ],
             MeasureKind::Tsr => &["Code"],
             MeasureKind::Help => &["HelpId"],
@@ -767,6 +772,7 @@ impl MeasureKind {
                 "GroupTypeName",
                 "WorkplaceEquipmentName",
                 "AdditionalText",
+                "Name",
             ],
             MeasureKind::Tsr => &["Name", "ServiceName"],
             MeasureKind::Help => &["HelpValue"],

@@ -491,7 +491,7 @@ fn queue_html(
             ru_date(&m.received_at),
         ));
         if can_assign {
-            out.push_str(&assign_form_html(user, m, organisations, problem));
+            out.push_str(&assign_form_html(user, m, &names.sections, organisations, problem));
         }
         out.push_str("</tr>");
     }
@@ -517,9 +517,50 @@ fn section_organisations<'a>(
         .collect()
 }
 
+/// The form for a measure whose type the category map does not list: the coordinator chooses its
+/// section and an organisation of that section together.
+fn no_section_form_html(
+    user: &Principal,
+    id: i64,
+    sections: &[(String, String)],
+    organisations: &[directory::Organisation],
+    error: &str,
+    invalid: &str,
+) -> String {
+    let mut options = String::from(r#"<option value="">— выберите —</option>"#);
+    for (code, name) in sections {
+        options.push_str(&format!(r#"<option value="{}">{}</option>"#, esc(code), esc(name)));
+    }
+    let items: Vec<(String, String)> = organisations
+        .iter()
+        .filter(|o| o.active)
+        .map(|o| (o.ogrn.clone(), format!("{} (ОГРН {})", o.name, o.ogrn)))
+        .collect();
+    let field = OrganisationField {
+        id: &format!("assign-{id}"),
+        name: "ogrn",
+        candidates: &items,
+        all: None,
+        value: None,
+        section: None,
+        attrs: invalid,
+    }
+    .html();
+    format!(
+        r#"<td><form class="ov-assign" method="post" action="/dashboard/assign">{csrf}<input type="hidden" name="measure_id" value="{id}">
+<p class="muted">Раздел не определён справочником категорий: выберите раздел и организацию этого раздела.</p>
+<label for="section-{id}">Раздел</label><select id="section-{id}" name="section">{options}</select>
+<label for="assign-{id}">Организация</label>{field}{error}
+<label for="note-{id}">Основание</label><input id="note-{id}" name="note" maxlength="500">
+<button type="submit">Назначить</button></form></td>"#,
+        csrf = csrf_field(user),
+    )
+}
+
 fn assign_form_html(
     user: &Principal,
     m: &MeasureLine,
+    sections: &[(String, String)],
     organisations: &[directory::Organisation],
     problem: Option<&AssignProblem>,
 ) -> String {
@@ -536,7 +577,7 @@ fn assign_form_html(
         _ => (String::new(), String::new()),
     };
     if m.section.is_empty() {
-        return r#"<td><span class="muted">Раздел мероприятия не определён: назначение возможно после уточнения раздела в справочнике категорий.</span></td>"#.to_string();
+        return no_section_form_html(user, id, sections, organisations, &error, &invalid);
     }
     if candidates.is_empty() {
         return r#"<td><span class="muted">В справочнике исполнителей нет действующих организаций этого раздела.</span></td>"#
@@ -708,6 +749,9 @@ struct AssignForm {
     measure_id: String,
     #[serde(default)]
     ogrn: String,
+    /// Chosen only for a measure without a section.
+    #[serde(default)]
+    section: String,
     #[serde(default)]
     note: String,
 }
@@ -732,13 +776,21 @@ async fn assign_form(
                 "мероприятие {measure_id} уже не в очереди (исполнитель назначен или мероприятие закрыто)."
             )),
             Some(section) => {
+                // A measure without a section takes the one chosen beside the organisation.
+                let chosen = form.section.trim();
+                let section = if section.is_empty() {
+                    chosen.to_string()
+                } else {
+                    section
+                };
                 // An OGRN, or words of one organisation's name typed where the field takes text.
                 let organisations = directory::directory(&app.db).await.map_err(fail)?;
-                match directory::resolve_organisation(&organisations, typed, Some(&section)) {
+                let within = Some(section.as_str()).filter(|s| !s.is_empty());
+                match directory::resolve_organisation(&organisations, typed, within) {
                     Err(e) => Some(format!("поле «Организация»: {e}.")),
                     Ok(ogrn) => {
                         let note = Some(form.note.trim()).filter(|n| !n.is_empty());
-                        directory::assign_by_hand(&app.db, measure_id, &ogrn, &user.actor(), note)
+                        directory::assign_by_hand(&app.db, measure_id, &ogrn, within, &user.actor(), note)
                             .await
                             .err()
                             .map(|e| format!("поле «Организация»: {e:#}."))
