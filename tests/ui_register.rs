@@ -141,6 +141,34 @@ fn coordinator_filters_sorts_pages_configures_saves_exports_and_opens_cards() {
             .iter()
             .all(|d| d.len() == 10 && &d[2..3] == "." && &d[5..6] == "."));
         browser.screenshot(&format!("register-{}", backend.name()));
+        // At 1366×768 a screen holds 15 rows or more (a bureau's long name does not stretch a row to
+        // eight lines) and every column, «Просрочено» too, is within the window without scrolling sideways.
+        let layout = browser.script(
+            "const rows = [...document.querySelectorAll('#reg-table tbody tr')];              const heights = rows.map(r => r.getBoundingClientRect().height);              const cells = [...document.querySelectorAll('#reg-table thead th')];              return { tallest: Math.max(...heights),                       fifteen: heights.slice(0, 15).reduce((a, b) => a + b, 0),                       viewport: window.innerHeight, width: document.documentElement.clientWidth,                       right: Math.max(...cells.map(c => c.getBoundingClientRect().right)),                       overdue: cells.filter(c => c.dataset.col == 'overdue').map(c => c.getBoundingClientRect().right), \
+                      cut: [...document.querySelectorAll('#reg-table tbody td')] \
+                          .filter(td => ['number', 'decision_date', 'protocol_date', 'received', 'snils', 'status', 'measures', 'overdue'].includes(td.dataset.col)) \
+                          .filter(td => td.scrollWidth > td.clientWidth).map(td => td.dataset.col + ': ' + td.textContent).slice(0, 5) };",
+        );
+        println!("layout at 1366×768: {layout}");
+        let number = |k: &str| layout[k].as_f64().unwrap();
+        assert!(
+            number("fifteen") <= number("viewport"),
+            "15 rows fit a screen: {layout}"
+        );
+        assert!(
+            number("right") <= number("width"),
+            "no column beyond the window: {layout}"
+        );
+        assert_eq!(
+            layout["overdue"].as_array().map(Vec::len),
+            Some(1),
+            "«Просрочено» is a column: {layout}"
+        );
+        assert_eq!(
+            layout["cut"],
+            serde_json::json!([]),
+            "numbers, dates and SNILS are never cut: {layout}"
+        );
 
         // Paging: the second page holds the rest.
         assert!(browser.text("#reg-page").contains(&format!("из {}", (all + 19) / 20)));

@@ -121,6 +121,25 @@ pub fn cell_text(app: &App, item: &IpraListItem, column: &str) -> String {
     }
 }
 
+/// A column's header as the table shows it: its label with soft hyphens where a long word would not
+/// fit its narrow column (the settings and the exports use the plain label).
+fn header_label(column: &str) -> String {
+    let label = preferences::column_label(column).unwrap_or_default();
+    let breaks = [
+        ("вынесения", "выне\u{ad}сения"),
+        ("сформировавшее", "сформи\u{ad}ровавшее"),
+        ("Учреждение", "Учреж\u{ad}дение"),
+        ("Мероприятий", "Меро\u{ad}приятий"),
+        ("Просрочено", "Просро\u{ad}чено"),
+        ("Территория", "Терри\u{ad}тория"),
+        ("протокола", "прото\u{ad}кола"),
+        ("выписки", "вы\u{ad}писки"),
+    ];
+    breaks.iter().fold(label.to_string(), |text, (word, hyphenated)| {
+        text.replace(word, hyphenated)
+    })
+}
+
 /// Columns hidden on a phone-width screen (still in the column settings and exports).
 fn minor(column: &str) -> bool {
     matches!(
@@ -229,7 +248,7 @@ pub async fn register(
     let current_dir = filter.dir.clone().unwrap_or_else(|| "asc".into());
     body.push_str(r#"<div class="table-wrap"><table class="reg-table" id="reg-table"><caption class="visually-hidden">Выписки из ИПРА</caption><thead><tr>"#);
     for c in &columns {
-        let label = preferences::column_label(c).unwrap_or_default();
+        let label = header_label(c);
         let class = if minor(c) { r#" class="hide-narrow""# } else { "" };
         if SORTABLE.contains(&c.as_str()) {
             let active = current_sort.as_deref() == Some(c.as_str());
@@ -282,9 +301,16 @@ pub async fn register(
                 }
                 "status" => format!(r#"<span class="status-{}">{text}</span>"#, esc(&item.status)),
                 "overdue" if item.overdue > 0 => format!(r#"<strong class="bad">{text}</strong>"#),
-                _ => text,
+                _ => text.clone(),
             };
-            body.push_str(&format!("<td{class} data-col=\"{c}\">{cell}</td>"));
+            // A cell cut to its column's width keeps its whole text in the title.
+            let title = match c.as_str() {
+                "kind" | "number" | "protocol_number" | "issued_by" | "fio" | "territory" => {
+                    format!(r#" title="{text}""#)
+                }
+                _ => String::new(),
+            };
+            body.push_str(&format!("<td{class}{title} data-col=\"{c}\">{cell}</td>"));
         }
         body.push_str("</tr>");
     }
