@@ -33,6 +33,8 @@ fn served(addr: &str, cookie: &str) -> Value {
             "by_section": sorted(&charts["by_section"], "section"),
             "by_territory": sorted(&charts["by_territory"], "key"),
             "monthly": charts["monthly"],
+            "by_target_group": charts["by_target_group"],
+            "early_help": charts["early_help"],
         },
         "dashboard": {
             "cards": dashboard["cards"],
@@ -85,6 +87,9 @@ fn the_statistics_index_follows_every_change_exactly() {
     for backend in BACKENDS {
         let env = Env::new(backend);
         env.run_ok(&["demo", "--count", "24"]);
+        // An IPRA of two target rehabilitation groups that says the child needs early help.
+        let groups = common::extract_with_target_groups(&env.data_dir());
+        env.run_ok(&["import", groups.to_str().unwrap()]);
         env.add_user("t-coordinator", "coordinator", None, "coordinator password");
         let server = env.serve(&[]);
         let addr = server.addr.as_str();

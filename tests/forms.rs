@@ -6,7 +6,7 @@
 mod common;
 
 use common::browser::Browser;
-use common::{fri_samples, workspace_root, Backend, Env, BACKENDS};
+use common::{extract_with_target_groups, fri_samples, http, login, urlencode, workspace_root, Backend, Env, BACKENDS};
 
 /// `name -> section` of the `MSE.IPRA.REHAB` measures, and the measures without a section.
 fn landing(env: &Env) -> (Vec<String>, Vec<String>) {
@@ -176,5 +176,78 @@ fn unlisted_type_waits_for_a_coordinator(backend: Backend) {
 fn unlisted_type_waits_for_a_coordinator_on_each_engine() {
     for backend in BACKENDS {
         unlisted_type_waits_for_a_coordinator(backend);
+    }
+}
+
+fn target_groups_are_read_shown_filtered_and_counted(backend: Backend) {
+    let env = Env::new(backend);
+    env.run_ok(&["demo", "--count", "6"]);
+    let path = extract_with_target_groups(&env.data_dir());
+    env.run_ok(&["import", path.to_str().unwrap(), "--json"]);
+    let ipra = env.scalar("SELECT id FROM ipras WHERE target_groups <> ''");
+    assert_eq!(
+        env.text(&format!("SELECT target_groups FROM ipras WHERE id = {ipra}")),
+        ";ЦРГ 3;ЦРГ 12;"
+    );
+    let all = env.scalar("SELECT COUNT(*) FROM ipras");
+
+    // Statistics: the index counts what the database counts, and each group and early help once.
+    let verify = env.ipra().args(["stats", "--verify"]).output().unwrap();
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
+    let figures = env.ok(&["stats", "--figures"]);
+    let groups = &figures["charts"]["by_target_group"];
+    assert_eq!(groups.as_array().map(Vec::len), Some(2), "{groups}");
+    assert_eq!(groups[0]["key"], "ЦРГ 3", "numbers in their order: {groups}");
+    assert_eq!(groups[1]["key"], "ЦРГ 12");
+    assert_eq!(groups[0]["extracts"], 1);
+    assert_eq!(groups[0]["persons"], 1);
+    assert_eq!(figures["charts"]["early_help"]["extracts"], 1, "{figures}");
+    let text = env.run_ok(&["stats"]);
+    assert!(text.contains("ЦРГ 12 — Нарушение функций слуха"), "{text}");
+    assert!(text.contains("Нуждаются в ранней помощи"), "{text}");
+
+    // The card, the register's filter and column, the statistics page.
+    let password = "пароль-для-теста-2";
+    env.add_user("coord", "coordinator", None, password);
+    let server = env.serve(&[]);
+    let addr = &server.addr;
+    let (cookie, _) = login(addr, "coord", password);
+    let get = |path: &str| {
+        let r = http(addr, "GET", path, &[("Cookie", &cookie)], None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        r
+    };
+    let card = get(&format!("/ipras/{ipra}")).body;
+    assert!(
+        card.contains("ЦРГ 3 — Нарушение функций опорно-двигательного аппарата; ЦРГ 12 — Нарушение функций слуха"),
+        "the card names both groups"
+    );
+    assert!(card.contains("нуждается в ранней помощи"));
+    let total = |query: &str| get(&format!("/api/v1/ipras?{query}")).json()["total"].as_i64().unwrap();
+    assert_eq!(total(""), all);
+    assert_eq!(total(&format!("target_group={}", urlencode("ЦРГ 12"))), 1);
+    assert_eq!(
+        total(&format!("target_group={}", urlencode("ЦРГ 1"))),
+        0,
+        "a code, not its beginning"
+    );
+    assert_eq!(total("early_help=1"), 1);
+    assert_eq!(total("early_help=1&kind=adult"), total("kind=adult&early_help=1"));
+    let register = get(&format!("/?target_group={}&early_help=1", urlencode("ЦРГ 3"))).body;
+    assert!(
+        register.contains(r#"<option value="ЦРГ 3" selected>ЦРГ 3 — Нарушение"#),
+        "the filter keeps its choice"
+    );
+    assert!(register.contains(r#"id="f-early_help" name="early_help" type="checkbox" value="1" checked"#));
+    let stats = get("/stats").body;
+    assert!(stats.contains(r#"id="groups-table""#) && stats.contains("ЦРГ 12 — Нарушение функций слуха"));
+    let csv = get("/stats/export?data=groups&format=csv").body;
+    assert!(csv.contains("Нуждаются в ранней помощи"), "{csv}");
+}
+
+#[test]
+fn target_groups_and_early_help_on_each_engine() {
+    for backend in BACKENDS {
+        target_groups_are_read_shown_filtered_and_counted(backend);
     }
 }

@@ -781,3 +781,40 @@ pub fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+/// One record of a target-group category, as the FRI writes records (code/name pairs).
+fn target_group_record(key: &str, code: &str, name: &str) -> String {
+    let attribute = |code: &str, name: &str, value: &str| {
+        format!(
+            "<fri:Атрибут><fri:Код>{code}</fri:Код><fri:Наименование>{name}</fri:Наименование>\
+             <fri:ТипДанных>STRING</fri:ТипДанных><fri:Значение>{value}</fri:Значение></fri:Атрибут>"
+        )
+    };
+    format!(
+        "<fri:Запись><fri:ИдентификаторОбъекта>9{key}</fri:ИдентификаторОбъекта><fri:Ключ>TRG.{key}</fri:Ключ>\
+         <fri:Родитель></fri:Родитель><fri:Категория><fri:Код>MSE.IPRA.TRG</fri:Код>\
+         <fri:Наименование>Целевая реабилитационная группа</fri:Наименование></fri:Категория><fri:ВсеАтрибуты>{}{}</fri:ВсеАтрибуты></fri:Запись>",
+        attribute("TargetRehabGroupCode", "Код ЦРГ", code),
+        attribute("TargetRehabGroupName", "Наименование ЦРГ", name),
+    )
+}
+
+/// The 2022 sample with what the newer forms add: two target rehabilitation groups and the need for
+/// early help (no public sample carries them yet).
+pub fn extract_with_target_groups(dir: &Path) -> PathBuf {
+    let sample = std::fs::read_to_string(fri_samples().join("11350102278_IPRA_20221024.xml")).unwrap();
+    let early = "<fri:Запись><fri:ИдентификаторОбъекта>9100</fri:ИдентификаторОбъекта><fri:Ключ>EARLY.1</fri:Ключ>\
+                 <fri:Родитель></fri:Родитель><fri:Категория><fri:Код>MSE.IPRA.EARLYHELP</fri:Код>\
+                 <fri:Наименование>Ранняя помощь</fri:Наименование></fri:Категория><fri:ВсеАтрибуты>\
+                 <fri:Атрибут><fri:Код>IsNeeded</fri:Код><fri:Наименование>Нуждается</fri:Наименование>\
+                 <fri:ТипДанных>BOOLEAN</fri:ТипДанных><fri:Значение>true</fri:Значение></fri:Атрибут></fri:ВсеАтрибуты></fri:Запись>";
+    let added = format!(
+        "{}{}{early}</fri:ВсеСведения>",
+        target_group_record("1", "ЦРГ 3", "Нарушение функций опорно-двигательного аппарата"),
+        target_group_record("2", "ЦРГ 12", "Нарушение функций слуха"),
+    );
+    let text = sample.replacen("</fri:ВсеСведения>", &added, 1);
+    let path = dir.join("ipra-2024-target-groups.xml");
+    std::fs::write(&path, text).unwrap();
+    path
+}

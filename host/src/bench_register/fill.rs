@@ -392,6 +392,17 @@ impl Region {
         )
         .await?;
         app.reload_reference().await?;
+        // The target groups the filled IPRAs name, known by their codes only (as a region's first
+        // extracts of the newer forms would name them).
+        for n in 1..=13 {
+            sqlx::query(
+                "INSERT INTO target_groups (code, name, first_seen) VALUES ($1, $1, $2) ON CONFLICT (code) DO NOTHING",
+            )
+            .bind(format!("ЦРГ {n}"))
+            .bind(crate::db::now())
+            .execute(&app.db.pool)
+            .await?;
+        }
         let actor = "bench";
         let org = |ogrn: &str, name: String, department: &str, territory: Option<&str>| Organisation {
             ogrn: ogrn.to_string(),
@@ -496,7 +507,7 @@ const SOURCE_COLUMNS: &str =
     "id, sha256, file_name, media_type, size_bytes, compression, content, connector, received_at";
 const IPRA_COLUMNS: &str = "id, person_id, snils, number, protocol_number, protocol_date, decision_date, valid_until, \
      issued_by, is_child, document_version, document_id, extract_id, status, superseded_by, source_document_id, extra, \
-     received_at, search_name, territory_code, measures_count, open_due_min";
+     received_at, search_name, territory_code, measures_count, open_due_min, target_groups, early_help";
 const MEASURE_COLUMNS: &str = "id, ipra_id, measure_key, section, category_code, category_name, code, name, guid, \
      executor_ogrn, executor_name, date_from, date_to, quantity, extra, claimed_by, assigned_ogrn, assignment_note, \
      assignment_source, due_date, status, closed_reason";
@@ -900,6 +911,21 @@ impl<'a> Filler<'a> {
             ]);
         }
         let source = self.written.sources as i64;
+        // IPRAs of the forms since 2024 name one or two target rehabilitation groups; a few children
+        // need early help.
+        let newer = s.received.year() >= 2024;
+        let groups = if newer && rng.chance(80.0) {
+            let first = 1 + rng.below(if child { 9 } else { 13 });
+            let mut codes = vec![format!("ЦРГ {first}")];
+            if rng.chance(20.0) {
+                codes.push(format!("ЦРГ {}", 1 + (first + rng.below(5)) % 13));
+            }
+            codes.dedup();
+            format!(";{};", codes.join(";"))
+        } else {
+            String::new()
+        };
+        let early_help = newer && child && rng.chance(6.0);
         batch.ipras.push(vec![
             Val::Int(s.id),
             Val::Int(s.person_id),
@@ -927,6 +953,8 @@ impl<'a> Filler<'a> {
             } else {
                 open_due_min.map(iso)
             }),
+            t(groups),
+            Val::Int(i64::from(early_help)),
         ]);
     }
 }

@@ -284,6 +284,15 @@ fn routes(s: &Samples) -> Vec<Route> {
             .collect(),
     ));
     r.push(route(
+        "ipras target group, early help",
+        vec![
+            list(&format!("target_group={}", enc("ЦРГ 3"))),
+            list(&format!("target_group={}", enc("ЦРГ 12"))),
+            list("early_help=1"),
+            list(&format!("target_group={}&kind=child", enc("ЦРГ 2"))),
+        ],
+    ));
+    r.push(route(
         "ipras overdue",
         vec![list("overdue=1"), list("overdue=1&sort=overdue")],
     ));

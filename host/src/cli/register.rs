@@ -669,13 +669,12 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, 
         print_json(&figures(app, &filter, &today, &reasons, direct).await?)?;
         return Ok(0);
     }
-    let s = match mode {
-        StatsMode::Direct => stats::direct(&app.db, &filter, &today, &reasons).await?,
-        _ => {
-            facts::statistics(&app.facts, &app.db, &filter, &today, &reasons)
-                .await?
-                .0
-        }
+    let (s, charts) = match mode {
+        StatsMode::Direct => (
+            stats::direct(&app.db, &filter, &today, &reasons).await?,
+            workload::chart_data_direct(&app.db, &filter, &today).await?,
+        ),
+        _ => facts::statistics(&app.facts, &app.db, &filter, &today, &reasons).await?,
     };
     if json {
         println!("{}", serde_json::to_string(&s)?);
@@ -725,6 +724,27 @@ pub async fn statistics(app: &App, filter: stats::StatsFilter, mode: StatsMode, 
     println!(
         "{:<70} {:>8} {:>12}",
         "Просрочено", s.overdue.persons, s.overdue.measures
+    );
+    // Target rehabilitation groups and early help: extracts, persons, measures.
+    println!();
+    println!(
+        "{:<58} {:>11} {:>8} {:>12}",
+        "Целевая реабилитационная группа", "Выписок", "Человек", "Мероприятий"
+    );
+    let groups = crate::register::query::target_groups(&app.db).await?;
+    for r in &charts.by_target_group {
+        let code = r.key.clone().unwrap_or_default();
+        let label = match groups.iter().find(|(c, _)| *c == code) {
+            Some((_, name)) if *name != code => format!("{code} — {name}"),
+            _ => code,
+        };
+        let label: String = label.chars().take(58).collect();
+        println!("{label:<58} {:>11} {:>8} {:>12}", r.extracts, r.persons, r.measures);
+    }
+    let e = &charts.early_help;
+    println!(
+        "{:<58} {:>11} {:>8} {:>12}",
+        "Нуждаются в ранней помощи", e.extracts, e.persons, e.measures
     );
     Ok(0)
 }

@@ -120,6 +120,10 @@ const SUPERSEDED: u8 = 4;
 /// The person has other IPRAs in the register: counted distinct through a set.
 const MULTI: u8 = 8;
 const LIVE: u8 = 16;
+/// The IPRA says the child needs early help.
+const EARLY: u8 = 32;
+/// Target group codes the index tells apart (bits 1..=63 of [`IpraFact::groups`]).
+const GROUP_BITS: u16 = 63;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct IpraFact {
@@ -136,6 +140,8 @@ struct IpraFact {
     /// The decision's day (0: none), the register's default order.
     decided: Day,
     flags: u8,
+    /// Its target rehabilitation groups: bit `n` for the code of id `n` of `Index::groups`.
+    groups: u64,
 }
 
 /// The day of a decision date when it stands for the date exactly as the register orders it (an
@@ -247,6 +253,8 @@ struct LoadedIpra {
     initial: u16,
     decided: Result<Day, ()>,
     flags: u8,
+    /// `ipras.target_groups`: `;CODE;CODE;`.
+    groups: String,
     measures: Vec<(i64, LoadedMeasure)>,
 }
 
@@ -266,6 +274,8 @@ struct Index {
     orgs: Dict,
     sections: Dict,
     reasons: Dict,
+    /// Codes of target rehabilitation groups.
+    groups: Dict,
     reason_sets: Vec<u128>,
     reason_set_ids: HashMap<u128, u16>,
     ipras: Vec<IpraFact>,
@@ -289,6 +299,18 @@ impl Index {
             0 => None,
             s => Some(s as usize - 1),
         }
+    }
+
+    /// The bits of a `;CODE;CODE;` column (codes past the 63rd the index meets are not told apart).
+    fn group_bits(&mut self, column: Option<&str>) -> u64 {
+        let mut bits = 0u64;
+        for code in column.unwrap_or_default().split(';').filter(|c| !c.is_empty()) {
+            let id = self.groups.id_of(code);
+            if (1..=GROUP_BITS).contains(&id) {
+                bits |= 1u64 << id;
+            }
+        }
+        bits
     }
 
     fn reason_set(&mut self, codes: &[String]) -> u16 {
@@ -408,6 +430,7 @@ impl Index {
             .map(|(_, m)| self.reason_set(&m.reasons))
             .collect();
         let territory = self.territories.id(loaded.territory.as_deref());
+        let groups = self.group_bits(Some(&loaded.groups));
         let len = u16::try_from(facts.len()).unwrap_or(u16::MAX);
         let slot = match existing {
             Some(slot) => slot,
@@ -445,7 +468,8 @@ impl Index {
             len,
             initial: loaded.initial,
             decided: loaded.decided.unwrap_or(0),
-            flags: (loaded.flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
+            flags: (loaded.flags & (CHILD | ACTIVE | SUPERSEDED | EARLY)) | LIVE,
+            groups,
         };
         self.decisions_unordered |= loaded.decided.is_err();
         self.add_person(loaded.person, slot as u32);
@@ -463,6 +487,7 @@ impl Index {
         initial: u16,
         decided: Result<Day, ()>,
         flags: u8,
+        groups: u64,
     ) {
         self.decisions_unordered |= decided.is_err();
         let slot = self.ipras.len();
@@ -476,7 +501,8 @@ impl Index {
             len: 0,
             initial,
             decided: decided.unwrap_or(0),
-            flags: (flags & (CHILD | ACTIVE | SUPERSEDED)) | LIVE,
+            flags: (flags & (CHILD | ACTIVE | SUPERSEDED | EARLY)) | LIVE,
+            groups,
         });
         let i = usize::try_from(id).unwrap_or(0);
         if self.slots.len() <= i {
@@ -829,8 +855,12 @@ impl crate::db::bulk_read::RowSink for IpraRows {
             Some("superseded") => flags |= SUPERSEDED,
             _ => {}
         }
+        if r[9].is_some_and(|v| v != "0") {
+            flags |= EARLY;
+        }
         let ix = &mut self.0;
         let territory = ix.territories.id(r[3]);
+        let groups = ix.group_bits(r[8]);
         ix.insert_bare(
             id,
             u32::try_from(person).unwrap_or(u32::MAX),
@@ -839,6 +869,7 @@ impl crate::db::bulk_read::RowSink for IpraRows {
             initial_of(r[6]),
             decided_of(r[7]),
             flags,
+            groups,
         );
     }
 }
@@ -878,8 +909,8 @@ async fn bulk_load(db: &Db) -> Result<Index> {
     use crate::db::bulk_read::for_each_row;
     let IpraRows(index) = for_each_row(
         db,
-        "SELECT id, person_id, received_at, territory_code, is_child, status, substr(search_name, 1, 1), decision_date \
-         FROM ipras ORDER BY id",
+        "SELECT id, person_id, received_at, territory_code, is_child, status, substr(search_name, 1, 1), decision_date, \
+         target_groups, early_help FROM ipras ORDER BY id",
         IpraRows(Index::default()),
     )
     .await?;
@@ -905,7 +936,7 @@ async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
     let fetch = |sql: String| async move { sqlx::query(&sql).fetch_all(&db.pool).await };
     let ipras = fetch(format!(
         "SELECT id, person_id, received_at, territory_code, is_child, status, substr(search_name, 1, 1) AS initial, \
-         decision_date FROM ipras WHERE id {condition} ORDER BY id"
+         decision_date, target_groups, early_help FROM ipras WHERE id {condition} ORDER BY id"
     ))
     .await?;
     let mut out: Vec<LoadedIpra> = Vec::with_capacity(ipras.len());
@@ -922,6 +953,9 @@ async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
             "superseded" => flags |= SUPERSEDED,
             _ => {}
         }
+        if r.try_get::<i64, _>("early_help")? != 0 {
+            flags |= EARLY;
+        }
         at.insert(id, out.len());
         out.push(LoadedIpra {
             id,
@@ -931,6 +965,7 @@ async fn read_where(db: &Db, condition: &str) -> Result<Vec<LoadedIpra>> {
             initial: initial_of(opt_text(r, "initial").as_deref()),
             decided: decided_of(opt_text(r, "decision_date").as_deref()),
             flags,
+            groups: r.try_get("target_groups")?,
             measures: Vec::new(),
         });
     }
@@ -1151,6 +1186,11 @@ struct Tally {
     by_month: Vec<(i64, i64)>,
     territory_persons: PersonsBy,
     month_persons: PersonsBy,
+    /// Extracts and measures by target group id; the persons through a set.
+    by_group: Vec<(i64, i64)>,
+    group_persons: PersonsBy,
+    early: (i64, i64),
+    early_persons: PersonsBy,
 }
 
 impl Tally {
@@ -1166,6 +1206,10 @@ impl Tally {
             by_month: vec![(0, 0); months],
             territory_persons: PersonsBy::new(ix.territories.len() + 1),
             month_persons: PersonsBy::new(months),
+            by_group: vec![(0, 0); usize::from(GROUP_BITS) + 1],
+            group_persons: PersonsBy::new(usize::from(GROUP_BITS) + 1),
+            early: (0, 0),
+            early_persons: PersonsBy::new(1),
         }
     }
 
@@ -1189,6 +1233,14 @@ impl Tally {
         }
         self.territory_persons.merge(other.territory_persons);
         self.month_persons.merge(other.month_persons);
+        for (a, b) in self.by_group.iter_mut().zip(other.by_group) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+        self.group_persons.merge(other.group_persons);
+        self.early.0 += other.early.0;
+        self.early.1 += other.early.1;
+        self.early_persons.merge(other.early_persons);
     }
 }
 
@@ -1333,6 +1385,20 @@ fn scan(ix: &Index, scope: &Scope, tables: &Tables, slots: std::ops::Range<usize
         mo.0 += 1;
         mo.1 += scoped;
         t.month_persons.add(ipra.month, ipra);
+        let mut groups = ipra.groups;
+        while groups != 0 {
+            let id = groups.trailing_zeros() as u16;
+            let g = &mut t.by_group[usize::from(id)];
+            g.0 += 1;
+            g.1 += scoped;
+            t.group_persons.add(id, ipra);
+            groups &= groups - 1;
+        }
+        if ipra.flags & EARLY != 0 {
+            t.early.0 += 1;
+            t.early.1 += scoped;
+            t.early_persons.add(0, ipra);
+        }
     }
     // Open measures of IPRAs in force past their due date, by section.
     for s in 0..ix.sections.len() {
@@ -1395,6 +1461,10 @@ fn finish(
             by_month,
             territory_persons,
             month_persons,
+            by_group,
+            group_persons,
+            early,
+            early_persons,
         } = tally;
         for bits in multi.values() {
             add_bits(&mut persons, *bits, 1);
@@ -1512,10 +1582,30 @@ fn finish(
                 measures: *measures,
             })
             .collect();
+        let group_persons = group_persons.finish();
+        let mut by_target_group: Vec<Breakdown> = by_group
+            .iter()
+            .enumerate()
+            .filter(|(_, (extracts, _))| *extracts > 0)
+            .map(|(g, (extracts, measures))| Breakdown {
+                key: ix.groups.code(g as u16).map(str::to_string),
+                extracts: *extracts,
+                persons: group_persons[g],
+                measures: *measures,
+            })
+            .collect();
+        super::workload::sort_target_groups(&mut by_target_group);
         let charts = ChartData {
             by_section: section_status,
             by_territory: territories,
             monthly: super::workload::fill_months(monthly),
+            by_target_group,
+            early_help: Breakdown {
+                key: None,
+                extracts: early.0,
+                persons: early_persons.finish()[0],
+                measures: early.1,
+            },
         };
         (statistics, charts)
     }
@@ -1684,6 +1774,10 @@ pub struct Facets {
     /// Only IPRAs whose person's search name begins with this letter ([`initial_of`]): the facet of
     /// a name's beginning, which the list still checks whole.
     pub initial: Option<u16>,
+    /// Only IPRAs of this target rehabilitation group (code).
+    pub target_group: Option<String>,
+    /// Only IPRAs that say the child needs early help.
+    pub early_help: bool,
 }
 
 /// How many IPRAs the facets find, and their ids when there are at most `limit`.
@@ -1706,6 +1800,7 @@ struct Matcher<'a> {
     overdue: Option<Day>,
     overdue_org: Option<u16>,
     status: Option<u8>,
+    group: u64,
 }
 
 impl<'a> Matcher<'a> {
@@ -1739,6 +1834,13 @@ impl<'a> Matcher<'a> {
             "superseded" => SUPERSEDED,
             _ => 0,
         });
+        let group = match facets.target_group.as_deref() {
+            Some(code) => match ix.groups.get(code) {
+                Some(id) if (1..=GROUP_BITS).contains(&id) => 1u64 << id,
+                _ => return None,
+            },
+            None => 0,
+        };
         Some(Matcher {
             facets,
             territory,
@@ -1747,6 +1849,7 @@ impl<'a> Matcher<'a> {
             overdue,
             overdue_org,
             status,
+            group,
         })
     }
 
@@ -1755,6 +1858,8 @@ impl<'a> Matcher<'a> {
         if self.facets.child.is_some_and(|c| (ipra.flags & CHILD != 0) != c)
             || self.territory.is_some_and(|t| ipra.territory != t)
             || self.status.is_some_and(|s| ipra.flags & (ACTIVE | SUPERSEDED) != s)
+            || (self.group != 0 && ipra.groups & self.group == 0)
+            || (self.facets.early_help && ipra.flags & EARLY == 0)
         {
             return false;
         }
@@ -2044,7 +2149,7 @@ mod tests {
             let day = 9_000 + next(400) as Day;
             let territory = ix.territories.id(Some(["a", "b", "c"][next(3) as usize]));
             let flags = [ACTIVE, ACTIVE, SUPERSEDED, 0][next(4) as usize] | if next(5) == 0 { CHILD } else { 0 };
-            ix.insert_bare(id, person, day, territory, 0, Ok(day), flags);
+            ix.insert_bare(id, person, day, territory, 0, Ok(day), flags, 0);
             let slot = ix.slot(id).unwrap();
             for _ in 0..next(12) {
                 let status = [OPEN, OPEN, EXECUTED, NOT_EXECUTED, CLOSED][next(5) as usize];

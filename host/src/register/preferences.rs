@@ -22,7 +22,12 @@ pub const COLUMNS: &[(&str, &str)] = &[
     ("measures", "Мероприятий"),
     ("overdue", "Просрочено"),
     ("received", "Получена"),
+    ("target_groups", "ЦРГ"),
+    ("early_help", "Ранняя помощь"),
 ];
+
+/// Columns a user turns on in «Столбцы таблицы»; the others are on until the user chooses.
+const OFF_BY_DEFAULT: &[&str] = &["target_groups", "early_help"];
 
 const COLUMNS_KEY: &str = "register.columns";
 
@@ -30,9 +35,14 @@ pub fn column_label(key: &str) -> Option<&'static str> {
     COLUMNS.iter().find(|(k, _)| *k == key).map(|(_, l)| *l)
 }
 
-/// Every column, in the default order: all are on by default (seed 002).
+/// The columns of a user who never chose, in the default order: all the seed's and the product's
+/// own (seed 002), the target groups and early help being turned on by those who need them.
 pub fn default_columns() -> Vec<String> {
-    COLUMNS.iter().map(|(k, _)| k.to_string()).collect()
+    COLUMNS
+        .iter()
+        .filter(|(k, _)| !OFF_BY_DEFAULT.contains(k))
+        .map(|(k, _)| k.to_string())
+        .collect()
 }
 
 /// Checks a choice of columns: known keys, no repeats, at least one.

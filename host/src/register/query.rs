@@ -45,6 +45,12 @@ pub struct IpraFilter {
     /// Only IPRAs with measures assigned to this organisation (OGRN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assigned: Option<String>,
+    /// Only IPRAs of this target rehabilitation group (ЦРГ code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group: Option<String>,
+    /// `1`: only IPRAs that say the child needs early help.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_help: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -129,6 +135,8 @@ impl IpraFilter {
             ("section", &self.section),
             ("overdue", &self.overdue),
             ("assigned", &self.assigned),
+            ("target_group", &self.target_group),
+            ("early_help", &self.early_help),
             ("decision_from", &self.decision_from),
             ("decision_to", &self.decision_to),
             ("sort", &self.sort),
@@ -237,6 +245,11 @@ impl IpraFilter {
         }
     }
 
+    /// Whether only IPRAs that say the child needs early help are asked for.
+    pub fn early_help_only(&self) -> bool {
+        non_empty(&self.early_help).is_some_and(|v| v == "1" || v == "true" || v == "on")
+    }
+
     /// Whether only IPRAs with overdue measures are asked for.
     pub fn overdue_only(&self) -> bool {
         non_empty(&self.overdue).is_some_and(|v| v == "1" || v == "true" || v == "on")
@@ -263,8 +276,21 @@ pub struct IpraListItem {
     pub overdue: i64,
     pub territory_code: Option<String>,
     pub received_at: String,
+    /// Codes of its target rehabilitation groups (ЦРГ).
+    pub target_groups: Vec<String>,
+    /// The IPRA says the child needs early help.
+    pub early_help: bool,
     #[serde(skip)]
     pub person_id: i64,
+}
+
+/// The codes of an `ipras.target_groups` column (`;CODE;CODE;`).
+pub fn group_codes(column: &str) -> Vec<String> {
+    column
+        .split(';')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -512,6 +538,15 @@ fn conditions(
     if let Some(v) = non_empty(&filter.assigned) {
         push(org_exists(b, "am", v), Lead::Facet);
     }
+    if let Some(v) = non_empty(&filter.target_group) {
+        push(
+            format!("i.target_groups LIKE {}", b.add(format!("%;{v};%"))),
+            Lead::Facet,
+        );
+    }
+    if filter.early_help_only() {
+        push("i.early_help = 1".into(), Lead::Facet);
+    }
     let from = non_empty(&filter.decision_from).map(|v| b.add(v.to_string()));
     let to = non_empty(&filter.decision_to).map(|v| b.add(v.to_string()));
     match (from, to) {
@@ -548,6 +583,8 @@ fn facets(filter: &IpraFilter, scope: Option<&str>, today: &str) -> super::facts
         initial: name_prefixes(filter)
             .first()
             .map(|name| super::facts::initial_of(Some(name))),
+        target_group: non_empty(&filter.target_group).map(str::to_string),
+        early_help: filter.early_help_only(),
     }
 }
 
@@ -1023,7 +1060,7 @@ enum Direction {
 }
 
 const LIST_COLUMNS: &str = "i.id, i.number, i.protocol_number, i.protocol_date, i.decision_date, i.document_version, \
-     i.issued_by, i.status, i.is_child, i.snils, i.received_at, i.search_name, i.territory_code, i.measures_count, \
+     i.issued_by, i.status, i.is_child, i.snils, i.received_at, i.search_name, i.territory_code, i.measures_count, i.target_groups, i.early_help, \
      i.open_due_min, i.person_id";
 
 /// One page in the sort's order from a position; `offset` rows skipped first (`page` without a
@@ -1194,6 +1231,8 @@ fn list_item(row: &sqlx::any::AnyRow, sort: SortColumn) -> Result<(IpraListItem,
             overdue: 0,
             territory_code: opt_text(row, "territory_code"),
             received_at: row.try_get("received_at")?,
+            target_groups: group_codes(&row.try_get::<String, _>("target_groups")?),
+            early_help: row.try_get::<i64, _>("early_help")? != 0,
             person_id: row.try_get("person_id")?,
         },
         value,
@@ -1296,6 +1335,24 @@ pub async fn issuing_institutions(db: &Db) -> Result<Vec<String>> {
 /// Territory codes of persons in the register (for the filter's choice, named from the reference list).
 pub async fn person_territories(db: &Db) -> Result<Vec<String>> {
     distinct_ipra_values(db, "territory_code").await
+}
+
+/// The target rehabilitation groups the extracts have named, by code: (code, name as the first
+/// extract gave it). A short table (one row a code), read whole.
+pub async fn target_groups(db: &Db) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query("SELECT code, name FROM target_groups ORDER BY code")
+        .fetch_all(&db.pool)
+        .await?;
+    let mut groups: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| Ok((r.try_get("code")?, r.try_get("name")?)))
+        .collect::<Result<_>>()?;
+    // «ЦРГ 2» before «ЦРГ 10»: numbers in their order.
+    groups.sort_by_key(|(code, _)| {
+        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+        (digits.parse::<u64>().unwrap_or(u64::MAX), code.clone())
+    });
+    Ok(groups)
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -270,11 +270,64 @@ fn bind_person_data<'q>(query: AnyQuery<'q>, person: &'q wit::Person) -> AnyQuer
         .bind(person.address.as_deref())
 }
 
-const IPRA_COLUMNS: usize = 21;
+const IPRA_COLUMNS: usize = 23;
 const IPRA_INSERT: &str =
     "INSERT INTO ipras (person_id, snils, number, protocol_number, protocol_date, decision_date, \
      valid_until, issued_by, is_child, document_version, document_id, extract_id, status, superseded_by, \
-     source_document_id, extra, received_at, search_name, territory_code, measures_count, open_due_min) VALUES ";
+     source_document_id, extra, received_at, search_name, territory_code, measures_count, open_due_min, \
+     target_groups, early_help) VALUES ";
+
+/// The attribute of an IPRA's `extra` naming one of its target rehabilitation groups (the FRI
+/// connector writes `ЦРГ:CODE` = name), and the one saying the child needs early help.
+pub const TARGET_GROUP: &str = "ЦРГ:";
+pub const EARLY_HELP: &str = "РанняяПомощь";
+
+/// The IPRA's target rehabilitation groups as (code, name), in the extract's order.
+pub fn target_groups(ipra: &wit::IpraExtract) -> Vec<(&str, &str)> {
+    ipra.extra
+        .iter()
+        .filter_map(|a| Some((a.code.strip_prefix(TARGET_GROUP)?, a.value.as_str())))
+        .filter(|(code, _)| !code.is_empty() && !code.contains(';'))
+        .collect()
+}
+
+/// The codes as the `ipras.target_groups` column holds them: `;CODE;CODE;`, or empty.
+fn target_group_column(ipra: &wit::IpraExtract) -> String {
+    let codes: Vec<&str> = target_groups(ipra).into_iter().map(|(code, _)| code).collect();
+    if codes.is_empty() {
+        String::new()
+    } else {
+        format!(";{};", codes.join(";"))
+    }
+}
+
+fn early_help(ipra: &wit::IpraExtract) -> bool {
+    ipra.extra.iter().any(|a| a.code == EARLY_HELP && a.value == "true")
+}
+
+/// Keeps the name the extracts give each target group code, the first time it is met (the
+/// register's choice list and the statistics' rows read them).
+async fn remember_target_groups(conn: &mut AnyConnection, ipras: &[&wit::IpraExtract], at: &str) -> Result<()> {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for ipra in ipras {
+        for group in target_groups(ipra) {
+            if !seen.iter().any(|(code, _)| *code == group.0) {
+                seen.push(group);
+            }
+        }
+    }
+    for (code, name) in seen {
+        sqlx::query(
+            "INSERT INTO target_groups (code, name, first_seen) VALUES ($1, $2, $3) ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(code)
+        .bind(name)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
 
 fn bind_ipra<'q>(
     query: AnyQuery<'q>,
@@ -307,6 +360,8 @@ fn bind_ipra<'q>(
         .bind(placement.list_territory.as_deref())
         .bind(measures as i64)
         .bind(placement.open_due_min.as_deref())
+        .bind(target_group_column(ipra))
+        .bind(i64::from(early_help(ipra)))
 }
 
 const PERSON_UPDATE_COLUMNS: usize = 10;
@@ -385,9 +440,9 @@ pub async fn store_ipra(
                 .try_get("id")?
         }
     };
-    let sql = format!(
-        "{IPRA_INSERT}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id"
-    );
+    let placeholders: Vec<String> = (1..=IPRA_COLUMNS).map(|n| format!("${n}")).collect();
+    let sql = format!("{IPRA_INSERT}({}) RETURNING id", placeholders.join(", "));
+    remember_target_groups(conn, &[ipra], received_at).await?;
     let id: i64 = bind_ipra(
         sqlx::query(&sql),
         ipra,
@@ -499,6 +554,8 @@ pub async fn store_ipras(
             }
         }
     }
+    let new_ipras: Vec<&wit::IpraExtract> = new.iter().map(|&k| items[k].ipra).collect();
+    remember_target_groups(conn, &new_ipras, received_at).await?;
     let mut ipra_ids: HashMap<String, i64> = HashMap::new();
     for range in chunks(new.len(), IPRA_ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(conn);
@@ -569,7 +626,7 @@ pub async fn store_ipras(
 /// statement has few shapes for the statement cache. A group's measures (≈ 700) take three or four
 /// statements; every other table of a group, one.
 pub const ROWS_PER_STATEMENT: usize = 256;
-/// IPRA rows are wide (21 columns): a group's IPRAs in one statement.
+/// IPRA rows are wide (23 columns): a group's IPRAs in one statement.
 const IPRA_ROWS_PER_STATEMENT: usize = 64;
 
 /// Splits `len` rows into chunks of `max` rows, then of decreasing powers of two: few statement shapes.

@@ -641,6 +641,20 @@ pub struct ChartData {
     pub by_section: Vec<SectionStatus>,
     pub by_territory: Vec<Breakdown>,
     pub monthly: Vec<Breakdown>,
+    /// Extracts, persons and measures by target rehabilitation group (the key is the ЦРГ code; an
+    /// IPRA of several groups counts in each).
+    pub by_target_group: Vec<Breakdown>,
+    /// Extracts, persons and measures of the IPRAs that say the child needs early help (no key).
+    pub early_help: Breakdown,
+}
+
+/// Target groups in the order of their numbers («ЦРГ 2» before «ЦРГ 10»), then by code.
+pub fn sort_target_groups(rows: &mut [Breakdown]) {
+    rows.sort_by_key(|r| {
+        let code = r.key.clone().unwrap_or_default();
+        let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+        (digits.parse::<u64>().unwrap_or(u64::MAX), code)
+    });
 }
 
 /// The charts' breakdowns counted directly in the database (the definition the statistics index is
@@ -712,10 +726,46 @@ pub async fn chart_data_direct(db: &Db, filter: &StatsFilter, today: &str) -> Re
     }
     let monthly = out.pop().unwrap_or_default();
     let by_territory = out.pop().unwrap_or_default();
+    // An IPRA of several groups counts in each: the codes the extracts named, matched in its column.
+    let read = |r: &sqlx::any::AnyRow| -> Result<Breakdown> {
+        Ok(Breakdown {
+            key: opt_text(r, "k"),
+            extracts: r.try_get("extracts")?,
+            persons: r.try_get("persons")?,
+            measures: r.try_get("measures")?,
+        })
+    };
+    let sql = format!(
+        "SELECT g.code AS k, COUNT(DISTINCT i.id) AS extracts, COUNT(DISTINCT i.person_id) AS persons, \
+         COUNT(DISTINCT m.id) AS measures FROM target_groups g JOIN ipras i ON i.target_groups LIKE '%;' || g.code || ';%' \
+         JOIN persons p ON p.id = i.person_id LEFT JOIN measures m ON m.ipra_id = i.id AND {measure} WHERE {ipra} GROUP BY g.code"
+    );
+    let mut q = sqlx::query(&sql);
+    for b in breakdown_binds {
+        q = q.bind(b);
+    }
+    let mut by_target_group = q
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(read)
+        .collect::<Result<Vec<_>>>()?;
+    sort_target_groups(&mut by_target_group);
+    let sql = format!(
+        "SELECT NULL AS k, COUNT(DISTINCT i.id) AS extracts, COUNT(DISTINCT i.person_id) AS persons, \
+         COUNT(DISTINCT m.id) AS measures {base} AND i.early_help = 1"
+    );
+    let mut q = sqlx::query(&sql);
+    for b in breakdown_binds {
+        q = q.bind(b);
+    }
+    let early_help = read(&q.fetch_one(&db.pool).await?)?;
     Ok(ChartData {
         by_section,
         by_territory,
         monthly: fill_months(monthly),
+        by_target_group,
+        early_help,
     })
 }
 

@@ -702,7 +702,79 @@ fn ipra_extra(raw: &RawDocument<'_>, header: &Header<'_>) -> Vec<Attribute> {
         raw.category_attribute("MSE.IPRA.PERSON", "OrganizationOGRN"),
     );
     push(&mut extra, "Регион", value(&header.region));
+    for (code, name) in target_groups(raw) {
+        extra.push(Attribute {
+            code: format!("{TARGET_GROUP}{code}"),
+            value: name.to_string(),
+        });
+    }
+    if early_help(raw) {
+        push(&mut extra, EARLY_HELP, Some("true"));
+    }
     extra
+}
+
+/// The prefix of an IPRA's `extra` attribute naming one of its target rehabilitation groups (ЦРГ):
+/// `ЦРГ:CODE` = the group's name.
+pub const TARGET_GROUP: &str = "ЦРГ:";
+/// The IPRA's `extra` attribute saying the child needs early help (181-ФЗ art. 9.3): `true`.
+pub const EARLY_HELP: &str = "РанняяПомощь";
+
+/// Categories of a record that states one target rehabilitation group of the IPRA.
+const TARGET_GROUP_CATEGORIES: [&str; 3] = ["MSE.IPRA.TRG", "MSE.IPRA.TARGETGROUP", "MSE.IPRA.CRG"];
+const TARGET_GROUP_CODES: [&str; 4] = ["TargetRehabGroupCode", "TargetGroupCode", "TRGCode", "CRGCode"];
+const TARGET_GROUP_NAMES: [&str; 4] = ["TargetRehabGroupName", "TargetGroupName", "TRGName", "CRGName"];
+
+/// The IPRA's target rehabilitation groups (ЦРГ), one or several (181-ФЗ art. 9; a separate one for
+/// injuries of combat): a record of a target-group category each (its code and name, or `Code`/`Name`),
+/// or a code/name pair on any record of the document. No public sample carries them yet: the
+/// categories and codes read are the FRI's naming habits (`…Code` + `…Name`), listed in the README.
+fn target_groups<'s>(raw: &'s RawDocument<'_>) -> Vec<(&'s str, &'s str)> {
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    for record in &raw.records {
+        let category = value(&record.category_code).unwrap_or_default();
+        let of_category = TARGET_GROUP_CATEGORIES
+            .iter()
+            .any(|c| category == *c || category.strip_prefix(c).is_some_and(|rest| rest.starts_with('.')));
+        let mut codes: Vec<&str> = TARGET_GROUP_CODES.to_vec();
+        let mut names: Vec<&str> = TARGET_GROUP_NAMES.to_vec();
+        if of_category {
+            codes.extend(["Code", "Id"]);
+            names.extend(["Name", "Value"]);
+        }
+        if of_category
+            && raw
+                .attribute(record, "IsNeeded")
+                .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+        {
+            continue;
+        }
+        let Some(code) = raw.first_of(record, &codes).map(str::trim).filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let name = raw.first_of(record, &names).unwrap_or(code);
+        if !groups.iter().any(|(c, _)| *c == code) {
+            groups.push((code, name.trim()));
+        }
+    }
+    groups
+}
+
+/// Whether the IPRA says the child needs early help: an `EarlyHelp…` attribute that is true, or a
+/// record of category `MSE.IPRA.EARLYHELP` not marked `IsNeeded=false`.
+fn early_help(raw: &RawDocument<'_>) -> bool {
+    const FLAGS: [&str; 4] = ["EarlyHelp", "EarlyHelpNeeded", "NeedEarlyHelp", "IsEarlyHelpNeeded"];
+    raw.records.iter().any(|record| {
+        let flagged = raw
+            .first_of(record, &FLAGS)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        let of_category = value(&record.category_code).is_some_and(|c| c.starts_with("MSE.IPRA.EARLYHELP"));
+        flagged
+            || (of_category
+                && !raw
+                    .attribute(record, "IsNeeded")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("false")))
+    })
 }
 
 fn push(extra: &mut Vec<Attribute>, code: &str, value: Option<&str>) {

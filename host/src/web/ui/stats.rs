@@ -10,7 +10,7 @@ use crate::auth::{Principal, Role};
 use crate::register::deadlines::{self, parse_date};
 use crate::register::facts;
 use crate::register::stats::{self, Statistics, StatsFilter};
-use crate::register::workload::{self, ChartData};
+use crate::register::workload::{self, Breakdown, ChartData};
 use crate::web::chart::{self, Series};
 use crate::web::export::{Cell, Format, Table};
 use crate::web::ApiError;
@@ -186,6 +186,8 @@ pub struct Names {
     pub sections: Vec<(String, String)>,
     pub territories: Vec<(String, String)>,
     pub organisations: Vec<crate::register::directory::Organisation>,
+    /// Target rehabilitation groups the extracts named: (code, name).
+    pub target_groups: Vec<(String, String)>,
 }
 
 impl Names {
@@ -207,7 +209,17 @@ impl Names {
             sections,
             territories,
             organisations,
+            target_groups: crate::register::query::target_groups(&app.db).await?,
         })
+    }
+
+    /// «ЦРГ code — name» as the extracts named the group.
+    pub fn target_group(&self, code: Option<&str>) -> String {
+        let code = code.unwrap_or_default();
+        match self.target_groups.iter().find(|(c, _)| c == code) {
+            Some((_, name)) if name != code => format!("{code} — {name}"),
+            _ => code.to_string(),
+        }
     }
 
     pub fn section(&self, code: &str) -> String {
@@ -408,6 +420,34 @@ pub fn export_table(data: &str, s: &Statistics, c: &ChartData, names: &Names) ->
                     .collect(),
             }
         }
+        "groups" => {
+            let mut rows: Vec<Vec<Cell>> = c
+                .by_target_group
+                .iter()
+                .map(|r| {
+                    vec![
+                        names.target_group(r.key.as_deref()).into(),
+                        number(r.extracts),
+                        number(r.persons),
+                        number(r.measures),
+                    ]
+                })
+                .collect();
+            let e = &c.early_help;
+            rows.push(vec![
+                EARLY_HELP_ROW.into(),
+                number(e.extracts),
+                number(e.persons),
+                number(e.measures),
+            ]);
+            Table {
+                title: "Целевые реабилитационные группы и ранняя помощь".into(),
+                header: ["Группа", "Выписок", "Человек", "Мероприятий"]
+                    .map(String::from)
+                    .to_vec(),
+                rows,
+            }
+        }
         "reasons" => Table {
             title: "Причины невыполнения".into(),
             header: ["Код", "Причина", "Человек", "Мероприятий"].map(String::from).to_vec(),
@@ -429,7 +469,9 @@ pub fn export_table(data: &str, s: &Statistics, c: &ChartData, names: &Names) ->
     Some(table)
 }
 
-const DATA_SETS: &[&str] = &["table", "sections", "territories", "months", "reasons"];
+const DATA_SETS: &[&str] = &["table", "sections", "territories", "months", "reasons", "groups"];
+
+const EARLY_HELP_ROW: &str = "Нуждаются в ранней помощи (дети 0–3 лет и их семьи)";
 
 async fn compute(app: &App, filter: &StatsFilter) -> anyhow::Result<(Statistics, ChartData)> {
     facts::statistics(&app.facts, &app.db, filter, &today(), &reasons(app)).await
@@ -575,6 +617,8 @@ async fn stats_page(
     }
     body.push_str("</tbody></table></div>");
     body.push_str(&export_links(&filter, "table", "таблицу"));
+    body.push_str(&target_groups_html(&c, &names));
+    body.push_str(&export_links(&filter, "groups", "таблицу"));
 
     body.push_str(r#"<h2>Диаграммы</h2><div class="ov-charts">"#);
     let series = [
@@ -726,6 +770,8 @@ async fn api_charts(
         "by_territory": c.by_territory,
         "monthly": c.monthly,
         "by_reason": s.not_executed_by_reason,
+        "by_target_group": c.by_target_group,
+        "early_help": c.early_help,
     })))
 }
 
@@ -734,6 +780,32 @@ async fn api_export(State(app): State<App>, user: Principal, Query(q): Query<Sta
         Ok(()) => export_file(&app, &q).await.unwrap_or_else(IntoResponse::into_response),
         Err(e) => e.into_response(),
     }
+}
+
+/// The IPRAs of the filter by target rehabilitation group, and those that say the child needs early
+/// help: what the extracts carry since the forms name them (older IPRAs count in neither).
+fn target_groups_html(c: &ChartData, names: &Names) -> String {
+    let mut out = String::from(
+        r#"<h2 id="target-groups">Целевые реабилитационные группы и ранняя помощь</h2><div class="table-wrap"><table class="ov-stats" id="groups-table"><caption class="visually-hidden">Выписки по целевым реабилитационным группам</caption><thead><tr><th scope="col">Группа</th><th scope="col" class="num">Выписок</th><th scope="col" class="num">Человек</th><th scope="col" class="num">Мероприятий</th></tr></thead><tbody>"#,
+    );
+    if c.by_target_group.is_empty() {
+        out.push_str(r#"<tr><td colspan="4" class="muted">В выписках этого отбора целевые реабилитационные группы не указаны.</td></tr>"#);
+    }
+    let row = |label: &str, r: &Breakdown| {
+        format!(
+            r#"<tr><th scope="row">{}</th><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+            esc(label),
+            r.extracts,
+            r.persons,
+            r.measures
+        )
+    };
+    for r in &c.by_target_group {
+        out.push_str(&row(&names.target_group(r.key.as_deref()), r));
+    }
+    out.push_str(&row(EARLY_HELP_ROW, &c.early_help).replace("<tr>", r#"<tr id="early-help-row">"#));
+    out.push_str("</tbody></table></div>");
+    out
 }
 
 #[cfg(test)]

@@ -97,6 +97,7 @@ pub async fn card(
 <dt>Дата вынесения решения</dt><dd>{}</dd><dt>Номер протокола</dt><dd>{}</dd><dt>Дата протокола</dt><dd>{}</dd>
 <dt>Учреждение, сформировавшее ИПРА</dt><dd>{}</dd><dt>Версия документа</dt><dd>{}</dd><dt>Статус</dt><dd class="status-{}">{}</dd>
 <dt>Срок действия</dt><dd>{}</dd><dt>Получена</dt><dd>{}</dd>
+<dt>Целевая реабилитационная группа</dt><dd id="reg-target-groups">{}</dd><dt>Ранняя помощь</dt><dd id="reg-early-help">{}</dd>
 <dt>Исходный документ</dt><dd>{} ({} байт, SHA-256 <code class="reg-hash">{}</code>)</dd></dl>"#,
         esc(&kind_label(card.is_child, &card.document_version)),
         esc(&card.number),
@@ -112,6 +113,12 @@ pub async fn card(
             .map(|d| format!("до {}", esc(&ru_date(d))))
             .unwrap_or_else(|| "бессрочно / не указан".into()),
         esc(&ru_date(&card.received_at)),
+        target_groups_html(&card.extra),
+        if extra_value(&card.extra, crate::register::store::EARLY_HELP).as_deref() == Some("true") {
+            "нуждается в ранней помощи"
+        } else {
+            "не указана"
+        },
         esc(&card.source_document.file_name),
         card.source_document.size_bytes,
         esc(&card.source_document.sha256),
@@ -356,6 +363,38 @@ fn gender_label(gender: Option<&str>) -> &'static str {
         Some("1" | "m" | "male" | "м" | "муж" | "мужской") => "мужской",
         Some("2" | "f" | "female" | "ж" | "жен" | "женский") => "женский",
         _ => "—",
+    }
+}
+
+/// The IPRA's `extra` as stored: `[[code, value], …]`.
+fn extra_pairs(extra: &serde_json::Value) -> impl Iterator<Item = (&str, &str)> {
+    extra
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|pair| Some((pair.get(0)?.as_str()?, pair.get(1)?.as_str()?)))
+}
+
+fn extra_value(extra: &serde_json::Value, code: &str) -> Option<String> {
+    extra_pairs(extra).find(|(c, _)| *c == code).map(|(_, v)| v.to_string())
+}
+
+/// «ЦРГ 3 — name; ЦРГ 7 — name», or that the extract names none (forms before 2024 have no such field).
+fn target_groups_html(extra: &serde_json::Value) -> String {
+    let groups: Vec<String> = extra_pairs(extra)
+        .filter_map(|(code, name)| {
+            let code = code.strip_prefix(crate::register::store::TARGET_GROUP)?;
+            Some(if name.is_empty() || name == code {
+                esc(code)
+            } else {
+                format!("{} — {}", esc(code), esc(name))
+            })
+        })
+        .collect();
+    if groups.is_empty() {
+        "не указана в выписке".to_string()
+    } else {
+        groups.join("; ")
     }
 }
 

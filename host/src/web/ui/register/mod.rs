@@ -117,6 +117,8 @@ pub fn cell_text(app: &App, item: &IpraListItem, column: &str) -> String {
         "measures" => item.measures.to_string(),
         "overdue" => item.overdue.to_string(),
         "received" => ru_date(&item.received_at),
+        "target_groups" => item.target_groups.join(", "),
+        "early_help" => if item.early_help { "нуждается" } else { "" }.to_string(),
         _ => String::new(),
     }
 }
@@ -529,6 +531,23 @@ async fn filter_form(
             .collect();
         f.push_str(&select("assigned", "Назначено организации", &filter.assigned, &orgs));
     }
+    let groups: Vec<(String, String)> = query::target_groups(&app.db)
+        .await?
+        .into_iter()
+        .map(|(code, name)| (code.clone(), format!("{code} — {name}")))
+        .collect();
+    if !groups.is_empty() || filter.target_group.is_some() {
+        f.push_str(&select(
+            "target_group",
+            "Целевая реабилитационная группа",
+            &filter.target_group,
+            &groups,
+        ));
+    }
+    f.push_str(&format!(
+        r#"<label for="f-early_help" class="reg-check"><input id="f-early_help" name="early_help" type="checkbox" value="1"{}> Нуждается в ранней помощи</label>"#,
+        if filter.early_help_only() { " checked" } else { "" }
+    ));
     f.push_str(&format!(
         r#"<label for="f-overdue" class="reg-check"><input id="f-overdue" name="overdue" type="checkbox" value="1"{}> Есть просроченные мероприятия</label>"#,
         if filter.overdue.as_deref().is_some_and(|v| !v.is_empty()) {
