@@ -229,6 +229,15 @@ fn whole_path(backend: Backend) {
     let list = env.ok(&["reports", "list", "--json"]);
     assert_eq!(list[0]["status"], "awaiting-signature");
 
+    // What was assembled does not count yet; what was sent does.
+    let stats = env.ok(&["stats", "--json"]);
+    assert_eq!(
+        stats["executed"]["measures"], 0,
+        "an assembled report counts nothing: {stats}"
+    );
+    env.sign_and_send(&orgs["region"]);
+    assert_eq!(env.ok(&["reports", "list", "--json"])[0]["status"], "sent");
+
     // Statistics and deadlines from the register.
     let stats = env.ok(&["stats", "--json"]);
     assert_eq!(stats["executed"]["measures"], executed);
@@ -353,6 +362,7 @@ fn superseding_ipra_carries_executed_measures_over() {
             &orgs["region"],
             "--json",
         ]);
+        env.sign_and_send(&orgs["region"]);
 
         let (_, report) = env.run_json(&["import", second.to_str().unwrap(), "--json"]);
         assert_eq!(report["superseded"], 1, "{report}");
@@ -539,6 +549,7 @@ fn every_department_executes_and_reports() {
             let (valid, errors) = xmllint(&doc, &formats().join("fri/fri-extract-schema-v1.5.xsd"));
             assert!(valid, "{errors}");
         }
+        env.sign_and_send(region);
         let stats = env.ok(&["stats", "--json"]);
         assert_eq!(stats["executed"]["measures"], 6);
         let sections = stats["by_section"]

@@ -125,6 +125,8 @@ fn the_statistics_index_follows_every_change_exactly() {
             env.add_execution(ipra, &m, &org, &more);
             env.ok(&["reports", "assemble", "--ipra", &ipra_s, "--reporter", region, "--json"]);
         }
+        assert_same("after reports assembled, not yet sent", &env, addr, &cookie);
+        env.sign_and_send(region);
         assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'executed'") > 0);
         assert!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'not-executed'") > 0);
         assert_same("after executions and reports", &env, addr, &cookie);
@@ -212,7 +214,7 @@ fn statistics_count_sections_and_the_latest_reasons() {
         };
         record("refused", false);
         record("unreachable", true);
-        // The result is fixed when the report is assembled.
+        // The result counts once the report is sent.
         env.ok(&[
             "reports",
             "assemble",
@@ -222,6 +224,7 @@ fn statistics_count_sections_and_the_latest_reasons() {
             "1021602830370",
             "--json",
         ]);
+        env.sign_and_send("1021602830370");
         let reasons = |stats: &serde_json::Value| -> Vec<(String, i64)> {
             stats["not_executed_by_reason"]
                 .as_array()

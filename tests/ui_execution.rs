@@ -835,6 +835,9 @@ fn uploaded_signature_is_verified_then_sent_and_answered() {
     wait_for(&browser, "answered", "location.search.indexOf('done=answered') >= 0");
     assert_eq!(browser.text(".ex-report-status"), "Отклонено");
     assert!(browser.text("main").contains("Не указана дата исполнения"));
-    browser.goto(&format!("http://{addr}/executions?status=rejected"));
-    assert!(browser.text("table.ex-register tbody").contains(&s.surname));
+    // Its records are back for correction, saying why, and the register of executions finds them.
+    browser.goto(&format!("http://{addr}/executions?status=returned"));
+    let returned = browser.text("table.ex-register tbody");
+    assert!(returned.contains(&s.surname), "{returned}");
+    assert!(returned.contains("Возвращено на исправление"), "{returned}");
 }

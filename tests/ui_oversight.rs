@@ -34,7 +34,7 @@ struct Setup {
 
 /// The demo region (territories, executors by district, 20 extracts), two real FRI samples whose
 /// persons have no district (their measures wait in the coordinator's queue), one executed and one
-/// not executed measure reported, two extracts received in an earlier month, and one user per role.
+/// not executed measure reported and sent, two extracts received in an earlier month, and one user per role.
 fn setup(backend: Backend) -> Setup {
     let env = Env::new(backend);
     env.run_ok(&["demo", "--count", "20"]);
@@ -68,6 +68,8 @@ fn setup(backend: Backend) -> Setup {
         env.add_execution(ipra, &m, &org, &more);
         env.ok(&["reports", "assemble", "--ipra", &ipra_s, "--reporter", REGION, "--json"]);
     }
+    // Sent, so that their results count.
+    env.sign_and_send(REGION);
     execute(
         &env,
         "UPDATE ipras SET received_at = '2026-09-15T09:00:00Z' WHERE id IN (3, 4)",

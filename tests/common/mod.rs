@@ -564,6 +564,20 @@ impl Env {
         }
     }
 
+    /// Signs every report awaiting signature with a GOST key of `reporter` (made once per
+    /// installation) and sends them through the FRI outbox job: a measure's result counts from then.
+    pub fn sign_and_send(&self, reporter: &str) {
+        if !self.data_dir().join("signing.toml").exists() {
+            let (key, cert) = gost_key(self.dir.path(), "reporter");
+            self.write_signing_config(reporter, &key, &cert);
+        }
+        for id in self.ids("SELECT id FROM reports WHERE status = 'awaiting-signature' ORDER BY id") {
+            self.ok(&["sign", "report", &id.to_string(), "--json"]);
+        }
+        let run = self.ok(&["jobs", "run", "fri-outbox", "--json"]);
+        assert_eq!(run["status"], "succeeded", "{run}");
+    }
+
     /// Signs the reports of organisation `ogrn` with a GOST key of [`gost_key`].
     pub fn write_signing_config(&self, ogrn: &str, key: &Path, cert: &Path) {
         std::fs::create_dir_all(self.data_dir()).unwrap();

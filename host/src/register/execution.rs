@@ -77,6 +77,11 @@ pub struct ExecutionRecord {
     pub measure_key: Option<String>,
     pub report_id: Option<i64>,
     pub carried_from: Option<i64>,
+    /// Why the record came back for correction: the FRI's rejection reason, or its report was
+    /// withdrawn before signing. Cleared when it goes into a report again.
+    pub returned_reason: Option<String>,
+    /// The report it came back from.
+    pub returned_from_report_id: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]
@@ -360,6 +365,8 @@ fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ExecutionRecord> {
         measure_key: opt_text(row, "measure_key"),
         report_id: row.try_get("report_id").ok().flatten(),
         carried_from: row.try_get("carried_from").ok().flatten(),
+        returned_reason: opt_text(row, "returned_reason"),
+        returned_from_report_id: row.try_get("returned_from_report_id").ok().flatten(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         form: ExecutionForm {
@@ -481,6 +488,11 @@ pub struct Report {
     pub sent_at: Option<String>,
     pub answered_at: Option<String>,
     pub rejection_reason: Option<String>,
+    /// 1 for the first report of an IPRA by its reporter; the next for one that corrects a withdrawn
+    /// or rejected report.
+    pub version: i64,
+    /// The withdrawn or rejected report this one corrects.
+    pub corrects_report_id: Option<i64>,
 }
 
 fn report_from_row(row: &sqlx::any::AnyRow) -> Result<Report> {
@@ -499,6 +511,8 @@ fn report_from_row(row: &sqlx::any::AnyRow) -> Result<Report> {
         sent_at: opt_text(row, "sent_at"),
         answered_at: opt_text(row, "answered_at"),
         rejection_reason: opt_text(row, "rejection_reason"),
+        version: row.try_get("version")?,
+        corrects_report_id: row.try_get("corrects_report_id").ok().flatten(),
     })
 }
 
@@ -514,7 +528,7 @@ pub async fn report(app: &App, id: i64) -> Result<Option<Report>> {
 
 /// The columns of a report without its document and signature.
 const REPORT_COLUMNS: &str = "id, ipra_id, status, reporter_ogrn, reporter_name, document_name, document_sha256, \
-     signer, created_at, due_date, signed_at, sent_at, answered_at, rejection_reason";
+     signer, created_at, due_date, signed_at, sent_at, answered_at, rejection_reason, version, corrects_report_id";
 
 /// Every report in `status`, oldest first (a job's work: the signed ones waiting to be sent).
 pub async fn reports(app: &App, status: &str) -> Result<Vec<Report>> {
@@ -712,9 +726,27 @@ pub async fn assemble_report(
         .try_get("received_at")?;
     let due = crate::register::deadlines::due_date(&app.reference(), "report", &received, None);
     let mut tx = app.db.pool.begin().await?;
+    // A report assembled after one of the same IPRA and reporter came back (withdrawn or rejected)
+    // is its next version and names it.
+    let corrected = sqlx::query(
+        "SELECT r.id, r.version FROM reports r WHERE r.ipra_id = $1 AND r.reporter_ogrn = $2 \
+         AND r.status IN ('withdrawn', 'rejected') \
+         AND NOT EXISTS (SELECT 1 FROM reports c WHERE c.corrects_report_id = r.id) ORDER BY r.id DESC LIMIT 1",
+    )
+    .bind(ipra_id)
+    .bind(&reporter.ogrn)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (version, corrects) = match &corrected {
+        Some(row) => (
+            row.try_get::<i64, _>("version")? + 1,
+            Some(row.try_get::<i64, _>("id")?),
+        ),
+        None => (1, None),
+    };
     let report_id: i64 = sqlx::query(
-        "INSERT INTO reports (ipra_id, status, reporter_ogrn, reporter_name, document_name, document, document_sha256, created_at, created_by, due_date) \
-         VALUES ($1, 'awaiting-signature', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO reports (ipra_id, status, reporter_ogrn, reporter_name, document_name, document, document_sha256, created_at, created_by, due_date, \
+         version, corrects_report_id) VALUES ($1, 'awaiting-signature', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(ipra_id)
     .bind(&reporter.ogrn)
@@ -725,12 +757,15 @@ pub async fn assemble_report(
     .bind(&created)
     .bind(actor)
     .bind(due.as_deref())
+    .bind(version)
+    .bind(corrects)
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
     for r in &records {
         let changed = sqlx::query(
-            "UPDATE execution_records SET status = 'reported', report_id = $1, updated_at = $2 WHERE id = $3 AND status = 'ready'",
+            "UPDATE execution_records SET status = 'reported', report_id = $1, updated_at = $2, returned_reason = NULL \
+             WHERE id = $3 AND status = 'ready'",
         )
         .bind(report_id)
         .bind(&created)
@@ -744,13 +779,7 @@ pub async fn assemble_report(
                 r.id
             );
         }
-        if let Some(measure_id) = r.form.measure_id {
-            sqlx::query("UPDATE measures SET status = $1 WHERE id = $2 AND status = 'open'")
-                .bind(&r.form.result)
-                .bind(measure_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // The measure's result is what is sent: it changes when the report is (see `mark_sent`).
     }
     record_event(
         &mut tx,
@@ -772,6 +801,21 @@ struct Step<'a> {
     to: &'a str,
     stamp: &'a str,
     note: Option<&'a str>,
+    /// What else changes with the report, in the same transaction.
+    then: Then<'a>,
+}
+
+/// What a report's step changes besides the report.
+#[derive(Clone, Copy)]
+enum Then<'a> {
+    Nothing,
+    /// Sent: the measures take the results of its records.
+    ApplyResults,
+    /// Withdrawn or rejected: its records come back for correction with the reason, and measures
+    /// that took their results (a rejected report was sent) are open again.
+    Reopen {
+        reason: &'a str,
+    },
 }
 
 /// Moves a report from one status to the next, refusing any other transition.
@@ -781,6 +825,7 @@ async fn transition(app: &App, id: i64, step: Step<'_>, actor: &str) -> Result<(
         to,
         stamp: set,
         note,
+        then,
     } = step;
     let Some(current) = report(app, id).await? else {
         bail!("отчёт {id} не найден")
@@ -807,6 +852,41 @@ async fn transition(app: &App, id: i64, step: Step<'_>, actor: &str) -> Result<(
         .rows_affected();
     if changed != 1 {
         bail!("отчёт {id} изменён другим пользователем; повторите");
+    }
+    match then {
+        Then::Nothing => {}
+        Then::ApplyResults => {
+            // Each measure takes the result of its record in the report (the latest, should there be two).
+            sqlx::query(
+                "UPDATE measures SET status = (SELECT e.result FROM execution_records e WHERE e.report_id = $1 \
+                 AND e.measure_id = measures.id ORDER BY e.id DESC LIMIT 1) \
+                 WHERE id IN (SELECT e.measure_id FROM execution_records e WHERE e.report_id = $1 AND e.measure_id IS NOT NULL) \
+                 AND status <> 'closed'",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Then::Reopen { reason } => {
+            if current.status == "sent" {
+                sqlx::query(
+                    "UPDATE measures SET status = 'open' WHERE id IN (SELECT e.measure_id FROM execution_records e \
+                     WHERE e.report_id = $1 AND e.measure_id IS NOT NULL) AND status IN ('executed', 'not-executed')",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE execution_records SET status = 'ready', report_id = NULL, returned_reason = $1, \
+                 returned_from_report_id = $2, updated_at = $3 WHERE report_id = $2",
+            )
+            .bind(reason)
+            .bind(id)
+            .bind(now())
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     record_event(&mut tx, &format!("report:{id}"), Some(&current.status), to, actor, note).await?;
     tx.commit().await?;
@@ -838,6 +918,7 @@ pub async fn attach_signature(app: &App, id: i64, signature: &[u8], signer: &str
             to: "signed",
             stamp: "signed_at",
             note: Some(signer),
+            then: Then::Nothing,
         },
         actor,
     )
@@ -851,7 +932,8 @@ pub async fn attach_signature(app: &App, id: i64, signature: &[u8], signer: &str
     Ok(())
 }
 
-/// Awaiting signature → withdrawn: its records go back to ready for corrections.
+/// Awaiting signature → withdrawn: its records go back to ready for corrections, saying so; the
+/// report assembled next is its next version.
 pub async fn withdraw(app: &App, id: i64, actor: &str) -> Result<()> {
     transition(
         app,
@@ -861,18 +943,13 @@ pub async fn withdraw(app: &App, id: i64, actor: &str) -> Result<()> {
             to: "withdrawn",
             stamp: "answered_at",
             note: None,
+            then: Then::Reopen {
+                reason: "отчёт возвращён на доработку до подписания",
+            },
         },
         actor,
     )
-    .await?;
-    sqlx::query(
-        "UPDATE execution_records SET status = 'ready', report_id = NULL, updated_at = $1 WHERE report_id = $2",
-    )
-    .bind(now())
-    .bind(id)
-    .execute(&app.db.pool)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Signed → sent. Nothing unsigned is ever sent: the transition refuses any other status.
@@ -894,6 +971,7 @@ pub async fn mark_sent(app: &App, id: i64, actor: &str) -> Result<()> {
             to: "sent",
             stamp: "sent_at",
             note: None,
+            then: Then::ApplyResults,
         },
         actor,
     )
@@ -911,6 +989,7 @@ pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&s
                 to: "accepted",
                 stamp: "answered_at",
                 note: None,
+                then: Then::Nothing,
             },
             actor,
         )
@@ -919,6 +998,9 @@ pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&s
         let reason = reason
             .filter(|r| !r.trim().is_empty())
             .context("укажите причину отклонения")?;
+        // Its records come back for correction with the FRI's reason; the measures are open again
+        // until the corrected version is sent.
+        let returned = format!("отчёт отклонён ФРИ: {}", reason.trim());
         transition(
             app,
             id,
@@ -927,6 +1009,7 @@ pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&s
                 to: "rejected",
                 stamp: "answered_at",
                 note: Some(reason),
+                then: Then::Reopen { reason: &returned },
             },
             actor,
         )
@@ -996,6 +1079,7 @@ pub async fn carry_over_all(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> R
                 .await?;
             carried += 1;
         }
+        move_unreported(conn, pairs, &at).await?;
         let mut sql = Sql::new(conn);
         sql.push("UPDATE measures SET status = 'closed', closed_reason = 'superseded' WHERE status = 'open' AND ipra_id IN (");
         for i in 0..pairs.len() {
@@ -1012,6 +1096,175 @@ pub async fn carry_over_all(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> R
         query.execute(&mut *conn).await?;
     }
     Ok(carried)
+}
+
+/// Draft and ready records of superseded IPRAs follow their measures to the new IPRAs (same section,
+/// category, code and name; records of an extra measure follow the IPRA); those whose measure the new
+/// IPRA does not have stay on the old one. Each organisation concerned is told, in a notice, what
+/// moved where and what stayed.
+async fn move_unreported(conn: &mut AnyConnection, pairs: &[(i64, i64)], at: &str) -> Result<()> {
+    use crate::register::store::Sql;
+    use std::collections::{BTreeMap, HashSet};
+    let mut sql = Sql::new(conn);
+    sql.push("WITH v (old_ipra, new_ipra) AS (VALUES ");
+    sql.rows(pairs.len(), 2);
+    sql.push(
+        ") SELECT v.old_ipra, v.new_ipra, e.id AS record, e.organisation, e.status, e.measure_id, n.id AS new_measure \
+         FROM v CROSS JOIN execution_records e LEFT JOIN measures o ON o.id = e.measure_id \
+         LEFT JOIN measures n ON n.ipra_id = v.new_ipra AND n.status = 'open' AND n.section = o.section \
+           AND n.category_code = o.category_code AND COALESCE(n.code, '') = COALESCE(o.code, '') AND n.name = o.name \
+         WHERE e.ipra_id = v.old_ipra AND e.status IN ('draft', 'ready') ORDER BY e.id, n.id",
+    );
+    let mut query = sqlx::query(sql.text());
+    for (old, new) in pairs {
+        query = query.bind(*old).bind(*new);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // Each record once, to the first matching measure no other record of the pass took.
+    let mut taken: HashSet<i64> = HashSet::new();
+    let mut moves: Vec<(i64, i64, i64, Option<i64>)> = Vec::new();
+    /// A record of an old IPRA: the pair, its organisation, its measure and the new measures matching it.
+    type Candidate = (i64, i64, String, Option<i64>, Vec<i64>);
+    let mut candidates: BTreeMap<i64, Candidate> = BTreeMap::new();
+    for r in &rows {
+        let record: i64 = r.try_get("record")?;
+        let entry = candidates.entry(record).or_insert((
+            r.try_get("old_ipra")?,
+            r.try_get("new_ipra")?,
+            r.try_get("organisation")?,
+            r.try_get("measure_id").ok().flatten(),
+            Vec::new(),
+        ));
+        if let Some(n) = r.try_get::<Option<i64>, _>("new_measure").ok().flatten() {
+            entry.4.push(n);
+        }
+    }
+    // (organisation, old, new) → (moved, stayed)
+    let mut told: BTreeMap<(String, i64, i64), (u64, u64)> = BTreeMap::new();
+    for (record, (old, new, organisation, measure, options)) in &candidates {
+        let target = match measure {
+            None => Some(None),
+            Some(_) => options.iter().find(|n| !taken.contains(n)).map(|n| Some(*n)),
+        };
+        let tally = told.entry((organisation.clone(), *old, *new)).or_insert((0, 0));
+        match target {
+            Some(new_measure) => {
+                if let Some(n) = new_measure {
+                    taken.insert(n);
+                }
+                moves.push((*record, *old, *new, new_measure));
+                tally.0 += 1;
+            }
+            None => tally.1 += 1,
+        }
+    }
+    let numbers: BTreeMap<i64, String> = {
+        let mut ids: Vec<String> = pairs.iter().flat_map(|(o, n)| [o.to_string(), n.to_string()]).collect();
+        ids.dedup();
+        sqlx::query(&format!("SELECT id, number FROM ipras WHERE id IN ({})", ids.join(",")))
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("number")?)))
+            .collect::<Result<_>>()?
+    };
+    let number = |id: i64| numbers.get(&id).cloned().unwrap_or_else(|| id.to_string());
+    for (record, old, new, measure) in &moves {
+        sqlx::query("UPDATE execution_records SET ipra_id = $1, measure_id = $2, updated_at = $3 WHERE id = $4")
+            .bind(*new)
+            .bind(*measure)
+            .bind(at)
+            .bind(*record)
+            .execute(&mut *conn)
+            .await?;
+        let note = format!("перенесена с ИПРА № {} на ИПРА № {}", number(*old), number(*new));
+        let status: String = sqlx::query("SELECT status FROM execution_records WHERE id = $1")
+            .bind(*record)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("status")?;
+        record_event(
+            conn,
+            &format!("execution:{record}"),
+            Some(&status),
+            &status,
+            "перенос",
+            Some(&note),
+        )
+        .await?;
+    }
+    for ((organisation, old, new), (moved, stayed)) in told {
+        let mut text = format!(
+            "Пришла новая ИПРА № {} взамен ИПРА № {}: ваши черновики и готовые записи исполнения перенесены в новую ИПРА — {moved}.",
+            number(new),
+            number(old)
+        );
+        if stayed > 0 {
+            text.push_str(&format!(
+                " Не перенесены (в новой ИПРА нет такого мероприятия) — {stayed}: они остались в заменённой ИПРА № {}, проверьте их.",
+                number(old)
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO notices (organisation, at, kind, ipra_id, text) VALUES ($1, $2, 'carry-over', $3, $4)",
+        )
+        .bind(&organisation)
+        .bind(at)
+        .bind(new)
+        .bind(&text)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What an organisation's users have not yet marked read, newest first (at most `limit`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Notice {
+    pub id: i64,
+    pub at: String,
+    pub kind: String,
+    pub ipra_id: Option<i64>,
+    pub text: String,
+}
+
+pub async fn unread_notices(db: &crate::db::Db, organisation: &str, limit: i64) -> Result<Vec<Notice>> {
+    sqlx::query(
+        "SELECT id, at, kind, ipra_id, text FROM notices WHERE organisation = $1 AND read_at IS NULL ORDER BY id DESC LIMIT $2",
+    )
+    .bind(organisation)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Notice {
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            kind: r.try_get("kind")?,
+            ipra_id: r.try_get("ipra_id").ok().flatten(),
+            text: r.try_get("text")?,
+        })
+    })
+    .collect()
+}
+
+/// Marks a notice of `organisation` read; false when it has no such notice.
+pub async fn mark_notice_read(db: &crate::db::Db, organisation: &str, id: i64, actor: &str) -> Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE notices SET read_at = $1, read_by = $2 WHERE id = $3 AND organisation = $4 AND read_at IS NULL",
+    )
+    .bind(now())
+    .bind(actor)
+    .bind(id)
+    .bind(organisation)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
 }
 
 /// A confirmed death: the person is marked deceased, open measures of IPRAs in force are closed as

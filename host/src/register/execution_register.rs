@@ -44,6 +44,7 @@ pub const STATUSES: &[(&str, &str)] = &[
     ("send-failed", "Ошибка отправки"),
     ("accepted", "Принято"),
     ("rejected", "Отклонено"),
+    ("returned", "Возвращено на исправление"),
 ];
 
 /// The sorts the register offers, each walking an index (see `order`).
@@ -216,7 +217,8 @@ fn order(sort: &str, scoped: bool) -> Order {
     }
 }
 
-const STATUS_SQL: &str = "CASE WHEN e.status <> 'reported' THEN e.status \
+const STATUS_SQL: &str = "CASE WHEN e.status <> 'reported' AND e.returned_reason IS NOT NULL THEN 'returned' \
+     WHEN e.status <> 'reported' THEN e.status \
      WHEN r.status = 'signed' AND EXISTS (SELECT 1 FROM exchange_messages x WHERE x.report_id = r.id AND x.status = 'failed') \
      THEN 'send-failed' ELSE COALESCE(r.status, 'draft') END";
 
@@ -273,6 +275,8 @@ fn conditions(f: &ExecutionFilter, scope: Option<&str>, b: &mut Binds) -> Vec<St
     }
     match given(&f.status) {
         Some(s @ ("draft" | "ready")) => c.push(format!("e.status = {}", b.add(s))),
+        // Back from a withdrawn or rejected report, not yet in the next version.
+        Some("returned") => c.push("e.status IN ('draft', 'ready') AND e.returned_reason IS NOT NULL".into()),
         Some("send-failed") => c.push(
             "e.status = 'reported' AND r.status = 'signed' AND EXISTS (SELECT 1 FROM exchange_messages x \
              WHERE x.report_id = r.id AND x.status = 'failed')"

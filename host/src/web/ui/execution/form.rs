@@ -30,6 +30,8 @@ pub struct Row {
     pub comment: String,
     /// Saved status of the record (draft, ready, reported); rows not yet saved have none.
     pub status: Option<String>,
+    /// Why a saved record came back for correction (its report withdrawn or rejected).
+    pub returned: Option<String>,
 }
 
 impl Row {
@@ -47,6 +49,7 @@ impl Row {
             reasons: r.form.reasons.clone(),
             comment: r.form.comment.clone().unwrap_or_default(),
             status: Some(r.status.clone()),
+            returned: r.returned_reason.clone(),
         }
     }
 
@@ -176,13 +179,8 @@ async fn initial_rows(app: &App, user: &Principal, card: &IpraCard) -> anyhow::R
         .collect();
     let mut names: BTreeMap<String, Option<String>> = BTreeMap::new();
     for m in &card.measures {
-        if rows
-            .iter()
-            .any(|r| r.measure_id == Some(m.id) && r.status.as_deref() != Some("reported"))
-        {
-            continue;
-        }
-        if m.status != "open" && rows.iter().any(|r| r.measure_id == Some(m.id)) {
+        // A measure with a record — in work, or in a report not yet answered — gets no second row.
+        if rows.iter().any(|r| r.measure_id == Some(m.id)) {
             continue;
         }
         let ogrn = user.scope().map(str::to_string).or_else(|| m.assigned_ogrn.clone());
@@ -283,10 +281,12 @@ pub async fn submit(
     }
     // Saved statuses come from the register, not from the form.
     for row in rows.iter_mut() {
-        row.status = match row.record_id {
-            Some(r) => execution::record(&app, r).await?.map(|rec| rec.status),
+        let saved = match row.record_id {
+            Some(r) => execution::record(&app, r).await?,
             None => None,
         };
+        row.status = saved.as_ref().map(|rec| rec.status.clone());
+        row.returned = saved.and_then(|rec| rec.returned_reason);
     }
     let mut form = FormPage {
         card: &card,
@@ -592,6 +592,12 @@ fn row_html(i: usize, row: &Row, state: Option<&RowState>, card: &IpraCard, reas
     }
     if let Some(note) = state.and_then(|s| s.note.as_deref()) {
         html.push_str(&format!(r#"<p class="notice" role="status">{}</p>"#, esc(note)));
+    }
+    if let (Some(why), Some("draft" | "ready")) = (&row.returned, row.status.as_deref()) {
+        html.push_str(&format!(
+            r#"<p class="alert ex-returned" role="status">Запись возвращена на исправление: {}. Исправьте её и отметьте готовой — она войдёт в следующую версию отчёта.</p>"#,
+            esc(why)
+        ));
     }
     html.push_str(&field_errors(state, None, &format!("r{i}")));
     if !row.editable() {

@@ -29,6 +29,9 @@ pub fn routes() -> Router<App> {
         .route("/executions", get(register_page))
         .route("/executions/export", get(register_export))
         .route("/executions/{id}", get(view))
+        .route("/notices/{id}/read", post(notice_read))
+        .route("/api/v1/notices", get(notices_api))
+        .route("/api/v1/notices/{id}/read", post(notice_read_api))
         .route("/reports", get(reports::list_page))
         .route("/reports/{id}", get(reports::show))
         .route("/reports/{id}/print.pdf", get(reports::print_page))
@@ -379,6 +382,12 @@ async fn register_page(
     let filter = &q.filter;
     let problems = execution_register::problems(filter);
     let mut body = String::from("<h1>Реестр исполнения ИПРА</h1>");
+    if let Some(ogrn) = user.scope() {
+        let notices = execution::unread_notices(&app.db, ogrn, 20)
+            .await
+            .map_err(|e| PageError::from(e).for_user(&user))?;
+        body.push_str(&notices_html(&user, &notices));
+    }
     body.push_str(r#"<form class="filters" method="get" action="/executions">"#);
     body.push_str(&filter_input("number", "Номер ИПРА", &filter.number, "text"));
     body.push_str(&filter_input("snils", "СНИЛС", &filter.snils, "text"));
@@ -649,4 +658,76 @@ mod tests {
     fn snils_digits_are_kept() {
         assert_eq!(digits("123-456 789 01"), "12345678901");
     }
+}
+
+/// What the organisation is told and has not marked read: records moved to a superseding IPRA.
+fn notices_html(user: &Principal, notices: &[execution::Notice]) -> String {
+    if notices.is_empty() {
+        return String::new();
+    }
+    let mut out =
+        String::from(r#"<section class="notices" id="notices" aria-label="Уведомления"><h2>Уведомления</h2><ul>"#);
+    for n in notices {
+        let link = n
+            .ipra_id
+            .map(|id| format!(r#" <a href="/ipras/{id}/execution">Открыть исполнение</a>"#))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            r#"<li data-notice="{id}"><span class="muted">{at}</span> {text}{link} <form class="inline" method="post" action="/notices/{id}/read">{csrf}<button type="submit">Прочитано</button></form></li>"#,
+            id = n.id,
+            at = esc(&crate::web::ui::dates::day_time(&n.at).unwrap_or_else(|| n.at.clone())),
+            text = esc(&n.text),
+            csrf = super::csrf_field(user),
+        ));
+    }
+    out.push_str("</ul></section>");
+    out
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn notice_read(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    super::check_csrf(&user, &form.csrf).map_err(|e| e.for_user(&user))?;
+    let Some(ogrn) = user.scope() else {
+        return Err(PageError::not_found("Уведомление").for_user(&user));
+    };
+    if !execution::mark_notice_read(&app.db, ogrn, id, &user.actor())
+        .await
+        .map_err(|e| PageError::from(e).for_user(&user))?
+    {
+        return Err(PageError::not_found("Уведомление").for_user(&user));
+    }
+    Ok(axum::response::Redirect::to("/executions#notices").into_response())
+}
+
+/// The organisation's unread notices (an executor's; others have none).
+async fn notices_api(State(app): State<App>, user: Principal) -> Result<Json<Vec<execution::Notice>>, ApiError> {
+    Ok(Json(match user.scope() {
+        Some(ogrn) => execution::unread_notices(&app.db, ogrn, 100).await?,
+        None => Vec::new(),
+    }))
+}
+
+async fn notice_read_api(
+    State(app): State<App>,
+    user: Principal,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let found = match user.scope() {
+        Some(ogrn) => execution::mark_notice_read(&app.db, ogrn, id, &user.actor()).await?,
+        None => false,
+    };
+    if !found {
+        return Err(ApiError::not_found("Уведомление"));
+    }
+    Ok(Json(serde_json::json!({"ok": true})))
 }

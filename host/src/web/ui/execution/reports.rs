@@ -388,9 +388,14 @@ pub async fn list_page(
     }
     for r in &reports {
         body.push_str(&format!(
-            r#"<tr><td><a href="/reports/{}">{}</a></td><td><a href="/executions/{}">{}</a></td><td class="hide-narrow">{}</td><td class="ex-rs-{}">{}</td><td>{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td></tr>"#,
+            r#"<tr><td><a href="/reports/{}">{}</a>{}</td><td><a href="/executions/{}">{}</a></td><td class="hide-narrow">{}</td><td class="ex-rs-{}">{}</td><td>{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td></tr>"#,
             r.id,
             r.id,
+            if r.version > 1 {
+                format!(r#" <span class="muted ex-version">версия {}</span>"#, r.version)
+            } else {
+                String::new()
+            },
             r.ipra_id,
             esc(numbers.get(&r.ipra_id).map(String::as_str).unwrap_or("—")),
             esc(&r.reporter_name),
@@ -460,6 +465,12 @@ async fn render(
         r#"<h1>Отчёт № {id} об исполнении ИПРА № {}</h1>"#,
         esc(number.as_deref().unwrap_or("—"))
     );
+    if let Some(corrected) = report.corrects_report_id {
+        body.push_str(&format!(
+            r#"<p class="notice ex-version" id="report-version">Версия {} отчёта: исправляет <a href="/reports/{corrected}">отчёт № {corrected}</a>, возвращённый на доработку или отклонённый.</p>"#,
+            report.version
+        ));
+    }
     if let Some(n) = notice {
         body.push_str(&format!(r#"<p class="notice" role="status">{}</p>"#, esc(&n)));
     }
