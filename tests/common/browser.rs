@@ -221,6 +221,17 @@ impl Browser {
         self.call("POST", &format!("/element/{id}/value"), Some(json!({ "text": text })));
     }
 
+    /// Attaches files to an `<input type="file" multiple>` (chromedriver takes their paths, one a line).
+    pub fn attach(&self, css: &str, files: &[&std::path::Path]) {
+        let id = self.find(css);
+        let text: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({ "text": text.join("\n") })),
+        );
+    }
+
     /// Chooses an option of a `<select>` by its value.
     pub fn select(&self, css: &str, value: &str) {
         self.click(&format!("{css} option[value=\"{value}\"]"));

@@ -65,6 +65,10 @@ pub struct Principal {
     pub role: Role,
     /// The organisation an executor acts for; executors see only its measures.
     pub ogrn: Option<String>,
+    /// Every organisation the user works for (the user's own first): more than one, and the
+    /// session chooses which it acts for.
+    #[serde(default)]
+    pub organisations: Vec<String>,
     /// The session's CSRF token (none for API tokens, which are not sent by browsers).
     #[serde(skip)]
     pub csrf: Option<String>,
@@ -89,7 +93,7 @@ impl Principal {
     }
 }
 
-fn random_token() -> Result<String> {
+pub fn random_token() -> Result<String> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| anyhow::anyhow!("нет источника случайных чисел: {e}"))?;
     Ok(hex::encode(bytes))
@@ -283,7 +287,7 @@ pub(crate) async fn start_session(
     ip: Option<&str>,
     action: &str,
 ) -> Result<(NewSession, Principal)> {
-    let principal = principal_from_row(row, None)?;
+    let principal = with_organisations(db, principal_from_row(row, None)?, None).await?;
     let session = NewSession {
         token: random_token()?,
         csrf: random_token()?,
@@ -318,21 +322,50 @@ fn principal_from_row(row: &sqlx::any::AnyRow, csrf: Option<String>) -> Result<P
         full_name: row.try_get("full_name")?,
         role: Role::parse(&row.try_get::<String, _>("role")?)?,
         ogrn: opt_text(row, "ogrn"),
+        organisations: opt_text(row, "ogrn").into_iter().collect(),
         csrf,
     })
 }
 
+/// Every organisation of a user: its own first, then those listed for it.
+pub async fn organisations_of(db: &Db, user_id: i64, own: Option<&str>) -> Result<Vec<String>> {
+    let mut all: Vec<String> = own.map(str::to_string).into_iter().collect();
+    for row in sqlx::query("SELECT ogrn FROM user_organisations WHERE user_id = $1 ORDER BY ogrn")
+        .bind(user_id)
+        .fetch_all(&db.pool)
+        .await?
+    {
+        let ogrn: String = row.try_get("ogrn")?;
+        if !all.contains(&ogrn) {
+            all.push(ogrn);
+        }
+    }
+    Ok(all)
+}
+
+/// A principal with every organisation of its user, acting for `acting` when that is one of them.
+async fn with_organisations(db: &Db, mut principal: Principal, acting: Option<String>) -> Result<Principal> {
+    principal.organisations = organisations_of(db, principal.user_id, principal.ogrn.as_deref()).await?;
+    if let Some(acting) = acting.filter(|a| principal.organisations.contains(a)) {
+        principal.ogrn = Some(acting);
+    }
+    Ok(principal)
+}
+
 pub async fn session_principal(db: &Db, token: &str) -> Result<Option<Principal>> {
     let row = sqlx::query(
-        "SELECT u.*, s.csrf_token FROM sessions s JOIN users u ON u.id = s.user_id \
+        "SELECT u.*, s.csrf_token, s.acting_ogrn FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = 1",
     )
     .bind(token_hash(token))
     .bind(now())
     .fetch_optional(&db.pool)
     .await?;
-    row.map(|r| principal_from_row(&r, opt_text(&r, "csrf_token")))
-        .transpose()
+    let Some(row) = row else { return Ok(None) };
+    let principal = principal_from_row(&row, opt_text(&row, "csrf_token"))?;
+    Ok(Some(
+        with_organisations(db, principal, opt_text(&row, "acting_ogrn")).await?,
+    ))
 }
 
 pub async fn token_principal(db: &Db, token: &str) -> Result<Option<Principal>> {
@@ -342,7 +375,75 @@ pub async fn token_principal(db: &Db, token: &str) -> Result<Option<Principal>> 
     .bind(token_hash(token))
     .fetch_optional(&db.pool)
     .await?;
-    row.map(|r| principal_from_row(&r, None)).transpose()
+    let Some(row) = row else { return Ok(None) };
+    let principal = principal_from_row(&row, None)?;
+    Ok(Some(with_organisations(db, principal, None).await?))
+}
+
+/// The session acts for `ogrn` from now on: one of its user's organisations, or refused.
+pub async fn choose_organisation(db: &Db, token: &str, principal: &Principal, ogrn: &str) -> Result<()> {
+    if !principal.organisations.iter().any(|o| o == ogrn) {
+        bail!(
+            "организация с ОГРН {ogrn} не из числа организаций пользователя {}",
+            principal.login
+        );
+    }
+    sqlx::query("UPDATE sessions SET acting_ogrn = $1 WHERE token_hash = $2 AND user_id = $3")
+        .bind(ogrn)
+        .bind(token_hash(token))
+        .bind(principal.user_id)
+        .execute(&db.pool)
+        .await?;
+    crate::audit::record(
+        db,
+        &principal.actor(),
+        "session.organisation",
+        &format!("user:{}", principal.login),
+        Some(ogrn),
+    )
+    .await
+}
+
+/// Lists the organisations a user works for besides its own (replacing the list): each must be in
+/// the directory of executors.
+pub async fn set_user_organisations(db: &Db, login: &str, others: &[String], actor: &str) -> Result<()> {
+    let Some(row) = sqlx::query("SELECT id, role FROM users WHERE login = $1")
+        .bind(login)
+        .fetch_optional(&db.pool)
+        .await?
+    else {
+        bail!("пользователь {login} не найден");
+    };
+    let user_id: i64 = row.try_get("id")?;
+    if row.try_get::<String, _>("role")? != "executor" && !others.is_empty() {
+        bail!("несколько организаций бывает только у исполнителя");
+    }
+    for ogrn in others {
+        if crate::register::directory::organisation(db, ogrn).await?.is_none() {
+            bail!("Другие организации: ОГРН {ogrn} не найден в справочнике исполнителей");
+        }
+    }
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM user_organisations WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for ogrn in others {
+        sqlx::query("INSERT INTO user_organisations (user_id, ogrn) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(user_id)
+            .bind(ogrn)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    crate::audit::record(
+        db,
+        actor,
+        "user.organisations",
+        &format!("user:{login}"),
+        Some(&others.join(",")),
+    )
+    .await
 }
 
 /// Revokes the API token a request came with (its own logout); whether there was one to revoke.

@@ -176,6 +176,9 @@ pub enum UsersCommand {
         #[arg(long, default_value = "скрипт")]
         label: String,
     },
+    /// The other organisations an executor works for (replaces the list; none: only its own). At
+    /// login such a user chooses the organisation to act for, and can switch.
+    Organisations { login: String, ogrn: Vec<String> },
 }
 
 fn read_password() -> Result<String> {
@@ -188,6 +191,17 @@ fn read_password() -> Result<String> {
 
 pub async fn users(app: &App, command: UsersCommand, actor: &str) -> Result<i32> {
     match command {
+        UsersCommand::Organisations { login, ogrn } => {
+            crate::auth::set_user_organisations(&app.db, &login, &ogrn, actor).await?;
+            if ogrn.is_empty() {
+                println!("у пользователя {login} только своя организация");
+            } else {
+                println!(
+                    "пользователь {login} работает также в организациях: {}",
+                    ogrn.join(", ")
+                );
+            }
+        }
         UsersCommand::Add {
             login,
             name,

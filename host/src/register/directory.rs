@@ -79,6 +79,95 @@ pub async fn upsert_organisation(db: &Db, org: &Organisation, actor: &str) -> Re
     .await
 }
 
+/// An organisation as its own users see and keep it (seed 002, «Профиль организации»): what the
+/// ministry's directory decides, shown, and the contacts the organisation maintains itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct Profile {
+    pub organisation: Organisation,
+    pub gis_ecp_id: Option<String>,
+    pub contact_name: Option<String>,
+}
+
+pub async fn profile(db: &Db, ogrn: &str) -> Result<Option<Profile>> {
+    let row = sqlx::query("SELECT * FROM organisations WHERE ogrn = $1")
+        .bind(ogrn)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|r| {
+        Ok(Profile {
+            organisation: organisation_from_row(&r)?,
+            gis_ecp_id: opt_text(&r, "gis_ecp_id"),
+            contact_name: opt_text(&r, "contact_name"),
+        })
+    })
+    .transpose()
+}
+
+/// The contacts an organisation keeps itself: the responsible person, phone and e-mail. Each
+/// problem names its field; nothing is saved while there is one.
+pub async fn update_contacts(
+    db: &Db,
+    ogrn: &str,
+    contact_name: &str,
+    phone: &str,
+    email: &str,
+    actor: &str,
+) -> Result<std::result::Result<(), Vec<(&'static str, String)>>> {
+    let (contact_name, phone, email) = (contact_name.trim(), phone.trim(), email.trim());
+    let mut problems = Vec::new();
+    if contact_name.chars().count() > 200 {
+        problems.push((
+            "contact_name",
+            "«ФИО ответственного»: не длиннее 200 знаков".to_string(),
+        ));
+    }
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    if !phone.is_empty()
+        && (!phone.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) || !(5..=15).contains(&digits))
+    {
+        problems.push((
+            "phone",
+            format!("«Телефон»: «{phone}» — не номер телефона (цифры, пробелы, «+», «-», скобки; от 5 до 15 цифр)"),
+        ));
+    }
+    let looks_like_email = email.split_once('@').is_some_and(|(user, host)| {
+        !user.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
+    });
+    if !email.is_empty() && (!looks_like_email || email.contains(char::is_whitespace)) {
+        problems.push((
+            "email",
+            format!("«Электронная почта»: «{email}» — не адрес электронной почты"),
+        ));
+    }
+    if !problems.is_empty() {
+        return Ok(Err(problems));
+    }
+    let some = |v: &str| Some(v.to_string()).filter(|v| !v.is_empty());
+    let changed = sqlx::query(
+        "UPDATE organisations SET contact_name = $1, phone = $2, email = $3, updated_at = $4 WHERE ogrn = $5",
+    )
+    .bind(some(contact_name))
+    .bind(some(phone))
+    .bind(some(email))
+    .bind(now())
+    .bind(ogrn)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+    }
+    crate::audit::record(
+        db,
+        actor,
+        "organisation.profile",
+        &format!("organisation:{ogrn}"),
+        Some(&format!("{contact_name}; {phone}; {email}")),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
 fn organisation_from_row(row: &sqlx::any::AnyRow) -> Result<Organisation> {
     Ok(Organisation {
         ogrn: row.try_get("ogrn")?,

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod dashboard;
 pub mod dates;
 pub mod execution;
+pub mod organisation;
 pub mod register;
 pub mod session;
 pub mod stats;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<App> {
         .merge(dashboard::routes())
         .merge(stats::routes())
         .merge(admin::routes())
+        .merge(organisation::routes())
 }
 
 const CSS: &str = include_str!("../assets/ipra.css");
@@ -119,9 +121,19 @@ pub const NAV: &[NavItem] = &[
         roles: OVERSIGHT,
     },
     NavItem {
+        path: "/import",
+        label: "Загрузка выписок",
+        roles: &[Role::Administrator, Role::Coordinator],
+    },
+    NavItem {
         path: "/admin",
         label: "Администрирование",
         roles: OVERSIGHT,
+    },
+    NavItem {
+        path: "/organisation",
+        label: "Профиль организации",
+        roles: &[Role::Executor],
     },
 ];
 
@@ -296,6 +308,12 @@ pub fn page(user: Option<&Principal>, title: &str, body: &str) -> Html<String> {
                 .as_deref()
                 .map(|o| format!(" · ОГРН {}", esc(o)))
                 .unwrap_or_default();
+            // A user of several organisations sees which it acts for and can switch.
+            let org = if u.organisations.len() > 1 {
+                format!(r#"{org} <a class="switch-org" href="/organisation/choose">Сменить организацию</a>"#)
+            } else {
+                org
+            };
             let account = format!(
                 r#"<form class="account" method="post" action="/logout"><span>{} · {}{org}</span>{}<button type="submit">Выйти</button></form>"#,
                 esc(&u.full_name),

@@ -34,7 +34,7 @@ pub struct Next {
 }
 
 /// Only a path of this site is followed after login (never another host).
-fn safe_next(next: &str) -> &str {
+pub fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next
     } else {
@@ -94,9 +94,11 @@ pub async fn login_submit(State(app): State<App>, headers: HeaderMap, Form(form)
             .into_response();
     }
     match crate::auth::login(&app.db, &form.login, &form.password, ip.as_deref()).await {
-        Ok((session, _)) => {
+        Ok((session, user)) => {
             let cookie = session_set_cookie(&session.token, crate::auth::SESSION_HOURS * 3600);
-            ([(header::SET_COOKIE, cookie)], Redirect::to(safe_next(&form.next))).into_response()
+            // A user of several organisations chooses the one to act for first.
+            let next = super::organisation::after_login(&user, safe_next(&form.next));
+            ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
         }
         Err(LoginError::Internal(e)) => PageError::from(e).into_response(),
         Err(e) => {
@@ -213,12 +215,13 @@ pub async fn oidc_callback(
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(',').next().unwrap_or(v).trim().to_string());
-    let (session, _) = crate::auth::start_session(&app.db, &row, ip.as_deref(), "session.login.oidc").await?;
+    let (session, user) = crate::auth::start_session(&app.db, &row, ip.as_deref(), "session.login.oidc").await?;
     let cookie = session_set_cookie(&session.token, crate::auth::SESSION_HOURS * 3600);
+    let next = super::organisation::after_login(&user, safe_next(&next));
     // The browser arrives here from the provider's site, so a redirect would still count as
     // cross-site and the SameSite=Strict cookie would not go with it; a page of ours that moves
     // on by itself makes the next request same-site.
-    let next = esc(safe_next(&next));
+    let next = esc(&next);
     let body = format!(
         r#"<!doctype html><html lang="ru"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={next}">
 <title>Вход выполнен — ИПРА</title></head><body><p>Вход выполнен. <a href="{next}">Продолжить</a></p></body></html>"#

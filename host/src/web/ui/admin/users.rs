@@ -246,6 +246,18 @@ async fn user_page(
 ) -> Result<Html<String>, PageError> {
     let u = find(app, user, login).await?;
     let tokens = auth::list_tokens(&app.db, login).await?;
+    let user_id: Option<i64> = sqlx::query("SELECT id FROM users WHERE login = $1")
+        .bind(login)
+        .fetch_optional(&app.db.pool)
+        .await
+        .map_err(anyhow::Error::from)?
+        .map(|r| sqlx::Row::try_get(&r, "id"))
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    let others: Vec<String> = match user_id {
+        Some(id) => auth::organisations_of(&app.db, id, None).await?,
+        None => Vec::new(),
+    };
     let err = |name: &str| errors.iter().find(|(k, _)| *k == name).map(|(_, e)| e.as_str());
     let title = format!("Пользователь {}", u.login);
     let mut body = format!(
@@ -283,6 +295,13 @@ async fn user_page(
             &org_options(app).await?,
             u.ogrn.as_deref().unwrap_or_default(),
             err("ogrn"),
+        ));
+        body.push_str(&input(
+            "other_ogrns",
+            "Другие организации исполнителя (ОГРН через пробел или запятую): при входе пользователь выберет, от имени какой работать",
+            &others.join(" "),
+            err("other_ogrns"),
+            r#"autocomplete="off""#,
         ));
         body.push_str(r#"<div class="actions"><button type="submit">Сохранить роль</button></div></form>"#);
 
@@ -398,7 +417,21 @@ async fn edit(
         .await
         {
             Ok(()) => {
-                return Ok(Redirect::to(&format!("/admin/users/{}?done=user-saved", urlencode(&login))).into_response())
+                let others: Vec<String> = field(&fields, "other_ogrns")
+                    .split([',', ' ', ';', '\n'])
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty() && Some(*o) != ogrn.as_deref())
+                    .map(str::to_string)
+                    .collect();
+                match auth::set_user_organisations(&app.db, &login, &others, &user.actor()).await {
+                    Ok(()) => {
+                        return Ok(
+                            Redirect::to(&format!("/admin/users/{}?done=user-saved", urlencode(&login)))
+                                .into_response(),
+                        )
+                    }
+                    Err(e) => errors.push(("other_ogrns", format!("{e:#}"))),
+                }
             }
             Err(e) => {
                 let message = format!("{e:#}");
