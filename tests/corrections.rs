@@ -89,17 +89,7 @@ fn rejected_report_is_corrected_and_sent_again(backend: Backend) {
     let args: Vec<&str> = update.iter().map(String::as_str).collect();
     env.run_ok(&args);
     env.run_ok(&["executions", "ready", &record.to_string()]);
-    let second = env.ok(&[
-        "reports",
-        "assemble",
-        "--ipra",
-        &ipra.to_string(),
-        "--reporter",
-        &orgs["region"],
-        "--json",
-    ])["result"]
-        .as_i64()
-        .unwrap();
+    let second = env.assemble(ipra, &orgs["region"]);
     let v2 = report_json(&env, second);
     assert_eq!(v2["version"], 2, "{v2}");
     assert_eq!(v2["corrects_report_id"], first, "{v2}");
@@ -132,17 +122,7 @@ fn rejected_report_is_corrected_and_sent_again(backend: Backend) {
         )),
         "ready | отчёт возвращён на доработку до подписания"
     );
-    let again = env.ok(&[
-        "reports",
-        "assemble",
-        "--ipra",
-        &ipra2.to_string(),
-        "--reporter",
-        &orgs["region"],
-        "--json",
-    ])["result"]
-        .as_i64()
-        .unwrap();
+    let again = env.assemble(ipra2, &orgs["region"]);
     assert_eq!(report_json(&env, again)["version"], 2);
     assert_eq!(report_json(&env, again)["corrects_report_id"], withdrawn);
 }
@@ -157,30 +137,7 @@ fn rejected_and_withdrawn_reports_are_corrected_as_new_versions() {
 fn unreported_records_follow_the_superseding_ipra(backend: Backend) {
     let env = Env::new(backend);
     env.directory();
-    let out = env.dir.path().join("demo");
-    env.run_ok(&["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()]);
-    let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    let snils_of = |p: &std::path::Path| {
-        p.file_name()
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .split('_')
-            .nth(1)
-            .unwrap()
-            .to_string()
-    };
-    let (first, second) = files
-        .iter()
-        .enumerate()
-        .find_map(|(i, f)| {
-            files[i + 1..]
-                .iter()
-                .find(|g| snils_of(g) == snils_of(f))
-                .map(|g| (f.clone(), g.clone()))
-        })
-        .expect("the demo has a superseding IPRA");
+    let (first, second) = env.superseding_pair();
     env.ok(&["import", first.to_str().unwrap(), "--json"]);
     let old = env.scalar("SELECT MAX(id) FROM ipras");
     let measures: Vec<Value> = env

@@ -792,15 +792,7 @@ fn egisso_facts_are_uploaded_once() {
         "--ready",
         "--json",
     ]);
-    env.ok(&[
-        "reports",
-        "assemble",
-        "--ipra",
-        &ipra.to_string(),
-        "--reporter",
-        &orgs["region"],
-        "--json",
-    ]);
+    env.assemble(ipra, &orgs["region"]);
     // EGISSO reference lists (NSI) come in through the connector and become versioned lists.
     let nsi = env.dir.path().join("lmsz@2024.csv");
     std::fs::write(

@@ -293,31 +293,7 @@ fn superseding_ipra_carries_executed_measures_over() {
     for backend in BACKENDS {
         let env = Env::new(backend);
         let orgs = env.directory();
-        let out = env.dir.path().join("demo");
-        env.run_ok(&["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()]);
-        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        // Files are named INDEX_SNILS_VERSION.xml; the later file of a SNILS supersedes the earlier.
-        let snils_of = |p: &std::path::Path| {
-            p.file_name()
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .split('_')
-                .nth(1)
-                .unwrap()
-                .to_string()
-        };
-        let (first, second) = files
-            .iter()
-            .enumerate()
-            .find_map(|(i, f)| {
-                files[i + 1..]
-                    .iter()
-                    .find(|g| snils_of(g) == snils_of(f))
-                    .map(|g| (f.clone(), g.clone()))
-            })
-            .expect("the demo has a superseding IPRA");
+        let (first, second) = env.superseding_pair();
         env.ok(&["import", first.to_str().unwrap(), "--json"]);
         let old = env.scalar("SELECT MAX(id) FROM ipras");
         let measures = env.ok(&["measures", "list", "--ipra", &old.to_string(), "--json"]);
@@ -353,15 +329,7 @@ fn superseding_ipra_carries_executed_measures_over() {
             "--ready",
             "--json",
         ]);
-        env.ok(&[
-            "reports",
-            "assemble",
-            "--ipra",
-            &old.to_string(),
-            "--reporter",
-            &orgs["region"],
-            "--json",
-        ]);
+        env.assemble(old, &orgs["region"]);
         env.sign_and_send(&orgs["region"]);
 
         let (_, report) = env.run_json(&["import", second.to_str().unwrap(), "--json"]);

@@ -16,6 +16,20 @@ fn ipras_of(env: &Env, ogrn: &str) -> i64 {
     ))
 }
 
+/// A form posted as a page posts it, with the session's cookie.
+fn post_form(addr: &str, cookie: &str, path: &str, body: &str) -> common::Response {
+    http(
+        addr,
+        "POST",
+        path,
+        &[
+            ("Cookie", cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        Some(body),
+    )
+}
+
 fn register_total(browser: &Browser) -> i64 {
     browser
         .script("return document.querySelector('#reg-total').dataset.total;")
@@ -79,17 +93,11 @@ fn executor_pages(backend: Backend) {
     );
     // The name, OGRN and section are the ministry's: a forged field changes nothing.
     let (cookie, csrf) = login(addr, "clerk", PASSWORD);
-    let forged = http(
+    let forged = post_form(
         addr,
-        "POST",
+        &cookie,
         "/organisation",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&format!(
-            "csrf={csrf}&contact_name=X&phone=&email=&name=Другое&department=tsr"
-        )),
+        &format!("csrf={csrf}&contact_name=X&phone=&email=&name=Другое&department=tsr"),
     );
     assert_eq!(forged.status, 303, "{}", forged.body);
     assert_eq!(
@@ -143,15 +151,11 @@ fn executor_pages(backend: Backend) {
     );
     // An organisation the user does not belong to cannot be chosen.
     let (cookie, csrf) = login(addr, "clerk", PASSWORD);
-    let stranger = http(
+    let stranger = post_form(
         addr,
-        "POST",
+        &cookie,
         "/organisation/choose",
-        &[
-            ("Cookie", &cookie),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        Some(&format!("csrf={csrf}&ogrn={}&next=/", orgs["tsr"])),
+        &format!("csrf={csrf}&ogrn={}&next=/", orgs["tsr"]),
     );
     assert_eq!(stranger.status, 403);
 

@@ -435,6 +435,50 @@ impl Env {
         by_section
     }
 
+    /// `ipra reports assemble` of IPRA `ipra` by `reporter`: the new report's id.
+    pub fn assemble(&self, ipra: i64, reporter: &str) -> i64 {
+        self.ok(&[
+            "reports",
+            "assemble",
+            "--ipra",
+            &ipra.to_string(),
+            "--reporter",
+            reporter,
+            "--json",
+        ])["result"]
+            .as_i64()
+            .expect("the report's id")
+    }
+
+    /// Two demo extracts of one person, the later superseding the earlier (`ipra demo --seed 5`).
+    pub fn superseding_pair(&self) -> (PathBuf, PathBuf) {
+        let out = self.dir.path().join("demo");
+        self.run_ok(&["demo", "--count", "80", "--seed", "5", "--out", out.to_str().unwrap()]);
+        let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        // Files are named INDEX_SNILS_VERSION.xml; the later file of a SNILS supersedes the earlier.
+        let snils_of = |p: &Path| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .split('_')
+                .nth(1)
+                .unwrap()
+                .to_string()
+        };
+        files
+            .iter()
+            .enumerate()
+            .find_map(|(i, f)| {
+                files[i + 1..]
+                    .iter()
+                    .find(|g| snils_of(g) == snils_of(f))
+                    .map(|g| (f.clone(), g.clone()))
+            })
+            .expect("the demo has a superseding IPRA")
+    }
+
     /// Imports a sample, records one executed measure and assembles the report; returns (IPRA id, report id).
     pub fn reported_ipra(&self, sample: &str, orgs: &std::collections::BTreeMap<&'static str, String>) -> (i64, i64) {
         let path = fri_samples().join(sample);
@@ -457,16 +501,7 @@ impl Env {
             &orgs[section],
             &["--result", "executed", "--date", &date, "--ready"],
         );
-        let assembled = self.ok(&[
-            "reports",
-            "assemble",
-            "--ipra",
-            &ipra.to_string(),
-            "--reporter",
-            &orgs["region"],
-            "--json",
-        ]);
-        (ipra, assembled["result"].as_i64().unwrap())
+        (ipra, self.assemble(ipra, &orgs["region"]))
     }
 }
 

@@ -517,6 +517,25 @@ fn section_organisations<'a>(
         .collect()
 }
 
+/// The «Организация» field of a measure's assignment form: a choice of `candidates`, or a field with
+/// suggestions (of `section`'s organisations) when they are many.
+fn organisation_field(id: i64, candidates: &[&directory::Organisation], section: Option<&str>, attrs: &str) -> String {
+    let items: Vec<(String, String)> = candidates
+        .iter()
+        .map(|o| (o.ogrn.clone(), format!("{} (ОГРН {})", o.name, o.ogrn)))
+        .collect();
+    OrganisationField {
+        id: &format!("assign-{id}"),
+        name: "ogrn",
+        candidates: &items,
+        all: None,
+        value: None,
+        section,
+        attrs,
+    }
+    .html()
+}
+
 /// The form for a measure whose type the category map does not list: the coordinator chooses its
 /// section and an organisation of that section together.
 fn no_section_form_html(
@@ -531,21 +550,8 @@ fn no_section_form_html(
     for (code, name) in sections {
         options.push_str(&format!(r#"<option value="{}">{}</option>"#, esc(code), esc(name)));
     }
-    let items: Vec<(String, String)> = organisations
-        .iter()
-        .filter(|o| o.active)
-        .map(|o| (o.ogrn.clone(), format!("{} (ОГРН {})", o.name, o.ogrn)))
-        .collect();
-    let field = OrganisationField {
-        id: &format!("assign-{id}"),
-        name: "ogrn",
-        candidates: &items,
-        all: None,
-        value: None,
-        section: None,
-        attrs: invalid,
-    }
-    .html();
+    let active: Vec<&directory::Organisation> = organisations.iter().filter(|o| o.active).collect();
+    let field = organisation_field(id, &active, None, invalid);
     format!(
         r#"<td><form class="ov-assign" method="post" action="/dashboard/assign">{csrf}<input type="hidden" name="measure_id" value="{id}">
 <p class="muted">Раздел не определён справочником категорий: выберите раздел и организацию этого раздела.</p>
@@ -585,20 +591,7 @@ fn assign_form_html(
     }
     // A short list is a choice; a long one (hundreds of clinics of a region) a field that takes an
     // OGRN or words of a name, with suggestions of the section's organisations as one types.
-    let items: Vec<(String, String)> = candidates
-        .iter()
-        .map(|o| (o.ogrn.clone(), format!("{} (ОГРН {})", o.name, o.ogrn)))
-        .collect();
-    let field = OrganisationField {
-        id: &format!("assign-{id}"),
-        name: "ogrn",
-        candidates: &items,
-        all: None,
-        value: None,
-        section: Some(&m.section),
-        attrs: &invalid,
-    }
-    .html();
+    let field = organisation_field(id, &candidates, Some(&m.section), &invalid);
     format!(
         r#"<td><form class="ov-assign" method="post" action="/dashboard/assign">{csrf}<input type="hidden" name="measure_id" value="{id}">
 <label for="assign-{id}">Организация</label>{field}{error}
