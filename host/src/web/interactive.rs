@@ -48,11 +48,15 @@ pub async fn watch(State(rules): State<Arc<Interactive>>, request: Request, next
     }
 }
 
-/// Routes that run a scheduler job inside the request: run, dry-run and retry, from the API and
-/// from the administration pages.
+/// Routes that run background work inside the request: a scheduler job's run, dry-run and retry,
+/// from the API and from the administration pages, and an upload of extract files (an import,
+/// which goes on to its end even if the browser that sent the files is closed).
 fn runs_job(method: &Method, path: &str) -> bool {
     if method != Method::POST {
         return false;
+    }
+    if path.trim_end_matches('/') == "/import" {
+        return true;
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let rest = match segments.as_slice() {
@@ -166,6 +170,8 @@ mod tests {
         assert!(runs_job(&Method::POST, "/api/v1/job-runs/12/retry"));
         assert!(runs_job(&Method::POST, "/admin/jobs/fri-inbox/run"));
         assert!(runs_job(&Method::POST, "/admin/job-runs/3/retry"));
+        assert!(runs_job(&Method::POST, "/import"), "an upload imports to its end");
+        assert!(!runs_job(&Method::GET, "/import"));
         assert!(!runs_job(&Method::GET, "/api/v1/jobs/fri-inbox/run"));
         assert!(!runs_job(&Method::POST, "/api/v1/job-runs/3/discard"));
         assert!(!runs_job(&Method::POST, "/api/v1/reports/3/withdraw"));
