@@ -94,6 +94,23 @@ fn rejected_report_is_corrected_and_sent_again(backend: Backend) {
     assert_eq!(v2["version"], 2, "{v2}");
     assert_eq!(v2["corrects_report_id"], first, "{v2}");
     assert_eq!(counted(&env), (0, 0), "assembled, not yet sent");
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    {
+        let server = env.serve(&[]);
+        let (cookie, _) = common::login(&server.addr, "coord", PASSWORD);
+        let page = common::http(
+            &server.addr,
+            "GET",
+            &format!("/reports/{second}"),
+            &[("Cookie", &cookie)],
+            None,
+        );
+        assert!(
+            page.body
+                .contains(&format!("Версия 2 отчёта: исправляет <a href=\"/reports/{first}\">")),
+            "the report page names the report it corrects"
+        );
+    }
     env.sign_and_send(&orgs["region"]);
     assert_eq!(report_json(&env, second)["status"], "sent");
     assert_eq!(

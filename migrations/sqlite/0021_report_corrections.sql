@@ -19,3 +19,5 @@ CREATE TABLE notices (
     read_by      TEXT
 );
 CREATE INDEX notices_organisation ON notices (organisation, read_at, id);
+-- Whether a returned report was corrected already (assembling the next version asks it).
+CREATE INDEX reports_corrects ON reports (corrects_report_id) WHERE corrects_report_id IS NOT NULL;

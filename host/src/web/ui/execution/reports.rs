@@ -103,10 +103,17 @@ pub async fn printed_report(app: &App, report: &Report) -> anyhow::Result<Vec<u8
         10.0,
     );
     doc.field("Дата отчёта", &ru_date(&report.created_at), 10.0);
+    if let Some(corrected) = report.corrects_report_id {
+        doc.field(
+            "Версия отчёта",
+            &format!("{} — исправляет отчёт № {corrected}", report.version),
+            10.0,
+        );
+    }
     doc.rule(6.0);
     if records.is_empty() {
         doc.text(
-            "Записи исполнения отчёта возвращены на доработку (отчёт отозван).",
+            "Записи исполнения отчёта возвращены на исправление (отчёт отозван или отклонён); отправленный документ хранится в отчёте.",
             10.0,
             0.0,
             6.0,
