@@ -121,22 +121,8 @@ fn whole_path(backend: Backend) {
             continue;
         }
         sections_done.push(section);
-        let args = [
-            "executions",
-            "add",
-            "--ipra",
-            &ipra.to_string(),
-            "--measure",
-            &m["id"].to_string(),
-            "--section",
-            section,
-            "--org",
-            &orgs[section],
-            "--executor",
-            &orgs[section],
-            "--name",
-            m["name"].as_str().unwrap(),
-        ];
+        let owned = common::execution_args(ipra, m, &orgs[section]);
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         if sections_done.len() == 1 {
             // Invalid first: not executed without a reason, and a bad executor OGRN.
             let mut bad = args.to_vec();

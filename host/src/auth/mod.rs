@@ -343,6 +343,18 @@ pub async fn organisations_of(db: &Db, user_id: i64, own: Option<&str>) -> Resul
     Ok(all)
 }
 
+/// The organisations a user works for besides its own (`ipra users organisations`).
+pub async fn other_organisations(db: &Db, login: &str) -> Result<Vec<String>> {
+    let user = sqlx::query("SELECT id FROM users WHERE login = $1")
+        .bind(login)
+        .fetch_optional(&db.pool)
+        .await?;
+    match user {
+        Some(row) => organisations_of(db, row.try_get("id")?, None).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 /// A principal with every organisation of its user, acting for `acting` when that is one of them.
 async fn with_organisations(db: &Db, mut principal: Principal, acting: Option<String>) -> Result<Principal> {
     principal.organisations = organisations_of(db, principal.user_id, principal.ogrn.as_deref()).await?;

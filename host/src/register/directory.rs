@@ -79,7 +79,7 @@ pub async fn upsert_organisation(db: &Db, org: &Organisation, actor: &str) -> Re
     .await
 }
 
-/// An organisation as its own users see and keep it (seed 002, «Профиль организации»): what the
+/// An organisation as its own users see and keep it («Профиль организации» of the executor's cabinet): what the
 /// ministry's directory decides, shown, and the contacts the organisation maintains itself.
 #[derive(Clone, Debug, Serialize)]
 pub struct Profile {

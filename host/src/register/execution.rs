@@ -1123,39 +1123,51 @@ async fn move_unreported(conn: &mut AnyConnection, pairs: &[(i64, i64)], at: &st
     if rows.is_empty() {
         return Ok(());
     }
-    // Each record once, to the first matching measure no other record of the pass took.
-    let mut taken: HashSet<i64> = HashSet::new();
-    let mut moves: Vec<(i64, i64, i64, Option<i64>)> = Vec::new();
-    /// A record of an old IPRA: the pair, its organisation, its measure and the new measures matching it.
-    type Candidate = (i64, i64, String, Option<i64>, Vec<i64>);
+    /// A draft or ready record of an old IPRA, with the new IPRA's measures that match its own.
+    struct Candidate {
+        old: i64,
+        new: i64,
+        organisation: String,
+        status: String,
+        measure: Option<i64>,
+        options: Vec<i64>,
+    }
     let mut candidates: BTreeMap<i64, Candidate> = BTreeMap::new();
     for r in &rows {
         let record: i64 = r.try_get("record")?;
-        let entry = candidates.entry(record).or_insert((
-            r.try_get("old_ipra")?,
-            r.try_get("new_ipra")?,
-            r.try_get("organisation")?,
-            r.try_get("measure_id").ok().flatten(),
-            Vec::new(),
-        ));
+        let candidate = match candidates.entry(record) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(Candidate {
+                old: r.try_get("old_ipra")?,
+                new: r.try_get("new_ipra")?,
+                organisation: r.try_get("organisation")?,
+                status: r.try_get("status")?,
+                measure: r.try_get("measure_id").ok().flatten(),
+                options: Vec::new(),
+            }),
+        };
         if let Some(n) = r.try_get::<Option<i64>, _>("new_measure").ok().flatten() {
-            entry.4.push(n);
+            candidate.options.push(n);
         }
     }
+    // Each record once, to the first matching measure no other record of the pass took; a record of
+    // an extra measure follows the IPRA.
+    let mut taken: HashSet<i64> = HashSet::new();
+    let mut moves: Vec<(i64, &Candidate, Option<i64>)> = Vec::new();
     // (organisation, old, new) → (moved, stayed)
     let mut told: BTreeMap<(String, i64, i64), (u64, u64)> = BTreeMap::new();
-    for (record, (old, new, organisation, measure, options)) in &candidates {
-        let target = match measure {
+    for (record, c) in &candidates {
+        let target = match c.measure {
             None => Some(None),
-            Some(_) => options.iter().find(|n| !taken.contains(n)).map(|n| Some(*n)),
+            Some(_) => c.options.iter().find(|n| !taken.contains(n)).map(|n| Some(*n)),
         };
-        let tally = told.entry((organisation.clone(), *old, *new)).or_insert((0, 0));
+        let tally = told.entry((c.organisation.clone(), c.old, c.new)).or_insert((0, 0));
         match target {
             Some(new_measure) => {
                 if let Some(n) = new_measure {
                     taken.insert(n);
                 }
-                moves.push((*record, *old, *new, new_measure));
+                moves.push((*record, c, new_measure));
                 tally.0 += 1;
             }
             None => tally.1 += 1,
@@ -1172,25 +1184,20 @@ async fn move_unreported(conn: &mut AnyConnection, pairs: &[(i64, i64)], at: &st
             .collect::<Result<_>>()?
     };
     let number = |id: i64| numbers.get(&id).cloned().unwrap_or_else(|| id.to_string());
-    for (record, old, new, measure) in &moves {
+    for (record, c, measure) in &moves {
         sqlx::query("UPDATE execution_records SET ipra_id = $1, measure_id = $2, updated_at = $3 WHERE id = $4")
-            .bind(*new)
+            .bind(c.new)
             .bind(*measure)
             .bind(at)
             .bind(*record)
             .execute(&mut *conn)
             .await?;
-        let note = format!("перенесена с ИПРА № {} на ИПРА № {}", number(*old), number(*new));
-        let status: String = sqlx::query("SELECT status FROM execution_records WHERE id = $1")
-            .bind(*record)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("status")?;
+        let note = format!("перенесена с ИПРА № {} на ИПРА № {}", number(c.old), number(c.new));
         record_event(
             conn,
             &format!("execution:{record}"),
-            Some(&status),
-            &status,
+            Some(&c.status),
+            &c.status,
             "перенос",
             Some(&note),
         )

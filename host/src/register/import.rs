@@ -1096,6 +1096,18 @@ fn count_outcome(outcome: &IpraOutcome, report: &mut ImportReport) -> (&'static 
     }
 }
 
+/// What an import run recorded of each file: (file, outcome, records), `outcome` being `imported`,
+/// `imported-superseded`, `unchanged` or `rejected`.
+pub async fn outcomes_by_file(db: &Db, run_id: i64) -> Result<Vec<(String, String, i64)>> {
+    sqlx::query("SELECT file, outcome, COUNT(*) AS n FROM import_outcomes WHERE run_id = $1 GROUP BY file, outcome")
+        .bind(run_id)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("file")?, row.try_get("outcome")?, row.try_get("n")?)))
+        .collect()
+}
+
 /// One outcome row of `import_outcomes`.
 struct OutcomeRow {
     record: String,

@@ -36,7 +36,7 @@ pub fn column_label(key: &str) -> Option<&'static str> {
 }
 
 /// The columns of a user who never chose, in the default order: all the seed's and the product's
-/// own (seed 002), the target groups and early help being turned on by those who need them.
+/// own (the register of extracts of ИС «Исполнение ИПРА»), the target groups and early help being turned on by those who need them.
 pub fn default_columns() -> Vec<String> {
     COLUMNS
         .iter()

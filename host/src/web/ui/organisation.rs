@@ -1,4 +1,4 @@
-//! The executor's own pages (seed 002, the executor's cabinet of ИС «Исполнение ИПРА»): the
+//! The executor's own pages (the executor's cabinet of ИС «Исполнение ИПРА»): the
 //! organisation's profile, the choice of the organisation a user of several acts for (at login and
 //! whenever they switch), and the upload of extract files by a coordinator or administrator through
 //! the same pipeline as `ipra import`, with the result of each file.
@@ -13,7 +13,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
-use sqlx::Row;
 use std::path::{Path, PathBuf};
 
 /// The largest upload of extract files at once; larger batches go through the exchange inbox or
@@ -422,17 +421,9 @@ async fn result_html(
     // Outcomes by file, as the run recorded them.
     let mut by_file: std::collections::BTreeMap<String, (i64, i64, i64)> = std::collections::BTreeMap::new();
     if let Some(run) = report.run_id {
-        for row in sqlx::query(
-            "SELECT file, outcome, COUNT(*) AS n FROM import_outcomes WHERE run_id = $1 GROUP BY file, outcome",
-        )
-        .bind(run)
-        .fetch_all(&app.db.pool)
-        .await?
-        {
-            let file = short(&row.try_get::<String, _>("file")?);
-            let n: i64 = row.try_get("n")?;
-            let entry = by_file.entry(file).or_default();
-            match row.try_get::<String, _>("outcome")?.as_str() {
+        for (file, outcome, n) in crate::register::import::outcomes_by_file(&app.db, run).await? {
+            let entry = by_file.entry(short(&file)).or_default();
+            match outcome.as_str() {
                 "imported" | "imported-superseded" => entry.0 += n,
                 "unchanged" => entry.1 += n,
                 _ => entry.2 += n,

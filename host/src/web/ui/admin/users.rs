@@ -246,18 +246,7 @@ async fn user_page(
 ) -> Result<Html<String>, PageError> {
     let u = find(app, user, login).await?;
     let tokens = auth::list_tokens(&app.db, login).await?;
-    let user_id: Option<i64> = sqlx::query("SELECT id FROM users WHERE login = $1")
-        .bind(login)
-        .fetch_optional(&app.db.pool)
-        .await
-        .map_err(anyhow::Error::from)?
-        .map(|r| sqlx::Row::try_get(&r, "id"))
-        .transpose()
-        .map_err(anyhow::Error::from)?;
-    let others: Vec<String> = match user_id {
-        Some(id) => auth::organisations_of(&app.db, id, None).await?,
-        None => Vec::new(),
-    };
+    let others = auth::other_organisations(&app.db, login).await?;
     let err = |name: &str| errors.iter().find(|(k, _)| *k == name).map(|(_, e)| e.as_str());
     let title = format!("Пользователь {}", u.login);
     let mut body = format!(
