@@ -19,6 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The API contract test (tests/api_contract.rs) runs Schemathesis, from PyPI, against the OpenAPI document.
+python3 -m schemathesis.cli --version >/dev/null 2>&1 || python3 -m pip install -q --disable-pip-version-check 'schemathesis==4.32.5'
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy

@@ -173,6 +173,32 @@ fn refusals_and_the_card_read_as_russian() {
     let report = get("/api/v1/reports/999/document");
     assert_eq!(report.status, 404);
     assert_eq!(report.json()["error"]["message"], "Отчёт не найден", "{}", report.body);
+    // Every refusal of the API is problem details (RFC 9457) with the Russian message and the field.
+    assert!(
+        report
+            .headers
+            .to_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{}",
+        report.headers
+    );
+    assert_eq!(report.json()["status"], 404);
+    assert_eq!(report.json()["detail"], "Отчёт не найден");
+    let missing = http(addr, "POST", "/api/v1/session", &[], Some(r#"{"login":"coord"}"#));
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert_eq!(missing.json()["field"], "password", "{}", missing.body);
+    assert!(missing.json()["detail"].as_str().unwrap().contains("Поле «password»"));
+    // The character of code 0 is refused before the database sees it (PostgreSQL cannot store it).
+    let nul = http(addr, "GET", "/api/v1/ipras?q=%00", &[("Cookie", cookie.as_str())], None);
+    assert_eq!(nul.status, 422, "{}", nul.body);
+    let nul = http(
+        addr,
+        "POST",
+        "/api/v1/session",
+        &[],
+        Some(r#"{"login":"coord\u0000","password":"x"}"#),
+    );
+    assert_eq!(nul.status, 422, "{}", nul.body);
     let page = get("/reports/999");
     assert!(
         page.body.contains("Отчёт не найден или недоступен вашей организации"),

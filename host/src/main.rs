@@ -15,6 +15,7 @@ mod exchange;
 mod paging;
 mod plans;
 mod plugins;
+mod refusal;
 mod register;
 mod scheduler;
 mod signing;

@@ -142,7 +142,7 @@ impl FromRequestParts<App> for Principal {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct Credentials {
     pub login: String,
     pub password: String,

@@ -6,7 +6,7 @@
 use crate::app::App;
 use crate::db::{now, opt_text};
 use crate::plugins::runtime::wit;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -381,15 +381,17 @@ pub async fn decide(app: &App, id: i64, snils: Option<&str>, actor: &str) -> Res
         .context("запись ЗАГС не найдена")?;
     let status: String = row.try_get("status")?;
     if !matches!(status.as_str(), "pending" | "no-match") {
-        bail!("запись {id} в статусе «{status}»: решение уже принято");
+        return Err(crate::refusal::conflict(format!(
+            "запись {id} в статусе «{status}»: решение уже принято"
+        )));
     }
     if snils.is_some() {
         let death_date = opt_text(&row, "death_date")
             .with_context(|| format!("запись {id}: в записи нет даты смерти, подтвердить её нельзя — отклоните её"))?;
         if let Some(why) = impossible(&death_date) {
-            bail!(
+            return Err(crate::refusal::conflict(format!(
                 "запись {id}: {why} — смерть не может быть учтена; отклоните запись или дождитесь исправления от ЗАГС"
-            );
+            )));
         }
     }
     match snils {

@@ -5,13 +5,13 @@ use super::reference::{Entry, ReferenceSnapshot};
 use crate::db::{now, opt_text, Db};
 use crate::plugins::lookups::Lookups;
 use crate::plugins::runtime::{wit, Organisation as WitOrganisation};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Organisation {
     pub ogrn: String,
     #[serde(default)]
@@ -44,10 +44,13 @@ pub fn check_ogrn(ogrn: &str) -> Result<(), String> {
 
 pub async fn upsert_organisation(db: &Db, org: &Organisation, actor: &str) -> Result<()> {
     if let Err(message) = check_ogrn(&org.ogrn) {
-        bail!(message);
+        return Err(crate::refusal::invalid("ogrn", message));
     }
     if org.name.trim().is_empty() {
-        bail!("организация {}: не указано наименование", org.ogrn);
+        return Err(crate::refusal::invalid(
+            "name",
+            format!("организация {}: не указано наименование", org.ogrn),
+        ));
     }
     let at = now();
     sqlx::query(
@@ -155,7 +158,10 @@ pub async fn update_contacts(
     .await?
     .rows_affected();
     if changed != 1 {
-        bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+        return Err(crate::refusal::invalid(
+            "ogrn",
+            format!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей"),
+        ));
     }
     crate::audit::record(
         db,
@@ -392,13 +398,16 @@ pub async fn set_rule(
     actor: &str,
 ) -> Result<Vec<Reassignment>> {
     let Some(org) = organisation(db, ogrn).await? else {
-        bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+        return Err(crate::refusal::invalid(
+            "ogrn",
+            format!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей"),
+        ));
     };
     if org.department != section {
-        bail!(
+        return Err(crate::refusal::conflict(format!(
             "организация {ogrn} исполняет раздел «{}», а не «{section}»",
             org.department
-        );
+        )));
     }
     let moves = preview_rule(db, section, territory, ogrn).await?;
     let at = now();
@@ -506,14 +515,19 @@ pub async fn assign_by_hand(
     note: Option<&str>,
 ) -> Result<()> {
     let Some(org) = organisation(db, ogrn).await? else {
-        bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+        return Err(crate::refusal::invalid(
+            "ogrn",
+            format!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей"),
+        ));
     };
     let row = sqlx::query("SELECT section, status FROM measures WHERE id = $1")
         .bind(measure_id)
         .fetch_optional(&db.pool)
         .await?;
     let Some(row) = row else {
-        bail!("мероприятие {measure_id} не найдено")
+        return Err(crate::refusal::not_found(format!(
+            "мероприятие {measure_id} не найдено"
+        )));
     };
     let current: String = row.try_get("section")?;
     let chosen = section.map(str::trim).filter(|s| !s.is_empty());
@@ -522,15 +536,17 @@ pub async fn assign_by_hand(
         .then(|| chosen.unwrap_or(&org.department).to_string());
     if let (false, Some(chosen)) = (current.is_empty(), chosen) {
         if chosen != current {
-            bail!("раздел мероприятия уже определён («{current}»); выбирается только раздел мероприятия без раздела");
+            return Err(crate::refusal::conflict(format!(
+                "раздел мероприятия уже определён («{current}»); выбирается только раздел мероприятия без раздела"
+            )));
         }
     }
     let section = new_section.as_deref().unwrap_or(&current);
     if org.department != section {
-        bail!(
+        return Err(crate::refusal::conflict(format!(
             "организация {ogrn} исполняет раздел «{}», а мероприятие относится к разделу «{section}»",
             org.department
-        );
+        )));
     }
     let at = now();
     let mut tx = db.pool.begin().await?;
@@ -542,7 +558,9 @@ pub async fn assign_by_hand(
             .execute(&mut *tx)
             .await?;
         if set.rows_affected() == 0 {
-            bail!("раздел мероприятия {measure_id} уже выбран другим пользователем; обновите страницу");
+            return Err(crate::refusal::conflict(format!(
+                "раздел мероприятия {measure_id} уже выбран другим пользователем; обновите страницу"
+            )));
         }
     }
     reassign(&mut tx, measure_id, Some(ogrn), "manual", actor, note, &at).await?;

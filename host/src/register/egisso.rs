@@ -4,7 +4,7 @@
 use crate::app::App;
 use crate::db::{now, opt_text};
 use crate::plugins::runtime::wit;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::Serialize;
 use sqlx::Row;
 
@@ -28,7 +28,10 @@ pub async fn set_mapping(
     actor: &str,
 ) -> Result<()> {
     if local_code.trim().is_empty() || lmsz_id.trim().is_empty() {
-        bail!("укажите местный вид мероприятия и идентификатор меры ЕГИССО (LMSZ)");
+        return Err(crate::refusal::invalid(
+            "lmsz_id",
+            "укажите местный вид мероприятия и идентификатор меры ЕГИССО (LMSZ)",
+        ));
     }
     sqlx::query(
         "INSERT INTO egisso_mappings (local_code, lmsz_id, category_id, osz_code, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \

@@ -45,7 +45,7 @@ fn field_error(code: &str, message: String, field: Option<&str>) -> FieldError {
 pub type Checked<T> = Result<std::result::Result<T, Vec<FieldError>>>;
 
 /// An execution record as entered in the form (seed 002) or through the API/CLI.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExecutionForm {
     pub ipra_id: i64,
     /// The IPRA measure it reports on; none for an extra measure of the section.
@@ -286,8 +286,12 @@ pub async fn save_draft(
                 .transpose()?;
             match status.as_deref() {
                 Some("draft") => {}
-                Some(other) => bail!("запись {id} в статусе «{other}»: изменять можно только черновик"),
-                None => bail!("запись исполнения {id} не найдена"),
+                Some(other) => {
+                    return Err(crate::refusal::conflict(format!(
+                        "запись {id} в статусе «{other}»: изменять можно только черновик"
+                    )))
+                }
+                None => return Err(crate::refusal::not_found(format!("запись исполнения {id} не найдена"))),
             }
             sqlx::query(
                 "UPDATE execution_records SET measure_id = $1, section = $2, organisation = $3, result = $4, measure_name = $5, \
@@ -313,10 +317,13 @@ pub async fn save_draft(
         }
         None => {
             if !matches!(form.result.as_str(), "executed" | "not-executed") {
-                bail!(
-                    "результат «{}» неизвестен: ожидается executed или not-executed",
-                    form.result
-                );
+                return Err(crate::refusal::invalid(
+                    "result",
+                    format!(
+                        "результат «{}» неизвестен: ожидается executed или not-executed",
+                        form.result
+                    ),
+                ));
             }
             let id: i64 = sqlx::query(
                 "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
@@ -401,13 +408,13 @@ pub async fn records_of_ipra(app: &App, ipra_id: i64) -> Result<Vec<ExecutionRec
 /// Draft → ready: only a record the department plugin finds valid.
 pub async fn mark_ready(app: &App, id: i64, actor: &str) -> Checked<()> {
     let Some(current) = record(app, id).await? else {
-        bail!("запись исполнения {id} не найдена")
+        return Err(crate::refusal::not_found(format!("запись исполнения {id} не найдена")));
     };
     if current.status != "draft" {
-        bail!(
+        return Err(crate::refusal::conflict(format!(
             "запись {id} в статусе «{}»: готовой можно отметить только черновик",
             current.status
-        );
+        )));
     }
     let errors = validate(app, &current.form).await?;
     if !errors.is_empty() {
@@ -423,7 +430,9 @@ pub async fn mark_ready(app: &App, id: i64, actor: &str) -> Checked<()> {
     .await?
     .rows_affected();
     if changed != 1 {
-        bail!("запись {id} изменена другим пользователем");
+        return Err(crate::refusal::conflict(format!(
+            "запись {id} изменена другим пользователем"
+        )));
     }
     record_event(&mut tx, &format!("execution:{id}"), Some("draft"), "ready", actor, None).await?;
     tx.commit().await?;
@@ -442,7 +451,9 @@ pub async fn back_to_draft(app: &App, id: i64, actor: &str) -> Result<()> {
     .await?
     .rows_affected();
     if changed != 1 {
-        bail!("запись {id} не в статусе «готово»: вернуть в черновик нельзя");
+        return Err(crate::refusal::conflict(format!(
+            "запись {id} не в статусе «готово»: вернуть в черновик нельзя"
+        )));
     }
     record_event(&mut tx, &format!("execution:{id}"), Some("ready"), "draft", actor, None).await?;
     tx.commit().await?;
@@ -457,7 +468,9 @@ pub async fn delete_draft(app: &App, id: i64, actor: &str) -> Result<()> {
         .await?
         .rows_affected();
     if changed != 1 {
-        bail!("удалить можно только черновик; запись {id} не черновик или не найдена");
+        return Err(crate::refusal::conflict(format!(
+            "удалить можно только черновик; запись {id} не черновик или не найдена"
+        )));
     }
     record_event(
         &mut tx,
@@ -622,7 +635,7 @@ pub async fn assemble_report(
     };
     let mut conn = app.db.pool.acquire().await?;
     let Some(ipra) = load_ipra(&mut conn, ipra_id).await? else {
-        bail!("ИПРА {ipra_id} не найдена")
+        return Err(crate::refusal::not_found(format!("ИПРА {ipra_id} не найдена")));
     };
     drop(conn);
     let open_report: i64 = sqlx::query(
@@ -774,10 +787,10 @@ pub async fn assemble_report(
         .await?
         .rows_affected();
         if changed != 1 {
-            bail!(
+            return Err(crate::refusal::conflict(format!(
                 "запись исполнения {} изменена во время формирования отчёта; повторите",
                 r.id
-            );
+            )));
         }
         // The measure's result is what is sent: it changes when the report is (see `mark_sent`).
     }
@@ -828,17 +841,17 @@ async fn transition(app: &App, id: i64, step: Step<'_>, actor: &str) -> Result<(
         then,
     } = step;
     let Some(current) = report(app, id).await? else {
-        bail!("отчёт {id} не найден")
+        return Err(crate::refusal::not_found(format!("отчёт {id} не найден")));
     };
     if !from.contains(&current.status.as_str()) {
-        bail!(
+        return Err(crate::refusal::conflict(format!(
             "отчёт {id} в статусе «{}»: переход в «{to}» возможен только из {}",
             status_label(&current.status),
             from.iter()
                 .map(|s| format!("«{}»", status_label(s)))
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        )));
     }
     let mut tx = app.db.pool.begin().await?;
     let sql = format!("UPDATE reports SET status = $1, {set} = $2 WHERE id = $3 AND status = $4");
@@ -851,7 +864,9 @@ async fn transition(app: &App, id: i64, step: Step<'_>, actor: &str) -> Result<(
         .await?
         .rows_affected();
     if changed != 1 {
-        bail!("отчёт {id} изменён другим пользователем; повторите");
+        return Err(crate::refusal::conflict(format!(
+            "отчёт {id} изменён другим пользователем; повторите"
+        )));
     }
     match then {
         Then::Nothing => {}
@@ -961,7 +976,9 @@ pub async fn mark_sent(app: &App, id: i64, actor: &str) -> Result<()> {
         .and_then(|r| r.try_get::<Option<Vec<u8>>, _>("signature").ok().flatten())
         .is_some();
     if !has_signature {
-        bail!("отчёт {id} не подписан: неподписанный отчёт не отправляется");
+        return Err(crate::refusal::conflict(format!(
+            "отчёт {id} не подписан: неподписанный отчёт не отправляется"
+        )));
     }
     transition(
         app,
@@ -1295,7 +1312,9 @@ pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str
         .fetch_optional(&mut *tx)
         .await?
     else {
-        bail!("гражданин со СНИЛС {snils} не найден в реестре");
+        return Err(crate::refusal::not_found(format!(
+            "гражданин со СНИЛС {snils} не найден в реестре"
+        )));
     };
     let person_id: i64 = person.try_get("id")?;
     let at = now();
@@ -1369,7 +1388,7 @@ pub async fn request_tsr_clarification(
 ) -> Checked<Vec<i64>> {
     let mut conn = app.db.pool.acquire().await?;
     let Some(ipra) = load_ipra(&mut conn, ipra_id).await? else {
-        bail!("ИПРА {ipra_id} не найдена")
+        return Err(crate::refusal::not_found(format!("ИПРА {ipra_id} не найдена")));
     };
     let received: String = sqlx::query("SELECT received_at FROM ipras WHERE id = $1")
         .bind(ipra_id)

@@ -142,6 +142,11 @@ pub fn problems(f: &ExecutionFilter) -> Vec<(&'static str, String)> {
             out.push(("sort", format!("сортировка по «{v}» недоступна")));
         }
     }
+    if let Some(v) = given(&f.dir) {
+        if v != "asc" && v != "desc" {
+            out.push(("dir", format!("направление «{v}» — ожидается asc или desc")));
+        }
+    }
     if let Some(v) = given(&f.result) {
         if v != "executed" && v != "not-executed" {
             out.push((

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 /// Filters of the register of extracts (seed 002: basic and extended filters), the quick search, the
 /// sort and the page. Every field is optional text so that an empty form field is simply "no filter".
-#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct IpraFilter {
     /// Quick search: IPRA number (or its beginning), SNILS, or the beginning of the surname/FIO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +91,12 @@ fn number_or_empty<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Resul
     }
     Ok(match Option::<Raw>::deserialize(d)? {
         Some(Raw::Number(n)) => Some(n),
-        Some(Raw::Text(t)) => t.trim().parse().ok(),
+        Some(Raw::Text(t)) if t.trim().is_empty() => None,
+        Some(Raw::Text(t)) => Some(t.trim().parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "«{t}»: номер страницы и число строк на странице — целые неотрицательные числа"
+            ))
+        })?),
         None => None,
     })
 }

@@ -33,13 +33,14 @@ const SHIPPED: &[(&str, &str)] = &[
 ];
 
 /// One entry of a reference list.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Entry {
     pub code: String,
     pub name: String,
     #[serde(default)]
     pub parent: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Vec<[String; 2]>")]
     pub extra: Vec<(String, String)>,
 }
 
@@ -72,7 +73,12 @@ pub fn parse_csv(list_id: &str, text: &str) -> Result<Vec<Entry>> {
         let cols: Vec<&str> = line.splitn(4, ';').collect();
         let (code, name) = match (cols.first(), cols.get(1)) {
             (Some(code), Some(name)) if !code.trim().is_empty() => (code.trim(), name.trim()),
-            _ => anyhow::bail!("справочник {list_id}, строка {}: нужны код и наименование", n + 1),
+            _ => {
+                return Err(crate::refusal::invalid(
+                    "entries",
+                    format!("справочник {list_id}, строка {}: нужны код и наименование", n + 1),
+                ))
+            }
         };
         let parent = cols
             .get(2)
@@ -205,15 +211,24 @@ pub async fn insert_version(
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
-        anyhow::bail!("идентификатор справочника «{list_id}» недопустим");
+        return Err(crate::refusal::invalid(
+            "list",
+            format!("идентификатор справочника «{list_id}» недопустим"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for (n, e) in entries.iter().enumerate() {
         if e.code.trim().is_empty() || e.name.trim().is_empty() {
-            anyhow::bail!("справочник {list_id}, запись {}: нужны код и наименование", n + 1);
+            return Err(crate::refusal::invalid(
+                "entries",
+                format!("справочник {list_id}, запись {}: нужны код и наименование", n + 1),
+            ));
         }
         if !seen.insert(e.code.as_str()) {
-            anyhow::bail!("справочник {list_id}: код «{}» повторяется", e.code);
+            return Err(crate::refusal::invalid(
+                "entries",
+                format!("справочник {list_id}: код «{}» повторяется", e.code),
+            ));
         }
     }
     let version: i64 =

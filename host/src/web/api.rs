@@ -47,11 +47,16 @@ pub fn routes() -> Router<App> {
 }
 
 fn bad_request(message: String) -> ApiError {
-    ApiError {
-        status: StatusCode::BAD_REQUEST,
-        code: "bad-request",
-        message,
+    ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message)
+}
+
+/// A refused change whose message names what is wrong with the request: 400 with the text, unless
+/// it is a typed refusal (its own status) or an internal error (an id, never the database's text).
+fn bad_change(e: anyhow::Error) -> ApiError {
+    if crate::refusal::Refusal::of(&e).is_some() || crate::refusal::is_internal(&e) {
+        return ApiError::from(e);
     }
+    bad_request(format!("{e:#}"))
 }
 
 /// Success is `{"ok":true,"result":…}`; a refusal with field errors is 422 `{"ok":false,"errors":[…]}`;
@@ -59,21 +64,14 @@ fn bad_request(message: String) -> ApiError {
 fn checked<T: serde::Serialize>(outcome: Checked<T>) -> Result<Response, ApiError> {
     match outcome.map_err(conflict)? {
         Ok(value) => Ok(Json(json!({"ok": true, "result": value})).into_response()),
-        Err(errors) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"ok": false, "errors": errors})),
-        )
-            .into_response()),
+        Err(errors) => Err(ApiError::invalid_fields(json!(errors))),
     }
 }
 
-/// Lifecycle refusals (wrong status, unknown id) are user errors: 409 with the Russian message.
+/// Lifecycle refusals (wrong status, unknown id) are user errors: 409 with the Russian message
+/// (or the status of a typed refusal); a database error is internal.
 fn conflict(e: anyhow::Error) -> ApiError {
-    ApiError {
-        status: StatusCode::CONFLICT,
-        code: "conflict",
-        message: format!("{e:#}"),
-    }
+    ApiError::refused(e)
 }
 
 /// `q` (words of a name or the beginning of an OGRN) and `section` narrow the directory to what a
@@ -83,7 +81,7 @@ fn conflict(e: anyhow::Error) -> ApiError {
 struct OrganisationSearch {
     q: Option<String>,
     section: Option<String>,
-    limit: Option<usize>,
+    limit: Option<i64>,
 }
 
 async fn list_organisations(
@@ -100,7 +98,7 @@ async fn list_organisations(
         &list,
         search.q.as_deref().unwrap_or_default(),
         section,
-        search.limit.unwrap_or(20).clamp(1, 100),
+        search.limit.unwrap_or(20).clamp(1, 100) as usize,
     );
     Ok(Json(found.into_iter().cloned().collect()))
 }
@@ -113,7 +111,7 @@ async fn save_organisation(
     require(&user, MANAGERS)?;
     directory::upsert_organisation(&app.db, &org, &user.actor())
         .await
-        .map_err(|e| bad_request(format!("{e:#}")))?;
+        .map_err(bad_change)?;
     app.refresh_lookups().await?;
     Ok(Json(json!({"ok": true})))
 }
@@ -123,8 +121,8 @@ async fn list_rules(State(app): State<App>, user: Principal) -> Result<Json<Vec<
     Ok(Json(directory::active_rules(&app.db).await?))
 }
 
-#[derive(Deserialize)]
-struct RuleRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct RuleRequest {
     section: String,
     territory_code: Option<String>,
     ogrn: String,
@@ -159,8 +157,8 @@ async fn set_rule(
     Ok(Json(json!({"reassigned": moves.len(), "measures": moves})))
 }
 
-#[derive(Deserialize)]
-struct AssignRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct AssignRequest {
     ogrn: String,
     /// The section of a measure that has none (an older form's type the category map does not list).
     #[serde(default)]
@@ -316,8 +314,8 @@ async fn draft_execution(
     Ok(Json(json!({"ok": true})))
 }
 
-#[derive(Deserialize)]
-struct AssembleRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct AssembleRequest {
     reporter_ogrn: String,
 }
 
@@ -407,8 +405,8 @@ async fn withdraw_report(
     Ok(Json(json!({"ok": true})))
 }
 
-#[derive(Deserialize)]
-struct AnswerRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct AnswerRequest {
     accepted: bool,
     reason: Option<String>,
 }
@@ -441,8 +439,8 @@ async fn get_reference(
     Json(app.reference().list(&list).to_vec())
 }
 
-#[derive(Deserialize)]
-struct ReferenceUpdate {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct ReferenceUpdate {
     note: Option<String>,
     entries: Vec<reference::Entry>,
 }
@@ -456,7 +454,7 @@ async fn set_reference(
     require(&user, MANAGERS)?;
     let version = reference::set_list(&app.db, &list, &req.entries, &user.actor(), req.note.as_deref())
         .await
-        .map_err(|e| bad_request(format!("{e:#}")))?;
+        .map_err(bad_change)?;
     app.reload_reference().await?;
     Ok(Json(json!({"ok": true, "version": version})))
 }
@@ -479,9 +477,10 @@ async fn overdue(
 async fn statistics(
     State(app): State<App>,
     user: Principal,
-    Query(filter): Query<stats::StatsFilter>,
+    Query(q): Query<crate::web::ui::stats::StatsQuery>,
 ) -> Result<Json<stats::Statistics>, ApiError> {
     require(&user, OVERSEERS)?;
+    let filter = q.filter().map_err(ApiError::bad_filter)?;
     let today = deadlines::format_date(deadlines::today());
     let reasons: Vec<(String, String)> = app.reference().code_names("non-execution-reasons");
     let (statistics, _) = crate::register::facts::statistics(&app.facts, &app.db, &filter, &today, &reasons).await?;

@@ -9,7 +9,6 @@ use crate::cli::exchange::instance_name;
 use crate::register::{deaths, execution};
 use crate::{exchange, scheduler};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -41,7 +40,7 @@ pub fn routes() -> Router<App> {
 }
 
 fn user_error(e: anyhow::Error) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "conflict", format!("{e:#}"))
+    ApiError::refused(e)
 }
 
 async fn list_jobs(State(app): State<App>, user: Principal) -> Result<Json<Vec<scheduler::Job>>, ApiError> {
@@ -117,8 +116,8 @@ async fn sign_report(State(app): State<App>, user: Principal, Path(id): Path<i64
     Ok(Json(json!({"ok": true, "signer": verified})))
 }
 
-#[derive(Deserialize)]
-struct SignatureUpload {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct SignatureUpload {
     /// The detached signature: base64 of DER, or PEM.
     signature: String,
 }
@@ -184,8 +183,8 @@ async fn list_deaths(
     ))
 }
 
-#[derive(Deserialize)]
-struct DeathDecision {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct DeathDecision {
     /// Apply the record to the person with this SNILS; none rejects it.
     snils: Option<String>,
 }
@@ -237,8 +236,8 @@ async fn list_follow_ups(
     Ok(Json(execution::follow_ups(&app, q.ipra, q.kind.as_deref()).await?))
 }
 
-#[derive(Deserialize)]
-struct ClarificationRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct ClarificationRequest {
     measure_ids: Vec<i64>,
     sender_ogrn: String,
     consent: bool,
@@ -273,11 +272,7 @@ async fn tsr_clarification(
     .map_err(user_error)?;
     Ok(match outcome {
         Ok(ids) => Json(json!({"ok": true, "result": ids})).into_response(),
-        Err(errors) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"ok": false, "errors": errors})),
-        )
-            .into_response(),
+        Err(errors) => ApiError::invalid_fields(json!(errors)).into_response(),
     })
 }
 

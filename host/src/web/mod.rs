@@ -7,6 +7,7 @@ mod exchange_api;
 pub mod export;
 pub mod export_stream;
 mod interactive;
+mod openapi;
 pub(crate) mod ui;
 
 use crate::app::App;
@@ -21,16 +22,35 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-/// An error answered as JSON `{"error": {"code", "message"}}` with a status.
+/// An error answered as problem details (RFC 9457, `application/problem+json`): `type`, `title`,
+/// `status`, `detail` (the Russian message), `code`, and where they apply `field` (the request field
+/// that does not hold), `errors` (each field with its message) and `error_id` (an internal error, as
+/// the log knows it). The earlier shape `{"error": {"code", "message"}}` is kept beside them for
+/// clients written against it.
 pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Kept apart so that a `Result<_, ApiError>` stays small.
+    detail: Option<Box<Detail>>,
+}
+
+/// What some refusals add: the field, every field with its message, an internal error's id.
+#[derive(Default)]
+struct Detail {
+    field: Option<String>,
+    errors: Option<serde_json::Value>,
+    error_id: Option<String>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: String) -> ApiError {
-        ApiError { status, code, message }
+        ApiError {
+            status,
+            code,
+            message,
+            detail: None,
+        }
     }
 
     /// The Russian message (pages show it on their error page).
@@ -40,10 +60,72 @@ impl ApiError {
 
     /// 404 `not-found`: «{what} не найдено».
     pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not-found", not_found_text(what))
+    }
+
+    /// 400 `bad-request` naming the request field that does not parse.
+    pub fn bad_field(field: Option<String>, message: String) -> ApiError {
         ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "not-found",
-            message: not_found_text(what),
+            detail: Some(Box::new(Detail {
+                field,
+                ..Detail::default()
+            })),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message)
+        }
+    }
+
+    /// 400 for a filter whose fields do not parse: the first field named, every message joined.
+    pub fn bad_filter(problems: Vec<(&'static str, String)>) -> ApiError {
+        let field = problems.first().map(|(f, _)| f.to_string());
+        ApiError::bad_field(
+            field,
+            problems.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "),
+        )
+    }
+
+    /// 422 `invalid` with the fields that do not hold: `[{"field", "message"}, …]`.
+    pub fn invalid_fields(errors: serde_json::Value) -> ApiError {
+        let first = errors.get(0);
+        let field = first.and_then(|e| e["field"].as_str()).map(str::to_string);
+        let message = first
+            .and_then(|e| e["message"].as_str())
+            .map(|m| format!("Запрос не принят: {m}"))
+            .unwrap_or_else(|| "Запрос не принят: проверьте поля.".to_string());
+        ApiError {
+            detail: Some(Box::new(Detail {
+                field,
+                errors: Some(errors),
+                error_id: None,
+            })),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        }
+    }
+
+    /// What a person asked for was refused: a typed refusal answers as its kind; an error of the
+    /// database or the file system is internal (its text goes to the log only); any other message
+    /// was written for the person and answers 409 as it is.
+    pub fn refused(e: anyhow::Error) -> ApiError {
+        if crate::refusal::Refusal::of(&e).is_some() || crate::refusal::is_internal(&e) {
+            return ApiError::from(e);
+        }
+        ApiError::new(StatusCode::CONFLICT, "conflict", format!("{e:#}"))
+    }
+
+    fn internal(e: &anyhow::Error) -> ApiError {
+        let mut bytes = [0u8; 4];
+        let _ = getrandom::getrandom(&mut bytes);
+        let id = hex::encode(bytes);
+        tracing::error!(error_id = %id, "request failed: {e:#}");
+        ApiError {
+            detail: Some(Box::new(Detail {
+                error_id: Some(id.clone()),
+                ..Detail::default()
+            })),
+            ..ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("Внутренняя ошибка сервера. Сообщите администратору код ошибки {id}: по нему он найдёт её в журнале."),
+            )
         }
     }
 }
@@ -81,6 +163,17 @@ pub fn not_found_or_hidden_text(what: &str) -> String {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
+        use crate::refusal::Refusal;
+        if let Some(refusal) = Refusal::of(&e) {
+            let message = format!("{e:#}");
+            return match refusal {
+                Refusal::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not-found", message),
+                Refusal::Conflict(_) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+                Refusal::Invalid { field, message: text } => {
+                    ApiError::invalid_fields(json!([{"field": field, "message": text}]))
+                }
+            };
+        }
         if crate::db::interactive::is_stopped_statement(&e) {
             tracing::warn!("statement stopped: {e:#}");
             crate::db::interactive::note_timeout();
@@ -89,34 +182,70 @@ impl From<anyhow::Error> for ApiError {
         }
         if crate::db::storage::is_full(&e) {
             tracing::error!("request failed: {}", crate::db::storage::explain(&e));
-            return ApiError {
-                status: StatusCode::INSUFFICIENT_STORAGE,
-                code: "disk-full",
-                message: crate::db::storage::FULL_MESSAGE.into(),
-            };
+            return ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "disk-full",
+                crate::db::storage::FULL_MESSAGE.into(),
+            );
         }
         if crate::db::storage::is_unreachable(&e) {
             tracing::error!("request failed, the database is out of reach: {e:#}");
-            return ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "database-unavailable",
-                message: crate::db::storage::UNREACHABLE_MESSAGE.into(),
-            };
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database-unavailable",
+                crate::db::storage::UNREACHABLE_MESSAGE.into(),
+            );
         }
-        tracing::error!("request failed: {e:#}");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "внутренняя ошибка сервера".into(),
-        }
+        ApiError::internal(&e)
+    }
+}
+
+/// The short Russian title of a status (`title` of the problem details).
+fn status_title(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "Неверный запрос",
+        401 => "Требуется вход",
+        403 => "Недостаточно прав",
+        404 => "Не найдено",
+        405 => "Метод не поддерживается",
+        409 => "Конфликт состояния",
+        413 => "Запрос слишком велик",
+        415 => "Неверный тип содержимого",
+        422 => "Данные не прошли проверку",
+        429 => "Слишком много запросов",
+        500 => "Внутренняя ошибка сервера",
+        503 => "Сервис временно недоступен",
+        507 => "Нет места для записи",
+        _ => "Ошибка",
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut body = json!({
+            "type": format!("urn:ipra:problem:{}", self.code),
+            "title": status_title(self.status),
+            "status": self.status.as_u16(),
+            "detail": self.message,
+            "code": self.code,
+            "error": {"code": self.code, "message": self.message},
+        });
+        let detail = self.detail.map(|d| *d).unwrap_or_default();
+        if let Some(field) = detail.field {
+            body["field"] = json!(field);
+            body["error"]["field"] = json!(field);
+        }
+        if let Some(errors) = detail.errors {
+            body["ok"] = json!(false);
+            body["errors"] = errors;
+        }
+        if let Some(id) = detail.error_id {
+            body["error_id"] = json!(id);
+        }
         (
             self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
         )
             .into_response()
     }
@@ -148,6 +277,7 @@ pub fn router(app: App, instance: Instance) -> Router {
         .merge(exchange_api::routes())
         .merge(ui::routes())
         .layer(axum::middleware::from_fn(russian_refusals))
+        .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::Extension(instance))
         .with_state(app)
@@ -168,29 +298,49 @@ async fn russian_refusals(request: axum::extract::Request, next: axum::middlewar
     if !plain || !(status.is_client_error()) {
         return response;
     }
-    let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not-found", "Страница не найдена: проверьте адрес."),
+    // A body or query that does not parse is a bad request (400) naming its field; 422 is kept for
+    // a request that parses and breaks a rule of the register.
+    let (status, code, message) = match status {
+        StatusCode::NOT_FOUND => (status, "not-found", "Страница не найдена: проверьте адрес."),
         StatusCode::BAD_REQUEST => (
+            status,
             "bad-request",
             "Адрес или параметры запроса не распознаны (номер записи в адресе — целое число).",
         ),
-        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "Этот адрес не принимает такой запрос."),
-        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "Запрос слишком велик."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("bad-content-type", "Неверный тип содержимого запроса."),
-        StatusCode::UNPROCESSABLE_ENTITY => ("bad-request", "Содержимое запроса не распознано: проверьте поля."),
+        StatusCode::METHOD_NOT_ALLOWED => (status, "method-not-allowed", "Этот адрес не принимает такой запрос."),
+        StatusCode::PAYLOAD_TOO_LARGE => (status, "too-large", "Запрос слишком велик."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            status,
+            "bad-content-type",
+            "Неверный тип содержимого запроса: ожидается application/json.",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => (
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Содержимое запроса не распознано: проверьте поля.",
+        ),
         _ => return response,
     };
     let bytes = axum::body::to_bytes(response.into_body(), 4096)
         .await
         .unwrap_or_default();
     let detail = String::from_utf8_lossy(&bytes).trim().to_string();
-    let message = if detail.is_empty() || status == StatusCode::NOT_FOUND {
-        message.to_string()
-    } else {
-        format!("{message} ({detail})")
+    let field = refused_field(&detail);
+    let message = match (&field, status) {
+        (_, StatusCode::NOT_FOUND) => message.to_string(),
+        (Some(field), _) => format!("{message} Поле «{field}» ({detail})."),
+        (None, _) if detail.is_empty() => message.to_string(),
+        (None, _) => format!("{message} ({detail})"),
     };
     if api {
-        ApiError::new(status, code, message).into_response()
+        ApiError {
+            detail: Some(Box::new(Detail {
+                field,
+                ..Detail::default()
+            })),
+            ..ApiError::new(status, code, message)
+        }
+        .into_response()
     } else {
         ui::PageError {
             status,
@@ -199,6 +349,90 @@ async fn russian_refusals(request: axum::extract::Request, next: axum::middlewar
         }
         .into_response()
     }
+}
+
+/// Text never holds the character of code 0: PostgreSQL cannot store it, and no person types it. A
+/// request that carries one — in the address, a form or a JSON body — is refused (422) before any
+/// handler reads it, the same on both engines.
+async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    const LIMIT: usize = 16 * 1024 * 1024;
+    let in_address = request
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| has_escaped_nul(pq.as_str(), "%00"));
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let escape = if content_type.starts_with("application/json") {
+        Some("\\u0000")
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        Some("%00")
+    } else {
+        None
+    };
+    let api = request.uri().path().starts_with("/api/");
+    let refuse = |api: bool| {
+        let message = "Текст запроса содержит символ с кодом 0: такой символ не допускается.".to_string();
+        if api {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message).into_response()
+        } else {
+            ui::PageError {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message,
+                user: None,
+            }
+            .into_response()
+        }
+    };
+    if in_address {
+        return refuse(api);
+    }
+    let Some(escape) = escape else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, LIMIT).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Запрос слишком велик.".into(),
+        )
+        .into_response();
+    };
+    if bytes.contains(&0) || has_escaped_nul(&String::from_utf8_lossy(&bytes), escape) {
+        return refuse(api);
+    }
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Whether `text` holds `escape` (`%00`, `\u0000`) in any case of its hex digits.
+fn has_escaped_nul(text: &str, escape: &str) -> bool {
+    text.to_ascii_lowercase().contains(escape)
+}
+
+/// The field a framework refusal names: serde's «missing field `login`», «unknown variant … for
+/// `role`» are quoted in backticks; a query's «year: invalid digit» starts with it.
+fn refused_field(detail: &str) -> Option<String> {
+    let text = detail
+        .split_once("target type: ")
+        .or_else(|| detail.split_once("query string: "))
+        .map(|(_, rest)| rest)?;
+    if let Some(rest) = text
+        .strip_prefix("missing field `")
+        .or_else(|| text.split_once("field `").map(|(_, r)| r))
+    {
+        return rest.split('`').next().map(str::to_string);
+    }
+    let head = text.split(':').next()?.trim();
+    let named = !head.is_empty()
+        && head
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.' || c == '[' || c == ']');
+    named.then(|| head.to_string())
 }
 
 /// What every answer tells the browser: scripts, styles, images and fonts from this server only,
@@ -450,35 +684,8 @@ async fn list_plugins(State(app): State<App>, principal: Principal) -> Result<Js
     Ok(Json(json!(app.plugins.summaries())))
 }
 
-/// The OpenAPI document of this API: the base document (`openapi/base.json`) and the paths each
-/// area of the interface adds in its own file (`openapi/<area>.json`). A test keeps it equal to the routes.
-const OPENAPI_PARTS: &[&str] = &[
-    include_str!("openapi/register.json"),
-    include_str!("openapi/execution.json"),
-    include_str!("openapi/stats.json"),
-    include_str!("openapi/admin.json"),
-    include_str!("openapi/diagnostics.json"),
-];
-
-pub fn openapi_document() -> &'static str {
-    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DOC.get_or_init(|| {
-        let mut doc: serde_json::Value =
-            serde_json::from_str(include_str!("openapi/base.json")).expect("openapi/base.json is JSON");
-        for part in OPENAPI_PARTS {
-            let part: serde_json::Value = serde_json::from_str(part).expect("openapi parts are JSON");
-            if let (Some(paths), Some(extra)) = (doc["paths"].as_object_mut(), part.as_object()) {
-                for (path, item) in extra {
-                    paths.insert(path.clone(), item.clone());
-                }
-            }
-        }
-        serde_json::to_string_pretty(&doc).expect("a JSON value serialises")
-    })
-}
-
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], openapi_document()).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], openapi::document()).into_response()
 }
 
 #[cfg(test)]
@@ -487,7 +694,7 @@ mod tests {
     /// OpenAPI document, and the reverse.
     #[test]
     fn openapi_lists_every_route() {
-        let doc: serde_json::Value = serde_json::from_str(super::openapi_document()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(super::openapi::document()).unwrap();
         let documented: std::collections::BTreeSet<String> =
             doc["paths"].as_object().unwrap().keys().cloned().collect();
         let mut served = std::collections::BTreeSet::new();

@@ -73,6 +73,27 @@ fn number<T: std::str::FromStr>(v: &Option<String>) -> Option<T> {
 }
 
 impl DashboardQuery {
+    /// The API refuses an order it does not know and a page that is not a number (the pages fall
+    /// back to the defaults).
+    fn check(&self) -> Result<(), ApiError> {
+        for (field, value) in [("page", &self.page), ("per_page", &self.per_page)] {
+            let text = value.as_deref().map(str::trim).unwrap_or_default();
+            if !text.is_empty() && text.parse::<u32>().is_err() {
+                return Err(ApiError::bad_field(
+                    Some(field.into()),
+                    format!("«{text}»: номер страницы и число строк на странице — целые неотрицательные числа."),
+                ));
+            }
+        }
+        match self.sort.as_deref().map(str::trim) {
+            Some(s) if !s.is_empty() && !workload::SORTS.contains(&s) => Err(ApiError::bad_field(
+                Some("sort".into()),
+                format!("Порядок «{s}» не известен: due, -due, number, -number, section, org или name."),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     fn list(&self) -> ListQuery {
         clean(&ListQuery {
             section: self.section.clone(),
@@ -996,6 +1017,7 @@ async fn api_measures(
     which: Which,
 ) -> Result<Json<MeasurePage>, ApiError> {
     require(user, OVERSEERS)?;
+    q.check()?;
     app.facts.refresh_if_loaded(&app.db).await?;
     Ok(Json(
         workload::measures(&app.db, Some(app.facts.as_ref()), &today(), which, &q.list(), false).await?,
@@ -1003,7 +1025,7 @@ async fn api_measures(
 }
 
 async fn api_export(State(app): State<App>, user: Principal, Query(q): Query<DashboardQuery>) -> Response {
-    if let Err(e) = require(&user, OVERSEERS) {
+    if let Err(e) = require(&user, OVERSEERS).and_then(|()| q.check()) {
         return e.into_response();
     }
     if let Err(e) = crate::audit::record(

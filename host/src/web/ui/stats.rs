@@ -715,13 +715,7 @@ fn export_choice(q: &StatsQuery) -> Result<(Format, String), String> {
 
 async fn export_file(app: &App, q: &StatsQuery) -> Result<Response, ApiError> {
     let (format, data) = export_choice(q).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m))?;
-    let filter = q.filter().map_err(|p| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            p.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "),
-        )
-    })?;
+    let filter = q.filter().map_err(ApiError::bad_filter)?;
     let names = Names::load(app).await?;
     let (s, c) = compute(app, &filter).await?;
     let table = export_table(&data, &s, &c, &names).ok_or_else(|| {
@@ -755,13 +749,7 @@ async fn api_charts(
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     api_guard(&user)?;
-    let filter = q.filter().map_err(|p| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            p.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "),
-        )
-    })?;
+    let filter = q.filter().map_err(ApiError::bad_filter)?;
     let today = today();
     let (s, c) = facts::statistics(&app.facts, &app.db, &filter, &today, &reasons(&app)).await?;
     Ok(Json(json!({

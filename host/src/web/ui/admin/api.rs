@@ -49,15 +49,11 @@ fn invalid(errors: Vec<(&'static str, String)>) -> Response {
         .into_iter()
         .map(|(field, message)| json!({"field": field, "message": message}))
         .collect();
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(json!({"ok": false, "errors": errors})),
-    )
-        .into_response()
+    ApiError::invalid_fields(json!(errors)).into_response()
 }
 
 fn conflict(e: anyhow::Error) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "conflict", format!("{e:#}"))
+    ApiError::refused(e)
 }
 
 async fn list_users(State(app): State<App>, user: Principal) -> Result<Json<Vec<auth::UserDetails>>, ApiError> {
@@ -65,8 +61,8 @@ async fn list_users(State(app): State<App>, user: Principal) -> Result<Json<Vec<
     Ok(Json(auth::user_details(&app.db).await?))
 }
 
-#[derive(Deserialize)]
-struct NewUserRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewUserRequest {
     login: String,
     full_name: String,
     role: String,
@@ -121,8 +117,8 @@ async fn get_user(State(app): State<App>, user: Principal, Path(login): Path<Str
     Ok(Json(json!({"user": details, "tokens": tokens})))
 }
 
-#[derive(Deserialize)]
-struct UserUpdate {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct UserUpdate {
     full_name: String,
     role: String,
     #[serde(default)]
@@ -172,8 +168,8 @@ async fn update_user(
     Ok(Json(json!({"ok": true})).into_response())
 }
 
-#[derive(Deserialize)]
-struct PasswordRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct PasswordRequest {
     password: String,
 }
 
@@ -196,8 +192,8 @@ async fn set_password(
     Ok(Json(json!({"ok": true})).into_response())
 }
 
-#[derive(Deserialize)]
-struct ActiveRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct ActiveRequest {
     active: bool,
 }
 
@@ -236,8 +232,8 @@ async fn list_tokens(
     Ok(Json(auth::list_tokens(&app.db, &login).await?))
 }
 
-#[derive(Deserialize)]
-struct TokenRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct TokenRequest {
     label: String,
 }
 
@@ -297,8 +293,8 @@ async fn disable_plugin(
     plugin_switch(&app, &user, &id, false).await
 }
 
-#[derive(Deserialize)]
-struct NewJob {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewJob {
     name: String,
     kind: String,
     schedule: String,
@@ -325,8 +321,8 @@ async fn add_job(State(app): State<App>, user: Principal, Json(req): Json<NewJob
     Ok((StatusCode::CREATED, Json(json!({"ok": true}))).into_response())
 }
 
-#[derive(Deserialize)]
-struct JobChange {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct JobChange {
     #[serde(default)]
     schedule: Option<String>,
     #[serde(default)]
@@ -391,8 +387,8 @@ async fn get_calendar(
     Ok(Json(json!({"year": year, "working_days": working, "days": days})))
 }
 
-#[derive(Deserialize)]
-struct DayRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct DayRequest {
     /// `holiday`, `workday`, or `default` (the weekday/weekend rule).
     kind: String,
 }

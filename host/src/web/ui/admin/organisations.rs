@@ -30,7 +30,7 @@ pub fn routes() -> Router<App> {
 }
 
 /// An organisation with the profile fields the directory keeps beside it.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Profile {
     /// Taken from the address in `PUT /api/v1/organisations/{ogrn}`.
     #[serde(default)]

@@ -270,14 +270,6 @@ async fn export(app: &App, user: &Principal, q: &RegisterQuery, format: &str) ->
     ))
 }
 
-fn bad_filter(problems: Vec<(&'static str, String)>) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "bad-request",
-        problems.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join(" "),
-    )
-}
-
 /// GET `/api/v1/execution-register`: the register as JSON, or a file with `format=csv|xlsx`.
 async fn register_api(
     State(app): State<App>,
@@ -286,7 +278,7 @@ async fn register_api(
 ) -> Result<Response, ApiError> {
     let problems = execution_register::problems(&q.filter);
     if !problems.is_empty() {
-        return Err(bad_filter(problems));
+        return Err(ApiError::bad_filter(problems));
     }
     if let Some(format) = q.format.as_deref().filter(|f| !f.is_empty()) {
         return export(&app, &user, &q, format).await;

@@ -134,8 +134,8 @@ async fn list_filters(
     Ok(Json(preferences::saved_filters(&app.db, user.user_id).await?))
 }
 
-#[derive(Deserialize)]
-struct NewFilter {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct NewFilter {
     name: String,
     /// The filter and sort as a query string of `/api/v1/ipras` (e.g. `q=Иванов&sort=number&dir=asc`).
     #[serde(default)]
@@ -186,8 +186,8 @@ async fn get_columns(State(app): State<App>, user: Principal) -> Result<Json<Val
     Ok(columns_json(preferences::columns(&app.db, user.user_id).await?))
 }
 
-#[derive(Deserialize)]
-struct ColumnsRequest {
+#[derive(Deserialize, schemars::JsonSchema)]
+pub(crate) struct ColumnsRequest {
     columns: Vec<String>,
 }
 
