@@ -83,6 +83,12 @@ pub fn default_url(data_dir: &Path) -> String {
 }
 
 impl Db {
+    /// Whether the database answers at all (the readiness probe).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn open(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();

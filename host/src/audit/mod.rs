@@ -10,6 +10,8 @@
 //! head to an anchor file (`DATA_DIR/audit/anchors.log`, or an append-only place named by
 //! `IPRA_AUDIT_ANCHOR_FILE`), and `ipra audit head` prints it for the operator to record.
 
+pub mod search;
+
 use crate::db::{now, Db, Engine};
 use anyhow::{Context, Result};
 use serde::Serialize;

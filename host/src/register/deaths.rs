@@ -4,7 +4,7 @@
 //! person to decide.
 
 use crate::app::App;
-use crate::db::{now, opt_text};
+use crate::db::{now, opt_text, Db};
 use crate::plugins::runtime::wit;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -420,6 +420,54 @@ pub async fn decide(app: &App, id: i64, snils: Option<&str>, actor: &str) -> Res
             apply(app, id, actor).await
         }
     }
+}
+
+/// A person of the register who may be the one a death record names: same surname and given name,
+/// and the same birth date when the record has one.
+pub struct Candidate {
+    pub id: i64,
+    pub snils: String,
+    pub full_name: String,
+    pub birth_date: Option<String>,
+    pub ipra: Option<i64>,
+}
+
+pub async fn namesakes(db: &Db, record: &DeathRecordView) -> Result<Vec<Candidate>> {
+    let mut words = record.full_name.split_whitespace();
+    let (Some(surname), Some(given)) = (words.next(), words.next()) else {
+        return Ok(Vec::new());
+    };
+    // Namesakes by the beginning of the name (a range of the name's index), then the birth date.
+    let prefix = format!("{} {}", surname.to_uppercase(), given.to_uppercase());
+    let rows = sqlx::query(
+        "SELECT p.id, p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, \
+         (SELECT MAX(i.id) FROM ipras i WHERE i.person_id = p.id) AS ipra \
+         FROM persons p WHERE p.search_name >= $1 AND p.search_name < $3 AND ($2 = '' OR p.birth_date = $2) \
+         ORDER BY p.search_name, p.id LIMIT 20",
+    )
+    .bind(prefix.clone())
+    .bind(record.birth_date.clone().unwrap_or_default())
+    .bind(format!("{prefix}\u{10FFFF}"))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Candidate {
+                id: r.try_get("id")?,
+                snils: r.try_get("snils")?,
+                full_name: format!(
+                    "{} {} {}",
+                    r.try_get::<String, _>("surname")?,
+                    r.try_get::<String, _>("given_name")?,
+                    crate::db::opt_text(r, "patronymic").unwrap_or_default()
+                )
+                .trim()
+                .to_string(),
+                birth_date: crate::db::opt_text(r, "birth_date"),
+                ipra: r.try_get::<Option<i64>, _>("ipra").ok().flatten(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

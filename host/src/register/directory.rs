@@ -188,6 +188,55 @@ fn organisation_from_row(row: &sqlx::any::AnyRow) -> Result<Organisation> {
     })
 }
 
+/// The profile columns kept beside each organisation of the directory: OGRN → (its id in ГИС ЕЦП,
+/// the person responsible).
+pub async fn profile_fields(db: &Db) -> Result<std::collections::HashMap<String, (Option<String>, Option<String>)>> {
+    let rows = sqlx::query("SELECT ogrn, gis_ecp_id, contact_name FROM organisations")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("ogrn")?,
+                (opt_text(r, "gis_ecp_id"), opt_text(r, "contact_name")),
+            ))
+        })
+        .collect()
+}
+
+/// Sets the profile columns of an organisation (the administrator's form).
+pub async fn set_profile_fields(
+    db: &Db,
+    ogrn: &str,
+    gis_ecp_id: Option<&str>,
+    contact_name: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE organisations SET gis_ecp_id = $1, contact_name = $2, updated_at = $3 WHERE ogrn = $4")
+        .bind(gis_ecp_id)
+        .bind(contact_name)
+        .bind(now())
+        .bind(ogrn)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Retires a rule (measures already assigned stay with their organisation).
+pub async fn retire_rule(db: &Db, id: i64, actor: &str) -> Result<bool> {
+    let changed =
+        sqlx::query("UPDATE routing_rules SET retired_at = $1, retired_by = $2 WHERE id = $3 AND retired_at IS NULL")
+            .bind(now())
+            .bind(actor)
+            .bind(id)
+            .execute(&db.pool)
+            .await?
+            .rows_affected();
+    if changed == 1 {
+        crate::audit::record(db, actor, "routing.delete", &format!("rule:{id}"), None).await?;
+    }
+    Ok(changed == 1)
+}
+
 pub async fn list_organisations(db: &Db) -> Result<Vec<Organisation>> {
     Ok(directory(db).await?.as_ref().clone())
 }

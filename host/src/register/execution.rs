@@ -88,6 +88,70 @@ pub struct ExecutionRecord {
     pub form: ExecutionForm,
 }
 
+/// One step of a record's lifecycle: from which status to which, when and by whom.
+pub struct RecordStep {
+    pub from: Option<String>,
+    pub to: String,
+    pub at: String,
+    pub actor: String,
+}
+
+/// The steps of an execution record, oldest first.
+pub async fn record_steps(db: &crate::db::Db, record_id: i64) -> Result<Vec<RecordStep>> {
+    let rows =
+        sqlx::query("SELECT from_status, to_status, at, actor FROM lifecycle_events WHERE subject = $1 ORDER BY id")
+            .bind(format!("execution:{record_id}"))
+            .fetch_all(&db.pool)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RecordStep {
+                from: opt_text(row, "from_status"),
+                to: row.try_get("to_status")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+            })
+        })
+        .collect()
+}
+
+/// What the exchange did with a report's package: each message's status, attempts, last error and
+/// time of the last change.
+pub struct Delivery {
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
+pub async fn deliveries(db: &crate::db::Db, report_id: i64) -> Result<Vec<Delivery>> {
+    let rows = sqlx::query(
+        "SELECT status, attempts, last_error, updated_at FROM exchange_messages WHERE report_id = $1 ORDER BY id",
+    )
+    .bind(report_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|m| {
+            Ok(Delivery {
+                status: m.try_get("status")?,
+                attempts: m.try_get("attempts")?,
+                last_error: opt_text(m, "last_error"),
+                updated_at: m.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// The verified signer of a signed report, as the signing check recorded it (JSON).
+pub async fn signature_info(db: &crate::db::Db, report_id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query("SELECT signature_info FROM reports WHERE id = $1")
+        .bind(report_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .and_then(|r| opt_text(&r, "signature_info")))
+}
+
 /// The IPRA of the register as plugins see it (the normalized extract).
 pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<wit::IpraExtract>> {
     let Some(row) = sqlx::query(

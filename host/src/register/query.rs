@@ -1639,6 +1639,43 @@ pub async fn source_document(db: &Db, ipra_id: i64) -> Result<Option<(String, Ve
     Ok(Some((row.try_get("file_name")?, bytes)))
 }
 
+/// The largest measure id: a bound of the register's size that costs one index probe (whether the
+/// statistics index loads in a moment).
+pub async fn highest_measure_id(db: &Db) -> Result<i64> {
+    let max: Option<i64> = sqlx::query("SELECT MAX(id) AS n FROM measures")
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?;
+    Ok(max.unwrap_or(0))
+}
+
+/// The IPRA numbers of these ids (those that exist).
+pub async fn ipra_numbers(db: &Db, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT id, number FROM ipras WHERE id IN ({})",
+        list.join(",")
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("number")?)))
+        .collect()
+}
+
+/// The SNILS of a person of the register.
+pub async fn person_snils(db: &Db, person_id: i64) -> Result<Option<String>> {
+    Ok(sqlx::query("SELECT snils FROM persons WHERE id = $1")
+        .bind(person_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.try_get::<String, _>("snils"))
+        .transpose()?)
+}
+
 /// Counts for the health endpoint and the page header.
 #[derive(Clone, Debug, Serialize)]
 pub struct RegisterCounts {

@@ -802,6 +802,22 @@ pub fn fill_months(rows: Vec<Breakdown>) -> Vec<Breakdown> {
     out
 }
 
+/// The section of the measure while it is still in the queue (open, of an IPRA in force, with no
+/// executor); none when it is not.
+pub async fn queued_section(db: &Db, measure_id: i64) -> Result<Option<String>> {
+    let row = sqlx::query(
+        "SELECT m.section FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE m.id = $1 \
+         AND m.status = 'open' AND i.status = 'active' AND m.assigned_ogrn IS NULL",
+    )
+    .bind(measure_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get("section")?),
+        None => None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -785,7 +785,7 @@ async fn assign_form(
     let problem = if typed.is_empty() {
         Some("поле «Организация»: выберите организацию-исполнителя.".to_string())
     } else {
-        match queued_section(&app, measure_id).await.map_err(fail)? {
+        match workload::queued_section(&app.db, measure_id).await.map_err(fail)? {
             None => Some(format!(
                 "мероприятие {measure_id} уже не в очереди (исполнитель назначен или мероприятие закрыто)."
             )),
@@ -821,23 +821,6 @@ async fn assign_form(
                 .into_response(),
         ),
     }
-}
-
-/// The section of the measure while it is still in the queue (open, of an IPRA in force, with no
-/// executor); none when it is not.
-async fn queued_section(app: &App, measure_id: i64) -> anyhow::Result<Option<String>> {
-    use sqlx::Row;
-    let row = sqlx::query(
-        "SELECT m.section FROM measures m JOIN ipras i ON i.id = m.ipra_id WHERE m.id = $1 \
-         AND m.status = 'open' AND i.status = 'active' AND m.assigned_ogrn IS NULL",
-    )
-    .bind(measure_id)
-    .fetch_optional(&app.db.pool)
-    .await?;
-    Ok(match row {
-        Some(row) => Some(row.try_get("section")?),
-        None => None,
-    })
 }
 
 const OVERDUE_HEADER: [&str; 10] = [

@@ -17,55 +17,6 @@ pub fn routes() -> Router<App> {
         .route("/admin/deaths/{id}", post(decide))
 }
 
-/// A person of the register who may be the one a death record names: same surname and given name,
-/// and the same birth date when the record has one.
-struct Candidate {
-    id: i64,
-    snils: String,
-    full_name: String,
-    birth_date: Option<String>,
-    ipra: Option<i64>,
-}
-
-async fn candidates(app: &App, record: &deaths::DeathRecordView) -> anyhow::Result<Vec<Candidate>> {
-    use sqlx::Row;
-    let mut words = record.full_name.split_whitespace();
-    let (Some(surname), Some(given)) = (words.next(), words.next()) else {
-        return Ok(Vec::new());
-    };
-    // Namesakes by the beginning of the name (a range of the name's index), then the birth date.
-    let prefix = format!("{} {}", surname.to_uppercase(), given.to_uppercase());
-    let rows = sqlx::query(
-        "SELECT p.id, p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, \
-         (SELECT MAX(i.id) FROM ipras i WHERE i.person_id = p.id) AS ipra \
-         FROM persons p WHERE p.search_name >= $1 AND p.search_name < $3 AND ($2 = '' OR p.birth_date = $2) \
-         ORDER BY p.search_name, p.id LIMIT 20",
-    )
-    .bind(prefix.clone())
-    .bind(record.birth_date.clone().unwrap_or_default())
-    .bind(format!("{prefix}\u{10FFFF}"))
-    .fetch_all(&app.db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Candidate {
-                id: r.try_get("id")?,
-                snils: r.try_get("snils")?,
-                full_name: format!(
-                    "{} {} {}",
-                    r.try_get::<String, _>("surname")?,
-                    r.try_get::<String, _>("given_name")?,
-                    crate::db::opt_text(r, "patronymic").unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
-                birth_date: crate::db::opt_text(r, "birth_date"),
-                ipra: r.try_get::<Option<i64>, _>("ipra").ok().flatten(),
-            })
-        })
-        .collect()
-}
-
 #[derive(serde::Deserialize, Default)]
 struct ListQuery {
     done: Option<String>,
@@ -157,7 +108,7 @@ async fn render(
                     })
                     .unwrap_or_default();
                 let mut people = String::new();
-                for c in candidates(app, r).await? {
+                for c in deaths::namesakes(&app.db, r).await? {
                     people.push_str(&format!(
                         r#"<li>{} · {} · СНИЛС {}{} <button type="submit" name="person" value="{}" class="secondary">Это он(а)</button></li>"#,
                         esc(&c.full_name),
@@ -259,18 +210,9 @@ async fn decide(
     let person = field(&fields, "person").parse::<i64>().ok();
     let apply = decision == "apply" || person.is_some();
     let snils = match person {
-        Some(person) => {
-            use sqlx::Row;
-            sqlx::query("SELECT snils FROM persons WHERE id = $1")
-                .bind(person)
-                .fetch_optional(&app.db.pool)
-                .await
-                .map_err(anyhow::Error::from)?
-                .map(|r| r.try_get::<String, _>("snils"))
-                .transpose()
-                .map_err(anyhow::Error::from)?
-                .ok_or_else(|| PageError::not_found("Гражданин").for_user(&user))?
-        }
+        Some(person) => crate::register::query::person_snils(&app.db, person)
+            .await?
+            .ok_or_else(|| PageError::not_found("Гражданин").for_user(&user))?,
         None => typed.clone(),
     };
     if apply && snils.chars().filter(char::is_ascii_digit).count() != 11 {

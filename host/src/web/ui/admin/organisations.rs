@@ -7,7 +7,7 @@ use super::{
 };
 use crate::app::App;
 use crate::auth::Principal;
-use crate::db::{now, opt_text, Db};
+use crate::db::Db;
 use crate::register::directory::{self, Organisation};
 use crate::web::ui::{csrf_field, esc, opt, page, urlencode, PageError, PageUser};
 use anyhow::Result;
@@ -17,7 +17,6 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -62,17 +61,13 @@ fn yes() -> bool {
 
 pub async fn profiles(db: &Db) -> Result<Vec<Profile>> {
     let orgs = directory::list_organisations(db).await?;
-    let extra = sqlx::query("SELECT ogrn, gis_ecp_id, contact_name FROM organisations")
-        .fetch_all(&db.pool)
-        .await?;
+    let mut extra = directory::profile_fields(db).await?;
     let mut out = Vec::new();
     for o in orgs {
-        let row = extra
-            .iter()
-            .find(|r| r.try_get::<String, _>("ogrn").ok().as_deref() == Some(o.ogrn.as_str()));
+        let (gis_ecp_id, contact_name) = extra.remove(&o.ogrn).unwrap_or_default();
         out.push(Profile {
-            gis_ecp_id: row.and_then(|r| opt_text(r, "gis_ecp_id")),
-            contact_name: row.and_then(|r| opt_text(r, "contact_name")),
+            gis_ecp_id,
+            contact_name,
             ogrn: o.ogrn,
             name: o.name,
             inn: o.inn,
@@ -166,13 +161,7 @@ pub async fn save(app: &App, p: &Profile, actor: &str) -> Result<()> {
         active: p.active,
     };
     directory::upsert_organisation(&app.db, &org, actor).await?;
-    sqlx::query("UPDATE organisations SET gis_ecp_id = $1, contact_name = $2, updated_at = $3 WHERE ogrn = $4")
-        .bind(p.gis_ecp_id.as_deref())
-        .bind(p.contact_name.as_deref())
-        .bind(now())
-        .bind(&p.ogrn)
-        .execute(&app.db.pool)
-        .await?;
+    directory::set_profile_fields(&app.db, &p.ogrn, p.gis_ecp_id.as_deref(), p.contact_name.as_deref()).await?;
     app.refresh_lookups().await
 }
 
@@ -548,21 +537,7 @@ async fn edit(
 
 // ---- Routing rules ----
 
-/// Retires a rule (measures already assigned stay with their organisation).
-pub async fn retire_rule(db: &Db, id: i64, actor: &str) -> Result<bool> {
-    let changed =
-        sqlx::query("UPDATE routing_rules SET retired_at = $1, retired_by = $2 WHERE id = $3 AND retired_at IS NULL")
-            .bind(now())
-            .bind(actor)
-            .bind(id)
-            .execute(&db.pool)
-            .await?
-            .rows_affected();
-    if changed == 1 {
-        crate::audit::record(db, actor, "routing.delete", &format!("rule:{id}"), None).await?;
-    }
-    Ok(changed == 1)
-}
+pub use directory::retire_rule;
 
 struct RuleForm {
     section: String,

@@ -20,7 +20,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -80,18 +79,14 @@ pub async fn record_history(app: &App, user: &Principal, ipra_id: i64) -> anyhow
         if user.scope().is_some_and(|o| r.form.organisation != o) {
             continue;
         }
-        let rows = sqlx::query("SELECT * FROM lifecycle_events WHERE subject = $1 ORDER BY id")
-            .bind(format!("execution:{}", r.id))
-            .fetch_all(&app.db.pool)
-            .await?;
-        for row in rows {
+        for step in execution::record_steps(&app.db, r.id).await? {
             events.push(RecordEvent {
                 record: r.id,
                 measure: r.form.measure_name.clone(),
-                from: crate::db::opt_text(&row, "from_status"),
-                to: row.try_get("to_status")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
+                from: step.from,
+                to: step.to,
+                at: step.at,
+                actor: step.actor,
             });
         }
     }

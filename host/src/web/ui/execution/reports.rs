@@ -16,7 +16,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
-use sqlx::Row;
 
 /// The report if the user may see it (an executor: its own organisation's reports only).
 async fn visible_report(app: &App, user: &Principal, id: i64) -> anyhow::Result<Option<Report>> {
@@ -358,18 +357,11 @@ pub async fn list_page(
     let found = execution::reports_page(&app.db, &filter, q.before, 50).await?;
     let reports: Vec<Report> = found.items.clone();
     // The IPRA numbers of this page's reports (after its LIMIT).
-    let numbers: std::collections::BTreeMap<i64, String> = if reports.is_empty() {
-        Default::default()
-    } else {
-        let ids: Vec<String> = reports.iter().map(|r| r.ipra_id.to_string()).collect();
-        sqlx::query(&format!("SELECT id, number FROM ipras WHERE id IN ({})", ids.join(",")))
-            .fetch_all(&app.db.pool)
-            .await
-            .map_err(anyhow::Error::from)?
-            .iter()
-            .filter_map(|r| Some((r.try_get::<i64, _>("id").ok()?, r.try_get::<String, _>("number").ok()?)))
-            .collect()
-    };
+    let ids: Vec<i64> = reports.iter().map(|r| r.ipra_id).collect();
+    let numbers: std::collections::BTreeMap<i64, String> = crate::register::query::ipra_numbers(&app.db, &ids)
+        .await?
+        .into_iter()
+        .collect();
     let mut body = String::from("<h1>Отчёты об исполнении и подпись</h1>");
     body.push_str(r#"<form class="filters" method="get" action="/reports"><label for="r-status">Статус<select id="r-status" name="status" data-autosubmit><option value="">все</option>"#);
     for s in REPORT_STATUSES {
@@ -462,12 +454,11 @@ async fn render(
     let report = visible_report(app, user, id)
         .await?
         .ok_or_else(|| PageError::not_found("Отчёт").for_user(user))?;
-    let number: Option<String> = sqlx::query("SELECT number FROM ipras WHERE id = $1")
-        .bind(report.ipra_id)
-        .fetch_optional(&app.db.pool)
-        .await
-        .map_err(anyhow::Error::from)?
-        .and_then(|r| r.try_get("number").ok());
+    let number: Option<String> = crate::register::query::ipra_numbers(&app.db, &[report.ipra_id])
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, number)| number);
     let mut body = format!(
         r#"<h1>Отчёт № {id} об исполнении ИПРА № {}</h1>"#,
         esc(number.as_deref().unwrap_or("—"))
@@ -505,12 +496,7 @@ async fn render(
         esc(&report.document_sha256),
     ));
     // The verification result of the signature.
-    let info: Option<String> = sqlx::query("SELECT signature_info FROM reports WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&app.db.pool)
-        .await
-        .map_err(anyhow::Error::from)?
-        .and_then(|r| crate::db::opt_text(&r, "signature_info"));
+    let info: Option<String> = execution::signature_info(&app.db, id).await?;
     if let Some(info) = info.and_then(|i| serde_json::from_str::<serde_json::Value>(&i).ok()) {
         let s = |k: &str| esc(info[k].as_str().unwrap_or("—"));
         body.push_str(&format!(
@@ -539,29 +525,24 @@ async fn render(
         ));
     }
     // Sending and signing history.
-    let messages = sqlx::query(
-        "SELECT status, attempts, last_error, updated_at FROM exchange_messages WHERE report_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(&app.db.pool)
-    .await
-    .map_err(anyhow::Error::from)?;
+    let messages = execution::deliveries(&app.db, id).await?;
     if !messages.is_empty() {
         body.push_str("<h2>Отправка</h2><ul>");
         for m in messages {
-            let status: String = m.try_get("status").unwrap_or_default();
+            let status = m.status.as_str();
             body.push_str(&format!(
                 "<li>{} — {}, попыток {}{}</li>",
-                ru_datetime(&m.try_get::<String, _>("updated_at").unwrap_or_default()),
-                match status.as_str() {
+                ru_datetime(&m.updated_at),
+                match status {
                     "failed" => "ошибка отправки",
                     "sent" | "done" => "отправлено",
                     "pending" => "в очереди",
                     _ => "в обработке",
                 },
-                m.try_get::<i64, _>("attempts").unwrap_or_default(),
-                crate::db::opt_text(&m, "last_error")
-                    .map(|e| format!(": {}", esc(&e)))
+                m.attempts,
+                m.last_error
+                    .as_deref()
+                    .map(|e| format!(": {}", esc(e)))
                     .unwrap_or_default()
             ));
         }
