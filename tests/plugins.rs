@@ -210,3 +210,55 @@ fn the_server_goes_on_serving_when_a_plugin_misbehaves() {
         assert!(found, "{job}: {history}");
     }
 }
+
+/// The scheduler knows a connector's jobs from its manifest only: an installed plugin that declares
+/// a job gets it (with its label) once enabled, and a disabled connector's jobs are not started.
+#[test]
+fn jobs_come_from_the_manifests_of_enabled_plugins() {
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| {
+        format!(
+            "{m}\n[[jobs]]\nname = \"vendor-report\"\nkind = \"plugin-step\"\nschedule = \"15 4 * * *\"\nlabel = \"Поставщик: выгрузка\"\nconfig = {{ plugin = \"misbehave\", step = \"report\" }}\n"
+        )
+    });
+    assert!(env.run(&["plugins", "disable", "zags"]).status.success());
+    let (code, jobs) = env.run_json(&["jobs", "list", "--json"]);
+    assert_eq!(code, 0, "{jobs}");
+    let names: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"fri-inbox") && names.contains(&"egisso-upload"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("zags")),
+        "a disabled connector's jobs: {names:?}"
+    );
+    assert!(
+        !names.contains(&"vendor-report"),
+        "not before the plugin is enabled: {names:?}"
+    );
+    let fri = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "fri-inbox")
+        .unwrap();
+    assert_eq!(fri["label"], "ФРИ: приём выписок");
+
+    assert!(env.run(&["plugins", "enable", "misbehave"]).status.success());
+    let (_, jobs) = env.run_json(&["jobs", "list", "--json"]);
+    let vendor = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "vendor-report")
+        .unwrap_or_else(|| panic!("the declared job is started: {jobs}"));
+    assert_eq!(vendor["kind"], "plugin-step");
+    assert_eq!(vendor["schedule"], "15 4 * * *");
+    assert_eq!(vendor["config"]["step"], "report");
+}

@@ -27,6 +27,30 @@ pub struct Manifest {
     /// Default configuration values, readable by the plugin through `config`.
     #[serde(default)]
     pub config: BTreeMap<String, String>,
+    /// The exchange steps a connector brings (`[[jobs]]`): the scheduler starts each with its
+    /// default schedule while the plugin is enabled, and the administration pages call it by its
+    /// label. An administrator changes the schedule or disables the job; the host knows no
+    /// connector's jobs by name.
+    #[serde(default)]
+    pub jobs: Vec<JobDeclaration>,
+}
+
+/// One job a plugin declares.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobDeclaration {
+    /// The job's name in the scheduler, e.g. `fri-inbox`.
+    pub name: String,
+    /// What the job runs: an exchange kind of the host (`fri-inbox`, …) or `plugin-step`, which
+    /// calls the plugin's `execute` hook with `step` from `config`.
+    pub kind: String,
+    /// The default schedule: cron, minute hour day month weekday, in the region's time.
+    pub schedule: String,
+    /// What people read on the administration pages, e.g. «ФРИ: приём выписок».
+    pub label: String,
+    /// The job's settings (JSON object), e.g. `{ step = "upload" }`.
+    #[serde(default)]
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 fn default_wasm() -> String {
@@ -42,6 +66,8 @@ pub enum ManifestError {
     BadId(String),
     #[error("вид плагина «{0}» неизвестен: ожидается department или connector")]
     BadKind(String),
+    #[error("задание «{name}» в манифесте: {why}")]
+    BadJob { name: String, why: String },
     #[error("версия плагина «{0}» не соответствует semver")]
     BadVersion(String),
     #[error("диапазон API «{0}» не соответствует semver (пример: \"^1.0\")")]
@@ -77,6 +103,24 @@ impl Manifest {
         }
         if semver::Version::parse(&manifest.version).is_err() {
             return Err(ManifestError::BadVersion(manifest.version));
+        }
+        for job in &manifest.jobs {
+            let bad = |why: String| ManifestError::BadJob {
+                name: job.name.clone(),
+                why,
+            };
+            let name_ok = !job.name.is_empty()
+                && job
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !name_ok {
+                return Err(bad("имя: только строчные латинские буквы, цифры и «-»".into()));
+            }
+            if job.label.trim().is_empty() {
+                return Err(bad("не указано название (label)".into()));
+            }
+            crate::scheduler::parse_schedule(&job.schedule).map_err(|e| bad(format!("{e:#}")))?;
         }
         if let Some(unknown) = manifest.lookups.iter().find(|l| !LOOKUPS.contains(&l.as_str())) {
             return Err(ManifestError::Syntax(format!(
@@ -121,6 +165,26 @@ mod tests {
             .unwrap()
             .verify(b"wasm")
             .unwrap();
+    }
+
+    #[test]
+    fn reads_the_jobs_a_connector_declares_and_refuses_a_bad_one() {
+        let sha = "0".repeat(64);
+        let text = format!(
+            "{}\n[[jobs]]\nname = \"vendor-upload\"\nkind = \"plugin-step\"\nschedule = \"30 1 * * *\"\nlabel = \"Выгрузка\"\nconfig = {{ step = \"upload\" }}\n",
+            manifest("^1.0", &sha)
+        );
+        let parsed = Manifest::parse(&text).unwrap();
+        assert_eq!(parsed.jobs.len(), 1);
+        assert_eq!(parsed.jobs[0].config["step"], "upload");
+        let bad = text.replace("30 1 * * *", "каждый день");
+        let err = Manifest::parse(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("задание «vendor-upload»") && err.contains("расписание"),
+            "{err}"
+        );
+        let unnamed = text.replace("label = \"Выгрузка\"", "label = \" \"");
+        assert!(Manifest::parse(&unnamed).is_err());
     }
 
     #[test]

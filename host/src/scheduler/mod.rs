@@ -13,15 +13,42 @@ use sqlx::Row;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Jobs every installation starts with; an administrator changes schedules or disables them.
-const DEFAULT_JOBS: &[(&str, &str, &str)] = &[
-    ("fri-inbox", "fri-inbox", "*/5 * * * *"),
-    ("fri-outbox", "fri-outbox", "*/5 * * * *"),
-    ("zags-inbox", "zags-inbox", "*/15 * * * *"),
-    ("zags-check", "zags-check", "0 2 * * *"),
-    ("egisso-upload", "egisso-upload", "0 3 * * *"),
-    ("deadline-check", "deadline-check", "0 6 * * *"),
-];
+/// The host's own jobs (name, kind, default schedule). Every exchange job comes from the manifest
+/// of the connector that brings it (`[[jobs]]`, see [`declared_jobs`]).
+const HOST_JOBS: &[(&str, &str, &str)] = &[("deadline-check", "deadline-check", "0 6 * * *")];
+
+/// The kinds the host runs whatever plugins there are, with their labels.
+const HOST_KINDS: &[(&str, &str)] = &[("deadline-check", "Контроль сроков"), ("plugin-step", "Шаг модуля")];
+
+/// The jobs the enabled plugins declare, with the plugin that declares each.
+pub fn declared_jobs(app: &App) -> Vec<(String, crate::plugins::manifest::JobDeclaration)> {
+    app.plugins
+        .all()
+        .iter()
+        .filter(|p| app.plugins.is_enabled(p))
+        .flat_map(|p| p.manifest.jobs.iter().map(|j| (p.id().to_string(), j.clone())))
+        .collect()
+}
+
+/// Job kinds an administrator may schedule (each honours dry-run), with their labels: the host's
+/// own and those the enabled plugins declare.
+pub fn kinds(app: &App) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = HOST_KINDS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect();
+    for (_, job) in declared_jobs(app) {
+        if job.kind != "plugin-step" && !out.iter().any(|(k, _)| *k == job.kind) {
+            out.push((job.kind, job.label));
+        }
+    }
+    out
+}
+
+/// What the pages call a kind of job: its declared label, or the kind itself.
+pub fn kind_label(app: &App, kind: &str) -> String {
+    kinds(app)
+        .into_iter()
+        .find(|(k, _)| k == kind)
+        .map_or_else(|| kind.to_string(), |(_, label)| label)
+}
 
 /// Accepts the usual five fields (minute hour day month weekday) or the `cron` crate's six/seven.
 pub fn parse_schedule(text: &str) -> Result<cron::Schedule> {
@@ -34,15 +61,26 @@ pub fn parse_schedule(text: &str) -> Result<cron::Schedule> {
     cron::Schedule::from_str(&full).map_err(|e| anyhow::anyhow!("расписание «{text}» не разобрано: {e}"))
 }
 
+/// Starts the host's jobs and every job an enabled plugin declares, each once: a job already there
+/// keeps what the administrator made of it.
 pub async fn seed_jobs(app: &App) -> Result<()> {
-    for (name, kind, schedule) in DEFAULT_JOBS {
+    let mut jobs: Vec<(String, String, String, String)> = HOST_JOBS
+        .iter()
+        .map(|(n, k, s)| (n.to_string(), k.to_string(), s.to_string(), "{}".to_string()))
+        .collect();
+    for (_, job) in declared_jobs(app) {
+        let config = serde_json::Value::Object(job.config).to_string();
+        jobs.push((job.name, job.kind, job.schedule, config));
+    }
+    for (name, kind, schedule, config) in jobs {
         sqlx::query(
-            "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, 1, '{}', $4) \
+            "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, 1, $4, $5) \
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(kind)
         .bind(schedule)
+        .bind(config)
         .bind(now())
         .execute(&app.db.pool)
         .await?;
@@ -54,6 +92,8 @@ pub async fn seed_jobs(app: &App) -> Result<()> {
 pub struct Job {
     pub name: String,
     pub kind: String,
+    /// What people call its kind: the label its plugin declares, or the host's own.
+    pub label: String,
     pub schedule: String,
     pub enabled: bool,
     pub config: serde_json::Value,
@@ -112,9 +152,11 @@ pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
             .ok()
             .and_then(|s| s.after(&crate::clock::now_zoned()).next())
             .map(|t| t.to_rfc3339());
+        let kind: String = r.try_get("kind")?;
         jobs.push(Job {
             name,
-            kind: r.try_get("kind")?,
+            label: kind_label(app, &kind),
+            kind,
             schedule,
             enabled: r.try_get::<i64, _>("enabled")? != 0,
             config: serde_json::from_str(&r.try_get::<String, _>("config")?).unwrap_or_default(),
@@ -151,28 +193,19 @@ pub async fn failed_runs(app: &App) -> Result<Vec<RunView>> {
         .collect()
 }
 
-/// Job kinds an administrator may schedule (each honours dry-run).
-pub const KINDS: &[&str] = &[
-    "fri-inbox",
-    "fri-outbox",
-    "zags-inbox",
-    "zags-check",
-    "egisso-upload",
-    "deadline-check",
-    "plugin-step",
-];
-
 /// Adds a job, e.g. a second `plugin-step` for a vendor's connector.
 pub async fn add_job(app: &App, name: &str, kind: &str, schedule: &str, config: &str, actor: &str) -> Result<()> {
-    if !KINDS.contains(&kind) {
-        bail!("вид задания «{kind}» неизвестен: {}", KINDS.join(", "));
+    let kinds = kinds(app);
+    if !kinds.iter().any(|(k, _)| k == kind) {
+        let known: Vec<&str> = kinds.iter().map(|(k, _)| k.as_str()).collect();
+        return Err(crate::refusal::invalid("kind", format!("вид задания «{kind}» неизвестен: {}", known.join(", "))));
     }
     if name.is_empty()
         || !name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        bail!("имя задания «{name}» недопустимо: строчные латинские буквы, цифры и «-»");
+        return Err(crate::refusal::invalid("name", format!("имя задания «{name}» недопустимо: строчные латинские буквы, цифры и «-»")));
     }
     parse_schedule(schedule)?;
     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
@@ -189,7 +222,7 @@ pub async fn add_job(app: &App, name: &str, kind: &str, schedule: &str, config: 
     .await?
     .rows_affected();
     if inserted != 1 {
-        bail!("задание «{name}» уже есть");
+        return Err(crate::refusal::conflict(format!("задание «{name}» уже есть")));
     }
     crate::audit::record(&app.db, actor, "job.add", &format!("job:{name}"), Some(kind)).await
 }
@@ -220,7 +253,7 @@ pub async fn configure(
     .await?
     .rows_affected();
     if changed != 1 {
-        bail!("задание «{name}» не найдено (ipra jobs list)");
+        return Err(crate::refusal::not_found(format!("задание «{name}» не найдено (ipra jobs list)")));
     }
     crate::audit::record(&app.db, actor, "job.configure", &format!("job:{name}"), None).await
 }
@@ -267,7 +300,7 @@ pub async fn run_job(
         taken = take().await?;
     }
     if taken != 1 {
-        bail!("задание «{name}» уже выполняется: запуски одного задания не пересекаются");
+        return Err(crate::refusal::conflict(format!("задание «{name}» уже выполняется: запуски одного задания не пересекаются")));
     }
     let started = now();
     let run_id: i64 = sqlx::query(
@@ -352,7 +385,7 @@ pub async fn decide(app: &App, run_id: i64, retry: bool, actor: &str, instance: 
         .context("запуск не найден")?;
     let status: String = run.try_get("status")?;
     if !matches!(status.as_str(), "failed" | "retrying") {
-        bail!("запуск {run_id} в статусе «{status}»: повторить или отменить можно только неудачный");
+        return Err(crate::refusal::conflict(format!("запуск {run_id} в статусе «{status}»: повторить или отменить можно только неудачный")));
     }
     let job: String = run.try_get("job")?;
     let next = if retry { "retried" } else { "discarded" };

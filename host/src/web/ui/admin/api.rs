@@ -309,8 +309,9 @@ async fn add_job(State(app): State<App>, user: Principal, Json(req): Json<NewJob
     if let Err(e) = scheduler::parse_schedule(&req.schedule) {
         errors.push(("schedule", format!("Расписание: {e:#}")));
     }
-    if !scheduler::KINDS.contains(&req.kind.as_str()) {
-        errors.push(("kind", format!("Вид: один из {}", scheduler::KINDS.join(", "))));
+    let kinds: Vec<String> = scheduler::kinds(&app).into_iter().map(|(k, _)| k).collect();
+    if !kinds.contains(&req.kind) {
+        errors.push(("kind", format!("Вид: один из {}", kinds.join(", "))));
     }
     if !errors.is_empty() {
         return Ok(invalid(errors));

@@ -25,19 +25,6 @@ pub fn routes() -> Router<App> {
         .route("/admin/job-runs/{id}/discard", post(discard))
 }
 
-pub fn kind_label(kind: &str) -> &str {
-    match kind {
-        "fri-inbox" => "ФРИ: приём выписок",
-        "fri-outbox" => "ФРИ: отправка отчётов",
-        "zags-inbox" => "ЗАГС: приём сведений",
-        "zags-check" => "ЗАГС: сверка",
-        "egisso-upload" => "ЕГИССО: выгрузка фактов",
-        "deadline-check" => "Контроль сроков",
-        "plugin-step" => "Шаг модуля",
-        other => other,
-    }
-}
-
 pub fn status_label(status: &str) -> &str {
     match status {
         "running" => "выполняется",
@@ -114,7 +101,7 @@ impl JobForm {
     }
 
     /// Checks what the scheduler would refuse, naming the field, so nothing is half-written.
-    fn validate(&mut self, adding: bool) {
+    fn validate(&mut self, adding: bool, kinds: &[(String, String)]) {
         if adding {
             if self.name.is_empty()
                 || !self
@@ -125,7 +112,7 @@ impl JobForm {
                 self.errors
                     .push(("name", "Имя: только строчные латинские буквы, цифры и «-»".into()));
             }
-            if !scheduler::KINDS.contains(&self.kind.as_str()) {
+            if !kinds.iter().any(|(k, _)| *k == self.kind) {
                 self.errors.push(("kind", "Вид: выберите вид задания из списка".into()));
             }
         }
@@ -144,7 +131,7 @@ impl JobForm {
     }
 }
 
-fn job_form(user: &Principal, form: &JobForm, adding: bool) -> String {
+fn job_form(user: &Principal, form: &JobForm, adding: bool, kinds: &[(String, String)]) -> String {
     let action = if adding {
         "/admin/jobs".to_string()
     } else {
@@ -162,9 +149,9 @@ fn job_form(user: &Principal, form: &JobForm, adding: bool) -> String {
             form.error("name"),
             "required",
         ));
-        let kinds: Vec<(String, String)> = scheduler::KINDS
+        let kinds: Vec<(String, String)> = kinds
             .iter()
-            .map(|k| (k.to_string(), format!("{} ({k})", kind_label(k))))
+            .map(|(k, label)| (k.clone(), format!("{label} ({k})")))
             .collect();
         out.push_str(&select("kind", "Вид", &kinds, &form.kind, form.error("kind")));
     }
@@ -239,7 +226,7 @@ async fn list_page(
         r#"<div class="table-wrap"><table class="adm-jobs"><thead><tr><th>Задание</th><th>Вид</th><th>Расписание</th><th>Включено</th><th class="hide-narrow">Следующий запуск</th><th>Последний запуск</th></tr></thead><tbody>"#,
     );
     for job in &jobs {
-        body.push_str(&job_row(job));
+        body.push_str(&job_row(job, &scheduler::kind_label(app, &job.kind)));
     }
     body.push_str("</tbody></table></div>");
     body.push_str("<h2>Неудачные запуски</h2>");
@@ -250,12 +237,12 @@ async fn list_page(
     }
     if user.can_write() && ADMIN.contains(&user.role) {
         body.push_str(r#"<h2 id="add">Новое задание</h2>"#);
-        body.push_str(&job_form(user, &form, true));
+        body.push_str(&job_form(user, &form, true, &scheduler::kinds(app)));
     }
     Ok(page(Some(user), "Задания", &body))
 }
 
-fn job_row(job: &Job) -> String {
+fn job_row(job: &Job, label: &str) -> String {
     let last = match &job.last_run {
         Some(r) => format!(
             r#"<span class="{}">{}</span> · {}{}"#,
@@ -268,7 +255,7 @@ fn job_row(job: &Job) -> String {
     };
     format!(
         r#"<tr id="job-{n}"><td><a href="/admin/jobs/{u}">{n}</a></td><td>{}</td><td><code>{}</code></td><td>{}</td><td class="hide-narrow">{}</td><td>{last}</td></tr>"#,
-        esc(kind_label(&job.kind)),
+        esc(label),
         esc(&job.schedule),
         if job.enabled {
             "да"
@@ -418,7 +405,7 @@ async fn job_page(
     }
     body.push_str(&format!(
         "<dl><dt>Вид</dt><dd>{}</dd><dt>Расписание</dt><dd><code>{}</code></dd><dt>Включено</dt><dd>{}</dd><dt>Следующий запуск</dt><dd>{}</dd><dt>Попыток при ошибке</dt><dd>{}, пауза {} с (удваивается)</dd></dl>",
-        esc(kind_label(&job.kind)),
+        esc(&scheduler::kind_label(app, &job.kind)),
         esc(&job.schedule),
         if job.enabled { "да" } else { "нет" },
         if job.enabled { dt_opt(&job.next_run) } else { "—".into() },
@@ -460,7 +447,7 @@ async fn job_page(
             enabled: job.enabled,
             errors: Vec::new(),
         });
-        body.push_str(&job_form(user, &form, false));
+        body.push_str(&job_form(user, &form, false, &scheduler::kinds(app)));
     }
     Ok(page(Some(user), &title, &body))
 }
@@ -472,7 +459,7 @@ async fn add(
 ) -> Result<Response, PageError> {
     allow_write(&user, ADMIN, &fields)?;
     let mut form = JobForm::from_fields(&fields);
-    form.validate(true);
+    form.validate(true, &scheduler::kinds(&app));
     if form.errors.is_empty() {
         match scheduler::add_job(
             &app,
@@ -515,7 +502,7 @@ async fn edit(
     let mut form = JobForm::from_fields(&fields);
     form.name = job.name.clone();
     form.kind = job.kind.clone();
-    form.validate(false);
+    form.validate(false, &scheduler::kinds(&app));
     if form.errors.is_empty() {
         scheduler::configure(
             &app,
