@@ -5,7 +5,7 @@ pub mod oidc;
 pub mod web;
 
 use crate::db::{now, opt_text, Db};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::Serialize;
@@ -33,7 +33,12 @@ impl Role {
             "coordinator" => Role::Coordinator,
             "executor" => Role::Executor,
             "auditor" => Role::Auditor,
-            other => bail!("роль «{other}» неизвестна: administrator, coordinator, executor или auditor"),
+            other => {
+                return Err(crate::refusal::invalid(
+                    "role",
+                    format!("роль «{other}» неизвестна: administrator, coordinator, executor или auditor"),
+                ))
+            }
         })
     }
 
@@ -115,7 +120,10 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 fn check_password_rules(password: &str) -> Result<()> {
     if password.chars().count() < 10 {
-        bail!("пароль слишком короткий: нужно не меньше 10 символов");
+        return Err(crate::refusal::invalid(
+            "password",
+            "пароль слишком короткий: нужно не меньше 10 символов",
+        ));
     }
     Ok(())
 }
@@ -145,15 +153,24 @@ pub async fn add_user(
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !login_ok {
-        bail!("логин «{login}» недопустим: строчные латинские буквы, цифры, «.», «_», «-»");
+        return Err(crate::refusal::invalid(
+            "login",
+            format!("логин «{login}» недопустим: строчные латинские буквы, цифры, «.», «_», «-»"),
+        ));
     }
     check_password_rules(password)?;
     if role == Role::Executor {
         let Some(ogrn) = ogrn else {
-            bail!("исполнителю нужна организация: укажите --ogrn")
+            return Err(crate::refusal::invalid(
+                "ogrn",
+                "исполнителю нужна организация: укажите --ogrn",
+            ));
         };
         if crate::register::directory::organisation(db, ogrn).await?.is_none() {
-            bail!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей");
+            return Err(crate::refusal::invalid(
+                "ogrn",
+                format!("организация с ОГРН {ogrn} не найдена в справочнике исполнителей"),
+            ));
         }
     }
     let at = now();
@@ -168,7 +185,12 @@ pub async fn add_user(
     .bind(&at)
     .fetch_one(&db.pool)
     .await
-    .map_err(|e| anyhow::anyhow!("пользователь «{login}» не создан: {e}"))?
+    .map_err(|e| match e.as_database_error().map(|d| d.kind()) {
+        Some(sqlx::error::ErrorKind::UniqueViolation) => {
+            crate::refusal::conflict(format!("пользователь «{login}» уже есть"))
+        }
+        _ => anyhow::Error::from(e).context(format!("пользователь «{login}» не создан")),
+    })?
     .try_get("id")?;
     crate::audit::record(db, actor, "user.add", &format!("user:{login}"), Some(role.as_str())).await?;
     Ok(id)
@@ -184,7 +206,7 @@ pub async fn set_password(db: &Db, login: &str, password: &str, actor: &str) -> 
         .await?
         .rows_affected();
     if changed != 1 {
-        bail!("пользователь «{login}» не найден");
+        return Err(crate::refusal::not_found(format!("пользователь «{login}» не найден")));
     }
     // A new password ends every open session of the user.
     sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE login = $1)")
@@ -395,10 +417,10 @@ pub async fn token_principal(db: &Db, token: &str) -> Result<Option<Principal>> 
 /// The session acts for `ogrn` from now on: one of its user's organisations, or refused.
 pub async fn choose_organisation(db: &Db, token: &str, principal: &Principal, ogrn: &str) -> Result<()> {
     if !principal.organisations.iter().any(|o| o == ogrn) {
-        bail!(
+        return Err(crate::refusal::conflict(format!(
             "организация с ОГРН {ogrn} не из числа организаций пользователя {}",
             principal.login
-        );
+        )));
     }
     sqlx::query("UPDATE sessions SET acting_ogrn = $1 WHERE token_hash = $2 AND user_id = $3")
         .bind(ogrn)
@@ -424,15 +446,20 @@ pub async fn set_user_organisations(db: &Db, login: &str, others: &[String], act
         .fetch_optional(&db.pool)
         .await?
     else {
-        bail!("пользователь {login} не найден");
+        return Err(crate::refusal::not_found(format!("пользователь {login} не найден")));
     };
     let user_id: i64 = row.try_get("id")?;
     if row.try_get::<String, _>("role")? != "executor" && !others.is_empty() {
-        bail!("несколько организаций бывает только у исполнителя");
+        return Err(crate::refusal::conflict(
+            "несколько организаций бывает только у исполнителя",
+        ));
     }
     for ogrn in others {
         if crate::register::directory::organisation(db, ogrn).await?.is_none() {
-            bail!("Другие организации: ОГРН {ogrn} не найден в справочнике исполнителей");
+            return Err(crate::refusal::invalid(
+                "other_ogrns",
+                format!("Другие организации: ОГРН {ogrn} не найден в справочнике исполнителей"),
+            ));
         }
     }
     let mut tx = db.pool.begin().await?;
@@ -487,7 +514,7 @@ pub async fn issue_token(db: &Db, login: &str, label: &str, actor: &str) -> Resu
         .bind(login)
         .fetch_optional(&db.pool)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("пользователь «{login}» не найден"))?
+        .ok_or_else(|| crate::refusal::not_found(format!("пользователь «{login}» не найден")))?
         .try_get("id")?;
     let token = random_token()?;
     sqlx::query("INSERT INTO api_tokens (token_hash, user_id, label, created_at) VALUES ($1, $2, $3, $4)")
@@ -608,15 +635,21 @@ pub async fn update_user(
     actor: &str,
 ) -> Result<()> {
     if full_name.trim().is_empty() {
-        bail!("ФИО: не указано");
+        return Err(crate::refusal::invalid("full_name", "ФИО: не указано"));
     }
     let ogrn = match role {
         Role::Executor => {
             let Some(ogrn) = ogrn.filter(|o| !o.is_empty()) else {
-                bail!("Организация: исполнителю нужна организация из справочника");
+                return Err(crate::refusal::invalid(
+                    "ogrn",
+                    "Организация: исполнителю нужна организация из справочника",
+                ));
             };
             if crate::register::directory::organisation(db, ogrn).await?.is_none() {
-                bail!("Организация: ОГРН {ogrn} не найден в справочнике исполнителей");
+                return Err(crate::refusal::invalid(
+                    "ogrn",
+                    format!("Организация: ОГРН {ogrn} не найден в справочнике исполнителей"),
+                ));
             }
             Some(ogrn)
         }
@@ -633,7 +666,7 @@ pub async fn update_user(
             .await?
             .rows_affected();
     if changed != 1 {
-        bail!("пользователь «{login}» не найден");
+        return Err(crate::refusal::not_found(format!("пользователь «{login}» не найден")));
     }
     let detail = format!("{} {}", role.as_str(), ogrn.unwrap_or_default());
     crate::audit::record(db, actor, "user.update", &format!("user:{login}"), Some(detail.trim())).await
@@ -649,7 +682,7 @@ pub async fn set_user_active(db: &Db, login: &str, active: bool, actor: &str) ->
         .await?
         .rows_affected();
     if changed != 1 {
-        bail!("пользователь «{login}» не найден");
+        return Err(crate::refusal::not_found(format!("пользователь «{login}» не найден")));
     }
     if !active {
         // For good: reactivating the user later brings neither its sessions nor its tokens back.
@@ -693,7 +726,7 @@ pub async fn list_tokens(db: &Db, login: &str) -> Result<Vec<TokenInfo>> {
 /// Revokes a token of a user by its id (the first 16 hex digits of its hash).
 pub async fn revoke_token(db: &Db, login: &str, id: &str, actor: &str) -> Result<()> {
     if id.len() != 16 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        bail!("токен «{id}» не найден");
+        return Err(crate::refusal::not_found(format!("токен «{id}» не найден")));
     }
     let changed = sqlx::query(
         "UPDATE api_tokens SET revoked_at = $1 WHERE revoked_at IS NULL AND token_hash LIKE $2 \
@@ -706,7 +739,9 @@ pub async fn revoke_token(db: &Db, login: &str, id: &str, actor: &str) -> Result
     .await?
     .rows_affected();
     if changed == 0 {
-        bail!("токен «{id}» не найден или уже отозван");
+        return Err(crate::refusal::not_found(format!(
+            "токен «{id}» не найден или уже отозван"
+        )));
     }
     crate::audit::record(db, actor, "token.revoke", &format!("user:{login}"), Some(id)).await
 }

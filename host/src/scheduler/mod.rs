@@ -7,7 +7,7 @@ pub mod jobs;
 
 use crate::app::App;
 use crate::db::{now, opt_text, Engine};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
 use std::str::FromStr;
@@ -198,14 +198,20 @@ pub async fn add_job(app: &App, name: &str, kind: &str, schedule: &str, config: 
     let kinds = kinds(app);
     if !kinds.iter().any(|(k, _)| k == kind) {
         let known: Vec<&str> = kinds.iter().map(|(k, _)| k.as_str()).collect();
-        return Err(crate::refusal::invalid("kind", format!("вид задания «{kind}» неизвестен: {}", known.join(", "))));
+        return Err(crate::refusal::invalid(
+            "kind",
+            format!("вид задания «{kind}» неизвестен: {}", known.join(", ")),
+        ));
     }
     if name.is_empty()
         || !name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        return Err(crate::refusal::invalid("name", format!("имя задания «{name}» недопустимо: строчные латинские буквы, цифры и «-»")));
+        return Err(crate::refusal::invalid(
+            "name",
+            format!("имя задания «{name}» недопустимо: строчные латинские буквы, цифры и «-»"),
+        ));
     }
     parse_schedule(schedule)?;
     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
@@ -253,7 +259,9 @@ pub async fn configure(
     .await?
     .rows_affected();
     if changed != 1 {
-        return Err(crate::refusal::not_found(format!("задание «{name}» не найдено (ipra jobs list)")));
+        return Err(crate::refusal::not_found(format!(
+            "задание «{name}» не найдено (ipra jobs list)"
+        )));
     }
     crate::audit::record(&app.db, actor, "job.configure", &format!("job:{name}"), None).await
 }
@@ -300,7 +308,9 @@ pub async fn run_job(
         taken = take().await?;
     }
     if taken != 1 {
-        return Err(crate::refusal::conflict(format!("задание «{name}» уже выполняется: запуски одного задания не пересекаются")));
+        return Err(crate::refusal::conflict(format!(
+            "задание «{name}» уже выполняется: запуски одного задания не пересекаются"
+        )));
     }
     let started = now();
     let run_id: i64 = sqlx::query(
@@ -385,7 +395,9 @@ pub async fn decide(app: &App, run_id: i64, retry: bool, actor: &str, instance: 
         .context("запуск не найден")?;
     let status: String = run.try_get("status")?;
     if !matches!(status.as_str(), "failed" | "retrying") {
-        return Err(crate::refusal::conflict(format!("запуск {run_id} в статусе «{status}»: повторить или отменить можно только неудачный")));
+        return Err(crate::refusal::conflict(format!(
+            "запуск {run_id} в статусе «{status}»: повторить или отменить можно только неудачный"
+        )));
     }
     let job: String = run.try_get("job")?;
     let next = if retry { "retried" } else { "discarded" };
