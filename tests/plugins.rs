@@ -8,11 +8,17 @@ use std::path::{Path, PathBuf};
 
 /// Installs the misbehaving test plugin (built by build.rs, never embedded) into the data directory.
 fn install_misbehave(env: &Env, tamper: impl Fn(String) -> String) -> PathBuf {
+    install_test_plugin(env, "misbehave", tamper)
+}
+
+/// Installs a test plugin of `tests/plugins/` (built by build.rs, never embedded) as a vendor's
+/// plugin is installed: its folder in the data directory.
+fn install_test_plugin(env: &Env, id: &str, tamper: impl Fn(String) -> String) -> PathBuf {
     let staged = Path::new(env!("IPRA_TEST_PLUGIN_DIR"));
-    let folder = env.data_dir().join("plugins").join("misbehave");
+    let folder = env.data_dir().join("plugins").join(id);
     std::fs::create_dir_all(&folder).unwrap();
-    std::fs::copy(staged.join("misbehave.wasm"), folder.join("misbehave.wasm")).unwrap();
-    let manifest = std::fs::read_to_string(staged.join("misbehave.toml")).unwrap();
+    std::fs::copy(staged.join(format!("{id}.wasm")), folder.join(format!("{id}.wasm"))).unwrap();
+    let manifest = std::fs::read_to_string(staged.join(format!("{id}.toml"))).unwrap();
     std::fs::write(folder.join("plugin.toml"), tamper(manifest)).unwrap();
     folder
 }
@@ -261,4 +267,79 @@ fn jobs_come_from_the_manifests_of_enabled_plugins() {
     assert_eq!(vendor["kind"], "plugin-step");
     assert_eq!(vendor["schedule"], "15 4 * * *");
     assert_eq!(vendor["config"]["step"], "report");
+}
+
+/// A connector the host has never seen (`tests/plugins/death-notices`: a region's death notices as
+/// CSV) is installed into the data directory and enabled; its manifest's inbox job is started, a
+/// document dropped into its inbox is read by it, and the death it reports reaches the register —
+/// the person's measures close — with no host code naming it. A line it refuses is kept on the
+/// message. On SQLite and PostgreSQL.
+#[test]
+fn a_connector_the_host_never_saw_reaches_the_register() {
+    for backend in common::BACKENDS {
+        let env = Env::new(backend);
+        env.ok(&[
+            "import",
+            common::fri_samples().join("extract_4.xml").to_str().unwrap(),
+            "--json",
+        ]);
+        let snils = env.text("SELECT snils FROM persons");
+        let surname = env.text("SELECT surname FROM persons");
+        let given = env.text("SELECT given_name FROM persons");
+        let patronymic = env.text("SELECT COALESCE(patronymic, '') FROM persons");
+        let birth = env.text("SELECT birth_date FROM persons");
+        install_test_plugin(&env, "death-notices", |m| m);
+        assert!(env.run(&["plugins", "enable", "death-notices"]).status.success());
+        let (_, jobs) = env.run_json(&["jobs", "list", "--json"]);
+        let job = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == "death-notices-inbox")
+            .unwrap_or_else(|| panic!("the declared inbox job: {jobs}"));
+        assert_eq!(job["label"], "Извещения о смерти: приём");
+
+        let inbox = env.data_dir().join("exchange/death-notices/inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        std::fs::write(
+            inbox.join("notices-2026-11.csv"),
+            format!(
+                "record_id;snils;surname;given_name;patronymic;birth_date;death_date\n\
+                 N-1;{snils};{surname};{given};{patronymic};{birth};2021-02-26\n\
+                 N-2;неполная строка\n"
+            ),
+        )
+        .unwrap();
+        let run = env.ok(&["jobs", "run", "death-notices-inbox", "--json"]);
+        assert_eq!(run["counts"]["processed"], 1, "{run}");
+        let deaths = env.ok(&["exchange", "deaths", "--json"]);
+        let statuses: Vec<&str> = deaths
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, vec!["applied"], "{deaths}");
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-26'"),
+            1
+        );
+        assert_eq!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'open'"), 0);
+        let refused = env.text("SELECT refusals FROM exchange_messages WHERE connector = 'death-notices'");
+        assert!(refused.contains("Строка 3"), "{refused}");
+    }
+    // The host's code names no such connector: everything it knows of it came from the manifest.
+    let host = common::workspace_root().join("host/src");
+    let mut dirs = vec![host];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                assert!(!text.contains("death-notices"), "{}", path.display());
+            }
+        }
+    }
 }

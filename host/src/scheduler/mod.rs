@@ -18,7 +18,11 @@ use std::time::Duration;
 const HOST_JOBS: &[(&str, &str, &str)] = &[("deadline-check", "deadline-check", "0 6 * * *")];
 
 /// The kinds the host runs whatever plugins there are, with their labels.
-const HOST_KINDS: &[(&str, &str)] = &[("deadline-check", "Контроль сроков"), ("plugin-step", "Шаг модуля")];
+const HOST_KINDS: &[(&str, &str)] = &[
+    ("deadline-check", "Контроль сроков"),
+    ("inbox", "Приём входящих документов коннектора"),
+    ("plugin-step", "Шаг модуля"),
+];
 
 /// The jobs the enabled plugins declare, with the plugin that declares each.
 pub fn declared_jobs(app: &App) -> Vec<(String, crate::plugins::manifest::JobDeclaration)> {
@@ -35,11 +39,19 @@ pub fn declared_jobs(app: &App) -> Vec<(String, crate::plugins::manifest::JobDec
 pub fn kinds(app: &App) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = HOST_KINDS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect();
     for (_, job) in declared_jobs(app) {
-        if job.kind != "plugin-step" && !out.iter().any(|(k, _)| *k == job.kind) {
+        if !out.iter().any(|(k, _)| *k == job.kind) {
             out.push((job.kind, job.label));
         }
     }
     out
+}
+
+/// What the pages call a job: the label its plugin declares for it, else its kind's.
+pub fn job_label(app: &App, name: &str, kind: &str) -> String {
+    declared_jobs(app)
+        .into_iter()
+        .find(|(_, job)| job.name == name)
+        .map_or_else(|| kind_label(app, kind), |(_, job)| job.label)
 }
 
 /// What the pages call a kind of job: its declared label, or the kind itself.
@@ -154,8 +166,8 @@ pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
             .map(|t| t.to_rfc3339());
         let kind: String = r.try_get("kind")?;
         jobs.push(Job {
+            label: job_label(app, &name, &kind),
             name,
-            label: kind_label(app, &kind),
             kind,
             schedule,
             enabled: r.try_get::<i64, _>("enabled")? != 0,

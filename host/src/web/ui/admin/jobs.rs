@@ -226,7 +226,7 @@ async fn list_page(
         r#"<div class="table-wrap"><table class="adm-jobs"><thead><tr><th>Задание</th><th>Вид</th><th>Расписание</th><th>Включено</th><th class="hide-narrow">Следующий запуск</th><th>Последний запуск</th></tr></thead><tbody>"#,
     );
     for job in &jobs {
-        body.push_str(&job_row(job, &scheduler::kind_label(app, &job.kind)));
+        body.push_str(&job_row(job, &job.label));
     }
     body.push_str("</tbody></table></div>");
     body.push_str("<h2>Неудачные запуски</h2>");
@@ -405,7 +405,7 @@ async fn job_page(
     }
     body.push_str(&format!(
         "<dl><dt>Вид</dt><dd>{}</dd><dt>Расписание</dt><dd><code>{}</code></dd><dt>Включено</dt><dd>{}</dd><dt>Следующий запуск</dt><dd>{}</dd><dt>Попыток при ошибке</dt><dd>{}, пауза {} с (удваивается)</dd></dl>",
-        esc(&scheduler::kind_label(app, &job.kind)),
+        esc(&job.label),
         esc(&job.schedule),
         if job.enabled { "да" } else { "нет" },
         if job.enabled { dt_opt(&job.next_run) } else { "—".into() },
