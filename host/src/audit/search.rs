@@ -1,10 +1,10 @@
 //! The audit log as people search it: by actor, action, object and days, newest first, a page at
 //! a time, led by the filter's most selective index (pages, API and export all read it here).
 
-use crate::db::{opt_text, Db};
+use crate::db::Db;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -28,7 +28,7 @@ pub struct AuditFilter {
     pub verify: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     pub id: i64,
     pub at: String,
@@ -209,17 +209,8 @@ pub async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i6
     let items = rows
         .iter()
         .take(limit as usize)
-        .map(|r| {
-            Ok(AuditEntry {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                subject: r.try_get("subject")?,
-                detail: opt_text(r, "detail"),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+        .map(AuditEntry::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(AuditPage {
         total: total.min(COUNT_CAP),
         total_exact: total <= COUNT_CAP,

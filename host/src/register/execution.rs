@@ -9,7 +9,7 @@ use crate::plugins::LoadedPlugin;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, FromRow, Row};
 use std::sync::Arc;
 
 /// A field-level problem found by a department plugin or by the lifecycle rules.
@@ -89,8 +89,11 @@ pub struct ExecutionRecord {
 }
 
 /// One step of a record's lifecycle: from which status to which, when and by whom.
+#[derive(sqlx::FromRow)]
 pub struct RecordStep {
+    #[sqlx(rename = "from_status")]
     pub from: Option<String>,
+    #[sqlx(rename = "to_status")]
     pub to: String,
     pub at: String,
     pub actor: String,
@@ -103,20 +106,12 @@ pub async fn record_steps(db: &crate::db::Db, record_id: i64) -> Result<Vec<Reco
             .bind(format!("execution:{record_id}"))
             .fetch_all(&db.pool)
             .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(RecordStep {
-                from: opt_text(row, "from_status"),
-                to: row.try_get("to_status")?,
-                at: row.try_get("at")?,
-                actor: row.try_get("actor")?,
-            })
-        })
-        .collect()
+    Ok(rows.iter().map(RecordStep::from_row).collect::<Result<_, _>>()?)
 }
 
 /// What the exchange did with a report's package: each message's status, attempts, last error and
 /// time of the last change.
+#[derive(sqlx::FromRow)]
 pub struct Delivery {
     pub status: String,
     pub attempts: i64,
@@ -131,16 +126,7 @@ pub async fn deliveries(db: &crate::db::Db, report_id: i64) -> Result<Vec<Delive
     .bind(report_id)
     .fetch_all(&db.pool)
     .await?;
-    rows.iter()
-        .map(|m| {
-            Ok(Delivery {
-                status: m.try_get("status")?,
-                attempts: m.try_get("attempts")?,
-                last_error: opt_text(m, "last_error"),
-                updated_at: m.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    Ok(rows.iter().map(Delivery::from_row).collect::<Result<_, _>>()?)
 }
 
 /// The verified signer of a signed report, as the signing check recorded it (JSON).
@@ -549,7 +535,7 @@ pub async fn delete_draft(app: &App, id: i64, actor: &str) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Report {
     pub id: i64,
     pub ipra_id: i64,
@@ -573,24 +559,7 @@ pub struct Report {
 }
 
 fn report_from_row(row: &sqlx::any::AnyRow) -> Result<Report> {
-    Ok(Report {
-        id: row.try_get("id")?,
-        ipra_id: row.try_get("ipra_id")?,
-        status: row.try_get("status")?,
-        reporter_ogrn: row.try_get("reporter_ogrn")?,
-        reporter_name: row.try_get("reporter_name")?,
-        document_name: row.try_get("document_name")?,
-        document_sha256: row.try_get("document_sha256")?,
-        signer: opt_text(row, "signer"),
-        created_at: row.try_get("created_at")?,
-        due_date: opt_text(row, "due_date"),
-        signed_at: opt_text(row, "signed_at"),
-        sent_at: opt_text(row, "sent_at"),
-        answered_at: opt_text(row, "answered_at"),
-        rejection_reason: opt_text(row, "rejection_reason"),
-        version: row.try_get("version")?,
-        corrects_report_id: row.try_get("corrects_report_id").ok().flatten(),
-    })
+    Ok(Report::from_row(row)?)
 }
 
 pub async fn report(app: &App, id: i64) -> Result<Option<Report>> {
