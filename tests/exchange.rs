@@ -672,14 +672,7 @@ fn zags_deaths_close_measures_and_checks_are_requested() {
         env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-26'"),
         1
     );
-    let deaths = env.ok(&["exchange", "deaths", "--json"]);
-    let statuses: Vec<&str> = deaths
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["status"].as_str().unwrap())
-        .collect();
-    assert_eq!(statuses, vec!["applied", "no-match"]);
+    assert_eq!(env.death_statuses(), vec!["applied", "no-match"]);
     let stats = env.ok(&["stats", "--json"]);
     let died = stats["not_executed_by_reason"]
         .as_array()

@@ -6,6 +6,17 @@ mod common;
 use common::{Backend, Env};
 use std::path::{Path, PathBuf};
 
+/// The scheduler's job `name` (`ipra jobs list`), which must be there.
+fn job(env: &Env, name: &str) -> serde_json::Value {
+    let jobs = env.ok(&["jobs", "list", "--json"]);
+    jobs.as_array()
+        .unwrap_or_else(|| panic!("a list: {jobs}"))
+        .iter()
+        .find(|j| j["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("job {name} is started: {jobs}"))
+}
+
 /// Installs the misbehaving test plugin (built by build.rs, never embedded) into the data directory.
 fn install_misbehave(env: &Env, tamper: impl Fn(String) -> String) -> PathBuf {
     install_test_plugin(env, "misbehave", tamper)
@@ -248,22 +259,10 @@ fn jobs_come_from_the_manifests_of_enabled_plugins() {
         !names.contains(&"vendor-report"),
         "not before the plugin is enabled: {names:?}"
     );
-    let fri = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["name"] == "fri-inbox")
-        .unwrap();
-    assert_eq!(fri["label"], "ФРИ: приём выписок");
+    assert_eq!(job(&env, "fri-inbox")["label"], "ФРИ: приём выписок");
 
     assert!(env.run(&["plugins", "enable", "misbehave"]).status.success());
-    let (_, jobs) = env.run_json(&["jobs", "list", "--json"]);
-    let vendor = jobs
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["name"] == "vendor-report")
-        .unwrap_or_else(|| panic!("the declared job is started: {jobs}"));
+    let vendor = job(&env, "vendor-report");
     assert_eq!(vendor["kind"], "plugin-step");
     assert_eq!(vendor["schedule"], "15 4 * * *");
     assert_eq!(vendor["config"]["step"], "report");
@@ -290,14 +289,7 @@ fn a_connector_the_host_never_saw_reaches_the_register() {
         let birth = env.text("SELECT birth_date FROM persons");
         install_test_plugin(&env, "death-notices", |m| m);
         assert!(env.run(&["plugins", "enable", "death-notices"]).status.success());
-        let (_, jobs) = env.run_json(&["jobs", "list", "--json"]);
-        let job = jobs
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|j| j["name"] == "death-notices-inbox")
-            .unwrap_or_else(|| panic!("the declared inbox job: {jobs}"));
-        assert_eq!(job["label"], "Извещения о смерти: приём");
+        assert_eq!(job(&env, "death-notices-inbox")["label"], "Извещения о смерти: приём");
 
         let inbox = env.data_dir().join("exchange/death-notices/inbox");
         std::fs::create_dir_all(&inbox).unwrap();
@@ -312,14 +304,7 @@ fn a_connector_the_host_never_saw_reaches_the_register() {
         .unwrap();
         let run = env.ok(&["jobs", "run", "death-notices-inbox", "--json"]);
         assert_eq!(run["counts"]["processed"], 1, "{run}");
-        let deaths = env.ok(&["exchange", "deaths", "--json"]);
-        let statuses: Vec<&str> = deaths
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["status"].as_str().unwrap())
-            .collect();
-        assert_eq!(statuses, vec!["applied"], "{deaths}");
+        assert_eq!(env.death_statuses(), vec!["applied"]);
         assert_eq!(
             env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-26'"),
             1

@@ -401,6 +401,23 @@ impl Env {
         value
     }
 
+    /// The status of every death record in the register of deaths (`ipra exchange deaths`), in its
+    /// order.
+    pub fn death_statuses(&self) -> Vec<String> {
+        let deaths = self.ok(&["exchange", "deaths", "--json"]);
+        deaths
+            .as_array()
+            .unwrap_or_else(|| panic!("a list: {deaths}"))
+            .iter()
+            .map(|d| {
+                d["status"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a status: {d}"))
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// One executor per department with region-wide rules, plus the reporting regional body
     /// (key `region`).
     pub fn directory(&self) -> std::collections::BTreeMap<&'static str, String> {

@@ -46,8 +46,9 @@ pub async fn process_work(app: &App, instance: &str) -> Result<()> {
     let mut connectors: Vec<String> = super::declared_jobs(app)
         .into_iter()
         .filter(|(_, job)| job.kind == "inbox")
-        .filter_map(|(_, job)| job.config.get("connector").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|(_, job)| inbox_connector(&Value::Object(job.config)).ok().map(str::to_string))
         .collect();
+    connectors.sort_unstable();
     connectors.dedup();
     for connector in connectors {
         let mut outcome = Outcome::default();

@@ -46,32 +46,19 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/stats", get(statistics))
 }
 
-fn bad_request(message: String) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message)
-}
-
 /// A refused change whose message names what is wrong with the request: 400 with the text, unless
 /// it is a typed refusal (its own status) or an internal error (an id, never the database's text).
 fn bad_change(e: anyhow::Error) -> ApiError {
-    if crate::refusal::Refusal::of(&e).is_some() || crate::refusal::is_internal(&e) {
-        return ApiError::from(e);
-    }
-    bad_request(format!("{e:#}"))
+    ApiError::refused_as(e, StatusCode::BAD_REQUEST, "bad-request")
 }
 
 /// Success is `{"ok":true,"result":…}`; a refusal with field errors is 422 `{"ok":false,"errors":[…]}`;
 /// a step the lifecycle refuses (wrong status, unknown id) is 409 with the Russian message.
 fn checked<T: serde::Serialize>(outcome: Checked<T>) -> Result<Response, ApiError> {
-    match outcome.map_err(conflict)? {
+    match outcome.map_err(ApiError::refused)? {
         Ok(value) => Ok(Json(json!({"ok": true, "result": value})).into_response()),
         Err(errors) => Err(ApiError::invalid_fields(json!(errors))),
     }
-}
-
-/// Lifecycle refusals (wrong status, unknown id) are user errors: 409 with the Russian message
-/// (or the status of a typed refusal); a database error is internal.
-fn conflict(e: anyhow::Error) -> ApiError {
-    ApiError::refused(e)
 }
 
 /// `q` (words of a name or the beginning of an OGRN) and `section` narrow the directory to what a
@@ -152,7 +139,7 @@ async fn set_rule(
         &user.actor(),
     )
     .await
-    .map_err(conflict)?;
+    .map_err(ApiError::refused)?;
     app.refresh_lookups().await?;
     Ok(Json(json!({"reassigned": moves.len(), "measures": moves})))
 }
@@ -182,7 +169,7 @@ async fn assign_measure(
         req.note.as_deref(),
     )
     .await
-    .map_err(conflict)?;
+    .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -256,7 +243,7 @@ async fn create_execution(
     check_form_scope(&app, &user, &form).await?;
     let (id, warnings) = execution::save_draft(&app, None, &form, &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true, "result": id, "warnings": warnings})))
 }
 
@@ -270,7 +257,7 @@ async fn update_execution(
     check_form_scope(&app, &user, &form).await?;
     let (id, warnings) = execution::save_draft(&app, Some(id), &form, &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true, "result": id, "warnings": warnings})))
 }
 
@@ -291,7 +278,7 @@ async fn delete_execution(
     record_in_scope(&app, &user, id).await?;
     execution::delete_draft(&app, id, &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -310,7 +297,7 @@ async fn draft_execution(
     record_in_scope(&app, &user, id).await?;
     execution::back_to_draft(&app, id, &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -401,7 +388,9 @@ async fn withdraw_report(
 ) -> Result<Json<Value>, ApiError> {
     require_write(&user)?;
     report_in_scope(&app, &user, id).await?;
-    execution::withdraw(&app, id, &user.actor()).await.map_err(conflict)?;
+    execution::withdraw(&app, id, &user.actor())
+        .await
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -420,7 +409,7 @@ async fn answer_report(
     require(&user, MANAGERS)?;
     execution::record_answer(&app, id, req.accepted, req.reason.as_deref(), &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 

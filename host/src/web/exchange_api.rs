@@ -39,10 +39,6 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/audit/verify", get(audit_verify))
 }
 
-fn user_error(e: anyhow::Error) -> ApiError {
-    ApiError::refused(e)
-}
-
 async fn list_jobs(State(app): State<App>, user: Principal) -> Result<Json<Vec<scheduler::Job>>, ApiError> {
     require(&user, OVERSEERS)?;
     scheduler::seed_jobs(&app).await?;
@@ -83,7 +79,7 @@ async fn retry_run(State(app): State<App>, user: Principal, Path(id): Path<i64>)
     require(&user, ADMINS)?;
     let run = scheduler::decide(&app, id, true, &user.actor(), &instance_name())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true, "run": run})))
 }
 
@@ -91,7 +87,7 @@ async fn discard_run(State(app): State<App>, user: Principal, Path(id): Path<i64
     require(&user, ADMINS)?;
     scheduler::decide(&app, id, false, &user.actor(), &instance_name())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -112,7 +108,7 @@ async fn sign_report(State(app): State<App>, user: Principal, Path(id): Path<i64
     own_report(&app, &user, id).await?;
     let verified = crate::signing::sign_report(&app, id, &user.actor())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true, "signer": verified})))
 }
 
@@ -131,7 +127,7 @@ async fn upload_signature(
     own_report(&app, &user, id).await?;
     let verified = crate::signing::upload_signature(&app, id, upload.signature.as_bytes(), &user.actor())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true, "signer": verified})))
 }
 
@@ -159,7 +155,7 @@ async fn retry_message(State(app): State<App>, user: Principal, Path(id): Path<i
     require(&user, MANAGERS)?;
     exchange::set_retry(&app, id, true, &user.actor())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -167,7 +163,7 @@ async fn stop_message(State(app): State<App>, user: Principal, Path(id): Path<i6
     require(&user, ADMINS)?;
     exchange::set_retry(&app, id, false, &user.actor())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -198,7 +194,7 @@ async fn decide_death(
     require(&user, MANAGERS)?;
     let closed = deaths::decide(&app, id, decision.snils.as_deref(), &user.actor())
         .await
-        .map_err(user_error)?;
+        .map_err(ApiError::refused)?;
     let detail = if decision.snils.is_some() {
         "применено"
     } else {
@@ -269,7 +265,7 @@ async fn tsr_clarification(
         &user.actor(),
     )
     .await
-    .map_err(user_error)?;
+    .map_err(ApiError::refused)?;
     Ok(match outcome {
         Ok(ids) => Json(json!({"ok": true, "result": ids})).into_response(),
         Err(errors) => ApiError::invalid_fields(json!(errors)).into_response(),

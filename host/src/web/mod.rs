@@ -63,15 +63,20 @@ impl ApiError {
         ApiError::new(StatusCode::NOT_FOUND, "not-found", not_found_text(what))
     }
 
-    /// 400 `bad-request` naming the request field that does not parse.
-    pub fn bad_field(field: Option<String>, message: String) -> ApiError {
+    /// The same error naming the request field it concerns.
+    fn with_field(self, field: Option<String>) -> ApiError {
         ApiError {
             detail: Some(Box::new(Detail {
                 field,
                 ..Detail::default()
             })),
-            ..ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message)
+            ..self
         }
+    }
+
+    /// 400 `bad-request` naming the request field that does not parse.
+    pub fn bad_field(field: Option<String>, message: String) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad-request", message).with_field(field)
     }
 
     /// 400 for a filter whose fields do not parse: the first field named, every message joined.
@@ -105,10 +110,15 @@ impl ApiError {
     /// database or the file system is internal (its text goes to the log only); any other message
     /// was written for the person and answers 409 as it is.
     pub fn refused(e: anyhow::Error) -> ApiError {
+        ApiError::refused_as(e, StatusCode::CONFLICT, "conflict")
+    }
+
+    /// As [`ApiError::refused`], with `status` and `code` for a message written for the person.
+    pub fn refused_as(e: anyhow::Error, status: StatusCode, code: &'static str) -> ApiError {
         if crate::refusal::Refusal::of(&e).is_some() || crate::refusal::is_internal(&e) {
             return ApiError::from(e);
         }
-        ApiError::new(StatusCode::CONFLICT, "conflict", format!("{e:#}"))
+        ApiError::new(status, code, format!("{e:#}"))
     }
 
     fn internal(e: &anyhow::Error) -> ApiError {
@@ -333,14 +343,7 @@ async fn russian_refusals(request: axum::extract::Request, next: axum::middlewar
         (None, _) => format!("{message} ({detail})"),
     };
     if api {
-        ApiError {
-            detail: Some(Box::new(Detail {
-                field,
-                ..Detail::default()
-            })),
-            ..ApiError::new(status, code, message)
-        }
-        .into_response()
+        ApiError::new(status, code, message).with_field(field).into_response()
     } else {
         ui::PageError {
             status,
@@ -359,7 +362,7 @@ async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Nex
     let in_address = request
         .uri()
         .path_and_query()
-        .is_some_and(|pq| has_escaped_nul(pq.as_str(), "%00"));
+        .is_some_and(|pq| has_escaped_nul(pq.as_str().as_bytes(), "%00"));
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -402,16 +405,19 @@ async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Nex
         )
         .into_response();
     };
-    if bytes.contains(&0) || has_escaped_nul(&String::from_utf8_lossy(&bytes), escape) {
+    if bytes.contains(&0) || has_escaped_nul(&bytes, escape) {
         return refuse(api);
     }
     next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
 }
 
-/// Whether `text` holds `escape` (`%00`, `\u0000`) in any case of its hex digits.
-fn has_escaped_nul(text: &str, escape: &str) -> bool {
-    text.to_ascii_lowercase().contains(escape)
+/// Whether `bytes` hold `escape` (`%00`, `\u0000`) in any case of its hex digits (read in place: a
+/// body is not copied to be searched).
+fn has_escaped_nul(bytes: &[u8], escape: &str) -> bool {
+    bytes
+        .windows(escape.len())
+        .any(|window| window.eq_ignore_ascii_case(escape.as_bytes()))
 }
 
 /// The field a framework refusal names: serde's «missing field `login`», «unknown variant … for

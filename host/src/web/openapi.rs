@@ -162,16 +162,17 @@ fn build() -> Value {
         }
         if let Some(params) = item.get_mut("parameters") {
             for p in params.as_array_mut().into_iter().flatten() {
-                widen_path_id(p);
+                as_the_server_reads(p);
             }
         }
     }
     doc
 }
 
-/// An id in the path is read as i64: the document says so, with its bounds. A date of a filter may
-/// also be left empty (an empty form field is no filter).
-fn widen_path_id(parameter: &mut Value) {
+/// A parameter as the server reads it: an id in the path is an i64, with its bounds; a filter's
+/// date, choice or number may be left blank (an empty form field is no filter); a page number or
+/// size out of range is brought into it.
+fn as_the_server_reads(parameter: &mut Value) {
     if parameter["in"] == "query" && parameter["schema"]["format"] == "date" {
         let mut date = parameter["schema"].clone();
         date["type"] = json!("string");
@@ -198,7 +199,7 @@ fn widen_path_id(parameter: &mut Value) {
     // page holds), as the pages do.
     if parameter["in"] == "query" && parameter["schema"]["type"] == "integer" {
         let name = parameter["name"].as_str().unwrap_or_default();
-        if name == "page" || name.ends_with("page") || name == "per_page" {
+        if name.ends_with("page") {
             parameter["schema"] = json!({"type": "integer"});
         }
     }
@@ -221,7 +222,7 @@ fn complete(path: &str, method: &str, operation: &mut Value, shared_params: Opti
         operation.as_object_mut().expect("an operation").remove("requestBody");
     }
     if let Some(params) = operation.get_mut("parameters").and_then(Value::as_array_mut) {
-        params.iter_mut().for_each(widen_path_id);
+        params.iter_mut().for_each(as_the_server_reads);
     }
     let has_body = operation.get("requestBody").is_some();
     let parameters = operation
@@ -230,12 +231,12 @@ fn complete(path: &str, method: &str, operation: &mut Value, shared_params: Opti
         .map_or(0, Vec::len)
         + shared_params.and_then(Value::as_array).map_or(0, Vec::len);
     let has_path_params = path.contains('{');
-    let open = OPEN.contains(&path) || (path == "/api/v1/session" && method == "post");
+    // The login: open, and throttled (five wrong passwords within 15 minutes lock a login for 15).
+    let login = path == "/api/v1/session" && method == "post";
+    let open = OPEN.contains(&path) || login;
     if open {
         operation["security"] = json!([]);
     }
-    // Five wrong passwords within 15 minutes lock a login for 15 minutes.
-    let throttled = path == "/api/v1/session" && method == "post";
     let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
         return;
     };
@@ -264,7 +265,7 @@ fn complete(path: &str, method: &str, operation: &mut Value, shared_params: Opti
     if has_path_params {
         add("404");
     }
-    if throttled {
+    if login {
         add("429");
     }
     if has_body {

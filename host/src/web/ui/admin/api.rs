@@ -52,10 +52,6 @@ fn invalid(errors: Vec<(&'static str, String)>) -> Response {
     ApiError::invalid_fields(json!(errors)).into_response()
 }
 
-fn conflict(e: anyhow::Error) -> ApiError {
-    ApiError::refused(e)
-}
-
 async fn list_users(State(app): State<App>, user: Principal) -> Result<Json<Vec<auth::UserDetails>>, ApiError> {
     require(&user, ADMIN_AUDIT)?;
     Ok(Json(auth::user_details(&app.db).await?))
@@ -88,7 +84,7 @@ async fn add_user(
     if !errors.is_empty() {
         return Ok(invalid(errors));
     }
-    let role = Role::parse(&new.role).map_err(conflict)?;
+    let role = Role::parse(&new.role).map_err(ApiError::refused)?;
     let ogrn = if role == Role::Executor {
         new.ogrn.as_deref()
     } else {
@@ -104,7 +100,7 @@ async fn add_user(
         &user.actor(),
     )
     .await
-    .map_err(conflict)?;
+    .map_err(ApiError::refused)?;
     Ok((StatusCode::CREATED, Json(json!({"ok": true, "login": new.login}))).into_response())
 }
 
@@ -188,7 +184,7 @@ async fn set_password(
     }
     auth::set_password(&app.db, &login, &req.password, &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})).into_response())
 }
 
@@ -216,7 +212,7 @@ async fn set_active(
     }
     auth::set_user_active(&app.db, &login, req.active, &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})))
 }
 
@@ -252,7 +248,7 @@ async fn issue_token(
     }
     let token = auth::issue_token(&app.db, &login, req.label.trim(), &user.actor())
         .await
-        .map_err(conflict)?;
+        .map_err(ApiError::refused)?;
     Ok((StatusCode::CREATED, Json(json!({"ok": true, "token": token}))).into_response())
 }
 
@@ -359,7 +355,7 @@ async fn configure_job(
         &user.actor(),
     )
     .await
-    .map_err(conflict)?;
+    .map_err(ApiError::refused)?;
     Ok(Json(json!({"ok": true})).into_response())
 }
 
@@ -476,5 +472,7 @@ pub async fn start_job(
     dry_run: bool,
 ) -> Result<Json<scheduler::RunView>, ApiError> {
     write(user, MANAGERS)?;
-    Ok(Json(jobs::start(app, user, name, dry_run).await.map_err(conflict)?))
+    Ok(Json(
+        jobs::start(app, user, name, dry_run).await.map_err(ApiError::refused)?,
+    ))
 }
