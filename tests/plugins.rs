@@ -259,7 +259,17 @@ fn jobs_come_from_the_manifests_of_enabled_plugins() {
         !names.contains(&"vendor-report"),
         "not before the plugin is enabled: {names:?}"
     );
-    assert_eq!(job(&env, "fri-inbox")["label"], "ФРИ: приём выписок");
+    let inbox = job(&env, "fri-inbox");
+    assert_eq!(inbox["label"], "ФРИ: приём выписок и квитанций");
+    assert_eq!(
+        (inbox["kind"].as_str(), inbox["config"]["connector"].as_str()),
+        (Some("inbox"), Some("fri"))
+    );
+    let outbox = job(&env, "fri-outbox");
+    assert_eq!(
+        (outbox["kind"].as_str(), outbox["config"]["connector"].as_str()),
+        (Some("report-outbox"), Some("fri"))
+    );
 
     assert!(env.run(&["plugins", "enable", "misbehave"]).status.success());
     let vendor = job(&env, "vendor-report");
@@ -277,41 +287,8 @@ fn jobs_come_from_the_manifests_of_enabled_plugins() {
 fn a_connector_the_host_never_saw_reaches_the_register() {
     for backend in common::BACKENDS {
         let env = Env::new(backend);
-        env.ok(&[
-            "import",
-            common::fri_samples().join("extract_4.xml").to_str().unwrap(),
-            "--json",
-        ]);
-        let snils = env.text("SELECT snils FROM persons");
-        let surname = env.text("SELECT surname FROM persons");
-        let given = env.text("SELECT given_name FROM persons");
-        let patronymic = env.text("SELECT COALESCE(patronymic, '') FROM persons");
-        let birth = env.text("SELECT birth_date FROM persons");
         install_test_plugin(&env, "death-notices", |m| m);
-        assert!(env.run(&["plugins", "enable", "death-notices"]).status.success());
-        assert_eq!(job(&env, "death-notices-inbox")["label"], "Извещения о смерти: приём");
-
-        let inbox = env.data_dir().join("exchange/death-notices/inbox");
-        std::fs::create_dir_all(&inbox).unwrap();
-        std::fs::write(
-            inbox.join("notices-2026-11.csv"),
-            format!(
-                "record_id;snils;surname;given_name;patronymic;birth_date;death_date\n\
-                 N-1;{snils};{surname};{given};{patronymic};{birth};2021-02-26\n\
-                 N-2;неполная строка\n"
-            ),
-        )
-        .unwrap();
-        let run = env.ok(&["jobs", "run", "death-notices-inbox", "--json"]);
-        assert_eq!(run["counts"]["processed"], 1, "{run}");
-        assert_eq!(env.death_statuses(), vec!["applied"]);
-        assert_eq!(
-            env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-26'"),
-            1
-        );
-        assert_eq!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'open'"), 0);
-        let refused = env.text("SELECT refusals FROM exchange_messages WHERE connector = 'death-notices'");
-        assert!(refused.contains("Строка 3"), "{refused}");
+        notices_reach_the_register(&env);
     }
     // The host's code names no such connector: everything it knows of it came from the manifest.
     let host = common::workspace_root().join("host/src");
@@ -327,4 +304,157 @@ fn a_connector_the_host_never_saw_reaches_the_register() {
             }
         }
     }
+}
+
+/// With the death-notices connector installed: it is enabled, its declared inbox job runs, a notice
+/// closes the person's measures and the line it refuses stays on the message.
+fn notices_reach_the_register(env: &Env) {
+    env.ok(&[
+        "import",
+        common::fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    let snils = env.text("SELECT snils FROM persons");
+    let surname = env.text("SELECT surname FROM persons");
+    let given = env.text("SELECT given_name FROM persons");
+    let patronymic = env.text("SELECT COALESCE(patronymic, '') FROM persons");
+    let birth = env.text("SELECT birth_date FROM persons");
+    assert!(env.run(&["plugins", "enable", "death-notices"]).status.success());
+    assert_eq!(job(env, "death-notices-inbox")["label"], "Извещения о смерти: приём");
+
+    let inbox = env.data_dir().join("exchange/death-notices/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(
+        inbox.join("notices-2026-11.csv"),
+        format!(
+            "record_id;snils;surname;given_name;patronymic;birth_date;death_date\n\
+             N-1;{snils};{surname};{given};{patronymic};{birth};2021-02-26\n\
+             N-2;неполная строка\n"
+        ),
+    )
+    .unwrap();
+    let run = env.ok(&["jobs", "run", "death-notices-inbox", "--json"]);
+    assert_eq!(run["counts"]["processed"], 1, "{run}");
+    assert_eq!(env.death_statuses(), vec!["applied"]);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-26'"),
+        1
+    );
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'open'"), 0);
+    let refused = env.text("SELECT refusals FROM exchange_messages WHERE connector = 'death-notices'");
+    assert!(refused.contains("Строка 3"), "{refused}");
+}
+
+/// A component built against interface 1.0.0 (kept compiled under tests/fixtures: never rebuilt)
+/// loads on this 1.1 host and works unchanged; the plugins list says which interface each
+/// component was built for.
+#[test]
+fn a_plugin_built_for_interface_1_0_works_on_this_host() {
+    for backend in common::BACKENDS {
+        let env = Env::new(backend);
+        let fixture = common::workspace_root().join("tests/fixtures/plugins/death-notices-1.0");
+        let folder = env.data_dir().join("plugins/death-notices");
+        std::fs::create_dir_all(&folder).unwrap();
+        for file in ["plugin.toml", "plugin.wasm"] {
+            std::fs::copy(fixture.join(file), folder.join(file)).unwrap();
+        }
+        let (_, list) = env.run_json(&["plugins", "list", "--json"]);
+        let interface = |id: &str| {
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == id)
+                .unwrap_or_else(|| panic!("{id} in {list}"))["interface"]
+                .clone()
+        };
+        assert_eq!(interface("death-notices"), "1.0.0");
+        assert_eq!(interface("fri"), "1.1.0");
+        notices_reach_the_register(&env);
+    }
+}
+
+/// A component that asks for a newer interface minor than this host serves is refused, saying which.
+#[test]
+fn a_plugin_built_for_a_newer_interface_is_refused_naming_it() {
+    let env = Env::new(Backend::Sqlite);
+    let fixture = common::workspace_root().join("tests/fixtures/plugins/death-notices-1.0");
+    let folder = env.data_dir().join("plugins/death-notices");
+    std::fs::create_dir_all(&folder).unwrap();
+    // The same component, its interface renamed 1.9.0 in place (same length, so it stays valid).
+    let wasm = std::fs::read(fixture.join("plugin.wasm")).unwrap();
+    let (from, to) = (b"ipra:plugin/types@1.0.0", b"ipra:plugin/types@1.9.0");
+    let mut patched = wasm.clone();
+    let mut at = 0;
+    while let Some(i) = patched[at..].windows(from.len()).position(|w| w == from) {
+        patched[at + i..at + i + to.len()].copy_from_slice(to);
+        at += i + to.len();
+    }
+    assert_ne!(patched, wasm);
+    std::fs::write(folder.join("plugin.wasm"), &patched).unwrap();
+    let sha = hex_sha256(&patched);
+    let manifest = std::fs::read_to_string(fixture.join("plugin.toml")).unwrap();
+    let manifest = manifest
+        .lines()
+        .map(|l| {
+            if l.starts_with("sha256") {
+                format!("sha256 = \"{sha}\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(folder.join("plugin.toml"), manifest).unwrap();
+    let out = env.run(&["plugins", "list"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("собран для интерфейса 1.9.0") && text.contains("предоставляет 1.1.0"),
+        "{text}"
+    );
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// One way in: the same death notices given to `ipra import` with the connector named go through
+/// the pipeline the inbox uses — recorded, read by the connector, applied by the register.
+#[test]
+fn a_command_line_import_takes_the_same_way_in() {
+    let env = Env::new(Backend::Sqlite);
+    install_test_plugin(&env, "death-notices", |m| m);
+    assert!(env.run(&["plugins", "enable", "death-notices"]).status.success());
+    env.ok(&[
+        "import",
+        common::fri_samples().join("extract_4.xml").to_str().unwrap(),
+        "--json",
+    ]);
+    let snils = env.text("SELECT snils FROM persons");
+    let file = env.data_dir().join("notices.csv");
+    std::fs::write(
+        &file,
+        format!("record_id;snils;surname;given_name;patronymic;birth_date;death_date\nN-9;{snils};Х;Х;;;2021-02-26\n"),
+    )
+    .unwrap();
+    let report = env.ok(&[
+        "import",
+        file.to_str().unwrap(),
+        "--connector",
+        "death-notices",
+        "--json",
+    ]);
+    assert_eq!(report["rejected"], serde_json::json!([]), "{report}");
+    assert_eq!(report["applied"].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(env.death_statuses(), vec!["applied"]);
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM measures WHERE status = 'open'"), 0);
+    // The document was recorded like any other that came in.
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM source_documents WHERE file_name = 'notices.csv'"),
+        1
+    );
 }

@@ -136,3 +136,73 @@ fn both_engines_hold_the_same_schema() {
         "indexes only on SQLite, only on PostgreSQL"
     );
 }
+
+/// Stores made before the job kinds were generic held jobs named for their connectors; migration
+/// 0023 rewrites them to the host's kinds with the connector in their settings, keeping every
+/// setting made, on both engines.
+#[test]
+fn jobs_of_earlier_releases_take_the_generic_kinds() {
+    let migration =
+        std::fs::read_to_string(workspace_root().join("migrations/sqlite/0023_declared_job_kinds.sql")).unwrap();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let env = Env::new(backend);
+        let out = env.run(&["migrate"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        env.execute("DELETE FROM jobs");
+        for (name, config) in [
+            ("fri-inbox", "{}"),
+            ("fri-outbox", r#"{"upload_url":"http://127.0.0.1:9/upload"}"#),
+            ("zags-inbox", "{}"),
+            ("zags-check", r#"{"recheck_days":7}"#),
+            ("egisso-upload", " { } "),
+        ] {
+            env.execute(&format!(
+                "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ('{name}', '{name}', '0 1 * * *', 1, '{config}', 'x')"
+            ));
+        }
+        // The statements of the migration, as it ran on stores of that time.
+        let code: String = migration
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        for statement in code.split(';').filter(|s| !s.trim().is_empty()) {
+            env.execute(statement);
+        }
+        let job = |name: &str| -> (String, serde_json::Value) {
+            let kind = env.text(&format!("SELECT kind FROM jobs WHERE name = '{name}'"));
+            let config = env.text(&format!("SELECT config FROM jobs WHERE name = '{name}'"));
+            (
+                kind,
+                serde_json::from_str(&config).unwrap_or_else(|e| panic!("{name}: {config}: {e}")),
+            )
+        };
+        let (kind, config) = job("fri-inbox");
+        assert_eq!(
+            (kind.as_str(), &config),
+            ("inbox", &serde_json::json!({"connector": "fri"}))
+        );
+        let (kind, config) = job("fri-outbox");
+        assert_eq!(kind, "report-outbox");
+        assert_eq!(
+            config,
+            serde_json::json!({"connector": "fri", "upload_url": "http://127.0.0.1:9/upload"})
+        );
+        let (kind, config) = job("zags-inbox");
+        assert_eq!(
+            (kind.as_str(), &config),
+            ("inbox", &serde_json::json!({"connector": "zags"}))
+        );
+        let (kind, config) = job("zags-check");
+        assert_eq!(kind, "person-check");
+        assert_eq!(
+            config,
+            serde_json::json!({"connector": "zags", "step": "zags-check", "recheck_days": 7})
+        );
+        let (kind, config) = job("egisso-upload");
+        assert_eq!(
+            (kind.as_str(), &config),
+            ("facts-upload", &serde_json::json!({"connector": "egisso"}))
+        );
+    }
+}

@@ -94,7 +94,7 @@ pub async fn load(app: &App, count: usize, seed: u64) -> Result<ImportReport> {
     }
     let written = write_files(&dir, count, seed)?;
     tracing::info!(written, "demo extracts generated");
-    let report = crate::import_paths(app, std::slice::from_ref(&dir), false, "demo", "fri", true).await;
+    let report = crate::import_paths(app, std::slice::from_ref(&dir), false, "demo", None, true).await;
     std::fs::remove_dir_all(&dir).ok();
     report
 }

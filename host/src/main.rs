@@ -95,9 +95,10 @@ enum Command {
         /// Print one JSON object instead of a summary.
         #[arg(long)]
         json: bool,
-        /// Connector plugin that reads the files.
-        #[arg(long, default_value = "fri")]
-        connector: String,
+        /// Connector plugin that reads the files (by default the one whose manifest reads IPRA
+        /// extracts).
+        #[arg(long)]
+        connector: Option<String>,
     },
     /// Plugins of this installation.
     Plugins {
@@ -396,7 +397,7 @@ async fn run(cli: Cli) -> Result<i32> {
             connector,
         } => {
             let app = open().await?;
-            let report = import_paths(&app, &paths, dry_run, "cli", &connector, !json).await?;
+            let report = import_paths(&app, &paths, dry_run, "cli", connector.as_deref(), !json).await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
@@ -576,12 +577,15 @@ pub async fn import_paths(
     paths: &[PathBuf],
     dry_run: bool,
     origin: &str,
-    connector: &str,
+    connector: Option<&str>,
     show_progress: bool,
 ) -> Result<ImportReport> {
     let (files, missing) = import::collect_inputs(paths);
     let mut opts = ImportOptions::new(origin, dry_run);
-    opts.connector = connector.into();
+    opts.connector = match connector {
+        Some(id) => id.to_string(),
+        None => app.plugins.connector_reading("ipra-extract")?.id().to_string(),
+    };
     opts.quarantine_dir = Some(app.quarantine_dir());
     let bar = (show_progress && std::io::stderr().is_terminal() && files.len() > 20).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
@@ -594,7 +598,7 @@ pub async fn import_paths(
     if let Some(bar) = bar.clone() {
         opts.progress = Some(Arc::new(move |done| bar.set_position(done)));
     }
-    let mut report = import::run(&app.db, &app.plugins, &app.reference(), files, &opts).await?;
+    let mut report = crate::register::intake::run(app, files, &opts).await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -646,16 +650,17 @@ fn print_plugins(app: &App, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<20} {:<9} {:<10} {:<7} {:<9} НАИМЕНОВАНИЕ",
-        "ID", "ВЕРСИЯ", "ВИД", "API", "ВКЛЮЧЁН"
+        "{:<20} {:<9} {:<10} {:<7} {:<10} {:<9} НАИМЕНОВАНИЕ",
+        "ID", "ВЕРСИЯ", "ВИД", "API", "ИНТЕРФЕЙС", "ВКЛЮЧЁН"
     );
     for p in &summaries {
         println!(
-            "{:<20} {:<9} {:<10} {:<7} {:<9} {}",
+            "{:<20} {:<9} {:<10} {:<7} {:<10} {:<9} {}",
             p.id,
             p.version,
             p.kind,
             p.api,
+            p.interface,
             if p.enabled { "да" } else { "нет" },
             p.name
         );

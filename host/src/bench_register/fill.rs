@@ -532,16 +532,20 @@ pub struct Filler<'a> {
     pub today: Date,
     pub written: Written,
     calendar_start: Date,
+    /// The connector the extracts came through and the reports went out by (the one whose
+    /// manifest reads IPRA extracts).
+    connector: String,
 }
 
 impl<'a> Filler<'a> {
-    pub fn new(shape: &'a Shape, region: &'a Region, today: Date) -> Filler<'a> {
+    pub fn new(shape: &'a Shape, region: &'a Region, today: Date, connector: &str) -> Filler<'a> {
         Filler {
             shape,
             region,
             today,
             written: Written::default(),
             calendar_start: today - Duration::days(6 * 365),
+            connector: connector.to_string(),
         }
     }
 
@@ -823,7 +827,7 @@ impl<'a> Filler<'a> {
             self.written.reports += 1;
             let sent = s.received + Duration::days(60.min(age.max(1)));
             let status = ["accepted", "sent", "rejected", "awaiting-signature"][rng.weighted(&[80, 10, 5, 5])];
-            let document_name = format!("fri-report-{:08}.xml", report_id);
+            let document_name = format!("{}-report-{:08}.xml", self.connector, report_id);
             batch.reports.push(vec![
                 Val::Int(report_id as i64),
                 Val::Int(s.id),
@@ -847,7 +851,7 @@ impl<'a> Filler<'a> {
                 let m = self.written.messages as i64;
                 batch.messages.push(vec![
                     Val::Int(m),
-                    t("fri"),
+                    t(self.connector.as_str()),
                     t("out"),
                     t("report"),
                     t(document_name),
@@ -867,7 +871,7 @@ impl<'a> Filler<'a> {
         let m = self.written.messages as i64;
         batch.messages.push(vec![
             Val::Int(m),
-            t("fri"),
+            t(self.connector.as_str()),
             t("in"),
             t("extract"),
             t(format!("extract_{}.xml", s.id)),
@@ -976,7 +980,8 @@ const BATCH: u64 = 2_000;
 
 /// Fills the register with `shape.persons` persons and everything around them.
 pub async fn fill(app: &App, shape: &Shape, region: &Region, progress: &dyn Fn(&Written)) -> Result<Written> {
-    let mut filler = Filler::new(shape, region, crate::clock::today());
+    let connector = app.plugins.connector_reading("ipra-extract")?;
+    let mut filler = Filler::new(shape, region, crate::clock::today(), connector.id());
     let mut conn = app.db.pool.acquire().await?;
     // Ids continue after what the register holds already (the directory's audit entries …).
     let next = |table: &'static str| {
@@ -1016,7 +1021,7 @@ pub async fn fill(app: &App, shape: &Shape, region: &Region, progress: &dyn Fn(&
             Val::Int(0),
             t("zstd"),
             Val::Bytes(zstd::stream::encode_all(&b"<bench/>"[..], 1)?),
-            t("fri"),
+            t(filler.connector.as_str()),
             t(format!("{}T08:00:00Z", iso(filler.today))),
         ]);
         for person in p..to {

@@ -602,18 +602,22 @@ pub async fn keep_refusals(app: &App, id: i64, refusals: &[String]) -> Result<()
     Ok(())
 }
 
-/// The newest messages of a connector with something refused in them, newest first.
-pub async fn refused(db: &crate::db::Db, connector: &str, limit: u32) -> Result<Vec<MessageView>> {
-    sqlx::query(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM exchange_messages WHERE connector = $1 AND refusals IS NOT NULL \
-         ORDER BY id DESC LIMIT {limit}"
-    ))
-    .bind(connector)
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(message_from_row)
-    .collect()
+/// The newest messages of these connectors with something refused in them, newest first.
+pub async fn refused(db: &crate::db::Db, connectors: &[String], limit: u32) -> Result<Vec<MessageView>> {
+    if connectors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=connectors.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM exchange_messages WHERE connector IN ({}) AND refusals IS NOT NULL \
+         ORDER BY id DESC LIMIT {limit}",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for connector in connectors {
+        query = query.bind(connector);
+    }
+    query.fetch_all(&db.pool).await?.iter().map(message_from_row).collect()
 }
 
 /// An administrator stops the retries of a message, or puts a failed or stopped one back in line.

@@ -1,14 +1,14 @@
 //! Read-only look-ups a plugin may ask the host for, behind a trait so the sandbox does not
 //! depend on the register and tests can answer from memory.
 
-use super::runtime::{wit, Organisation};
+use super::model::{Organisation, ReferenceEntry};
 
 /// What the host answers to a plugin's look-ups. Implementations answer from memory: a call
 /// into a plugin must never wait on the database.
 pub trait Lookups: Send + Sync {
     fn organisation(&self, ogrn: &str) -> Option<Organisation>;
     fn route(&self, section: &str, territory_code: &str) -> Option<Organisation>;
-    fn reference_list(&self, list_id: &str) -> Vec<wit::ReferenceEntry>;
+    fn reference_list(&self, list_id: &str) -> Vec<ReferenceEntry>;
 }
 
 /// Answers nothing: for plugins that declared no look-ups, and for tests.
@@ -21,7 +21,7 @@ impl Lookups for NoLookups {
     fn route(&self, _section: &str, _territory_code: &str) -> Option<Organisation> {
         None
     }
-    fn reference_list(&self, _list_id: &str) -> Vec<wit::ReferenceEntry> {
+    fn reference_list(&self, _list_id: &str) -> Vec<ReferenceEntry> {
         Vec::new()
     }
 }

@@ -33,6 +33,42 @@ pub struct Manifest {
     /// connector's jobs by name.
     #[serde(default)]
     pub jobs: Vec<JobDeclaration>,
+    /// Kinds of document a connector reads from outside, as the host calls them: `ipra-extract`,
+    /// `prior-report`, `receipt`, `death-record`, `reference`. The host chooses a connector for a
+    /// document by these (an uploaded extract goes to the one that reads `ipra-extract`).
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Kinds of document a connector writes for outside: `execution-report` (it packages the
+    /// signed reports), `request`, `facts`.
+    #[serde(default)]
+    pub writes: Vec<String>,
+}
+
+/// The kinds of document the host knows how to ask a connector for (see [`Manifest::reads`]).
+pub const DOCUMENT_KINDS: &[&str] = &[
+    "ipra-extract",
+    "prior-report",
+    "receipt",
+    "death-record",
+    "reference",
+    "execution-report",
+    "request",
+    "facts",
+];
+
+/// What the pages call a kind of document.
+pub fn document_kind_label(kind: &str) -> &str {
+    match kind {
+        "ipra-extract" => "выписки ИПРА",
+        "prior-report" => "сведения об исполнении",
+        "receipt" => "квитанции на отчёты",
+        "death-record" => "сведения о смерти",
+        "reference" => "справочники",
+        "execution-report" => "отчёты об исполнении",
+        "request" => "запросы",
+        "facts" => "факты назначения",
+        other => other,
+    }
 }
 
 /// One job a plugin declares.
@@ -88,7 +124,8 @@ pub const LOOKUPS: [&str; 3] = ["organisation", "route", "reference"];
 
 impl Manifest {
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
-        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_string()))?;
+        let mut manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_string()))?;
         let id_ok = !manifest.id.is_empty()
             && manifest.id.len() <= 64
             && manifest
@@ -121,6 +158,34 @@ impl Manifest {
                 return Err(bad("не указано название (label)".into()));
             }
             crate::scheduler::parse_schedule(&job.schedule).map_err(|e| bad(format!("{e:#}")))?;
+            if !crate::scheduler::runs_kind(&job.kind) {
+                return Err(bad(format!(
+                    "вид «{}» неизвестен серверу (известны: {})",
+                    job.kind,
+                    crate::scheduler::KINDS
+                        .iter()
+                        .map(|(k, _)| *k)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        // A connector's exchange job serves the connector that declares it unless it says otherwise.
+        for job in &mut manifest.jobs {
+            if crate::scheduler::serves_a_connector(&job.kind) && !job.config.contains_key("connector") {
+                job.config.insert("connector".into(), manifest.id.clone().into());
+            }
+        }
+        if let Some(unknown) = manifest
+            .reads
+            .iter()
+            .chain(&manifest.writes)
+            .find(|k| !DOCUMENT_KINDS.contains(&k.as_str()))
+        {
+            return Err(ManifestError::Syntax(format!(
+                "вид документа «{unknown}» в reads/writes неизвестен серверу (известны: {})",
+                DOCUMENT_KINDS.join(", ")
+            )));
         }
         if let Some(unknown) = manifest.lookups.iter().find(|l| !LOOKUPS.contains(&l.as_str())) {
             return Err(ManifestError::Syntax(format!(

@@ -1,14 +1,17 @@
 //! Plugins of this installation: the first-party ones carried by the binary plus those installed
 //! in the data directory's `plugins/` folder; manifests checked, enablement per installation.
 
+mod adapter;
 pub mod lookups;
 pub mod manifest;
+pub mod model;
 pub mod runtime;
 
 use anyhow::{Context, Result};
 use lookups::Lookups;
 use manifest::Manifest;
-use runtime::{wit, CallContext, CallError, Limits, Prepared, Sandbox};
+
+use runtime::{CallContext, CallError, Limits, Prepared, Sandbox};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +35,7 @@ pub enum Origin {
 /// A plugin ready to be called: manifest checked, component compiled and linked.
 pub struct LoadedPlugin {
     pub manifest: Manifest,
-    pub info: wit::PluginInfo,
+    pub info: model::PluginInfo,
     pub origin: Origin,
     pre: Prepared,
 }
@@ -63,12 +66,17 @@ pub struct PluginSummary {
     pub version: String,
     pub kind: String,
     pub api: String,
+    /// The interface version the component was built against (e.g. `1.0.0`), read from it.
+    pub interface: String,
     pub vendor: String,
     pub sha256: String,
     pub origin: String,
     pub enabled: bool,
     pub sections: Vec<String>,
     pub document_types: Vec<String>,
+    /// Kinds of document the manifest says it reads and writes.
+    pub reads: Vec<String>,
+    pub writes: Vec<String>,
 }
 
 /// All plugins of the installation and the sandbox they run in.
@@ -159,6 +167,58 @@ impl PluginHost {
             .collect()
     }
 
+    /// The enabled connectors whose manifests say they read documents of `kind` (`ipra-extract`,
+    /// `death-record`, …; see `manifest::DOCUMENT_KINDS`), by id.
+    pub fn connectors_reading(&self, kind: &str) -> Vec<Arc<LoadedPlugin>> {
+        self.connectors(&|m: &Manifest| m.reads.iter().any(|k| k == kind))
+    }
+
+    /// The connector that reads documents of `kind` when nobody says which: the first enabled one
+    /// by id, or a message an administrator can act on.
+    pub fn connector_reading(&self, kind: &str) -> Result<Arc<LoadedPlugin>> {
+        self.first_connector(kind, "читающего", |m| m.reads.iter().any(|k| k == kind))
+    }
+
+    /// The connector that writes documents of `kind` (`execution-report`, …).
+    pub fn connector_writing(&self, kind: &str) -> Result<Arc<LoadedPlugin>> {
+        self.first_connector(kind, "готовящего", |m| m.writes.iter().any(|k| k == kind))
+    }
+
+    /// The first enabled connector that declares `kind`; else why none, naming a disabled one.
+    fn first_connector(
+        &self,
+        kind: &str,
+        does: &str,
+        declares: impl Fn(&Manifest) -> bool,
+    ) -> Result<Arc<LoadedPlugin>> {
+        if let Some(found) = self.connectors(&declares).into_iter().next() {
+            return Ok(found);
+        }
+        match self
+            .plugins
+            .iter()
+            .find(|p| !p.is_department() && declares(&p.manifest))
+        {
+            Some(disabled) => anyhow::bail!(
+                "коннектор «{}» ({does} документы вида «{kind}») отключён: включите его (ipra plugins enable {})",
+                disabled.id(),
+                disabled.id()
+            ),
+            None => anyhow::bail!("нет коннектора, {does} документы вида «{kind}» (ipra plugins list)"),
+        }
+    }
+
+    fn connectors(&self, declares: &impl Fn(&Manifest) -> bool) -> Vec<Arc<LoadedPlugin>> {
+        let mut found: Vec<Arc<LoadedPlugin>> = self
+            .plugins
+            .iter()
+            .filter(|p| !p.is_department() && self.is_enabled(p) && declares(&p.manifest))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.id().cmp(b.id()));
+        found
+    }
+
     pub fn summaries(&self) -> Vec<PluginSummary> {
         self.plugins
             .iter()
@@ -168,6 +228,7 @@ impl PluginHost {
                 version: p.manifest.version.clone(),
                 kind: p.manifest.kind.clone(),
                 api: p.manifest.api.clone(),
+                interface: p.pre.api().version().to_string(),
                 vendor: p.manifest.vendor.clone(),
                 sha256: p.manifest.sha256.clone(),
                 origin: match &p.origin {
@@ -177,6 +238,8 @@ impl PluginHost {
                 enabled: self.is_enabled(p),
                 sections: p.info.sections.clone(),
                 document_types: p.info.document_types.clone(),
+                reads: p.manifest.reads.clone(),
+                writes: p.manifest.writes.clone(),
             })
             .collect()
     }
@@ -198,8 +261,8 @@ impl PluginHost {
     pub fn import(
         &self,
         plugin: &LoadedPlugin,
-        input: &wit::ImportInput,
-    ) -> Result<Result<wit::ImportOutput, wit::PluginError>, CallError> {
+        input: model::ImportInput,
+    ) -> Result<Result<model::ImportOutput, model::PluginError>, CallError> {
         self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
             p.call_import(store, input)
         })
@@ -208,8 +271,8 @@ impl PluginHost {
     pub fn execute(
         &self,
         plugin: &LoadedPlugin,
-        input: &wit::ExecuteInput,
-    ) -> Result<Result<wit::ExecuteOutput, wit::PluginError>, CallError> {
+        input: model::ExecuteInput,
+    ) -> Result<Result<model::ExecuteOutput, model::PluginError>, CallError> {
         self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
             p.call_execute(store, input)
         })
@@ -218,14 +281,14 @@ impl PluginHost {
     pub fn export(
         &self,
         plugin: &LoadedPlugin,
-        input: &wit::ExportInput,
-    ) -> Result<Result<Vec<wit::Document>, wit::PluginError>, CallError> {
+        input: model::ExportInput,
+    ) -> Result<Result<Vec<model::Document>, model::PluginError>, CallError> {
         self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
             p.call_export(store, input)
         })
     }
 
-    pub fn describe(&self, plugin: &LoadedPlugin) -> Result<wit::PluginInfo, CallError> {
+    pub fn describe(&self, plugin: &LoadedPlugin) -> Result<model::PluginInfo, CallError> {
         self.sandbox
             .call(&plugin.pre, &self.context(plugin), |p, store| p.call_describe(store))
     }
@@ -237,14 +300,14 @@ impl PluginHost {
 /// sandbox, where the same check costs about three times as much (see `document.media-type` in
 /// the interface). A charset the media type came with is dropped: only the host's own check is
 /// passed on.
-pub fn incoming_document(name: String, media_type: &str, bytes: Vec<u8>) -> wit::Document {
+pub fn incoming_document(name: String, media_type: &str, bytes: Vec<u8>) -> model::Document {
     let essence = media_type.split(';').next().unwrap_or_default().trim();
     let media_type = if simdutf8::basic::from_utf8(&bytes).is_ok() {
         format!("{essence}; charset=utf-8")
     } else {
         essence.to_string()
     };
-    wit::Document {
+    model::Document {
         name,
         media_type,
         bytes,
@@ -252,7 +315,7 @@ pub fn incoming_document(name: String, media_type: &str, bytes: Vec<u8>) -> wit:
 }
 
 /// What a plugin call gives: the plugin's answer (its value or its typed error) or a sandbox failure.
-pub type CallOutcome<T> = Result<Result<T, wit::PluginError>, CallError>;
+pub type CallOutcome<T> = Result<Result<T, model::PluginError>, CallError>;
 
 impl PluginHost {
     /// Runs a plugin call on a blocking thread, so that the async runtime goes on serving meanwhile.
@@ -302,8 +365,8 @@ fn load_one(sandbox: &Arc<Sandbox>, manifest: Manifest, wasm: &[u8], origin: Ori
         anyhow::bail!("плагин называет себя «{}», а манифест — «{}»", info.id, manifest.id);
     }
     let kind = match info.kind {
-        wit::PluginKind::Department => "department",
-        wit::PluginKind::Connector => "connector",
+        model::PluginKind::Department => "department",
+        model::PluginKind::Connector => "connector",
     };
     if kind != manifest.kind {
         anyhow::bail!("плагин сообщает вид «{kind}», а манифест — «{}»", manifest.kind);

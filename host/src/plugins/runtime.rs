@@ -1,7 +1,9 @@
 //! The sandbox: wasmtime component model, a fresh `Store` per call from a pre-instantiated
 //! component, a memory cap, an epoch deadline, frozen clocks and no files, network or environment.
 
+use super::adapter::Adapt;
 use super::lookups::Lookups;
+use super::model;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
@@ -18,17 +20,70 @@ use wasmtime::{
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-wasmtime::component::bindgen!({
-    path: "../plugin-sdk/wit/v1",
-    world: "plugin",
-});
+/// Interface 1.0.0 as released (`plugin-sdk/wit/v1.0`): components built against it keep working.
+pub(super) mod v1_0 {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit/v1.0",
+        world: "plugin",
+    });
+}
 
-pub use ipra::plugin::host::Organisation;
-/// Types of the plugin interface v1, as the host sees them.
-pub use ipra::plugin::types as wit;
+/// Interface 1.1.0, the newest 1.x (`plugin-sdk/wit/v1`).
+pub(super) mod v1_1 {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit/v1",
+        world: "plugin",
+    });
+}
 
-/// The API version this host implements (the WIT package version).
-pub const HOST_API: semver::Version = semver::Version::new(1, 0, 0);
+/// The API version this host implements: the newest interface version it serves. A component
+/// built against any 1.x up to this one runs (`Api`); a newer minor or another major is refused.
+pub const HOST_API: semver::Version = semver::Version::new(1, 1, 0);
+
+/// The interface version a component was built against, read from the names of its imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    V1_0,
+    V1_1,
+}
+
+impl Api {
+    pub fn version(self) -> semver::Version {
+        match self {
+            Api::V1_0 => semver::Version::new(1, 0, 0),
+            Api::V1_1 => semver::Version::new(1, 1, 0),
+        }
+    }
+
+    /// The version named by a component's imports of `ipra:plugin/…@x.y.z` (a component that uses
+    /// none of the interface's types is taken as the newest).
+    fn of(component: &Component, engine: &Engine) -> Result<Api> {
+        let named = component
+            .component_type()
+            .imports(engine)
+            .filter_map(|(name, _)| name.strip_prefix("ipra:plugin/").map(str::to_string))
+            .filter_map(|name| name.split_once('@').map(|(_, v)| v.to_string()))
+            .filter_map(|v| semver::Version::parse(&v).ok())
+            .max();
+        let Some(version) = named else {
+            return Ok(Api::V1_1);
+        };
+        match (version.major, version.minor) {
+            (1, 0) => Ok(Api::V1_0),
+            (1, 1) => Ok(Api::V1_1),
+            (1, _) => anyhow::bail!(
+                "компонент собран для интерфейса {version}, а сервер предоставляет {HOST_API}: обновите сервер или возьмите сборку плагина для {}.{}",
+                HOST_API.major,
+                HOST_API.minor
+            ),
+            _ => anyhow::bail!(
+                "компонент собран для интерфейса {version}, а сервер предоставляет интерфейс {}.x (до {HOST_API}): нужна сборка плагина для версии {}",
+                HOST_API.major,
+                HOST_API.major
+            ),
+        }
+    }
+}
 
 /// Epoch ticks are this long; a call's time limit is a whole number of ticks.
 const TICK: Duration = Duration::from_millis(10);
@@ -133,44 +188,73 @@ impl CallState {
     }
 }
 
-impl ipra::plugin::types::Host for CallState {}
-
-impl ipra::plugin::host::Host for CallState {
-    fn log(&mut self, level: wit::LogLevel, message: String) {
+impl CallState {
+    fn log(&self, level: model::LogLevel, message: &str) {
         let plugin = &*self.ctx.plugin_id;
         match level {
-            wit::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            wit::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            wit::LogLevel::Info => tracing::info!(plugin, "{message}"),
-            wit::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            wit::LogLevel::Error => tracing::error!(plugin, "{message}"),
+            model::LogLevel::Trace => tracing::trace!(plugin, "{message}"),
+            model::LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            model::LogLevel::Info => tracing::info!(plugin, "{message}"),
+            model::LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            model::LogLevel::Error => tracing::error!(plugin, "{message}"),
         }
     }
 
-    fn config(&mut self, key: String) -> Option<String> {
-        self.ctx.config.get(&key).cloned()
-    }
-
-    fn organisation_by_ogrn(&mut self, ogrn: String) -> Option<Organisation> {
+    fn organisation(&self, ogrn: &str) -> Option<model::Organisation> {
         self.may("organisation")
-            .then(|| self.ctx.lookups.organisation(&ogrn))
+            .then(|| self.ctx.lookups.organisation(ogrn))
             .flatten()
     }
 
-    fn route(&mut self, section: String, territory_code: String) -> Option<Organisation> {
+    fn route(&self, section: &str, territory_code: &str) -> Option<model::Organisation> {
         self.may("route")
-            .then(|| self.ctx.lookups.route(&section, &territory_code))
+            .then(|| self.ctx.lookups.route(section, territory_code))
             .flatten()
     }
 
-    fn reference_list(&mut self, list_id: String) -> Vec<wit::ReferenceEntry> {
+    fn reference_list(&self, list_id: &str) -> Vec<model::ReferenceEntry> {
         if self.may("reference") {
-            self.ctx.lookups.reference_list(&list_id)
+            self.ctx.lookups.reference_list(list_id)
         } else {
             Vec::new()
         }
     }
 }
+
+/// The host functions of one interface version, answered by the version-free ones above.
+macro_rules! host_functions {
+    ($v:ident) => {
+        impl $v::ipra::plugin::types::Host for CallState {}
+
+        impl $v::ipra::plugin::host::Host for CallState {
+            fn log(&mut self, level: $v::ipra::plugin::types::LogLevel, message: String) {
+                CallState::log(self, level.adapt(), &message)
+            }
+
+            fn config(&mut self, key: String) -> Option<String> {
+                self.ctx.config.get(&key).cloned()
+            }
+
+            fn organisation_by_ogrn(&mut self, ogrn: String) -> Option<$v::ipra::plugin::host::Organisation> {
+                self.organisation(&ogrn).adapt()
+            }
+
+            fn route(
+                &mut self,
+                section: String,
+                territory_code: String,
+            ) -> Option<$v::ipra::plugin::host::Organisation> {
+                CallState::route(self, &section, &territory_code).adapt()
+            }
+
+            fn reference_list(&mut self, list_id: String) -> Vec<$v::ipra::plugin::types::ReferenceEntry> {
+                CallState::reference_list(self, &list_id).adapt()
+            }
+        }
+    };
+}
+host_functions!(v1_0);
+host_functions!(v1_1);
 
 /// Plugins see the Unix epoch, always: they have no clock (today's date comes in their input).
 struct FrozenClock;
@@ -258,7 +342,12 @@ impl Sandbox {
         let engine = Engine::new(&config).wasm_context("создание движка WebAssembly")?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).wasm_context("связывание WASI")?;
-        Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).wasm_context("связывание функций хоста")?;
+        // Every interface version the host serves, side by side: a component imports the one it
+        // was built against.
+        v1_0::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .wasm_context("связывание функций хоста (интерфейс 1.0)")?;
+        v1_1::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .wasm_context("связывание функций хоста (интерфейс 1.1)")?;
 
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
@@ -293,13 +382,21 @@ impl Sandbox {
     /// Compiles (or loads from the cache) a component and links it once, ready to instantiate.
     pub fn prepare(&self, wasm: &[u8], sha256: &str) -> Result<Prepared> {
         let component = self.compile(wasm, sha256)?;
+        let api = Api::of(&component, &self.engine)?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .wasm_context("компонент требует импорты, которых хост не даёт")?;
         // Finds the four hooks (an error names a missing one); their types are checked on the
         // first instance, see `Prepared::hooks`.
-        let indices = PluginIndices::new(&pre).wasm_context("компонент не реализует мир ipra:plugin/plugin@1")?;
+        let indices = match api {
+            Api::V1_0 => Indices::V1_0(
+                v1_0::PluginIndices::new(&pre).wasm_context("компонент не реализует мир ipra:plugin/plugin@1.0")?,
+            ),
+            Api::V1_1 => Indices::V1_1(
+                v1_1::PluginIndices::new(&pre).wasm_context("компонент не реализует мир ipra:plugin/plugin@1.1")?,
+            ),
+        };
         let index = |name: &str| {
             component
                 .get_export_index(None, name)
@@ -311,6 +408,7 @@ impl Sandbox {
             execute: index("execute")?,
             export: index("export")?,
             pre,
+            api,
             indices,
             checked: AtomicBool::new(false),
         })
@@ -404,7 +502,8 @@ impl Sandbox {
 /// A component linked once, ready for a fresh instance per call.
 pub struct Prepared {
     pre: InstancePre<CallState>,
-    indices: PluginIndices,
+    api: Api,
+    indices: Indices,
     describe: ComponentExportIndex,
     import: ComponentExportIndex,
     execute: ComponentExportIndex,
@@ -421,7 +520,10 @@ impl Prepared {
     fn hooks(&self, store: &mut Store<CallState>) -> wasmtime::Result<Hooks> {
         let instance = self.pre.instantiate(&mut *store)?;
         if !self.checked.load(Ordering::Acquire) {
-            self.indices.load(&mut *store, &instance)?;
+            match &self.indices {
+                Indices::V1_0(indices) => indices.load(&mut *store, &instance).map(|_| ())?,
+                Indices::V1_1(indices) => indices.load(&mut *store, &instance).map(|_| ())?,
+            }
             self.checked.store(true, Ordering::Release);
         }
         let mut func = |index: &ComponentExportIndex| {
@@ -430,6 +532,7 @@ impl Prepared {
                 .ok_or_else(|| wasmtime::Error::msg("экспорт компонента не является функцией"))
         };
         Ok(Hooks {
+            api: self.api,
             describe: func(&self.describe)?,
             import: func(&self.import)?,
             execute: func(&self.execute)?,
@@ -438,12 +541,54 @@ impl Prepared {
     }
 }
 
+/// The hooks of a component, found by the world of its interface version.
+enum Indices {
+    V1_0(v1_0::PluginIndices),
+    V1_1(v1_1::PluginIndices),
+}
+
+impl Prepared {
+    /// The interface version the component was built against.
+    pub fn api(&self) -> Api {
+        self.api
+    }
+}
+
 /// The hooks of one fresh instance, with the signatures of the world `ipra:plugin/plugin@1`.
 pub struct Hooks {
+    api: Api,
     describe: Func,
     import: Func,
     execute: Func,
     export: Func,
+}
+
+/// `describe` of interface version `$v`, its answer in the host's types.
+macro_rules! describe {
+    ($v:ident, $hooks:expr, $store:expr) => {{
+        use $v::ipra::plugin::types as wit;
+        // SAFETY: see `Hooks::typed`; the types are those of `describe` in the world of `$v`.
+        let func = unsafe { Hooks::typed::<(), (wit::PluginInfo,)>($hooks.describe) };
+        Ok(func.call($store, ())?.0.adapt())
+    }};
+}
+
+/// A hook of interface version `$v` taking `$input` and answering `result<$output, plugin-error>`:
+/// the input converted into that version's types, the answer back into the host's.
+macro_rules! hook {
+    ($v:ident, $func:expr, $store:expr, $input:expr, $in:ident, Vec<$out:ident>) => {
+        hook!(@ $v, $func, $store, $input, $in, Vec<$v::ipra::plugin::types::$out>)
+    };
+    ($v:ident, $func:expr, $store:expr, $input:expr, $in:ident, $out:ident) => {
+        hook!(@ $v, $func, $store, $input, $in, $v::ipra::plugin::types::$out)
+    };
+    (@ $v:ident, $func:expr, $store:expr, $input:expr, $in:ident, $out:ty) => {{
+        use $v::ipra::plugin::types as wit;
+        // SAFETY: see `Hooks::typed`; the types are those of the hook in the world of `$v`.
+        let func = unsafe { Hooks::typed::<(&wit::$in,), (Result<$out, wit::PluginError>,)>($func) };
+        let input: wit::$in = $input.adapt();
+        Ok(func.call($store, (&input,))?.0.adapt())
+    }};
 }
 
 impl Hooks {
@@ -459,45 +604,44 @@ impl Hooks {
         unsafe { TypedFunc::new_unchecked(func) }
     }
 
-    pub fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<wit::PluginInfo> {
-        // SAFETY: see `Hooks::typed`; the types are those of `describe` in the world.
-        let func = unsafe { Self::typed::<(), (wit::PluginInfo,)>(self.describe) };
-        Ok(func.call(store, ())?.0)
+    pub fn call_describe(&self, store: &mut Store<CallState>) -> wasmtime::Result<model::PluginInfo> {
+        match self.api {
+            Api::V1_0 => describe!(v1_0, self, store),
+            Api::V1_1 => describe!(v1_1, self, store),
+        }
     }
 
     pub fn call_import(
         &self,
         store: &mut Store<CallState>,
-        input: &wit::ImportInput,
-    ) -> wasmtime::Result<Result<wit::ImportOutput, wit::PluginError>> {
-        // SAFETY: see `Hooks::typed`; the types are those of `import` in the world.
-        let func =
-            unsafe { Self::typed::<(&wit::ImportInput,), (Result<wit::ImportOutput, wit::PluginError>,)>(self.import) };
-        Ok(func.call(store, (input,))?.0)
+        input: model::ImportInput,
+    ) -> wasmtime::Result<Result<model::ImportOutput, model::PluginError>> {
+        match self.api {
+            Api::V1_0 => hook!(v1_0, self.import, store, input, ImportInput, ImportOutput),
+            Api::V1_1 => hook!(v1_1, self.import, store, input, ImportInput, ImportOutput),
+        }
     }
 
     pub fn call_execute(
         &self,
         store: &mut Store<CallState>,
-        input: &wit::ExecuteInput,
-    ) -> wasmtime::Result<Result<wit::ExecuteOutput, wit::PluginError>> {
-        // SAFETY: see `Hooks::typed`; the types are those of `execute` in the world.
-        let func = unsafe {
-            Self::typed::<(&wit::ExecuteInput,), (Result<wit::ExecuteOutput, wit::PluginError>,)>(self.execute)
-        };
-        Ok(func.call(store, (input,))?.0)
+        input: model::ExecuteInput,
+    ) -> wasmtime::Result<Result<model::ExecuteOutput, model::PluginError>> {
+        match self.api {
+            Api::V1_0 => hook!(v1_0, self.execute, store, input, ExecuteInput, ExecuteOutput),
+            Api::V1_1 => hook!(v1_1, self.execute, store, input, ExecuteInput, ExecuteOutput),
+        }
     }
 
     pub fn call_export(
         &self,
         store: &mut Store<CallState>,
-        input: &wit::ExportInput,
-    ) -> wasmtime::Result<Result<Vec<wit::Document>, wit::PluginError>> {
-        // SAFETY: see `Hooks::typed`; the types are those of `export` in the world.
-        let func = unsafe {
-            Self::typed::<(&wit::ExportInput,), (Result<Vec<wit::Document>, wit::PluginError>,)>(self.export)
-        };
-        Ok(func.call(store, (input,))?.0)
+        input: model::ExportInput,
+    ) -> wasmtime::Result<Result<Vec<model::Document>, model::PluginError>> {
+        match self.api {
+            Api::V1_0 => hook!(v1_0, self.export, store, input, ExportInput, Vec<Document>),
+            Api::V1_1 => hook!(v1_1, self.export, store, input, ExportInput, Vec<Document>),
+        }
     }
 }
 

@@ -5,21 +5,21 @@
 
 use crate::app::App;
 use crate::db::{now, opt_text, Db};
-use crate::plugins::runtime::wit;
+use crate::plugins::model;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
 
-fn kind_name(kind: &wit::DeathRecordKind) -> &'static str {
+fn kind_name(kind: &model::DeathRecordKind) -> &'static str {
     match kind {
-        wit::DeathRecordKind::New => "new",
-        wit::DeathRecordKind::Correction => "correction",
-        wit::DeathRecordKind::Cancellation => "cancellation",
+        model::DeathRecordKind::New => "new",
+        model::DeathRecordKind::Correction => "correction",
+        model::DeathRecordKind::Cancellation => "cancellation",
     }
 }
 
 /// Candidates by name and birth date (case-insensitive); SNILS first when the record has one.
-async fn candidates(app: &App, death: &wit::DeathRecord) -> Result<Vec<i64>> {
+async fn candidates(app: &App, death: &model::DeathRecord) -> Result<Vec<i64>> {
     if let Some(snils) = death.snils.as_deref().filter(|s| !s.is_empty()) {
         let ids = sqlx::query("SELECT id FROM persons WHERE snils = $1")
             .bind(snils)
@@ -92,7 +92,7 @@ pub fn impossible(death_date: &str) -> Option<String> {
 /// What makes a record doubtful, in Russian, one reason each: the death date is impossible, before
 /// the birth date (the record's, or the register's for the matched person), or after the act that
 /// records it; and whatever the connector itself doubted (`doubt` attributes). Empty: it may be applied.
-async fn doubts(app: &App, death: &wit::DeathRecord, person: Option<i64>) -> Result<Vec<String>> {
+async fn doubts(app: &App, death: &model::DeathRecord, person: Option<i64>) -> Result<Vec<String>> {
     let mut doubts = Vec::new();
     if let Some(died) = death.death_date.as_deref() {
         if let Some(why) = impossible(died) {
@@ -141,7 +141,52 @@ fn and_doubts(note: &str, doubts: &[String]) -> String {
 }
 
 /// Receives one record; returns a line for the job report.
-pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
+/// Persons with an IPRA in force, alive as far as the register knows, not checked against the
+/// registry of deaths in `recheck_days`: at most `limit`, by SNILS.
+pub async fn persons_to_check(db: &Db, recheck_days: i64, limit: i64) -> Result<Vec<model::Person>> {
+    let threshold = (crate::clock::now() - time::Duration::days(recheck_days))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let rows = sqlx::query(&format!(
+        "SELECT DISTINCT p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, p.gender FROM persons p \
+         JOIN ipras i ON i.person_id = p.id AND i.status = 'active' \
+         WHERE p.death_date IS NULL AND (p.zags_checked_at IS NULL OR p.zags_checked_at < $1) ORDER BY p.snils LIMIT {}",
+        limit.clamp(1, 10_000)
+    ))
+    .bind(&threshold)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| -> Result<model::Person> {
+            Ok(model::Person {
+                snils: r.try_get("snils")?,
+                surname: r.try_get("surname")?,
+                given_name: r.try_get("given_name")?,
+                patronymic: crate::db::opt_text(r, "patronymic"),
+                birth_date: crate::db::opt_text(r, "birth_date"),
+                gender: crate::db::opt_text(r, "gender"),
+                territory_code: None,
+                address: None,
+                extra: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// Notes that these persons were just asked about.
+pub async fn mark_checked(db: &Db, snils: &[String]) -> Result<()> {
+    let at = crate::db::now();
+    for s in snils {
+        sqlx::query("UPDATE persons SET zags_checked_at = $1 WHERE snils = $2")
+            .bind(&at)
+            .bind(s)
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn receive(app: &App, death: &model::DeathRecord) -> Result<String> {
     let kind = kind_name(&death.kind);
     let existing = sqlx::query("SELECT id, status FROM death_records WHERE record_id = $1 AND kind = $2")
         .bind(&death.record_id)
@@ -162,11 +207,11 @@ pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
         _ => None,
     };
     let doubts = match death.kind {
-        wit::DeathRecordKind::Cancellation => Vec::new(),
+        model::DeathRecordKind::Cancellation => Vec::new(),
         _ => doubts(app, death, matched).await?,
     };
     let (status, person_id, note): (&str, Option<i64>, Option<String>) = match (&death.kind, matched) {
-        (wit::DeathRecordKind::Cancellation, Some(id)) => match revert(app, id).await? {
+        (model::DeathRecordKind::Cancellation, Some(id)) => match revert(app, id).await? {
             true => (
                 "cancelled",
                 Some(id),
@@ -179,7 +224,7 @@ pub async fn receive(app: &App, death: &wit::DeathRecord) -> Result<String> {
                 Some("аннулирование записи акта: по гражданину уже отправлены отчёты, проверьте их".into()),
             ),
         },
-        (wit::DeathRecordKind::Cancellation, None) => (
+        (model::DeathRecordKind::Cancellation, None) => (
             "cancelled",
             None,
             Some("аннулирование записи акта, гражданин в реестре не найден".into()),

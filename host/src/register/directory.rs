@@ -4,7 +4,7 @@
 use super::reference::{Entry, ReferenceSnapshot};
 use crate::db::{now, opt_text, Db};
 use crate::plugins::lookups::Lookups;
-use crate::plugins::runtime::{wit, Organisation as WitOrganisation};
+use crate::plugins::model::{self, Organisation as PluginOrganisation};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -688,8 +688,8 @@ impl RegisterLookups {
         })
     }
 
-    fn to_wit(org: &Organisation) -> WitOrganisation {
-        WitOrganisation {
+    fn for_plugins(org: &Organisation) -> PluginOrganisation {
+        PluginOrganisation {
             ogrn: org.ogrn.clone(),
             name: org.name.clone(),
             department: Some(org.department.clone()),
@@ -699,21 +699,21 @@ impl RegisterLookups {
 }
 
 impl Lookups for RegisterLookups {
-    fn organisation(&self, ogrn: &str) -> Option<WitOrganisation> {
-        self.organisations.get(ogrn).map(Self::to_wit)
+    fn organisation(&self, ogrn: &str) -> Option<PluginOrganisation> {
+        self.organisations.get(ogrn).map(Self::for_plugins)
     }
 
     /// The territory's own rule first, then the region-wide rule of the section.
-    fn route(&self, section: &str, territory_code: &str) -> Option<WitOrganisation> {
+    fn route(&self, section: &str, territory_code: &str) -> Option<PluginOrganisation> {
         let ogrn = self
             .routes
             .get(&(section.to_string(), territory_code.to_string()))
             .or_else(|| self.routes.get(&(section.to_string(), String::new())))?;
-        self.organisations.get(ogrn).map(Self::to_wit)
+        self.organisations.get(ogrn).map(Self::for_plugins)
     }
 
-    fn reference_list(&self, list_id: &str) -> Vec<wit::ReferenceEntry> {
-        self.reference.list(list_id).iter().map(Entry::to_wit).collect()
+    fn reference_list(&self, list_id: &str) -> Vec<model::ReferenceEntry> {
+        self.reference.list(list_id).iter().map(Entry::for_plugins).collect()
     }
 }
 

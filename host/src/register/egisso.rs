@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::db::{now, opt_text};
-use crate::plugins::runtime::wit;
+use crate::plugins::model;
 use anyhow::Result;
 use serde::Serialize;
 use sqlx::Row;
@@ -75,7 +75,7 @@ pub async fn mappings(app: &App) -> Result<Vec<Mapping>> {
 }
 
 pub struct PendingFacts {
-    pub batch: wit::FactBatch,
+    pub batch: model::FactBatch,
     pub facts: Vec<String>,
     pub execution_ids: Vec<i64>,
 }
@@ -105,12 +105,12 @@ pub async fn pending_facts(app: &App) -> Result<PendingFacts> {
         }
         ids.push(id);
         let attr = |code: &str, value: Option<String>| {
-            value.map(|value| wit::Attribute {
+            value.map(|value| model::Attribute {
                 code: code.into(),
                 value,
             })
         };
-        let extra: Vec<wit::Attribute> = [
+        let extra: Vec<model::Attribute> = [
             attr("lmszId", Some(r.try_get("lmsz_id")?)),
             attr("categoryId", opt_text(r, "category_id")),
             attr("oszCode", opt_text(r, "osz_code")),
@@ -122,9 +122,9 @@ pub async fn pending_facts(app: &App) -> Result<PendingFacts> {
         .collect();
         let fact_id = format!("ipra-execution-{id}");
         facts.push(fact_id.clone());
-        wit_facts.push(wit::Fact {
+        wit_facts.push(model::Fact {
             fact_id,
-            person: wit::Person {
+            person: model::Person {
                 snils: r.try_get("snils")?,
                 surname: r.try_get("surname")?,
                 given_name: r.try_get("given_name")?,
@@ -146,7 +146,7 @@ pub async fn pending_facts(app: &App) -> Result<PendingFacts> {
     }
     let package_id = format!("ipra-egisso-{}", now().replace([':', '-'], ""));
     Ok(PendingFacts {
-        batch: wit::FactBatch {
+        batch: model::FactBatch {
             package_id,
             facts: wit_facts,
             extra: Vec::new(),

@@ -4,7 +4,7 @@
 
 use crate::app::App;
 use crate::db::{now, opt_text};
-use crate::plugins::runtime::wit;
+use crate::plugins::model;
 use crate::plugins::LoadedPlugin;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,8 @@ pub struct FieldError {
     pub field: Option<String>,
 }
 
-impl From<&wit::PluginError> for FieldError {
-    fn from(e: &wit::PluginError) -> FieldError {
+impl From<&model::PluginError> for FieldError {
+    fn from(e: &model::PluginError) -> FieldError {
         FieldError {
             code: e.code.clone(),
             message: e.message.clone(),
@@ -139,7 +139,7 @@ pub async fn signature_info(db: &crate::db::Db, report_id: i64) -> Result<Option
 }
 
 /// The IPRA of the register as plugins see it (the normalized extract).
-pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<wit::IpraExtract>> {
+pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<model::IpraExtract>> {
     let Some(row) = sqlx::query(
         "SELECT i.*, p.surname, p.given_name, p.patronymic, p.birth_date, p.gender, p.territory_code, p.address \
          FROM ipras i JOIN persons p ON p.id = i.person_id WHERE i.id = $1",
@@ -155,9 +155,9 @@ pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<
         .fetch_all(&mut *conn)
         .await?
         .iter()
-        .map(|m| crate::register::query::measure_from_row(m).map(|view| view.to_wit()))
+        .map(|m| crate::register::query::measure_from_row(m).map(|view| view.for_plugins()))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Some(wit::IpraExtract {
+    Ok(Some(model::IpraExtract {
         extract_id: row.try_get("extract_id")?,
         document_id: row.try_get("document_id")?,
         document_version: row.try_get("document_version")?,
@@ -168,7 +168,7 @@ pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<
         valid_until: opt_text(&row, "valid_until"),
         issued_by: opt_text(&row, "issued_by"),
         is_child: row.try_get::<i64, _>("is_child")? != 0,
-        person: wit::Person {
+        person: model::Person {
             snils: row.try_get("snils")?,
             surname: row.try_get("surname")?,
             given_name: row.try_get("given_name")?,
@@ -184,11 +184,11 @@ pub async fn load_ipra(conn: &mut AnyConnection, ipra_id: i64) -> Result<Option<
     }))
 }
 
-fn attributes(json: &str) -> Vec<wit::Attribute> {
+fn attributes(json: &str) -> Vec<model::Attribute> {
     serde_json::from_str::<Vec<(String, String)>>(json)
         .unwrap_or_default()
         .into_iter()
-        .map(|(code, value)| wit::Attribute { code, value })
+        .map(|(code, value)| model::Attribute { code, value })
         .collect()
 }
 
@@ -207,14 +207,14 @@ pub fn department_of(app: &App, section: &str) -> std::result::Result<Arc<Loaded
         })
 }
 
-fn entry_of(form: &ExecutionForm, measure_key: Option<String>) -> wit::ExecutionEntry {
-    wit::ExecutionEntry {
+fn entry_of(form: &ExecutionForm, measure_key: Option<String>) -> model::ExecutionEntry {
+    model::ExecutionEntry {
         measure_key,
         section: form.section.clone(),
         status: if form.result == "executed" {
-            wit::ExecutionStatus::Executed
+            model::ExecutionStatus::Executed
         } else {
-            wit::ExecutionStatus::NotExecuted
+            model::ExecutionStatus::NotExecuted
         },
         measure_name: form.measure_name.clone(),
         executor_ogrn: form.executor_ogrn.clone(),
@@ -278,14 +278,14 @@ pub async fn validate(app: &App, form: &ExecutionForm) -> Result<Vec<FieldError>
         Ok(p) => p,
         Err(e) => return Ok(vec![e]),
     };
-    let input = wit::ExecuteInput::Execution(wit::ExecutionInput {
+    let input = model::ExecuteInput::Execution(model::ExecutionInput {
         ipra,
         entries: vec![entry_of(form, key)],
         today: crate::register::deadlines::format_date(crate::register::deadlines::today()),
     });
     match app
         .plugins
-        .call_async(plugin, move |host, p| host.execute(p, &input))
+        .call_async(plugin, move |host, p| host.execute(p, input))
         .await
     {
         Ok(Ok(output)) => errors.extend(output.errors.iter().map(FieldError::from)),
@@ -698,7 +698,7 @@ pub async fn assemble_report(
             None,
         )]));
     }
-    let entries: Vec<wit::ExecutionEntry> = records
+    let entries: Vec<model::ExecutionEntry> = records
         .iter()
         .map(|r| entry_of(&r.form, r.measure_key.clone()))
         .collect();
@@ -711,7 +711,7 @@ pub async fn assemble_report(
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     );
-    let mut input = wit::ReportInput {
+    let mut input = model::ReportInput {
         report_id: report_key,
         ipra: ipra.clone(),
         entries,
@@ -734,10 +734,10 @@ pub async fn assemble_report(
         };
         let mut section_input = input.clone();
         section_input.entries.retain(|e| &e.section == section);
-        let section_export = wit::ExportInput::ReportSection(section_input);
+        let section_export = model::ExportInput::ReportSection(section_input);
         match app
             .plugins
-            .call_async(plugin, move |host, p| host.export(p, &section_export))
+            .call_async(plugin, move |host, p| host.export(p, section_export))
             .await
         {
             Ok(Ok(docs)) => input.sections.extend(docs),
@@ -748,15 +748,11 @@ pub async fn assemble_report(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let connector = app
-        .plugins
-        .get("fri")
-        .filter(|p| app.plugins.is_enabled(p))
-        .context("коннектор ФРИ не установлен или отключён")?;
-    let package = wit::ExportInput::ReportPackage(input);
+    let connector = app.plugins.connector_writing("execution-report")?;
+    let package = model::ExportInput::ReportPackage(input);
     let document = match app
         .plugins
-        .call_async(connector, move |host, p| host.export(p, &package))
+        .call_async(connector, move |host, p| host.export(p, package))
         .await
     {
         Ok(Ok(mut docs)) if !docs.is_empty() => docs.remove(0),
@@ -1071,6 +1067,45 @@ pub async fn record_answer(app: &App, id: i64, accepted: bool, reason: Option<&s
             .await?;
         Ok(())
     }
+}
+
+/// An external system's answer on a report it was sent (a receipt its connector read): the report
+/// sent under that document name is accepted or rejected. The same answer again changes nothing; an
+/// answer on a report never sent is refused (not found), naming the document.
+pub async fn receive_answer(app: &App, answer: &model::Receipt, actor: &str) -> Result<String> {
+    let report = sqlx::query(
+        "SELECT id, status FROM reports WHERE document_name = $1 AND status IN ('sent', 'accepted', 'rejected')",
+    )
+    .bind(&answer.document_name)
+    .fetch_optional(&app.db.pool)
+    .await?;
+    let Some(report) = report else {
+        return Err(crate::refusal::not_found(format!(
+            "квитанция на неизвестный или не отправленный отчёт {}",
+            answer.document_name
+        )));
+    };
+    let report_id: i64 = report.try_get("id")?;
+    let status: String = report.try_get("status")?;
+    if status != "sent" {
+        // The same receipt again (delivered twice, or processed before an instance stopped).
+        return Ok(format!("отчёт {report_id}: квитанция уже учтена ({status})"));
+    }
+    let reason = answer
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("причина в квитанции не указана");
+    record_answer(app, report_id, answer.accepted, Some(reason), actor).await?;
+    Ok(format!(
+        "отчёт {report_id}: {}",
+        if answer.accepted {
+            "принят"
+        } else {
+            "отклонён"
+        }
+    ))
 }
 
 /// A superseding IPRA carries over the executed measures that match (same section, category,
@@ -1447,14 +1482,14 @@ pub async fn request_tsr_clarification(
             )]));
         };
         let item = ipra.measures.iter().find(|m| m.key == key);
-        let attr = |code: &str, value: &str| wit::Attribute {
+        let attr = |code: &str, value: &str| model::Attribute {
             code: code.into(),
             value: value.into(),
         };
-        entries.push(wit::ExecutionEntry {
+        entries.push(model::ExecutionEntry {
             measure_key: Some(key.clone()),
             section: "tsr".into(),
-            status: wit::ExecutionStatus::NotExecuted,
+            status: model::ExecutionStatus::NotExecuted,
             measure_name: item.map(|m| m.name.clone()).unwrap_or_default(),
             executor_ogrn: sender_ogrn.into(),
             executor_name: None,
@@ -1481,14 +1516,14 @@ pub async fn request_tsr_clarification(
         Ok(p) => p,
         Err(e) => return Ok(Err(vec![e])),
     };
-    let input = wit::ExecuteInput::Execution(wit::ExecutionInput {
+    let input = model::ExecuteInput::Execution(model::ExecutionInput {
         ipra,
         entries,
         today: crate::register::deadlines::format_date(crate::register::deadlines::today()),
     });
     let output = match app
         .plugins
-        .call_async(plugin, move |host, p| host.execute(p, &input))
+        .call_async(plugin, move |host, p| host.execute(p, input))
         .await
     {
         Ok(Ok(output)) => output,

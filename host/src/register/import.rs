@@ -10,7 +10,8 @@ use super::deadlines;
 use super::reference::{MeasureType, ReferenceSnapshot};
 use super::store::{self, IpraOutcome, PreparedMeasure, SourceDocument};
 use crate::db::{now, Db};
-use crate::plugins::runtime::{wit, CallError};
+use crate::plugins::model;
+use crate::plugins::runtime::CallError;
 use crate::plugins::{LoadedPlugin, PluginHost};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -36,13 +37,17 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Who started the run: `cli`, `inbox`, `demo`, `bench`.
     pub origin: String,
-    /// Connector plugin that reads the files.
+    /// Connector plugin that reads the files (the caller chooses it: see `register::intake`).
     pub connector: String,
     pub workers: usize,
     /// Where rejected files are copied (none in dry-run).
     pub quarantine_dir: Option<PathBuf>,
     /// Called after each file is written, with the number done so far.
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+    /// Whether a refused record leaves the document's other records (a connector that reads only
+    /// what systems send record by record: deaths, receipts), rather than refusing the document
+    /// whole. Set from the connector's manifest by the run.
+    per_record: bool,
 }
 
 impl ImportOptions {
@@ -50,10 +55,11 @@ impl ImportOptions {
         ImportOptions {
             dry_run,
             origin: origin.into(),
-            connector: "fri".into(),
+            connector: String::new(),
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             quarantine_dir: None,
             progress: None,
+            per_record: false,
         }
     }
 }
@@ -80,6 +86,15 @@ pub struct ImportReport {
     pub warnings: Vec<Rejection>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<i64>,
+    /// Files rejected as a whole (nothing of them stored); `rejected` names why.
+    #[serde(skip)]
+    pub rejected_files: u64,
+    /// Records for the register to apply one by one (deaths, receipts): see `register::intake`.
+    #[serde(skip)]
+    pub received: Vec<ReceivedRecord>,
+    /// What applying them did, one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub applied: Vec<String>,
 }
 
 /// One input file: where it is and the name reports use.
@@ -173,18 +188,33 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The media type of an incoming file: a ZIP by its signature, else by its extension (XML when
+/// it has none the host knows).
+fn media_type(file_name: &str, bytes: &[u8]) -> &'static str {
+    let lower = file_name.to_ascii_lowercase();
+    if bytes.starts_with(b"PK\x03\x04") {
+        "application/zip"
+    } else if lower.ends_with(".csv") {
+        "text/csv"
+    } else if lower.ends_with(".json") {
+        "application/json"
+    } else {
+        "application/xml"
+    }
+}
+
 /// What one record of a parsed file is, ready for the writer.
 enum ParsedRecord {
     Ipra {
         locator: String,
-        ipra: Box<wit::IpraExtract>,
+        ipra: Box<model::IpraExtract>,
         measures: Vec<PreparedMeasure>,
         /// Follow-ups of department plugins (IPPSU draft, social-service recipient, …) by plugin id.
-        follow_ups: Vec<(String, wit::FollowUp)>,
+        follow_ups: Vec<(String, model::FollowUp)>,
     },
     Prior {
         locator: String,
-        report: Box<wit::PriorReport>,
+        report: Box<model::PriorReport>,
     },
     Skipped {
         locator: String,
@@ -192,14 +222,47 @@ enum ParsedRecord {
     },
     Rejected {
         locator: String,
-        error: wit::PluginError,
+        error: model::PluginError,
     },
     /// A reference list a connector delivers (e.g. EGISSO NSI), kept as the next version of
     /// `<connector>-<list id>`.
     Reference {
         locator: String,
-        list: wit::ReferenceList,
+        list: model::ReferenceList,
     },
+    /// What an external system tells the register (a death, an answer on a sent report): applied
+    /// one by one after the run (see [`Received`]).
+    Received {
+        locator: String,
+        record: Received,
+    },
+}
+
+/// A record an external system sends that the register applies on its own, one by one: unlike an
+/// extract, a document of them is not all or nothing (a refused death record leaves the others).
+#[derive(Clone, Debug)]
+pub enum Received {
+    Death(Box<model::DeathRecord>),
+    Receipt(model::Receipt),
+}
+
+/// A [`Received`] record with where it came from.
+#[derive(Clone, Debug)]
+pub struct ReceivedRecord {
+    pub file: String,
+    pub locator: String,
+    pub record: Received,
+}
+
+impl ParsedRecord {
+    /// Whether the record is kept by the register as part of its document (an IPRA, a prior
+    /// report, a reference list), which makes the document all or nothing.
+    fn is_register_record(&self) -> bool {
+        matches!(
+            self,
+            ParsedRecord::Ipra { .. } | ParsedRecord::Prior { .. } | ParsedRecord::Reference { .. }
+        )
+    }
 }
 
 struct ParsedFile {
@@ -212,7 +275,7 @@ struct ParsedFile {
     warnings: Vec<Rejection>,
 }
 
-fn rejection(file: &str, error: &wit::PluginError, record: Option<&str>) -> Rejection {
+fn rejection(file: &str, error: &model::PluginError, record: Option<&str>) -> Rejection {
     Rejection {
         file: file.into(),
         record: error.record.clone().or_else(|| record.map(str::to_string)),
@@ -309,13 +372,9 @@ impl Parser<'_> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let media_type = if bytes.starts_with(b"PK\x03\x04") {
-            "application/zip"
-        } else {
-            "application/xml"
-        };
-        let input = wit::ImportInput::Document(crate::plugins::incoming_document(base_name, media_type, bytes));
-        let output = match self.plugins.import(&self.connector, &input) {
+        let media_type = media_type(&base_name, &bytes);
+        let input = model::ImportInput::Document(crate::plugins::incoming_document(base_name, media_type, bytes));
+        let output = match self.plugins.import(&self.connector, input) {
             Ok(Ok(output)) => output,
             Ok(Err(error)) => {
                 parsed.outcome = Err(rejection(&file, &error, None));
@@ -334,7 +393,7 @@ impl Parser<'_> {
             let locator = outcome.locator;
             records.push(match outcome.outcome {
                 Err(error) => ParsedRecord::Rejected { locator, error },
-                Ok(wit::Normalized::Ipra(ipra)) => {
+                Ok(model::Normalized::Ipra(ipra)) => {
                     let (ipra, measures, follow_ups) =
                         self.prepare_measures(&file, &locator, ipra, &mut parsed.warnings);
                     ParsedRecord::Ipra {
@@ -344,15 +403,19 @@ impl Parser<'_> {
                         follow_ups,
                     }
                 }
-                Ok(wit::Normalized::PriorReport(report)) => ParsedRecord::Prior {
+                Ok(model::Normalized::PriorReport(report)) => ParsedRecord::Prior {
                     locator,
                     report: Box::new(report),
                 },
-                Ok(wit::Normalized::Skipped(text)) => ParsedRecord::Skipped { locator, text },
-                Ok(wit::Normalized::Reference(list)) => ParsedRecord::Reference { locator, list },
-                Ok(wit::Normalized::Death(_)) => ParsedRecord::Skipped {
+                Ok(model::Normalized::Skipped(text)) => ParsedRecord::Skipped { locator, text },
+                Ok(model::Normalized::Reference(list)) => ParsedRecord::Reference { locator, list },
+                Ok(model::Normalized::Death(death)) => ParsedRecord::Received {
                     locator,
-                    text: "запись этого вида не загружается импортом выписок".into(),
+                    record: Received::Death(Box::new(death)),
+                },
+                Ok(model::Normalized::Receipt(receipt)) => ParsedRecord::Received {
+                    locator,
+                    record: Received::Receipt(receipt),
                 },
             });
         }
@@ -367,9 +430,9 @@ impl Parser<'_> {
         &self,
         file: &str,
         locator: &str,
-        mut ipra: wit::IpraExtract,
+        mut ipra: model::IpraExtract,
         warnings: &mut Vec<Rejection>,
-    ) -> (wit::IpraExtract, Vec<PreparedMeasure>, Vec<(String, wit::FollowUp)>) {
+    ) -> (model::IpraExtract, Vec<PreparedMeasure>, Vec<(String, model::FollowUp)>) {
         let person = &ipra.person;
         let mut candidates: Vec<&str> = person.territory_code.iter().map(String::as_str).collect();
         candidates.extend(
@@ -401,15 +464,13 @@ impl Parser<'_> {
                 .unwrap_or_default()
                 .to_string();
         }
-        let mut claims: HashMap<String, (String, wit::MeasureClaim)> = HashMap::new();
+        let mut claims: HashMap<String, (String, model::MeasureClaim)> = HashMap::new();
         let mut follow_ups = Vec::new();
         let all = std::mem::take(&mut ipra.measures);
-        // One input for every department: only its measures change from call to call.
-        let mut input = wit::ImportInput::Ipra(ipra);
         for department in &self.departments {
             // A department sees the IPRA with the measures of its own sections only: it claims no
             // others, and the smaller input is cheaper to pass into the sandbox.
-            let own: Vec<wit::Measure> = all
+            let own: Vec<model::Measure> = all
                 .iter()
                 .filter(|m| department.info.sections.contains(&m.section))
                 .cloned()
@@ -417,10 +478,11 @@ impl Parser<'_> {
             if own.is_empty() {
                 continue;
             }
-            if let wit::ImportInput::Ipra(ipra) = &mut input {
-                ipra.measures = own;
-            }
-            match self.plugins.import(department, &input) {
+            let input = model::ImportInput::Ipra(model::IpraExtract {
+                measures: own,
+                ..ipra.clone()
+            });
+            match self.plugins.import(department, input) {
                 Ok(Ok(output)) => {
                     warnings.extend(output.warnings.iter().map(|w| rejection(file, w, Some(locator))));
                     for claim in output.claims {
@@ -437,9 +499,6 @@ impl Parser<'_> {
                 }),
             }
         }
-        let wit::ImportInput::Ipra(mut ipra) = input else {
-            unreachable!("the departments' input was built as an IPRA above")
-        };
         ipra.measures = Vec::new();
         let due_date = deadlines::due_date(
             self.reference,
@@ -626,6 +685,14 @@ async fn run_stream_inner(
             )
         })?;
     let departments = plugins.enabled_departments();
+    // A connector that reads nothing kept whole (extracts, prior reports, reference lists) has its
+    // documents applied record by record.
+    let whole = ["ipra-extract", "prior-report", "reference"];
+    let opts = &ImportOptions {
+        per_record: !connector.manifest.reads.is_empty()
+            && !connector.manifest.reads.iter().any(|k| whole.contains(&k.as_str())),
+        ..opts.clone()
+    };
     let mut report = ImportReport {
         dry_run: opts.dry_run,
         ..ImportReport::default()
@@ -862,7 +929,7 @@ fn fit(file: &ParsedFile) -> Fit {
             }
             ParsedRecord::Prior { report, .. } => keys.push(report.snils.clone()),
             ParsedRecord::Rejected { .. } => return Fit::With(Vec::new()),
-            ParsedRecord::Skipped { .. } => {}
+            ParsedRecord::Skipped { .. } | ParsedRecord::Received { .. } => {}
         }
     }
     Fit::With(keys)
@@ -1006,7 +1073,7 @@ async fn store_run(
     store::store_follow_ups_of(conn, &follow_ups, received_at).await?;
 
     // Reports carried in the extracts, after the IPRAs; then the outcomes.
-    let priors: Vec<(&wit::PriorReport, i64)> = files
+    let priors: Vec<(&model::PriorReport, i64)> = files
         .iter()
         .zip(&sources)
         .filter_map(|((_, records), source)| source.map(|id| (records, id)))
@@ -1066,6 +1133,7 @@ fn other_outcome(file: &ParsedFile, record: &ParsedRecord) -> Option<OutcomeRow>
                 message: text.clone(),
             }),
         ),
+        ParsedRecord::Received { locator, .. } => (locator, "received", None),
         ParsedRecord::Ipra { .. } | ParsedRecord::Rejected { .. } => return None,
     };
     Some(OutcomeRow {
@@ -1124,6 +1192,8 @@ struct ReportMark {
     bytes: u64,
     rejected: usize,
     warnings: usize,
+    received: usize,
+    rejected_files: u64,
 }
 
 impl ReportMark {
@@ -1135,6 +1205,8 @@ impl ReportMark {
             bytes: report.bytes,
             rejected: report.rejected.len(),
             warnings: report.warnings.len(),
+            received: report.received.len(),
+            rejected_files: report.rejected_files,
         }
     }
 
@@ -1145,6 +1217,8 @@ impl ReportMark {
         report.bytes = self.bytes;
         report.rejected.truncate(self.rejected);
         report.warnings.truncate(self.warnings);
+        report.received.truncate(self.received);
+        report.rejected_files = self.rejected_files;
     }
 }
 
@@ -1183,9 +1257,23 @@ fn accept<'f>(
         })
         .collect();
     if !errors.is_empty() {
-        reject(&file.input, outcomes, errors, opts, report);
-        return None;
+        if !opts.per_record || records.iter().any(ParsedRecord::is_register_record) {
+            reject(&file.input, outcomes, errors, opts, report);
+            return None;
+        }
+        // A document of received records only: the refused ones are named, the others applied.
+        report.rejected.extend(errors);
     }
+    // Received records are applied after the run whether or not the document was stored before:
+    // one received again after an interrupted run is applied now (applying is idempotent).
+    report.received.extend(records.iter().filter_map(|record| match record {
+        ParsedRecord::Received { locator, record } => Some(ReceivedRecord {
+            file: name.clone(),
+            locator: locator.clone(),
+            record: record.clone(),
+        }),
+        _ => None,
+    }));
     Some(records)
 }
 
@@ -1342,9 +1430,9 @@ async fn write_file(
 /// departments' follow-ups (IPPSU drafts, social-service recipients, …).
 async fn store_ipra_record(
     conn: &mut sqlx::AnyConnection,
-    ipra: &wit::IpraExtract,
+    ipra: &model::IpraExtract,
     measures: &[PreparedMeasure],
-    follow_ups: &[(String, wit::FollowUp)],
+    follow_ups: &[(String, model::FollowUp)],
     source_id: i64,
     received_at: &str,
 ) -> Result<IpraOutcome> {
@@ -1439,6 +1527,7 @@ fn reject(
         }
     }
     report.rejected.extend(errors);
+    report.rejected_files += 1;
 }
 
 fn quarantine(dir: &Path, input: &InputFile, run_id: Option<i64>, errors: &[Rejection]) -> Result<()> {

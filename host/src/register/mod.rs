@@ -9,6 +9,7 @@ pub mod execution;
 pub mod execution_register;
 pub mod facts;
 pub mod import;
+pub mod intake;
 pub mod ipra_reports;
 pub mod preferences;
 pub mod query;

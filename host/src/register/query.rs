@@ -1414,9 +1414,9 @@ pub fn measure_from_row(m: &sqlx::any::AnyRow) -> Result<MeasureView> {
 
 impl MeasureView {
     /// The measure as plugins see it.
-    pub fn to_wit(&self) -> crate::plugins::runtime::wit::Measure {
-        use crate::plugins::runtime::wit;
-        wit::Measure {
+    pub fn for_plugins(&self) -> crate::plugins::model::Measure {
+        use crate::plugins::model;
+        model::Measure {
             key: self.key.clone(),
             section: self.section.clone(),
             category_code: self.category_code.clone(),
@@ -1432,7 +1432,7 @@ impl MeasureView {
             extra: self
                 .extra
                 .iter()
-                .map(|(code, value)| wit::Attribute {
+                .map(|(code, value)| model::Attribute {
                     code: code.clone(),
                     value: value.clone(),
                 })

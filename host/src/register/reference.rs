@@ -2,7 +2,7 @@
 //! `reference/`, loaded once per database as version 1, then read from memory.
 
 use crate::db::{now, Db};
-use crate::plugins::runtime::wit;
+use crate::plugins::model;
 use anyhow::{Context, Result};
 use sqlx::Row;
 use std::collections::HashMap;
@@ -45,15 +45,15 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn to_wit(&self) -> wit::ReferenceEntry {
-        wit::ReferenceEntry {
+    pub fn for_plugins(&self) -> model::ReferenceEntry {
+        model::ReferenceEntry {
             code: self.code.clone(),
             name: self.name.clone(),
             parent: self.parent.clone(),
             extra: self
                 .extra
                 .iter()
-                .map(|(code, value)| wit::Attribute {
+                .map(|(code, value)| model::Attribute {
                     code: code.clone(),
                     value: value.clone(),
                 })

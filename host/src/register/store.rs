@@ -1,7 +1,7 @@
 //! Writes of the register: source documents, persons, IPRA with supersession, measures and the
 //! execution reports already sent. Every function runs inside the caller's transaction.
 
-use crate::plugins::runtime::wit;
+use crate::plugins::model;
 use anyhow::{Context, Result};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -12,7 +12,7 @@ type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q
 /// A measure ready to be stored: section mapped, claim of a department applied.
 #[derive(Clone, Debug)]
 pub struct PreparedMeasure {
-    pub measure: wit::Measure,
+    pub measure: model::Measure,
     /// The measure's other attributes as stored (`extra`), serialised by the parse workers.
     pub extra_json: String,
     pub claimed_by: Option<String>,
@@ -108,7 +108,7 @@ fn succession_key(protocol_date: &str, decision_date: Option<&str>, number: &str
 }
 
 /// «SURNAME NAME PATRONYMIC» in upper case, for search (see migration 0005).
-pub fn search_name(person: &wit::Person) -> String {
+pub fn search_name(person: &model::Person) -> String {
     format!(
         "{} {} {}",
         person.surname,
@@ -120,7 +120,7 @@ pub fn search_name(person: &wit::Person) -> String {
 }
 
 /// Attributes as the register stores them: a JSON array of `[code, value]` pairs.
-pub fn extra_json(extra: &[wit::Attribute]) -> String {
+pub fn extra_json(extra: &[model::Attribute]) -> String {
     let pairs: Vec<(&str, &str)> = extra.iter().map(|a| (a.code.as_str(), a.value.as_str())).collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
 }
@@ -187,7 +187,7 @@ struct Placement {
     open_due_min: Option<String>,
 }
 
-fn place(ipra: &wit::IpraExtract, measures: &[PreparedMeasure], found: &Found) -> Placement {
+fn place(ipra: &model::IpraExtract, measures: &[PreparedMeasure], found: &Found) -> Placement {
     let person = &ipra.person;
     let new_key = succession_key(&ipra.protocol_date, ipra.decision_date.as_deref(), &ipra.number);
     let newer_in_force = match &found.active {
@@ -251,7 +251,7 @@ const PERSON_COLUMNS: usize = 11;
 const PERSON_INSERT: &str = "INSERT INTO persons (snils, surname, given_name, patronymic, birth_date, gender, \
      territory_code, address, created_at, updated_at, search_name) VALUES ";
 
-fn bind_person<'q>(query: AnyQuery<'q>, person: &'q wit::Person, at: &'q str) -> AnyQuery<'q> {
+fn bind_person<'q>(query: AnyQuery<'q>, person: &'q model::Person, at: &'q str) -> AnyQuery<'q> {
     bind_person_data(query.bind(&person.snils), person)
         .bind(at)
         .bind(at)
@@ -259,7 +259,7 @@ fn bind_person<'q>(query: AnyQuery<'q>, person: &'q wit::Person, at: &'q str) ->
 }
 
 /// A person's data as an IPRA gives it, from the surname to the address (inserts and updates).
-fn bind_person_data<'q>(query: AnyQuery<'q>, person: &'q wit::Person) -> AnyQuery<'q> {
+fn bind_person_data<'q>(query: AnyQuery<'q>, person: &'q model::Person) -> AnyQuery<'q> {
     query
         .bind(&person.surname)
         .bind(&person.given_name)
@@ -283,7 +283,7 @@ pub const TARGET_GROUP: &str = "ЦРГ:";
 pub const EARLY_HELP: &str = "РанняяПомощь";
 
 /// The IPRA's target rehabilitation groups as (code, name), in the extract's order.
-pub fn target_groups(ipra: &wit::IpraExtract) -> Vec<(&str, &str)> {
+pub fn target_groups(ipra: &model::IpraExtract) -> Vec<(&str, &str)> {
     ipra.extra
         .iter()
         .filter_map(|a| Some((a.code.strip_prefix(TARGET_GROUP)?, a.value.as_str())))
@@ -292,7 +292,7 @@ pub fn target_groups(ipra: &wit::IpraExtract) -> Vec<(&str, &str)> {
 }
 
 /// The codes as the `ipras.target_groups` column holds them: `;CODE;CODE;`, or empty.
-fn target_group_column(ipra: &wit::IpraExtract) -> String {
+fn target_group_column(ipra: &model::IpraExtract) -> String {
     let codes: Vec<&str> = target_groups(ipra).into_iter().map(|(code, _)| code).collect();
     if codes.is_empty() {
         String::new()
@@ -301,13 +301,13 @@ fn target_group_column(ipra: &wit::IpraExtract) -> String {
     }
 }
 
-fn early_help(ipra: &wit::IpraExtract) -> bool {
+fn early_help(ipra: &model::IpraExtract) -> bool {
     ipra.extra.iter().any(|a| a.code == EARLY_HELP && a.value == "true")
 }
 
 /// Keeps the name the extracts give each target group code, the first time it is met (the
 /// register's choice list and the statistics' rows read them).
-async fn remember_target_groups(conn: &mut AnyConnection, ipras: &[&wit::IpraExtract], at: &str) -> Result<()> {
+async fn remember_target_groups(conn: &mut AnyConnection, ipras: &[&model::IpraExtract], at: &str) -> Result<()> {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for ipra in ipras {
         for group in target_groups(ipra) {
@@ -331,7 +331,7 @@ async fn remember_target_groups(conn: &mut AnyConnection, ipras: &[&wit::IpraExt
 
 fn bind_ipra<'q>(
     query: AnyQuery<'q>,
-    ipra: &'q wit::IpraExtract,
+    ipra: &'q model::IpraExtract,
     measures: usize,
     person_id: i64,
     placement: &'q Placement,
@@ -367,7 +367,7 @@ fn bind_ipra<'q>(
 const PERSON_UPDATE_COLUMNS: usize = 10;
 
 /// Gives existing persons the data of their new IPRA in force, one statement for `rows`.
-async fn update_persons(conn: &mut AnyConnection, rows: &[(i64, &wit::Person)], at: &str) -> Result<()> {
+async fn update_persons(conn: &mut AnyConnection, rows: &[(i64, &model::Person)], at: &str) -> Result<()> {
     for range in chunks(rows.len(), ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(conn);
         sql.push(
@@ -408,7 +408,7 @@ async fn supersede(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> Result<()>
 
 pub async fn store_ipra(
     conn: &mut AnyConnection,
-    ipra: &wit::IpraExtract,
+    ipra: &model::IpraExtract,
     measures: &[PreparedMeasure],
     source_id: i64,
     received_at: &str,
@@ -470,7 +470,7 @@ pub async fn store_ipra(
 
 /// An IPRA of a group stored together by [`store_ipras`].
 pub struct GroupIpra<'a> {
-    pub ipra: &'a wit::IpraExtract,
+    pub ipra: &'a model::IpraExtract,
     pub measures: &'a [PreparedMeasure],
     pub source_id: i64,
 }
@@ -532,7 +532,7 @@ pub async fn store_ipras(
                 .map(|p| (items[k].ipra.person.snils.as_str(), p.id))
         })
         .collect();
-    let new_persons: Vec<&wit::Person> = new
+    let new_persons: Vec<&model::Person> = new
         .iter()
         .filter(|&&k| found[k].person.is_none())
         .map(|&k| &items[k].ipra.person)
@@ -554,7 +554,7 @@ pub async fn store_ipras(
             }
         }
     }
-    let new_ipras: Vec<&wit::IpraExtract> = new.iter().map(|&k| items[k].ipra).collect();
+    let new_ipras: Vec<&model::IpraExtract> = new.iter().map(|&k| items[k].ipra).collect();
     remember_target_groups(conn, &new_ipras, received_at).await?;
     let mut ipra_ids: HashMap<String, i64> = HashMap::new();
     for range in chunks(new.len(), IPRA_ROWS_PER_STATEMENT) {
@@ -755,7 +755,7 @@ async fn insert_measures(conn: &mut AnyConnection, ipras: &[(i64, &[PreparedMeas
 }
 
 /// Stores an execution report already sent by others, linked to its IPRA when the register has it.
-pub async fn store_prior_report(conn: &mut AnyConnection, report: &wit::PriorReport, source_id: i64) -> Result<()> {
+pub async fn store_prior_report(conn: &mut AnyConnection, report: &model::PriorReport, source_id: i64) -> Result<()> {
     store_prior_reports(conn, &[(report, source_id)]).await
 }
 
@@ -763,7 +763,7 @@ const PRIOR_REPORT_COLUMNS: usize = 10;
 
 /// [`store_prior_report`] for reports of different persons (SNILS), each with its source document, in
 /// a few statements for all.
-pub async fn store_prior_reports(conn: &mut AnyConnection, reports: &[(&wit::PriorReport, i64)]) -> Result<()> {
+pub async fn store_prior_reports(conn: &mut AnyConnection, reports: &[(&model::PriorReport, i64)]) -> Result<()> {
     for range in chunks(reports.len(), ROWS_PER_STATEMENT) {
         let reports = &reports[range];
         // The IPRA a report belongs to: the one its parent document names; real extracts often leave
@@ -836,7 +836,7 @@ pub async fn store_prior_reports(conn: &mut AnyConnection, reports: &[(&wit::Pri
 pub async fn store_follow_ups(
     conn: &mut AnyConnection,
     ipra_id: i64,
-    follow_ups: &[(String, wit::FollowUp)],
+    follow_ups: &[(String, model::FollowUp)],
     at: &str,
 ) -> Result<()> {
     store_follow_ups_of(conn, &[(ipra_id, follow_ups)], at).await
@@ -849,10 +849,10 @@ const FOLLOW_UP_COLUMNS: usize = 9;
 /// to the register of social-service recipients; later ones would change nothing).
 pub async fn store_follow_ups_of(
     conn: &mut AnyConnection,
-    ipras: &[(i64, &[(String, wit::FollowUp)])],
+    ipras: &[(i64, &[(String, model::FollowUp)])],
     at: &str,
 ) -> Result<()> {
-    let rows: Vec<(i64, &str, &wit::FollowUp)> = ipras
+    let rows: Vec<(i64, &str, &model::FollowUp)> = ipras
         .iter()
         .flat_map(|&(id, follow_ups)| follow_ups.iter().map(move |(plugin, f)| (id, plugin.as_str(), f)))
         .collect();
@@ -912,7 +912,7 @@ pub async fn store_follow_up(
     conn: &mut AnyConnection,
     ipra_id: i64,
     plugin_id: &str,
-    follow_up: &wit::FollowUp,
+    follow_up: &model::FollowUp,
     at: &str,
 ) -> Result<i64> {
     let id: i64 = sqlx::query(

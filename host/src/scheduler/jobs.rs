@@ -1,26 +1,33 @@
-//! What each kind of job does: FRI inbox import and outbox send, ZAGS death records and checks,
-//! EGISSO facts upload, the deadline check, and any plugin's exchange step. Every kind honours
-//! dry-run: everything but the final send or commit, with a report of what would have happened.
+//! What each kind of job does. The kinds are the host's and generic; which connector a job serves
+//! is in its settings (`{"connector": "…"}`), as the connector's manifest declares the job:
+//! - `inbox`: documents arriving in a connector's inbox go the one way in (`register::intake`);
+//! - `report-outbox`: signed execution reports are packaged by the connector and sent;
+//! - `person-check`: persons with an IPRA in force not checked lately are planned into request
+//!   documents by the connector's step (`step`) and sent;
+//! - `facts-upload`: facts of assignment ready for upload are exported by the connector and sent;
+//! - `plugin-step`: any step a plugin plans on its own;
+//! - `deadline-check`: the host's own check of deadlines.
+//!
+//! Every kind honours dry-run: everything but the final send or commit, with a report of what
+//! would have happened.
 
 use super::Outcome;
 use crate::app::App;
 use crate::exchange::{self, Claimed};
 use crate::plugins::answer;
-use crate::plugins::runtime::wit;
+use crate::plugins::model;
+use crate::register::import::{ImportOptions, InputFile, Rejection};
+use crate::register::intake;
 use crate::register::{deadlines, execution};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
-use sqlx::Row;
 
 pub async fn execute(app: &App, kind: &str, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     match kind {
-        "inbox" => inbox(app, inbox_connector(config)?, dry_run, instance).await,
-        // The names the first releases gave the FRI and ZAGS inboxes, kept for stores made by them.
-        "fri-inbox" => inbox(app, "fri", dry_run, instance).await,
-        "zags-inbox" => inbox(app, "zags", dry_run, instance).await,
-        "fri-outbox" => fri_outbox(app, config, dry_run, instance).await,
-        "zags-check" => zags_check(app, config, dry_run, instance).await,
-        "egisso-upload" => egisso_upload(app, config, dry_run, instance).await,
+        "inbox" => inbox(app, connector_of(config)?, dry_run, instance).await,
+        "report-outbox" => report_outbox(app, connector_of(config)?, config, dry_run, instance).await,
+        "person-check" => person_check(app, connector_of(config)?, config, dry_run, instance).await,
+        "facts-upload" => facts_upload(app, connector_of(config)?, config, dry_run, instance).await,
         "deadline-check" => deadline_check(app).await,
         "plugin-step" => plugin_step(app, config, dry_run, instance).await,
         other => bail!("вид задания «{other}» неизвестен"),
@@ -32,12 +39,12 @@ fn count(outcome: &mut Outcome, key: &str, n: u64) {
     outcome.counts.insert(key.into(), json!(current + n));
 }
 
-/// The connector whose inbox an `inbox` job reads (`{"connector": "…"}`).
-fn inbox_connector(config: &Value) -> Result<&str> {
+/// The connector a job serves (`{"connector": "…"}`).
+fn connector_of(config: &Value) -> Result<&str> {
     config
         .get("connector")
         .and_then(Value::as_str)
-        .context("в настройках задания «inbox» нет connector")
+        .context("в настройках задания нет connector (коннектор, которому оно служит)")
 }
 
 /// Work items every instance processes between ticks: received messages of every connector whose
@@ -46,7 +53,7 @@ pub async fn process_work(app: &App, instance: &str) -> Result<()> {
     let mut connectors: Vec<String> = super::declared_jobs(app)
         .into_iter()
         .filter(|(_, job)| job.kind == "inbox")
-        .filter_map(|(_, job)| inbox_connector(&Value::Object(job.config)).ok().map(str::to_string))
+        .filter_map(|(_, job)| connector_of(&Value::Object(job.config)).ok().map(str::to_string))
         .collect();
     connectors.sort_unstable();
     connectors.dedup();
@@ -92,15 +99,6 @@ struct Processed {
     refused_document: Option<String>,
 }
 
-impl From<Vec<String>> for Processed {
-    fn from(lines: Vec<String>) -> Processed {
-        Processed {
-            lines,
-            ..Processed::default()
-        }
-    }
-}
-
 async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut Outcome) -> Result<()> {
     while let Some(message) = exchange::claim(app, connector, "in", "received", "processing", instance).await? {
         crate::crashpoint::here("inbox.claimed");
@@ -110,10 +108,7 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
                 message.file_name, message.attempts
             ));
         }
-        let result = match connector {
-            "fri" => process_fri_message(app, &message).await.map(Processed::from),
-            other => process_document(app, other, &message).await,
-        };
+        let result = process_message(app, connector, &message).await;
         crate::crashpoint::here("inbox.applied");
         match result {
             Ok(Processed {
@@ -158,66 +153,46 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
     Ok(())
 }
 
-/// A receipt of FRI on a sent report (see README, «Квитанции ФРИ»).
-fn parse_receipt(bytes: &[u8]) -> Option<(String, bool, Option<String>)> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    if !text.contains("urn:ipra:fri-receipt:1.0") {
-        return None;
-    }
-    let attr = |name: &str| -> Option<String> {
-        let start = text.find(&format!("{name}=\""))? + name.len() + 2;
-        let end = text[start..].find('"')? + start;
-        Some(text[start..end].to_string())
-    };
-    let reason = text.find("<Reason>").and_then(|s| {
-        let start = s + "<Reason>".len();
-        text[start..]
-            .find("</Reason>")
-            .map(|e| text[start..start + e].to_string())
-    });
-    Some((attr("document")?, attr("status")? == "accepted", reason))
-}
-
-async fn process_fri_message(app: &App, message: &Claimed) -> Result<Vec<String>> {
-    if let Some((document, accepted, reason)) = parse_receipt(&message.payload) {
-        let report = sqlx::query(
-            "SELECT id, status FROM reports WHERE document_name = $1 AND status IN ('sent', 'accepted', 'rejected')",
-        )
-        .bind(&document)
-        .fetch_optional(&app.db.pool)
-        .await?
-        .with_context(|| format!("квитанция на неизвестный или не отправленный отчёт {document}"))?;
-        let report_id: i64 = report.try_get("id")?;
-        let status: String = report.try_get("status")?;
-        if status != "sent" {
-            // The same receipt again (delivered twice, or processed before an instance stopped).
-            return Ok(vec![format!("отчёт {report_id}: квитанция уже учтена ({status})")]);
-        }
-        execution::record_answer(app, report_id, accepted, reason.as_deref(), "ФРИ").await?;
-        return Ok(vec![format!(
-            "отчёт {report_id}: {}",
-            if accepted { "принят" } else { "отклонён" }
-        )]);
-    }
-    let input = crate::register::import::InputFile::from_bytes(&message.file_name, message.payload.clone());
-    let mut opts = crate::register::import::ImportOptions::new("inbox", false);
+/// One incoming message through the one way in: its connector reads it, the register keeps or
+/// applies what it holds. A document refused as a whole fails at once (the same bytes would be
+/// refused again); refused records of a document whose other records were applied stay on it.
+async fn process_message(app: &App, connector: &str, message: &Claimed) -> Result<Processed> {
+    let input = InputFile::from_bytes(&message.file_name, message.payload.clone());
+    let mut opts = ImportOptions::new("inbox", false);
+    opts.connector = connector.to_string();
     opts.quarantine_dir = Some(app.quarantine_dir());
-    let report = crate::register::import::run(&app.db, &app.plugins, &app.reference(), vec![input], &opts).await?;
-    if let Some(r) = report.rejected.first() {
-        bail!(
-            "выписка отклонена: {} ({})",
-            r.message,
-            r.field.as_deref().unwrap_or("—")
-        );
+    let report = intake::run(app, vec![input], &opts).await?;
+    let refusals: Vec<String> = report.rejected.iter().map(refusal_line).collect();
+    let mut processed = Processed::default();
+    if report.rejected_files > 0 {
+        processed.refused_document = Some(refusals.join("; "));
+        return Ok(processed);
     }
-    Ok(vec![format!(
-        "{}: загружено {}, без изменений {}",
-        message.file_name, report.imported, report.unchanged
-    )])
+    processed.refused_records = refusals;
+    if report.imported + report.unchanged > 0 {
+        processed.lines.push(format!(
+            "{}: загружено {}, без изменений {}",
+            message.file_name, report.imported, report.unchanged
+        ));
+    }
+    processed.lines.extend(report.applied);
+    Ok(processed)
 }
 
-/// Signed reports → outbox (document + detached signature) → sent.
-async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
+/// A refusal in one line: where, what, and the field when the message does not say it.
+fn refusal_line(r: &Rejection) -> String {
+    let place = match r.record.as_deref() {
+        Some(record) if !r.message.starts_with(record) => format!("{record}: "),
+        _ => String::new(),
+    };
+    match r.field.as_deref().filter(|f| !r.message.contains(*f)) {
+        Some(field) => format!("{place}{} (поле «{field}», код {})", r.message, r.code),
+        None => format!("{place}{} (код {})", r.message, r.code),
+    }
+}
+
+/// Signed reports → the connector's outbox (document + detached signature) → sent.
+async fn report_outbox(app: &App, connector: &str, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let signed = execution::reports(app, "signed").await?;
     for report in &signed {
@@ -238,7 +213,7 @@ async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) ->
         };
         let message = exchange::queue_outgoing(
             app,
-            "fri",
+            connector,
             "report",
             &name,
             &document,
@@ -247,12 +222,10 @@ async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) ->
         )
         .await?;
         // Sent before an instance stopped, the report not yet marked: mark it now.
-        let status: String = sqlx::query("SELECT status FROM exchange_messages WHERE id = $1")
-            .bind(message)
-            .fetch_one(&app.db.pool)
+        let sent = exchange::message(&app.db, message)
             .await?
-            .try_get("status")?;
-        if status == "sent" {
+            .is_some_and(|m| m.status == "sent");
+        if sent {
             execution::mark_sent(app, report.id, instance).await?;
             outcome.report.push(format!(
                 "отчёт {}: отправлен до остановки, отмечен отправленным",
@@ -262,7 +235,7 @@ async fn fri_outbox(app: &App, config: &Value, dry_run: bool, instance: &str) ->
     }
     count(&mut outcome, "queued", if dry_run { 0 } else { signed.len() as u64 });
     if !dry_run {
-        send_outbox(app, "fri", config, instance, &mut outcome).await?;
+        send_outbox(app, connector, config, instance, &mut outcome).await?;
     }
     Ok(outcome)
 }
@@ -307,127 +280,37 @@ fn enabled_plugin(app: &App, id: &str) -> Result<std::sync::Arc<crate::plugins::
         .with_context(|| format!("плагин «{id}» не установлен или отключён"))
 }
 
-/// A refusal of the connector in one line: its message, and the field when the message does not say it.
-fn refusal_line(error: &wit::PluginError) -> String {
-    match error.field.as_deref().filter(|f| !error.message.contains(*f)) {
-        Some(field) => format!("{} (поле «{field}», код {})", error.message, error.code),
-        None => format!("{} (код {})", error.message, error.code),
-    }
-}
-
-/// The media type of an incoming file, by its extension.
-fn media_type(file_name: &str) -> &'static str {
-    let lower = file_name.to_ascii_lowercase();
-    if lower.ends_with(".xml") {
-        "application/xml"
-    } else if lower.ends_with(".csv") {
-        "text/csv"
-    } else if lower.ends_with(".json") {
-        "application/json"
-    } else {
-        "application/octet-stream"
-    }
-}
-
-/// One incoming document of a connector: its `import` hook reads it, and each record it gives is
-/// applied by its kind through the register (a death record goes to the register of deaths, where a
-/// doubtful one waits for a person); a record of a kind this path does not take is listed, not lost.
-async fn process_document(app: &App, connector: &str, message: &Claimed) -> Result<Processed> {
-    let plugin = enabled_plugin(app, connector)?;
-    let input = wit::ImportInput::Document(crate::plugins::incoming_document(
-        message.file_name.clone(),
-        media_type(&message.file_name),
-        message.payload.clone(),
-    ));
-    let output = match app
-        .plugins
-        .call_async(plugin, move |host, p| host.import(p, &input))
-        .await
-    {
-        // The connector refused the document as a whole (its format, its version): typed, final.
-        Ok(Err(refusal)) => {
-            return Ok(Processed {
-                refused_document: Some(refusal_line(&refusal)),
-                ..Processed::default()
-            })
-        }
-        other => answer(other)?,
-    };
-    let mut processed = Processed::default();
-    for record in output.records {
-        match record.outcome {
-            Ok(wit::Normalized::Death(death)) => processed
-                .lines
-                .push(crate::register::deaths::receive(app, &death).await?),
-            Ok(wit::Normalized::Skipped(text)) => processed.lines.push(text),
-            Ok(_) => processed.lines.push(format!(
-                "{}: запись этого вида из входящего сообщения не принимается (выписки ИПРА — через импорт)",
-                record.locator
-            )),
-            Err(e) => {
-                let line = refusal_line(&e);
-                processed.refused_records.push(if line.starts_with(&record.locator) {
-                    line
-                } else {
-                    format!("{}: {line}", record.locator)
-                });
-            }
-        }
-    }
-    Ok(processed)
-}
-
-/// Plans requests to ZAGS for persons with an IPRA in force not checked in `recheck_days`.
-async fn zags_check(app: &App, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
+/// Plans requests of the connector's `step` for persons with an IPRA in force not checked in
+/// `recheck_days` (a civil registry's check of deaths, for one).
+async fn person_check(app: &App, connector: &str, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    let plugin = enabled_plugin(app, "zags")?;
+    let plugin = enabled_plugin(app, connector)?;
+    let step = config
+        .get("step")
+        .and_then(Value::as_str)
+        .context("в настройках задания нет step (шаг коннектора)")?
+        .to_string();
     let recheck_days = config.get("recheck_days").and_then(Value::as_i64).unwrap_or(30);
     let limit = config
         .get("batch")
         .and_then(Value::as_i64)
         .unwrap_or(500)
         .clamp(1, 10_000);
-    let threshold = (crate::clock::now() - time::Duration::days(recheck_days))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    let rows = sqlx::query(&format!(
-        "SELECT DISTINCT p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, p.gender FROM persons p \
-         JOIN ipras i ON i.person_id = p.id AND i.status = 'active' \
-         WHERE p.death_date IS NULL AND (p.zags_checked_at IS NULL OR p.zags_checked_at < $1) ORDER BY p.snils LIMIT {limit}"
-    ))
-    .bind(&threshold)
-    .fetch_all(&app.db.pool)
-    .await?;
-    let persons: Vec<wit::Person> = rows
-        .iter()
-        .map(|r| -> Result<wit::Person> {
-            Ok(wit::Person {
-                snils: r.try_get("snils")?,
-                surname: r.try_get("surname")?,
-                given_name: r.try_get("given_name")?,
-                patronymic: crate::db::opt_text(r, "patronymic"),
-                birth_date: crate::db::opt_text(r, "birth_date"),
-                gender: crate::db::opt_text(r, "gender"),
-                territory_code: None,
-                address: None,
-                extra: Vec::new(),
-            })
-        })
-        .collect::<Result<_>>()?;
+    let persons = crate::register::deaths::persons_to_check(&app.db, recheck_days, limit).await?;
     count(&mut outcome, "persons", persons.len() as u64);
     if persons.is_empty() {
         return Ok(outcome);
     }
     let snils: Vec<String> = persons.iter().map(|p| p.snils.clone()).collect();
-    let input = wit::ExecuteInput::Plan(wit::PlanInput {
-        step: "zags-check".into(),
+    let input = model::ExecuteInput::Plan(model::PlanInput {
+        step,
         persons,
         today: deadlines::format_date(deadlines::today()),
         extra: Vec::new(),
     });
     let planned = answer(
         app.plugins
-            .call_async(plugin, move |host, p| host.execute(p, &input))
+            .call_async(plugin, move |host, p| host.execute(p, input))
             .await,
     )?;
     outcome.errors.extend(
@@ -439,39 +322,34 @@ async fn zags_check(app: &App, config: &Value, dry_run: bool, instance: &str) ->
     for follow_up in &planned.follow_ups {
         let Some(doc) = &follow_up.document else { continue };
         if dry_run {
-            outcome.report.push(format!("запросить ЗАГС: {}", doc.name));
+            outcome.report.push(format!("отправить запрос {}", doc.name));
             continue;
         }
-        exchange::queue_outgoing(app, "zags", "request", &doc.name, &doc.bytes, None, None).await?;
+        exchange::queue_outgoing(app, connector, "request", &doc.name, &doc.bytes, None, None).await?;
     }
     count(&mut outcome, "requests", planned.follow_ups.len() as u64);
     if !dry_run {
-        for s in &snils {
-            sqlx::query("UPDATE persons SET zags_checked_at = $1 WHERE snils = $2")
-                .bind(crate::db::now())
-                .bind(s)
-                .execute(&app.db.pool)
-                .await?;
-        }
-        send_outbox(app, "zags", config, instance, &mut outcome).await?;
+        crate::register::deaths::mark_checked(&app.db, &snils).await?;
+        send_outbox(app, connector, config, instance, &mut outcome).await?;
     }
     Ok(outcome)
 }
 
-/// Facts of assignment for executed social-protection records with a mapped measure type.
-async fn egisso_upload(app: &App, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
+/// Facts of assignment for executed social-protection records with a mapped measure type, exported
+/// by the connector and sent.
+async fn facts_upload(app: &App, connector: &str, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let batch = crate::register::egisso::pending_facts(app).await?;
     count(&mut outcome, "facts", batch.facts.len() as u64);
     if batch.facts.is_empty() {
         return Ok(outcome);
     }
-    let plugin = enabled_plugin(app, "egisso")?;
+    let plugin = enabled_plugin(app, connector)?;
     let ids = batch.execution_ids.clone();
-    let input = wit::ExportInput::Facts(batch.batch);
+    let input = model::ExportInput::Facts(batch.batch);
     let docs = match app
         .plugins
-        .call_async(plugin, move |host, p| host.export(p, &input))
+        .call_async(plugin, move |host, p| host.export(p, input))
         .await
     {
         Ok(Ok(docs)) => docs,
@@ -489,14 +367,14 @@ async fn egisso_upload(app: &App, config: &Value, dry_run: bool, instance: &str)
     if dry_run {
         outcome
             .report
-            .extend(docs.iter().map(|d| format!("выгрузить в ЕГИССО {}", d.name)));
+            .extend(docs.iter().map(|d| format!("выгрузить {}", d.name)));
         return Ok(outcome);
     }
     for doc in &docs {
-        let message = exchange::queue_outgoing(app, "egisso", "facts", &doc.name, &doc.bytes, None, None).await?;
+        let message = exchange::queue_outgoing(app, connector, "facts", &doc.name, &doc.bytes, None, None).await?;
         crate::register::egisso::mark_queued(app, &ids, message).await?;
     }
-    send_outbox(app, "egisso", config, instance, &mut outcome).await?;
+    send_outbox(app, connector, config, instance, &mut outcome).await?;
     Ok(outcome)
 }
 
@@ -524,7 +402,7 @@ async fn plugin_step(app: &App, config: &Value, dry_run: bool, instance: &str) -
         .and_then(Value::as_str)
         .context("в настройках задания нет step")?;
     let plugin = enabled_plugin(app, id)?;
-    let input = wit::ExecuteInput::Plan(wit::PlanInput {
+    let input = model::ExecuteInput::Plan(model::PlanInput {
         step: step.into(),
         persons: Vec::new(),
         today: deadlines::format_date(deadlines::today()),
@@ -532,7 +410,7 @@ async fn plugin_step(app: &App, config: &Value, dry_run: bool, instance: &str) -
     });
     let planned = answer(
         app.plugins
-            .call_async(plugin, move |host, p| host.execute(p, &input))
+            .call_async(plugin, move |host, p| host.execute(p, input))
             .await,
     )?;
     for follow_up in &planned.follow_ups {

@@ -17,12 +17,27 @@ use std::time::Duration;
 /// of the connector that brings it (`[[jobs]]`, see [`declared_jobs`]).
 const HOST_JOBS: &[(&str, &str, &str)] = &[("deadline-check", "deadline-check", "0 6 * * *")];
 
-/// The kinds the host runs whatever plugins there are, with their labels.
-const HOST_KINDS: &[(&str, &str)] = &[
+/// The kinds of job the host runs, with their labels (see `jobs` for what each does). A plugin's
+/// manifest declares its jobs with these kinds; which connector an exchange job serves is in its
+/// settings.
+pub const KINDS: &[(&str, &str)] = &[
     ("deadline-check", "Контроль сроков"),
     ("inbox", "Приём входящих документов коннектора"),
+    ("report-outbox", "Отправка подписанных отчётов через коннектор"),
+    ("person-check", "Сверка лиц через коннектор"),
+    ("facts-upload", "Выгрузка фактов назначения через коннектор"),
     ("plugin-step", "Шаг модуля"),
 ];
+
+/// Whether the host runs jobs of this kind.
+pub fn runs_kind(kind: &str) -> bool {
+    KINDS.iter().any(|(k, _)| *k == kind)
+}
+
+/// Whether a job of this kind serves one connector, named in its settings (`connector`).
+pub fn serves_a_connector(kind: &str) -> bool {
+    matches!(kind, "inbox" | "report-outbox" | "person-check" | "facts-upload")
+}
 
 /// The jobs the enabled plugins declare, with the plugin that declares each.
 pub fn declared_jobs(app: &App) -> Vec<(String, crate::plugins::manifest::JobDeclaration)> {
@@ -37,7 +52,7 @@ pub fn declared_jobs(app: &App) -> Vec<(String, crate::plugins::manifest::JobDec
 /// Job kinds an administrator may schedule (each honours dry-run), with their labels: the host's
 /// own and those the enabled plugins declare.
 pub fn kinds(app: &App) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = HOST_KINDS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect();
+    let mut out: Vec<(String, String)> = KINDS.iter().map(|(k, l)| (k.to_string(), l.to_string())).collect();
     for (_, job) in declared_jobs(app) {
         if !out.iter().any(|(k, _)| *k == job.kind) {
             out.push((job.kind, job.label));
@@ -205,6 +220,19 @@ pub async fn failed_runs(app: &App) -> Result<Vec<RunView>> {
         .collect()
 }
 
+/// A job's settings: what an administrator stored, over what its plugin's manifest declares (the
+/// connector it serves, its step), so that settings changed by hand never lose the declared ones.
+fn with_declared_settings(app: &App, name: &str, stored: serde_json::Value) -> serde_json::Value {
+    let Some((_, declared)) = declared_jobs(app).into_iter().find(|(_, job)| job.name == name) else {
+        return stored;
+    };
+    let mut settings = declared.config;
+    if let serde_json::Value::Object(stored) = stored {
+        settings.extend(stored);
+    }
+    serde_json::Value::Object(settings)
+}
+
 /// Adds a job, e.g. a second `plugin-step` for a vendor's connector.
 pub async fn add_job(app: &App, name: &str, kind: &str, schedule: &str, config: &str, actor: &str) -> Result<()> {
     let kinds = kinds(app);
@@ -226,8 +254,19 @@ pub async fn add_job(app: &App, name: &str, kind: &str, schedule: &str, config: 
         ));
     }
     parse_schedule(schedule)?;
-    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
+    let settings = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(config)
         .context("настройки задания должны быть объектом JSON")?;
+    if serves_a_connector(kind) {
+        let connector = settings.get("connector").and_then(serde_json::Value::as_str);
+        if connector.and_then(|id| app.plugins.get(id)).is_none() {
+            return Err(crate::refusal::invalid(
+                "config",
+                format!(
+                    "задание вида «{kind}» служит коннектору: укажите установленный коннектор в настройках ({{\"connector\": \"…\"}})"
+                ),
+            ));
+        }
+    }
     let inserted = sqlx::query(
         "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT (name) DO NOTHING",
     )
@@ -302,7 +341,8 @@ pub async fn run_job(
         .await?
         .with_context(|| format!("задание «{name}» не найдено (ipra jobs list)"))?;
     let kind: String = job.try_get("kind")?;
-    let config: serde_json::Value = serde_json::from_str(&job.try_get::<String, _>("config")?).unwrap_or_default();
+    let stored: serde_json::Value = serde_json::from_str(&job.try_get::<String, _>("config")?).unwrap_or_default();
+    let config = with_declared_settings(app, name, stored);
     let max_attempts: i64 = job.try_get("max_attempts")?;
     let backoff: i64 = job.try_get("backoff_seconds")?;
     // The guard: only one run of a job at a time, whichever instance or process starts it.

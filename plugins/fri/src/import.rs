@@ -121,6 +121,14 @@ pub fn import_document(document: &Document) -> Result<ImportOutput, PluginError>
             ),
         ));
     }
+    if crate::receipt::looks_like_receipt(&document.bytes) {
+        return Ok(ImportOutput {
+            records: vec![crate::receipt::read(&document.name, &document.bytes)?],
+            claims: Vec::new(),
+            follow_ups: Vec::new(),
+            warnings: Vec::new(),
+        });
+    }
     let mut import = Import::default();
     if archive::is_zip(&document.bytes) {
         let entries = archive::extract_xml(&document.bytes, &ArchiveLimits::default())

@@ -8,6 +8,7 @@
 mod export;
 mod extract;
 mod import;
+mod receipt;
 
 #[cfg(test)]
 mod hostile_tests;
@@ -16,6 +17,30 @@ pub use export::export_report;
 
 pub use extract::normalize_code;
 pub use import::{import_document, IPRA_VERSIONS, MAX_DOCUMENT_BYTES};
+
+/// A document for the connector's parser run natively, outside the sandbox: the host's import
+/// benchmark times it against the same parser compiled to WebAssembly. It keeps the interface's
+/// types on this side, so the host names none of them.
+pub struct NativeDocument(Document);
+
+impl NativeDocument {
+    pub fn new(name: &str, bytes: Vec<u8>) -> NativeDocument {
+        NativeDocument(Document {
+            name: name.to_string(),
+            media_type: "application/xml".to_string(),
+            bytes,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.bytes
+    }
+
+    /// Reads the whole document as `import` does; the number of records read, or none when refused.
+    pub fn parse(&self) -> Option<usize> {
+        import_document(&self.0).ok().map(|output| output.records.len())
+    }
+}
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput, PluginError, PluginInfo,
@@ -38,6 +63,7 @@ impl Guest for Plugin {
         let mut document_types = vec!["ВыпискаФРИ".to_string()];
         document_types.extend(IPRA_VERSIONS.iter().map(|v| v.to_string()));
         document_types.extend(["RESOC_20180416".to_string(), "PRPEXEC_20170213".to_string()]);
+        document_types.push("ReportReceipt".to_string());
         PluginInfo {
             id: "fri".to_string(),
             name: "Коннектор ФРИ (федеральный реестр инвалидов)".to_string(),

@@ -388,7 +388,7 @@ async fn upload_submit(
     if names.is_empty() {
         return refuse(StatusCode::BAD_REQUEST, "Не выбрано ни одного файла.".into());
     }
-    let report = crate::import_paths(&app, std::slice::from_ref(&dir.0), false, "upload", "fri", false)
+    let report = crate::import_paths(&app, std::slice::from_ref(&dir.0), false, "upload", None, false)
         .await
         .map_err(fail)?;
     crate::audit::record(

@@ -164,7 +164,13 @@ const REFUSED_SHOWN: u32 = 20;
 /// What the ZAGS connector refused: whole documents and single records, each with its reason, so
 /// a death the registry reported is never lost in a job's report.
 async fn refusals(app: &App) -> anyhow::Result<String> {
-    let messages = crate::exchange::refused(&app.db, "zags", REFUSED_SHOWN).await?;
+    let connectors: Vec<String> = app
+        .plugins
+        .connectors_reading("death-record")
+        .iter()
+        .map(|p| p.id().to_string())
+        .collect();
+    let messages = crate::exchange::refused(&app.db, &connectors, REFUSED_SHOWN).await?;
     let mut out = String::from(r#"<h2 id="refused">Не принятые сведения ЗАГС</h2>"#);
     if messages.is_empty() {
         out.push_str(r#"<p class="muted">Коннектор ЗАГС ничего не отклонял.</p>"#);

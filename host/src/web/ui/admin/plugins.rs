@@ -43,7 +43,7 @@ async fn list(
         r#"<p class="muted">Встроенные модули включены по умолчанию; установленные — выключены, пока администратор их не включит.</p>"#,
     );
     body.push_str(
-        r#"<div class="table-wrap"><table class="adm-plugins"><thead><tr><th>Идентификатор</th><th>Наименование</th><th>Версия</th><th>Вид</th><th class="hide-narrow">Версии API</th><th class="hide-narrow">Поставщик</th><th class="hide-narrow">SHA-256</th><th>Источник</th><th>Состояние</th>"#,
+        r#"<div class="table-wrap"><table class="adm-plugins"><thead><tr><th>Идентификатор</th><th>Наименование</th><th>Версия</th><th>Вид</th><th class="hide-narrow">Интерфейс</th><th class="hide-narrow">Документы</th><th class="hide-narrow">Поставщик</th><th class="hide-narrow">SHA-256</th><th>Источник</th><th>Состояние</th>"#,
     );
     let can = user.can_write() && ADMIN.contains(&user.role);
     if can {
@@ -62,14 +62,16 @@ async fn list(
             r#"<span class="bad">выключен</span>"#
         };
         body.push_str(&format!(
-            r#"<tr id="plugin-{id}"><td><code>{id}</code></td><td>{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td><td class="hide-narrow"><code class="adm-hash">{}</code></td><td>{origin}</td><td class="state">{state}</td>"#,
+            r#"<tr id="plugin-{id}"><td><code>{id}</code></td><td>{}</td><td>{}</td><td>{}</td><td class="hide-narrow">{} (собран для {})</td><td class="hide-narrow">{documents}</td><td class="hide-narrow">{}</td><td class="hide-narrow"><code class="adm-hash">{}</code></td><td>{origin}</td><td class="state">{state}</td>"#,
             esc(&p.name),
             esc(&p.version),
             esc(kind_label(&p.kind)),
             esc(&p.api),
+            esc(&p.interface),
             esc(&p.vendor),
             esc(&p.sha256),
             id = esc(&p.id),
+            documents = esc(&documents(&p.reads, &p.writes)),
         ));
         if can {
             let action = if p.enabled {
@@ -130,4 +132,21 @@ async fn disable(
     Form(fields): Form<Fields>,
 ) -> Result<Redirect, PageError> {
     change(app, user, id, fields, false).await
+}
+
+/// What a connector's manifest says it reads and writes, in words.
+fn documents(reads: &[String], writes: &[String]) -> String {
+    let list = |kinds: &[String]| {
+        kinds
+            .iter()
+            .map(|k| crate::plugins::manifest::document_kind_label(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (reads.is_empty(), writes.is_empty()) {
+        (true, true) => "—".into(),
+        (false, true) => format!("читает: {}", list(reads)),
+        (true, false) => format!("готовит: {}", list(writes)),
+        (false, false) => format!("читает: {}; готовит: {}", list(reads), list(writes)),
+    }
 }

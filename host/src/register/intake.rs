@@ -1,0 +1,66 @@
+//! One way in for every incoming document, whatever brought it — `ipra import`, an upload on the
+//! organisation page, an exchange inbox: the import pipeline records the document, hands it to the
+//! connector that reads it and stores what the register keeps as part of the document (IPRA
+//! extracts, prior execution reports, reference lists, all or nothing per document); then each
+//! record an external system sends on its own (a death, an answer on a sent report) is applied here,
+//! one by one, through the register's functions.
+//!
+//! Which connector reads a document is the caller's to say: the inbox it came through, or the
+//! connector chosen for a command or an upload. Nothing here knows any connector by name.
+
+use super::import::{self, ImportOptions, ImportReport, InputFile, Received, Rejection};
+use crate::app::App;
+use anyhow::Result;
+
+/// Imports `files` through `opts.connector` and applies what they carry.
+pub async fn run(app: &App, files: Vec<InputFile>, opts: &ImportOptions) -> Result<ImportReport> {
+    let mut report = import::run(&app.db, &app.plugins, &app.reference(), files, opts).await?;
+    apply_received(app, &opts.connector, &mut report).await?;
+    Ok(report)
+}
+
+/// Applies the received records of a run in their order; a dry run only says what it would do.
+/// A record the register refuses (an answer on a report never sent) is named among the run's
+/// rejections; the others are applied.
+async fn apply_received(app: &App, connector: &str, report: &mut ImportReport) -> Result<()> {
+    let actor = app
+        .plugins
+        .get(connector)
+        .map(|p| p.info.name.clone())
+        .unwrap_or_else(|| connector.to_string());
+    for received in std::mem::take(&mut report.received) {
+        if report.dry_run {
+            report.applied.push(format!(
+                "{}: {}: {}",
+                received.file,
+                received.locator,
+                match &received.record {
+                    Received::Death(_) => "сведения о смерти будут сверены с регистром",
+                    Received::Receipt(_) => "квитанция будет учтена",
+                }
+            ));
+            continue;
+        }
+        let applied = match &received.record {
+            Received::Death(death) => super::deaths::receive(app, death).await,
+            Received::Receipt(answer) => super::execution::receive_answer(app, answer, &actor).await,
+        };
+        match applied {
+            Ok(line) => report.applied.push(line),
+            Err(e) => match crate::refusal::Refusal::of(&e) {
+                Some(refusal) => report.rejected.push(Rejection {
+                    file: received.file.clone(),
+                    record: Some(received.locator.clone()),
+                    field: match refusal {
+                        crate::refusal::Refusal::Invalid { field, .. } => Some(field.clone()),
+                        _ => None,
+                    },
+                    code: "refused".into(),
+                    message: refusal.to_string(),
+                }),
+                None => return Err(e),
+            },
+        }
+    }
+    Ok(())
+}
