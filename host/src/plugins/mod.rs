@@ -268,6 +268,17 @@ impl PluginHost {
         })
     }
 
+    /// `import` of an input the caller keeps for further calls (moved in and back, never copied).
+    pub fn import_keeping(
+        &self,
+        plugin: &LoadedPlugin,
+        input: &mut model::ImportInput,
+    ) -> Result<Result<model::ImportOutput, model::PluginError>, CallError> {
+        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
+            p.call_import_keeping(store, input)
+        })
+    }
+
     pub fn execute(
         &self,
         plugin: &LoadedPlugin,

@@ -382,3 +382,14 @@ pub struct Organisation {
     pub department: Option<String>,
     pub territory_code: Option<String>,
 }
+
+impl ImportInput {
+    /// An empty input, for the moment an input is lent to a call (see `runtime::Hooks`).
+    pub(crate) fn placeholder() -> ImportInput {
+        ImportInput::Document(Document {
+            name: String::new(),
+            media_type: String::new(),
+            bytes: Vec::new(),
+        })
+    }
+}

@@ -591,6 +591,19 @@ macro_rules! hook {
     }};
 }
 
+/// [`hook!`] with the input moved in and back into `$input` (a `&mut`), whatever the call gives.
+macro_rules! hook_keeping {
+    ($v:ident, $func:expr, $store:expr, $input:expr, $in:ident, $out:ident) => {{
+        use $v::ipra::plugin::types as wit;
+        // SAFETY: see `Hooks::typed`; the types are those of the hook in the world of `$v`.
+        let func = unsafe { Hooks::typed::<(&wit::$in,), (Result<wit::$out, wit::PluginError>,)>($func) };
+        let lent: wit::$in = std::mem::replace($input, model::$in::placeholder()).adapt();
+        let result = func.call($store, (&lent,));
+        *$input = lent.adapt();
+        Ok(result?.0.adapt())
+    }};
+}
+
 impl Hooks {
     /// The hook `func` with the types `P` and `R`.
     ///
@@ -619,6 +632,19 @@ impl Hooks {
         match self.api {
             Api::V1_0 => hook!(v1_0, self.import, store, input, ImportInput, ImportOutput),
             Api::V1_1 => hook!(v1_1, self.import, store, input, ImportInput, ImportOutput),
+        }
+    }
+
+    /// `import` with an input the caller keeps: it is moved into the call and back, so one input
+    /// serves several calls (each department sees the same IPRA) without a copy.
+    pub fn call_import_keeping(
+        &self,
+        store: &mut Store<CallState>,
+        input: &mut model::ImportInput,
+    ) -> wasmtime::Result<Result<model::ImportOutput, model::PluginError>> {
+        match self.api {
+            Api::V1_0 => hook_keeping!(v1_0, self.import, store, input, ImportInput, ImportOutput),
+            Api::V1_1 => hook_keeping!(v1_1, self.import, store, input, ImportInput, ImportOutput),
         }
     }
 

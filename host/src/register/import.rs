@@ -467,6 +467,8 @@ impl Parser<'_> {
         let mut claims: HashMap<String, (String, model::MeasureClaim)> = HashMap::new();
         let mut follow_ups = Vec::new();
         let all = std::mem::take(&mut ipra.measures);
+        // One input for every department: only its measures change from call to call.
+        let mut input = model::ImportInput::Ipra(ipra);
         for department in &self.departments {
             // A department sees the IPRA with the measures of its own sections only: it claims no
             // others, and the smaller input is cheaper to pass into the sandbox.
@@ -478,11 +480,10 @@ impl Parser<'_> {
             if own.is_empty() {
                 continue;
             }
-            let input = model::ImportInput::Ipra(model::IpraExtract {
-                measures: own,
-                ..ipra.clone()
-            });
-            match self.plugins.import(department, input) {
+            if let model::ImportInput::Ipra(ipra) = &mut input {
+                ipra.measures = own;
+            }
+            match self.plugins.import_keeping(department, &mut input) {
                 Ok(Ok(output)) => {
                     warnings.extend(output.warnings.iter().map(|w| rejection(file, w, Some(locator))));
                     for claim in output.claims {
@@ -499,6 +500,9 @@ impl Parser<'_> {
                 }),
             }
         }
+        let model::ImportInput::Ipra(mut ipra) = input else {
+            unreachable!("the departments' input was built as an IPRA above")
+        };
         ipra.measures = Vec::new();
         let due_date = deadlines::due_date(
             self.reference,
