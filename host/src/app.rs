@@ -40,8 +40,15 @@ impl App {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("cache").join("plugins"));
         let installed = data_dir.join("plugins");
-        let plugins =
-            tokio::task::spawn_blocking(move || PluginHost::load(&installed, Some(cache), Limits::default())).await??;
+        let plugins = tokio::task::spawn_blocking(move || {
+            PluginHost::load(
+                crate::builtin::BUILTIN_PLUGINS,
+                &installed,
+                Some(cache),
+                Limits::default(),
+            )
+        })
+        .await??;
         plugins.set_enablement(load_enablement(&db).await?);
         let reference = Arc::new(RwLock::new(reference));
         let app = App {

@@ -14,7 +14,9 @@ mod demo;
 mod exchange;
 mod paging;
 mod plans;
-mod plugins;
+/// The plugin runtime (crate `ipra-runtime`), under the name the host has always used for it.
+use ipra_runtime as plugins;
+mod builtin;
 mod refusal;
 mod register;
 mod scheduler;

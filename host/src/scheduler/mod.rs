@@ -10,34 +10,13 @@ use crate::db::{now, opt_text, Engine};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use sqlx::Row;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// The host's own jobs (name, kind, default schedule). Every exchange job comes from the manifest
 /// of the connector that brings it (`[[jobs]]`, see [`declared_jobs`]).
 const HOST_JOBS: &[(&str, &str, &str)] = &[("deadline-check", "deadline-check", "0 6 * * *")];
 
-/// The kinds of job the host runs, with their labels (see `jobs` for what each does). A plugin's
-/// manifest declares its jobs with these kinds; which connector an exchange job serves is in its
-/// settings.
-pub const KINDS: &[(&str, &str)] = &[
-    ("deadline-check", "Контроль сроков"),
-    ("inbox", "Приём входящих документов коннектора"),
-    ("report-outbox", "Отправка подписанных отчётов через коннектор"),
-    ("person-check", "Сверка лиц через коннектор"),
-    ("facts-upload", "Выгрузка фактов назначения через коннектор"),
-    ("plugin-step", "Шаг модуля"),
-];
-
-/// Whether the host runs jobs of this kind.
-pub fn runs_kind(kind: &str) -> bool {
-    KINDS.iter().any(|(k, _)| *k == kind)
-}
-
-/// Whether a job of this kind serves one connector, named in its settings (`connector`).
-pub fn serves_a_connector(kind: &str) -> bool {
-    matches!(kind, "inbox" | "report-outbox" | "person-check" | "facts-upload")
-}
+pub use crate::plugins::jobs::{parse_schedule, serves_a_connector, KINDS};
 
 /// The jobs the enabled plugins declare, with the plugin that declares each.
 pub fn declared_jobs(app: &App) -> Vec<(String, crate::plugins::manifest::JobDeclaration)> {
@@ -75,17 +54,6 @@ pub fn kind_label(app: &App, kind: &str) -> String {
         .into_iter()
         .find(|(k, _)| k == kind)
         .map_or_else(|| kind.to_string(), |(_, label)| label)
-}
-
-/// Accepts the usual five fields (minute hour day month weekday) or the `cron` crate's six/seven.
-pub fn parse_schedule(text: &str) -> Result<cron::Schedule> {
-    let fields = text.split_whitespace().count();
-    let full = if fields == 5 {
-        format!("0 {text}")
-    } else {
-        text.to_string()
-    };
-    cron::Schedule::from_str(&full).map_err(|e| anyhow::anyhow!("расписание «{text}» не разобрано: {e}"))
 }
 
 /// Starts the host's jobs and every job an enabled plugin declares, each once: a job already there

@@ -1,7 +1,11 @@
-//! Plugins of this installation: the first-party ones carried by the binary plus those installed
-//! in the data directory's `plugins/` folder; manifests checked, enablement per installation.
+//! The plugin runtime of the IPRA execution server: the plugins of an installation (the first-party
+//! ones the binary carries plus those installed in the data directory's `plugins/` folder; manifests
+//! checked, enablement per installation), the sandbox they run in, and the interface versions it
+//! serves. This crate alone names wasmtime and the types generated from the WIT: what crosses the
+//! boundary is in the host's own types (`model`), converted by `adapter`.
 
 mod adapter;
+pub mod jobs;
 pub mod lookups;
 pub mod manifest;
 pub mod model;
@@ -17,13 +21,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-/// A first-party plugin compiled into the binary by `build.rs`.
+/// A first-party plugin compiled into the binary (by the host's `build.rs`).
 pub struct BuiltinPlugin {
     pub manifest: &'static str,
     pub wasm: &'static [u8],
 }
-
-include!(concat!(env!("OUT_DIR"), "/builtin_plugins.rs"));
 
 /// Where a plugin came from.
 #[derive(Clone, Debug)]
@@ -90,11 +92,16 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// Loads the built-in plugins and those installed under `installed_dir`.
-    pub fn load(installed_dir: &Path, cache_dir: Option<PathBuf>, limits: Limits) -> Result<PluginHost> {
+    pub fn load(
+        builtin: &[BuiltinPlugin],
+        installed_dir: &Path,
+        cache_dir: Option<PathBuf>,
+        limits: Limits,
+    ) -> Result<PluginHost> {
         let sandbox = Sandbox::new(limits, cache_dir)?;
         let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
         let mut refused = Vec::new();
-        for builtin in BUILTIN_PLUGINS {
+        for builtin in builtin {
             let manifest = Manifest::parse(builtin.manifest).context("манифест встроенного плагина")?;
             let loaded = load_one(&sandbox, manifest, builtin.wasm, Origin::Builtin)
                 .context("встроенный плагин не загрузился")?;

@@ -23,7 +23,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 /// Interface 1.0.0 as released (`plugin-sdk/wit/v1.0`): components built against it keep working.
 pub(super) mod v1_0 {
     wasmtime::component::bindgen!({
-        path: "../plugin-sdk/wit/v1.0",
+        path: "../../plugin-sdk/wit/v1.0",
         world: "plugin",
     });
 }
@@ -31,7 +31,7 @@ pub(super) mod v1_0 {
 /// Interface 1.1.0, the newest 1.x (`plugin-sdk/wit/v1`).
 pub(super) mod v1_1 {
     wasmtime::component::bindgen!({
-        path: "../plugin-sdk/wit/v1",
+        path: "../../plugin-sdk/wit/v1",
         world: "plugin",
     });
 }

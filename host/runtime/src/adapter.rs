@@ -208,8 +208,8 @@ macro_rules! host_types {
 /// Interface 1.0.0, as released: no receipts.
 mod v1_0 {
     use super::{model, Adapt};
-    use crate::plugins::runtime::v1_0::ipra::plugin::host as wit_host;
-    use crate::plugins::runtime::v1_0::ipra::plugin::types as wit;
+    use crate::runtime::v1_0::ipra::plugin::host as wit_host;
+    use crate::runtime::v1_0::ipra::plugin::types as wit;
     since_1_0!();
     variants_out! {
         Normalized { Ipra, PriorReport, Death, Reference, Skipped }
@@ -220,8 +220,8 @@ mod v1_0 {
 /// Interface 1.1.0: 1.0 and receipts.
 mod v1_1 {
     use super::{model, Adapt};
-    use crate::plugins::runtime::v1_1::ipra::plugin::host as wit_host;
-    use crate::plugins::runtime::v1_1::ipra::plugin::types as wit;
+    use crate::runtime::v1_1::ipra::plugin::host as wit_host;
+    use crate::runtime::v1_1::ipra::plugin::types as wit;
     since_1_0!();
     records! {
         Receipt { document_name, accepted, reason, extra }

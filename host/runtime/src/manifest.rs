@@ -157,12 +157,12 @@ impl Manifest {
             if job.label.trim().is_empty() {
                 return Err(bad("не указано название (label)".into()));
             }
-            crate::scheduler::parse_schedule(&job.schedule).map_err(|e| bad(format!("{e:#}")))?;
-            if !crate::scheduler::runs_kind(&job.kind) {
+            crate::jobs::parse_schedule(&job.schedule).map_err(|e| bad(format!("{e:#}")))?;
+            if !crate::jobs::runs_kind(&job.kind) {
                 return Err(bad(format!(
                     "вид «{}» неизвестен серверу (известны: {})",
                     job.kind,
-                    crate::scheduler::KINDS
+                    crate::jobs::KINDS
                         .iter()
                         .map(|(k, _)| *k)
                         .collect::<Vec<_>>()
@@ -172,7 +172,7 @@ impl Manifest {
         }
         // A connector's exchange job serves the connector that declares it unless it says otherwise.
         for job in &mut manifest.jobs {
-            if crate::scheduler::serves_a_connector(&job.kind) && !job.config.contains_key("connector") {
+            if crate::jobs::serves_a_connector(&job.kind) && !job.config.contains_key("connector") {
                 job.config.insert("connector".into(), manifest.id.clone().into());
             }
         }
