@@ -243,7 +243,7 @@ async fn measure(app: &App, dir: &Path, count: usize, seed: u64) -> Result<Impor
     let shared: Shared = Arc::default();
     let mut opts = ImportOptions::new("bench", false);
     opts.connector = connector.id().to_string();
-    opts.quarantine_dir = Some(app.quarantine_dir());
+    opts.quarantine = Some(crate::exchange::files::QuarantineFolder::shared(app.quarantine_dir()));
     let progress = shared.clone();
     opts.progress = Some(Arc::new(move |written| notify(&progress, |p| p.written = written)));
     let (db, plugins, reference) = (app.db.clone(), app.plugins.clone(), app.reference());

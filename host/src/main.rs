@@ -26,7 +26,7 @@ mod web;
 use anyhow::Result;
 use app::App;
 use clap::{Parser, Subcommand};
-use register::import::{self, ImportOptions, ImportReport};
+use register::import::{ImportOptions, ImportReport};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -582,13 +582,13 @@ pub async fn import_paths(
     connector: Option<&str>,
     show_progress: bool,
 ) -> Result<ImportReport> {
-    let (files, missing) = import::collect_inputs(paths);
+    let (files, missing) = crate::exchange::files::collect(paths);
     let mut opts = ImportOptions::new(origin, dry_run);
     opts.connector = match connector {
         Some(id) => id.to_string(),
         None => app.plugins.connector_reading("ipra-extract")?.id().to_string(),
     };
-    opts.quarantine_dir = Some(app.quarantine_dir());
+    opts.quarantine = Some(crate::exchange::files::QuarantineFolder::shared(app.quarantine_dir()));
     let bar = (show_progress && std::io::stderr().is_terminal() && files.len() > 20).then(|| {
         let bar = indicatif::ProgressBar::new(files.len() as u64);
         bar.set_style(

@@ -7,6 +7,7 @@
 //! a message is marked processed after its effects are committed. A crash between any two steps
 //! leads to the same end state when the step is repeated.
 
+pub mod files;
 pub mod log;
 
 use crate::app::App;

@@ -18,7 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Acquire, Row};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,8 +40,8 @@ pub struct ImportOptions {
     /// Connector plugin that reads the files (the caller chooses it: see `register::intake`).
     pub connector: String,
     pub workers: usize,
-    /// Where rejected files are copied (none in dry-run).
-    pub quarantine_dir: Option<PathBuf>,
+    /// Where rejected files are kept with their reasons (none in dry-run): the transport's business.
+    pub quarantine: Option<Arc<dyn Quarantine>>,
     /// Called after each file is written, with the number done so far.
     pub progress: Option<Arc<dyn Fn(u64) + Send + Sync>>,
     /// Whether a refused record leaves the document's other records (a connector that reads only
@@ -57,11 +57,17 @@ impl ImportOptions {
             origin: origin.into(),
             connector: String::new(),
             workers: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-            quarantine_dir: None,
+            quarantine: None,
             progress: None,
             per_record: false,
         }
     }
+}
+
+/// Keeps a rejected document with the reasons it was refused, for a person to look at (the
+/// transport side provides it: `exchange::files::QuarantineFolder`).
+pub trait Quarantine: Send + Sync {
+    fn keep(&self, input: &InputFile, run_id: Option<i64>, errors: &[Rejection]) -> Result<()>;
 }
 
 /// A rejected file or record, as `ipra import --json` prints it.
@@ -138,52 +144,6 @@ impl InputFile {
                 ),
             )),
             _ => std::fs::read(&self.path).map_err(|e| ("file-unreadable", format!("файл не читается: {e}"))),
-        }
-    }
-}
-
-/// Expands files and folders (recursively, sorted) into input files; missing paths are rejections.
-pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<InputFile>, Vec<Rejection>) {
-    let mut files = Vec::new();
-    let mut missing = Vec::new();
-    for path in paths {
-        if path.is_dir() {
-            let mut found = Vec::new();
-            walk(path, &mut found);
-            found.sort();
-            files.extend(found.into_iter().map(InputFile::from_path));
-        } else if path.is_file() {
-            files.push(InputFile::from_path(path.clone()));
-        } else {
-            missing.push(Rejection {
-                file: path.display().to_string(),
-                record: None,
-                field: None,
-                code: "file-not-found".into(),
-                message: "файл или каталог не найден".into(),
-            });
-        }
-    }
-    (files, missing)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let hidden = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path.is_file() {
-            out.push(path);
         }
     }
 }
@@ -1525,40 +1485,11 @@ fn reject(
         })
         .collect();
     outcomes.push(&input.name, rows);
-    if let (Some(dir), false) = (&opts.quarantine_dir, opts.dry_run) {
-        if let Err(e) = quarantine(dir, input, outcomes.run_id, &errors) {
+    if let (Some(quarantine), false) = (&opts.quarantine, opts.dry_run) {
+        if let Err(e) = quarantine.keep(input, outcomes.run_id, &errors) {
             tracing::error!(file = %input.name, "could not quarantine the rejected file: {e:#}");
         }
     }
     report.rejected.extend(errors);
     report.rejected_files += 1;
-}
-
-fn quarantine(dir: &Path, input: &InputFile, run_id: Option<i64>, errors: &[Rejection]) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let base = input
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let stem = format!("run{}-{base}", run_id.unwrap_or_default());
-    match &input.content {
-        Some(bytes) => std::fs::write(dir.join(&stem), bytes.as_slice())?,
-        None if input.path.is_file() => {
-            std::fs::copy(&input.path, dir.join(&stem))?;
-        }
-        None => {}
-    }
-    let mut reasons = format!("Файл: {}\n", input.name);
-    for e in errors {
-        reasons.push_str(&format!(
-            "- запись: {}; поле: {}; код: {}; {}\n",
-            e.record.as_deref().unwrap_or("—"),
-            e.field.as_deref().unwrap_or("—"),
-            e.code,
-            e.message
-        ));
-    }
-    std::fs::write(dir.join(format!("{stem}.reasons.txt")), reasons)?;
-    Ok(())
 }

@@ -160,7 +160,7 @@ async fn process_message(app: &App, connector: &str, message: &Claimed) -> Resul
     let input = InputFile::from_bytes(&message.file_name, message.payload.clone());
     let mut opts = ImportOptions::new("inbox", false);
     opts.connector = connector.to_string();
-    opts.quarantine_dir = Some(app.quarantine_dir());
+    opts.quarantine = Some(exchange::files::QuarantineFolder::shared(app.quarantine_dir()));
     let report = intake::run(app, vec![input], &opts).await?;
     let refusals: Vec<String> = report.rejected.iter().map(refusal_line).collect();
     let mut processed = Processed::default();
