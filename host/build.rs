@@ -20,8 +20,7 @@ fn main() {
         .expect("host/ lives in the workspace root")
         .to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // `migrations`: the SQL that `sqlx::migrate!` embeds (the macro does not tell cargo of new files).
-    for watched in ["plugins", "plugin-sdk", "tests/plugins", "migrations", "Cargo.lock"] {
+    for watched in ["plugins", "plugin-sdk", "tests/plugins", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 

@@ -1,12 +1,22 @@
 //! The rules of ARCHITECTURE.md, checked: on the sources (the host names no connector — a
 //! connector's manifest declares what it reads, writes and runs — and no WIT type) and on the
-//! crates' dependencies (`cargo metadata`: only the runtime names wasmtime, plugins and the SDK
-//! name no engine, database or host).
+//! crates' dependencies (`cargo metadata`: only the store names sqlx, only the runtime names
+//! wasmtime, the web side names neither, the host's crates depend on no plugin, and plugins and
+//! the SDK name no engine, database or host).
 
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The sources of the host's crates (everything but the plugin runtime, which is checked apart):
+/// the binary, the store and the web side.
+fn host_sources() -> Vec<PathBuf> {
+    ["host/src", "host/store/src", "host/web/src"]
+        .iter()
+        .flat_map(|dir| sources(&root().join(dir)))
+        .collect()
 }
 
 /// Every `.rs` file under `dir`.
@@ -76,7 +86,7 @@ fn the_host_names_no_connector() {
     let ids = connector_ids();
     assert!(ids.len() >= 4, "the shipped connectors are found: {ids:?}");
     let mut offenders = Vec::new();
-    for path in sources(&root().join("host/src")) {
+    for path in host_sources() {
         for (n, code) in product_lines(&path) {
             for id in &ids {
                 // A connector id as a literal, alone or as the start of a name (`"fri"`, `"zags-check"`,
@@ -107,7 +117,7 @@ fn the_host_names_no_wit_type() {
     // The runtime is its own crate (`host/runtime`, `ipra-runtime`): the host's sources use its
     // `model` and never the generated bindings.
     let mut offenders = Vec::new();
-    for path in sources(&root().join("host/src")) {
+    for path in host_sources() {
         for (n, code) in product_lines(&path) {
             let names_wit = [
                 "bindgen!",
@@ -116,6 +126,7 @@ fn the_host_names_no_wit_type() {
                 "v1_1::",
                 "runtime::wit",
                 "wasmtime",
+                "ipra_plugin_sdk::bindings",
             ]
             .iter()
             .any(|needle| code.contains(needle));
@@ -159,7 +170,7 @@ fn dependencies() -> std::collections::BTreeMap<String, Vec<String>> {
 }
 
 /// The rules of ARCHITECTURE.md that are dependency facts: `cargo metadata` shows them, and
-/// `cargo tree -p ipra -e normal --depth 1` prints the host's.
+/// `cargo tree -e normal --depth 1 -p ipra-web` (or any other crate) prints one crate's.
 #[test]
 fn dependencies_keep_the_boundaries() {
     let deps = dependencies();
@@ -196,13 +207,30 @@ fn dependencies_keep_the_boundaries() {
     }
     // Signing has no database.
     assert!(!of("ipra-signing").iter().any(|d| d == "sqlx"));
-    // The host depends on no plugin crate but the FRI connector's, which its import benchmark
-    // links to time the same parser natively (the one exception, named so that no other creeps in).
-    let plugins: Vec<&String> = of("ipra")
-        .iter()
-        .filter(|d| d.starts_with("ipra-plugin-") && *d != "ipra-plugin-sdk")
-        .collect();
-    assert_eq!(plugins, vec!["ipra-plugin-fri"], "plugin crates the host depends on");
+    // The store is the one crate that speaks SQL; it knows no web framework.
+    for (krate, list) in &deps {
+        if krate != "ipra-store" {
+            assert!(!list.iter().any(|d| d == "sqlx"), "{krate} depends on sqlx");
+        }
+    }
+    assert!(of("ipra-store").iter().any(|d| d == "sqlx"));
+    assert!(!of("ipra-store").iter().any(|d| d == "axum" || d == "ipra-web"));
+    // The web side asks the store: no database, no engine; the binary puts them together.
+    let web = of("ipra-web");
+    assert!(web.iter().any(|d| d == "ipra-store") && web.iter().any(|d| d == "axum"));
+    for forbidden in ["sqlx", "libsqlite3-sys", "wasmtime", "ipra-runtime"] {
+        assert!(!web.iter().any(|d| d == forbidden), "ipra-web depends on {forbidden}");
+    }
+    // The host's crates depend on no plugin crate (the SDK's helpers — SNILS, OGRN, ZIP — aside);
+    // the import benchmark's native baseline of the FRI parser is a program of its own
+    // (`ipra-bench-native`), started beside the binary.
+    for krate in ["ipra", "ipra-store", "ipra-web", "ipra-runtime"] {
+        let plugins: Vec<&String> = of(krate)
+            .iter()
+            .filter(|d| d.starts_with("ipra-plugin-") && *d != "ipra-plugin-sdk")
+            .collect();
+        assert!(plugins.is_empty(), "{krate} depends on plugin crates {plugins:?}");
+    }
 }
 
 #[test]

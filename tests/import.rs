@@ -408,8 +408,21 @@ fn out_of_order_versions_keep_the_newest_in_force() {
 /// `ipra bench import --json` runs the whole benchmark on each engine and prints every figure the
 /// issue names; the extracts it generated are all imported, and each file has its outcome row (they
 /// are written per batch, not per file). No figure is compared with a speed: tests never time.
+/// The bench's native baselines are a program of their own (the server links no plugin crate);
+/// cargo builds it beside the binary under test, where `ipra bench import` looks for it.
+fn build_bench_native() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "ipra-bench-native"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let program = Path::new(env!("CARGO_BIN_EXE_ipra")).with_file_name("ipra-bench-native");
+    assert!(program.exists(), "{} built", program.display());
+}
+
 #[test]
 fn bench_prints_every_figure() {
+    build_bench_native();
     for backend in BACKENDS {
         let env = Env::new(backend);
         let (code, bench) = env.run_json(&["bench", "import", "--count", "70", "--json"]);

@@ -291,8 +291,12 @@ fn a_connector_the_host_never_saw_reaches_the_register() {
         notices_reach_the_register(&env);
     }
     // The host's code names no such connector: everything it knows of it came from the manifest.
-    let host = common::workspace_root().join("host/src");
-    let mut dirs = vec![host];
+    let root = common::workspace_root();
+    let mut dirs = vec![
+        root.join("host/src"),
+        root.join("host/store/src"),
+        root.join("host/web/src"),
+    ];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

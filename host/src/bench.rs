@@ -59,84 +59,6 @@ pub fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// One element of a record as the baseline reads it: name, attributes and text, all owned.
-#[derive(Default)]
-struct Node {
-    name: String,
-    attributes: Vec<(String, String)>,
-    text: String,
-}
-
-/// Reads one element (name and attributes) into the record it belongs to: elements at the root and
-/// just under it start a record, deeper ones join the current one.
-fn read_element(records: &mut Vec<Vec<Node>>, depth: usize, start: &quick_xml::events::BytesStart) -> Result<()> {
-    let mut node = Node {
-        name: start.name().as_ref().to_string(),
-        ..Node::default()
-    };
-    for attribute in start.attributes() {
-        let attribute = attribute?;
-        node.attributes.push((
-            attribute.key.as_ref().to_string(),
-            attribute
-                .normalized_value(quick_xml::XmlVersion::Implicit1_0)?
-                .into_owned(),
-        ));
-    }
-    if depth <= 1 {
-        records.push(Vec::new());
-    }
-    if let Some(record) = records.last_mut() {
-        record.push(node);
-    }
-    Ok(())
-}
-
-/// The issue's native baseline: quick-xml reading every record (every element under the root, with
-/// its attributes and unescaped text) of one document into memory. Returns the elements read.
-fn quick_xml_records(bytes: &[u8]) -> Result<Vec<Vec<Node>>> {
-    use quick_xml::events::Event;
-    let text = ipra_plugin_sdk::xml::decode_document(bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut reader = quick_xml::Reader::from_str(&text);
-    let mut records: Vec<Vec<Node>> = Vec::new();
-    let mut depth = 0usize;
-    loop {
-        match reader.read_event()? {
-            Event::Start(start) => {
-                read_element(&mut records, depth, &start)?;
-                depth += 1;
-            }
-            Event::Empty(start) => read_element(&mut records, depth, &start)?,
-            Event::End(_) => depth = depth.saturating_sub(1),
-            Event::Text(t) => {
-                // Indentation between elements is no part of a record.
-                if t.as_ref().bytes().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                if let Some(node) = records.last_mut().and_then(|r| r.last_mut()) {
-                    node.text.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => {
-                if let Some(node) = records.last_mut().and_then(|r| r.last_mut()) {
-                    if r.is_char_ref() {
-                        node.text.extend(r.resolve_char_ref()?);
-                    } else {
-                        let name = r.xml10_content();
-                        match quick_xml::escape::resolve_xml_entity(&name) {
-                            Some(value) => node.text.push_str(value),
-                            None => anyhow::bail!("неизвестная сущность «&{name};»"),
-                        }
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(records)
-}
-
 /// Extracts generated at a time into the bench's folder: the import reads them there, and the next
 /// ones are generated once these are stored (≈ 140 MiB of files at a time, whatever the count).
 const RING: usize = 1000;
@@ -303,6 +225,7 @@ fn feed(
     shared: &Shared,
 ) -> Result<Feeding> {
     let mut fed = Feeding::default();
+    let mut native = Native::start()?;
     let mut extracts = ipra_demo::extracts(&ipra_demo::DemoOptions {
         count,
         seed,
@@ -317,8 +240,16 @@ fn feed(
         for extract in extracts.by_ref().take(RING) {
             let path = dir.join(&extract.file_name);
             std::fs::write(&path, &extract.xml).with_context(|| format!("запись {}", path.display()))?;
-            measure_parses(plugins, connector, &extract.file_name, extract.xml, &mut fed)
-                .with_context(|| format!("{}", path.display()))?;
+            measure_parses(
+                &mut native,
+                plugins,
+                connector,
+                &path,
+                &extract.file_name,
+                extract.xml,
+                &mut fed,
+            )
+            .with_context(|| format!("{}", path.display()))?;
             round.push(path);
         }
         if round.is_empty() {
@@ -345,45 +276,96 @@ fn feed(
     Ok(fed)
 }
 
+/// The native baselines, timed in a process of their own (`ipra-bench-native`, built beside `ipra`):
+/// the server depends on no plugin crate, so the FRI parser's native build lives there.
+struct Native {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    output: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Native {
+    fn start() -> Result<Native> {
+        let program = match std::env::var_os("IPRA_BENCH_NATIVE") {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_exe()?.with_file_name("ipra-bench-native"),
+        };
+        let mut child = std::process::Command::new(&program)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "не запущен {} — native-замеры делает отдельная программа: \
+                     cargo build --release -p ipra-bench-native (или путь в IPRA_BENCH_NATIVE)",
+                    program.display()
+                )
+            })?;
+        let input = child.stdin.take().context("нет stdin у ipra-bench-native")?;
+        let output = std::io::BufReader::new(child.stdout.take().context("нет stdout у ipra-bench-native")?);
+        Ok(Native { child, input, output })
+    }
+
+    /// One question, one line of numbers back.
+    fn ask(&mut self, command: &str, path: &Path) -> Result<Vec<u64>> {
+        use std::io::{BufRead, Write};
+        writeln!(self.input, "{command} {}", path.display())?;
+        self.input.flush()?;
+        let mut line = String::new();
+        if self.output.read_line(&mut line)? == 0 {
+            anyhow::bail!("ipra-bench-native завершился");
+        }
+        if let Some(error) = line.trim_end().strip_prefix("error ") {
+            anyhow::bail!("{error}");
+        }
+        line.split_whitespace()
+            .map(|n| {
+                n.parse::<u64>()
+                    .with_context(|| format!("ответ ipra-bench-native: {line}"))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Native {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
 /// Times the native parses of one extract — quick-xml reading every record (the baseline), the FRI
 /// connector's parser compiled natively — and, for the first [`SAMPLE`] files, WASM vs native parse
 /// by the same parser: each three times each way, alternately, the fastest of each kept (on a shared
 /// machine a single timing of a call is as much the neighbours' as the parser's).
 fn measure_parses(
+    native: &mut Native,
     plugins: &PluginHost,
     connector: &Arc<LoadedPlugin>,
+    path: &Path,
     name: &str,
     bytes: Vec<u8>,
     fed: &mut Feeding,
 ) -> Result<()> {
-    let native = ipra_plugin_fri::NativeDocument::new(name, bytes);
-    fed.total_bytes += native.bytes().len() as u64;
-    let start = Instant::now();
-    let records = quick_xml_records(native.bytes())?;
-    fed.native_time += start.elapsed();
-    // Every element read, to be sure nothing was skipped.
-    let elements: usize = records
-        .iter()
-        .map(|r| r.iter().filter(|n| !n.name.is_empty()).count())
-        .sum();
-    std::hint::black_box(elements);
-    drop(records);
-    let start = Instant::now();
-    let parsed = native.parse();
-    fed.fri_native_time += start.elapsed();
-    std::hint::black_box(parsed);
+    let &[quick, fri, len] = native.ask("both", path)?.as_slice() else {
+        anyhow::bail!("ipra-bench-native: ожидались три числа");
+    };
+    fed.total_bytes += len;
+    fed.native_time += Duration::from_nanos(quick);
+    fed.fri_native_time += Duration::from_nanos(fri);
 
     if fed.sample_files >= SAMPLE {
         return Ok(());
     }
     fed.sample_files += 1;
-    fed.sample_bytes += native.bytes().len() as u64;
-    let mut bytes = native.bytes().to_vec();
+    fed.sample_bytes += len;
+    let mut bytes = bytes;
     let (mut native_best, mut wasm_best) = (Duration::MAX, Duration::MAX);
     for _ in 0..3 {
-        let start = Instant::now();
-        std::hint::black_box(native.parse());
-        native_best = native_best.min(start.elapsed());
+        let &[fri] = native.ask("parser", path)?.as_slice() else {
+            anyhow::bail!("ipra-bench-native: ожидалось одно число");
+        };
+        native_best = native_best.min(Duration::from_nanos(fri));
         // The WASM side as an import runs it: the host's UTF-8 check of the document (which the
         // native parse does itself) and the call. The bytes are lent to the call and taken back.
         let start = Instant::now();

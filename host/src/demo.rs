@@ -26,7 +26,7 @@ pub fn write_files(dir: &Path, count: usize, seed: u64) -> Result<usize> {
 }
 
 /// OGRN of the demo regional body that assembles and sends the reports.
-pub const DEMO_REGION_OGRN: &str = "1021602830370";
+pub use crate::synthetic::DEMO_REGION_OGRN;
 
 /// The demo region: its districts as the `territories` list, one executor per department in every
 /// district with routing rules to them, and the regional body that sends the reports.

@@ -1,32 +1,20 @@
 //! `ipra`: the IPRA execution server of a region — command line, HTTP server, plugin host.
 //! Every operator task is a subcommand; `serve` runs the web UI and API.
 
-mod app;
-mod audit;
-mod auth;
 mod bench;
 mod bench_register;
-mod cli;
-mod clock;
-mod crashpoint;
-mod db;
-mod demo;
-mod exchange;
-mod paging;
-mod plans;
-/// The plugin runtime (crate `ipra-runtime`), under the name the host has always used for it.
-use ipra_runtime as plugins;
 mod builtin;
-mod refusal;
-mod register;
-mod scheduler;
-mod signing;
-mod web;
+mod cli;
+mod demo;
+
+// The crates this binary puts together, under the module names the code has always used.
+use ipra_store::{app, audit, auth, clock, db, exchange, plans, plugins, register, scheduler, signing, synthetic};
+use ipra_web as web;
 
 use anyhow::Result;
 use app::App;
 use clap::{Parser, Subcommand};
-use register::import::{ImportOptions, ImportReport};
+use register::import::ImportReport;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -354,7 +342,7 @@ fn main() {
 async fn run(cli: Cli) -> Result<i32> {
     clock::set_zone(Some(&cli.time_zone))?;
     clock::fix(cli.today.as_deref(), std::env::var("IPRA_NOW").ok().as_deref())?;
-    let open = || App::open(&cli.data_dir, cli.database.as_deref());
+    let open = || App::open(&cli.data_dir, cli.database.as_deref(), builtin::BUILTIN_PLUGINS);
     let actor = cli
         .actor
         .clone()
@@ -375,7 +363,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 demo::load_if_empty(&app, demo_count).await?;
             }
             let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let instance = cli::exchange::instance_name();
+            let instance = scheduler::instance_name();
             if !no_scheduler {
                 let tick = std::time::Duration::from_millis(tick_ms.max(50));
                 tokio::spawn(scheduler::run_loop(app.clone(), instance.clone(), tick, leader.clone()));
@@ -460,7 +448,7 @@ async fn run(cli: Cli) -> Result<i32> {
             // A scratch register of its own: a folder of the data directory named by its shape (a
             // rerun measures it again without filling), or the scratch database given.
             let dir = cli.data_dir.join("bench").join(format!("register-{persons}-{seed}"));
-            let app = App::open(&dir, cli.database.as_deref()).await?;
+            let app = App::open(&dir, cli.database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
             let opts = bench_register::Options {
                 persons,
                 seed,
@@ -484,7 +472,7 @@ async fn run(cli: Cli) -> Result<i32> {
             what: BenchWhat::Plans { persons, seed, json },
         } => {
             let dir = cli.data_dir.join("bench").join(format!("register-{persons}-{seed}"));
-            let app = App::open(&dir, cli.database.as_deref()).await?;
+            let app = App::open(&dir, cli.database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
             let opts = bench_register::Options {
                 persons,
                 seed,
@@ -573,7 +561,7 @@ async fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-/// Imports paths with a progress bar on a terminal; used by `import`, `demo` and the inbox.
+/// Imports files and folders from the command line, with a progress bar on a terminal.
 pub async fn import_paths(
     app: &App,
     paths: &[PathBuf],
@@ -582,30 +570,24 @@ pub async fn import_paths(
     connector: Option<&str>,
     show_progress: bool,
 ) -> Result<ImportReport> {
-    let (files, missing) = crate::exchange::files::collect(paths);
-    let mut opts = ImportOptions::new(origin, dry_run);
-    opts.connector = match connector {
-        Some(id) => id.to_string(),
-        None => app.plugins.connector_reading("ipra-extract")?.id().to_string(),
-    };
-    opts.quarantine = Some(crate::exchange::files::QuarantineFolder::shared(app.quarantine_dir()));
-    let bar = (show_progress && std::io::stderr().is_terminal() && files.len() > 20).then(|| {
-        let bar = indicatif::ProgressBar::new(files.len() as u64);
-        bar.set_style(
+    let bar = std::sync::Mutex::new(None);
+    let progress = |total: usize| -> Option<exchange::files::Progress> {
+        if !show_progress || !std::io::stderr().is_terminal() || total <= 20 {
+            return None;
+        }
+        let b = indicatif::ProgressBar::new(total as u64);
+        b.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} выписок, {per_sec}, осталось {eta}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        bar
-    });
-    if let Some(bar) = bar.clone() {
-        opts.progress = Some(Arc::new(move |done| bar.set_position(done)));
+        *bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(b.clone());
+        Some(Arc::new(move |done| b.set_position(done)))
+    };
+    let report = exchange::files::import_paths(app, paths, dry_run, origin, connector, &progress).await;
+    if let Some(b) = bar.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        b.finish_and_clear();
     }
-    let mut report = crate::register::intake::run(app, files, &opts).await?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    report.rejected.splice(0..0, missing);
-    Ok(report)
+    report
 }
 
 fn print_report(report: &ImportReport) {

@@ -4,11 +4,13 @@
 //! over HTTP against a running `ipra serve` with 32 clients keeping real connections (`load`) —
 //! plus the server's peak RSS, the statistics index's load time and the database's size.
 
-mod fill;
 mod load;
 
+use crate::synthetic as fill;
+use fill::{count_register, fill_executor, samples, Samples};
+
 use crate::app::App;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde::Serialize;
@@ -137,7 +139,7 @@ async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
         let (session, _) = auth::login(&app.db, login, password, None)
             .await
             .map_err(|e| anyhow::anyhow!("вход {login}: {e}"))?;
-        cookies.push(format!("{}={}", crate::auth::web::SESSION_COOKIE, session.token));
+        cookies.push(format!("{}={}", crate::web::auth::web::SESSION_COOKIE, session.token));
     }
     Ok(Cookies {
         coordinator: cookies.remove(0),
@@ -146,104 +148,8 @@ async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
     })
 }
 
-/// Values of the register to build requests from: a territory, an organisation, names, numbers.
-struct Samples {
-    territories: Vec<String>,
-    organisation: String,
-    big_organisation: String,
-    snils: Vec<String>,
-    numbers: Vec<String>,
-    protocol_numbers: Vec<String>,
-    protocol_dates: Vec<String>,
-    issued_by: String,
-    ipra_ids: Vec<i64>,
-    surnames: Vec<String>,
-    full_names: Vec<String>,
-    deep: Vec<String>,
-}
-
-async fn samples(app: &App) -> Result<Samples> {
-    use sqlx::Row;
-    let db = &app.db;
-    let total: i64 = sqlx::query("SELECT MAX(id) AS n FROM ipras")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get::<Option<i64>, _>("n")?
-        .unwrap_or(0);
-    if total == 0 {
-        bail!("реестр пуст");
-    }
-    let mut ids = Vec::new();
-    let mut rows = Vec::new();
-    for k in 1..=20i64 {
-        let id = (total * k / 21).max(1);
-        if let Some(r) = sqlx::query(
-            "SELECT id, snils, number, protocol_number, protocol_date, search_name, issued_by FROM ipras WHERE id >= $1 ORDER BY id LIMIT 1",
-        )
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?
-        {
-            ids.push(r.try_get::<i64, _>("id")?);
-            rows.push(r);
-        }
-    }
-    let text = |r: &sqlx::any::AnyRow, c: &str| crate::db::opt_text(r, c).unwrap_or_default();
-    let org = |sql: &'static str| async move {
-        sqlx::query(sql)
-            .fetch_optional(&db.pool)
-            .await
-            .map(|r| r.and_then(|r| crate::db::opt_text(&r, "ogrn")).unwrap_or_default())
-    };
-    // An ordinary executor (a clinic of a district) and the largest (the region's TSR office).
-    let organisation = org("SELECT ogrn FROM organisations WHERE department = 'health' AND territory_code IS NOT NULL ORDER BY id LIMIT 1 OFFSET 3").await?;
-    let big_organisation =
-        org("SELECT ogrn FROM organisations WHERE department = 'tsr' AND territory_code IS NULL ORDER BY id LIMIT 1")
-            .await?;
-    let territories = app
-        .reference()
-        .list("territories")
-        .iter()
-        .map(|e| e.code.clone())
-        .collect::<Vec<_>>();
-    // Positions deep in the default order: the decision dates of rows a quarter, half and three
-    // quarters down the register.
-    let mut deep = Vec::new();
-    for frac in [4, 2] {
-        let r = sqlx::query(&format!(
-            "SELECT id, decision_date FROM ipras WHERE decision_date IS NOT NULL ORDER BY decision_date DESC, id DESC LIMIT 1 OFFSET {}",
-            total / frac
-        ))
-        .fetch_optional(&db.pool)
-        .await?;
-        if let Some(r) = r {
-            deep.push(crate::register::query::position_after(
-                r.try_get::<i64, _>("id")?,
-                crate::db::opt_text(&r, "decision_date"),
-            ));
-        }
-    }
-    Ok(Samples {
-        territories,
-        organisation,
-        big_organisation,
-        snils: rows.iter().map(|r| text(r, "snils")).collect(),
-        numbers: rows.iter().map(|r| text(r, "number")).collect(),
-        protocol_numbers: rows.iter().map(|r| text(r, "protocol_number")).collect(),
-        protocol_dates: rows.iter().map(|r| text(r, "protocol_date")).collect(),
-        issued_by: rows.first().map(|r| text(r, "issued_by")).unwrap_or_default(),
-        ipra_ids: ids,
-        surnames: rows
-            .iter()
-            .map(|r| text(r, "search_name").split(' ').next().unwrap_or_default().to_string())
-            .collect(),
-        full_names: rows.iter().map(|r| text(r, "search_name")).collect(),
-        deep,
-    })
-}
-
 fn enc(v: &str) -> String {
-    crate::web::ui::urlencode(v)
+    ipra_store::paging::urlencode(v)
 }
 
 /// Every page and list the issue names, each with varied filters and pages.
@@ -454,10 +360,7 @@ fn routes(s: &Samples) -> Vec<Route> {
 async fn ensure_filled(app: &App, opts: &Options) -> Result<Option<f64>> {
     let shape = fill::Shape::new(opts.persons, opts.seed);
     let region = fill::Region::new(&shape);
-    let empty = sqlx::query("SELECT id FROM ipras LIMIT 1")
-        .fetch_optional(&app.db.pool)
-        .await?
-        .is_none();
+    let empty = fill::register_is_empty(app).await?;
     let made_by_bench = crate::auth::list_users(&app.db)
         .await?
         .iter()
@@ -567,7 +470,12 @@ pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
         ..RegisterBench::default()
     };
     out.fill_seconds = ensure_filled(app, opts).await?;
-    count_register(app, &mut out).await?;
+    let counts = count_register(app).await?;
+    out.persons = counts.persons;
+    out.ipras = counts.ipras;
+    out.measures = counts.measures;
+    out.executions = counts.executions;
+    out.organisations = counts.organisations;
     out.db_mib = fill::database_mib(app).await?;
 
     let started = Instant::now();
@@ -654,35 +562,6 @@ pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
         }
     }
     Ok(out)
-}
-
-/// The organisation the bench's executor works for: an ordinary district clinic.
-async fn fill_executor(app: &App) -> Result<String> {
-    use sqlx::Row;
-    let row = sqlx::query(
-        "SELECT ogrn FROM organisations WHERE department = 'health' AND territory_code IS NOT NULL ORDER BY id LIMIT 1",
-    )
-    .fetch_optional(&app.db.pool)
-    .await?
-    .context("в справочнике нет организаций здравоохранения")?;
-    Ok(row.try_get("ogrn")?)
-}
-
-async fn count_register(app: &App, out: &mut RegisterBench) -> Result<()> {
-    use sqlx::Row;
-    // Ids are dense in a bench's register: the largest id is the count, without a scan.
-    let max = |table: &'static str| async move {
-        sqlx::query(&format!("SELECT COALESCE(MAX(id), 0) AS n FROM {table}"))
-            .fetch_one(&app.db.pool)
-            .await
-            .and_then(|r| r.try_get::<i64, _>("n"))
-    };
-    out.persons = max("persons").await?;
-    out.ipras = max("ipras").await?;
-    out.measures = max("measures").await?;
-    out.executions = max("execution_records").await?;
-    out.organisations = max("organisations").await?;
-    Ok(())
 }
 
 /// Prints the figures as a table.

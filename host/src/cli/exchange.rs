@@ -243,21 +243,6 @@ pub async fn users(app: &App, command: UsersCommand, actor: &str) -> Result<i32>
     Ok(0)
 }
 
-/// The instance name of this process in job runs and claims.
-pub fn instance_name() -> String {
-    format!("{}:{}", host_name(), std::process::id())
-}
-
-/// This machine's name, read once.
-pub fn host_name() -> &'static str {
-    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HOST.get_or_init(|| {
-        std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "host".into())
-    })
-}
-
 fn print_run(run: &scheduler::RunView, json: bool) -> Result<i32> {
     if json {
         print_json(run)?;
@@ -293,7 +278,7 @@ fn print_run(run: &scheduler::RunView, json: bool) -> Result<i32> {
 
 pub async fn jobs(app: &App, command: JobsCommand, actor: &str) -> Result<i32> {
     scheduler::seed_jobs(app).await?;
-    let instance = instance_name();
+    let instance = scheduler::instance_name();
     match command {
         JobsCommand::List { json } => {
             let jobs = scheduler::list_jobs(app).await?;

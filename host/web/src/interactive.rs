@@ -1,0 +1,188 @@
+//! The interactive rules at the HTTP edge: every request runs inside the database's interactive
+//! scope (statement time-out; statements stopped when hyper drops the request because its client
+//! went away), a request cut off by the time-out answers 503 with what to do, and jobs started by
+//! hand run as the background work they are. Also the administrators' check of the set-up.
+
+use super::ui::{self, PageError, PageUser};
+use super::ApiError;
+use crate::app::App;
+use crate::auth::web as auth_web;
+use crate::auth::web::Authenticated;
+use crate::auth::Role;
+use crate::db::interactive::{self, Interactive};
+use axum::extract::{Query, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The middleware every request passes (see `web::serve`).
+pub async fn watch(State(rules): State<Arc<Interactive>>, request: Request, next: Next) -> Response {
+    if runs_job(request.method(), request.uri().path()) {
+        // A job started by hand is the scheduler's work: no statement time-out, and it runs to
+        // its end even if the browser that started it is closed.
+        return match tokio::spawn(next.run(request)).await {
+            Ok(response) => response,
+            Err(e) => ApiError::from(anyhow::anyhow!("job run started by hand: {e}")).into_response(),
+        };
+    }
+    let api = request.uri().path().starts_with("/api/");
+    let (response, timed_out) = rules.scope(next.run(request)).await;
+    if !timed_out || response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        return response;
+    }
+    // Whatever else the handler made of the stopped statement, the answer says what happened.
+    let message = too_slow_message(rules.timeout());
+    if api {
+        too_slow(message).into_response()
+    } else {
+        PageError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message,
+            user: None,
+        }
+        .into_response()
+    }
+}
+
+/// Routes that run background work inside the request: a scheduler job's run, dry-run and retry,
+/// from the API and from the administration pages, and an upload of extract files (an import,
+/// which goes on to its end even if the browser that sent the files is closed).
+fn runs_job(method: &Method, path: &str) -> bool {
+    if method != Method::POST {
+        return false;
+    }
+    if path.trim_end_matches('/') == "/import" {
+        return true;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match segments.as_slice() {
+        ["api", "v1", rest @ ..] => rest,
+        ["admin", rest @ ..] => rest,
+        _ => return false,
+    };
+    matches!(rest, ["jobs", _, "run" | "dry-run"] | ["job-runs", _, "retry"])
+}
+
+/// 503 `query-timeout`: the statement ran past the time-out.
+pub fn too_slow(message: String) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "query-timeout", message)
+}
+
+pub fn too_slow_message(timeout: Option<Duration>) -> String {
+    let limit = match timeout {
+        Some(t) => format!("дольше {}", duration_text(t)),
+        None => "слишком долго".to_string(),
+    };
+    format!(
+        "Запрос к базе данных выполнялся {limit} и был остановлен, чтобы не задерживать работу других \
+         пользователей. Сузьте отбор (фильтр, период, территорию или организацию) и повторите запрос."
+    )
+}
+
+/// «15 с», «1,5 с», «500 мс».
+fn duration_text(t: Duration) -> String {
+    let ms = t.as_millis();
+    if ms < 1000 {
+        format!("{ms} мс")
+    } else if ms.is_multiple_of(1000) {
+        format!("{} с", ms / 1000)
+    } else {
+        format!("{},{} с", ms / 1000, (ms % 1000) / 100)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SlowQuery {
+    seconds: Option<String>,
+}
+
+impl SlowQuery {
+    /// 1–600 seconds, 20 by default.
+    fn seconds(&self) -> Result<u32, String> {
+        match self.seconds.as_deref() {
+            None | Some("") => Ok(20),
+            Some(text) => text
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|s| (1..=600).contains(s))
+                .ok_or_else(|| format!("seconds: ожидается целое число секунд от 1 до 600, получено «{text}»")),
+        }
+    }
+}
+
+/// `GET /api/v1/admin/diagnostics/slow-query?seconds=N`: a statement that runs N seconds under
+/// the interactive rules, so an administrator sees the time-out (503) and the cancel at work.
+pub async fn slow_query_api(
+    State(app): State<App>,
+    Authenticated(principal): Authenticated,
+    Query(query): Query<SlowQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth_web::require(&principal, &[Role::Administrator])?;
+    let seconds = query
+        .seconds()
+        .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m))?;
+    let started = Instant::now();
+    interactive::slow_query(&app.db, seconds).await?;
+    Ok(Json(json!({
+        "seconds": seconds,
+        "finished": true,
+        "elapsed_ms": started.elapsed().as_millis() as u64,
+        "statement_timeout_ms": interactive::current_timeout().map(|t| t.as_millis() as u64),
+    })))
+}
+
+/// `GET /admin/diagnostics/slow-query?seconds=N`: the same check as a page.
+pub async fn slow_query_page(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(query): Query<SlowQuery>,
+) -> Result<Html<String>, PageError> {
+    ui::require_page(&user, &[Role::Administrator]).map_err(|e| e.for_user(&user))?;
+    let seconds = query.seconds().map_err(|m| PageError::bad_request(m).for_user(&user))?;
+    let started = Instant::now();
+    interactive::slow_query(&app.db, seconds)
+        .await
+        .map_err(|e| PageError::from(e).for_user(&user))?;
+    let limit = match interactive::current_timeout() {
+        Some(t) => format!("предел времени запроса — {}", duration_text(t)),
+        None => "предел времени запроса не задан".to_string(),
+    };
+    let body = format!(
+        r#"<h1>Проверка предела времени запроса</h1><p role="status">Запрос на {seconds} с выполнен за {} ({limit}).</p>"#,
+        duration_text(started.elapsed())
+    );
+    Ok(ui::page(Some(&user), "Проверка предела времени запроса", &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_runs_are_recognised() {
+        assert!(runs_job(&Method::POST, "/api/v1/jobs/fri-inbox/run"));
+        assert!(runs_job(&Method::POST, "/api/v1/jobs/fri-inbox/dry-run"));
+        assert!(runs_job(&Method::POST, "/api/v1/job-runs/12/retry"));
+        assert!(runs_job(&Method::POST, "/admin/jobs/fri-inbox/run"));
+        assert!(runs_job(&Method::POST, "/admin/job-runs/3/retry"));
+        assert!(runs_job(&Method::POST, "/import"), "an upload imports to its end");
+        assert!(!runs_job(&Method::GET, "/import"));
+        assert!(!runs_job(&Method::GET, "/api/v1/jobs/fri-inbox/run"));
+        assert!(!runs_job(&Method::POST, "/api/v1/job-runs/3/discard"));
+        assert!(!runs_job(&Method::POST, "/api/v1/reports/3/withdraw"));
+    }
+
+    #[test]
+    fn limits_read_in_russian() {
+        assert_eq!(duration_text(Duration::from_secs(15)), "15 с");
+        assert_eq!(duration_text(Duration::from_millis(1500)), "1,5 с");
+        assert_eq!(duration_text(Duration::from_millis(500)), "500 мс");
+        assert!(too_slow_message(Some(Duration::from_secs(15))).contains("дольше 15 с"));
+    }
+}
