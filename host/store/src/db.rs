@@ -5,6 +5,7 @@
 
 pub mod bulk_read;
 pub mod interactive;
+pub mod rows;
 mod sqlite_watch;
 pub mod storage;
 

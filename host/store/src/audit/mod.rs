@@ -60,6 +60,7 @@ fn entry_hash(prev: &str, seq: i64, entry: &Entry) -> String {
     hex::encode(h.finalize())
 }
 
+#[derive(sqlx::FromRow)]
 struct Entry {
     id: i64,
     at: String,
@@ -70,14 +71,7 @@ struct Entry {
 }
 
 fn entry(row: &sqlx::any::AnyRow) -> Result<Entry> {
-    Ok(Entry {
-        id: row.try_get("id")?,
-        at: row.try_get("at")?,
-        actor: row.try_get("actor")?,
-        action: row.try_get("action")?,
-        subject: row.try_get("subject")?,
-        detail: row.try_get("detail")?,
-    })
+    Ok(sqlx::FromRow::from_row(row)?)
 }
 
 /// A hash-chained log: its table (with `id`, `seq`, `entry_hash`), the row holding its head, the

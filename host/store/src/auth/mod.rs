@@ -3,13 +3,14 @@
 
 pub mod oidc;
 
+use crate::db::rows::Flag;
 use crate::db::{now, opt_text, Db};
 use anyhow::Result;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// Failed logins within [`THROTTLE_MINUTES`] after which a login is refused for that long.
 pub const MAX_FAILURES: i64 = 5;
@@ -127,13 +128,14 @@ fn check_password_rules(password: &str) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
     pub login: String,
     pub full_name: String,
     pub role: String,
     pub ogrn: Option<String>,
+    #[sqlx(try_from = "Flag")]
     pub active: bool,
     pub created_at: String,
 }
@@ -220,18 +222,9 @@ pub async fn list_users(db: &Db) -> Result<Vec<User>> {
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(User {
-                id: r.try_get("id")?,
-                login: r.try_get("login")?,
-                full_name: r.try_get("full_name")?,
-                role: r.try_get("role")?,
-                ogrn: opt_text(r, "ogrn"),
-                active: r.try_get::<i64, _>("active")? != 0,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+        .map(User::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
 
 /// Why a login was refused.
@@ -530,12 +523,13 @@ pub async fn issue_token(db: &Db, login: &str, label: &str, actor: &str) -> Resu
 // ---- User management from the administration pages and `/api/v1/users` (additive). ----
 
 /// A user as the administration pages list it: with the last successful login and live tokens.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct UserDetails {
     pub login: String,
     pub full_name: String,
     pub role: String,
     pub ogrn: Option<String>,
+    #[sqlx(try_from = "Flag")]
     pub active: bool,
     pub created_at: String,
     pub last_login: Option<String>,
@@ -587,16 +581,7 @@ pub fn password_strength(password: &str, login: &str) -> std::result::Result<(),
 }
 
 fn user_details_from_row(r: &sqlx::any::AnyRow) -> Result<UserDetails> {
-    Ok(UserDetails {
-        login: r.try_get("login")?,
-        full_name: r.try_get("full_name")?,
-        role: r.try_get("role")?,
-        ogrn: opt_text(r, "ogrn"),
-        active: r.try_get::<i64, _>("active")? != 0,
-        created_at: r.try_get("created_at")?,
-        last_login: opt_text(r, "last_login"),
-        tokens: r.try_get("tokens")?,
-    })
+    Ok(UserDetails::from_row(r)?)
 }
 
 const USER_DETAILS_SQL: &str = "SELECT u.login, u.full_name, u.role, u.ogrn, u.active, u.created_at, \

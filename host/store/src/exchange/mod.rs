@@ -11,11 +11,11 @@ pub mod files;
 pub mod log;
 
 use crate::app::App;
-use crate::db::{now, opt_text, Engine};
+use crate::db::{now, Engine};
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 use std::path::{Path, PathBuf};
 
 /// The folders of a connector under `DATA_DIR/exchange/<connector>/`.
@@ -499,7 +499,7 @@ fn http_post(url: &str, name: &str, body: &[u8]) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct MessageView {
     pub id: i64,
     pub connector: String,
@@ -522,22 +522,7 @@ const MESSAGE_COLUMNS: &str = "id, connector, direction, kind, file_name, sha256
      refusals, report_id, claimed_by, created_at, updated_at";
 
 fn message_from_row(r: &sqlx::any::AnyRow) -> Result<MessageView> {
-    Ok(MessageView {
-        id: r.try_get("id")?,
-        connector: r.try_get("connector")?,
-        direction: r.try_get("direction")?,
-        kind: r.try_get("kind")?,
-        file_name: r.try_get("file_name")?,
-        sha256: r.try_get("sha256")?,
-        status: r.try_get("status")?,
-        attempts: r.try_get("attempts")?,
-        last_error: opt_text(r, "last_error"),
-        refusals: opt_text(r, "refusals"),
-        report_id: r.try_get("report_id").ok().flatten(),
-        claimed_by: opt_text(r, "claimed_by"),
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
+    Ok(MessageView::from_row(r)?)
 }
 
 /// Every message in `status` (a job's work: what waits is few), oldest first.

@@ -2,16 +2,17 @@
 //! to them by section and territory, with a preview of a rule change and manual reassignment.
 
 use super::reference::{Entry, ReferenceSnapshot};
+use crate::db::rows::Flag;
 use crate::db::{now, opt_text, Db};
 use crate::plugins::lookups::Lookups;
 use crate::plugins::model::{self, Organisation as PluginOrganisation};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema, sqlx::FromRow)]
 pub struct Organisation {
     pub ogrn: String,
     #[serde(default)]
@@ -28,6 +29,7 @@ pub struct Organisation {
     #[serde(default)]
     pub email: Option<String>,
     #[serde(default = "yes")]
+    #[sqlx(try_from = "Flag")]
     pub active: bool,
 }
 
@@ -175,17 +177,7 @@ pub async fn update_contacts(
 }
 
 fn organisation_from_row(row: &sqlx::any::AnyRow) -> Result<Organisation> {
-    Ok(Organisation {
-        ogrn: row.try_get("ogrn")?,
-        inn: opt_text(row, "inn"),
-        name: row.try_get("name")?,
-        department: row.try_get("department")?,
-        territory_code: opt_text(row, "territory_code"),
-        executor_type: opt_text(row, "executor_type"),
-        phone: opt_text(row, "phone"),
-        email: opt_text(row, "email"),
-        active: row.try_get::<i64, _>("active")? != 0,
-    })
+    Ok(Organisation::from_row(row)?)
 }
 
 /// The profile columns kept beside each organisation of the directory: OGRN → (its id in ГИС ЕЦП,
@@ -361,7 +353,7 @@ pub async fn organisation(db: &Db, ogrn: &str) -> Result<Option<Organisation>> {
         .transpose()
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct RoutingRule {
     pub id: i64,
     pub section: String,
@@ -376,28 +368,26 @@ pub async fn active_rules(db: &Db) -> Result<Vec<RoutingRule>> {
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|row| {
-            Ok(RoutingRule {
-                id: row.try_get("id")?,
-                section: row.try_get("section")?,
-                territory_code: opt_text(row, "territory_code"),
-                ogrn: row.try_get("ogrn")?,
-                created_at: row.try_get("created_at")?,
-                created_by: row.try_get("created_by")?,
-            })
-        })
-        .collect()
+        .map(RoutingRule::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
 
 /// One measure a rule change would move.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Reassignment {
+    #[sqlx(rename = "id")]
     pub measure_id: i64,
     pub ipra_id: i64,
+    #[sqlx(rename = "number")]
     pub ipra_number: String,
+    #[sqlx(rename = "name")]
     pub measure_name: String,
     pub territory_code: Option<String>,
+    #[sqlx(rename = "assigned_ogrn")]
     pub from_ogrn: Option<String>,
+    /// The organisation the rule would give it to (not a column: the rule's).
+    #[sqlx(skip)]
     pub to_ogrn: String,
 }
 
@@ -426,13 +416,8 @@ pub async fn preview_rule(db: &Db, section: &str, territory: Option<&str>, ogrn:
         .iter()
         .map(|row| {
             Ok(Reassignment {
-                measure_id: row.try_get("id")?,
-                ipra_id: row.try_get("ipra_id")?,
-                ipra_number: row.try_get("number")?,
-                measure_name: row.try_get("name")?,
-                territory_code: opt_text(row, "territory_code"),
-                from_ogrn: opt_text(row, "assigned_ogrn"),
                 to_ogrn: ogrn.to_string(),
+                ..Reassignment::from_row(row)?
             })
         })
         .collect()
@@ -634,7 +619,7 @@ pub async fn assign_by_hand(
     .await
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct AssignmentEvent {
     pub ogrn: Option<String>,
     pub source: String,
@@ -649,16 +634,9 @@ pub async fn assignment_history(db: &Db, measure_id: i64) -> Result<Vec<Assignme
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|row| {
-            Ok(AssignmentEvent {
-                ogrn: opt_text(row, "ogrn"),
-                source: row.try_get("source")?,
-                assigned_at: row.try_get("assigned_at")?,
-                assigned_by: row.try_get("assigned_by")?,
-                note: opt_text(row, "note"),
-            })
-        })
-        .collect()
+        .map(AssignmentEvent::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
 
 /// What plugins may look up, in memory: reference lists, the directory and the routing rules.

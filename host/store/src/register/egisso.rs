@@ -6,9 +6,9 @@ use crate::db::{now, opt_text};
 use crate::plugins::model;
 use anyhow::Result;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Mapping {
     pub local_code: String,
     pub lmsz_id: String,
@@ -61,17 +61,9 @@ pub async fn mappings(app: &App) -> Result<Vec<Mapping>> {
         .fetch_all(&app.db.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(Mapping {
-                local_code: r.try_get("local_code")?,
-                lmsz_id: r.try_get("lmsz_id")?,
-                category_id: opt_text(r, "category_id"),
-                osz_code: opt_text(r, "osz_code"),
-                updated_at: r.try_get("updated_at")?,
-                updated_by: r.try_get("updated_by")?,
-            })
-        })
-        .collect()
+        .map(Mapping::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
 
 pub struct PendingFacts {

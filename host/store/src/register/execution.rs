@@ -3,6 +3,7 @@
 //! sent → accepted / rejected), carry-over to a superseding IPRA, and closing on a person's death.
 
 use crate::app::App;
+use crate::db::rows::JsonText;
 use crate::db::{now, opt_text};
 use crate::plugins::model;
 use crate::plugins::LoadedPlugin;
@@ -45,7 +46,7 @@ fn field_error(code: &str, message: String, field: Option<&str>) -> FieldError {
 pub type Checked<T> = Result<std::result::Result<T, Vec<FieldError>>>;
 
 /// An execution record as entered in the form (seed 002) or through the API/CLI.
-#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema, sqlx::FromRow)]
 pub struct ExecutionForm {
     pub ipra_id: i64,
     /// The IPRA measure it reports on; none for an extra measure of the section.
@@ -65,12 +66,13 @@ pub struct ExecutionForm {
     #[serde(default)]
     pub execution_date: Option<String>,
     #[serde(default)]
+    #[sqlx(try_from = "JsonText<Vec<String>>")]
     pub reasons: Vec<String>,
     #[serde(default)]
     pub comment: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct ExecutionRecord {
     pub id: i64,
     pub status: String,
@@ -85,6 +87,7 @@ pub struct ExecutionRecord {
     pub created_at: String,
     pub updated_at: String,
     #[serde(flatten)]
+    #[sqlx(flatten)]
     pub form: ExecutionForm,
 }
 
@@ -416,31 +419,7 @@ pub async fn record(app: &App, id: i64) -> Result<Option<ExecutionRecord>> {
 }
 
 fn record_from_row(row: &sqlx::any::AnyRow) -> Result<ExecutionRecord> {
-    Ok(ExecutionRecord {
-        id: row.try_get("id")?,
-        status: row.try_get("status")?,
-        measure_key: opt_text(row, "measure_key"),
-        report_id: row.try_get("report_id").ok().flatten(),
-        carried_from: row.try_get("carried_from").ok().flatten(),
-        returned_reason: opt_text(row, "returned_reason"),
-        returned_from_report_id: row.try_get("returned_from_report_id").ok().flatten(),
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        form: ExecutionForm {
-            ipra_id: row.try_get("ipra_id")?,
-            measure_id: row.try_get("measure_id").ok().flatten(),
-            section: row.try_get("section")?,
-            organisation: row.try_get("organisation")?,
-            result: row.try_get("result")?,
-            measure_name: row.try_get("measure_name")?,
-            executor_ogrn: row.try_get("executor_ogrn")?,
-            executor_name: opt_text(row, "executor_name"),
-            clarification: opt_text(row, "clarification"),
-            execution_date: opt_text(row, "execution_date"),
-            reasons: serde_json::from_str(&row.try_get::<String, _>("reasons")?).unwrap_or_default(),
-            comment: opt_text(row, "comment"),
-        },
-    })
+    Ok(ExecutionRecord::from_row(row)?)
 }
 
 pub async fn records_of_ipra(app: &App, ipra_id: i64) -> Result<Vec<ExecutionRecord>> {
@@ -1314,7 +1293,7 @@ async fn move_unreported(conn: &mut AnyConnection, pairs: &[(i64, i64)], at: &st
 }
 
 /// What an organisation's users have not yet marked read, newest first (at most `limit`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Notice {
     pub id: i64,
     pub at: String,
@@ -1332,16 +1311,9 @@ pub async fn unread_notices(db: &crate::db::Db, organisation: &str, limit: i64) 
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|r| {
-        Ok(Notice {
-            id: r.try_get("id")?,
-            at: r.try_get("at")?,
-            kind: r.try_get("kind")?,
-            ipra_id: r.try_get("ipra_id").ok().flatten(),
-            text: r.try_get("text")?,
-        })
-    })
-    .collect()
+    .map(Notice::from_row)
+    .collect::<Result<_, _>>()
+    .map_err(Into::into)
 }
 
 /// Marks a notice of `organisation` read; false when it has no such notice.
@@ -1550,7 +1522,7 @@ pub async fn request_tsr_clarification(
     Ok(Ok(ids))
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct FollowUpView {
     pub id: i64,
     pub ipra_id: i64,
@@ -1560,6 +1532,7 @@ pub struct FollowUpView {
     pub due_date: Option<String>,
     pub status: String,
     pub document_name: Option<String>,
+    #[sqlx(try_from = "JsonText<serde_json::Value>")]
     pub attributes: serde_json::Value,
     pub created_at: String,
 }
@@ -1572,19 +1545,7 @@ pub async fn follow_ups(app: &App, ipra_id: Option<i64>, kind: Option<&str>) -> 
         .fetch_all(&app.db.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(FollowUpView {
-                id: r.try_get("id")?,
-                ipra_id: r.try_get("ipra_id")?,
-                plugin_id: r.try_get("plugin_id")?,
-                kind: r.try_get("kind")?,
-                title: r.try_get("title")?,
-                due_date: opt_text(r, "due_date"),
-                status: r.try_get("status")?,
-                document_name: opt_text(r, "document_name"),
-                attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?).unwrap_or_default(),
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+        .map(FollowUpView::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }

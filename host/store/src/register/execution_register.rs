@@ -4,10 +4,12 @@
 //! filters, sorts and paging that an index answers at a region's size (no row is filtered in
 //! memory), and the IPRAs still awaiting execution.
 
+use super::query::MaskedSnils;
+use crate::db::rows::JsonText;
 use crate::db::{opt_text, Db};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// Filters, sort and position of the register of executions.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -58,27 +60,37 @@ pub fn status_label(status: &str) -> &'static str {
         .unwrap_or("—")
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct ExecutionRow {
     pub id: i64,
     pub ipra_id: i64,
     pub number: String,
     /// Masked: the whole SNILS is shown only on the card.
+    #[sqlx(try_from = "MaskedSnils")]
     pub snils: String,
+    /// The person's name, read for the page's rows after its `LIMIT` (`fill_names`).
+    #[sqlx(skip)]
     pub surname: String,
+    #[sqlx(skip)]
     pub given_name: String,
+    #[sqlx(skip)]
     pub patronymic: Option<String>,
     pub section: String,
+    #[sqlx(rename = "measure_name")]
     pub measure: String,
     pub result: String,
     pub execution_date: Option<String>,
     pub executor_ogrn: String,
     pub executor_name: Option<String>,
+    #[sqlx(try_from = "JsonText<Vec<String>>")]
     pub reasons: Vec<String>,
     /// When the record last changed.
+    #[sqlx(rename = "updated_at")]
     pub date: String,
     pub sent_at: Option<String>,
+    #[sqlx(rename = "row_status")]
     pub status: String,
+    #[sqlx(skip)]
     pub status_label: String,
     pub report_id: Option<i64>,
 }
@@ -424,28 +436,9 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
     let mut items = Vec::new();
     let mut last: Option<Position> = None;
     for r in rows.iter().take(per_page as usize) {
-        let status: String = r.try_get("row_status")?;
-        items.push(ExecutionRow {
-            id: r.try_get("id")?,
-            ipra_id: r.try_get("ipra_id")?,
-            number: r.try_get("number")?,
-            snils: super::query::mask_snils(&r.try_get::<String, _>("snils")?),
-            surname: String::new(),
-            given_name: String::new(),
-            patronymic: None,
-            section: r.try_get("section")?,
-            measure: r.try_get("measure_name")?,
-            result: r.try_get("result")?,
-            execution_date: opt_text(r, "execution_date"),
-            executor_ogrn: r.try_get("executor_ogrn")?,
-            executor_name: opt_text(r, "executor_name"),
-            reasons: serde_json::from_str(&r.try_get::<String, _>("reasons")?).unwrap_or_default(),
-            date: r.try_get("updated_at")?,
-            sent_at: opt_text(r, "sent_at"),
-            status_label: status_label(&status).to_string(),
-            status,
-            report_id: r.try_get("report_id").ok().flatten(),
-        });
+        let mut row = ExecutionRow::from_row(r)?;
+        row.status_label = status_label(&row.status).to_string();
+        items.push(row);
         last = Some(Position {
             key: (0..o.columns.len()).map(|n| opt_text(r, &format!("k{n}"))).collect(),
             id: r.try_get("id")?,

@@ -1,11 +1,11 @@
 //! The execution reports assembled for one IPRA, as the extract card lists them (newest first).
 
-use crate::db::{opt_text, Db};
+use crate::db::Db;
 use anyhow::Result;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::FromRow;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct ReportLine {
     pub id: i64,
     pub status: String,
@@ -28,17 +28,7 @@ pub async fn of_ipra(db: &Db, ipra_id: i64, scope: Option<&str>) -> Result<Vec<R
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|r| {
-        Ok(ReportLine {
-            id: r.try_get("id")?,
-            status: r.try_get("status")?,
-            reporter_ogrn: r.try_get("reporter_ogrn")?,
-            reporter_name: r.try_get("reporter_name")?,
-            created_at: r.try_get("created_at")?,
-            due_date: opt_text(r, "due_date"),
-            sent_at: opt_text(r, "sent_at"),
-            rejection_reason: opt_text(r, "rejection_reason"),
-        })
-    })
-    .collect()
+    .map(ReportLine::from_row)
+    .collect::<Result<_, _>>()
+    .map_err(Into::into)
 }

@@ -5,7 +5,7 @@ use crate::db::{now, Db};
 use crate::register::query::IpraFilter;
 use anyhow::Result;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// The columns of the register (seed 002, domain §5.1, plus the regional ones): key and Russian label.
 pub const COLUMNS: &[(&str, &str)] = &[
@@ -102,7 +102,7 @@ pub async fn set_columns(db: &Db, user_id: i64, columns: &[String]) -> Result<st
     Ok(Ok(()))
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct SavedFilter {
     pub id: i64,
     pub name: String,
@@ -138,15 +138,9 @@ pub async fn saved_filters(db: &Db, user_id: i64) -> Result<Vec<SavedFilter>> {
         .fetch_all(&db.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(SavedFilter {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                query: r.try_get("query")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+        .map(SavedFilter::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
 
 /// Saves a filter under a name; a filter of the same name of this user is replaced.

@@ -1,10 +1,11 @@
 //! Reads of the register for the API, the pages and the CLI: lists of IPRA with filters and
 //! paging (SNILS masked), one IPRA with its measures and history, the source document.
 
+use crate::db::rows::{Flag, JsonText};
 use crate::db::{opt_text, Db};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 /// Filters of the register of extracts (seed 002: basic and extended filters), the quick search, the
 /// sort and the page. Every field is optional text so that an empty form field is simply "no filter".
@@ -261,7 +262,7 @@ impl IpraFilter {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct IpraListItem {
     pub id: i64,
     pub number: String,
@@ -271,23 +272,44 @@ pub struct IpraListItem {
     pub document_version: String,
     pub issued_by: Option<String>,
     pub status: String,
+    #[sqlx(try_from = "Flag")]
     pub is_child: bool,
     /// Masked: only the last check digits are shown in lists.
+    #[sqlx(try_from = "MaskedSnils")]
     pub snils: String,
+    /// The search name (upper case) as read; the page's rows get the name as written afterwards.
+    #[sqlx(rename = "search_name")]
     pub full_name: String,
     /// Measures of the IPRA (for an executor: those assigned to its organisation).
+    #[sqlx(rename = "measures_count")]
     pub measures: i64,
-    /// Of them, open and past their due date today.
+    /// Of them, open and past their due date today (counted after the page's `LIMIT`).
+    #[sqlx(skip)]
     pub overdue: i64,
     pub territory_code: Option<String>,
     pub received_at: String,
     /// Codes of its target rehabilitation groups (ЦРГ).
+    #[sqlx(try_from = "GroupCodes")]
     pub target_groups: Vec<String>,
     /// The IPRA says the child needs early help.
+    #[sqlx(try_from = "Flag")]
     pub early_help: bool,
     #[serde(skip)]
     pub person_id: i64,
 }
+
+crate::text_column!(
+    /// A SNILS column read masked, as lists show it.
+    MaskedSnils,
+    String,
+    mask_snils
+);
+crate::text_column!(
+    /// A `;CODE;CODE;` column read as its codes.
+    GroupCodes,
+    Vec<String>,
+    group_codes
+);
 
 /// The codes of an `ipras.target_groups` column (`;CODE;CODE;`).
 pub fn group_codes(column: &str) -> Vec<String> {
@@ -1218,30 +1240,7 @@ fn list_item(row: &sqlx::any::AnyRow, sort: SortColumn) -> Result<(IpraListItem,
     } else {
         opt_text(row, sort.sql.trim_start_matches("i.")).map(serde_json::Value::from)
     };
-    let name: String = row.try_get("search_name")?;
-    Ok((
-        IpraListItem {
-            id: row.try_get("id")?,
-            number: row.try_get("number")?,
-            protocol_number: row.try_get("protocol_number")?,
-            protocol_date: row.try_get("protocol_date")?,
-            decision_date: opt_text(row, "decision_date"),
-            document_version: row.try_get("document_version")?,
-            issued_by: opt_text(row, "issued_by"),
-            status: row.try_get("status")?,
-            is_child: row.try_get::<i64, _>("is_child")? != 0,
-            snils: mask_snils(&row.try_get::<String, _>("snils")?),
-            full_name: name,
-            measures: row.try_get("measures_count")?,
-            overdue: 0,
-            territory_code: opt_text(row, "territory_code"),
-            received_at: row.try_get("received_at")?,
-            target_groups: group_codes(&row.try_get::<String, _>("target_groups")?),
-            early_help: row.try_get::<i64, _>("early_help")? != 0,
-            person_id: row.try_get("person_id")?,
-        },
-        value,
-    ))
+    Ok((IpraListItem::from_row(row)?, value))
 }
 
 /// An IPRA's measures through its own index (SQLite, without statistics, would rather walk an
@@ -1360,13 +1359,14 @@ pub async fn target_groups(db: &Db) -> Result<Vec<(String, String)>> {
     Ok(groups)
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct MeasureView {
     pub id: i64,
     pub status: String,
     pub due_date: Option<String>,
     pub assignment_source: Option<String>,
     pub closed_reason: Option<String>,
+    #[sqlx(rename = "measure_key")]
     pub key: String,
     pub section: String,
     pub category_code: String,
@@ -1382,34 +1382,13 @@ pub struct MeasureView {
     pub claimed_by: Option<String>,
     pub assigned_ogrn: Option<String>,
     pub assignment_note: Option<String>,
+    #[sqlx(try_from = "JsonText<Vec<(String, String)>>")]
     pub extra: Vec<(String, String)>,
 }
 
 /// A `measures` row as the API shows it.
 pub fn measure_from_row(m: &sqlx::any::AnyRow) -> Result<MeasureView> {
-    Ok(MeasureView {
-        id: m.try_get("id")?,
-        status: m.try_get("status")?,
-        due_date: opt_text(m, "due_date"),
-        assignment_source: opt_text(m, "assignment_source"),
-        closed_reason: opt_text(m, "closed_reason"),
-        key: m.try_get("measure_key")?,
-        section: m.try_get("section")?,
-        category_code: m.try_get("category_code")?,
-        category_name: m.try_get("category_name")?,
-        code: opt_text(m, "code"),
-        name: m.try_get("name")?,
-        guid: opt_text(m, "guid"),
-        executor_ogrn: opt_text(m, "executor_ogrn"),
-        executor_name: opt_text(m, "executor_name"),
-        date_from: opt_text(m, "date_from"),
-        date_to: opt_text(m, "date_to"),
-        quantity: opt_text(m, "quantity"),
-        claimed_by: opt_text(m, "claimed_by"),
-        assigned_ogrn: opt_text(m, "assigned_ogrn"),
-        assignment_note: opt_text(m, "assignment_note"),
-        extra: serde_json::from_str(&m.try_get::<String, _>("extra")?).unwrap_or_default(),
-    })
+    Ok(MeasureView::from_row(m)?)
 }
 
 impl MeasureView {
@@ -1441,7 +1420,7 @@ impl MeasureView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct HistoryItem {
     pub id: i64,
     pub number: String,
@@ -1451,19 +1430,21 @@ pub struct HistoryItem {
     pub superseded_by: Option<i64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct PriorReportView {
     pub document_id: String,
     pub document_version: String,
     pub number: Option<String>,
     pub report_date: Option<String>,
     pub source: Option<String>,
+    #[sqlx(try_from = "JsonText<serde_json::Value>")]
     pub entries: serde_json::Value,
 }
 
 /// The extract card: everything about one IPRA, with the person's data in full.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct IpraCard {
+    #[sqlx(skip)]
     pub id: i64,
     pub number: String,
     pub protocol_number: String,
@@ -1476,18 +1457,27 @@ pub struct IpraCard {
     pub extract_id: String,
     pub status: String,
     pub superseded_by: Option<i64>,
+    #[sqlx(try_from = "Flag")]
     pub is_child: bool,
     pub received_at: String,
+    #[sqlx(try_from = "JsonText<serde_json::Value>")]
     pub extra: serde_json::Value,
+    #[sqlx(flatten)]
     pub person: PersonView,
+    #[sqlx(skip)]
     pub measures: Vec<MeasureView>,
+    #[sqlx(skip)]
     pub history: Vec<HistoryItem>,
+    #[sqlx(skip)]
     pub prior_reports: Vec<PriorReportView>,
+    #[sqlx(flatten)]
     pub source_document: SourceView,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
 pub struct PersonView {
+    /// In full, formatted (`123-456-789 01`): the card is where a SNILS is shown whole.
+    #[sqlx(try_from = "FormattedSnils")]
     pub snils: String,
     pub surname: String,
     pub given_name: String,
@@ -1499,8 +1489,16 @@ pub struct PersonView {
     pub death_date: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+crate::text_column!(
+    /// A SNILS column read formatted in full.
+    FormattedSnils,
+    String,
+    format_snils
+);
+
+#[derive(Clone, Debug, Default, Serialize, sqlx::FromRow)]
 pub struct SourceView {
+    #[sqlx(rename = "source_document_id")]
     pub id: i64,
     pub file_name: String,
     pub sha256: String,
@@ -1555,17 +1553,8 @@ pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<I
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|h| -> Result<HistoryItem> {
-        Ok(HistoryItem {
-            id: h.try_get("id")?,
-            number: h.try_get("number")?,
-            protocol_number: h.try_get("protocol_number")?,
-            protocol_date: h.try_get("protocol_date")?,
-            status: h.try_get("status")?,
-            superseded_by: h.try_get("superseded_by").ok().flatten(),
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    .map(HistoryItem::from_row)
+    .collect::<Result<Vec<_>, _>>()?;
     let prior_reports = sqlx::query(
         "SELECT document_id, document_version, number, report_date, source, entries FROM prior_reports WHERE ipra_id = $1 ORDER BY id",
     )
@@ -1573,53 +1562,14 @@ pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<I
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|r| -> Result<PriorReportView> {
-        Ok(PriorReportView {
-            document_id: r.try_get("document_id")?,
-            document_version: r.try_get("document_version")?,
-            number: opt_text(r, "number"),
-            report_date: opt_text(r, "report_date"),
-            source: opt_text(r, "source"),
-            entries: serde_json::from_str(&r.try_get::<String, _>("entries")?).unwrap_or_default(),
-        })
-    })
-    .collect::<Result<Vec<_>>>()?;
+    .map(PriorReportView::from_row)
+    .collect::<Result<Vec<_>, _>>()?;
     Ok(Some(IpraCard {
         id,
-        number: row.try_get("number")?,
-        protocol_number: row.try_get("protocol_number")?,
-        protocol_date: row.try_get("protocol_date")?,
-        decision_date: opt_text(&row, "decision_date"),
-        valid_until: opt_text(&row, "valid_until"),
-        issued_by: opt_text(&row, "issued_by"),
-        document_version: row.try_get("document_version")?,
-        document_id: row.try_get("document_id")?,
-        extract_id: row.try_get("extract_id")?,
-        status: row.try_get("status")?,
-        superseded_by: row.try_get("superseded_by").ok().flatten(),
-        is_child: row.try_get::<i64, _>("is_child")? != 0,
-        received_at: row.try_get("received_at")?,
-        extra: serde_json::from_str(&row.try_get::<String, _>("extra")?).unwrap_or_default(),
-        person: PersonView {
-            snils: format_snils(&row.try_get::<String, _>("snils")?),
-            surname: row.try_get("surname")?,
-            given_name: row.try_get("given_name")?,
-            patronymic: opt_text(&row, "patronymic"),
-            birth_date: opt_text(&row, "birth_date"),
-            gender: opt_text(&row, "gender"),
-            territory_code: opt_text(&row, "territory_code"),
-            address: opt_text(&row, "address"),
-            death_date: opt_text(&row, "death_date"),
-        },
         measures,
         history,
         prior_reports,
-        source_document: SourceView {
-            id: row.try_get("source_document_id")?,
-            file_name: row.try_get("file_name")?,
-            sha256: row.try_get("sha256")?,
-            size_bytes: row.try_get("size_bytes")?,
-        },
+        ..IpraCard::from_row(&row)?
     }))
 }
 

@@ -4,7 +4,7 @@
 use crate::db::{now, Db};
 use crate::plugins::model;
 use anyhow::{Context, Result};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 use std::collections::HashMap;
 
 /// The lists shipped with the product, compiled in so that the binary is self-contained.
@@ -150,7 +150,7 @@ pub async fn seed_shipped(db: &Db) -> Result<()> {
 }
 
 /// One version of a list: when, who and why.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct ListVersion {
     pub list_id: String,
     pub version: i64,
@@ -170,17 +170,9 @@ pub async fn versions(db: &Db, list_id: Option<&str>) -> Result<Vec<ListVersion>
     .fetch_all(&db.pool)
     .await?
     .iter()
-    .map(|row| {
-        Ok(ListVersion {
-            list_id: row.try_get("list_id")?,
-            version: row.try_get("version")?,
-            loaded_at: row.try_get("loaded_at")?,
-            author: row.try_get("author")?,
-            note: crate::db::opt_text(row, "note"),
-            entries: row.try_get("entries")?,
-        })
-    })
-    .collect()
+    .map(ListVersion::from_row)
+    .collect::<Result<_, _>>()
+    .map_err(Into::into)
 }
 
 /// Stores `entries` as the next version of a list (an administrator's edit): the earlier

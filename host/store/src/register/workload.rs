@@ -8,7 +8,7 @@ use super::stats::StatsFilter;
 use crate::db::{opt_text, Db};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 use time::Duration;
 
 /// An open measure still has to be done: open, of an IPRA in force.
@@ -236,20 +236,29 @@ impl ListQuery {
 pub const SORTS: &[&str] = &["due", "-due", "number", "-number", "section", "org", "name"];
 
 /// One measure in the overdue list or the queue; SNILS masked.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct MeasureLine {
+    #[sqlx(rename = "id")]
     pub measure_id: i64,
     pub ipra_id: i64,
+    #[sqlx(rename = "number")]
     pub ipra_number: String,
+    #[sqlx(try_from = "super::query::MaskedSnils")]
     pub snils: String,
+    /// Names of the page's persons and organisations are read after its `LIMIT`.
+    #[sqlx(skip)]
     pub full_name: String,
     pub territory_code: Option<String>,
     pub section: String,
+    #[sqlx(rename = "name")]
     pub measure: String,
+    #[sqlx(rename = "assigned_ogrn")]
     pub ogrn: Option<String>,
+    #[sqlx(skip)]
     pub organisation: Option<String>,
     pub due_date: Option<String>,
     /// Calendar days past the due date (overdue list); 0 otherwise.
+    #[sqlx(skip)]
     pub days_overdue: i64,
     pub received_at: String,
 }
@@ -491,26 +500,12 @@ async fn measures_from(
     let mut items = Vec::new();
     let mut last = None;
     for r in rows.iter().take(limit as usize) {
-        let due = opt_text(r, "due_date");
-        let days_overdue = match (which, today_date, due.as_deref().and_then(parse_date)) {
+        let mut line = MeasureLine::from_row(r)?;
+        line.days_overdue = match (which, today_date, line.due_date.as_deref().and_then(parse_date)) {
             (Which::Overdue, Some(t), Some(d)) => (t - d).whole_days().max(0),
             _ => 0,
         };
-        items.push(MeasureLine {
-            measure_id: r.try_get("id")?,
-            ipra_id: r.try_get("ipra_id")?,
-            ipra_number: r.try_get("number")?,
-            snils: super::query::mask_snils(&r.try_get::<String, _>("snils")?),
-            full_name: String::new(),
-            territory_code: opt_text(r, "territory_code"),
-            section: r.try_get("section")?,
-            measure: r.try_get("name")?,
-            ogrn: opt_text(r, "assigned_ogrn"),
-            organisation: None,
-            due_date: due,
-            days_overdue,
-            received_at: r.try_get("received_at")?,
-        });
+        items.push(line);
         last = Some(
             (0..keyed.len())
                 .map(|n| opt_text(r, &format!("k{n}")).unwrap_or_default())
@@ -627,8 +622,9 @@ pub struct SectionStatus {
 }
 
 /// Persons and measures received, by territory (None: not determined) or by month (`YYYY-MM`).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, sqlx::FromRow)]
 pub struct Breakdown {
+    #[sqlx(rename = "k")]
     pub key: Option<String>,
     pub extracts: i64,
     pub persons: i64,
@@ -713,28 +709,14 @@ pub async fn chart_data_direct(db: &Db, filter: &StatsFilter, today: &str) -> Re
             q.fetch_all(&db.pool)
                 .await?
                 .iter()
-                .map(|r| {
-                    Ok(Breakdown {
-                        key: opt_text(r, "k"),
-                        extracts: r.try_get("extracts")?,
-                        persons: r.try_get("persons")?,
-                        measures: r.try_get("measures")?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?,
+                .map(Breakdown::from_row)
+                .collect::<Result<Vec<_>, _>>()?,
         );
     }
     let monthly = out.pop().unwrap_or_default();
     let by_territory = out.pop().unwrap_or_default();
     // An IPRA of several groups counts in each: the codes the extracts named, matched in its column.
-    let read = |r: &sqlx::any::AnyRow| -> Result<Breakdown> {
-        Ok(Breakdown {
-            key: opt_text(r, "k"),
-            extracts: r.try_get("extracts")?,
-            persons: r.try_get("persons")?,
-            measures: r.try_get("measures")?,
-        })
-    };
+    let read = |r: &sqlx::any::AnyRow| -> Result<Breakdown> { Ok(Breakdown::from_row(r)?) };
     let sql = format!(
         "SELECT g.code AS k, COUNT(DISTINCT i.id) AS extracts, COUNT(DISTINCT i.person_id) AS persons, \
          COUNT(DISTINCT m.id) AS measures FROM target_groups g JOIN ipras i ON i.target_groups LIKE '%;' || g.code || ';%' \

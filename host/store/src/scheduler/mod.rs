@@ -6,10 +6,11 @@
 pub mod jobs;
 
 use crate::app::App;
-use crate::db::{now, opt_text, Engine};
+use crate::db::rows::{Flag, JsonText};
+use crate::db::{now, Engine};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 use std::time::Duration;
 
 /// The host's own jobs (name, kind, default schedule). Every exchange job comes from the manifest
@@ -83,27 +84,33 @@ pub async fn seed_jobs(app: &App) -> Result<()> {
     Ok(())
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Job {
     pub name: String,
     pub kind: String,
     /// What people call its kind: the label its plugin declares, or the host's own.
+    #[sqlx(skip)]
     pub label: String,
     pub schedule: String,
+    #[sqlx(try_from = "Flag")]
     pub enabled: bool,
+    #[sqlx(try_from = "JsonText<serde_json::Value>")]
     pub config: serde_json::Value,
     pub max_attempts: i64,
     pub backoff_seconds: i64,
     pub running_run: Option<i64>,
+    #[sqlx(skip)]
     pub next_run: Option<String>,
+    #[sqlx(skip)]
     pub last_run: Option<RunView>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct RunView {
     pub id: i64,
     pub job: String,
     pub trigger: String,
+    #[sqlx(try_from = "Flag")]
     pub dry_run: bool,
     pub attempt: i64,
     pub status: String,
@@ -111,27 +118,15 @@ pub struct RunView {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub next_attempt_at: Option<String>,
+    #[sqlx(try_from = "JsonText<serde_json::Value>")]
     pub counts: serde_json::Value,
+    #[sqlx(try_from = "JsonText<serde_json::Value>")]
     pub errors: serde_json::Value,
     pub report: Option<String>,
 }
 
 fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunView> {
-    Ok(RunView {
-        id: r.try_get("id")?,
-        job: r.try_get("job")?,
-        trigger: r.try_get("trigger")?,
-        dry_run: r.try_get::<i64, _>("dry_run")? != 0,
-        attempt: r.try_get("attempt")?,
-        status: r.try_get("status")?,
-        instance: r.try_get("instance")?,
-        started_at: r.try_get("started_at")?,
-        finished_at: opt_text(r, "finished_at"),
-        next_attempt_at: opt_text(r, "next_attempt_at"),
-        counts: serde_json::from_str(&r.try_get::<String, _>("counts")?).unwrap_or_default(),
-        errors: serde_json::from_str(&r.try_get::<String, _>("errors")?).unwrap_or_default(),
-        report: opt_text(r, "report"),
-    })
+    Ok(RunView::from_row(r)?)
 }
 
 pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
@@ -140,27 +135,14 @@ pub async fn list_jobs(app: &App) -> Result<Vec<Job>> {
         .await?;
     let mut jobs = Vec::new();
     for r in rows {
-        let name: String = r.try_get("name")?;
-        let schedule: String = r.try_get("schedule")?;
-        let last_run = history(app, &name, 1).await?.into_iter().next();
-        let next_run = parse_schedule(&schedule)
+        let mut job = Job::from_row(&r)?;
+        job.last_run = history(app, &job.name, 1).await?.into_iter().next();
+        job.next_run = parse_schedule(&job.schedule)
             .ok()
             .and_then(|s| s.after(&crate::clock::now_zoned()).next())
             .map(|t| t.to_rfc3339());
-        let kind: String = r.try_get("kind")?;
-        jobs.push(Job {
-            label: job_label(app, &name, &kind),
-            name,
-            kind,
-            schedule,
-            enabled: r.try_get::<i64, _>("enabled")? != 0,
-            config: serde_json::from_str(&r.try_get::<String, _>("config")?).unwrap_or_default(),
-            max_attempts: r.try_get("max_attempts")?,
-            backoff_seconds: r.try_get("backoff_seconds")?,
-            running_run: r.try_get("running_run").ok().flatten(),
-            next_run,
-            last_run,
-        });
+        job.label = job_label(app, &job.name, &job.kind);
+        jobs.push(job);
     }
     Ok(jobs)
 }

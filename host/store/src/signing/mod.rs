@@ -7,7 +7,7 @@ use crate::db::now;
 use anyhow::{bail, Context, Result};
 use ipra_signing::{Provider, Verified};
 use serde::Deserialize;
-use sqlx::Row;
+use sqlx::FromRow;
 use std::collections::BTreeMap;
 
 /// `DATA_DIR/signing.toml`: one provider per organisation (by OGRN).
@@ -140,7 +140,7 @@ pub async fn upload_signature(app: &App, report_id: i64, signature: &[u8], actor
     }
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, sqlx::FromRow)]
 pub struct Attempt {
     pub report_id: i64,
     pub provider: String,
@@ -156,15 +156,7 @@ pub async fn attempts(app: &App, report_id: Option<i64>) -> Result<Vec<Attempt>>
         .fetch_all(&app.db.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(Attempt {
-                report_id: r.try_get("report_id")?,
-                provider: r.try_get("provider")?,
-                status: r.try_get("status")?,
-                detail: r.try_get("detail")?,
-                actor: r.try_get("actor")?,
-                at: r.try_get("at")?,
-            })
-        })
-        .collect()
+        .map(Attempt::from_row)
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
