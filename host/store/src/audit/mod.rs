@@ -97,9 +97,10 @@ pub const AUDIT_LOG: Chain = Chain {
 };
 
 /// The chain's head: the place and hash of its last sealed entry.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Head {
     pub seq: i64,
+    #[sqlx(rename = "head_hash")]
     pub hash: String,
 }
 
@@ -250,10 +251,7 @@ pub async fn chain_head(db: &Db, chain: &Chain) -> Result<Head> {
     let row = sqlx::query(&format!("SELECT seq, head_hash FROM {} WHERE id = 1", chain.head_table))
         .fetch_one(&db.pool)
         .await?;
-    Ok(Head {
-        seq: row.try_get("seq")?,
-        hash: row.try_get("head_hash")?,
-    })
+    Ok(sqlx::FromRow::from_row(&row)?)
 }
 
 /// What [`verify`] found.

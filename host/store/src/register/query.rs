@@ -1627,7 +1627,7 @@ pub async fn person_snils(db: &Db, person_id: i64) -> Result<Option<String>> {
 }
 
 /// Counts for the health endpoint and the page header.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct RegisterCounts {
     pub persons: i64,
     pub ipras: i64,
@@ -1642,10 +1642,5 @@ pub async fn counts(db: &Db) -> Result<RegisterCounts> {
     )
     .fetch_one(&db.pool)
     .await?;
-    Ok(RegisterCounts {
-        persons: row.try_get("persons")?,
-        ipras: row.try_get("ipras")?,
-        active_ipras: row.try_get("active_ipras")?,
-        measures: row.try_get("measures")?,
-    })
+    Ok(RegisterCounts::from_row(&row)?)
 }
