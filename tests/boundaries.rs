@@ -4,6 +4,8 @@
 //! wasmtime, the web side names neither, the host's crates depend on no plugin, and plugins and
 //! the SDK name no engine, database or host).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -13,7 +15,7 @@ fn root() -> PathBuf {
 /// The sources of the host's crates (everything but the plugin runtime, which is checked apart):
 /// the binary, the store and the web side.
 fn host_sources() -> Vec<PathBuf> {
-    ["host/src", "host/store/src", "host/web/src"]
+    common::HOST_SOURCE_DIRS
         .iter()
         .flat_map(|dir| sources(&root().join(dir)))
         .collect()

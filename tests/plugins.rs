@@ -292,11 +292,7 @@ fn a_connector_the_host_never_saw_reaches_the_register() {
     }
     // The host's code names no such connector: everything it knows of it came from the manifest.
     let root = common::workspace_root();
-    let mut dirs = vec![
-        root.join("host/src"),
-        root.join("host/store/src"),
-        root.join("host/web/src"),
-    ];
+    let mut dirs: Vec<_> = common::HOST_SOURCE_DIRS.iter().map(|d| root.join(d)).collect();
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

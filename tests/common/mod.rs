@@ -30,6 +30,10 @@ impl Backend {
     }
 }
 
+/// The sources of the host's crates (the binary, the store, the web side), from the workspace root:
+/// what must never name a connector or a WIT type.
+pub const HOST_SOURCE_DIRS: &[&str] = &["host/src", "host/store/src", "host/web/src"];
+
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -26,6 +26,13 @@ fn main() {
     }
 }
 
+/// The FRI parser reading and normalising every record of the document once.
+fn time_parse(document: &ipra_plugin_fri::NativeDocument) -> std::time::Duration {
+    let start = Instant::now();
+    std::hint::black_box(document.parse());
+    start.elapsed()
+}
+
 fn answer(line: &str) -> Result<String> {
     let (command, path) = line.split_once(' ').ok_or("ожидается «both ПУТЬ» или «parser ПУТЬ»")?;
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
@@ -47,16 +54,10 @@ fn answer(line: &str) -> Result<String> {
                 .sum();
             std::hint::black_box(elements);
             drop(records);
-            let start = Instant::now();
-            std::hint::black_box(document.parse());
-            let fri = start.elapsed();
+            let fri = time_parse(&document);
             Ok(format!("{} {} {len}", quick.as_nanos(), fri.as_nanos()))
         }
-        "parser" => {
-            let start = Instant::now();
-            std::hint::black_box(document.parse());
-            Ok(start.elapsed().as_nanos().to_string())
-        }
+        "parser" => Ok(time_parse(&document).as_nanos().to_string()),
         other => Err(format!("неизвестная команда «{other}»")),
     }
 }
