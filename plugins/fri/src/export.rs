@@ -122,7 +122,7 @@
 //! `section-unknown`, `reasons-not-allowed`, `comment-not-allowed`, `number-format`.
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
-    Attribute, Document, ExecutionEntry, ExecutionStatus, Measure, PluginError, ReportInput,
+    Attribute, Document, ExecutionEntry, ExecutionStatus, Measure, PluginError, ReferenceEntry, ReportInput,
 };
 use ipra_plugin_sdk::department::file_name_part;
 use ipra_plugin_sdk::uuid;
@@ -295,6 +295,36 @@ mod field {
     pub const COMMENT: &str = "Комментарий";
 }
 
+/// A region's own section — a vendor department's, such as socio-cultural rehabilitation — goes to FRI
+/// within the federal section that the region's list of sections names as its parent (the third
+/// column of `reference/sections.csv`): the federal format knows its six sections only. An entry of a
+/// section with no federal parent is left as it is, and [`export_report`] refuses it by name.
+///
+/// ```
+/// use ipra_plugin_fri::within_federal_sections;
+/// use ipra_plugin_sdk::bindings::ipra::plugin::types::ReferenceEntry;
+/// let sections = [ReferenceEntry {
+///     code: "sociocultural".into(),
+///     name: "Социокультурная реабилитация".into(),
+///     parent: Some("social-protection".into()),
+///     extra: vec![],
+/// }];
+/// assert_eq!(within_federal_sections("sociocultural", &sections), "social-protection");
+/// assert_eq!(within_federal_sections("sport", &sections), "sport");
+/// assert_eq!(within_federal_sections("unknown", &sections), "unknown");
+/// ```
+pub fn within_federal_sections<'a>(section: &'a str, sections: &'a [ReferenceEntry]) -> &'a str {
+    if SECTION_TYPES.iter().any(|t| t.section == section) {
+        return section;
+    }
+    sections
+        .iter()
+        .find(|s| s.code == section)
+        .and_then(|s| s.parent.as_deref())
+        .filter(|parent| SECTION_TYPES.iter().any(|t| t.section == *parent))
+        .unwrap_or(section)
+}
+
 /// Renders the execution report package of one IPRA: the `ВыпискаФРИ` report first, the upload request second.
 ///
 /// The input is checked first; the first problem is returned as a typed error and nothing is rendered.
@@ -457,7 +487,7 @@ fn check_entry(position: usize, entry: &ExecutionEntry) -> Result<usize, PluginE
             "section-unknown",
             field::SECTION,
             format!(
-                "Раздел «{}» неизвестен: ожидается один из разделов health, employment, education, social-protection, sport, tsr",
+                "Раздел «{}» неизвестен ФРИ: ожидается один из разделов health, employment, education, social-protection, sport, tsr; раздел региона укажите в справочнике разделов с родительским федеральным разделом",
                 entry.section
             ),
         ));

@@ -13,7 +13,7 @@ mod receipt;
 #[cfg(test)]
 mod hostile_tests;
 
-pub use export::export_report;
+pub use export::{export_report, within_federal_sections};
 
 pub use extract::normalize_code;
 pub use import::{import_document, IPRA_VERSIONS, MAX_DOCUMENT_BYTES};
@@ -92,7 +92,15 @@ impl Guest for Plugin {
 
     fn export(input: ExportInput) -> Result<Vec<Document>, PluginError> {
         match input {
-            ExportInput::ReportPackage(report) => export_report(&report),
+            ExportInput::ReportPackage(mut report) => {
+                // The region's own sections go within their federal parents.
+                let sections = ipra_plugin_sdk::bindings::ipra::plugin::host::reference_list("sections");
+                for entry in &mut report.entries {
+                    let federal = within_federal_sections(&entry.section, &sections).to_string();
+                    entry.section = federal;
+                }
+                export_report(&report)
+            }
             _ => Err(not_supported(
                 "коннектор ФРИ выгружает только пакеты отчётов об исполнении",
             )),
