@@ -192,12 +192,31 @@ fn dependencies_keep_the_boundaries() {
     }
     let runtime = of("ipra-runtime");
     assert!(runtime.iter().any(|d| d == "wasmtime"));
-    for forbidden in ["sqlx", "axum", "ipra-plugin-sdk"] {
+    for forbidden in ["sqlx", "axum"] {
         assert!(
             !runtime.iter().any(|d| d == forbidden),
             "ipra-runtime depends on {forbidden}"
         );
     }
+    // The runtime takes from the SDK its ZIP reader and writer (a plugin package is a ZIP), nothing
+    // else: never the guest bindings, whose types are the WIT's as a plugin sees them.
+    let mut uses = Vec::new();
+    for file in sources(&root().join("host/runtime/src")) {
+        for (n, line) in product_lines(&file) {
+            let beyond = line
+                .split("ipra_plugin_sdk::")
+                .skip(1)
+                .any(|path| !path.starts_with("archive"));
+            if beyond {
+                uses.push(format!("{}:{n}: {}", file.display(), line.trim()));
+            }
+        }
+    }
+    assert!(
+        uses.is_empty(),
+        "the runtime uses the SDK beyond its archive helpers:\n{}",
+        uses.join("\n")
+    );
     // The SDK and every plugin: no engine, no database, no host.
     for (krate, list) in deps
         .iter()

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Backend, Env};
+use ipra_store::plugins::package;
 use std::path::{Path, PathBuf};
 
 /// The scheduler's job `name` (`ipra jobs list`), which must be there.
@@ -457,4 +458,455 @@ fn a_command_line_import_takes_the_same_way_in() {
         env.scalar("SELECT COUNT(*) FROM source_documents WHERE file_name = 'notices.csv'"),
         1
     );
+}
+
+/// An inbox of files for the misbehaving connector, in this order: each file's name is its misdeed.
+fn inbox_of(env: &Env, names: &[&str]) -> PathBuf {
+    let inbox = env.dir.path().join("inbox");
+    for (i, name) in names.iter().enumerate() {
+        let folder = inbox.join(format!("{i}"));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(name), b"x").unwrap();
+    }
+    inbox
+}
+
+fn listed(env: &Env, id: &str) -> serde_json::Value {
+    let (_, list) = env.run_json(&["plugins", "list", "--json"]);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} listed: {list}"))
+}
+
+/// A manifest's `[limits]` are what its calls get, within the installation's bounds: a plugin
+/// asking for less memory and time is stopped sooner, one asking for more than the installation
+/// allows gets the installation's maximum.
+#[test]
+fn limits_in_the_manifest_are_granted_within_the_installations_bounds() {
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| format!("{m}\n[limits]\nmemory_mib = 16\ntime_ms = 300\n"));
+    env.run_ok(&["plugins", "enable", "misbehave"]);
+    let entry = listed(&env, "misbehave");
+    assert_eq!(
+        (entry["memory_mib"].as_u64(), entry["time_ms"].as_u64()),
+        (Some(16), Some(300))
+    );
+    assert_eq!(entry["on_failure"], "quarantine-document", "a connector's default");
+    let inbox = inbox_of(&env, &["alloc", "loop"]);
+    let (_, report) = env.run_json(&["import", "--connector", "misbehave", inbox.to_str().unwrap(), "--json"]);
+    let message = |name: &str| {
+        report["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"].as_str().unwrap().ends_with(name))
+            .map(|r| r["message"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("{name} refused: {report}"))
+    };
+    assert!(message("alloc").contains("16 МиБ"), "{report}");
+    assert!(message("loop").contains("300 мс"), "{report}");
+
+    // The installation's bound wins over the manifest.
+    let out = env
+        .ipra()
+        .args(["plugins", "list", "--json"])
+        .env("IPRA_PLUGIN_MAX_TIME_MS", "100")
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "misbehave")
+        .unwrap();
+    assert_eq!(entry["time_ms"], 100, "{entry}");
+    let out = env
+        .ipra()
+        .args(["plugins", "list"])
+        .env("IPRA_PLUGIN_MAX_TIME_MS", "много")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("IPRA_PLUGIN_MAX_TIME_MS"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `on_failure = "stop-job"`: the run stops at the document whose call failed (it is refused and
+/// quarantined like any other); the documents after it are named as not processed, none stored.
+#[test]
+fn a_connector_whose_policy_stops_the_job_stops_at_the_failing_document() {
+    let env = Env::new(Backend::Sqlite);
+    install_misbehave(&env, |m| format!("{m}\n[limits]\non_failure = \"stop-job\"\n"));
+    env.run_ok(&["plugins", "enable", "misbehave"]);
+    assert_eq!(listed(&env, "misbehave")["on_failure"], "stop-job");
+    let inbox = inbox_of(&env, &["ok", "trap", "ok", "ok"]);
+    let (code, report) = env.run_json(&["import", "--connector", "misbehave", inbox.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "{report}");
+    let rejected = report["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{report}");
+    assert_eq!(rejected[0]["code"], "plugin-trap");
+    let stopped = report["stopped"]
+        .as_str()
+        .unwrap_or_else(|| panic!("stopped: {report}"));
+    assert!(
+        stopped.contains("misbehave") && stopped.contains("stop-job"),
+        "{stopped}"
+    );
+    let not_processed: Vec<&str> = report["not_processed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(not_processed.len(), 2, "{report}");
+    assert!(
+        not_processed[0].ends_with("2/ok") && not_processed[1].ends_with("3/ok"),
+        "{report}"
+    );
+    assert_eq!(report["files"], 2, "the first file and the failing one: {report}");
+    assert_eq!(
+        env.text("SELECT error FROM import_runs ORDER BY id DESC LIMIT 1"),
+        stopped,
+        "the run says why it stopped"
+    );
+    let quarantined = std::fs::read_dir(env.data_dir().join("quarantine")).map_or(0, |d| d.count());
+    assert!(quarantined > 0, "the failing document waits in quarantine");
+}
+
+/// A department that fails while claiming an IPRA: by default (`skip-record`) the IPRA is stored
+/// and the measures wait in the coordinator's queue; `quarantine-document` refuses the file;
+/// `stop-job` refuses it and stops the run.
+#[test]
+fn a_departments_failure_follows_its_policy() {
+    let sample = common::fri_samples().join("extract_4.xml");
+    let department = |policy: Option<&'static str>| {
+        move |m: String| {
+            let limits = policy
+                .map(|p| format!("\n[limits]\non_failure = \"{p}\"\n"))
+                .unwrap_or_default();
+            format!(
+                "{}{limits}\n[config]\nkind = \"department\"\nmisdeed = \"trap\"\nsections = \"health,employment,education,social-protection,sport,tsr\"\n",
+                m.replace("kind = \"connector\"", "kind = \"department\"")
+            )
+        }
+    };
+    for (policy, expected) in [
+        (None, "skip-record"),
+        (Some("quarantine-document"), "quarantine-document"),
+        (Some("stop-job"), "stop-job"),
+    ] {
+        let env = Env::new(Backend::Sqlite);
+        install_misbehave(&env, department(policy));
+        env.run_ok(&["plugins", "enable", "misbehave"]);
+        assert_eq!(listed(&env, "misbehave")["on_failure"], expected);
+        let (code, report) = env.run_json(&[
+            "import",
+            sample.to_str().unwrap(),
+            common::fri_samples()
+                .join("11350102278_IPRA_2016.xml")
+                .to_str()
+                .unwrap(),
+            "--json",
+        ]);
+        let ipras = env.scalar("SELECT COUNT(*) FROM ipras");
+        match expected {
+            "skip-record" => {
+                assert_eq!(code, 0, "{report}");
+                assert_eq!(ipras, 2, "{report}");
+                let warned = report["warnings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|w| w["code"] == "plugin-trap");
+                assert!(warned, "the failure is noted: {report}");
+            }
+            "quarantine-document" => {
+                assert_eq!(code, 1, "{report}");
+                assert_eq!(ipras, 0, "{report}");
+                assert_eq!(report["rejected"].as_array().unwrap().len(), 2, "{report}");
+                assert!(report["stopped"].is_null(), "{report}");
+            }
+            _ => {
+                assert_eq!(code, 1, "{report}");
+                assert_eq!(ipras, 0, "{report}");
+                assert_eq!(report["rejected"].as_array().unwrap().len(), 1, "{report}");
+                assert!(report["stopped"].as_str().unwrap().contains("misbehave"), "{report}");
+                assert_eq!(report["not_processed"].as_array().unwrap().len(), 1, "{report}");
+            }
+        }
+    }
+}
+
+/// The manifest of the misbehaving test plugin at `version` with `tables` (TOML tables) added,
+/// completed for a package, and its component.
+fn misbehave_manifest(version: &str, tables: &str) -> (String, Vec<u8>) {
+    let staged = Path::new(env!("IPRA_TEST_PLUGIN_DIR"));
+    let wasm = std::fs::read(staged.join("misbehave.wasm")).unwrap();
+    let manifest = std::fs::read_to_string(staged.join("misbehave.toml")).unwrap();
+    let head: Vec<&str> = manifest.lines().filter(|l| !l.starts_with("version =")).collect();
+    let manifest = format!("{}\nversion = \"{version}\"\n\n{tables}\n", head.join("\n"));
+    (package::complete_manifest(&manifest, &wasm), wasm)
+}
+
+/// A package (`.ipra-plugin`) of the misbehaving test plugin: what `ipra plugin package` writes.
+fn misbehave_package(env: &Env, version: &str, tables: &str) -> PathBuf {
+    let (manifest, wasm) = misbehave_manifest(version, tables);
+    write_package(env, version, &package::write(&manifest, &wasm, None, None))
+}
+
+fn write_package(env: &Env, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = env.dir.path().join(format!("misbehave-{name}.ipra-plugin"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Where the installation requires a vendor's signature, a package passes only with a signature
+/// (Ed25519 or GOST R 34.10-2012) that a key it trusts confirms; each refusal names what failed.
+#[test]
+fn a_signature_is_required_where_the_installation_says_so() {
+    let env = Env::new(Backend::Sqlite);
+    let (key, public) = package::generate_ed25519().unwrap();
+    let (stranger, _) = package::generate_ed25519().unwrap();
+    let (gost_key, gost_cert) = common::gost_key(env.dir.path(), "vendor");
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    std::fs::write(
+        env.data_dir().join("plugin-trust.toml"),
+        format!(
+            "require_signature = true\n[[ed25519]]\nvendor = \"ООО «Вендор»\"\nkey = \"{public}\"\n[[gost]]\nvendor = \"ГБУ «Центр»\"\ncertificate = \"{}\"\n",
+            gost_cert.display()
+        ),
+    )
+    .unwrap();
+    let refused = |path: &Path| {
+        let out = env.run(&["plugins", "install", path.to_str().unwrap()]);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let unsigned = misbehave_package(&env, "1.0.0", "");
+    assert!(refused(&unsigned).contains("не подписан"));
+    let (manifest, wasm) = misbehave_manifest("1.0.0", "");
+    let by_stranger = package::sign_ed25519(&manifest, &stranger).unwrap();
+    let strange = write_package(
+        &env,
+        "stranger",
+        &package::write(&manifest, &wasm, Some(&by_stranger), None),
+    );
+    assert!(refused(&strange).contains("не подтверждается"));
+    // Signed, then the component swapped: the manifest's hash no longer holds.
+    let signature = package::sign_ed25519(&manifest, &key).unwrap();
+    let swapped = write_package(
+        &env,
+        "swapped",
+        &package::write(&manifest, b"\0asm", Some(&signature), None),
+    );
+    assert!(refused(&swapped).contains("SHA-256"));
+    assert!(env
+        .texts("SELECT action FROM audit_log WHERE subject = 'plugin:misbehave'")
+        .is_empty());
+
+    let signed = write_package(
+        &env,
+        "signed",
+        &package::write(&manifest, &wasm, Some(&signature), None),
+    );
+    let out = env.run_ok(&["plugins", "install", signed.to_str().unwrap()]);
+    assert!(out.contains("подпись поставщика «ООО «Вендор»» проверена"), "{out}");
+
+    // GOST: a detached CMS signature of the manifest, as `openssl cms -sign` makes it.
+    let (manifest, wasm) = misbehave_manifest("1.1.0", "");
+    let manifest_path = env.dir.path().join("manifest.toml");
+    std::fs::write(&manifest_path, &manifest).unwrap();
+    let p7s = env.dir.path().join("plugin.p7s");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-engine",
+            "gost",
+            "-binary",
+            "-outform",
+            "DER",
+            "-md",
+            "md_gost12_256",
+        ])
+        .args(["-in", manifest_path.to_str().unwrap(), "-out", p7s.to_str().unwrap()])
+        .args([
+            "-signer",
+            gost_cert.to_str().unwrap(),
+            "-inkey",
+            gost_key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let gost = std::fs::read(&p7s).unwrap();
+    let upgrade = write_package(&env, "gost", &package::write(&manifest, &wasm, None, Some(&gost)));
+    let out = env.run_ok(&["plugins", "upgrade", upgrade.to_str().unwrap()]);
+    assert!(out.contains("1.1.0") && out.contains("«ГБУ «Центр»»"), "{out}");
+    let (other, _) = misbehave_manifest("1.2.0", "");
+    let mismatched = write_package(&env, "gost-other", &package::write(&other, &wasm, None, Some(&gost)));
+    let out = env.run(&["plugins", "upgrade", mismatched.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ГОСТ"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.texts("SELECT action FROM audit_log WHERE subject = 'plugin:misbehave' ORDER BY id"),
+        ["plugin.install", "plugin.upgrade"]
+    );
+}
+
+/// An upgrade from the command line lands on a running server without a restart; a call running
+/// when it lands finishes, on the version it started with; a rollback lands the same way; every
+/// change is in the audit log with who made it.
+#[test]
+fn an_upgrade_lands_on_a_running_server_without_failing_calls_in_flight() {
+    let env = Env::new(Backend::Sqlite);
+    env.add_user("admin", "administrator", None, "пароль-администратора-1");
+    let token = env
+        .run_ok(&["users", "token", "admin", "--label", "тест"])
+        .trim()
+        .to_string();
+    let tables = "[limits]\ntime_ms = 60000\n\n[config]\nspin = \"3000000000\"";
+    let v1 = misbehave_package(&env, "1.0.0", tables);
+    let out = env.run_ok(&["plugins", "install", v1.to_str().unwrap(), "--enable"]);
+    assert!(out.contains("установлен") && out.contains("1.0.0"), "{out}");
+    // The same package again is refused, naming the way forward.
+    let again = env.run(&["plugins", "install", v1.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("уже установлен"));
+    env.run_ok(&[
+        "jobs",
+        "add",
+        "slow-step",
+        "--kind",
+        "plugin-step",
+        "--schedule",
+        "0 0 1 1 *",
+        "--config",
+        "{\"plugin\": \"misbehave\", \"step\": \"slow\"}",
+    ]);
+    let server = env.serve(&[]);
+    let bearer = format!("Bearer {token}");
+    let addr = server.addr.clone();
+    let auth = bearer.clone();
+    let call = std::thread::spawn(move || {
+        common::http(
+            &addr,
+            "POST",
+            "/api/v1/jobs/slow-step/run",
+            &[("Authorization", auth.as_str())],
+            None,
+        )
+    });
+    let running = std::time::Instant::now();
+    while env.scalar("SELECT COUNT(*) FROM job_runs WHERE job = 'slow-step' AND status = 'running'") == 0 {
+        assert!(running.elapsed().as_secs() < 60, "the slow call did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let version_served = || {
+        let list = common::http(
+            &server.addr,
+            "GET",
+            "/api/v1/plugins",
+            &[("Authorization", bearer.as_str())],
+            None,
+        )
+        .json();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == "misbehave")
+            .map(|p| p["version"].as_str().unwrap().to_string())
+    };
+    let wait_for = |version: &str| {
+        let since = std::time::Instant::now();
+        while version_served().as_deref() != Some(version) {
+            assert!(since.elapsed().as_secs() < 30, "the server does not serve {version}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    let v2 = misbehave_package(&env, "1.0.1", tables);
+    let out = env.run_ok(&["plugins", "upgrade", v2.to_str().unwrap()]);
+    assert!(out.contains("1.0.1") && out.contains("вместо 1.0.0"), "{out}");
+    wait_for("1.0.1");
+    let answer = call.join().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.json()["status"],
+        "succeeded",
+        "the call in flight finished: {}",
+        answer.body
+    );
+    // Not newer: refused; rollback puts 1.0.0 back on the running server.
+    let older = env.run(&["plugins", "upgrade", v1.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&older.stderr).contains("не новее"));
+    env.run_ok(&["plugins", "rollback", "misbehave"]);
+    wait_for("1.0.0");
+    env.run_ok(&["plugins", "remove", "misbehave"]);
+    let since = std::time::Instant::now();
+    while version_served().is_some() {
+        assert!(
+            since.elapsed().as_secs() < 30,
+            "the server still serves the removed plugin"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        env.texts("SELECT action FROM audit_log WHERE subject = 'plugin:misbehave' ORDER BY id"),
+        [
+            "plugin.install",
+            "plugin.enable",
+            "plugin.upgrade",
+            "plugin.rollback",
+            "plugin.remove"
+        ]
+    );
+}
+
+/// An upgrade killed (SIGKILL) at each step of putting the new version in place leaves the old
+/// version or the new one whole: the next start finishes a change whose files were all written and
+/// drops one that was still being written.
+#[test]
+fn an_upgrade_killed_at_any_step_leaves_one_whole_version() {
+    use std::os::unix::process::ExitStatusExt;
+    for (point, expected, kept) in [
+        ("plugin.staging", "1.0.0", None),
+        ("plugin.staged", "1.0.1", Some("1.0.0")),
+        ("plugin.set-aside", "1.0.1", Some("1.0.0")),
+    ] {
+        let env = Env::new(Backend::Sqlite);
+        let v1 = misbehave_package(&env, "1.0.0", "");
+        env.run_ok(&["plugins", "install", v1.to_str().unwrap()]);
+        let v2 = misbehave_package(&env, "1.0.1", "");
+        let out = env
+            .ipra()
+            .args(["plugins", "upgrade", v2.to_str().unwrap()])
+            .env("IPRA_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(9), "{point}: killed there");
+        let entry = listed(&env, "misbehave");
+        assert_eq!(entry["version"], expected, "{point}: {entry}");
+        assert_eq!(entry["previous_version"].as_str(), kept, "{point}: {entry}");
+        let staging = env.data_dir().join("plugins").join(".staging");
+        assert!(
+            std::fs::read_dir(&staging).map_or(true, |mut d| d.next().is_none()),
+            "{point}: nothing left half-done"
+        );
+        // And the plugin works: a document goes through it.
+        env.run_ok(&["plugins", "enable", "misbehave"]);
+        let inbox = inbox_of(&env, &["ok"]);
+        let (code, report) = env.run_json(&["import", "--connector", "misbehave", inbox.to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{point}: {report}");
+    }
 }

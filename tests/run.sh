@@ -27,6 +27,8 @@ rustup component list --installed | grep -q '^clippy' || rustup component add cl
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The SDK's test helpers for plugin authors (`testing`, a feature no workspace crate enables).
+cargo clippy -p ipra-plugin-sdk --features testing --all-targets -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast
 else
@@ -34,5 +36,6 @@ else
 fi
 # nextest does not run documentation examples; the plugin SDK's examples are tests too.
 cargo test --workspace --doc
+cargo test -p ipra-plugin-sdk --features testing --doc
 # A short fuzzing run of every document reader on mutations of the public samples (README, «Fuzzing»).
 cargo run -q -p ipra-fuzz --profile fuzz -- --target all --seconds 40

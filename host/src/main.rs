@@ -11,7 +11,7 @@ mod demo;
 use ipra_store::{app, audit, auth, clock, db, exchange, plans, plugins, register, scheduler, signing, synthetic};
 use ipra_web as web;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use app::App;
 use clap::{Parser, Subcommand};
 use register::import::ImportReport;
@@ -94,6 +94,11 @@ enum Command {
     Plugins {
         #[command(subcommand)]
         action: PluginAction,
+    },
+    /// Набор разработчика плагинов: создать, собрать пакет.
+    Plugin {
+        #[command(subcommand)]
+        action: cli::kit::KitAction,
     },
     /// Generate realistic demo extracts in the real FRI format and load them (or write them out).
     Demo {
@@ -248,6 +253,26 @@ enum PluginAction {
     Enable { id: String },
     /// Disable a plugin for this installation.
     Disable { id: String },
+    /// Install a plugin package (.ipra-plugin): its API range, hash and, where the installation
+    /// requires it, vendor signature are checked; it starts disabled unless --enable is given.
+    Install {
+        file: PathBuf,
+        /// Enable it for this installation at once.
+        #[arg(long)]
+        enable: bool,
+    },
+    /// Upgrade an installed plugin to a newer version of its package; the version replaced is kept
+    /// for rollback. A running server takes the new version without a restart.
+    Upgrade { file: PathBuf },
+    /// Take an installed plugin out of service (kept for rollback; a built-in one of the same id serves again).
+    Remove { id: String },
+    /// Put back the version an upgrade or removal replaced.
+    Rollback { id: String },
+    /// Calls, refusals, failures and time per hook of each plugin, as this process counted them.
+    Figures {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -362,6 +387,7 @@ async fn run(cli: Cli) -> Result<i32> {
             if demo {
                 demo::load_if_empty(&app, demo_count).await?;
             }
+            tokio::spawn(follow_plugin_changes(app.clone()));
             let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let instance = scheduler::instance_name();
             if !no_scheduler {
@@ -400,16 +426,51 @@ async fn run(cli: Cli) -> Result<i32> {
             match action {
                 PluginAction::List { json } => print_plugins(&app, json)?,
                 PluginAction::Enable { id } => {
-                    app.set_plugin_enabled(&id, true).await?;
+                    app.set_plugin_enabled(&id, true, &actor).await?;
                     println!("плагин «{id}» включён");
                 }
                 PluginAction::Disable { id } => {
-                    app.set_plugin_enabled(&id, false).await?;
+                    app.set_plugin_enabled(&id, false, &actor).await?;
                     println!("плагин «{id}» отключён");
                 }
+                PluginAction::Install { file, enable } => {
+                    let bytes = std::fs::read(&file).with_context(|| format!("{} не читается", file.display()))?;
+                    let change = app
+                        .install_plugin(bytes, plugins::install::Mode::Install, &actor)
+                        .await
+                        .with_context(|| format!("{}: пакет не установлен", file.display()))?;
+                    print_change("установлен", &change);
+                    if enable {
+                        app.set_plugin_enabled(&change.id, true, &actor).await?;
+                        println!("плагин «{}» включён", change.id);
+                    } else {
+                        println!(
+                            "плагин отключён, пока его не включат: ipra plugins enable {}",
+                            change.id
+                        );
+                    }
+                }
+                PluginAction::Upgrade { file } => {
+                    let bytes = std::fs::read(&file).with_context(|| format!("{} не читается", file.display()))?;
+                    let change = app
+                        .install_plugin(bytes, plugins::install::Mode::Upgrade, &actor)
+                        .await
+                        .with_context(|| format!("{}: пакет не установлен", file.display()))?;
+                    print_change("обновлён", &change);
+                }
+                PluginAction::Remove { id } => {
+                    let change = app.remove_plugin(&id, &actor).await?;
+                    print_change("удалён", &change);
+                }
+                PluginAction::Rollback { id } => {
+                    let change = app.rollback_plugin(&id, &actor).await?;
+                    print_change("возвращён к прежней версии", &change);
+                }
+                PluginAction::Figures { json } => print_figures(&app, json)?,
             }
             Ok(0)
         }
+        Command::Plugin { action } => cli::kit::run(action).map(|()| 0),
         Command::Demo { count, seed, out } => {
             match out {
                 Some(dir) => {
@@ -625,6 +686,74 @@ fn print_report(report: &ImportReport) {
             w.message
         );
     }
+    if let Some(why) = &report.stopped {
+        println!("{why}.");
+        println!(
+            "Не обработано файлов: {} (ничего из них не сохранено):",
+            report.not_processed.len()
+        );
+        for name in &report.not_processed {
+            println!("  {name}");
+        }
+    }
+}
+
+/// A running server takes plugins installed, upgraded, removed or rolled back from the command
+/// line on its data directory within two seconds, without a restart.
+async fn follow_plugin_changes(app: App) {
+    let mut seen = plugins::install::generation(&app.plugins_dir());
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        match app.follow_plugin_changes(&mut seen).await {
+            Ok(true) => tracing::info!("installed plugins changed; the new set is in effect"),
+            Ok(false) => {}
+            Err(e) => tracing::error!("could not take the changed plugins: {e:#}"),
+        }
+    }
+}
+
+fn print_change(what: &str, change: &plugins::install::Change) {
+    println!(
+        "плагин «{}» {what}: версия {}{}{}",
+        change.id,
+        change.version.as_deref().unwrap_or("— (больше не действует)"),
+        change
+            .replaced
+            .as_deref()
+            .map(|v| format!(", вместо {v}"))
+            .unwrap_or_default(),
+        change
+            .signed_by
+            .as_deref()
+            .map(|v| format!(", подпись поставщика «{v}» проверена"))
+            .unwrap_or_default()
+    );
+}
+
+fn print_figures(app: &App, json: bool) -> Result<()> {
+    let figures = app.plugins.figures().snapshot();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<9} {:>8} {:>8} {:>8} {:>10} {:>10}",
+        "ПЛАГИН", "ХУК", "ВЫЗОВЫ", "ОТКАЗЫ", "СБОИ", "p50, мс", "p99, мс"
+    );
+    let ms = |q: Option<f64>| q.map_or("—".to_string(), |s| format!("≤{}", s * 1000.0));
+    for (plugin, hook, f) in figures {
+        println!(
+            "{:<20} {:<9} {:>8} {:>8} {:>8} {:>10} {:>10}",
+            plugin,
+            hook.as_str(),
+            f.calls,
+            f.refusals,
+            f.failures,
+            ms(f.quantile(0.5)),
+            ms(f.quantile(0.99))
+        );
+    }
+    Ok(())
 }
 
 fn print_plugins(app: &App, json: bool) -> Result<()> {

@@ -1370,8 +1370,11 @@ macro_rules! department_plugin {
 
         impl $crate::bindings::Guest for $plugin {
             fn describe() -> $crate::bindings::ipra::plugin::types::PluginInfo {
-                <$plugin as $crate::department::DepartmentPlugin>::DEPARTMENT
-                    .describe(<$plugin as $crate::department::DepartmentPlugin>::config_keys())
+                let mut info = <$plugin as $crate::department::DepartmentPlugin>::DEPARTMENT
+                    .describe(<$plugin as $crate::department::DepartmentPlugin>::config_keys());
+                // The plugin's own version (this expands in the plugin's crate), not the SDK's.
+                info.version = env!("CARGO_PKG_VERSION").to_string();
+                info
             }
 
             fn import(

@@ -21,5 +21,7 @@ pub mod department;
 pub mod error;
 pub mod ogrn;
 pub mod snils;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod uuid;
 pub mod xml;

@@ -5,18 +5,23 @@
 //! boundary is in the host's own types (`model`), converted by `adapter`.
 
 mod adapter;
+pub mod crashpoint;
+pub mod install;
 pub mod jobs;
 pub mod lookups;
 pub mod manifest;
 pub mod model;
+pub mod package;
 pub mod runtime;
+pub mod stats;
 
 use anyhow::{Context, Result};
 use lookups::Lookups;
 use manifest::Manifest;
 
-use runtime::{CallContext, CallError, Limits, Prepared, Sandbox};
+use runtime::{Bounds, CallContext, CallError, Limits, Prepared, Sandbox};
 use serde::Serialize;
+use stats::{Figures, Hook, Outcome};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -39,6 +44,8 @@ pub struct LoadedPlugin {
     pub manifest: Manifest,
     pub info: model::PluginInfo,
     pub origin: Origin,
+    /// The limits its calls run with: what its manifest asks, within the installation's bounds.
+    pub limits: Limits,
     pre: Prepared,
 }
 
@@ -79,15 +86,29 @@ pub struct PluginSummary {
     /// Kinds of document the manifest says it reads and writes.
     pub reads: Vec<String>,
     pub writes: Vec<String>,
+    /// Memory (MiB) and time (ms) per call granted, and what a failed call does.
+    pub memory_mib: usize,
+    pub time_ms: u128,
+    pub on_failure: manifest::FailurePolicy,
+    /// The version kept for `rollback`, if any.
+    pub previous_version: Option<String>,
 }
 
-/// All plugins of the installation and the sandbox they run in.
+/// All plugins of the installation and the sandbox they run in. The set of plugins changes while
+/// the server runs (install, upgrade, remove, rollback): a call holds its own `Arc` of the plugin
+/// it runs, so calls in flight finish on the version they started with.
 pub struct PluginHost {
     sandbox: Arc<Sandbox>,
-    plugins: Vec<Arc<LoadedPlugin>>,
-    refused: Vec<Refused>,
+    bounds: Bounds,
+    builtin: Vec<Arc<LoadedPlugin>>,
+    installed_dir: PathBuf,
+    plugins: RwLock<Arc<[Arc<LoadedPlugin>]>>,
+    refused: RwLock<Vec<Refused>>,
     enabled: RwLock<HashMap<String, bool>>,
     lookups: RwLock<Arc<dyn Lookups>>,
+    figures: Figures,
+    /// Held by whoever changes the installed plugins (one change at a time).
+    changing: std::sync::Mutex<()>,
 }
 
 impl PluginHost {
@@ -96,23 +117,46 @@ impl PluginHost {
         builtin: &[BuiltinPlugin],
         installed_dir: &Path,
         cache_dir: Option<PathBuf>,
-        limits: Limits,
+        bounds: Bounds,
     ) -> Result<PluginHost> {
-        let sandbox = Sandbox::new(limits, cache_dir)?;
-        let mut plugins: Vec<Arc<LoadedPlugin>> = Vec::new();
-        let mut refused = Vec::new();
+        let sandbox = Sandbox::new(cache_dir)?;
+        let mut loaded_builtin = Vec::new();
         for builtin in builtin {
             let manifest = Manifest::parse(builtin.manifest).context("манифест встроенного плагина")?;
-            let loaded = load_one(&sandbox, manifest, builtin.wasm, Origin::Builtin)
+            let loaded = load_one(&sandbox, &bounds, manifest, builtin.wasm, Origin::Builtin)
                 .context("встроенный плагин не загрузился")?;
-            plugins.push(Arc::new(loaded));
+            loaded_builtin.push(Arc::new(loaded));
         }
-        for (path, outcome) in scan_installed(&sandbox, installed_dir) {
+        let host = PluginHost {
+            sandbox,
+            bounds,
+            builtin: loaded_builtin,
+            installed_dir: installed_dir.to_path_buf(),
+            plugins: RwLock::new(Arc::new([])),
+            refused: RwLock::new(Vec::new()),
+            enabled: RwLock::new(HashMap::new()),
+            lookups: RwLock::new(Arc::new(lookups::NoLookups)),
+            figures: Figures::default(),
+            changing: std::sync::Mutex::new(()),
+        };
+        install::recover(installed_dir);
+        host.rescan();
+        Ok(host)
+    }
+
+    /// Reads the installed plugins again (after an install, upgrade, remove or rollback, here or
+    /// by another process): a plugin whose folder and component are unchanged is kept as loaded,
+    /// a changed one is loaded anew, and the new set replaces the old at once.
+    pub fn rescan(&self) {
+        let current = self.all();
+        let mut plugins: Vec<Arc<LoadedPlugin>> = self.builtin.clone();
+        let mut refused = Vec::new();
+        for (path, outcome) in scan_installed(&self.sandbox, &self.bounds, &self.installed_dir, &current) {
             match outcome {
                 Ok(loaded) => {
                     // An installed plugin with the id of a built-in one replaces it (vendor update).
                     plugins.retain(|p| p.id() != loaded.id());
-                    plugins.push(Arc::new(loaded));
+                    plugins.push(loaded);
                 }
                 Err((id, reason)) => {
                     tracing::warn!(path = %path.display(), "plugin refused: {reason}");
@@ -125,13 +169,22 @@ impl PluginHost {
             }
         }
         plugins.sort_by(|a, b| a.id().cmp(b.id()));
-        Ok(PluginHost {
-            sandbox,
-            plugins,
-            refused,
-            enabled: RwLock::new(HashMap::new()),
-            lookups: RwLock::new(Arc::new(lookups::NoLookups)),
-        })
+        if let Ok(mut current) = self.plugins.write() {
+            *current = plugins.into();
+        }
+        if let Ok(mut current) = self.refused.write() {
+            *current = refused;
+        }
+    }
+
+    /// The installation's bounds of plugin limits.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    /// The figures of every plugin's calls.
+    pub fn figures(&self) -> &Figures {
+        &self.figures
     }
 
     /// Applies the persisted choices; plugins without one use their default
@@ -154,20 +207,27 @@ impl PluginHost {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<LoadedPlugin>> {
-        self.plugins.iter().find(|p| p.id() == id).cloned()
+        self.all().iter().find(|p| p.id() == id).cloned()
     }
 
-    pub fn all(&self) -> &[Arc<LoadedPlugin>] {
-        &self.plugins
+    /// The plugins as they are now (a later change does not alter what this returned).
+    pub fn all(&self) -> Arc<[Arc<LoadedPlugin>]> {
+        self.plugins
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    pub fn refused(&self) -> &[Refused] {
-        &self.refused
+    pub fn refused(&self) -> Vec<Refused> {
+        self.refused
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Enabled department plugins, in id order.
     pub fn enabled_departments(&self) -> Vec<Arc<LoadedPlugin>> {
-        self.plugins
+        self.all()
             .iter()
             .filter(|p| p.is_department() && self.is_enabled(p))
             .cloned()
@@ -201,11 +261,7 @@ impl PluginHost {
         if let Some(found) = self.connectors(&declares).into_iter().next() {
             return Ok(found);
         }
-        match self
-            .plugins
-            .iter()
-            .find(|p| !p.is_department() && declares(&p.manifest))
-        {
+        match self.all().iter().find(|p| !p.is_department() && declares(&p.manifest)) {
             Some(disabled) => anyhow::bail!(
                 "коннектор «{}» ({does} документы вида «{kind}») отключён: включите его (ipra plugins enable {})",
                 disabled.id(),
@@ -217,7 +273,7 @@ impl PluginHost {
 
     fn connectors(&self, declares: &impl Fn(&Manifest) -> bool) -> Vec<Arc<LoadedPlugin>> {
         let mut found: Vec<Arc<LoadedPlugin>> = self
-            .plugins
+            .all()
             .iter()
             .filter(|p| !p.is_department() && self.is_enabled(p) && declares(&p.manifest))
             .cloned()
@@ -227,7 +283,7 @@ impl PluginHost {
     }
 
     pub fn summaries(&self) -> Vec<PluginSummary> {
-        self.plugins
+        self.all()
             .iter()
             .map(|p| PluginSummary {
                 id: p.manifest.id.clone(),
@@ -247,6 +303,10 @@ impl PluginHost {
                 document_types: p.info.document_types.clone(),
                 reads: p.manifest.reads.clone(),
                 writes: p.manifest.writes.clone(),
+                memory_mib: p.limits.memory_bytes >> 20,
+                time_ms: p.limits.time.as_millis(),
+                on_failure: p.manifest.failure_policy(),
+                previous_version: install::previous_version(&self.installed_dir, p.id()),
             })
             .collect()
     }
@@ -262,7 +322,30 @@ impl PluginHost {
             config: Arc::new(plugin.manifest.config.clone()),
             allowed_lookups: plugin.manifest.lookups.clone().into(),
             lookups,
+            limits: plugin.limits,
         }
+    }
+
+    /// One call of `hook`, counted in the figures.
+    fn timed<T>(
+        &self,
+        plugin: &LoadedPlugin,
+        hook: Hook,
+        call: impl FnOnce(
+            &runtime::Hooks,
+            &mut wasmtime::Store<runtime::CallState>,
+        ) -> wasmtime::Result<Result<T, model::PluginError>>,
+    ) -> CallOutcome<T> {
+        self.figures.begin(plugin.id());
+        let started = std::time::Instant::now();
+        let outcome = self.sandbox.call(&plugin.pre, &self.context(plugin), call);
+        let ended = match &outcome {
+            Ok(Ok(_)) => Outcome::Ok,
+            Ok(Err(_)) => Outcome::Refused,
+            Err(_) => Outcome::Failed,
+        };
+        self.figures.record(plugin.id(), hook, ended, started.elapsed());
+        outcome
     }
 
     pub fn import(
@@ -270,9 +353,7 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: model::ImportInput,
     ) -> Result<Result<model::ImportOutput, model::PluginError>, CallError> {
-        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
-            p.call_import(store, input)
-        })
+        self.timed(plugin, Hook::Import, |p, store| p.call_import(store, input))
     }
 
     /// `import` of an input the caller keeps for further calls (moved in and back, never copied).
@@ -281,9 +362,7 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: &mut model::ImportInput,
     ) -> Result<Result<model::ImportOutput, model::PluginError>, CallError> {
-        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
-            p.call_import_keeping(store, input)
-        })
+        self.timed(plugin, Hook::Import, |p, store| p.call_import_keeping(store, input))
     }
 
     pub fn execute(
@@ -291,9 +370,7 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: model::ExecuteInput,
     ) -> Result<Result<model::ExecuteOutput, model::PluginError>, CallError> {
-        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
-            p.call_execute(store, input)
-        })
+        self.timed(plugin, Hook::Execute, |p, store| p.call_execute(store, input))
     }
 
     pub fn export(
@@ -301,14 +378,19 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         input: model::ExportInput,
     ) -> Result<Result<Vec<model::Document>, model::PluginError>, CallError> {
-        self.sandbox.call(&plugin.pre, &self.context(plugin), |p, store| {
-            p.call_export(store, input)
-        })
+        self.timed(plugin, Hook::Export, |p, store| p.call_export(store, input))
     }
 
     pub fn describe(&self, plugin: &LoadedPlugin) -> Result<model::PluginInfo, CallError> {
-        self.sandbox
-            .call(&plugin.pre, &self.context(plugin), |p, store| p.call_describe(store))
+        match self.timed(plugin, Hook::Describe, |p, store| p.call_describe(store).map(Ok)) {
+            Ok(Ok(info)) => Ok(info),
+            // `describe` has no typed error; this arm is never taken.
+            Ok(Err(e)) => Err(CallError::Trap {
+                plugin: plugin.id().into(),
+                detail: e.message,
+            }),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -369,14 +451,22 @@ pub fn answer<T>(outcome: CallOutcome<T>) -> Result<T> {
 }
 
 /// Checks, compiles and describes one plugin; its `describe` must agree with its manifest.
-fn load_one(sandbox: &Arc<Sandbox>, manifest: Manifest, wasm: &[u8], origin: Origin) -> Result<LoadedPlugin> {
+fn load_one(
+    sandbox: &Arc<Sandbox>,
+    bounds: &Bounds,
+    manifest: Manifest,
+    wasm: &[u8],
+    origin: Origin,
+) -> Result<LoadedPlugin> {
     manifest.verify(wasm)?;
     let pre = sandbox.prepare(wasm, &manifest.sha256)?;
+    let limits = bounds.grant(&manifest.limits);
     let ctx = CallContext {
         plugin_id: manifest.id.as_str().into(),
         config: Arc::new(manifest.config.clone()),
         allowed_lookups: Arc::new([]),
         lookups: Arc::new(lookups::NoLookups),
+        limits,
     };
     let info = sandbox.call(&pre, &ctx, |p, store| p.call_describe(store))?;
     if info.id != manifest.id {
@@ -393,19 +483,29 @@ fn load_one(sandbox: &Arc<Sandbox>, manifest: Manifest, wasm: &[u8], origin: Ori
         manifest,
         info,
         origin,
+        limits,
         pre,
     })
 }
 
-type ScanOutcome = Result<LoadedPlugin, (Option<String>, String)>;
+type ScanOutcome = Result<Arc<LoadedPlugin>, (Option<String>, String)>;
 
-/// Every `plugins/<folder>/plugin.toml` of the data directory, each loaded or refused.
-fn scan_installed(sandbox: &Arc<Sandbox>, dir: &Path) -> Vec<(PathBuf, ScanOutcome)> {
+/// Every `plugins/<folder>/plugin.toml` of the data directory (folders whose name starts with a
+/// dot are the installer's own), each loaded or refused; one already `loaded` from the same
+/// folder with the same component hash is kept as it is.
+fn scan_installed(
+    sandbox: &Arc<Sandbox>,
+    bounds: &Bounds,
+    dir: &Path,
+    loaded: &[Arc<LoadedPlugin>],
+) -> Vec<(PathBuf, ScanOutcome)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut manifests: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path().join("plugin.toml")))
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path().join("plugin.toml"))
         .filter(|p| p.is_file())
         .collect();
     manifests.sort();
@@ -424,14 +524,30 @@ fn scan_installed(sandbox: &Arc<Sandbox>, dir: &Path) -> Vec<(PathBuf, ScanOutco
                         format!("файл компонента «{}» должен лежать рядом с манифестом", manifest.wasm),
                     ));
                 }
+                let unchanged = loaded.iter().find(|p| {
+                    matches!(&p.origin, Origin::Installed(f) if f == folder)
+                        && p.manifest.sha256.eq_ignore_ascii_case(&manifest.sha256)
+                        && p.manifest.id == manifest.id
+                        && p.manifest.version == manifest.version
+                });
+                if let Some(same) = unchanged {
+                    return Ok(same.clone());
+                }
                 let wasm = std::fs::read(&wasm_path).map_err(|e| {
                     (
                         id.clone(),
                         format!("файл компонента {} не читается: {e}", wasm_path.display()),
                     )
                 })?;
-                load_one(sandbox, manifest, &wasm, Origin::Installed(folder.to_path_buf()))
-                    .map_err(|e| (id, format!("{e:#}")))
+                load_one(
+                    sandbox,
+                    bounds,
+                    manifest,
+                    &wasm,
+                    Origin::Installed(folder.to_path_buf()),
+                )
+                .map(Arc::new)
+                .map_err(|e| (id, format!("{e:#}")))
             })();
             (path, outcome)
         })

@@ -42,6 +42,58 @@ pub struct Manifest {
     /// signed reports), `request`, `facts`.
     #[serde(default)]
     pub writes: Vec<String>,
+    /// What the plugin asks of the sandbox and what its failure does (`[limits]`), within the
+    /// bounds the installation sets (see [`crate::runtime::Limits`]).
+    #[serde(default)]
+    pub limits: PluginLimits,
+}
+
+/// `[limits]` of a manifest: memory and time per call, and what a failed call does.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Memory a call may grow to, in MiB (the installation's bound applies when it is lower).
+    pub memory_mib: Option<u64>,
+    /// Time a call may run, in milliseconds (the installation's bound applies when it is lower).
+    pub time_ms: Option<u64>,
+    /// What a failed call (trap, time or memory limit) does to the work it was part of.
+    pub on_failure: Option<FailurePolicy>,
+}
+
+/// What a plugin call that failed in the sandbox does to the work it was part of.
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// The document waits in quarantine for a person; the rest of the batch goes on (a
+    /// connector's default).
+    #[default]
+    QuarantineDocument,
+    /// Only the record is left out, with its error noted; the rest of the document goes on (a
+    /// department's default: the IPRA is stored and the measures it failed to claim wait in the
+    /// coordinator's queue). A connector's failed call covers its whole document, so for a
+    /// connector this is the same as quarantine.
+    SkipRecord,
+    /// The job (import run, exchange step) stops; nothing after the failure is taken.
+    StopJob,
+}
+
+impl FailurePolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailurePolicy::QuarantineDocument => "quarantine-document",
+            FailurePolicy::SkipRecord => "skip-record",
+            FailurePolicy::StopJob => "stop-job",
+        }
+    }
+
+    /// What the pages call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            FailurePolicy::QuarantineDocument => "документ в карантин",
+            FailurePolicy::SkipRecord => "пропустить запись",
+            FailurePolicy::StopJob => "остановить задание",
+        }
+    }
 }
 
 /// The kinds of document the host knows how to ask a connector for (see [`Manifest::reads`]).
@@ -193,6 +245,16 @@ impl Manifest {
             )));
         }
         Ok(manifest)
+    }
+
+    /// What a failed call of this plugin does: the manifest's `on_failure`, else the kind's
+    /// default — a connector's document waits in quarantine, a department's record is stored
+    /// without its claims (the measures wait in the coordinator's queue).
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.limits.on_failure.unwrap_or(match self.kind.as_str() {
+            "department" => FailurePolicy::SkipRecord,
+            _ => FailurePolicy::QuarantineDocument,
+        })
     }
 
     /// Checks the API range against this host and the component bytes against the hash.

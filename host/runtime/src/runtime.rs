@@ -111,6 +111,82 @@ impl Default for Limits {
     }
 }
 
+/// What the installation allows its plugins: the limits of a plugin whose manifest asks for
+/// none, and the most a manifest's `[limits]` may ask for.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounds {
+    pub default: Limits,
+    pub max: Limits,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            default: Limits::default(),
+            max: Limits {
+                memory_bytes: 512 << 20,
+                time: Duration::from_secs(60),
+            },
+        }
+    }
+}
+
+impl Bounds {
+    /// The defaults, with the maxima an administrator set in the environment:
+    /// `IPRA_PLUGIN_MAX_MEMORY_MIB`, `IPRA_PLUGIN_MAX_TIME_MS` (and the defaults,
+    /// `IPRA_PLUGIN_MEMORY_MIB`, `IPRA_PLUGIN_TIME_MS`, never above the maxima).
+    pub fn from_env() -> Result<Bounds> {
+        let mut bounds = Bounds::default();
+        let number = |name: &str| -> Result<Option<u64>> {
+            match std::env::var(name) {
+                Ok(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(Some)
+                    .ok_or_else(|| anyhow::anyhow!("{name}=«{text}»: ожидается целое положительное число")),
+                Err(_) => Ok(None),
+            }
+        };
+        if let Some(mib) = number("IPRA_PLUGIN_MAX_MEMORY_MIB")? {
+            bounds.max.memory_bytes = (mib as usize) << 20;
+        }
+        if let Some(ms) = number("IPRA_PLUGIN_MAX_TIME_MS")? {
+            bounds.max.time = Duration::from_millis(ms);
+        }
+        if let Some(mib) = number("IPRA_PLUGIN_MEMORY_MIB")? {
+            bounds.default.memory_bytes = (mib as usize) << 20;
+        }
+        if let Some(ms) = number("IPRA_PLUGIN_TIME_MS")? {
+            bounds.default.time = Duration::from_millis(ms);
+        }
+        bounds.default = bounds.default.within(bounds.max);
+        Ok(bounds)
+    }
+
+    /// The limits of a plugin's calls: what its manifest asks for, up to the maxima; the
+    /// defaults where it asks for nothing.
+    pub fn grant(&self, asked: &crate::manifest::PluginLimits) -> Limits {
+        Limits {
+            memory_bytes: asked
+                .memory_mib
+                .map_or(self.default.memory_bytes, |mib| (mib as usize) << 20),
+            time: asked.time_ms.map_or(self.default.time, Duration::from_millis),
+        }
+        .within(self.max)
+    }
+}
+
+impl Limits {
+    fn within(self, max: Limits) -> Limits {
+        Limits {
+            memory_bytes: self.memory_bytes.min(max.memory_bytes),
+            time: self.time.min(max.time),
+        }
+    }
+}
+
 /// Why a plugin call failed outside the plugin's own typed errors.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
@@ -144,6 +220,8 @@ pub struct CallContext {
     /// Look-ups the manifest declared (`organisation`, `route`, `reference`); nothing else answers.
     pub allowed_lookups: Arc<[String]>,
     pub lookups: Arc<dyn Lookups>,
+    /// The plugin's granted limits (see [`Bounds::grant`]).
+    pub limits: Limits,
 }
 
 /// The state of one store: it lives for one call only.
@@ -281,7 +359,6 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
 pub struct Sandbox {
     engine: Engine,
     linker: Linker<CallState>,
-    limits: Limits,
     cache_dir: Option<PathBuf>,
     engine_key: String,
     slots: CallSlots,
@@ -315,7 +392,7 @@ impl Drop for CallSlot<'_> {
 }
 
 impl Sandbox {
-    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Arc<Sandbox>> {
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Arc<Sandbox>> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
@@ -369,7 +446,6 @@ impl Sandbox {
         Ok(Arc::new(Sandbox {
             engine,
             linker,
-            limits,
             cache_dir,
             engine_key,
             slots: CallSlots {
@@ -447,7 +523,7 @@ impl Sandbox {
         Ok(component)
     }
 
-    /// Runs `f` against a fresh instance in a fresh store with this sandbox's limits.
+    /// Runs `f` against a fresh instance in a fresh store with the limits of the call's plugin.
     pub fn call<R>(
         &self,
         pre: &Prepared,
@@ -463,13 +539,13 @@ impl Sandbox {
         let state = CallState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            memory_limit: self.limits.memory_bytes,
+            memory_limit: ctx.limits.memory_bytes,
             memory_denied: memory_denied.clone(),
             ctx: ctx.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| state);
-        let ticks = (self.limits.time.as_millis() / TICK.as_millis()).max(1) as u64;
+        let ticks = (ctx.limits.time.as_millis() / TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
 
@@ -482,12 +558,12 @@ impl Sandbox {
             if memory_denied.load(Ordering::Relaxed) {
                 CallError::MemoryLimit {
                     plugin: plugin_name(),
-                    limit_mib: self.limits.memory_bytes >> 20,
+                    limit_mib: ctx.limits.memory_bytes >> 20,
                 }
             } else if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
                 CallError::Timeout {
                     plugin: plugin_name(),
-                    limit_ms: self.limits.time.as_millis(),
+                    limit_ms: ctx.limits.time.as_millis(),
                 }
             } else {
                 CallError::Trap {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod exchange;
+pub mod kit;
 pub mod register;
 
 pub use register::*;

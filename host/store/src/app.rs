@@ -2,7 +2,8 @@
 //! their enablement and look-ups, and the reference snapshot.
 
 use crate::db::{self, Db};
-use crate::plugins::runtime::Limits;
+use crate::plugins::install::{self, Change, Mode, Trust};
+use crate::plugins::runtime::Bounds;
 use crate::plugins::{BuiltinPlugin, PluginHost};
 use crate::register::directory::RegisterLookups;
 use crate::register::reference::{self, ReferenceSnapshot};
@@ -41,9 +42,9 @@ impl App {
             .map(PathBuf::from)
             .unwrap_or_else(|| data_dir.join("cache").join("plugins"));
         let installed = data_dir.join("plugins");
+        let bounds = Bounds::from_env()?;
         let plugins =
-            tokio::task::spawn_blocking(move || PluginHost::load(builtin, &installed, Some(cache), Limits::default()))
-                .await??;
+            tokio::task::spawn_blocking(move || PluginHost::load(builtin, &installed, Some(cache), bounds)).await??;
         plugins.set_enablement(load_enablement(&db).await?);
         let reference = Arc::new(RwLock::new(reference));
         let app = App {
@@ -86,7 +87,7 @@ impl App {
     }
 
     /// Persists an administrator's choice and applies it at once.
-    pub async fn set_plugin_enabled(&self, id: &str, enabled: bool) -> Result<()> {
+    pub async fn set_plugin_enabled(&self, id: &str, enabled: bool, actor: &str) -> Result<()> {
         if self.plugins.get(id).is_none() {
             anyhow::bail!("плагин «{id}» не найден (ipra plugins list)");
         }
@@ -100,15 +101,86 @@ impl App {
         .execute(&self.db.pool)
         .await?;
         self.plugins.set_enablement(load_enablement(&self.db).await?);
+        crate::scheduler::seed_jobs(self).await?;
         crate::audit::record(
             &self.db,
-            "cli",
+            actor,
             if enabled { "plugin.enable" } else { "plugin.disable" },
-            id,
+            &format!("plugin:{id}"),
             None,
         )
         .await?;
         Ok(())
+    }
+}
+
+/// Installing, upgrading, removing and rolling back plugins: the change takes effect at once in
+/// this process (calls in flight finish on the version they started with), the scheduler's jobs
+/// follow the declared ones, and the change is in the audit log with who made it.
+impl App {
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.data_dir.join("plugins")
+    }
+
+    /// Checks and installs (or upgrades) a package (`.ipra-plugin`). A newly installed plugin is
+    /// disabled until an administrator enables it for this installation.
+    pub async fn install_plugin(&self, bytes: Vec<u8>, mode: Mode, actor: &str) -> Result<Change> {
+        let trust = Trust::load(&self.data_dir)?;
+        let plugins = self.plugins.clone();
+        let change = tokio::task::spawn_blocking(move || plugins.install_package(&bytes, mode, &trust)).await??;
+        let action = match mode {
+            Mode::Install => "plugin.install",
+            Mode::Upgrade => "plugin.upgrade",
+        };
+        self.after_plugin_change(&change, action, actor).await?;
+        Ok(change)
+    }
+
+    /// Takes an installed plugin out of service (kept for rollback).
+    pub async fn remove_plugin(&self, id: &str, actor: &str) -> Result<Change> {
+        let plugins = self.plugins.clone();
+        let id = id.to_string();
+        let change = tokio::task::spawn_blocking(move || plugins.remove_installed(&id)).await??;
+        self.after_plugin_change(&change, "plugin.remove", actor).await?;
+        Ok(change)
+    }
+
+    /// Puts the kept previous version of a plugin back.
+    pub async fn rollback_plugin(&self, id: &str, actor: &str) -> Result<Change> {
+        let plugins = self.plugins.clone();
+        let id = id.to_string();
+        let change = tokio::task::spawn_blocking(move || plugins.rollback(&id)).await??;
+        self.after_plugin_change(&change, "plugin.rollback", actor).await?;
+        Ok(change)
+    }
+
+    async fn after_plugin_change(&self, change: &Change, action: &str, actor: &str) -> Result<()> {
+        self.plugins.set_enablement(load_enablement(&self.db).await?);
+        crate::scheduler::seed_jobs(self).await?;
+        let detail = serde_json::json!({
+            "version": change.version,
+            "replaced": change.replaced,
+            "signed_by": change.signed_by,
+        })
+        .to_string();
+        crate::audit::record(&self.db, actor, action, &format!("plugin:{}", change.id), Some(&detail)).await?;
+        tracing::info!(plugin = %change.id, version = ?change.version, replaced = ?change.replaced, "{action}");
+        Ok(())
+    }
+
+    /// Reads the installed plugins again when another process changed them (the command line on a
+    /// running server's data directory): `seen` is the generation last seen, updated here.
+    pub async fn follow_plugin_changes(&self, seen: &mut Option<String>) -> Result<bool> {
+        let now = install::generation(&self.plugins_dir());
+        if now == *seen {
+            return Ok(false);
+        }
+        *seen = now;
+        let plugins = self.plugins.clone();
+        tokio::task::spawn_blocking(move || plugins.rescan()).await?;
+        self.plugins.set_enablement(load_enablement(&self.db).await?);
+        crate::scheduler::seed_jobs(self).await?;
+        Ok(true)
     }
 }
 

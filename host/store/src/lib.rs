@@ -9,7 +9,8 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod clock;
-pub mod crashpoint;
+/// Named points where crash tests kill the process (kept in the runtime, which installs plugins too).
+pub use ipra_runtime::crashpoint;
 pub mod db;
 pub mod exchange;
 pub mod paging;

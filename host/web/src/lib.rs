@@ -293,6 +293,7 @@ pub fn router(app: App, instance: Instance) -> Router {
         .route("/api/v1/ipras/{id}", get(get_ipra))
         .route("/api/v1/ipras/{id}/source", get(get_source))
         .route("/api/v1/plugins", get(list_plugins))
+        .route("/metrics", get(metrics))
         .route("/api/v1/admin/diagnostics/slow-query", get(interactive::slow_query_api))
         .route("/admin/diagnostics/slow-query", get(interactive::slow_query_page))
         .merge(api::routes())
@@ -693,6 +694,24 @@ async fn list_plugins(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth_web::require(&principal, &[Role::Administrator, Role::Coordinator, Role::Auditor])?;
     Ok(Json(json!(app.plugins.summaries())))
+}
+
+/// `/metrics`: the Prometheus text format (0.0.4) of the plugins' calls (by plugin, hook and how
+/// they ended, with their time as a histogram) and the plugins loaded and refused. Open without a
+/// login, as exporters are: it holds no personal data — only plugin ids, counts and times.
+async fn metrics(State(app): State<App>) -> Response {
+    let mut text = app.plugins.figures().prometheus();
+    text.push_str("# HELP ipra_plugins_loaded Plugins in service (built-in and installed).\n");
+    text.push_str("# TYPE ipra_plugins_loaded gauge\n");
+    text.push_str(&format!("ipra_plugins_loaded {}\n", app.plugins.all().len()));
+    text.push_str("# HELP ipra_plugins_refused Installed plugins refused at the last scan.\n");
+    text.push_str("# TYPE ipra_plugins_refused gauge\n");
+    text.push_str(&format!("ipra_plugins_refused {}\n", app.plugins.refused().len()));
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    )
+        .into_response()
 }
 
 async fn openapi() -> Response {

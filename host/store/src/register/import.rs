@@ -10,6 +10,7 @@ use super::deadlines;
 use super::reference::{MeasureType, ReferenceSnapshot};
 use super::store::{self, IpraOutcome, PreparedMeasure, SourceDocument};
 use crate::db::{now, Db};
+use crate::plugins::manifest::FailurePolicy;
 use crate::plugins::model;
 use crate::plugins::runtime::CallError;
 use crate::plugins::{LoadedPlugin, PluginHost};
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Acquire, Row};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -101,6 +102,12 @@ pub struct ImportReport {
     /// What applying them did, one line each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub applied: Vec<String>,
+    /// Why the run stopped before the end: a plugin whose policy is `stop-job` failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The files a stopped run did not process (they are as they were: nothing of them stored).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_processed: Vec<String>,
 }
 
 /// One input file: where it is and the name reports use.
@@ -233,6 +240,26 @@ struct ParsedFile {
     compressed: Vec<u8>,
     outcome: Result<Vec<ParsedRecord>, Rejection>,
     warnings: Vec<Rejection>,
+    /// Set when a plugin failed whose policy stops the run (`stop-job`): why.
+    stop: Option<String>,
+}
+
+/// What a plugin's failed call does to the file it was reading (see `FailurePolicy`).
+enum Failed {
+    /// Noted as a warning; the file goes on.
+    Noted(Rejection),
+    /// The file is refused and quarantined.
+    File(Rejection),
+    /// The file is refused and quarantined, and the run stops after it.
+    Run(Rejection),
+}
+
+fn failed(plugin: &LoadedPlugin, rejection: Rejection) -> Failed {
+    match plugin.manifest.failure_policy() {
+        FailurePolicy::SkipRecord if plugin.is_department() => Failed::Noted(rejection),
+        FailurePolicy::SkipRecord | FailurePolicy::QuarantineDocument => Failed::File(rejection),
+        FailurePolicy::StopJob => Failed::Run(rejection),
+    }
 }
 
 fn rejection(file: &str, error: &model::PluginError, record: Option<&str>) -> Rejection {
@@ -295,6 +322,7 @@ impl Parser<'_> {
             compressed: Vec::new(),
             outcome: Ok(Vec::new()),
             warnings: Vec::new(),
+            stop: None,
             input,
         };
         let file = parsed.input.name.clone();
@@ -341,7 +369,11 @@ impl Parser<'_> {
                 return parsed;
             }
             Err(error) => {
-                parsed.outcome = Err(call_failure(&file, &error));
+                let rejection = call_failure(&file, &error);
+                if let Failed::Run(_) = failed(&self.connector, rejection.clone()) {
+                    parsed.stop = Some(stop_reason(&self.connector, &rejection));
+                }
+                parsed.outcome = Err(rejection);
                 return parsed;
             }
         };
@@ -354,8 +386,18 @@ impl Parser<'_> {
             records.push(match outcome.outcome {
                 Err(error) => ParsedRecord::Rejected { locator, error },
                 Ok(model::Normalized::Ipra(ipra)) => {
-                    let (ipra, measures, follow_ups) =
+                    let (ipra, measures, follow_ups, failure) =
                         self.prepare_measures(&file, &locator, ipra, &mut parsed.warnings);
+                    if let Some((plugin, failure)) = failure {
+                        // A department failed whose policy refuses the whole document.
+                        if let Failed::Run(rejection) = &failure {
+                            parsed.stop = Some(stop_reason(&plugin, rejection));
+                        }
+                        if let Failed::File(rejection) | Failed::Run(rejection) = failure {
+                            parsed.outcome = Err(rejection);
+                            return parsed;
+                        }
+                    }
                     ParsedRecord::Ipra {
                         locator,
                         ipra: Box::new(ipra),
@@ -392,7 +434,7 @@ impl Parser<'_> {
         locator: &str,
         mut ipra: model::IpraExtract,
         warnings: &mut Vec<Rejection>,
-    ) -> (model::IpraExtract, Vec<PreparedMeasure>, Vec<(String, model::FollowUp)>) {
+    ) -> Prepared {
         let person = &ipra.person;
         let mut candidates: Vec<&str> = person.territory_code.iter().map(String::as_str).collect();
         candidates.extend(
@@ -426,6 +468,7 @@ impl Parser<'_> {
         }
         let mut claims: HashMap<String, (String, model::MeasureClaim)> = HashMap::new();
         let mut follow_ups = Vec::new();
+        let mut failure = None;
         let all = std::mem::take(&mut ipra.measures);
         // One input for every department: only its measures change from call to call.
         let mut input = model::ImportInput::Ipra(ipra);
@@ -454,10 +497,19 @@ impl Parser<'_> {
                     follow_ups.extend(output.follow_ups.into_iter().map(|f| (department.id().to_string(), f)));
                 }
                 Ok(Err(error)) => warnings.push(rejection(file, &error, Some(locator))),
-                Err(error) => warnings.push(Rejection {
-                    record: Some(locator.into()),
-                    ..call_failure(file, &error)
-                }),
+                Err(error) => {
+                    let refused = Rejection {
+                        record: Some(locator.into()),
+                        ..call_failure(file, &error)
+                    };
+                    match failed(department, refused) {
+                        Failed::Noted(refused) => warnings.push(refused),
+                        whole => {
+                            failure = Some((department.clone(), whole));
+                            break;
+                        }
+                    }
+                }
             }
         }
         let model::ImportInput::Ipra(mut ipra) = input else {
@@ -493,8 +545,27 @@ impl Parser<'_> {
                 }
             })
             .collect();
-        (ipra, measures, follow_ups)
+        (ipra, measures, follow_ups, failure)
     }
+}
+
+/// An IPRA made ready to store: the extract (its measures moved out), the measures, the
+/// departments' follow-ups, and a department's failure that refuses the document, if any.
+type Prepared = (
+    model::IpraExtract,
+    Vec<PreparedMeasure>,
+    Vec<(String, model::FollowUp)>,
+    Option<(Arc<LoadedPlugin>, Failed)>,
+);
+
+/// Why a run stopped, for its report.
+fn stop_reason(plugin: &LoadedPlugin, rejection: &Rejection) -> String {
+    format!(
+        "обработка остановлена на файле {}: сбой плагина «{}», которому манифест велит останавливать задание (on_failure = \"stop-job\"): {}",
+        rejection.file,
+        plugin.id(),
+        rejection.message
+    )
 }
 
 /// How much lower than the rest of the server the parse workers run (a `nice` value).
@@ -669,9 +740,14 @@ async fn run_stream_inner(
     let source = Arc::new(std::sync::Mutex::new((0usize, inputs)));
     let taken = Arc::new(AtomicUsize::new(0));
     let consumed = Arc::new(AtomicUsize::new(0));
+    // Set when a plugin whose policy is `stop-job` failed: the workers take no more files, and
+    // the names of those they had taken are kept for the report.
+    let halt = Arc::new(AtomicBool::new(false));
+    let dropped: Arc<std::sync::Mutex<Vec<(usize, String)>>> = Arc::default();
     let mut workers = Vec::new();
     for _ in 0..opts.workers.max(1) {
         let (tx, source, taken, consumed) = (tx.clone(), source.clone(), taken.clone(), consumed.clone());
+        let (halt, dropped) = (halt.clone(), dropped.clone());
         let (plugins, reference, connector, departments) = (
             plugins.clone(),
             reference.clone(),
@@ -687,7 +763,13 @@ async fn run_stream_inner(
                 reference: &reference,
                 today: deadlines::format_date(deadlines::today()),
             };
+            let drop_file = |index: usize, name: String| {
+                dropped.lock().unwrap_or_else(|e| e.into_inner()).push((index, name));
+            };
             loop {
+                if halt.load(Ordering::SeqCst) {
+                    break;
+                }
                 let (index, input) = {
                     let mut source = source.lock().unwrap_or_else(|e| e.into_inner());
                     let Some(input) = source.1.next() else { break };
@@ -697,10 +779,15 @@ async fn run_stream_inner(
                     (index, input)
                 };
                 // Stay within a window of the writer so memory stays flat on huge runs.
-                while index >= consumed.load(Ordering::SeqCst) + WINDOW {
+                while index >= consumed.load(Ordering::SeqCst) + WINDOW && !halt.load(Ordering::SeqCst) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                if tx.blocking_send(parser.parse(index, input)).is_err() {
+                if halt.load(Ordering::SeqCst) {
+                    drop_file(index, input.name);
+                    break;
+                }
+                if let Err(unsent) = tx.blocking_send(parser.parse(index, input)) {
+                    drop_file(unsent.0.index, unsent.0.input.name);
                     break;
                 }
             }
@@ -751,29 +838,61 @@ async fn run_stream_inner(
             if group.is_empty() {
                 group_started = Instant::now();
             }
+            let stop = file.stop.clone();
             group.push(file);
             expected += 1;
             consumed.store(expected, Ordering::SeqCst);
+            if stop.is_some() {
+                // The failed file is refused and kept like any other; nothing after it is taken.
+                halt.store(true, Ordering::SeqCst);
+                report.stopped = stop;
+                break;
+            }
             if group.len() >= BATCH_FILES || group_started.elapsed() > Duration::from_millis(500) {
                 writer.write(&mut target, &mut group, &mut report).await?;
             }
+        }
+        if report.stopped.is_some() {
+            break;
         }
     }
     writer.write(&mut target, &mut group, &mut report).await?;
     if let Target::DryRun(batch) = target {
         batch.rollback().await?;
     }
-    for worker in workers {
-        let _ = worker.join();
+    if report.stopped.is_some() {
+        let mut left: Vec<(usize, String)> = pending.into_values().map(|f| (f.index, f.input.name)).collect();
+        while let Ok(file) = rx.try_recv() {
+            left.push((file.index, file.input.name));
+        }
+        drop(rx);
+        for worker in workers {
+            let _ = worker.join();
+        }
+        left.extend(std::mem::take(&mut *dropped.lock().unwrap_or_else(|e| e.into_inner())));
+        let mut source = source.lock().unwrap_or_else(|e| e.into_inner());
+        let next = source.0;
+        left.extend(source.1.by_ref().enumerate().map(|(i, f)| (next + i, f.name)));
+        left.sort();
+        report.not_processed = left.into_iter().map(|(_, name)| name).collect();
+        tracing::warn!(
+            not_processed = report.not_processed.len(),
+            "{}",
+            report.stopped.as_deref().unwrap_or_default()
+        );
+    } else {
+        for worker in workers {
+            let _ = worker.join();
+        }
     }
     let total = taken.load(Ordering::SeqCst);
-    if expected < total {
+    if expected < total && report.stopped.is_none() {
         anyhow::bail!("обработка остановлена: разобрано {expected} файлов из {total}");
     }
-    report.files = total as u64;
+    report.files = expected as u64;
     if let Some(id) = run_id {
         sqlx::query(
-            "UPDATE import_runs SET status = 'finished', finished_at = $1, files = $2, imported = $3, unchanged = $4, superseded = $5, rejected = $6 \
+            "UPDATE import_runs SET status = 'finished', finished_at = $1, files = $2, imported = $3, unchanged = $4, superseded = $5, rejected = $6, error = $8 \
              WHERE id = $7",
         )
         .bind(now())
@@ -783,6 +902,7 @@ async fn run_stream_inner(
         .bind(report.superseded as i64)
         .bind(report.rejected.len() as i64)
         .bind(id)
+        .bind(report.stopped.as_deref())
         .execute(&db.pool)
         .await?;
     }

@@ -97,6 +97,9 @@ struct Processed {
     /// Why the connector refused the whole document: the message fails at once, since trying the
     /// same bytes again would be refused again.
     refused_document: Option<String>,
+    /// Why the job stops here: a plugin whose policy is `stop-job` failed on this message. The
+    /// messages after it wait, untouched, for the next run.
+    stop: Option<String>,
 }
 
 async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut Outcome) -> Result<()> {
@@ -110,6 +113,7 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
         }
         let result = process_message(app, connector, &message).await;
         crate::crashpoint::here("inbox.applied");
+        let stop = result.as_ref().ok().and_then(|p| p.stop.clone());
         match result {
             Ok(Processed {
                 refused_document: Some(why),
@@ -149,6 +153,11 @@ async fn process_inbox(app: &App, connector: &str, instance: &str, outcome: &mut
                 outcome.errors.push(error);
             }
         }
+        if let Some(why) = stop {
+            // The plugin's policy stops the job: the messages after this one wait for the next run.
+            outcome.errors.push(why);
+            break;
+        }
     }
     Ok(())
 }
@@ -163,7 +172,10 @@ async fn process_message(app: &App, connector: &str, message: &Claimed) -> Resul
     opts.quarantine = Some(exchange::files::QuarantineFolder::shared(app.quarantine_dir()));
     let report = intake::run(app, vec![input], &opts).await?;
     let refusals: Vec<String> = report.rejected.iter().map(refusal_line).collect();
-    let mut processed = Processed::default();
+    let mut processed = Processed {
+        stop: report.stopped.clone(),
+        ..Processed::default()
+    };
     if report.rejected_files > 0 {
         processed.refused_document = Some(refusals.join("; "));
         return Ok(processed);

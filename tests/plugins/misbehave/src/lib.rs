@@ -1,5 +1,10 @@
 //! A plugin that misbehaves on request, so the tests can prove that the sandbox contains it:
 //! the document name selects the misdeed (`loop`, `alloc`, `trap`, `stack`); anything else echoes.
+//!
+//! Installed with `kind = "department"` in its manifest and `[config] kind = "department"`, it is a
+//! department of the sections its `sections` setting lists (comma-separated) that commits the
+//! misdeed its `misdeed` setting names on every IPRA it is asked to claim: for the tests of what a
+//! department's failure does to an import (`[limits] on_failure`).
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
     Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput, Normalized, PluginError,
@@ -26,11 +31,24 @@ fn misbehave(name: &str) {
             }
         }
         "trap" => panic!("deliberate trap"),
+        // Busy for a while (the `spin` setting's count of rounds), then answers as usual.
+        "slow" => {
+            let rounds: u64 = host::config("spin").and_then(|s| s.parse().ok()).unwrap_or(1 << 30);
+            let mut n: u64 = 0;
+            for _ in 0..rounds {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
         "stack" => {
             std::hint::black_box(recurse([0; 8]));
         }
         _ => {}
     }
+}
+
+/// Whether the installation made it a department (`[config] kind = "department"`).
+fn is_department() -> bool {
+    host::config("kind").as_deref() == Some("department")
 }
 
 fn not_supported() -> PluginError {
@@ -51,12 +69,23 @@ fn recurse(frame: [u64; 8]) -> u64 {
 
 impl Guest for Misbehave {
     fn describe() -> PluginInfo {
+        let department = is_department();
         PluginInfo {
             id: "misbehave".into(),
             name: "Тестовый плагин-нарушитель".into(),
             version: "1.0.0".into(),
-            kind: PluginKind::Connector,
-            sections: vec![],
+            kind: if department {
+                PluginKind::Department
+            } else {
+                PluginKind::Connector
+            },
+            sections: host::config("sections")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             document_types: vec!["test".into()],
             hooks: vec![Hook::Import, Hook::Execute],
             config_keys: vec![],
@@ -65,8 +94,18 @@ impl Guest for Misbehave {
     }
 
     fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
-        let ImportInput::Document(doc) = input else {
-            return Err(not_supported());
+        let doc = match input {
+            ImportInput::Document(doc) => doc,
+            ImportInput::Ipra(_) if is_department() => {
+                misbehave(&host::config("misdeed").unwrap_or_default());
+                return Ok(ImportOutput {
+                    records: vec![],
+                    claims: vec![],
+                    follow_ups: vec![],
+                    warnings: vec![],
+                });
+            }
+            ImportInput::Ipra(_) => return Err(not_supported()),
         };
         misbehave(&doc.name);
         host::log(host::LogLevel::Info, &format!("echo {}", doc.name));

@@ -1,5 +1,6 @@
 //! The API routes the administration pages need beyond the existing ones, with the same checks as
-//! the pages: users and tokens, plugin enablement, job creation and change, the working-day
+//! the pages: users and tokens, plugins (enablement; packages installed, upgraded, removed and
+//! rolled back; the figures of their calls), job creation and change, the working-day
 //! calendar, the audit log, an organisation's profile and the removal of a routing rule.
 //! Field errors answer 422 `{"ok": false, "errors": [{"field", "message"}]}`.
 
@@ -8,10 +9,12 @@ use crate::app::App;
 use crate::auth::web::Authenticated;
 use crate::auth::web::{require, require_write};
 use crate::auth::{self, Principal, Role};
+use crate::plugins::install::{Change, Mode};
 use crate::scheduler;
 use crate::ApiError;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
@@ -28,6 +31,17 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/users/{login}/tokens/{id}/revoke", post(revoke_token))
         .route("/api/v1/plugins/{id}/enable", post(enable_plugin))
         .route("/api/v1/plugins/{id}/disable", post(disable_plugin))
+        .route(
+            "/api/v1/plugins/install",
+            post(install_plugin).layer(DefaultBodyLimit::max(plugins::PACKAGE_LIMIT_BYTES)),
+        )
+        .route(
+            "/api/v1/plugins/upgrade",
+            post(upgrade_plugin).layer(DefaultBodyLimit::max(plugins::PACKAGE_LIMIT_BYTES)),
+        )
+        .route("/api/v1/plugins/figures", get(plugin_figures))
+        .route("/api/v1/plugins/{id}", delete(remove_plugin))
+        .route("/api/v1/plugins/{id}/rollback", post(rollback_plugin))
         .route("/api/v1/jobs", post(add_job))
         .route("/api/v1/jobs/{name}", put(configure_job))
         .route("/api/v1/calendar", get(get_calendar))
@@ -295,6 +309,109 @@ async fn disable_plugin(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     plugin_switch(&app, &user, &id, false).await
+}
+
+/// `?enable=true` enables the plugin just installed.
+#[derive(Deserialize)]
+struct InstallQuery {
+    #[serde(default)]
+    enable: bool,
+}
+
+/// A package is sent as its bytes: `application/octet-stream` (or `application/zip`), or with no
+/// type at all.
+fn package_body(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    match content_type.as_deref() {
+        None | Some("application/octet-stream" | "application/zip" | "application/x-zip-compressed") => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad-content-type",
+            "Неверный тип содержимого запроса: пакет модуля передаётся как application/octet-stream.".into(),
+        )),
+    }
+}
+
+/// A package the installation refuses — not a package, API range, SHA-256, signature, a version
+/// not newer, already installed or not installed — is 422 with the message naming what failed.
+fn refused_package(e: anyhow::Error) -> ApiError {
+    if crate::refusal::Refusal::of(&e).is_some() || crate::refusal::is_internal(&e) {
+        return ApiError::from(e);
+    }
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "package-refused", plugins::said(&e))
+}
+
+async fn install_plugin(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Query(query): Query<InstallQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    write(&user, ADMIN)?;
+    package_body(&headers)?;
+    let change = plugins::install(&app, &user, body.to_vec(), Mode::Install, query.enable)
+        .await
+        .map_err(refused_package)?;
+    Ok((StatusCode::CREATED, Json(change)).into_response())
+}
+
+async fn upgrade_plugin(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Change>, ApiError> {
+    write(&user, ADMIN)?;
+    package_body(&headers)?;
+    let change = plugins::install(&app, &user, body.to_vec(), Mode::Upgrade, false)
+        .await
+        .map_err(refused_package)?;
+    Ok(Json(change))
+}
+
+/// Removes an installed plugin (its version kept for rollback): 404 for an id not in service, 409
+/// for a built-in plugin (it is disabled, not removed).
+async fn remove_plugin(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Change>, ApiError> {
+    write(&user, ADMIN)?;
+    if app.plugins.get(&id).is_none() {
+        return Err(ApiError::not_found("Модуль"));
+    }
+    Ok(Json(
+        plugins::remove(&app, &user, &id).await.map_err(ApiError::refused)?,
+    ))
+}
+
+/// Puts the kept previous version back: 404 for an id neither in service nor kept, 409 when no
+/// previous version is kept.
+async fn rollback_plugin(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Change>, ApiError> {
+    write(&user, ADMIN)?;
+    if !plugins::known(&app, &id) {
+        return Err(ApiError::not_found("Модуль"));
+    }
+    Ok(Json(
+        plugins::rollback(&app, &user, &id).await.map_err(ApiError::refused)?,
+    ))
+}
+
+/// The figures of every plugin's hooks since the server started (the page's «Вызовы модулей»).
+async fn plugin_figures(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+) -> Result<Json<Vec<plugins::HookRow>>, ApiError> {
+    require(&user, ADMIN_AUDIT)?;
+    Ok(Json(plugins::figures(&app)))
 }
 
 #[derive(Deserialize, schemars::JsonSchema)]

@@ -208,6 +208,11 @@ pub fn done_notice(done: Option<&str>) -> String {
     let text = match done.unwrap_or_default() {
         "plugin-enabled" => "Модуль включён.",
         "plugin-disabled" => "Модуль выключен.",
+        "plugin-installed" => "Модуль установлен. Он выключен, пока администратор его не включит.",
+        "plugin-installed-enabled" => "Модуль установлен и включён.",
+        "plugin-upgraded" => "Модуль обновлён; прежняя версия сохранена для отката.",
+        "plugin-removed" => "Модуль удалён; его версия сохранена для отката.",
+        "plugin-rolled-back" => "Модуль возвращён к предыдущей версии.",
         "job-saved" => "Задание сохранено.",
         "job-added" => "Задание добавлено.",
         "run-retried" => "Запуск повторён.",
