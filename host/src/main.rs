@@ -434,11 +434,7 @@ async fn run(cli: Cli) -> Result<i32> {
                     println!("плагин «{id}» отключён");
                 }
                 PluginAction::Install { file, enable } => {
-                    let bytes = std::fs::read(&file).with_context(|| format!("{} не читается", file.display()))?;
-                    let change = app
-                        .install_plugin(bytes, plugins::install::Mode::Install, &actor)
-                        .await
-                        .with_context(|| format!("{}: пакет не установлен", file.display()))?;
+                    let change = install_file(&app, &file, plugins::install::Mode::Install, &actor).await?;
                     print_change("установлен", &change);
                     if enable {
                         app.set_plugin_enabled(&change.id, true, &actor).await?;
@@ -451,11 +447,7 @@ async fn run(cli: Cli) -> Result<i32> {
                     }
                 }
                 PluginAction::Upgrade { file } => {
-                    let bytes = std::fs::read(&file).with_context(|| format!("{} не читается", file.display()))?;
-                    let change = app
-                        .install_plugin(bytes, plugins::install::Mode::Upgrade, &actor)
-                        .await
-                        .with_context(|| format!("{}: пакет не установлен", file.display()))?;
+                    let change = install_file(&app, &file, plugins::install::Mode::Upgrade, &actor).await?;
                     print_change("обновлён", &change);
                 }
                 PluginAction::Remove { id } => {
@@ -710,6 +702,19 @@ async fn follow_plugin_changes(app: App) {
             Err(e) => tracing::error!("could not take the changed plugins: {e:#}"),
         }
     }
+}
+
+/// Installs or upgrades from a package file; a refusal names the file.
+async fn install_file(
+    app: &App,
+    file: &std::path::Path,
+    mode: plugins::install::Mode,
+    actor: &str,
+) -> Result<plugins::install::Change> {
+    let bytes = std::fs::read(file).with_context(|| format!("{} не читается", file.display()))?;
+    app.install_plugin(bytes, mode, actor)
+        .await
+        .with_context(|| format!("{}: пакет не установлен", file.display()))
 }
 
 fn print_change(what: &str, change: &plugins::install::Change) {

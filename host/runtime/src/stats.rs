@@ -12,10 +12,10 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Hook {
-    Describe,
-    Import,
-    Execute,
-    Export,
+    Describe = 0,
+    Import = 1,
+    Execute = 2,
+    Export = 3,
 }
 
 impl Hook {
@@ -92,54 +92,65 @@ impl HookFigures {
     }
 }
 
-/// The figures of every plugin, by id and hook.
+/// The figures of every plugin, by id and hook. One lock, taken twice per call, and no allocation
+/// once a plugin has been called: a call costs microseconds, its figures tens of nanoseconds.
 #[derive(Default)]
 pub struct Figures {
-    by_plugin: Mutex<BTreeMap<(String, Hook), HookFigures>>,
-    /// Calls running now, by plugin.
-    in_flight: Mutex<BTreeMap<String, u64>>,
+    by_plugin: Mutex<BTreeMap<String, PluginFigures>>,
+}
+
+#[derive(Default)]
+struct PluginFigures {
+    /// By [`Hook`], in its order.
+    hooks: [HookFigures; 4],
+    in_flight: u64,
 }
 
 impl Figures {
+    fn with<R>(&self, plugin: &str, f: impl FnOnce(&mut PluginFigures) -> R) -> R {
+        let mut all = self.by_plugin.lock().unwrap_or_else(|e| e.into_inner());
+        match all.get_mut(plugin) {
+            Some(figures) => f(figures),
+            None => f(all.entry(plugin.to_string()).or_default()),
+        }
+    }
+
     /// A call of `plugin` begins; [`Figures::record`] ends it.
     pub fn begin(&self, plugin: &str) {
-        *self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(plugin.to_string())
-            .or_default() += 1;
+        self.with(plugin, |p| p.in_flight += 1);
     }
 
     /// Calls running now, by plugin (those that ran at all since the start).
     pub fn in_flight(&self) -> BTreeMap<String, u64> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// A call of `plugin` ended as `outcome` after `took`.
-    pub fn record(&self, plugin: &str, hook: Hook, outcome: Outcome, took: Duration) {
-        if let Some(n) = self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).get_mut(plugin) {
-            *n = n.saturating_sub(1);
-        }
-        let mut all = self.by_plugin.lock().unwrap_or_else(|e| e.into_inner());
-        match all.get_mut(&(plugin.to_string(), hook)) {
-            Some(figures) => figures.record(outcome, took),
-            None => {
-                let mut figures = HookFigures::default();
-                figures.record(outcome, took);
-                all.insert((plugin.to_string(), hook), figures);
-            }
-        }
-    }
-
-    /// Every (plugin, hook) called so far, in id and hook order.
-    pub fn snapshot(&self) -> Vec<(String, Hook, HookFigures)> {
         self.by_plugin
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|((plugin, hook), figures)| (plugin.clone(), *hook, figures.clone()))
+            .map(|(plugin, figures)| (plugin.clone(), figures.in_flight))
             .collect()
+    }
+
+    /// A call of `plugin` ended as `outcome` after `took`.
+    pub fn record(&self, plugin: &str, hook: Hook, outcome: Outcome, took: Duration) {
+        self.with(plugin, |p| {
+            p.in_flight = p.in_flight.saturating_sub(1);
+            p.hooks[hook as usize].record(outcome, took);
+        });
+    }
+
+    /// Every (plugin, hook) called so far, in id and hook order.
+    pub fn snapshot(&self) -> Vec<(String, Hook, HookFigures)> {
+        let all = self.by_plugin.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (plugin, figures) in all.iter() {
+            for hook in [Hook::Describe, Hook::Import, Hook::Execute, Hook::Export] {
+                let f = &figures.hooks[hook as usize];
+                if f.calls > 0 {
+                    out.push((plugin.clone(), hook, f.clone()));
+                }
+            }
+        }
+        out
     }
 
     /// The figures in the Prometheus text format (version 0.0.4).
