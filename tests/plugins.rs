@@ -542,16 +542,28 @@ fn limits_in_the_manifest_are_granted_within_the_installations_bounds() {
 /// quarantined like any other); the documents after it are named as not processed, none stored.
 #[test]
 fn a_connector_whose_policy_stops_the_job_stops_at_the_failing_document() {
+    for (misdeed, code) in [
+        ("trap", "plugin-trap"),
+        ("loop", "plugin-timeout"),
+        ("alloc", "plugin-memory-limit"),
+    ] {
+        stops_at(misdeed, code);
+    }
+}
+
+fn stops_at(misdeed: &str, failure: &str) {
     let env = Env::new(Backend::Sqlite);
-    install_misbehave(&env, |m| format!("{m}\n[limits]\non_failure = \"stop-job\"\n"));
+    install_misbehave(&env, |m| {
+        format!("{m}\n[limits]\non_failure = \"stop-job\"\ntime_ms = 300\nmemory_mib = 32\n")
+    });
     env.run_ok(&["plugins", "enable", "misbehave"]);
     assert_eq!(listed(&env, "misbehave")["on_failure"], "stop-job");
-    let inbox = inbox_of(&env, &["ok", "trap", "ok", "ok"]);
+    let inbox = inbox_of(&env, &["ok", misdeed, "ok", "ok"]);
     let (code, report) = env.run_json(&["import", "--connector", "misbehave", inbox.to_str().unwrap(), "--json"]);
     assert_eq!(code, 1, "{report}");
     let rejected = report["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), 1, "{report}");
-    assert_eq!(rejected[0]["code"], "plugin-trap");
+    assert_eq!(rejected[0]["code"], failure, "{report}");
     let stopped = report["stopped"]
         .as_str()
         .unwrap_or_else(|| panic!("stopped: {report}"));
@@ -586,24 +598,26 @@ fn a_connector_whose_policy_stops_the_job_stops_at_the_failing_document() {
 #[test]
 fn a_departments_failure_follows_its_policy() {
     let sample = common::fri_samples().join("extract_4.xml");
-    let department = |policy: Option<&'static str>| {
+    let department = |policy: Option<&'static str>, misdeed: &'static str| {
         move |m: String| {
-            let limits = policy
-                .map(|p| format!("\n[limits]\non_failure = \"{p}\"\n"))
-                .unwrap_or_default();
+            let policy = policy.map(|p| format!("on_failure = \"{p}\"\n")).unwrap_or_default();
             format!(
-                "{}{limits}\n[config]\nkind = \"department\"\nmisdeed = \"trap\"\nsections = \"health,employment,education,social-protection,sport,tsr\"\n",
+                "{}\n[limits]\n{policy}time_ms = 300\nmemory_mib = 32\n\n[config]\nkind = \"department\"\nmisdeed = \"{misdeed}\"\nsections = \"health,employment,education,social-protection,sport,tsr\"\n",
                 m.replace("kind = \"connector\"", "kind = \"department\"")
             )
         }
     };
-    for (policy, expected) in [
+    let cases = [
         (None, "skip-record"),
         (Some("quarantine-document"), "quarantine-document"),
         (Some("stop-job"), "stop-job"),
-    ] {
+    ];
+    for ((policy, expected), misdeed) in cases
+        .into_iter()
+        .flat_map(|case| ["trap", "loop", "alloc"].map(|misdeed| (case, misdeed)))
+    {
         let env = Env::new(Backend::Sqlite);
-        install_misbehave(&env, department(policy));
+        install_misbehave(&env, department(policy, misdeed));
         env.run_ok(&["plugins", "enable", "misbehave"]);
         assert_eq!(listed(&env, "misbehave")["on_failure"], expected);
         let (code, report) = env.run_json(&[
@@ -624,7 +638,7 @@ fn a_departments_failure_follows_its_policy() {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .any(|w| w["code"] == "plugin-trap");
+                    .any(|w| w["code"].as_str().is_some_and(|c| c.starts_with("plugin-")));
                 assert!(warned, "the failure is noted: {report}");
             }
             "quarantine-document" => {
