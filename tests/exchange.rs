@@ -149,31 +149,7 @@ fn uploaded_signatures_are_verified() {
     .unwrap();
     let doc = env.dir.path().join("report.xml");
     env.run_ok(&["reports", "document", &report, "--out", doc.to_str().unwrap()]);
-    let sign = |data: &Path, out: &Path| {
-        let status = std::process::Command::new("openssl")
-            .args([
-                "cms",
-                "-sign",
-                "-engine",
-                "gost",
-                "-binary",
-                "-outform",
-                "DER",
-                "-md",
-                "md_gost12_256",
-                "-signer",
-            ])
-            .arg(&cert)
-            .arg("-inkey")
-            .arg(&key)
-            .arg("-in")
-            .arg(data)
-            .arg("-out")
-            .arg(out)
-            .output()
-            .unwrap();
-        assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    };
+    let sign = |data: &Path, out: &Path| common::gost_sign(data, &key, &cert, out);
     // A signature of other data is refused, and the attempt is kept with its reason.
     let other = env.dir.path().join("other.xml");
     std::fs::write(&other, b"<other/>").unwrap();

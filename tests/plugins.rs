@@ -738,28 +738,7 @@ fn a_signature_is_required_where_the_installation_says_so() {
     let manifest_path = env.dir.path().join("manifest.toml");
     std::fs::write(&manifest_path, &manifest).unwrap();
     let p7s = env.dir.path().join("plugin.p7s");
-    let out = std::process::Command::new("openssl")
-        .args([
-            "cms",
-            "-sign",
-            "-engine",
-            "gost",
-            "-binary",
-            "-outform",
-            "DER",
-            "-md",
-            "md_gost12_256",
-        ])
-        .args(["-in", manifest_path.to_str().unwrap(), "-out", p7s.to_str().unwrap()])
-        .args([
-            "-signer",
-            gost_cert.to_str().unwrap(),
-            "-inkey",
-            gost_key.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::gost_sign(&manifest_path, &gost_key, &gost_cert, &p7s);
     let gost = std::fs::read(&p7s).unwrap();
     let upgrade = write_package(&env, "gost", &package::write(&manifest, &wasm, None, Some(&gost)));
     let out = env.run_ok(&["plugins", "upgrade", upgrade.to_str().unwrap()]);

@@ -690,6 +690,34 @@ pub fn gost_key(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (key, cert)
 }
 
+/// A detached GOST R 34.10-2012 signature (CMS, DER) of the file `data`, written to `out`, with a
+/// key and certificate of [`gost_key`], as a signer's own tool makes it.
+pub fn gost_sign(data: &Path, key: &Path, cert: &Path, out: &Path) {
+    let status = Command::new("openssl")
+        .args([
+            "cms",
+            "-sign",
+            "-engine",
+            "gost",
+            "-binary",
+            "-outform",
+            "DER",
+            "-md",
+            "md_gost12_256",
+        ])
+        .arg("-signer")
+        .arg(cert)
+        .arg("-inkey")
+        .arg(key)
+        .arg("-in")
+        .arg(data)
+        .arg("-out")
+        .arg(out)
+        .output()
+        .expect("openssl");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+}
+
 impl Env {
     /// Adds a user through the CLI (the password goes through standard input).
     pub fn add_user(&self, login: &str, role: &str, ogrn: Option<&str>, password: &str) {

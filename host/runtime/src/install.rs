@@ -183,14 +183,23 @@ impl PluginHost {
         self.installed_dir.join(id)
     }
 
+    /// A change is in place: other processes are told (`.generation`), the locks released, and
+    /// this process takes the new set of plugins.
+    fn take_effect(&self, folder: FolderLock, one: std::sync::MutexGuard<'_, ()>) {
+        touch_generation(&self.installed_dir);
+        drop(folder);
+        drop(one);
+        self.rescan();
+    }
+
     /// Checks a package and puts it in place: `Install` refuses an id already installed,
     /// `Upgrade` one not installed or a version not newer. Takes effect at once.
     pub fn install_package(&self, bytes: &[u8], mode: Mode, trust: &Trust) -> Result<Change> {
         let package = package::read(bytes)?;
         let signed_by = trust.check(&package)?;
         let id = package.manifest.id.clone();
-        let _one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
-        let _folder = lock_folder(&self.installed_dir)?;
+        let one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        let folder = lock_folder(&self.installed_dir)?;
         recover_locked(&self.installed_dir);
         let installed = read_manifest(&self.installed_path(&id));
         match (mode, &installed) {
@@ -247,10 +256,7 @@ impl PluginHost {
         }
         stage(&self.installed_dir, &id, &files)?;
         roll_forward(&self.installed_dir, &id)?;
-        touch_generation(&self.installed_dir);
-        drop(_folder);
-        drop(_one);
-        self.rescan();
+        self.take_effect(folder, one);
         Ok(Change {
             id,
             version: Some(package.manifest.version),
@@ -262,8 +268,8 @@ impl PluginHost {
     /// Takes an installed plugin out of service; its files are kept for `rollback`. A built-in
     /// plugin of the same id serves again; a built-in plugin alone cannot be removed (disable it).
     pub fn remove_installed(&self, id: &str) -> Result<Change> {
-        let _one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
-        let _folder = lock_folder(&self.installed_dir)?;
+        let one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        let folder = lock_folder(&self.installed_dir)?;
         recover_locked(&self.installed_dir);
         let path = self.installed_path(id);
         let Some(current) = read_manifest(&path) else {
@@ -278,10 +284,7 @@ impl PluginHost {
         std::fs::rename(&path, previous.join(id)).with_context(|| format!("перенос {}", path.display()))?;
         sync_dir(&previous);
         sync_dir(&self.installed_dir);
-        touch_generation(&self.installed_dir);
-        drop(_folder);
-        drop(_one);
-        self.rescan();
+        self.take_effect(folder, one);
         Ok(Change {
             id: id.to_string(),
             version: self
@@ -297,8 +300,8 @@ impl PluginHost {
     /// Puts the kept previous version back in place (the current one becomes the kept one, so a
     /// second rollback undoes the first).
     pub fn rollback(&self, id: &str) -> Result<Change> {
-        let _one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
-        let _folder = lock_folder(&self.installed_dir)?;
+        let one = self.changing.lock().unwrap_or_else(|e| e.into_inner());
+        let folder = lock_folder(&self.installed_dir)?;
         recover_locked(&self.installed_dir);
         let kept = self.installed_dir.join(PREVIOUS).join(id);
         let Some(previous) = read_manifest(&kept) else {
@@ -324,10 +327,7 @@ impl PluginHost {
         let current = read_manifest(&self.installed_path(id)).map(|m| m.version);
         stage(&self.installed_dir, id, &files)?;
         roll_forward(&self.installed_dir, id)?;
-        touch_generation(&self.installed_dir);
-        drop(_folder);
-        drop(_one);
-        self.rescan();
+        self.take_effect(folder, one);
         Ok(Change {
             id: id.to_string(),
             version: Some(previous.version),

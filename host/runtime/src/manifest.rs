@@ -61,12 +61,11 @@ pub struct PluginLimits {
 }
 
 /// What a plugin call that failed in the sandbox does to the work it was part of.
-#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {
     /// The document waits in quarantine for a person; the rest of the batch goes on (a
     /// connector's default).
-    #[default]
     QuarantineDocument,
     /// Only the record is left out, with its error noted; the rest of the document goes on (a
     /// department's default: the IPRA is stored and the measures it failed to claim wait in the
@@ -78,14 +77,6 @@ pub enum FailurePolicy {
 }
 
 impl FailurePolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailurePolicy::QuarantineDocument => "quarantine-document",
-            FailurePolicy::SkipRecord => "skip-record",
-            FailurePolicy::StopJob => "stop-job",
-        }
-    }
-
     /// What the pages call it.
     pub fn label(self) -> &'static str {
         match self {
@@ -172,19 +163,22 @@ pub enum ManifestError {
     },
 }
 
+/// Whether `text` is a name as manifests spell them (a plugin's id, a job's name): lowercase latin
+/// letters, digits and `-`, not empty.
+pub fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 pub const LOOKUPS: [&str; 3] = ["organisation", "route", "reference"];
 
 impl Manifest {
     pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let mut manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Syntax(e.message().to_string()))?;
-        let id_ok = !manifest.id.is_empty()
-            && manifest.id.len() <= 64
-            && manifest
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        if !(is_name(&manifest.id) && manifest.id.len() <= 64) {
             return Err(ManifestError::BadId(manifest.id));
         }
         if !matches!(manifest.kind.as_str(), "department" | "connector") {
@@ -198,12 +192,7 @@ impl Manifest {
                 name: job.name.clone(),
                 why,
             };
-            let name_ok = !job.name.is_empty()
-                && job
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-            if !name_ok {
+            if !is_name(&job.name) {
                 return Err(bad("имя: только строчные латинские буквы, цифры и «-»".into()));
             }
             if job.label.trim().is_empty() {

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
-use ipra_store::plugins::manifest::{Manifest, ManifestError};
+use ipra_store::plugins::manifest::{self, Manifest, ManifestError};
 use ipra_store::plugins::package;
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -166,12 +166,7 @@ const CONNECTOR_ABOUT: &str = include_str!("../../../plugin-sdk/template/connect
 /// Whether an id is one a manifest accepts and a crate name can be made of: lowercase latin letters,
 /// digits and `-`, a letter first, no `-` last, at most 64 characters.
 fn valid_id(id: &str) -> bool {
-    id.len() <= 64
-        && id.starts_with(|c: char| c.is_ascii_lowercase())
-        && !id.ends_with('-')
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    manifest::is_name(id) && id.len() <= 64 && id.starts_with(|c: char| c.is_ascii_lowercase()) && !id.ends_with('-')
 }
 
 /// A text that goes into a TOML string and a Rust string literal of the template as it is.
