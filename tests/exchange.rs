@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{fri_samples, gost_key, Backend, Env};
+use common::{failover, fri_samples, gost_key, Backend, Env};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
 
 fn files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -33,7 +32,7 @@ fn sign_send_and_receive(backend: Backend) {
     assert!(files(&exchange.join("outbox")).is_empty());
     let out = env.run(&["sign", "report", &report]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("signing.toml"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[signing.organisations."));
 
     let (key, cert) = gost_key(env.dir.path(), "minsoc");
     env.write_signing_config(&orgs["region"], &key, &cert);
@@ -202,7 +201,7 @@ fn failed_delivery_retries_stops_and_resumes() {
         "jobs",
         "set",
         "fri-outbox",
-        "--config",
+        "--settings",
         &format!("{{\"upload_url\": \"http://127.0.0.1:{port}/upload\"}}"),
     ]);
     let (code, run) = env.run_json(&["jobs", "run", "fri-outbox", "--json"]);
@@ -453,41 +452,17 @@ fn the_exchange_log_shows_every_tampering() {
     );
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn get_json(addr: &str, path: &str) -> serde_json::Value {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
-    let start = body.find('{').unwrap();
-    let end = body.rfind('}').unwrap();
-    serde_json::from_str(&body[start..=end]).unwrap()
-}
-
 /// Two instances on one PostgreSQL: exactly one leads the scheduler, both take inbox work, and
-/// every document is processed exactly once; runs of a job never overlap.
+/// every document is processed exactly once; runs of a job never overlap. The leader is killed and
+/// the other takes over (the core is shared with tests/instances.rs, which runs it on the layout of
+/// deploy/compose.yaml behind nginx).
 #[test]
 fn two_instances_share_one_postgres() {
     let env = Env::new(Backend::Postgres);
     env.only_job_every_second(Some("fri-inbox"));
     let demo = env.dir.path().join("demo");
     env.run_ok(&["demo", "--count", "24", "--seed", "11", "--out", demo.to_str().unwrap()]);
-    let mut servers = Vec::new();
-    let mut addrs = Vec::new();
+    let mut instances = Vec::new();
     for _ in 0..2 {
         let addr = common::free_addr();
         let child = env
@@ -497,91 +472,24 @@ fn two_instances_share_one_postgres() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        servers.push(Server(child));
-        addrs.push(addr);
+        instances.push(failover::Instance { addr, child });
     }
-    // Generous: in a loaded test run the two servers may first compile every plugin (no cache yet).
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let mut leaders;
-    loop {
-        std::thread::sleep(Duration::from_millis(300));
-        let healths: Vec<serde_json::Value> = addrs
-            .iter()
-            .filter_map(|a| {
-                std::net::TcpStream::connect(a)
-                    .ok()
-                    .map(|_| get_json(a, "/api/v1/health"))
-            })
-            .collect();
-        leaders = healths.iter().filter(|h| h["scheduler_leader"] == true).count();
-        if healths.len() == 2 && leaders == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "servers did not come up with one leader: {healths:?}"
-        );
-    }
-    assert_eq!(leaders, 1, "exactly one scheduler leader");
-    let inbox = env.data_dir().join("exchange/fri/inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
     let mut names: Vec<_> = std::fs::read_dir(&demo).unwrap().map(|e| e.unwrap().path()).collect();
     names.sort();
-    let deliver = |paths: &[std::path::PathBuf]| {
-        for path in paths {
-            let name = path.file_name().unwrap();
-            std::fs::copy(path, inbox.join(format!("{}.part", name.to_string_lossy()))).unwrap();
-            std::fs::rename(inbox.join(format!("{}.part", name.to_string_lossy())), inbox.join(name)).unwrap();
-        }
+    let mut layout = failover::Layout {
+        env: &env,
+        instances,
+        inbox: env.data_dir().join("exchange/fri/inbox"),
+        front: None,
     };
-    let processed_all = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(240);
-        while env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE status = 'processed'") < n as i64 {
-            assert!(Instant::now() < deadline, "inbox not processed in time");
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    };
-    let (before, after) = names.split_at(names.len() - 4);
-    deliver(before);
-    processed_all(before.len());
-
-    // The leader is killed: the other instance leads within a bounded time and takes the work on.
-    let leader = addrs
-        .iter()
-        .position(|a| get_json(a, "/api/v1/health")["scheduler_leader"] == true)
-        .expect("a leader");
-    let _ = servers[leader].0.kill();
-    let _ = servers[leader].0.wait();
-    let survivor = &addrs[1 - leader];
-    let failover = Instant::now();
-    while get_json(survivor, "/api/v1/health")["scheduler_leader"] != true {
-        assert!(
-            failover.elapsed() < Duration::from_secs(30),
-            "no instance took the lead after the leader was killed"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!("leadership taken over in {} ms", failover.elapsed().as_millis());
-    deliver(after);
-    processed_all(names.len());
-    drop(servers);
-    assert_eq!(env.scalar("SELECT COUNT(*) FROM exchange_messages"), names.len() as i64);
-    assert_eq!(
-        env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE attempts <> 1"),
-        0,
-        "no message taken twice"
+    failover::leader_failover(
+        &mut layout,
+        &failover::Plan {
+            documents: &names,
+            at_kill: 0,
+            after: 4,
+        },
     );
-    let expected = env.scalar("SELECT COUNT(*) FROM import_runs WHERE origin = 'inbox'");
-    assert_eq!(expected, names.len() as i64, "one import per document");
-    assert_eq!(
-        env.scalar(
-            "SELECT COUNT(*) FROM job_runs a JOIN job_runs b ON a.job = b.job AND a.id < b.id \
-             WHERE b.started_at < a.finished_at"
-        ),
-        0,
-        "runs of one job never overlap"
-    );
-    assert!(env.scalar("SELECT COUNT(*) FROM ipras") > 0);
 }
 
 fn xmllint(document: &Path, schema: &Path) {

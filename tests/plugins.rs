@@ -165,7 +165,7 @@ fn the_server_goes_on_serving_when_a_plugin_misbehaves() {
             "plugin-step",
             "--schedule",
             "* * * * * *",
-            "--config",
+            "--settings",
             &format!("{{\"plugin\": \"misbehave\", \"step\": \"{step}\"}}"),
         ]);
     }
@@ -681,6 +681,30 @@ fn write_package(env: &Env, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
+/// The policy of the installation's configuration (`[plugins] require_signature`,
+/// `IPRA_PLUGIN_REQUIRE_SIGNATURE`) wins over the trust file's own.
+#[test]
+fn the_configuration_decides_whether_a_signature_is_required() {
+    let env = Env::new(Backend::Sqlite);
+    std::fs::create_dir_all(env.data_dir()).unwrap();
+    let unsigned = misbehave_package(&env, "1.0.0", "");
+    let install = |require: &str| {
+        env.ipra()
+            .env("IPRA_PLUGIN_REQUIRE_SIGNATURE", require)
+            .args(["plugins", "install", unsigned.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    // The trust file requires nothing; the configuration does.
+    let out = install("true");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("не подписан"));
+    // The trust file requires a signature; the configuration says it is not needed.
+    std::fs::write(env.data_dir().join("plugin-trust.toml"), "require_signature = true\n").unwrap();
+    let out = install("false");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// Where the installation requires a vendor's signature, a package passes only with a signature
 /// (Ed25519 or GOST R 34.10-2012) that a key it trusts confirms; each refusal names what failed.
 #[test]
@@ -785,7 +809,7 @@ fn an_upgrade_lands_on_a_running_server_without_failing_calls_in_flight() {
         "plugin-step",
         "--schedule",
         "0 0 1 1 *",
-        "--config",
+        "--settings",
         "{\"plugin\": \"misbehave\", \"step\": \"slow\"}",
     ]);
     let server = env.serve(&[]);

@@ -12,6 +12,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+# The package test (tests/package.rs) makes a clean Debian root; the instances test (tests/instances.rs)
+# puts nginx in front of the instances.
+[ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing: ${missing[*]}"
     sudo_cmd=""

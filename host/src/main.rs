@@ -6,6 +6,7 @@ mod bench_register;
 mod builtin;
 mod cli;
 mod demo;
+mod logging;
 
 // The crates this binary puts together, under the module names the code has always used.
 use ipra_store::{app, audit, auth, clock, db, exchange, plans, plugins, register, scheduler, signing, synthetic};
@@ -26,11 +27,17 @@ use std::sync::Arc;
     about = "Сервер исполнения ИПРА: региональный реестр, плагины ведомств и обмены"
 )]
 struct Cli {
-    /// Data directory (database, installed plugins, quarantine, cache).
-    #[arg(long, global = true, env = "IPRA_DATA_DIR", default_value = "ipra-data")]
-    data_dir: PathBuf,
-    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB (default: SQLite in the data directory).
-    #[arg(long, global = true, env = "IPRA_DATABASE_URL")]
+    /// The configuration file (default: /etc/ipra/ipra.toml when it exists). Flags win over the
+    /// environment (IPRA_…), which wins over the file.
+    #[arg(long, global = true, env = "IPRA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database, installed plugins, quarantine, cache); `data_dir`, IPRA_DATA_DIR;
+    /// default ./ipra-data.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER:PASSWORD@HOST/DB (default: SQLite in the data
+    /// directory); `database`, IPRA_DATABASE_URL.
+    #[arg(long, global = true)]
     database: Option<String>,
     /// Who acts, for the audit log and the histories (default: cli:$USER).
     #[arg(long, global = true, env = "IPRA_ACTOR")]
@@ -39,10 +46,10 @@ struct Cli {
     /// follow it, at the real time of day. For tests and demonstrations; default: the real date.
     #[arg(long, global = true, env = "IPRA_TODAY")]
     today: Option<String>,
-    /// The region's time zone (an IANA name): what "today" is, when schedules fire, how pages show
-    /// times. Stored times stay UTC.
-    #[arg(long = "time-zone", global = true, env = "IPRA_TIME_ZONE", default_value = clock::DEFAULT_ZONE)]
-    time_zone: String,
+    /// The region's time zone (an IANA name; default Europe/Moscow): what "today" is, when
+    /// schedules fire, how pages show times. Stored times stay UTC. `time_zone`, IPRA_TIME_ZONE.
+    #[arg(long = "time-zone", global = true)]
+    time_zone: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,29 +58,31 @@ struct Cli {
 enum Command {
     /// Run the web UI and API.
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
+        /// Address to listen on (default 127.0.0.1:8080); `server.listen`, IPRA_SERVER_LISTEN.
+        #[arg(long)]
+        listen: Option<String>,
         /// Load demo extracts first when the register is empty.
         #[arg(long)]
         demo: bool,
         /// How many demo extracts to load with --demo.
         #[arg(long, default_value_t = 300)]
         demo_count: usize,
-        /// Do not run the scheduler and the exchange workers in this instance.
+        /// Do not run the scheduler and the exchange workers in this instance (`server.scheduler = false`).
         #[arg(long)]
         no_scheduler: bool,
-        /// How often the scheduler and the workers look for work, in milliseconds.
-        #[arg(long, default_value_t = 1000)]
-        tick_ms: u64,
-        /// The longest a statement of a web request may run, in milliseconds (0: no limit);
-        /// background work is not limited.
-        #[arg(long, env = "IPRA_STATEMENT_TIMEOUT_MS", default_value_t = 15_000)]
-        statement_timeout_ms: u64,
+        /// How often the scheduler and the workers look for work, in milliseconds (default 1000;
+        /// `server.tick_ms`).
+        #[arg(long)]
+        tick_ms: Option<u64>,
+        /// The longest a statement of a web request may run, in milliseconds (0: no limit; default
+        /// 15000); background work is not limited. `server.statement_timeout_ms`.
+        #[arg(long)]
+        statement_timeout_ms: Option<u64>,
         /// On SIGTERM or Ctrl-C: how long requests under way (a download, a long page) may take
-        /// to finish before they are cut off and the server exits, in milliseconds. A second
-        /// signal exits at once.
-        #[arg(long, env = "IPRA_SHUTDOWN_GRACE_MS", default_value_t = 10_000)]
-        shutdown_grace_ms: u64,
+        /// to finish before they are cut off and the server exits, in milliseconds (default 10000;
+        /// `server.shutdown_grace_ms`). A second signal exits at once.
+        #[arg(long)]
+        shutdown_grace_ms: Option<u64>,
     },
     /// Import extracts (files, folders, ZIP) through the FRI connector.
     Import {
@@ -115,8 +124,9 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
-    /// Apply database migrations and exit.
-    Migrate,
+    /// Apply database migrations and exit (a store of a newer release is refused, unchanged);
+    /// --status shows the migrations applied and pending and the releases that opened the store.
+    Migrate(cli::ops::MigrateArgs),
     /// The extract card of one IPRA (a read of personal data: logged).
     Show {
         id: i64,
@@ -213,6 +223,17 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The configuration: check it, show what is in force.
+    Config {
+        #[command(subcommand)]
+        command: cli::config::ConfigCommand,
+    },
+    /// Back up the database (a consistent snapshot, taken while the server runs) and the data
+    /// directory's files to a new folder, with an inventory of SHA-256 sums; keys only with --with-keys.
+    Backup(cli::ops::BackupArgs),
+    /// Restore a backup into an empty data directory (and an empty database on PostgreSQL),
+    /// checking every file against the inventory first.
+    Restore(cli::ops::RestoreArgs),
     /// Record a confirmed death: closes the person's open measures.
     Death {
         snils: String,
@@ -323,6 +344,18 @@ enum BenchWhat {
     },
 }
 
+impl Cli {
+    /// The global flags that override the configuration.
+    fn flags(&self) -> cli::config::Flags {
+        cli::config::Flags {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            database: self.database.clone(),
+            time_zone: self.time_zone.clone(),
+        }
+    }
+}
+
 fn main() {
     // Like any Unix tool, end quietly when the reader of our output goes away (`ipra … | head`).
     // SAFETY: called first, before any thread exists.
@@ -338,16 +371,35 @@ fn main() {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
     let cli = Cli::parse();
+    // The configuration first: the log's level and format are in it.
+    let checking = matches!(cli.command, Command::Config { .. });
+    let settings = match cli::config::resolve(&cli.flags(), checking) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("ошибка: {e:#}");
+            std::process::exit(2);
+        }
+    };
     // A bench fills its register with long statements on purpose: sqlx's warnings of slow
     // statements (each with the whole statement) would bury its figures.
     let default_log = match cli.command {
         Command::Bench { .. } => "warn,ipra=info,sqlx::query=error",
         _ => "warn,ipra=info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("IPRA_LOG").unwrap_or_else(|_| default_log.into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let level = settings.config.log.level.as_deref().unwrap_or(default_log);
+    // Text or JSON lines: `[log] format`, IPRA_LOG_FORMAT (`ipra config check` names a wrong one itself).
+    let log_format = match logging::Format::parse(settings.config.log.format.as_deref()) {
+        Ok(format) => format,
+        Err(_) if checking => logging::Format::Text,
+        Err(e) => {
+            eprintln!("ошибка: {e}");
+            std::process::exit(2);
+        }
+    };
+    logging::init(level, log_format);
+    if !checking {
+        cli::config::warn_legacy(&settings);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -358,16 +410,28 @@ fn main() {
     match runtime.block_on(run(cli)) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("ошибка: {}", db::storage::explain(&e));
+            let message = format!("ошибка: {}", db::storage::explain(&e));
+            match log_format {
+                // A log collector reads stderr as JSON lines: the last one too.
+                logging::Format::Json => tracing::error!(target: "ipra", "{message}"),
+                logging::Format::Text => eprintln!("{message}"),
+            }
             std::process::exit(2);
         }
     }
 }
 
 async fn run(cli: Cli) -> Result<i32> {
-    clock::set_zone(Some(&cli.time_zone))?;
+    let settings = ipra_store::config::current();
+    let data_dir = settings.data_dir();
+    let database = settings.database();
+    // `ipra config check` reports a bad zone among the other problems.
+    let zone = clock::set_zone(settings.config.time_zone.as_deref());
+    if !matches!(cli.command, Command::Config { .. }) {
+        zone?;
+    }
     clock::fix(cli.today.as_deref(), std::env::var("IPRA_NOW").ok().as_deref())?;
-    let open = || App::open(&cli.data_dir, cli.database.as_deref(), builtin::BUILTIN_PLUGINS);
+    let open = || App::open(&data_dir, database.as_deref(), builtin::BUILTIN_PLUGINS);
     let actor = cli
         .actor
         .clone()
@@ -390,12 +454,19 @@ async fn run(cli: Cli) -> Result<i32> {
             tokio::spawn(follow_plugin_changes(app.clone()));
             let leader = Arc::new(std::sync::atomic::AtomicBool::new(false));
             let instance = scheduler::instance_name();
-            if !no_scheduler {
+            let server = &settings.config.server;
+            if !no_scheduler && server.scheduler.unwrap_or(true) {
+                let tick_ms = tick_ms.or(server.tick_ms).unwrap_or(1000);
                 let tick = std::time::Duration::from_millis(tick_ms.max(50));
                 tokio::spawn(scheduler::run_loop(app.clone(), instance.clone(), tick, leader.clone()));
             }
+            let statement_timeout_ms = statement_timeout_ms.or(server.statement_timeout_ms).unwrap_or(15_000);
             let statement_timeout =
                 (statement_timeout_ms > 0).then(|| std::time::Duration::from_millis(statement_timeout_ms));
+            let listen = listen
+                .or_else(|| server.listen.clone())
+                .unwrap_or_else(|| "127.0.0.1:8080".into());
+            let shutdown_grace_ms = shutdown_grace_ms.or(server.shutdown_grace_ms).unwrap_or(10_000);
             web::serve(
                 app,
                 &listen,
@@ -500,8 +571,8 @@ async fn run(cli: Cli) -> Result<i32> {
         } => {
             // A scratch register of its own: a folder of the data directory named by its shape (a
             // rerun measures it again without filling), or the scratch database given.
-            let dir = cli.data_dir.join("bench").join(format!("register-{persons}-{seed}"));
-            let app = App::open(&dir, cli.database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
+            let dir = data_dir.join("bench").join(format!("register-{persons}-{seed}"));
+            let app = App::open(&dir, database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
             let opts = bench_register::Options {
                 persons,
                 seed,
@@ -510,7 +581,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 http_seconds: seconds,
                 no_http,
                 json,
-                database: cli.database.clone(),
+                database: database.clone(),
                 only,
             };
             let figures = bench_register::run(&app, &opts).await?;
@@ -524,8 +595,8 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Bench {
             what: BenchWhat::Plans { persons, seed, json },
         } => {
-            let dir = cli.data_dir.join("bench").join(format!("register-{persons}-{seed}"));
-            let app = App::open(&dir, cli.database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
+            let dir = data_dir.join("bench").join(format!("register-{persons}-{seed}"));
+            let app = App::open(&dir, database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
             let opts = bench_register::Options {
                 persons,
                 seed,
@@ -534,7 +605,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 http_seconds: 0,
                 no_http: true,
                 json,
-                database: cli.database.clone(),
+                database: database.clone(),
                 only: None,
             };
             let report = bench_register::plans(&app, &opts).await?;
@@ -560,11 +631,7 @@ async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(if report.full_scans.is_empty() { 0 } else { 1 })
         }
-        Command::Migrate => {
-            let app = open().await?;
-            println!("база данных готова ({})", app.db.engine.name());
-            Ok(0)
-        }
+        Command::Migrate(args) => cli::ops::migrate(args, &data_dir, database.as_deref(), open).await,
         Command::Show { id, json } => cli::show(&open().await?, id, json, &actor).await,
         Command::Orgs { command } => cli::orgs(&open().await?, command, &actor).await,
         Command::Routing { command } => cli::routing(&open().await?, command, &actor).await,
@@ -610,6 +677,9 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Audit {
             command: AuditCommand::Head { json },
         } => cli::audit::head(&open().await?, json).await,
+        Command::Config { command } => cli::config::run(command, &settings, database.as_deref(), &data_dir).await,
+        Command::Backup(args) => cli::ops::backup(args, &data_dir, database.as_deref()).await,
+        Command::Restore(args) => cli::ops::restore(args, &data_dir, database.as_deref()).await,
         Command::Death { snils, date, source } => cli::death(&open().await?, &snils, &date, &source, &actor).await,
     }
 }

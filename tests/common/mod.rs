@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod failover;
+pub mod packaging;
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -78,7 +80,9 @@ impl Env {
     /// The real binary, pointed at this environment.
     pub fn ipra(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ipra"));
-        cmd.env("IPRA_DATA_DIR", self.data_dir())
+        // The configuration is what the test says, whatever this machine keeps in /etc/ipra.
+        cmd.env("IPRA_CONFIG", "none")
+            .env("IPRA_DATA_DIR", self.data_dir())
             .env("IPRA_PLUGIN_CACHE", plugin_cache())
             .env("IPRA_LOG", "warn")
             .env("IPRA_TODAY", TODAY)
@@ -528,12 +532,15 @@ impl Env {
 
 /// Generates a GOST R 34.10-2012 key and a self-signed certificate with the openssl binary.
 /// The jobs every installation starts with.
-pub const DEFAULT_JOBS: [&str; 6] = [
+pub const DEFAULT_JOBS: [&str; 9] = [
     "fri-inbox",
     "fri-outbox",
     "zags-inbox",
     "zags-check",
     "egisso-upload",
+    "mse-inbox",
+    "mse-outbox",
+    "mse-status",
     "deadline-check",
 ];
 

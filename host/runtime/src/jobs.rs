@@ -14,6 +14,8 @@ pub const KINDS: &[(&str, &str)] = &[
     ("report-outbox", "Отправка подписанных отчётов через коннектор"),
     ("person-check", "Сверка лиц через коннектор"),
     ("facts-upload", "Выгрузка фактов назначения через коннектор"),
+    ("request-outbox", "Отправка запросов ведомств через коннектор"),
+    ("status-export", "Выгрузка хода исполнения ИПРА через коннектор"),
     ("plugin-step", "Шаг модуля"),
 ];
 
@@ -24,7 +26,10 @@ pub fn runs_kind(kind: &str) -> bool {
 
 /// Whether a job of this kind serves one connector, named in its settings (`connector`).
 pub fn serves_a_connector(kind: &str) -> bool {
-    matches!(kind, "inbox" | "report-outbox" | "person-check" | "facts-upload")
+    matches!(
+        kind,
+        "inbox" | "report-outbox" | "person-check" | "facts-upload" | "request-outbox" | "status-export"
+    )
 }
 
 /// Accepts the usual five fields (minute hour day month weekday) or the `cron` crate's six/seven.

@@ -97,6 +97,7 @@ pub const DOCUMENT_KINDS: &[&str] = &[
     "execution-report",
     "request",
     "facts",
+    "execution-status",
 ];
 
 /// What the pages call a kind of document.
@@ -110,6 +111,7 @@ pub fn document_kind_label(kind: &str) -> &str {
         "execution-report" => "отчёты об исполнении",
         "request" => "запросы",
         "facts" => "факты назначения",
+        "execution-status" => "ход исполнения ИПРА",
         other => other,
     }
 }

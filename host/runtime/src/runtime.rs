@@ -132,33 +132,36 @@ impl Default for Bounds {
 }
 
 impl Bounds {
-    /// The defaults, with the maxima an administrator set in the environment:
-    /// `IPRA_PLUGIN_MAX_MEMORY_MIB`, `IPRA_PLUGIN_MAX_TIME_MS` (and the defaults,
-    /// `IPRA_PLUGIN_MEMORY_MIB`, `IPRA_PLUGIN_TIME_MS`, never above the maxima).
-    pub fn from_env() -> Result<Bounds> {
+    /// The defaults with what the installation's configuration sets (`[plugins]` of ipra.toml:
+    /// `memory_mib`, `max_memory_mib`, `time_ms`, `max_time_ms`); a default above its maximum is
+    /// lowered to it. Zero is refused naming the key.
+    pub fn from_settings(
+        memory_mib: Option<u64>,
+        max_memory_mib: Option<u64>,
+        time_ms: Option<u64>,
+        max_time_ms: Option<u64>,
+    ) -> Result<Bounds> {
         let mut bounds = Bounds::default();
-        let number = |name: &str| -> Result<Option<u64>> {
-            match std::env::var(name) {
-                Ok(text) => text
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(Some)
-                    .ok_or_else(|| anyhow::anyhow!("{name}=«{text}»: ожидается целое положительное число")),
-                Err(_) => Ok(None),
+        for (key, value) in [
+            ("memory_mib", memory_mib),
+            ("max_memory_mib", max_memory_mib),
+            ("time_ms", time_ms),
+            ("max_time_ms", max_time_ms),
+        ] {
+            if value == Some(0) {
+                anyhow::bail!("plugins.{key} = 0: ожидается целое положительное число");
             }
-        };
-        if let Some(mib) = number("IPRA_PLUGIN_MAX_MEMORY_MIB")? {
+        }
+        if let Some(mib) = max_memory_mib {
             bounds.max.memory_bytes = (mib as usize) << 20;
         }
-        if let Some(ms) = number("IPRA_PLUGIN_MAX_TIME_MS")? {
+        if let Some(ms) = max_time_ms {
             bounds.max.time = Duration::from_millis(ms);
         }
-        if let Some(mib) = number("IPRA_PLUGIN_MEMORY_MIB")? {
+        if let Some(mib) = memory_mib {
             bounds.default.memory_bytes = (mib as usize) << 20;
         }
-        if let Some(ms) = number("IPRA_PLUGIN_TIME_MS")? {
+        if let Some(ms) = time_ms {
             bounds.default.time = Duration::from_millis(ms);
         }
         bounds.default = bounds.default.within(bounds.max);

@@ -71,12 +71,14 @@ pub struct Route {
     pub user: User,
 }
 
-/// Who asks: the regional coordinator, an executor (scoped to a clinic), an administrator.
+/// Who asks: the regional coordinator, an executor (scoped to a clinic), an administrator, an MSE
+/// bureau (scoped to the IPRAs its institution issued).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum User {
     Coordinator,
     Executor,
     Administrator,
+    Bureau,
 }
 
 fn route(name: &str, paths: Vec<String>) -> Route {
@@ -97,6 +99,7 @@ pub struct Cookies {
     pub coordinator: String,
     pub executor: String,
     pub administrator: String,
+    pub bureau: String,
 }
 
 impl Cookies {
@@ -105,6 +108,7 @@ impl Cookies {
             User::Coordinator => &self.coordinator,
             User::Executor => &self.executor,
             User::Administrator => &self.administrator,
+            User::Bureau => &self.bureau,
         }
     }
 }
@@ -120,6 +124,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 const COORDINATOR: (&str, &str) = ("bench-coordinator", "нагрузочный тест координатора");
 const EXECUTOR: (&str, &str) = ("bench-executor", "нагрузочный тест исполнителя");
 const ADMINISTRATOR: (&str, &str) = ("bench-administrator", "нагрузочный тест администратора");
+const BUREAU: (&str, &str) = ("bench-bureau", "нагрузочный тест бюро МСЭ");
 
 /// Logins of the bench's users (created once), as session cookies.
 async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
@@ -134,8 +139,17 @@ async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
             auth::add_user(&app.db, login, login, role, ogrn, password, "bench").await?;
         }
     }
+    if !users.iter().any(|u| u.login == BUREAU.0) {
+        // The bureau of the register's first institution.
+        let issuer = crate::register::query::issuing_institutions(&app.db)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| "бюро МСЭ".into());
+        auth::add_bureau_user(&app.db, BUREAU.0, BUREAU.0, &issuer, BUREAU.1, "bench").await?;
+    }
     let mut cookies = Vec::new();
-    for (login, password) in [COORDINATOR, EXECUTOR, ADMINISTRATOR] {
+    for (login, password) in [COORDINATOR, EXECUTOR, ADMINISTRATOR, BUREAU] {
         let (session, _) = auth::login(&app.db, login, password, None)
             .await
             .map_err(|e| anyhow::anyhow!("вход {login}: {e}"))?;
@@ -145,6 +159,7 @@ async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
         coordinator: cookies.remove(0),
         executor: cookies.remove(0),
         administrator: cookies.remove(0),
+        bureau: cookies.remove(0),
     })
 }
 
@@ -269,6 +284,13 @@ fn routes(s: &Samples) -> Vec<Route> {
         ),
         User::Executor,
     ));
+    r.push(as_user(
+        route(
+            "ipras (bureau)",
+            vec![list(""), list("sort=fio"), list("q=А"), list("overdue=1")],
+        ),
+        User::Bureau,
+    ));
     r.push(route(
         "ipra card",
         s.ipra_ids.iter().map(|id| format!("/api/v1/ipras/{id}")).collect(),
@@ -336,6 +358,13 @@ fn routes(s: &Samples) -> Vec<Route> {
     ));
     r.push(route("zags decisions", vec!["/api/v1/exchange/deaths".into()]));
     r.push(route(
+        "egisso facts",
+        vec![
+            "/api/v1/egisso/facts".into(),
+            "/api/v1/egisso/facts?status=rejected".into(),
+        ],
+    ));
+    r.push(route(
         "page /",
         vec!["/".into(), format!("/?territory={}&sort=fio", s.territories[0])],
     ));
@@ -353,6 +382,10 @@ fn routes(s: &Samples) -> Vec<Route> {
     ));
     r.push(route("page messages", vec!["/admin/messages".into()]));
     r.push(route("page deaths", vec!["/admin/deaths".into()]));
+    r.push(route(
+        "page egisso",
+        vec!["/admin/egisso".into(), "/admin/egisso/facts?status=rejected".into()],
+    ));
     r
 }
 

@@ -46,15 +46,16 @@ pub enum JobsCommand {
     Retry { run: i64 },
     /// Discard a failed run.
     Discard { run: i64 },
-    /// Add a job (e.g. a `plugin-step` of a vendor's connector: --config '{"plugin":"x","step":"y"}').
+    /// Add a job (e.g. a `plugin-step` of a vendor's connector: --settings '{"plugin":"x","step":"y"}').
     Add {
         name: String,
         #[arg(long)]
         kind: String,
         #[arg(long)]
         schedule: String,
+        /// The job's settings, a JSON object (`--config` names the installation's file).
         #[arg(long, default_value = "{}")]
-        config: String,
+        settings: String,
     },
     /// Change a job: schedule (cron, 5 fields), enabled, settings (JSON object).
     Set {
@@ -63,8 +64,9 @@ pub enum JobsCommand {
         schedule: Option<String>,
         #[arg(long)]
         enabled: Option<bool>,
+        /// The job's settings, a JSON object.
         #[arg(long)]
-        config: Option<String>,
+        settings: Option<String>,
     },
 }
 
@@ -135,6 +137,21 @@ pub enum ExchangeCommand {
         #[arg(long)]
         reject: bool,
     },
+    /// Facts of assignment sent to EGISSO, newest first, optionally by status (queued, sent,
+    /// accepted, rejected, cancelled), with EGISSO's reason of a rejection.
+    EgissoFacts {
+        #[arg(long)]
+        status: Option<String>,
+        /// The page below this fact id.
+        #[arg(long)]
+        before: Option<i64>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a rejected EGISSO fact again once its execution or mapping is corrected.
+    EgissoResend { id: i64 },
     /// Map a local measure type to an EGISSO measure (LMSZ), or list the mappings.
     EgissoMap {
         local_code: Option<String>,
@@ -156,12 +173,16 @@ pub enum UsersCommand {
         login: String,
         #[arg(long)]
         name: String,
-        /// administrator, coordinator, executor or auditor.
+        /// administrator, coordinator, executor, auditor or bureau (an MSE bureau: reads the IPRAs its
+        /// institution issued).
         #[arg(long)]
         role: String,
         /// The organisation an executor acts for.
         #[arg(long)]
         ogrn: Option<String>,
+        /// The institution a bureau reads the IPRAs of, as IPRAs name it («Учреждение, сформировавшее ИПРА»).
+        #[arg(long)]
+        issuer: Option<String>,
     },
     /// Set a new password (read from standard input); ends the user's sessions.
     Passwd { login: String },
@@ -207,10 +228,18 @@ pub async fn users(app: &App, command: UsersCommand, actor: &str) -> Result<i32>
             name,
             role,
             ogrn,
+            issuer,
         } => {
             let role = crate::auth::Role::parse(&role)?;
             let password = read_password()?;
-            crate::auth::add_user(&app.db, &login, &name, role, ogrn.as_deref(), &password, actor).await?;
+            match (role, issuer.as_deref()) {
+                (crate::auth::Role::Bureau, Some(issuer)) => {
+                    crate::auth::add_bureau_user(&app.db, &login, &name, issuer, &password, actor).await?;
+                }
+                _ => {
+                    crate::auth::add_user(&app.db, &login, &name, role, ogrn.as_deref(), &password, actor).await?;
+                }
+            }
             println!("пользователь {login} ({}) добавлен", role.label());
         }
         UsersCommand::Passwd { login } => {
@@ -346,9 +375,9 @@ pub async fn jobs(app: &App, command: JobsCommand, actor: &str) -> Result<i32> {
             name,
             kind,
             schedule,
-            config,
+            settings,
         } => {
-            scheduler::add_job(app, &name, &kind, &schedule, &config, actor).await?;
+            scheduler::add_job(app, &name, &kind, &schedule, &settings, actor).await?;
             println!("задание {name} добавлено");
             Ok(0)
         }
@@ -356,9 +385,9 @@ pub async fn jobs(app: &App, command: JobsCommand, actor: &str) -> Result<i32> {
             name,
             schedule,
             enabled,
-            config,
+            settings,
         } => {
-            scheduler::configure(app, &name, schedule.as_deref(), enabled, config.as_deref(), actor).await?;
+            scheduler::configure(app, &name, schedule.as_deref(), enabled, settings.as_deref(), actor).await?;
             println!("задание {name} изменено");
             Ok(0)
         }
@@ -504,6 +533,36 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
             }
             let closed = deaths::decide(app, id, snils.as_deref(), actor).await?;
             println!("решение по записи {id} принято; закрыто мероприятий: {closed}");
+        }
+        ExchangeCommand::EgissoFacts {
+            status,
+            before,
+            limit,
+            json,
+        } => {
+            let page = egisso::facts_page(&app.db, status.as_deref(), before, limit).await?;
+            if json {
+                print_json(&page.items)?;
+            } else {
+                for f in &page.items {
+                    println!(
+                        "{:>6} {:<10} {:<14} {} {}{}",
+                        f.id,
+                        f.status,
+                        f.operation,
+                        f.full_name,
+                        f.measure_name,
+                        f.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default()
+                    );
+                }
+                if let Some(next) = page.next {
+                    println!("дальше: --before {next}");
+                }
+            }
+        }
+        ExchangeCommand::EgissoResend { id } => {
+            egisso::resend(app, id, actor).await?;
+            println!("факт ЕГИССО {id} будет отправлен повторно при следующей выгрузке (задание egisso-upload)");
         }
         ExchangeCommand::EgissoMap {
             local_code,

@@ -2,8 +2,10 @@
 //! (`register`) and the exchanges, jobs and signing (`exchange`).
 
 pub mod audit;
+pub mod config;
 pub mod exchange;
 pub mod kit;
+pub mod ops;
 pub mod register;
 
 pub use register::*;

@@ -6,7 +6,7 @@ use super::print_json;
 use crate::app::App;
 use crate::register::directory::{self, Organisation};
 use crate::register::execution::{self, Checked, ExecutionForm, FieldError};
-use crate::register::{deadlines, facts, reference, stats, workload};
+use crate::register::{clarification, deadlines, facts, reference, stats, workload};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde::Serialize;
@@ -201,7 +201,8 @@ pub enum FollowUpsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Request a clarification of TSR items from the MSE institution, with the citizen's consent.
+    /// Request a clarification of TSR items from the MSE institution, with the citizen's consent; the
+    /// connector's outbox job sends it to ИС МСЭ with its printed form.
     TsrClarify {
         #[arg(long)]
         ipra: i64,
@@ -214,8 +215,21 @@ pub enum FollowUpsCommand {
         /// The citizen (or representative) consented.
         #[arg(long)]
         consent: bool,
+        /// Who consented: citizen (default) or representative.
+        #[arg(long = "consent-by")]
+        consent_by: Option<String>,
+        /// When the person presented the programme (YYYY-MM-DD); default: the day the IPRA was imported.
+        #[arg(long)]
+        received: Option<String>,
         #[arg(long)]
         reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// TSR clarification requests of an IPRA with their state (raised, sent, answered, rejected, superseded).
+    TsrRequests {
+        #[arg(long)]
+        ipra: i64,
         #[arg(long)]
         json: bool,
     },
@@ -954,15 +968,48 @@ pub async fn follow_ups(app: &App, command: FollowUpsCommand, actor: &str) -> Re
             measures,
             org,
             consent,
+            consent_by,
+            received,
             reason,
             json,
         } => {
+            let request = clarification::Raise {
+                measure_ids: measures,
+                sender_ogrn: org,
+                consent,
+                consent_by,
+                received,
+                reason,
+            };
             let outcome =
-                execution::request_tsr_clarification(app, ipra, &measures, &org, consent, &reason, actor).await;
+                clarification::raise(app, ipra, &request, &crate::web::ui::register::tsr::printed_form, actor)
+                    .await
+                    .map(|r| r.map(|id| vec![id]));
             finish(outcome, json, |ids| {
-                println!("запрос на уточнение ТСР сформирован: {ids:?}")
+                println!("запрос на уточнение ТСР сформирован: {ids:?}; его отправит задание коннектора ИС МСЭ")
             })
             .await
+        }
+        FollowUpsCommand::TsrRequests { ipra, json } => {
+            let requests = clarification::of_ipra(&app.db, ipra).await?;
+            if json {
+                print_json(&requests)?;
+            } else {
+                for c in requests {
+                    println!(
+                        "{:>6} {:<11} срок {} получена {} {}{}",
+                        c.id,
+                        c.status,
+                        c.due_date,
+                        c.received_date,
+                        clarification::status_label(&c.status),
+                        c.corrected_ipra_id
+                            .map(|n| format!(", новая ИПРА {n}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use crate::db::{self, Db};
 use crate::plugins::install::{self, Change, Mode, Trust};
-use crate::plugins::runtime::Bounds;
 use crate::plugins::{BuiltinPlugin, PluginHost};
 use crate::register::directory::RegisterLookups;
 use crate::register::reference::{self, ReferenceSnapshot};
@@ -38,11 +37,15 @@ impl App {
         backfill_search_names(&db).await?;
         let reference = Arc::new(ReferenceSnapshot::load(&db).await?);
         // The compiled-component cache may be shared between data directories (tests do).
-        let cache = std::env::var_os("IPRA_PLUGIN_CACHE")
-            .map(PathBuf::from)
+        let settings = crate::config::current();
+        let cache = settings
+            .config
+            .plugins
+            .cache
+            .clone()
             .unwrap_or_else(|| data_dir.join("cache").join("plugins"));
         let installed = data_dir.join("plugins");
-        let bounds = Bounds::from_env()?;
+        let bounds = settings.plugin_bounds()?;
         let plugins =
             tokio::task::spawn_blocking(move || PluginHost::load(builtin, &installed, Some(cache), bounds)).await??;
         plugins.set_enablement(load_enablement(&db).await?);
@@ -125,7 +128,11 @@ impl App {
     /// Checks and installs (or upgrades) a package (`.ipra-plugin`). A newly installed plugin is
     /// disabled until an administrator enables it for this installation.
     pub async fn install_plugin(&self, bytes: Vec<u8>, mode: Mode, actor: &str) -> Result<Change> {
-        let trust = Trust::load(&self.data_dir)?;
+        let mut trust = Trust::load(&self.data_dir)?;
+        // The installation's policy in ipra.toml wins over the trust file's.
+        if let Some(required) = crate::config::current().config.plugins.require_signature {
+            trust.require_signature = required;
+        }
         let plugins = self.plugins.clone();
         let change = tokio::task::spawn_blocking(move || plugins.install_package(&bytes, mode, &trust)).await??;
         let action = match mode {

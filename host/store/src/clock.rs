@@ -29,7 +29,7 @@ static ZONE: OnceLock<chrono_tz::Tz> = OnceLock::new();
 pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz> {
     name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
         anyhow::anyhow!(
-            "«--time-zone» / IPRA_TIME_ZONE: часовой пояс «{name}» неизвестен; нужно имя из базы часовых поясов IANA, \
+            "часовой пояс «{name}» неизвестен (time_zone, --time-zone, IPRA_TIME_ZONE); нужно имя из базы часовых поясов IANA, \
              например Europe/Moscow, Asia/Yekaterinburg, Asia/Vladivostok"
         )
     })

@@ -5,9 +5,11 @@
 
 pub mod bulk_read;
 pub mod interactive;
+pub mod migration_state;
 pub mod rows;
 mod sqlite_watch;
 pub mod storage;
+pub mod upgrade;
 
 use anyhow::{Context, Result};
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -42,6 +44,14 @@ pub struct Db {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The migrations this binary carries for an engine.
+pub fn migrator(engine: Engine) -> &'static sqlx::migrate::Migrator {
+    match engine {
+        Engine::Sqlite => &SQLITE_MIGRATIONS,
+        Engine::Postgres => &POSTGRES_MIGRATIONS,
+    }
+}
 
 /// Every SQLite connection's settings. A 32 MiB page cache holds an import batch's dirty pages (the
 /// 2 MiB default spilled them to the WAL mid-transaction and read them back); savepoint journals
@@ -90,8 +100,16 @@ impl Db {
         Ok(())
     }
 
-    /// Opens (creating if needed) and migrates the database at `url`.
+    /// Opens (creating if needed) and migrates the database at `url`: a store made by a newer
+    /// release is refused before anything changes ([`upgrade::migrate`]).
     pub async fn open(url: &str) -> Result<Db> {
+        let db = Db::connect(url).await?;
+        upgrade::migrate(&db).await?;
+        Ok(db)
+    }
+
+    /// Opens the database at `url` without migrating it (`ipra migrate --status`, backups).
+    pub async fn connect(url: &str) -> Result<Db> {
         sqlx::any::install_default_drivers();
         let engine = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Engine::Postgres
@@ -132,11 +150,6 @@ impl Db {
             Engine::Postgres => options.max_connections(8).connect(url).await,
         }
         .with_context(|| format!("подключение к базе данных {}", redact(url)))?;
-        let migrator = match engine {
-            Engine::Sqlite => &SQLITE_MIGRATIONS,
-            Engine::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        migrator.run(&pool).await.context("применение миграций")?;
         Ok(Db {
             pool,
             engine,

@@ -8,11 +8,14 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod clock;
+pub mod config;
 /// Named points where crash tests kill the process (kept in the runtime, which installs plugins too).
 pub use ipra_runtime::crashpoint;
 pub mod db;
 pub mod exchange;
+pub mod metrics;
 pub mod paging;
 pub mod plans;
 pub mod refusal;

@@ -70,9 +70,11 @@ pub const LARGE: &[&str] = &[
     "exchange_messages",
     "audit_log",
     "follow_ups",
+    "tsr_clarifications",
     "source_documents",
     "measure_assignments",
     "lifecycle_events",
+    "egisso_facts",
 ];
 
 /// What the check found of one statement.

@@ -1,5 +1,5 @@
 //! REST routes of the exchanges under `/api/v1`: scheduled jobs, the signing queue, exchange
-//! messages, ZAGS death records, follow-ups (TSR clarification requests) and the audit chain.
+//! messages, ZAGS death records, follow-ups and the audit chain (TSR clarification requests: `ui::register::tsr`).
 
 use super::ApiError;
 use crate::app::App;
@@ -10,7 +10,6 @@ use crate::register::{deaths, execution};
 use crate::scheduler::instance_name;
 use crate::{exchange, scheduler};
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -36,7 +35,6 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/exchange/deaths", get(list_deaths))
         .route("/api/v1/exchange/deaths/{id}/decide", post(decide_death))
         .route("/api/v1/follow-ups", get(list_follow_ups))
-        .route("/api/v1/ipras/{id}/tsr-clarifications", post(tsr_clarification))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
 
@@ -254,46 +252,6 @@ async fn list_follow_ups(
             .ok_or_else(|| ApiError::not_found("ИПРА"))?;
     }
     Ok(Json(execution::follow_ups(&app, q.ipra, q.kind.as_deref()).await?))
-}
-
-#[derive(Deserialize, schemars::JsonSchema)]
-pub struct ClarificationRequest {
-    measure_ids: Vec<i64>,
-    sender_ogrn: String,
-    consent: bool,
-    reason: String,
-}
-
-async fn tsr_clarification(
-    State(app): State<App>,
-    Authenticated(user): Authenticated,
-    Path(id): Path<i64>,
-    Json(req): Json<ClarificationRequest>,
-) -> Result<Response, ApiError> {
-    require_write(&user)?;
-    if let Some(ogrn) = user.scope() {
-        if ogrn != req.sender_ogrn {
-            return Err(forbidden());
-        }
-        crate::register::query::ipra_card(&app.db, id, Some(ogrn))
-            .await?
-            .ok_or_else(|| ApiError::not_found("ИПРА"))?;
-    }
-    let outcome = execution::request_tsr_clarification(
-        &app,
-        id,
-        &req.measure_ids,
-        &req.sender_ogrn,
-        req.consent,
-        &req.reason,
-        &user.actor(),
-    )
-    .await
-    .map_err(ApiError::refused)?;
-    Ok(match outcome {
-        Ok(ids) => Json(json!({"ok": true, "result": ids})).into_response(),
-        Err(errors) => ApiError::invalid_fields(json!(errors)).into_response(),
-    })
 }
 
 /// Both logs: the exchange log and the audit log (its pending entries sealed first), against the

@@ -9,6 +9,7 @@ mod exchange_api;
 pub mod export;
 pub mod export_stream;
 mod interactive;
+mod metrics;
 mod openapi;
 pub mod ui;
 
@@ -293,7 +294,7 @@ pub fn router(app: App, instance: Instance) -> Router {
         .route("/api/v1/ipras/{id}", get(get_ipra))
         .route("/api/v1/ipras/{id}/source", get(get_source))
         .route("/api/v1/plugins", get(list_plugins))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics::handler))
         .route("/api/v1/admin/diagnostics/slow-query", get(interactive::slow_query_api))
         .route("/admin/diagnostics/slow-query", get(interactive::slow_query_page))
         .merge(api::routes())
@@ -302,6 +303,7 @@ pub fn router(app: App, instance: Instance) -> Router {
         .layer(axum::middleware::from_fn(russian_refusals))
         .layer(axum::middleware::from_fn(refuse_nul))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(axum::Extension(instance))
         .with_state(app)
 }
@@ -499,6 +501,7 @@ pub async fn serve(
     let (db, rules) = app.db.interactive(statement_timeout).await?;
     let mut requests = app.clone();
     requests.db = db;
+    metrics::set_background_pool(&app.db);
     tracing::info!(%addr, database = app.db.engine.name(), "serving");
     // The statistics index: loaded before the first request when the register is small, else in
     // the background while the server already answers (lists do without it meanwhile).
@@ -560,36 +563,110 @@ async fn shutdown_signal() {
     }
 }
 
-/// Public: whether this instance can serve now — the database answers within two seconds and the
-/// disks have room to write — for a load balancer or an orchestrator's readiness probe. 503 with
-/// the problems named when not.
+/// Public: whether this instance can serve now, for a load balancer or an orchestrator's readiness
+/// probe — the database answers within two seconds, the disks have room to write, the database's
+/// migrations are the ones this binary carries (no more, no fewer, none changed or half-applied),
+/// and the plugins are in service (none refused, every one an administrator enabled loaded). 503
+/// with the problems named in Russian when not.
 async fn ready(State(app): State<App>) -> Response {
-    let mut problems = Vec::new();
-    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), app.db.ping()).await;
-    match probe {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => problems.push(format!("база данных недоступна: {e}")),
-        Err(_) => problems.push("база данных не ответила за 2 с".to_string()),
-    }
-    let storage = crate::db::storage::state();
-    if storage.status == "full" {
-        problems.extend(storage.problem.clone());
-    }
+    let (problems, body) = readiness(&app).await;
     let status = if problems.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({
-            "ready": problems.is_empty(),
-            "database": app.db.engine.name(),
-            "storage": storage,
-            "problems": problems,
+    (status, Json(body)).into_response()
+}
+
+/// The checks of [`ready`]: the problems found (none: ready), and the body it answers.
+pub(crate) async fn readiness(app: &App) -> (Vec<String>, serde_json::Value) {
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+    let mut problems = Vec::new();
+    let probe = tokio::time::timeout(LIMIT, app.db.ping()).await;
+    let reachable = match probe {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            problems.push(format!("база данных недоступна: {e}"));
+            false
+        }
+        Err(_) => {
+            problems.push("база данных не ответила за 2 с".to_string());
+            false
+        }
+    };
+    let storage = crate::db::storage::state();
+    if storage.status == "full" {
+        problems.extend(storage.problem.clone());
+    }
+    // Migrations and the plugins an administrator enabled: asked only of a database that answers.
+    let (migrations, enabled) = if reachable {
+        let asked = tokio::time::timeout(LIMIT, async {
+            let migrations = crate::db::migration_state::migration_state(&app.db).await?;
+            let enabled = ipra_store::metrics::enabled_plugins(&app.db).await?;
+            anyhow::Ok((migrations, enabled))
+        })
+        .await;
+        match asked {
+            Ok(Ok((migrations, enabled))) => (Some(migrations), enabled),
+            Ok(Err(e)) => {
+                problems.push(format!("не удалось проверить миграции и плагины: {e:#}"));
+                (None, Vec::new())
+            }
+            Err(_) => {
+                problems.push("проверка миграций и плагинов не уложилась в 2 с".to_string());
+                (None, Vec::new())
+            }
+        }
+    } else {
+        (None, Vec::new())
+    };
+    if let Some(migrations) = &migrations {
+        problems.extend(migrations.problems());
+    }
+    let refused = app.plugins.refused();
+    for r in &refused {
+        problems.push(format!(
+            "плагин «{}» не загружен: {}",
+            r.id.as_deref().unwrap_or(&r.path),
+            r.reason
+        ));
+    }
+    let loaded = app.plugins.all();
+    // A plugin removed on purpose is kept for rollback and may stay enabled in the settings: only
+    // one neither in service nor kept is missing.
+    let plugins_dir = app.plugins_dir();
+    let missing: Vec<&String> = enabled
+        .iter()
+        .filter(|id| !loaded.iter().any(|p| p.id() == id.as_str()))
+        .filter(|id| crate::plugins::install::previous_version(&plugins_dir, id).is_none())
+        .filter(|id| !refused.iter().any(|r| r.id.as_ref() == Some(*id)))
+        .collect();
+    for id in &missing {
+        problems.push(format!(
+            "плагин «{id}» включён, но не загружен (его нет среди установленных): установите его снова или отключите (ipra plugins disable {id})"
+        ));
+    }
+    let body = json!({
+        "ready": problems.is_empty(),
+        "database": app.db.engine.name(),
+        "storage": storage,
+        "migrations": migrations.as_ref().map(|m| json!({
+            "current": m.is_current(),
+            "known": m.known,
+            "applied": m.applied,
+            "missing": m.missing,
+            "unknown": m.unknown,
+            "failed": m.failed,
+            "changed": m.changed,
         })),
-    )
-        .into_response()
+        "plugins": {
+            "loaded": loaded.len(),
+            "refused": refused.len(),
+            "missing": missing,
+        },
+        "problems": problems,
+    });
+    (problems, body)
 }
 
 /// Public: whether the server is up, and nothing about persons.
@@ -624,15 +701,17 @@ async fn health(
 async fn list_ipras(
     State(app): State<App>,
     Authenticated(principal): Authenticated,
-    Query(filter): Query<IpraFilter>,
+    Query(mut filter): Query<IpraFilter>,
 ) -> Result<Json<query::IpraPage>, ApiError> {
     filter
         .check()
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m))?;
     app.facts.refresh_if_loaded(&app.db).await?;
-    Ok(Json(
-        query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, principal.scope()).await?,
-    ))
+    // A bureau reads its institution's IPRAs, and its reads are logged.
+    let scope = ui::register::bureau::register_scope(&principal, &mut filter);
+    let page = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, scope).await?;
+    ui::register::bureau::log_list(&app, &principal, &filter, page.items.len()).await?;
+    Ok(Json(page))
 }
 
 /// The extract card: a read of personal data, so it is logged. Outside the caller's scope it is 404.
@@ -641,7 +720,7 @@ async fn get_ipra(
     Authenticated(principal): Authenticated,
     Path(id): Path<i64>,
 ) -> Result<Json<query::IpraCard>, ApiError> {
-    let card = query::ipra_card(&app.db, id, principal.scope())
+    let card = ui::register::bureau::card(&app, &principal, id)
         .await?
         .ok_or_else(|| ApiError::not_found("ИПРА"))?;
     crate::audit::record(&app.db, &principal.actor(), "ipra.read", &format!("ipra:{id}"), None).await?;
@@ -694,24 +773,6 @@ async fn list_plugins(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth_web::require(&principal, &[Role::Administrator, Role::Coordinator, Role::Auditor])?;
     Ok(Json(json!(app.plugins.summaries())))
-}
-
-/// `/metrics`: the Prometheus text format (0.0.4) of the plugins' calls (by plugin, hook and how
-/// they ended, with their time as a histogram) and the plugins loaded and refused. Open without a
-/// login, as exporters are: it holds no personal data — only plugin ids, counts and times.
-async fn metrics(State(app): State<App>) -> Response {
-    let mut text = app.plugins.figures().prometheus();
-    text.push_str("# HELP ipra_plugins_loaded Plugins in service (built-in and installed).\n");
-    text.push_str("# TYPE ipra_plugins_loaded gauge\n");
-    text.push_str(&format!("ipra_plugins_loaded {}\n", app.plugins.all().len()));
-    text.push_str("# HELP ipra_plugins_refused Installed plugins refused at the last scan.\n");
-    text.push_str("# TYPE ipra_plugins_refused gauge\n");
-    text.push_str(&format!("ipra_plugins_refused {}\n", app.plugins.refused().len()));
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
-    )
-        .into_response()
 }
 
 async fn openapi() -> Response {

@@ -23,6 +23,8 @@ const PARTS: &[&str] = &[
     include_str!("openapi/stats.json"),
     include_str!("openapi/admin.json"),
     include_str!("openapi/diagnostics.json"),
+    include_str!("openapi/tsr.json"),
+    include_str!("openapi/egisso.json"),
 ];
 
 /// One request body: the route and method, and its schema drawn from the handler's type.
@@ -59,7 +61,7 @@ fn bodies(g: &mut SchemaGenerator) -> Vec<Body> {
         body::<api::ReferenceUpdate>(g, "put", "/api/v1/reference/{list}"),
         body::<exchange::SignatureUpload>(g, "post", "/api/v1/reports/{id}/signature"),
         body::<exchange::DeathDecision>(g, "post", "/api/v1/exchange/deaths/{id}/decide"),
-        body::<exchange::ClarificationRequest>(g, "post", "/api/v1/ipras/{id}/tsr-clarifications"),
+        body::<crate::register::clarification::Raise>(g, "post", "/api/v1/ipras/{id}/tsr-clarifications"),
         body::<admin::NewUserRequest>(g, "post", "/api/v1/users"),
         body::<admin::UserUpdate>(g, "put", "/api/v1/users/{login}"),
         body::<admin::PasswordRequest>(g, "post", "/api/v1/users/{login}/password"),
@@ -70,6 +72,7 @@ fn bodies(g: &mut SchemaGenerator) -> Vec<Body> {
         body::<admin::DayRequest>(g, "put", "/api/v1/calendar/days/{date}"),
         body::<register::NewFilter>(g, "post", "/api/v1/saved-filters"),
         body::<register::ColumnsRequest>(g, "put", "/api/v1/settings/register-columns"),
+        body::<super::ui::egisso::MappingRequest>(g, "put", "/api/v1/egisso/mappings/{code}"),
     ]
 }
 

@@ -1,5 +1,6 @@
-//! Facts of assignment as the EGISSO data file «10.06.S ИЗМЕНЕНИЯ РЕЕСТРА ФАКТОВ НАЗНАЧЕНИЯ МСЗ» version 1.1.0,
-//! every namespace at the version that root imports; each fact checked before a byte is written.
+//! Facts of assignment and their changes (correction, termination, invalidation) as the EGISSO data file
+//! «10.06.S ИЗМЕНЕНИЯ РЕЕСТРА ФАКТОВ НАЗНАЧЕНИЯ МСЗ» version 1.1.0, every namespace at the version that root
+//! imports; each fact checked before a byte is written.
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{Attribute, Document, Fact, FactBatch, Person, PluginError};
 use ipra_plugin_sdk::date::Date;
@@ -284,9 +285,8 @@ enum Unit {
     Okei(String),
 }
 
-/// A fact ready to write.
-struct Checked {
-    uuid: String,
+/// The content of a fact of assignment (`af:tFactAssignment`), checked and ready to write.
+struct FactData {
     osz_code: String,
     receiver: PersonInfo,
     basis: Option<(PersonInfo, Option<String>)>,
@@ -305,8 +305,104 @@ fn clip(text: &str, limit: usize) -> String {
     text.trim().chars().take(limit).collect()
 }
 
-fn check(fact: &Fact, config: &FactsConfig) -> Result<Checked, PluginError> {
+/// What one fact of a batch becomes in the package: a new fact or a change of one EGISSO holds.
+enum Element {
+    /// `fact`: a new fact of assignment with its `uuid`.
+    New { uuid: String, data: Box<FactData> },
+    /// `alterationBasedOnPreviousErrors`: the whole fact again, corrected.
+    Correction {
+        event: String,
+        fact_uuid: String,
+        data: Box<FactData>,
+    },
+    /// `terminationBasedOnEndOfRight`: the right ended (the recipient died) on `date`.
+    Termination {
+        event: String,
+        fact_uuid: String,
+        date: Date,
+    },
+    /// `errorsInvalidation`: the fact was uploaded in error and is to be deleted.
+    Invalidation { event: String, fact_uuid: String },
+}
+
+impl Element {
+    /// The place of the element in `tPackage/elements` (a sequence: every `fact` first, then the
+    /// alterations, the terminations, the invalidations).
+    fn order(&self) -> u8 {
+        match self {
+            Element::New { .. } => 0,
+            Element::Correction { .. } => 1,
+            Element::Termination { .. } => 2,
+            Element::Invalidation { .. } => 3,
+        }
+    }
+}
+
+/// `extra` `operation` of a fact: what the package does with it.
+const OPERATIONS: [&str; 4] = ["fact", "correction", "termination", "invalidation"];
+
+fn check(fact: &Fact, config: &FactsConfig) -> Result<Element, PluginError> {
     let c = Check { fact_id: &fact.fact_id };
+    let extra = &fact.extra;
+    let operation = get(extra, "operation").unwrap_or("fact");
+    if !OPERATIONS.contains(&operation) {
+        return Err(c.error(
+            "value-invalid",
+            "operation",
+            format!("действие «{operation}» не известно (fact, correction, termination, invalidation)"),
+        ));
+    }
+    let fact_uuid = match get(extra, "uuid") {
+        Some(u) => {
+            c.uuid(u, "uuid")?;
+            u.to_lowercase()
+        }
+        None if operation == "fact" => uuid::v5(&format!("urn:ipra:egisso:fact:{}", fact.fact_id)),
+        None => {
+            return Err(c.error(
+                "missing-field",
+                "uuid",
+                "не указан идентификатор изменяемого факта (uuid)".into(),
+            ))
+        }
+    };
+    let event = match operation {
+        "fact" => String::new(),
+        _ => {
+            let event = c.required(extra, "eventUuid", "идентификатор события изменения (eventUuid)")?;
+            c.uuid(event, "eventUuid")?;
+            if event.eq_ignore_ascii_case(&fact_uuid) {
+                return Err(c.error(
+                    "value-invalid",
+                    "eventUuid",
+                    "идентификатор события совпадает с идентификатором факта".into(),
+                ));
+            }
+            event.to_lowercase()
+        }
+    };
+    match operation {
+        "termination" => {
+            let raw = fact
+                .end_date
+                .as_deref()
+                .filter(|d| !d.trim().is_empty())
+                .ok_or_else(|| c.error("missing-field", "dateFinish", "не указана дата прекращения".into()))?;
+            let date = c.date(raw, "dateFinish")?;
+            return Ok(Element::Termination { event, fact_uuid, date });
+        }
+        "invalidation" => return Ok(Element::Invalidation { event, fact_uuid }),
+        _ => {}
+    }
+    let data = Box::new(check_data(&c, fact, config)?);
+    Ok(match operation {
+        "correction" => Element::Correction { event, fact_uuid, data },
+        _ => Element::New { uuid: fact_uuid, data },
+    })
+}
+
+/// The content of a new or corrected fact, every element checked.
+fn check_data(c: &Check, fact: &Fact, config: &FactsConfig) -> Result<FactData, PluginError> {
     let extra = &fact.extra;
 
     let osz_code = get(extra, "oszCode")
@@ -498,15 +594,7 @@ fn check(fact: &Fact, config: &FactsConfig) -> Result<Checked, PluginError> {
         }
     };
 
-    let uuid = match get(extra, "uuid") {
-        Some(u) => {
-            c.uuid(u, "uuid")?;
-            u.to_lowercase()
-        }
-        None => uuid::v5(&format!("urn:ipra:egisso:fact:{}", fact.fact_id)),
-    };
-    Ok(Checked {
-        uuid,
+    Ok(FactData {
         osz_code: osz_code.to_string(),
         receiver,
         basis,
@@ -532,9 +620,10 @@ fn write_person(out: &mut String, p: &PersonInfo, zone: &str) {
     element(out, "prsn", "BirthDate", &format!("{}{zone}", p.birth_date));
 }
 
-fn write_fact(out: &mut String, f: &Checked, zone: &str) {
+/// The elements of `af:tFactAssignment` (inside `fact`, or the `fact` of a correction).
+fn write_fact_body(out: &mut String, f: &FactData, zone: &str) {
     let date = |d: &Date| format!("{d}{zone}");
-    out.push_str("      <pac:fact>\n        ");
+    out.push_str("        ");
     element(out, "af", "oszCode", &f.osz_code);
     out.push_str("\n        <af:mszReceiver>");
     write_person(out, &f.receiver, zone);
@@ -604,13 +693,55 @@ fn write_fact(out: &mut String, f: &Checked, zone: &str) {
             out.push_str(&format!("</af:{name}>"));
         }
     }
-    out.push_str("</af:assignmentInfo>\n        ");
-    element(out, "pac", "uuid", &f.uuid);
-    out.push_str("\n      </pac:fact>\n");
+    out.push_str("</af:assignmentInfo>\n");
 }
 
-fn package_document(package_id: &str, facts: &[Checked], zone: &str) -> Document {
-    let mut out = String::with_capacity(2048 * facts.len() + 1024);
+/// `uuid` and `assignmentFactUuid` of `tFactModification`: the event and the fact it changes.
+fn write_modification(out: &mut String, event: &str, fact_uuid: &str) {
+    out.push_str("        ");
+    element(out, "pac", "uuid", event);
+    element(out, "pac", "assignmentFactUuid", fact_uuid);
+    out.push('\n');
+}
+
+fn write_element(out: &mut String, e: &Element, zone: &str) {
+    match e {
+        Element::New { uuid, data } => {
+            out.push_str("      <pac:fact>\n");
+            write_fact_body(out, data, zone);
+            out.push_str("        ");
+            element(out, "pac", "uuid", uuid);
+            out.push_str("\n      </pac:fact>\n");
+        }
+        Element::Correction { event, fact_uuid, data } => {
+            out.push_str("      <pac:alterationBasedOnPreviousErrors>\n");
+            write_modification(out, event, fact_uuid);
+            out.push_str("        <pac:fact>\n");
+            write_fact_body(out, data, zone);
+            out.push_str("        </pac:fact>\n      </pac:alterationBasedOnPreviousErrors>\n");
+        }
+        Element::Termination { event, fact_uuid, date } => {
+            out.push_str("      <pac:terminationBasedOnEndOfRight>\n");
+            write_modification(out, event, fact_uuid);
+            out.push_str("        ");
+            element(out, "pac", "dateFinish", &format!("{date}{zone}"));
+            out.push_str("\n      </pac:terminationBasedOnEndOfRight>\n");
+        }
+        Element::Invalidation { event, fact_uuid } => {
+            out.push_str("      <pac:errorsInvalidation>\n");
+            write_modification(out, event, fact_uuid);
+            out.push_str("      </pac:errorsInvalidation>\n");
+        }
+    }
+}
+
+/// The name of the data file of a package, by which EGISSO's answers on it are matched back.
+pub fn document_name(package_id: &str) -> String {
+    format!("egisso-10.06.S-{}.xml", package_id.to_lowercase())
+}
+
+fn package_document(package_id: &str, elements: &[&Element], zone: &str) -> Document {
+    let mut out = String::with_capacity(2048 * elements.len() + 1024);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
         "<msg:data xmlns:msg=\"{NS_MSG}\" xmlns:pac=\"{NS_PACKAGE}\" xmlns:af=\"{NS_FACT}\" xmlns:prsn=\"{NS_PERSON}\" \
@@ -618,20 +749,22 @@ fn package_document(package_id: &str, facts: &[Checked], zone: &str) -> Document
     ));
     element(&mut out, "pac", "packageId", package_id);
     out.push_str("\n    <pac:elements>\n");
-    for fact in facts {
-        write_fact(&mut out, fact, zone);
+    for e in elements {
+        write_element(&mut out, e, zone);
     }
     out.push_str("    </pac:elements>\n  </pac:package>\n</msg:data>\n");
     Document {
-        name: format!("egisso-10.06.S-{package_id}.xml"),
+        name: document_name(package_id),
         media_type: "application/xml".into(),
         bytes: out.into_bytes(),
     }
 }
 
-/// `export(facts)`: one 10.06.S 1.1.0 data file per 1000 facts. The batch is all or nothing, because the host
-/// marks every fact of the batch as sent once documents come back: the first invalid fact fails the call, its
-/// id in `record` and the field in `field`, and the message counts (and names) the other invalid facts.
+/// `export(facts)`: one 10.06.S 1.1.0 data file per 1000 facts — new facts, corrections, terminations and
+/// invalidations (`extra` `operation`), each kind in the place the schema's sequence gives it. The batch is all
+/// or nothing, because the host records every fact of the batch in the package once documents come back: the
+/// first invalid fact fails the call, its id in `record` and the field in `field`, and the message counts (and
+/// names) the other invalid facts; the host leaves it out and asks again.
 pub fn export_facts(batch: &FactBatch, config: &FactsConfig) -> Result<Vec<Document>, PluginError> {
     config.validate()?;
     let mut checked = Vec::with_capacity(batch.facts.len());
@@ -660,7 +793,11 @@ pub fn export_facts(batch: &FactBatch, config: &FactsConfig) -> Result<Vec<Docum
     let count = chunks.len();
     Ok(chunks
         .enumerate()
-        .map(|(n, facts)| {
+        .map(|(n, elements)| {
+            // The schema's sequence: every new fact first, then the alterations, terminations and
+            // invalidations (a stable sort keeps the batch's order within each).
+            let mut elements: Vec<&Element> = elements.iter().collect();
+            elements.sort_by_key(|e| e.order());
             // Re-sending a batch gives the same package ids; EGISSO's own ids are UUIDs.
             let package_id = if count == 1 && is_uuid(&batch.package_id) {
                 batch.package_id.to_lowercase()
@@ -669,7 +806,7 @@ pub fn export_facts(batch: &FactBatch, config: &FactsConfig) -> Result<Vec<Docum
             } else {
                 uuid::v5(&format!("urn:ipra:egisso:package:{}:{n}", batch.package_id))
             };
-            package_document(&package_id, facts, &config.timezone)
+            package_document(&package_id, &elements, &config.timezone)
         })
         .collect())
 }

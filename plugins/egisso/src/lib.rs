@@ -25,10 +25,30 @@
 //! fact fails the call with `record` = its fact id and `field` = the element or `extra` key (`lmszId`,
 //! `SNILS`, `dateFinish`, …); the message also counts the other invalid facts. An empty batch gives no document.
 //!
+//! Besides new facts (`fact`), a batch carries changes of facts EGISSO holds, by `extra` `operation`:
+//!
+//! | `operation` | element of `package-RAF` 1.1.0 | what it needs |
+//! |---|---|---|
+//! | `fact` (default) | `fact` | the fact as above, `uuid` |
+//! | `correction` | `alterationBasedOnPreviousErrors`: the whole fact again | the fact as above, `uuid` (of the fact), `eventUuid` |
+//! | `termination` | `terminationBasedOnEndOfRight` (the recipient died: the right ended) | `uuid`, `eventUuid`, `end-date` (the date it ended) |
+//! | `invalidation` | `errorsInvalidation` (the fact was uploaded in error: the execution was withdrawn) | `uuid`, `eventUuid` |
+//!
+//! In the package every new fact comes first, then corrections, terminations and invalidations, as the
+//! schema's sequence orders them.
+//!
+//! # Import (`import(document)`): EGISSO's answers
+//!
+//! The protocols of loading and checking a package (`package-protocol` 1.0.3 and 2.3.0, bare or in the 10.10.I
+//! 1.0.3 and 10.36.S 2.0.0 answers) and bare package results (`package-result` 1.0.2 and 2.3.0) become receipts
+//! (`Normalized::Receipt`) about the package's data file: one per record EGISSO names (accepted or rejected with
+//! its errors), then one for the package. See [`answers`] for the details and what is refused.
+//!
 //! # Import (`import(document)`): reference lists
 //!
-//! No public NSI file format exists, so the connector reads two simple forms an administrator can produce from
-//! an EGISSO classifier export; either gives one record `Normalized::Reference`.
+//! The published schema set (release 23.12.0) holds no document of EGISSO's reference lists (NSI), so the
+//! connector reads two simple forms an administrator can produce from an EGISSO classifier export; either
+//! gives one record `Normalized::Reference`.
 //!
 //! XML (UTF-8, no DOCTYPE):
 //!
@@ -50,6 +70,7 @@
 //!
 //! Configuration (host `config`): `timezone` (default `+03:00` in the manifest), `osz-code`.
 
+pub mod answers;
 pub mod facts;
 pub mod nsi;
 
@@ -61,7 +82,17 @@ use ipra_plugin_sdk::bindings::ipra::plugin::types::{
 use ipra_plugin_sdk::bindings::Guest;
 
 /// Document types this connector writes or reads.
-pub const DOCUMENT_TYPES: [&str; 3] = ["10.06.S-1.1.0", "egisso-nsi-xml", "egisso-nsi-csv"];
+pub const DOCUMENT_TYPES: [&str; 9] = [
+    "10.06.S-1.1.0",
+    "package-protocol-1.0.3",
+    "package-protocol-2.3.0",
+    "package-result-1.0.2",
+    "package-result-2.3.0",
+    "10.10.I-1.0.3",
+    "10.36.S-2.0.0",
+    "egisso-nsi-xml",
+    "egisso-nsi-csv",
+];
 
 /// What `describe` returns.
 pub fn info() -> PluginInfo {
@@ -113,6 +144,7 @@ fn not_supported(what: &str) -> PluginError {
 /// `import` without host calls.
 pub fn import(input: ImportInput) -> Result<ImportOutput, PluginError> {
     match input {
+        ImportInput::Document(document) if answers::looks_like_answer(&document) => answers::import_answer(&document),
         ImportInput::Document(document) => nsi::import_reference(&document),
         ImportInput::Ipra(_) => Err(not_supported("ИПРА: это коннектор, а не ведомство")),
     }

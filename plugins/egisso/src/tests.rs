@@ -569,3 +569,429 @@ fn describes_a_connector() {
     assert_eq!(info.hooks, vec![Hook::Import, Hook::Export]);
     assert!(info.config_keys.iter().any(|k| k.name == "timezone"));
 }
+
+// Changes of facts EGISSO holds: corrections, terminations, invalidations.
+
+const FACT_UUID: &str = "35905ecc-c283-4675-96d7-ca1f10cc0001";
+
+fn change(operation: &str, event: &str) -> Fact {
+    let fact = with(with(adult(), "operation", operation), "uuid", FACT_UUID);
+    with(fact, "eventUuid", event)
+}
+
+#[test]
+fn corrections_terminations_and_invalidations_validate_in_schema_order() {
+    let termination = Fact {
+        end_date: Some("2024-06-10".into()),
+        fact_id: "ipra-execution-5".into(),
+        ..change("termination", "0b7e3c1a-9d2f-4e8b-a6c5-1f0e9d8c7b6a")
+    };
+    let invalidation = Fact {
+        fact_id: "ipra-execution-6".into(),
+        ..change("invalidation", "1c8f4d2b-0e3a-4f9c-b7d6-2a1f0e9d8c7b")
+    };
+    let correction = Fact {
+        fact_id: "ipra-execution-7".into(),
+        ..change("correction", "2d9a5e3c-1f4b-4a0d-8e7f-3b2a1f0e9d8c")
+    };
+    // Given in the reverse of the schema's order: the package puts them right.
+    let documents = export(
+        ExportInput::Facts(batch(vec![invalidation, termination, correction, adult()])),
+        &config(),
+    )
+    .unwrap();
+    assert_eq!(documents.len(), 1);
+    assert_valid(&documents[0], &schema());
+    let xml = text(&documents[0]);
+    let at = |needle: &str| xml.find(needle).unwrap_or_else(|| panic!("{needle} in {xml}"));
+    assert!(at("<pac:fact>") < at("<pac:alterationBasedOnPreviousErrors>"));
+    assert!(at("<pac:alterationBasedOnPreviousErrors>") < at("<pac:terminationBasedOnEndOfRight>"));
+    assert!(at("<pac:terminationBasedOnEndOfRight>") < at("<pac:errorsInvalidation>"));
+    assert!(xml.contains(&format!(
+        "<pac:uuid>0b7e3c1a-9d2f-4e8b-a6c5-1f0e9d8c7b6a</pac:uuid><pac:assignmentFactUuid>{FACT_UUID}</pac:assignmentFactUuid>"
+    )));
+    assert!(
+        xml.contains("<pac:dateFinish>2024-06-10+03:00</pac:dateFinish>"),
+        "{xml}"
+    );
+    // The correction carries the whole fact again, without a uuid of its own inside.
+    let correction = &xml[at("<pac:alterationBasedOnPreviousErrors>")..at("</pac:alterationBasedOnPreviousErrors>")];
+    assert!(
+        correction.contains("<af:lmszId>") && correction.contains("<pac:fact>"),
+        "{correction}"
+    );
+    assert_eq!(correction.matches("<pac:uuid>").count(), 1, "{correction}");
+}
+
+#[test]
+fn a_change_without_its_identifiers_is_refused() {
+    let no_event = without(
+        change("correction", "2d9a5e3c-1f4b-4a0d-8e7f-3b2a1f0e9d8c"),
+        "eventUuid",
+    );
+    assert_eq!(refused(no_event).field.as_deref(), Some("eventUuid"));
+    let no_fact = without(change("invalidation", "2d9a5e3c-1f4b-4a0d-8e7f-3b2a1f0e9d8c"), "uuid");
+    assert_eq!(refused(no_fact).field.as_deref(), Some("uuid"));
+    let no_date = Fact {
+        end_date: None,
+        ..change("termination", "2d9a5e3c-1f4b-4a0d-8e7f-3b2a1f0e9d8c")
+    };
+    assert_eq!(refused(no_date).field.as_deref(), Some("dateFinish"));
+    let same = change("termination", FACT_UUID);
+    assert_eq!(refused(same).field.as_deref(), Some("eventUuid"));
+    let unknown = with(adult(), "operation", "merge");
+    let error = refused(unknown);
+    assert_eq!(
+        (error.code.as_str(), error.field.as_deref()),
+        ("value-invalid", Some("operation"))
+    );
+}
+
+// EGISSO's answers: the samples of `samples/`, written after the release's SMEV samples.
+
+const PACKAGE: &str = "3f2b1c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+const REJECTED: &str = "7a1b2c3d-4e5f-4061-8273-94a5b6c7d8e9";
+const WARNED: &str = "9c8b7a6d-5e4f-4321-9876-fedcba987654";
+
+fn sample(name: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples").join(name))
+        .unwrap_or_else(|e| panic!("samples/{name}: {e}"))
+}
+
+fn answer(name: &str, body: &str) -> Result<ImportOutput, PluginError> {
+    import(ImportInput::Document(Document {
+        name: name.into(),
+        media_type: "application/xml; charset=utf-8".into(),
+        bytes: body.as_bytes().to_vec(),
+    }))
+}
+
+/// A receipt as the tests look at it: locator, accepted, reason, extra as pairs.
+type Seen = (String, bool, Option<String>, Vec<(String, String)>);
+
+/// The receipts of an answer.
+fn receipts(out: &ImportOutput) -> Vec<Seen> {
+    out.records
+        .iter()
+        .map(|r| match &r.outcome {
+            Ok(Normalized::Receipt(receipt)) => {
+                assert_eq!(receipt.document_name, format!("egisso-10.06.S-{PACKAGE}.xml"));
+                (
+                    r.locator.clone(),
+                    receipt.accepted,
+                    receipt.reason.clone(),
+                    receipt
+                        .extra
+                        .iter()
+                        .map(|a| (a.code.clone(), a.value.clone()))
+                        .collect(),
+                )
+            }
+            other => panic!("a receipt, not {other:?}"),
+        })
+        .collect()
+}
+
+fn extra_of<'a>(extra: &'a [(String, String)], code: &str) -> Option<&'a str> {
+    extra.iter().find(|(c, _)| c == code).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn the_samples_validate_against_their_schemas() {
+    for (file, xsd) in [
+        (
+            "package-protocol-1.0.3.xml",
+            "schemas/egisso/package-protocol-1.0.3.xsd",
+        ),
+        (
+            "package-protocol-1.0.3.message.xml",
+            "schemas/egisso/package-protocol-1.0.3.xsd",
+        ),
+        ("10.10.I-1.0.3.response.xml", "10.10.I-1.0.3.xsd"),
+        (
+            "package-protocol-2.3.0.xml",
+            "schemas/egisso/package-protocol-2.3.0.xsd",
+        ),
+        ("10.36.S-2.0.0.response.xml", "10.36.S-2.0.0.xsd"),
+        ("package-result-1.0.2.xml", "schemas/egisso/package-result-1.0.2.xsd"),
+        ("package-result-2.3.0.xml", "schemas/egisso/package-result-2.3.0.xsd"),
+    ] {
+        let document = Document {
+            name: file.into(),
+            media_type: "application/xml".into(),
+            bytes: sample(file).into_bytes(),
+        };
+        assert_valid(&document, &shared_file(&format!("egisso/egisso_schema-23.12.0/{xsd}")));
+    }
+}
+
+#[test]
+fn a_1_0_3_protocol_gives_a_receipt_per_record_and_one_for_the_package() {
+    let out = answer("protocol.xml", &sample("package-protocol-1.0.3.xml")).unwrap();
+    let r = receipts(&out);
+    assert_eq!(r.len(), 3, "{r:?}");
+    let (locator, accepted, reason, extra) = &r[0];
+    assert_eq!(locator, &format!("Запись 1 ({REJECTED})"));
+    assert!(!accepted);
+    assert_eq!(
+        reason.as_deref(),
+        Some("[021] Дата начала действия назначения раньше даты решения о назначении")
+    );
+    assert_eq!(extra_of(extra, "record"), Some(REJECTED));
+    assert_eq!(extra_of(extra, "ruleCode"), Some("021"));
+    assert_eq!(extra_of(extra, "packageStatus"), Some("3"));
+    assert_eq!(extra_of(extra, "protocolVersion"), Some("1.0.3"));
+    let (_, accepted, reason, extra) = &r[1];
+    assert!(accepted);
+    assert!(
+        reason
+            .as_deref()
+            .unwrap()
+            .starts_with("принято с предупреждениями: [019]"),
+        "{reason:?}"
+    );
+    assert_eq!(extra_of(extra, "record"), Some(WARNED));
+    let (locator, accepted, _, extra) = &r[2];
+    assert_eq!(locator, &format!("Пакет {PACKAGE}"));
+    assert!(accepted);
+    assert_eq!(extra_of(extra, "record"), None);
+    assert_eq!(
+        (extra_of(extra, "recordNum"), extra_of(extra, "recordNumSuccess")),
+        (Some("3"), Some("2"))
+    );
+}
+
+#[test]
+fn the_10_10_i_answer_and_both_2_3_0_forms_are_read() {
+    let out = answer("response.xml", &sample("10.10.I-1.0.3.response.xml")).unwrap();
+    let r = receipts(&out);
+    assert_eq!(r.len(), 2);
+    assert_eq!(
+        r[0].2.as_deref(),
+        Some(
+            "[014] Значение идентификатора ЛМСЗ bb553ff1-42c3-4e13-b07f-5033b5a41ad7 в реестре не найдено; \
+             [059] Значение кода 000002 не найдено в справочнике \"Критерии нуждаемости\""
+        )
+    );
+    assert_eq!(extra_of(&r[0].3, "ruleCode"), Some("014,059"));
+
+    let out = answer("protocol-2.xml", &sample("package-protocol-2.3.0.xml")).unwrap();
+    let r = receipts(&out);
+    assert_eq!(
+        (r.len(), r[0].1, extra_of(&r[0].3, "protocolVersion")),
+        (2, false, Some("2.3.0"))
+    );
+    assert_eq!(extra_of(&r[0].3, "record"), Some(REJECTED));
+
+    let out = answer("10.36.xml", &sample("10.36.S-2.0.0.response.xml")).unwrap();
+    let r = receipts(&out);
+    assert_eq!(r.len(), 1, "every fact accepted: the package's receipt only");
+    assert_eq!(extra_of(&r[0].3, "recordNumSuccess"), Some("2"));
+
+    for (file, status) in [("package-result-1.0.2.xml", "2"), ("package-result-2.3.0.xml", "1")] {
+        let out = answer(file, &sample(file)).unwrap();
+        let r = receipts(&out);
+        assert_eq!(
+            (r.len(), extra_of(&r[0].3, "packageStatus")),
+            (1, Some(status)),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn a_message_refused_whole_names_its_package_by_the_file_name() {
+    let body = sample("package-protocol-1.0.3.message.xml");
+    let out = answer(&format!("egisso-10.06.S-{PACKAGE}.xml.protocol.xml"), &body).unwrap();
+    let r = receipts(&out);
+    assert_eq!(r.len(), 1);
+    assert!(!r[0].1);
+    assert_eq!(
+        r[0].2.as_deref(),
+        Some("сообщение отклонено: [FORMAT] Файл пакета не соответствует схеме 10.06.S")
+    );
+    assert_eq!(extra_of(&r[0].3, "packageStatus"), Some("refused"));
+    let error = answer("protocol.xml", &body).unwrap_err();
+    assert_eq!(
+        (error.code.as_str(), error.field.as_deref()),
+        ("package-unknown", Some("packageId"))
+    );
+    assert!(
+        error.message.starts_with("Документ «protocol.xml»"),
+        "{}",
+        error.message
+    );
+}
+
+/// Hostile and malformed answers: each refused whole with a Russian reason naming the file (and the
+/// record and field where there is one), never a panic.
+#[test]
+fn doubtful_answers_are_refused_with_the_reason() {
+    let good = sample("package-protocol-1.0.3.xml");
+    let cases: Vec<(&str, String, &str, Option<&str>, &str)> = vec![
+        (
+            "unknown version",
+            good.replace("package-protocol/1.0.3", "package-protocol/1.0.9"),
+            "unsupported-version",
+            Some("xmlns"),
+            "«1.0.9»",
+        ),
+        (
+            "mixed families",
+            good.replace("package-result/1.0.2", "package-result/2.3.0"),
+            "unsupported-version",
+            Some("xmlns"),
+            "«2.3.0»",
+        ),
+        (
+            "foreign namespace",
+            good.replace(
+                "urn://egisso-ru/types/record-result/1.0.3",
+                "http://example.com/records",
+            ),
+            "unsupported-document",
+            Some("recordResult"),
+            "http://example.com/records",
+        ),
+        (
+            "a package id that is no UUID",
+            good.replace(PACKAGE, "пакет-1"),
+            "uuid-invalid",
+            Some("packageID"),
+            "«пакет-1»",
+        ),
+        (
+            "an unknown status",
+            good.replace("<ns4:packageStatus>3<", "<ns4:packageStatus>7<"),
+            "value-invalid",
+            Some("packageStatus"),
+            "«7»",
+        ),
+        (
+            "a record that is no UUID",
+            good.replace(REJECTED, "12345"),
+            "uuid-invalid",
+            Some("recID"),
+            "запись 1",
+        ),
+        (
+            "a record named twice",
+            good.replace(WARNED, REJECTED),
+            "duplicate-record",
+            Some("recID"),
+            "дважды",
+        ),
+        (
+            "a record neither true nor false",
+            good.replacen("<ns5:recordOK>false<", "<ns5:recordOK>maybe<", 1),
+            "value-invalid",
+            Some("recordOK"),
+            "«maybe»",
+        ),
+        (
+            "a rule code of letters",
+            good.replace("<ns5:ruleCode>021<", "<ns5:ruleCode>abc<"),
+            "code-invalid",
+            Some("ruleCode"),
+            "«abc»",
+        ),
+        (
+            "counts that do not add up",
+            good.replace("<ns4:recordNum>3<", "<ns4:recordNum>4<"),
+            "count-mismatch",
+            Some("recordNum"),
+            "не сходятся",
+        ),
+        (
+            "more successes than records",
+            good.replace("<ns4:recordNumSuccess>2<", "<ns4:recordNumSuccess>5<"),
+            "count-mismatch",
+            Some("recordNumSuccess"),
+            "так не бывает",
+        ),
+        (
+            "processed before it was received",
+            good.replace("2026-11-20T03:05:14.179+03:00", "2026-11-19T03:05:14+03:00"),
+            "date-order",
+            Some("finishProcessTime"),
+            "невозможные даты",
+        ),
+        (
+            "an impossible date",
+            good.replace("2026-11-20T03:05:08.655+03:00", "2026-02-30T03:05:08+03:00"),
+            "date-invalid",
+            Some("receivingTime"),
+            "2026-02-30",
+        ),
+        (
+            "no package id",
+            good.replace(&format!("<ns4:packageID>{PACKAGE}</ns4:packageID>"), ""),
+            "missing-field",
+            Some("packageID"),
+            "packageID",
+        ),
+        (
+            "a data file sent back",
+            r#"<msg:data xmlns:msg="urn://egisso-ru/msg/10.06.S/1.1.0"/>"#.into(),
+            "unsupported-document",
+            None,
+            "10.06.S",
+        ),
+        (
+            "the 10.10.I 1.0.4 notice of an attachment",
+            std::fs::read_to_string(shared_file(
+                "egisso/egisso_schema-23.12.0/samples/10.10.I-1.0.4.request.1.xml",
+            ))
+            .unwrap()
+            .replace("<request", "<response")
+            .replace("</request>", "</response>"),
+            "unsupported-document",
+            Some("attachment"),
+            "вложением",
+        ),
+        (
+            "a DOCTYPE",
+            format!(
+                "<!DOCTYPE p [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{}",
+                &good[good.find("<ns2:protocol").unwrap()..]
+            ),
+            "xml-doctype",
+            None,
+            "Документ «bad.xml»",
+        ),
+        (
+            "a broken document",
+            good[..good.len() / 2].to_string(),
+            "xml-malformed",
+            None,
+            "строка",
+        ),
+    ];
+    for (what, body, code, field, said) in cases {
+        let error = answer("bad.xml", &body).map(|o| receipts(&o)).unwrap_err();
+        assert_eq!(
+            (error.code.as_str(), error.field.as_deref()),
+            (code, field),
+            "{what}: {}",
+            error.message
+        );
+        assert!(error.message.contains(said), "{what}: {}", error.message);
+        assert!(
+            error.message.starts_with("Документ «bad.xml»"),
+            "{what}: {}",
+            error.message
+        );
+    }
+}
+
+#[test]
+fn reference_lists_are_still_told_from_answers() {
+    // A reference list in no namespace, and a CSV that mentions an EGISSO namespace, stay reference lists.
+    let out = reference(
+        "lmsz.csv",
+        "text/csv",
+        "code;name;note\nc3cbbd4c-3cca-486e-912c-9971d100ef3e;Выплата;urn://egisso-ru/types/x\n",
+    )
+    .unwrap();
+    assert_eq!(list(&out).entries.len(), 1);
+}

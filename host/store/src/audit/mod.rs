@@ -104,10 +104,14 @@ pub struct Head {
     pub hash: String,
 }
 
-/// Where the heads are anchored: `IPRA_AUDIT_ANCHOR_FILE`, else `DATA_DIR/audit/anchors.log`.
+/// Where the heads are anchored: `audit.anchor_file` (`IPRA_AUDIT_ANCHOR_FILE`), else
+/// `DATA_DIR/audit/anchors.log`.
 pub fn anchor_file(data_dir: &Path) -> PathBuf {
-    std::env::var_os("IPRA_AUDIT_ANCHOR_FILE")
-        .map(PathBuf::from)
+    crate::config::current()
+        .config
+        .audit
+        .anchor_file
+        .clone()
         .unwrap_or_else(|| data_dir.join("audit").join("anchors.log"))
 }
 

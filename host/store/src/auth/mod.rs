@@ -24,7 +24,14 @@ pub enum Role {
     Coordinator,
     Executor,
     Auditor,
+    /// An MSE bureau (бюро МСЭ): reads how the IPRAs its institution issued are carried out, nothing else.
+    Bureau,
 }
+
+/// The organisation scope of a bureau's user: no OGRN is this, so a list or card that scopes by
+/// organisation shows a bureau nothing; the register reads its own IPRAs by issuer instead
+/// ([`Principal::issuer_scope`]).
+pub const NO_ORGANISATION: &str = "бюро-мсэ";
 
 impl Role {
     pub fn parse(text: &str) -> Result<Role> {
@@ -33,10 +40,11 @@ impl Role {
             "coordinator" => Role::Coordinator,
             "executor" => Role::Executor,
             "auditor" => Role::Auditor,
+            "bureau" => Role::Bureau,
             other => {
                 return Err(crate::refusal::invalid(
                     "role",
-                    format!("роль «{other}» неизвестна: administrator, coordinator, executor или auditor"),
+                    format!("роль «{other}» неизвестна: administrator, coordinator, executor, auditor или bureau"),
                 ))
             }
         })
@@ -48,6 +56,7 @@ impl Role {
             Role::Coordinator => "coordinator",
             Role::Executor => "executor",
             Role::Auditor => "auditor",
+            Role::Bureau => "bureau",
         }
     }
 
@@ -57,6 +66,7 @@ impl Role {
             Role::Coordinator => "Региональный координатор",
             Role::Executor => "Исполнитель",
             Role::Auditor => "Аудитор",
+            Role::Bureau => "Бюро МСЭ",
         }
     }
 }
@@ -74,6 +84,9 @@ pub struct Principal {
     /// session chooses which it acts for.
     #[serde(default)]
     pub organisations: Vec<String>,
+    /// The issuing institution a bureau's user reads the IPRAs of (as IPRAs name it in `issued_by`).
+    #[serde(default)]
+    pub issuer: Option<String>,
     /// The session's CSRF token (none for API tokens, which are not sent by browsers).
     #[serde(skip)]
     pub csrf: Option<String>,
@@ -89,12 +102,23 @@ impl Principal {
     pub fn scope(&self) -> Option<&str> {
         match self.role {
             Role::Executor => self.ogrn.as_deref(),
+            // Whatever scopes by organisation shows a bureau nothing (fails closed).
+            Role::Bureau => Some(NO_ORGANISATION),
+            _ => None,
+        }
+    }
+
+    /// The issuing institution whose IPRAs a bureau's user reads; `None` for every other role. A
+    /// bureau's user without one reads nothing (`Some("")` matches no IPRA).
+    pub fn issuer_scope(&self) -> Option<&str> {
+        match self.role {
+            Role::Bureau => Some(self.issuer.as_deref().unwrap_or_default()),
             _ => None,
         }
     }
 
     pub fn can_write(&self) -> bool {
-        self.role != Role::Auditor
+        !matches!(self.role, Role::Auditor | Role::Bureau)
     }
 }
 
@@ -135,6 +159,8 @@ pub struct User {
     pub full_name: String,
     pub role: String,
     pub ogrn: Option<String>,
+    /// A bureau's issuing institution.
+    pub issuer: Option<String>,
     #[sqlx(try_from = "Flag")]
     pub active: bool,
     pub created_at: String,
@@ -149,17 +175,12 @@ pub async fn add_user(
     password: &str,
     actor: &str,
 ) -> Result<i64> {
-    let login_ok = !login.is_empty()
-        && login
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-    if !login_ok {
+    if role == Role::Bureau {
         return Err(crate::refusal::invalid(
-            "login",
-            format!("логин «{login}» недопустим: строчные латинские буквы, цифры, «.», «_», «-»"),
+            "issuer",
+            "бюро МСЭ нужно учреждение, выдающее ИПРА: укажите --issuer (ipra users add … --role bureau --issuer …)",
         ));
     }
-    check_password_rules(password)?;
     if role == Role::Executor {
         let Some(ogrn) = ogrn else {
             return Err(crate::refusal::invalid(
@@ -174,14 +195,63 @@ pub async fn add_user(
             ));
         }
     }
+    insert_user(db, login, full_name, role, ogrn, None, password, actor).await
+}
+
+/// Adds the user of an MSE bureau: read-only, scoped to the IPRAs its institution issued (`issuer`, the
+/// name as the IPRAs give it in «Учреждение, сформировавшее ИПРА»).
+pub async fn add_bureau_user(
+    db: &Db,
+    login: &str,
+    full_name: &str,
+    issuer: &str,
+    password: &str,
+    actor: &str,
+) -> Result<i64> {
+    let issuer = issuer.trim();
+    if issuer.is_empty() {
+        return Err(crate::refusal::invalid(
+            "issuer",
+            "учреждение, выдающее ИПРА, не указано (--issuer)",
+        ));
+    }
+    insert_user(db, login, full_name, Role::Bureau, None, Some(issuer), password, actor).await
+}
+
+/// Writes a new user once its login and password pass the rules; audited. A taken login is a
+/// conflict.
+#[allow(clippy::too_many_arguments)]
+async fn insert_user(
+    db: &Db,
+    login: &str,
+    full_name: &str,
+    role: Role,
+    ogrn: Option<&str>,
+    issuer: Option<&str>,
+    password: &str,
+    actor: &str,
+) -> Result<i64> {
+    let login_ok = !login.is_empty()
+        && login
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !login_ok {
+        return Err(crate::refusal::invalid(
+            "login",
+            format!("логин «{login}» недопустим: строчные латинские буквы, цифры, «.», «_», «-»"),
+        ));
+    }
+    check_password_rules(password)?;
     let at = now();
     let id: i64 = sqlx::query(
-        "INSERT INTO users (login, full_name, role, ogrn, password_hash, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $6) RETURNING id",
+        "INSERT INTO users (login, full_name, role, ogrn, issuer, password_hash, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7) RETURNING id",
     )
     .bind(login)
     .bind(full_name)
     .bind(role.as_str())
     .bind(ogrn)
+    .bind(issuer)
     .bind(hash_password(password)?)
     .bind(&at)
     .fetch_one(&db.pool)
@@ -193,7 +263,11 @@ pub async fn add_user(
         _ => anyhow::Error::from(e).context(format!("пользователь «{login}» не создан")),
     })?
     .try_get("id")?;
-    crate::audit::record(db, actor, "user.add", &format!("user:{login}"), Some(role.as_str())).await?;
+    let detail = match issuer {
+        Some(issuer) => format!("{} {issuer}", role.as_str()),
+        None => role.as_str().to_string(),
+    };
+    crate::audit::record(db, actor, "user.add", &format!("user:{login}"), Some(&detail)).await?;
     Ok(id)
 }
 
@@ -337,6 +411,7 @@ fn principal_from_row(row: &sqlx::any::AnyRow, csrf: Option<String>) -> Result<P
         role: Role::parse(&row.try_get::<String, _>("role")?)?,
         ogrn: opt_text(row, "ogrn"),
         organisations: opt_text(row, "ogrn").into_iter().collect(),
+        issuer: opt_text(row, "issuer"),
         csrf,
     })
 }
@@ -636,6 +711,21 @@ pub async fn update_user(
                 ));
             }
             Some(ogrn)
+        }
+        Role::Bureau => {
+            // A bureau is made with its institution (`add_bureau_user`); another role cannot become one.
+            let issuer = sqlx::query("SELECT issuer FROM users WHERE login = $1")
+                .bind(login)
+                .fetch_optional(&db.pool)
+                .await?
+                .and_then(|r| opt_text(&r, "issuer"));
+            if issuer.is_none() {
+                return Err(crate::refusal::invalid(
+                    "role",
+                    "Роль: пользователя бюро МСЭ создают с его учреждением (ipra users add … --role bureau --issuer …)",
+                ));
+            }
+            None
         }
         _ => None,
     };

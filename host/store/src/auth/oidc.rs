@@ -31,7 +31,7 @@ const LOGIN_MINUTES: i64 = 10;
 /// Clock difference tolerated when checking `exp` and `iat`.
 const LEEWAY_SECONDS: i64 = 120;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     pub issuer: String,
@@ -58,8 +58,13 @@ fn default_scopes() -> String {
 }
 
 impl OidcConfig {
-    /// The configuration in `data_dir/oidc.toml`, None when the file is absent.
+    /// The configuration: `[oidc]` of ipra.toml, else the older `data_dir/oidc.toml`; None when
+    /// neither is there.
     pub fn load(data_dir: &Path) -> Result<Option<OidcConfig>> {
+        if let Some(config) = &crate::config::current().config.oidc {
+            config.check().context("раздел [oidc] файла настроек")?;
+            return Ok(Some(config.clone()));
+        }
         let path = data_dir.join("oidc.toml");
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -67,15 +72,18 @@ impl OidcConfig {
             Err(e) => return Err(e).with_context(|| format!("чтение {}", path.display())),
         };
         let config: OidcConfig = toml::from_str(&text).with_context(|| format!("ошибка в {}", path.display()))?;
-        for (field, url) in [("issuer", &config.issuer), ("redirect_uri", &config.redirect_uri)] {
+        config.check().with_context(|| path.display().to_string())?;
+        Ok(Some(config))
+    }
+
+    /// The provider's and our own addresses are HTTPS (plain HTTP to this machine only).
+    pub fn check(&self) -> Result<()> {
+        for (field, url) in [("issuer", &self.issuer), ("redirect_uri", &self.redirect_uri)] {
             if !secure_url(url) {
-                bail!(
-                    "{}: поле {field} должно быть адресом https:// (http:// допустим только для 127.0.0.1 и localhost)",
-                    path.display()
-                );
+                bail!("поле {field} должно быть адресом https:// (http:// допустим только для 127.0.0.1 и localhost)");
             }
         }
-        Ok(Some(config))
+        Ok(())
     }
 
     fn secret(&self) -> Option<String> {

@@ -26,12 +26,8 @@ pub struct Folders {
 }
 
 pub fn folders(app: &App, connector: &str) -> Result<Folders> {
-    let root = app.data_dir.join("exchange").join(connector);
-    let folders = Folders {
-        inbox: root.join("inbox"),
-        outbox: root.join("outbox"),
-        archive: root.join("archive"),
-    };
+    let (inbox, outbox, archive) = crate::config::current().exchange_folders(&app.data_dir, connector);
+    let folders = Folders { inbox, outbox, archive };
     for dir in [&folders.inbox, &folders.outbox, &folders.archive] {
         std::fs::create_dir_all(dir).with_context(|| format!("создание каталога обмена {}", dir.display()))?;
     }
@@ -120,14 +116,11 @@ fn unique_path(dir: &Path, name: &str) -> PathBuf {
 /// Only transient failures are retried; a permanent refusal is final at once.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// How long a claim holds without its worker renewing it (`IPRA_EXCHANGE_LEASE_SECONDS`, 120 s):
-/// a message whose instance was killed is taken again once its lease has run out.
+/// How long a claim holds without its worker renewing it (`exchange.lease_seconds`,
+/// `IPRA_EXCHANGE_LEASE_SECONDS`, 120 s): a message whose instance was killed is taken again once
+/// its lease has run out.
 pub fn lease_seconds() -> i64 {
-    std::env::var("IPRA_EXCHANGE_LEASE_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|s: &i64| *s > 0)
-        .unwrap_or(120)
+    crate::config::current().lease_seconds()
 }
 
 fn lease_until() -> String {
@@ -433,6 +426,39 @@ pub async fn queue_outgoing(
             .bind(connector)
             .bind(&sha)
             .fetch_one(&app.db.pool)
+            .await?
+            .try_get("id")?,
+    )
+}
+
+/// [`queue_outgoing`] of a document without signature inside the caller's transaction, so that the
+/// message is queued together with what it records (a package of facts and its facts): both or neither.
+pub async fn queue_outgoing_in(
+    conn: &mut sqlx::AnyConnection,
+    connector: &str,
+    kind: &str,
+    file_name: &str,
+    payload: &[u8],
+) -> Result<i64> {
+    let sha = hex::encode(Sha256::digest(payload));
+    let at = now();
+    sqlx::query(
+        "INSERT INTO exchange_messages (connector, direction, kind, file_name, sha256, payload, status, created_at, updated_at) \
+         VALUES ($1, 'out', $2, $3, $4, $5, 'queued', $6, $6) ON CONFLICT (connector, direction, sha256) DO NOTHING",
+    )
+    .bind(connector)
+    .bind(kind)
+    .bind(file_name)
+    .bind(&sha)
+    .bind(payload)
+    .bind(&at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(
+        sqlx::query("SELECT id FROM exchange_messages WHERE connector = $1 AND direction = 'out' AND sha256 = $2")
+            .bind(connector)
+            .bind(&sha)
+            .fetch_one(&mut *conn)
             .await?
             .try_get("id")?,
     )

@@ -1059,8 +1059,12 @@ pub async fn receive_answer(app: &App, answer: &model::Receipt, actor: &str) -> 
     .fetch_optional(&app.db.pool)
     .await?;
     let Some(report) = report else {
+        // Not a report: perhaps an answer on a request the region sent (a TSR clarification).
+        if let Some(line) = super::clarification::receive_answer(app, answer, actor).await? {
+            return Ok(line);
+        }
         return Err(crate::refusal::not_found(format!(
-            "квитанция на неизвестный или не отправленный отчёт {}",
+            "квитанция на неизвестный или не отправленный документ {}",
             answer.document_name
         )));
     };
@@ -1146,12 +1150,7 @@ pub async fn carry_over_all(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> R
         move_unreported(conn, pairs, &at).await?;
         let mut sql = Sql::new(conn);
         sql.push("UPDATE measures SET status = 'closed', closed_reason = 'superseded' WHERE status = 'open' AND ipra_id IN (");
-        for i in 0..pairs.len() {
-            if i > 0 {
-                sql.push(",");
-            }
-            sql.param();
-        }
+        sql.list(pairs.len());
         sql.push(")");
         let mut query = sqlx::query(sql.text());
         for (old, _) in pairs {
@@ -1413,113 +1412,6 @@ pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str
     )
     .await?;
     Ok(open.len() as u64)
-}
-
-/// A TSR clarification request (seed 001): the TSR department plugin checks consent and reason and
-/// builds the request with its due date (2 working days by default); the host keeps it as a follow-up.
-pub async fn request_tsr_clarification(
-    app: &App,
-    ipra_id: i64,
-    measure_ids: &[i64],
-    sender_ogrn: &str,
-    consent: bool,
-    reason: &str,
-    actor: &str,
-) -> Checked<Vec<i64>> {
-    let mut conn = app.db.pool.acquire().await?;
-    let Some(ipra) = load_ipra(&mut conn, ipra_id).await? else {
-        return Err(crate::refusal::not_found(format!("ИПРА {ipra_id} не найдена")));
-    };
-    let received: String = sqlx::query("SELECT received_at FROM ipras WHERE id = $1")
-        .bind(ipra_id)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("received_at")?;
-    drop(conn);
-    let mut entries = Vec::new();
-    for id in measure_ids {
-        let key: Option<String> =
-            sqlx::query("SELECT measure_key FROM measures WHERE id = $1 AND ipra_id = $2 AND section = 'tsr'")
-                .bind(id)
-                .bind(ipra_id)
-                .fetch_optional(&app.db.pool)
-                .await?
-                .map(|r| r.try_get("measure_key"))
-                .transpose()?;
-        let Some(key) = key else {
-            return Ok(Err(vec![field_error(
-                "measure-unknown",
-                format!("мероприятие {id} не является ТСР этой ИПРА"),
-                Some("Мероприятие ИПРА"),
-            )]));
-        };
-        let item = ipra.measures.iter().find(|m| m.key == key);
-        let attr = |code: &str, value: &str| model::Attribute {
-            code: code.into(),
-            value: value.into(),
-        };
-        entries.push(model::ExecutionEntry {
-            measure_key: Some(key.clone()),
-            section: "tsr".into(),
-            status: model::ExecutionStatus::NotExecuted,
-            measure_name: item.map(|m| m.name.clone()).unwrap_or_default(),
-            executor_ogrn: sender_ogrn.into(),
-            executor_name: None,
-            clarification: Some(reason.into()),
-            execution_date: None,
-            reasons: Vec::new(),
-            comment: None,
-            extra: vec![
-                attr("action", "tsr-clarification"),
-                attr("consent", if consent { "true" } else { "false" }),
-                attr("reason", reason),
-                attr("received", received.get(..10).unwrap_or(&received)),
-            ],
-        });
-    }
-    if entries.is_empty() {
-        return Ok(Err(vec![field_error(
-            "missing-field",
-            "укажите ТСР, которые нужно уточнить".into(),
-            Some("Мероприятие ИПРА"),
-        )]));
-    }
-    let plugin = match department_of(app, "tsr") {
-        Ok(p) => p,
-        Err(e) => return Ok(Err(vec![e])),
-    };
-    let input = model::ExecuteInput::Execution(model::ExecutionInput {
-        ipra,
-        entries,
-        today: crate::register::deadlines::format_date(crate::register::deadlines::today()),
-    });
-    let output = match app
-        .plugins
-        .call_async(plugin, move |host, p| host.execute(p, input))
-        .await
-    {
-        Ok(Ok(output)) => output,
-        Ok(Err(e)) => return Ok(Err(vec![FieldError::from(&e)])),
-        Err(call) => return Ok(Err(vec![field_error(call.code(), call.to_string(), None)])),
-    };
-    if !output.errors.is_empty() {
-        return Ok(Err(output.errors.iter().map(FieldError::from).collect()));
-    }
-    let mut tx = app.db.pool.begin().await?;
-    let mut ids = Vec::new();
-    for follow_up in output.follow_ups.iter().filter(|f| f.kind == "tsr-clarification") {
-        ids.push(crate::register::store::store_follow_up(&mut tx, ipra_id, "tsr", follow_up, &now()).await?);
-    }
-    tx.commit().await?;
-    crate::audit::record(
-        &app.db,
-        actor,
-        "tsr.clarification",
-        &format!("ipra:{ipra_id}"),
-        Some(reason),
-    )
-    .await?;
-    Ok(Ok(ids))
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]

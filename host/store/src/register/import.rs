@@ -691,6 +691,7 @@ pub async fn run_stream(
     };
     let result = run_stream_inner(db, plugins, reference, inputs, opts, Some(id)).await;
     drop(beat);
+    crate::metrics::count_import(&result);
     if let Err(e) = &result {
         let _ = sqlx::query("UPDATE import_runs SET status = 'failed', finished_at = $1, error = $2 WHERE id = $3")
             .bind(now())

@@ -43,7 +43,7 @@ async fn apply_received(app: &App, connector: &str, report: &mut ImportReport) -
         }
         let applied = match &received.record {
             Received::Death(death) => super::deaths::receive(app, death).await,
-            Received::Receipt(answer) => super::execution::receive_answer(app, answer, &actor).await,
+            Received::Receipt(answer) => receive_answer(app, connector, answer, &actor).await,
         };
         match applied {
             Ok(line) => report.applied.push(line),
@@ -63,4 +63,25 @@ async fn apply_received(app: &App, connector: &str, report: &mut ImportReport) -
         }
     }
     Ok(())
+}
+
+/// An answer on a sent document: on a package of facts when the connector writes facts (and, if it
+/// also writes execution reports, a package of that name was sent), else on an execution report.
+async fn receive_answer(
+    app: &App,
+    connector: &str,
+    answer: &crate::plugins::model::Receipt,
+    actor: &str,
+) -> Result<String> {
+    let writes = |kind: &str| {
+        app.plugins
+            .get(connector)
+            .is_some_and(|p| p.manifest.writes.iter().any(|k| k == kind))
+    };
+    if writes("facts")
+        && (!writes("execution-report") || super::egisso::is_package(&app.db, &answer.document_name).await?)
+    {
+        return super::egisso::receive_answer(app, connector, answer).await;
+    }
+    super::execution::receive_answer(app, answer, actor).await
 }

@@ -1,6 +1,7 @@
 //! The regional register: persons, IPRA and their measures, source documents, import runs and
 //! reference data. Owns its tables; the web layer and the CLI call these functions, never SQL.
 
+pub mod clarification;
 pub mod deadlines;
 pub mod deaths;
 pub mod directory;
@@ -11,6 +12,7 @@ pub mod facts;
 pub mod import;
 pub mod intake;
 pub mod ipra_reports;
+pub mod mart;
 pub mod preferences;
 pub mod query;
 pub mod reference;

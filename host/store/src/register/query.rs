@@ -380,6 +380,33 @@ impl Binds {
         format!("${}", self.0.len())
     }
 
+    /// `sql` (a part of a statement written with these values) renumbered to use only the values it
+    /// names, and those values.
+    fn only_of(&self, sql: &str) -> (String, Binds) {
+        let mut own = Binds::default();
+        let mut renumbered: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
+        let mut out = String::with_capacity(sql.len());
+        let mut rest = sql;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let digits = rest[at + 1..].chars().take_while(char::is_ascii_digit).count();
+            match rest[at + 1..at + 1 + digits]
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| Some((n, self.0.get(n.checked_sub(1)?)?)))
+            {
+                Some((n, value)) => {
+                    let name = renumbered.entry(n).or_insert_with(|| own.push(value.clone()));
+                    out.push_str(name);
+                }
+                None => out.push_str(&rest[at..at + 1 + digits]),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_str(rest);
+        (out, own)
+    }
+
     /// Records `sql` with these values for a plan check (see `plans`), then binds them.
     fn bind_recorded<'q>(&'q self, sql: &'q str) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         crate::plans::record(
@@ -425,8 +452,6 @@ enum Lead {
     Range(&'static str),
     /// Answered by the statistics index (kind, status, territory, section, organisation, overdue).
     Facet,
-    /// Only checked on rows found otherwise.
-    Check,
 }
 
 #[derive(Clone, Debug)]
@@ -514,7 +539,11 @@ fn conditions(
         );
     }
     if let Some(v) = non_empty(&filter.issued_by) {
-        push(format!("i.issued_by = {}", b.add(v.to_string())), Lead::Check);
+        // An institution's IPRAs (a bureau's whole register): a range of their index, read first when few.
+        push(
+            format!("i.issued_by = {}", b.add(v.to_string())),
+            Lead::Range("ipras_sort_issued_by"),
+        );
     }
     if let Some(v) = non_empty(&filter.snils) {
         push(
@@ -782,12 +811,13 @@ async fn range_size(db: &Db, condition: &Condition, binds: &Binds, cap: usize) -
         return Ok(0);
     };
     let hint = indexed_by(db, index);
+    // The condition alone, with only its own values (PostgreSQL refuses values a statement does not use).
+    let (own_sql, own) = binds.only_of(&condition.sql);
     let sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM ipras i{hint} WHERE {} LIMIT {}) t",
-        condition.sql,
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM ipras i{hint} WHERE {own_sql} LIMIT {}) t",
         cap + 1
     );
-    let n: i64 = binds.bind_recorded(&sql).fetch_one(&db.pool).await?.try_get("n")?;
+    let n: i64 = own.bind_recorded(&sql).fetch_one(&db.pool).await?.try_get("n")?;
     Ok(n as usize)
 }
 
@@ -1643,4 +1673,21 @@ pub async fn counts(db: &Db) -> Result<RegisterCounts> {
     .fetch_one(&db.pool)
     .await?;
     Ok(RegisterCounts::from_row(&row)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_condition_keeps_only_its_own_values_renumbered() {
+        let mut b = Binds::default();
+        let first = b.add("2026-11-20".into());
+        let issuer = b.add("Бюро № 5".into());
+        let sql = format!("i.issued_by = {issuer} AND i.issued_by <> {issuer} || 'x'");
+        let (own_sql, own) = b.only_of(&sql);
+        assert_eq!(first, "$1");
+        assert_eq!(own_sql, "i.issued_by = $1 AND i.issued_by <> $1 || 'x'");
+        assert_eq!(own.0, vec![Value::Text("Бюро № 5".into())]);
+    }
 }

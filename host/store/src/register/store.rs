@@ -390,7 +390,8 @@ async fn update_persons(conn: &mut AnyConnection, rows: &[(i64, &model::Person)]
     Ok(())
 }
 
-/// Marks the IPRAs in force that new ones replace: `(old, new)` pairs.
+/// Marks the IPRAs in force that new ones replace: `(old, new)` pairs. TSR clarification requests on the
+/// old ones close, linked to the new IPRA (the corrected one, seed 001).
 async fn supersede(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> Result<()> {
     for range in chunks(pairs.len(), ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(conn);
@@ -402,6 +403,9 @@ async fn supersede(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> Result<()>
             query = query.bind(*old).bind(*new);
         }
         query.execute(&mut *conn).await?;
+    }
+    if !pairs.is_empty() {
+        super::clarification::link_corrected(conn, pairs, &crate::db::now()).await?;
     }
     Ok(())
 }
@@ -674,6 +678,16 @@ impl Sql {
             self.text.push_str(&self.params.to_string());
         } else {
             self.text.push('?');
+        }
+    }
+
+    /// `n` placeholders separated by commas, for an `IN (…)` list.
+    pub fn list(&mut self, n: usize) {
+        for i in 0..n {
+            if i > 0 {
+                self.text.push(',');
+            }
+            self.param();
         }
     }
 

@@ -34,7 +34,8 @@ pub struct Cards {
     pub failed_messages: i64,
     /// ZAGS death records waiting for a person's decision.
     pub pending_deaths: i64,
-    /// TSR clarification requests still open, and of them past their two working days.
+    /// TSR clarification requests not closed (waiting to be sent, or sent and waiting for ИС МСЭ's answer),
+    /// and of them those not sent within their two working days.
     pub tsr_clarifications_open: i64,
     pub tsr_clarifications_overdue: i64,
 }
@@ -110,7 +111,7 @@ async fn other_cards(db: &Db, today: &str) -> Result<Cards> {
         .await?,
         tsr_clarifications_open: count(
             db,
-            "SELECT COUNT(*) AS n FROM follow_ups WHERE kind = 'tsr-clarification' AND status = 'open'",
+            "SELECT COUNT(*) AS n FROM follow_ups WHERE kind = 'tsr-clarification' AND status IN ('open', 'sent')",
             &[],
         )
         .await?,

@@ -5,6 +5,10 @@
 //! - `person-check`: persons with an IPRA in force not checked lately are planned into request
 //!   documents by the connector's step (`step`) and sent;
 //! - `facts-upload`: facts of assignment ready for upload are exported by the connector and sent;
+//! - `request-outbox`: requests departments raised (TSR clarifications) are written by the connector
+//!   and sent with their printed forms (`outgoing`);
+//! - `status-export`: the execution status of IPRAs changed since the last run is written by the
+//!   connector, one document per issuing institution, and sent (`outgoing`);
 //! - `plugin-step`: any step a plugin plans on its own;
 //! - `deadline-check`: the host's own check of deadlines.
 //!
@@ -28,13 +32,17 @@ pub async fn execute(app: &App, kind: &str, config: &Value, dry_run: bool, insta
         "report-outbox" => report_outbox(app, connector_of(config)?, config, dry_run, instance).await,
         "person-check" => person_check(app, connector_of(config)?, config, dry_run, instance).await,
         "facts-upload" => facts_upload(app, connector_of(config)?, config, dry_run, instance).await,
+        "request-outbox" => {
+            super::outgoing::request_outbox(app, connector_of(config)?, config, dry_run, instance).await
+        }
+        "status-export" => super::outgoing::status_export(app, connector_of(config)?, config, dry_run, instance).await,
         "deadline-check" => deadline_check(app).await,
         "plugin-step" => plugin_step(app, config, dry_run, instance).await,
         other => bail!("вид задания «{other}» неизвестен"),
     }
 }
 
-fn count(outcome: &mut Outcome, key: &str, n: u64) {
+pub(super) fn count(outcome: &mut Outcome, key: &str, n: u64) {
     let current = outcome.counts.get(key).and_then(Value::as_u64).unwrap_or(0);
     outcome.counts.insert(key.into(), json!(current + n));
 }
@@ -252,9 +260,18 @@ async fn report_outbox(app: &App, connector: &str, config: &Value, dry_run: bool
     Ok(outcome)
 }
 
-async fn send_outbox(app: &App, connector: &str, config: &Value, instance: &str, outcome: &mut Outcome) -> Result<()> {
+pub(super) async fn send_outbox(
+    app: &App,
+    connector: &str,
+    config: &Value,
+    instance: &str,
+    outcome: &mut Outcome,
+) -> Result<()> {
     let folders = exchange::folders(app, connector)?;
-    let url = config.get("upload_url").and_then(Value::as_str).map(str::to_string);
+    // The administrator's file fixes the address for every instance; else the job's own setting.
+    let url = crate::config::current()
+        .upload_url(connector)
+        .or_else(|| config.get("upload_url").and_then(Value::as_str).map(str::to_string));
     while let Some(message) = exchange::claim(app, connector, "out", "queued", "sending", instance).await? {
         if message.reclaimed {
             outcome.report.push(format!(
@@ -285,7 +302,7 @@ async fn send_outbox(app: &App, connector: &str, config: &Value, instance: &str,
     Ok(())
 }
 
-fn enabled_plugin(app: &App, id: &str) -> Result<std::sync::Arc<crate::plugins::LoadedPlugin>> {
+pub(super) fn enabled_plugin(app: &App, id: &str) -> Result<std::sync::Arc<crate::plugins::LoadedPlugin>> {
     app.plugins
         .get(id)
         .filter(|p| app.plugins.is_enabled(p))
@@ -347,46 +364,35 @@ async fn person_check(app: &App, connector: &str, config: &Value, dry_run: bool,
     Ok(outcome)
 }
 
-/// Facts of assignment for executed social-protection records with a mapped measure type, exported
-/// by the connector and sent.
+/// Facts of assignment for executed social-protection records with a mapped measure type, and the
+/// changes of facts EGISSO holds (corrections, terminations on a death, invalidations), exported by the
+/// connector in one package, queued with the facts' state in one transaction, and sent. Dry: the
+/// package is written and checked, nothing is stored or sent.
 async fn facts_upload(app: &App, connector: &str, config: &Value, dry_run: bool, instance: &str) -> Result<Outcome> {
     let mut outcome = Outcome::default();
-    let batch = crate::register::egisso::pending_facts(app).await?;
-    count(&mut outcome, "facts", batch.facts.len() as u64);
-    if batch.facts.is_empty() {
-        return Ok(outcome);
-    }
     let plugin = enabled_plugin(app, connector)?;
-    let ids = batch.execution_ids.clone();
-    let input = model::ExportInput::Facts(batch.batch);
-    let docs = match app
-        .plugins
-        .call_async(plugin, move |host, p| host.export(p, input))
-        .await
-    {
-        Ok(Ok(docs)) => docs,
-        Ok(Err(e)) => {
-            outcome.errors.push(format!(
-                "{} (факт {}, поле {})",
-                e.message,
-                e.record.unwrap_or_default(),
-                e.field.unwrap_or_default()
-            ));
-            return Ok(outcome);
+    if !dry_run {
+        // Packages delivered before an instance stopped, their facts not yet marked.
+        crate::register::egisso::reconcile_sent(app).await?;
+    }
+    let upload = crate::register::egisso::upload(app, &plugin, connector, dry_run).await?;
+    count(&mut outcome, "facts", upload.facts);
+    for (key, n) in [
+        ("corrections", upload.corrections),
+        ("terminations", upload.terminations),
+        ("invalidations", upload.invalidations),
+        ("refused", upload.refused),
+        ("settled", upload.settled),
+    ] {
+        if n > 0 {
+            count(&mut outcome, key, n);
         }
-        Err(call) => bail!("{call}"),
-    };
-    if dry_run {
-        outcome
-            .report
-            .extend(docs.iter().map(|d| format!("выгрузить {}", d.name)));
-        return Ok(outcome);
     }
-    for doc in &docs {
-        let message = exchange::queue_outgoing(app, connector, "facts", &doc.name, &doc.bytes, None, None).await?;
-        crate::register::egisso::mark_queued(app, &ids, message).await?;
+    outcome.report.extend(upload.lines);
+    if !dry_run {
+        send_outbox(app, connector, config, instance, &mut outcome).await?;
+        crate::register::egisso::reconcile_sent(app).await?;
     }
-    send_outbox(app, connector, config, instance, &mut outcome).await?;
     Ok(outcome)
 }
 

@@ -4,6 +4,7 @@
 //! processes exchange work items, taken with `FOR UPDATE SKIP LOCKED`.
 
 pub mod jobs;
+mod outgoing;
 
 use crate::app::App;
 use crate::db::rows::{Flag, JsonText};
@@ -334,6 +335,7 @@ pub async fn run_job(
         .execute(&app.db.pool)
         .await?;
 
+    let began = std::time::Instant::now();
     let result = jobs::execute(app, &kind, &config, dry_run, instance).await;
     let (outcome, failure) = match result {
         Ok(outcome) if outcome.errors.is_empty() => (outcome, None),
@@ -377,6 +379,9 @@ pub async fn run_job(
     .bind(run_id)
     .execute(&app.db.pool)
     .await?;
+    if !dry_run {
+        crate::metrics::count_job_run(name, status, began.elapsed());
+    }
     sqlx::query("UPDATE jobs SET running_run = NULL WHERE name = $1")
         .bind(name)
         .execute(&app.db.pool)
@@ -558,11 +563,12 @@ pub async fn run_loop(
     }
 }
 
-/// Whether the process named by an instance (`host:pid`, see [`instance_name`]) still
+/// Whether the process named by an instance (`[name@]host:pid`, see [`instance_name`]) still
 /// runs: known only for a process of this machine (`Some`); another machine's is never judged from
 /// here (`None`).
 pub fn instance_alive(instance: &str) -> Option<bool> {
     let (host, pid) = instance.rsplit_once(':')?;
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
     if host != host_name() {
         return None;
     }
@@ -617,9 +623,15 @@ async fn close_stale_runs(app: &App) -> Result<()> {
     Ok(())
 }
 
-/// The instance name of this process in job runs and claims.
+/// This instance's name in job runs and claims: `host:pid`, after the name the configuration gives
+/// it (`server.instance`) as `name@host:pid` — the process stays identifiable, so that a run a killed
+/// instance left is known abandoned at once on its machine ([`instance_alive`]).
 pub fn instance_name() -> String {
-    format!("{}:{}", host_name(), std::process::id())
+    let process = format!("{}:{}", host_name(), std::process::id());
+    match &crate::config::current().config.server.instance {
+        Some(name) => format!("{name}@{process}"),
+        None => process,
+    }
 }
 
 /// This machine's name, read once.

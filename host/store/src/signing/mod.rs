@@ -10,14 +10,20 @@ use serde::Deserialize;
 use sqlx::FromRow;
 use std::collections::BTreeMap;
 
-/// `DATA_DIR/signing.toml`: one provider per organisation (by OGRN).
-#[derive(Debug, Default, Deserialize)]
+/// `[signing]` of ipra.toml (formerly `DATA_DIR/signing.toml`): one provider per organisation (by OGRN).
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SigningConfig {
     #[serde(default)]
     pub organisations: BTreeMap<String, Provider>,
 }
 
+/// The signing providers: `[signing]` of the configuration, else the older `signing.toml` of the
+/// data directory (read with a warning at start, see `config::legacy_files`).
 pub fn load_config(app: &App) -> Result<SigningConfig> {
+    if let Some(signing) = &crate::config::current().config.signing {
+        return Ok(signing.clone());
+    }
     let path = app.data_dir.join("signing.toml");
     if !path.exists() {
         return Ok(SigningConfig::default());
@@ -66,7 +72,7 @@ async fn provider_for(app: &App, report_id: i64) -> Result<(Provider, Vec<u8>)> 
         .cloned()
         .with_context(|| {
             format!(
-                "для организации {} не настроен способ подписи (signing.toml в каталоге данных)",
+                "для организации {} не настроен способ подписи (раздел [signing.organisations.{0}] файла настроек ipra.toml)",
                 report.reporter_ogrn
             )
         })?;

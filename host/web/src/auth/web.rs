@@ -29,12 +29,10 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
 
 /// Whether the session cookie is `Secure` (sent back by browsers over HTTPS only, and over plain
 /// HTTP to this machine itself): yes unless the installation runs on plain HTTP in a closed network
-/// (`IPRA_COOKIE_SECURE=false`). Behind a reverse proxy that terminates TLS it stays `true` and the
-/// proxy says so with `X-Forwarded-Proto: https`.
+/// (`server.cookie_secure = false`, `IPRA_COOKIE_SECURE=false`). Behind a reverse proxy that
+/// terminates TLS it stays `true` and the proxy says so with `X-Forwarded-Proto: https`.
 pub fn cookie_secure() -> bool {
-    std::env::var("IPRA_COOKIE_SECURE")
-        .map(|v| !matches!(v.trim(), "false" | "never" | "0" | "no"))
-        .unwrap_or(true)
+    ipra_store::config::current().cookie_secure()
 }
 
 /// Why a browser would not keep a login made through this request, when it would not: the cookie

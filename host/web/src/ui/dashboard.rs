@@ -277,7 +277,7 @@ fn cards_html(c: &workload::Cards) -> String {
         card("deaths", "Сведений ЗАГС ждут решения", c.pending_deaths, None, "", ""),
         card(
             "tsr",
-            "Запросов на уточнение ТСР",
+            "Запросов на уточнение ТСР в бюро МСЭ",
             c.tsr_clarifications_open,
             None,
             if c.tsr_clarifications_overdue > 0 {
@@ -285,7 +285,10 @@ fn cards_html(c: &workload::Cards) -> String {
             } else {
                 ""
             },
-            &format!("из них просрочено: {}", c.tsr_clarifications_overdue),
+            &format!(
+                "не закрыты (ждут отправки или ответа ИС МСЭ); не отправлено за 2 рабочих дня: {}",
+                c.tsr_clarifications_overdue
+            ),
         ),
     ]
     .concat()

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod dashboard;
 pub mod dates;
+pub mod egisso;
 pub mod execution;
 pub mod organisation;
 pub mod register;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<App> {
         .merge(dashboard::routes())
         .merge(stats::routes())
         .merge(admin::routes())
+        .merge(egisso::routes())
         .merge(organisation::routes())
 }
 
@@ -93,12 +95,20 @@ pub struct NavItem {
 
 const ALL: &[Role] = &[Role::Administrator, Role::Coordinator, Role::Executor, Role::Auditor];
 const OVERSIGHT: &[Role] = &[Role::Administrator, Role::Coordinator, Role::Auditor];
+/// The register of extracts: every role; a bureau sees the IPRAs its institution issued.
+const REGISTER_READERS: &[Role] = &[
+    Role::Administrator,
+    Role::Coordinator,
+    Role::Executor,
+    Role::Auditor,
+    Role::Bureau,
+];
 
 pub const NAV: &[NavItem] = &[
     NavItem {
         path: "/",
         label: "Реестр выписок",
-        roles: ALL,
+        roles: REGISTER_READERS,
     },
     NavItem {
         path: "/executions",

@@ -82,6 +82,9 @@ pub struct NewUserRequest {
     role: String,
     #[serde(default)]
     ogrn: Option<String>,
+    /// An MSE bureau's (role `bureau`) institution, as IPRAs name it («Учреждение, сформировавшее ИПРА»).
+    #[serde(default)]
+    issuer: Option<String>,
     password: String,
 }
 
@@ -103,6 +106,25 @@ async fn add_user(
         return Ok(invalid(errors));
     }
     let role = Role::parse(&new.role).map_err(ApiError::refused)?;
+    if role == Role::Bureau {
+        let Some(issuer) = req.issuer.as_deref().map(str::trim).filter(|i| !i.is_empty()) else {
+            return Ok(invalid(vec![(
+                "issuer",
+                "Учреждение: бюро МСЭ нужно учреждение, выдающее ИПРА".to_string(),
+            )]));
+        };
+        auth::add_bureau_user(
+            &app.db,
+            &new.login,
+            &new.full_name,
+            issuer,
+            &new.password,
+            &user.actor(),
+        )
+        .await
+        .map_err(ApiError::refused)?;
+        return Ok((StatusCode::CREATED, Json(json!({"ok": true, "login": new.login}))).into_response());
+    }
     let ogrn = if role == Role::Executor {
         new.ogrn.as_deref()
     } else {

@@ -69,6 +69,12 @@ pub const PAGES: &[AdminPage] = &[
         roles: VIEWERS,
     },
     AdminPage {
+        path: "/admin/egisso",
+        label: "ЕГИССО",
+        about: "Сопоставление мер ЕГИССО, факты назначения, ответы ЕГИССО с причинами отказа, повторная отправка.",
+        roles: VIEWERS,
+    },
+    AdminPage {
         path: "/admin/messages",
         label: "Сообщения обмена",
         about: "Входящие и исходящие документы ФРИ, ЗАГС, ЕГИССО; повтор и остановка.",

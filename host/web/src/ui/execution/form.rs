@@ -155,6 +155,8 @@ struct FormPage<'a> {
     states: BTreeMap<usize, RowState>,
     notice: Option<String>,
     alert: Option<String>,
+    /// What the TSR clarification form said (its redirect back here).
+    tsr: crate::ui::register::tsr::Outcome,
 }
 
 /// The organisation a row is recorded for: the executor's own, or the measure's assignee.
@@ -230,6 +232,7 @@ pub async fn show(
     PageUser(user): PageUser,
     Path(id): Path<i64>,
     Query(done): Query<Done>,
+    Query(tsr): Query<crate::ui::register::tsr::Outcome>,
 ) -> Result<Html<String>, PageError> {
     let card = load_card(&app, &user, id).await?;
     let rows = initial_rows(&app, &user, &card).await?;
@@ -240,6 +243,7 @@ pub async fn show(
         notice: (done.done.as_deref() == Some("ready"))
             .then(|| "Мероприятия отмечены «Готово к подписанию»: из них можно сформировать отчёт.".to_string()),
         alert: None,
+        tsr,
     };
     render(&app, &user, form).await
 }
@@ -294,6 +298,7 @@ pub async fn submit(
         states: BTreeMap::new(),
         notice: None,
         alert: None,
+        tsr: Default::default(),
     };
     let actor = user.actor();
     match action.split_once(':').unwrap_or((action.as_str(), "")) {
@@ -537,7 +542,7 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
         if indices.is_empty() {
             body.push_str(r#"<p class="muted">Мероприятий этого раздела для вас нет.</p>"#);
         }
-        for i in indices {
+        for &i in &indices {
             body.push_str(&row_html(i, &form.rows[i], form.states.get(&i), card, &reasons));
         }
         if writable {
@@ -545,6 +550,11 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
                 r#"<button type="submit" name="action" value="add:{code}" class="ex-add">Добавить мероприятие в раздел «{}»</button>"#,
                 esc(&name)
             ));
+        }
+        if code == crate::register::clarification::SECTION && !indices.is_empty() {
+            body.push_str(
+                r##"<p><a href="#tsr-clarification" id="ex-tsr-clarification">Запрос на уточнение ТСР в бюро МСЭ</a> — форма ниже, под мероприятиями.</p>"##,
+            );
         }
         body.push_str("</fieldset>");
     }
@@ -555,6 +565,18 @@ async fn render(app: &App, user: &Principal, form: FormPage<'_>) -> Result<Html<
         );
     }
     body.push_str(if writable { "</form>" } else { "</div>" });
+    // The TSR clarification request is a form of its own (forms do not nest).
+    body.push_str(
+        &crate::ui::register::tsr::section_html(
+            app,
+            user,
+            card,
+            &format!("/ipras/{}/execution", card.id),
+            form.tsr.notice().as_deref(),
+            form.tsr.alert().as_deref(),
+        )
+        .await?,
+    );
     body.push_str(&history_html(app, user, card.id).await?);
     Ok(page(Some(user), &format!("Исполнение ИПРА № {}", card.number), &body))
 }

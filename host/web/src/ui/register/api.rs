@@ -44,8 +44,9 @@ async fn export(
     State(app): State<App>,
     Authenticated(user): Authenticated,
     Query(params): Query<ExportParams>,
-    Query(filter): Query<IpraFilter>,
+    Query(mut filter): Query<IpraFilter>,
 ) -> Result<Response, ApiError> {
+    let scope = super::bureau::register_scope(&user, &mut filter).map(str::to_string);
     let format = params
         .format
         .as_deref()
@@ -70,7 +71,6 @@ async fn export(
         crate::register::deadlines::format_date(crate::register::deadlines::today())
     );
     let actor = user.actor();
-    let scope = user.scope().map(str::to_string);
     let format_name = if format == Format::Csv { "csv" } else { "xlsx" };
     // Every page of the filter in its order, 500 rows at a time, straight to the client.
     Ok(crate::export_stream::download(

@@ -7,9 +7,9 @@ use super::{kind_label, ru_date, ru_opt_date, section_name, status_label, territ
 use crate::app::App;
 use crate::register::deadlines;
 use crate::register::execution::{self, ExecutionRecord};
-use crate::register::query::{self, MeasureView};
+use crate::register::query::MeasureView;
 use crate::ui::{esc, opt, page, PageError, PageUser};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use std::collections::HashMap;
 
@@ -45,17 +45,20 @@ pub async fn card(
     State(app): State<App>,
     PageUser(user): PageUser,
     Path(id): Path<i64>,
+    Query(outcome): Query<super::tsr::Outcome>,
 ) -> Result<Html<String>, PageError> {
-    let card = query::ipra_card(&app.db, id, user.scope())
+    // A bureau sees the whole IPRA its institution issued; an executor its own measures.
+    let card = super::bureau::card(&app, &user, id)
         .await?
         .ok_or_else(|| PageError::not_found("ИПРА").for_user(&user))?;
+    let scope = super::bureau::card_scope(&user);
     crate::audit::record(&app.db, &user.actor(), "ipra.read", &format!("ipra:{id}"), None).await?;
     let records: Vec<ExecutionRecord> = execution::records_of_ipra(&app, id)
         .await?
         .into_iter()
-        .filter(|r| user.scope().is_none_or(|o| r.form.organisation == o))
+        .filter(|r| scope.is_none_or(|o| r.form.organisation == o))
         .collect();
-    let reports = crate::register::ipra_reports::of_ipra(&app.db, id, user.scope()).await?;
+    let reports = crate::register::ipra_reports::of_ipra(&app.db, id, scope).await?;
     let orgs: HashMap<String, String> = crate::register::directory::organisation_names(&app.db).await?;
     let org_name = |ogrn: &str| {
         orgs.get(ogrn)
@@ -75,7 +78,8 @@ pub async fn card(
             r#"<a class="button" id="reg-add-execution" href="/ipras/{id}/execution">Добавить исполнение</a>"#
         ));
     }
-    // The extract as received holds every department's measures: for those who see the whole IPRA.
+    // The extract as received holds every department's measures: for those who see the whole IPRA
+    // and work on it.
     if user.scope().is_none() {
         body.push_str(&format!(
             r#"<a class="button secondary" id="reg-source" href="/api/v1/ipras/{id}/source" download>Скачать выписку (XML)</a>"#
@@ -173,12 +177,23 @@ pub async fn card(
     body.push_str(&format!(
         r#"<h2>Мероприятия по разделам</h2><p class="muted">Всего мероприятий: {}{}</p>"#,
         card.measures.len(),
-        if user.scope().is_some() {
+        if scope.is_some() {
             " (только назначенные вашей организации)"
         } else {
             ""
         }
     ));
+    // The TSR clarification block follows the TSR section (or the sections, when the user sees no TSR).
+    let tsr_block = super::tsr::section_html(
+        &app,
+        &user,
+        &card,
+        &format!("/ipras/{id}"),
+        outcome.notice().as_deref(),
+        outcome.alert().as_deref(),
+    )
+    .await?;
+    let mut tsr_shown = false;
     for section in &order {
         let measures: Vec<&MeasureView> = card.measures.iter().filter(|m| &m.section == section).collect();
         if measures.is_empty() {
@@ -234,6 +249,13 @@ pub async fn card(
             ));
         }
         body.push_str("</tbody></table></div></section>");
+        if section == crate::register::clarification::SECTION {
+            body.push_str(&tsr_block);
+            tsr_shown = true;
+        }
+    }
+    if !tsr_shown {
+        body.push_str(&tsr_block);
     }
     if card.measures.is_empty() {
         body.push_str(r#"<p class="muted">Мероприятий нет.</p>"#);

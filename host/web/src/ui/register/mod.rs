@@ -4,7 +4,9 @@
 //! saved filters all work without a script.
 
 pub mod api;
+pub mod bureau;
 pub mod card;
+pub mod tsr;
 
 use super::{check_csrf, csrf_field, esc, group_digits, mask_snils, page, urlencode, PageError, PageUser};
 use crate::app::App;
@@ -25,6 +27,7 @@ pub fn routes() -> Router<App> {
         .route("/register/filters", post(save_filter))
         .route("/register/filters/{id}/delete", post(delete_filter))
         .merge(api::routes())
+        .merge(tsr::routes())
 }
 
 /// Rows per page the page offers; the default is the first.
@@ -164,7 +167,7 @@ fn link(filter: &IpraFilter, per_page: u32, replace: &[(&str, String)]) -> Strin
 }
 
 fn may_filter_by_organisation(user: &Principal) -> bool {
-    user.role != Role::Executor
+    !matches!(user.role, Role::Executor | Role::Bureau)
 }
 
 /// The register of extracts.
@@ -178,6 +181,8 @@ pub async fn register(
     if !may_filter_by_organisation(&user) {
         filter.assigned = None;
     }
+    // A bureau reads its institution's IPRAs only.
+    let scope = bureau::register_scope(&user, &mut filter);
     let problems = filter.problems();
     let columns = preferences::columns(&app.db, user.user_id).await?;
     let saved = preferences::saved_filters(&app.db, user.user_id).await?;
@@ -195,13 +200,14 @@ pub async fn register(
     }
 
     app.facts.refresh_if_loaded(&app.db).await?;
-    let mut found = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, user.scope()).await?;
+    let mut found = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, scope).await?;
     let pages = (found.total as u64).div_ceil(u64::from(found.per_page)).max(1);
     if u64::from(found.page) > pages && found.items.is_empty() && found.total_exact {
         // A page past the end (the register shrank, or a hand-typed link): show the last one.
         filter.page = u32::try_from(pages).ok();
-        found = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, user.scope()).await?;
+        found = query::list_ipras(&app.db, Some(app.facts.as_ref()), &filter, scope).await?;
     }
+    bureau::log_list(&app, &user, &filter, found.items.len()).await?;
     let export = filter
         .pairs()
         .iter()
