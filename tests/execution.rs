@@ -387,7 +387,7 @@ fn reference_lists_are_versioned_and_drive_validation() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("повторяется"));
 }
 
-/// TSR clarification (seed 001): refused without the citizen's consent; with it, a request due in
+/// TSR clarification (порядок ФБ МСЭ для ИС МСЭ в ЕЦП): refused without the citizen's consent; with it, a request due in
 /// two working days is kept and counted when overdue.
 #[test]
 fn tsr_clarification_needs_consent_and_has_a_deadline() {

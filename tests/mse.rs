@@ -1,12 +1,12 @@
 //! The exchange with ИС МСЭ through the MSE connector (`plugins/mse`), end to end through the real binary and
 //! the exchange folders, on SQLite and PostgreSQL:
-//! - a TSR clarification request (seed 001) raised with the citizen's consent (API and CLI; refused without),
+//! - a TSR clarification request (порядок ФБ МСЭ для ИС МСЭ в ЕЦП) raised with the citizen's consent (API and CLI; refused without),
 //!   its received date defaulting to the day the IPRA was imported, its two working days on the dashboard; the
 //!   dry run sends nothing; the outbox job writes the request (valid against the plugin's XSD) and its printed
 //!   form (PDF); ИС МСЭ's answer dropped into the inbox closes it; hostile and malformed answers are quarantined
 //!   with a Russian reason and change nothing; a corrected IPRA closes another request, linked to it, and the
 //!   TSR measures go on on the new IPRA;
-//! - the regional data mart for MSE (seed 000): the scheduled export of the execution status per IPRA, one
+//! - the regional data mart for MSE (ИС «Исполнение ИПРА»): the scheduled export of the execution status per IPRA, one
 //!   document per bureau, valid against its XSD, each IPRA sent logged as a read, only what changed sent again;
 //! - the MSE bureau's read-only role, scoped by the issuing institution (API), its reads logged;
 //! - the pages (headless Chromium): the request raised from the card with consent, and a bureau's register.

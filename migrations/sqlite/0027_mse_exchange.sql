@@ -1,6 +1,6 @@
--- The exchange with ИС МСЭ (the MSE connector): TSR clarification requests with their lifecycle (seed 001),
+-- The exchange with ИС МСЭ (the MSE connector): TSR clarification requests with their lifecycle (порядок ФБ МСЭ для ИС МСЭ в ЕЦП),
 -- the MSE bureau's read-only role scoped by the institution that issued the IPRA, and the cursor of the
--- scheduled export of the execution status per IPRA for the bureaus (seed 000, the regional data mart).
+-- scheduled export of the execution status per IPRA for the bureaus (ИС «Исполнение ИПРА», the regional data mart).
 
 -- A TSR clarification request: raised with the citizen's (or representative's) consent on the date the person
 -- presented the programme, its printed form kept as raised; sent through the connector's outbox; closed when

@@ -8,10 +8,10 @@
 //!
 //! The host hands a plan (`plan-input`) whose `step` says what to write:
 //!
-//! - `tsr-clarification` ([`request`]): one TSR clarification request (seed 001, ПП РФ № 2121 п. 4(1)) —
+//! - `tsr-clarification` ([`request`]): one TSR clarification request (порядок ФБ МСЭ для ИС МСЭ в ЕЦП, ПП РФ № 2121 п. 4(1)) —
 //!   `tsr-clarification-<RequestId>.xml`, namespace `urn:ipra:mse:tsr-clarification:1.0`
 //!   (`schemas/tsr-clarification-1.0.xsd`);
-//! - `execution-status` ([`status`]): the execution status of the IPRAs one bureau issued (seed 000, the
+//! - `execution-status` ([`status`]): the execution status of the IPRAs one bureau issued (ИС «Исполнение ИПРА», the
 //!   regional data mart) — `mse-status-<PackageId>.xml`, namespace `urn:ipra:mse:execution-status:1.0`
 //!   (`schemas/execution-status-1.0.xsd`).
 //!

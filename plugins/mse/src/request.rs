@@ -1,4 +1,4 @@
-//! The TSR clarification request (seed 001; ПП РФ от 23.11.2022 № 2121, п. 4(1)): the authorised body asks the
+//! The TSR clarification request (порядок ФБ МСЭ для ИС МСЭ в ЕЦП; ПП РФ от 23.11.2022 № 2121, п. 4(1)): the authorised body asks the
 //! MSE institution that issued the IPRA to bring the type, name or parameters of TSR items in line with the
 //! list of indications. Written as `TsrClarificationRequest` 1.0 (`schemas/tsr-clarification-1.0.xsd`).
 //!
@@ -213,7 +213,7 @@ pub fn render(plan: &PlanInput) -> Result<Document, PluginError> {
     xml.leaf("Ogrn", sender_ogrn);
     xml.leaf("Name", sender_name);
     xml.close("Sender");
-    // The structural unit where the MSE was held receives the request (seed 001).
+    // The structural unit where the MSE was held receives the request (порядок ФБ МСЭ для ИС МСЭ в ЕЦП).
     xml.leaf_opt("Addressee", f.optional("issued-by"));
     xml.open("Ipra", &[]);
     xml.leaf("Number", number);
@@ -267,7 +267,7 @@ pub fn render(plan: &PlanInput) -> Result<Document, PluginError> {
         xml.close("Item");
     }
     xml.close("Items");
-    // The printed form travels beside the request under the same name (seed 001: «Добавить PDF-файл запроса»).
+    // The printed form travels beside the request under the same name (порядок ФБ МСЭ для ИС МСЭ в ЕЦП: «Добавить PDF-файл запроса»).
     if f.optional("printed-form") == Some("true") {
         xml.leaf("PrintedForm", &file_name(&id).replace(".xml", ".pdf"));
     }

@@ -1,4 +1,4 @@
-//! The execution status of IPRAs for the bureau that issued them (seed 000, the regional data mart: «формирование
+//! The execution status of IPRAs for the bureau that issued them (ИС «Исполнение ИПРА», the regional data mart: «формирование
 //! данных для региональной витрины … доступ МСЭ к данным витрины»): `IpraExecutionStatus` 1.0
 //! (`schemas/execution-status-1.0.xsd`), one document per bureau and run of the export.
 //!

@@ -3,7 +3,7 @@
 //!
 //! Claims, validation and the report section are the SDK's [`department`](ipra_plugin_sdk::department). What is
 //! particular here happens on `import`: when a new IPRA has measures of this section, the output carries two
-//! follow-ups (seed 000, «Формирование ИППСУ на основе данных ИПРА»):
+//! follow-ups (ИС «Исполнение ИПРА», «Формирование ИППСУ на основе данных ИПРА»):
 //!
 //! - `ippsu-draft`: the draft IPPSU, with attributes `snils`, `surname`, `given-name`, `patronymic`, `birth-date`,
 //!   `ipra-number`, `ipra-document-id`, `services` (count) and per service *i* (from 1) `service.<i>.key`,

@@ -1,5 +1,5 @@
 //! Department plugin «Обеспечение ТСР»: claims the IPRA's TSR items, validates their execution, renders its report
-//! section, and builds the TSR clarification request to the MSE institution (seed 001, ПП РФ № 2121, п. 4(1)).
+//! section, and builds the TSR clarification request to the MSE institution (порядок ФБ МСЭ для ИС МСЭ в ЕЦП, ПП РФ № 2121, п. 4(1)).
 //!
 //! Claims, validation and the report section are the SDK's [`department`](ipra_plugin_sdk::department). What is
 //! particular here: an execution entry whose `extra` has `action=tsr-clarification` is not an execution row but a

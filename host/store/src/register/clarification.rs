@@ -1,4 +1,4 @@
-//! TSR clarification requests to the MSE institution (seed 001; ПП РФ № 2121 п. 4(1), приказ № 545н п. 7):
+//! TSR clarification requests to the MSE institution (порядок ФБ МСЭ для ИС МСЭ в ЕЦП; ПП РФ № 2121 п. 4(1), приказ № 545н п. 7):
 //! raised with the citizen's consent from the card or the execution form, kept with their printed form, sent
 //! through the connector that writes requests (the `request-outbox` job), closed by ИС МСЭ's answer or by the
 //! corrected IPRA, which is linked to them; the TSR measures go on on the new IPRA.
@@ -53,7 +53,7 @@ pub struct Item {
     pub reason: String,
 }
 
-/// What the printed form of a request shows (seed 001: the PDF of the request the MSE bureau files).
+/// What the printed form of a request shows (порядок ФБ МСЭ для ИС МСЭ в ЕЦП: the PDF of the request the MSE bureau files).
 #[derive(Clone, Debug, Serialize)]
 pub struct Printed {
     pub id: i64,

@@ -1156,7 +1156,7 @@ impl FactsIndex {
         })
     }
 
-    /// The statistics table (seed 000) and the charts under one filter, in one pass, computed
+    /// The statistics table (ИС «Исполнение ИПРА») and the charts under one filter, in one pass, computed
     /// once per filter while the register does not change.
     pub fn statistics(
         &self,

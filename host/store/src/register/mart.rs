@@ -1,4 +1,4 @@
-//! The regional data mart for MSE (seed 000: «формирование данных для региональной витрины … доступ МСЭ к
+//! The regional data mart for MSE (ИС «Исполнение ИПРА»: «формирование данных для региональной витрины … доступ МСЭ к
 //! данным витрины»): the execution status of each IPRA for the bureau that issued it. The bureaus read it on
 //! the pages and the API (role `bureau`, scoped by issuer) and receive it through the exchange: the
 //! `status-export` job sends, after each run, what changed since the one before.

@@ -1,4 +1,4 @@
-//! Statistics of execution of assigned measures and TSR (seed 000): persons and measures received,
+//! Statistics of execution of assigned measures and TSR (ИС «Исполнение ИПРА»): persons and measures received,
 //! adults and children, rehabilitation and TSR, executed, not executed by reason, overdue — by
 //! period, territory and department. Persons are counted distinct in every row.
 

@@ -391,7 +391,7 @@ async fn update_persons(conn: &mut AnyConnection, rows: &[(i64, &model::Person)]
 }
 
 /// Marks the IPRAs in force that new ones replace: `(old, new)` pairs. TSR clarification requests on the
-/// old ones close, linked to the new IPRA (the corrected one, seed 001).
+/// old ones close, linked to the new IPRA (the corrected one, порядок ФБ МСЭ для ИС МСЭ в ЕЦП).
 async fn supersede(conn: &mut AnyConnection, pairs: &[(i64, i64)]) -> Result<()> {
     for range in chunks(pairs.len(), ROWS_PER_STATEMENT) {
         let mut sql = Sql::new(conn);

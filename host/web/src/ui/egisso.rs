@@ -420,9 +420,7 @@ async fn facts(
             .as_deref()
             .map(|s| format!("status={}&", urlencode(s)))
             .unwrap_or_default();
-        body.push_str(&format!(
-            r#"<nav class="pages" aria-label="Страницы"><a href="/admin/egisso/facts?{status_param}" rel="first">« первая</a> <a href="/admin/egisso/facts?{status_param}before={next}" rel="next">дальше →</a></nav>"#
-        ));
+        body.push_str(&crate::ui::keyset_pages("/admin/egisso/facts", &status_param, next));
     }
     Ok(page(Some(&user), "Факты назначения ЕГИССО", &body))
 }

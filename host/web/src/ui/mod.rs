@@ -261,6 +261,14 @@ impl IntoResponse for PageError {
 }
 
 /// Escapes text for HTML element content and attribute values.
+/// The links of a list paged newest first by a keyset position: back to the first page, and on
+/// past `next`. `params` is the page's own query, each pair ending in `&` (or empty).
+pub fn keyset_pages(path: &str, params: &str, next: impl std::fmt::Display) -> String {
+    format!(
+        r#"<nav class="pages" aria-label="Страницы"><a href="{path}?{params}" rel="first">« первая</a> <a href="{path}?{params}before={next}" rel="next">дальше →</a></nav>"#
+    )
+}
+
 /// A count with its thousands apart, as Russian text writes them: `1 100 000` (no-break spaces).
 pub fn group_digits(n: u64) -> String {
     let digits = n.to_string();

@@ -1,4 +1,4 @@
-//! «Статистика исполнения назначенных мероприятий/ТСР» (seed 000): the table of persons and
+//! «Статистика исполнения назначенных мероприятий/ТСР» (ИС «Исполнение ИПРА»): the table of persons and
 //! measures under a filter (period of receipt, territory, section, executor organisation), charts
 //! drawn on the server as SVG, and exports of the table and of each chart's data to CSV and XLSX.
 //! The same data is served by the API: `/api/v1/stats`, `/api/v1/stats/charts`, `/api/v1/stats/export`.
@@ -307,7 +307,7 @@ pub struct Line {
     pub class: &'static str,
 }
 
-/// The table of seed 000 from the computed statistics.
+/// The table of ИС «Исполнение ИПРА» from the computed statistics.
 pub fn lines(s: &Statistics, names: &Names) -> Vec<Line> {
     let line = |label: &str, level: u8, c: &stats::Counts, class: &'static str| Line {
         label: label.to_string(),

@@ -147,9 +147,7 @@ async fn render(
     body.push_str("</tbody></table></div>");
     if let Some(next) = found.next {
         let all_param = if all { "all=1&" } else { "" };
-        body.push_str(&format!(
-            r#"<nav class="pages" aria-label="Страницы"><a href="/admin/deaths?{all_param}" rel="first">« первая</a> <a href="/admin/deaths?{all_param}before={next}" rel="next">дальше →</a></nav>"#
-        ));
+        body.push_str(&crate::ui::keyset_pages("/admin/deaths", all_param, next));
     }
     if let Some((0, message)) = &problem {
         body.push_str(&alert(message));

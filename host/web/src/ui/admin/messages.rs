@@ -107,9 +107,7 @@ async fn list(
             .as_deref()
             .map(|s| format!("status={}&", urlencode(s)))
             .unwrap_or_default();
-        body.push_str(&format!(
-            r#"<nav class="pages" aria-label="Страницы"><a href="/admin/messages?{status_param}" rel="first">« первая</a> <a href="/admin/messages?{status_param}before={next}" rel="next">дальше →</a></nav>"#
-        ));
+        body.push_str(&crate::ui::keyset_pages("/admin/messages", &status_param, next));
     }
     Ok(page(Some(&user), "Сообщения обмена", &body))
 }

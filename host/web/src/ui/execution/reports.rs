@@ -420,9 +420,7 @@ pub async fn list_page(
         if let Some(i) = q.ipra {
             params.push_str(&format!("ipra={i}&"));
         }
-        body.push_str(&format!(
-            r#"<nav class="pages" aria-label="Страницы"><a href="/reports?{params}" rel="first">« первая</a> <a href="/reports?{params}before={next}" rel="next">дальше →</a></nav>"#
-        ));
+        body.push_str(&crate::ui::keyset_pages("/reports", &params, next));
     }
     Ok(page(Some(&user), "Отчёты и подпись", &body))
 }

@@ -1,4 +1,4 @@
-//! What an MSE bureau's user reads (role «Бюро МСЭ», seed 000: the regional data mart readable by MSE): the
+//! What an MSE bureau's user reads (role «Бюро МСЭ», ИС «Исполнение ИПРА»: the regional data mart readable by MSE): the
 //! register and the cards of the IPRAs its institution issued, nothing else, each read logged. Every other
 //! role reads as before, by its organisation scope.
 

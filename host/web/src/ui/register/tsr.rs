@@ -1,4 +1,4 @@
-//! «Запрос на уточнение ТСР в бюро МСЭ» (seed 001): the block of the card's TSR section and of the execution
+//! «Запрос на уточнение ТСР в бюро МСЭ» (порядок ФБ МСЭ для ИС МСЭ в ЕЦП): the block of the card's TSR section and of the execution
 //! form that raises a request with the citizen's consent and shows the requests of the IPRA with their state,
 //! the printed form of a request (PDF, as it goes to ИС МСЭ beside the XML) and the API twins.
 
@@ -28,7 +28,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/tsr-clarifications/{id}/pdf", get(print_api))
 }
 
-/// The printed form of a request (seed 001: the PDF file of the request the bureau files under «Документы»).
+/// The printed form of a request (порядок ФБ МСЭ для ИС МСЭ в ЕЦП: the PDF file of the request the bureau files under «Документы»).
 pub fn printed_form(p: &Printed) -> Vec<u8> {
     let mut doc = Document::new(&format!("Запрос на уточнение ТСР № {}", p.id));
     doc.text("Запрос на уточнение технического средства реабилитации", 15.0, 0.0, 1.0);
