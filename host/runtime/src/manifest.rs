@@ -132,6 +132,15 @@ pub struct JobDeclaration {
     /// The job's settings (JSON object), e.g. `{ step = "upload" }`.
     #[serde(default)]
     pub config: serde_json::Map<String, serde_json::Value>,
+    /// Whether the job starts enabled when the plugin is first installed (`true` unless set): a
+    /// job that talks to a system not every region has (АИС СОН, the bureaus' data mart) comes
+    /// disabled, and an administrator turns it on on «Задания».
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 fn default_wasm() -> String {

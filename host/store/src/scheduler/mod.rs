@@ -61,22 +61,23 @@ pub fn kind_label(app: &App, kind: &str) -> String {
 /// Starts the host's jobs and every job an enabled plugin declares, each once: a job already there
 /// keeps what the administrator made of it.
 pub async fn seed_jobs(app: &App) -> Result<()> {
-    let mut jobs: Vec<(String, String, String, String)> = HOST_JOBS
+    let mut jobs: Vec<(String, String, String, String, bool)> = HOST_JOBS
         .iter()
-        .map(|(n, k, s)| (n.to_string(), k.to_string(), s.to_string(), "{}".to_string()))
+        .map(|(n, k, s)| (n.to_string(), k.to_string(), s.to_string(), "{}".to_string(), true))
         .collect();
     for (_, job) in declared_jobs(app) {
         let config = serde_json::Value::Object(job.config).to_string();
-        jobs.push((job.name, job.kind, job.schedule, config));
+        jobs.push((job.name, job.kind, job.schedule, config, job.enabled));
     }
-    for (name, kind, schedule, config) in jobs {
+    for (name, kind, schedule, config, enabled) in jobs {
         sqlx::query(
-            "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, 1, $4, $5) \
+            "INSERT INTO jobs (name, kind, schedule, enabled, config, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
         .bind(kind)
         .bind(schedule)
+        .bind(i64::from(enabled))
         .bind(config)
         .bind(now())
         .execute(&app.db.pool)
