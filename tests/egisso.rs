@@ -637,3 +637,273 @@ fn egisso_steps_survive_sigkill() {
         steps_survive_a_kill(backend);
     }
 }
+
+/// `extract_4.xml` corrected by ИС МСЭ: a new IPRA (number, protocol, ids) of the same person, whose
+/// surname changed.
+fn renamed_extract(env: &Env) -> PathBuf {
+    let text = std::fs::read_to_string(fri_samples().join("extract_4.xml"))
+        .unwrap()
+        .replace("МРН-20882/21", "МРН-20883/21")
+        .replace("П.МР-195515/20", "П.МР-195516/20")
+        .replace(
+            "<fri:Значение>2021-05-01</fri:Значение>",
+            "<fri:Значение>2021-06-01</fri:Значение>",
+        )
+        .replace(
+            "a0b64f86-1a7c-4e4b-87ce-37b28271b33b",
+            "a0b64f86-1a7c-4e4b-87ce-37b28271b33c",
+        )
+        .replace(
+            "2a044e95-f04f-470b-8f57-af11ac94a30f",
+            "2a044e95-f04f-470b-8f57-af11ac94a310",
+        )
+        .replace("ПОГОДИНА<", "СЕРГЕЕВА<");
+    assert!(text.contains("МРН-20883/21") && text.contains("СЕРГЕЕВА"));
+    let path = env.dir.path().join("renamed.xml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The `element`s of a package (`alterationBasedOnPreviousErrors`, …), each as its text.
+fn elements(xml: &str, element: &str) -> Vec<String> {
+    xml.split(&format!("<pac:{element}>"))
+        .skip(1)
+        .map(|part| part.split(&format!("</pac:{element}>")).next().unwrap().to_string())
+        .collect()
+}
+
+/// The latest package: written to the outbox, valid against 10.06.S 1.1.0, and its text.
+fn latest_xml(env: &Env) -> (String, String) {
+    let package = latest_package(env);
+    let path = env
+        .data_dir()
+        .join("exchange/egisso/outbox")
+        .join(format!("egisso-10.06.S-{package}.xml"));
+    xmllint(&path);
+    (package, std::fs::read_to_string(&path).unwrap())
+}
+
+/// What changed, not the register, drives the upload; a changed identity and a changed or deleted
+/// mapping correct (or cancel) the facts EGISSO holds.
+fn changes_are_sent(backend: Backend) {
+    let env = Env::new(backend);
+    let orgs = env.directory();
+    let a = reported(&env, "extract_4.xml", &orgs);
+    let b = reported(&env, "extract-20211124093406.xml", &orgs);
+    let category = a.measure["category_code"].as_str().unwrap().to_string();
+    assert_eq!(b.measure["category_code"], a.measure["category_code"]);
+
+    // The reported executions wait in the journal; with no mapping an upload parks them under their
+    // category (nothing sent), and the mapping wakes them.
+    let pending = || env.scalar("SELECT COUNT(*) FROM egisso_pending WHERE parked IS NULL");
+    assert_eq!(pending(), 2);
+    let dry = env.ok(&["jobs", "dry-run", "egisso-upload", "--json"]);
+    assert_eq!(dry["counts"]["facts"], 0, "{dry}");
+    assert_eq!(pending(), 2, "a dry run changes nothing");
+    env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(pending(), 0);
+    assert_eq!(
+        env.scalar(&format!(
+            "SELECT COUNT(*) FROM egisso_pending WHERE parked = '{category}'"
+        )),
+        2,
+        "parked until their category is mapped"
+    );
+    let mapped = env.run_ok(&[
+        "exchange",
+        "egisso-map",
+        &category,
+        "--lmsz",
+        LMSZ,
+        "--category",
+        CATEGORY,
+        "--osz",
+        "0040.000001",
+    ]);
+    assert!(mapped.contains("не затрагивает"), "{mapped}");
+    assert_eq!(pending(), 2, "woken by the mapping");
+    let run = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(run["counts"]["facts"], 2, "{run}");
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM egisso_pending"),
+        0,
+        "each left with its fact"
+    );
+    let (package, _) = latest_xml(&env);
+    env.ok(&["jobs", "run", "egisso-inbox", "--json"]);
+    drop_answer(&env, "first.xml", &all_accepted(&package, 2));
+    env.ok(&["jobs", "run", "egisso-inbox", "--json"]);
+    let (a_id, a_uuid, ..) = fact(&env, a.execution);
+    let (b_id, b_uuid, ..) = fact(&env, b.execution);
+    assert_eq!(fact(&env, a.execution).3, "accepted");
+    assert_eq!(fact(&env, b.execution).3, "accepted");
+    let run = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(run["counts"]["facts"], 0, "nothing changed: {run}");
+
+    // A corrected IPRA changes her surname: the fact EGISSO holds is corrected with the new name.
+    let imported = env.ok(&["import", renamed_extract(&env).to_str().unwrap(), "--json"]);
+    assert_eq!(imported["superseded"], 1, "{imported}");
+    assert_eq!(
+        env.text(&format!("SELECT change_reason FROM egisso_facts WHERE id = {a_id}")),
+        "identity"
+    );
+    let run = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(
+        (run["counts"]["facts"].as_i64(), run["counts"]["corrections"].as_i64()),
+        (Some(1), Some(1)),
+        "{run}"
+    );
+    let (package, xml) = latest_xml(&env);
+    let corrections = elements(&xml, "alterationBasedOnPreviousErrors");
+    assert_eq!(corrections.len(), 1, "{xml}");
+    assert!(
+        corrections[0].contains(&format!("<pac:assignmentFactUuid>{a_uuid}</pac:assignmentFactUuid>"))
+            && corrections[0].contains("<smev:FamilyName>СЕРГЕЕВА</smev:FamilyName>"),
+        "the correction carries the new name: {xml}"
+    );
+    assert!(!xml.contains("ПОГОДИНА"), "{xml}");
+    drop_answer(&env, "renamed.xml", &all_accepted(&package, 1));
+    env.ok(&["jobs", "run", "egisso-inbox", "--json"]);
+    assert_eq!(fact(&env, a.execution).3, "accepted");
+
+    // The mapping changes in the admin's page: how many facts it corrects is shown before it is
+    // confirmed, and the facts page says why they are corrected.
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    {
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
+        let (cookie, _) = common::login(addr, "coord", PASSWORD);
+        let effect = common::http(
+            addr,
+            "GET",
+            &format!("/api/v1/egisso/mappings/{category}/effect?lmsz_id={LMSZ_OTHER}&category_id={CATEGORY}&osz_code=0040.000001"),
+            &[("Cookie", &cookie)],
+            None,
+        )
+        .json();
+        assert_eq!(
+            (effect["corrections"].as_i64(), effect["cancellations"].as_i64()),
+            (Some(2), Some(0)),
+            "{effect}"
+        );
+        let browser = Browser::start();
+        browser.login(addr, "coord", PASSWORD);
+        browser.goto(&format!("http://{addr}/admin/egisso?edit={category}#mapping-form"));
+        browser.fill("#f-lmsz_id", LMSZ_OTHER);
+        browser.click("#mapping-form button[type=submit]");
+        browser.find("#mapping-confirm");
+        assert_eq!(browser.text("#effect-corrections"), "2");
+        assert!(
+            browser
+                .text("#mapping-confirm")
+                .contains("Будет исправлено фактов, уже переданных в ЕГИССО: 2"),
+            "{}",
+            browser.text("#mapping-confirm")
+        );
+        assert_eq!(
+            env.text(&format!(
+                "SELECT lmsz_id FROM egisso_mappings WHERE local_code = '{category}'"
+            )),
+            LMSZ,
+            "not saved before it is confirmed"
+        );
+        browser.screenshot(&format!("egisso-mapping-confirm-{}", backend.name()));
+        browser.click("#confirm-form button[type=submit]");
+        browser.wait_url("done=mapping-saved");
+        assert!(browser
+            .text("p.notice[role=status]")
+            .contains("исправлено фактов, уже переданных в ЕГИССО: 2"));
+        browser.goto(&format!("http://{addr}/admin/egisso/facts"));
+        for id in [a_id, b_id] {
+            let row = browser.text(&format!("#fact-{id}"));
+            assert!(row.contains("изменено сопоставление мер"), "{row}");
+        }
+        drop(server);
+    }
+    let run = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(run["counts"]["corrections"], 2, "{run}");
+    let (package, xml) = latest_xml(&env);
+    let corrections = elements(&xml, "alterationBasedOnPreviousErrors");
+    assert_eq!(corrections.len(), 2, "{xml}");
+    for (c, uuid) in corrections.iter().zip([&a_uuid, &b_uuid]) {
+        assert!(
+            c.contains(&format!("<pac:assignmentFactUuid>{uuid}</pac:assignmentFactUuid>"))
+                && c.contains(&format!("<af:lmszId>{LMSZ_OTHER}</af:lmszId>")),
+            "corrected under the new measure: {xml}"
+        );
+    }
+    drop_answer(&env, "remapped.xml", &all_accepted(&package, 2));
+    env.ok(&["jobs", "run", "egisso-inbox", "--json"]);
+    assert_eq!(fact(&env, b.execution).3, "accepted");
+    let api = env.ok(&["exchange", "egisso-facts", "--json"]);
+    assert!(
+        api.as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["change_reason"] == "mapping" && f["operation"] == "correction"),
+        "{api}"
+    );
+
+    // The mapping deleted: the facts it covered are cancelled.
+    {
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
+        let browser = Browser::start();
+        browser.login(addr, "coord", PASSWORD);
+        browser.goto(&format!("http://{addr}/admin/egisso"));
+        browser.click(&format!("#mapping-{} form button", category.replace(['.', ':'], "-")));
+        browser.accept_alert();
+        browser.find("#mapping-confirm");
+        assert_eq!(browser.text("#effect-cancellations"), "2");
+        browser.click("#confirm-form button[type=submit]");
+        browser.wait_url("done=mapping-deleted");
+        drop(server);
+    }
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM egisso_mappings"), 0);
+    let run = env.ok(&["jobs", "run", "egisso-upload", "--json"]);
+    assert_eq!(run["counts"]["invalidations"], 2, "{run}");
+    let (package, xml) = latest_xml(&env);
+    assert_eq!(elements(&xml, "errorsInvalidation").len(), 2, "{xml}");
+    drop_answer(&env, "unmapped.xml", &all_accepted(&package, 2));
+    env.ok(&["jobs", "run", "egisso-inbox", "--json"]);
+    assert_eq!(fact(&env, a.execution).3, "cancelled");
+    assert_eq!(fact(&env, b.execution).3, "cancelled");
+}
+
+#[test]
+fn egisso_identity_and_mapping_changes_are_corrected() {
+    for backend in BACKENDS {
+        changes_are_sent(backend);
+    }
+}
+
+/// The upload's selection walks its indexes: `ipra bench plans` explains its statements with the
+/// pages', and none reads a large table whole.
+#[test]
+fn egisso_selection_reads_no_large_table_whole() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        let (code, report) = env.run_json(&["bench", "plans", "--persons", "200", "--json"]);
+        let findings = report["findings"].as_array().expect("findings");
+        let selection: Vec<&serde_json::Value> = findings
+            .iter()
+            .filter(|f| f["context"] == "facts upload: selection")
+            .collect();
+        assert!(selection.len() >= 8, "{}: {selection:?}", backend.name());
+        for f in &selection {
+            assert!(
+                f["full_scans"].as_array().unwrap().is_empty(),
+                "{}: {}",
+                backend.name(),
+                serde_json::to_string_pretty(f).unwrap()
+            );
+        }
+        assert!(
+            selection
+                .iter()
+                .any(|f| f["sql"].as_str().unwrap().contains("FROM egisso_pending")),
+            "the journal is what is read: {selection:?}"
+        );
+        assert_eq!(code, 0, "{report}");
+    }
+}

@@ -493,20 +493,7 @@ fn two_instances_share_one_postgres() {
 }
 
 fn xmllint(document: &Path, schema: &Path) {
-    let out = std::process::Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(schema)
-        .arg(document)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{} against {}: {}",
-        document.display(),
-        schema.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_valid_xml(document, schema);
 }
 
 /// ZAGS: death records pushed by the registry close the person's measures; persons not yet checked

@@ -26,31 +26,11 @@ fn schema(name: &str) -> PathBuf {
 }
 
 fn xmllint(document: &Path, schema: &Path) {
-    let out = std::process::Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(schema)
-        .arg(document)
-        .output()
-        .expect("xmllint (Debian libxml2-utils)");
-    assert!(
-        out.status.success(),
-        "{} against {}: {}",
-        document.display(),
-        schema.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_valid_xml(document, schema);
 }
 
 fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    common::file_names(dir)
 }
 
 fn folder(env: &Env, which: &str) -> PathBuf {
@@ -822,4 +802,698 @@ fn pages_raise_a_request_and_show_a_bureau_its_register() {
                 >= 2
         );
     }
+}
+
+/// Raises a request through the API; returns (status, body).
+fn raise_api(
+    server: &common::Server,
+    headers: &[(&str, &str)],
+    ipra: i64,
+    measures: &[i64],
+    sender: &str,
+) -> common::Response {
+    let ids: Vec<String> = measures.iter().map(i64::to_string).collect();
+    http(
+        &server.addr,
+        "POST",
+        &format!("/api/v1/ipras/{ipra}/tsr-clarifications"),
+        headers,
+        Some(&format!(
+            r#"{{"measure_ids":[{}],"sender_ogrn":"{sender}","consent":true,"reason":"тип кресла-коляски не соответствует показаниям"}}"#,
+            ids.join(",")
+        )),
+    )
+}
+
+fn listed(r: &common::Response) -> Vec<i64> {
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.body))
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// A raised request is changed (received date, consent, reason, items) and withdrawn through the API while it
+/// is not queued, each change audited; refused in Russian once queued. The list of every request filters by
+/// state, overdue, territory and the days raised, pages by keyset, is scoped for an executor and closed to a
+/// bureau. The export of the data mart is off after install, the request exchange on.
+fn requests_are_changed_withdrawn_and_listed(backend: Backend) {
+    let (env, orgs, ipra, tsr) = setup(backend);
+    let sender = orgs["tsr"].clone();
+    // The jobs as installed (`ipra jobs list` starts those the plugins declare).
+    let jobs = env.ok(&["jobs", "list", "--json"]);
+    let enabled = |job: &str| {
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == job)
+            .unwrap_or_else(|| panic!("{job}: {jobs}"))["enabled"]
+            .as_bool()
+            .map(i64::from)
+            .unwrap_or_else(|| panic!("{job}: {jobs}"))
+    };
+    assert_eq!(enabled("mse-status"), 0, "the data mart's export comes off");
+    assert_eq!((enabled("mse-outbox"), enabled("mse-inbox")), (1, 1));
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    env.add_user("tsr-exec", "executor", Some(&sender), PASSWORD);
+    env.add_user("health-exec", "executor", Some(&orgs["health"]), PASSWORD);
+    add_bureau(&env, "buro", TYUMEN);
+    let server = env.serve(&[]);
+    let (cookie, csrf) = login(&server.addr, "coord", PASSWORD);
+    let h = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let get = |path: &str| http(&server.addr, "GET", path, &h, None);
+
+    let raised = raise_api(&server, &h, ipra, &[tsr[0]], &sender);
+    assert_eq!(raised.status, 200, "{}", raised.body);
+    let a = raised.json()["result"][0].as_i64().unwrap();
+    // Changed: presented on 17 November by the representative; due two working days later.
+    let put = |id: i64, body: &str| {
+        http(
+            &server.addr,
+            "PUT",
+            &format!("/api/v1/tsr-clarifications/{id}"),
+            &h,
+            Some(body),
+        )
+    };
+    let change = format!(
+        r#"{{"measure_ids":[{}],"sender_ogrn":"{sender}","consent":true,"consent_by":"representative","received":"2026-11-17","reason":"ширина сиденья не соответствует весу"}}"#,
+        tsr[0]
+    );
+    let changed = put(a, &change);
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(
+        env.text(&format!(
+            "SELECT received_date || ' ' || due_date || ' ' || consent_by || ' ' || reason FROM tsr_clarifications WHERE id = {a}"
+        )),
+        "2026-11-17 2026-11-19 representative ширина сиденья не соответствует весу"
+    );
+    assert_eq!(
+        env.text(&format!(
+            "SELECT f.due_date FROM follow_ups f JOIN tsr_clarifications c ON c.follow_up_id = f.id WHERE c.id = {a}"
+        )),
+        "2026-11-19",
+        "the follow-up's deadline follows"
+    );
+    let audit = env.text("SELECT detail FROM audit_log WHERE action = 'tsr.clarification.edit'");
+    assert!(
+        audit.contains("2026-11-17") && audit.contains(TODAY),
+        "before and after: {audit}"
+    );
+    // Bad input: a Russian refusal naming the field; nothing changes.
+    let bad = put(a, &change.replace("2026-11-17", "17.11.2026"));
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("ГГГГ-ММ-ДД"), "{}", bad.body);
+    let unconsented = put(a, &change.replace(r#""consent":true"#, r#""consent":false"#));
+    assert_eq!(unconsented.status, 422, "{}", unconsented.body);
+    assert!(unconsented.body.contains("согласи"), "{}", unconsented.body);
+    assert_eq!(
+        env.text(&format!("SELECT received_date FROM tsr_clarifications WHERE id = {a}")),
+        "2026-11-17"
+    );
+
+    // Withdrawn: closed with its follow-up, audited; its item may be asked about again.
+    let b = raise_api(&server, &h, ipra, &[tsr[1]], &sender).json()["result"][0]
+        .as_i64()
+        .unwrap();
+    let withdraw = |id: i64, reason: &str| {
+        http(
+            &server.addr,
+            "POST",
+            &format!("/api/v1/tsr-clarifications/{id}/withdraw"),
+            &h,
+            Some(&format!(r#"{{"reason":"{reason}"}}"#)),
+        )
+    };
+    let unexplained = withdraw(b, "");
+    assert_eq!(unexplained.status, 422, "{}", unexplained.body);
+    assert!(unexplained.body.contains("почему"), "{}", unexplained.body);
+    let done = withdraw(b, "гражданин отказался от запроса");
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(request_status(&env, b), "withdrawn");
+    assert_eq!(
+        env.text(&format!(
+            "SELECT f.status FROM follow_ups f JOIN tsr_clarifications c ON c.follow_up_id = f.id WHERE c.id = {b}"
+        )),
+        "closed"
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tsr.clarification.withdraw'"),
+        1
+    );
+    let again = withdraw(b, "ещё раз");
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(again.body.contains("отозван"), "{}", again.body);
+    let c = raise_api(&server, &h, ipra, &[tsr[1]], &sender);
+    assert_eq!(c.status, 200, "the withdrawn request's item is free: {}", c.body);
+    let c = c.json()["result"][0].as_i64().unwrap();
+
+    // The list: newest first, filtered, each through its index.
+    assert_eq!(listed(&get("/api/v1/tsr-clarifications")), vec![c, b, a]);
+    assert_eq!(listed(&get("/api/v1/tsr-clarifications?status=open")), vec![c, a]);
+    assert_eq!(listed(&get("/api/v1/tsr-clarifications?status=closed")), vec![b]);
+    assert_eq!(
+        listed(&get("/api/v1/tsr-clarifications?status=sent")),
+        Vec::<i64>::new()
+    );
+    assert_eq!(
+        listed(&get("/api/v1/tsr-clarifications?overdue=true")),
+        vec![a],
+        "due on 19 November"
+    );
+    assert_eq!(
+        listed(&get(&format!("/api/v1/tsr-clarifications?before={c}"))),
+        vec![b, a]
+    );
+    assert_eq!(
+        listed(&get(&format!("/api/v1/tsr-clarifications?from={TODAY}&to={TODAY}"))),
+        vec![c, b, a]
+    );
+    assert!(listed(&get("/api/v1/tsr-clarifications?from=2026-11-21")).is_empty());
+    assert!(listed(&get("/api/v1/tsr-clarifications?territory=00000")).is_empty());
+    let territory = env.text(&format!(
+        "SELECT COALESCE(territory_code, '') FROM ipras WHERE id = {ipra}"
+    ));
+    if !territory.is_empty() {
+        assert_eq!(
+            listed(&get(&format!(
+                "/api/v1/tsr-clarifications?territory={}",
+                common::urlencode(&territory)
+            ))),
+            vec![c, b, a]
+        );
+    }
+    let bad = get("/api/v1/tsr-clarifications?from=20.11.2026");
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("ГГГГ-ММ-ДД"), "{}", bad.body);
+    assert_eq!(get("/api/v1/tsr-clarifications?status=lost").status, 400);
+    assert!(env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tsr.clarification.list'") >= 8);
+    // An executor sees the requests its organisation sends; a bureau none of the list.
+    let as_user = |who: &str, path: &str| {
+        let (cookie, _) = login(&server.addr, who, PASSWORD);
+        http(&server.addr, "GET", path, &[("Cookie", cookie.as_str())], None)
+    };
+    assert_eq!(
+        listed(&as_user("tsr-exec", "/api/v1/tsr-clarifications")),
+        vec![c, b, a]
+    );
+    assert!(listed(&as_user("health-exec", "/api/v1/tsr-clarifications")).is_empty());
+    assert_eq!(as_user("buro", "/api/v1/tsr-clarifications").status, 403);
+    assert_eq!(as_user("buro", "/tsr-clarifications").status, 403);
+    // The page and the dashboard's count that leads to it.
+    let page = get("/tsr-clarifications?status=open");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!(r#"href="/tsr-clarifications/{a}""#))
+            && !page.body.contains(&format!(r#"<tr data-id="{b}""#))
+    );
+    assert!(get("/dashboard")
+        .body
+        .contains(r#"href="/tsr-clarifications?status=open""#));
+    drop(server);
+
+    // Queued: neither changed nor withdrawn any more.
+    let run = env.ok(&["jobs", "run", "mse-outbox", "--json"]);
+    assert_eq!(run["counts"]["queued"], 2, "{run}");
+    let server = env.serve(&[]);
+    let (cookie, csrf) = login(&server.addr, "coord", PASSWORD);
+    let h = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let late = http(
+        &server.addr,
+        "PUT",
+        &format!("/api/v1/tsr-clarifications/{a}"),
+        &h,
+        Some(&change),
+    );
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert!(
+        late.body.contains("отправлен") || late.body.contains("очередь"),
+        "{}",
+        late.body
+    );
+    let late = http(
+        &server.addr,
+        "POST",
+        &format!("/api/v1/tsr-clarifications/{a}/withdraw"),
+        &h,
+        Some(r#"{"reason":"поздно"}"#),
+    );
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert_eq!(request_status(&env, a), "sent");
+    assert_eq!(
+        listed(&http(
+            &server.addr,
+            "GET",
+            "/api/v1/tsr-clarifications?status=sent",
+            &h,
+            None
+        )),
+        vec![c, a]
+    );
+}
+
+#[test]
+fn requests_are_changed_withdrawn_and_listed_on_sqlite() {
+    requests_are_changed_withdrawn_and_listed(Backend::Sqlite);
+}
+
+#[test]
+fn requests_are_changed_withdrawn_and_listed_on_postgres() {
+    requests_are_changed_withdrawn_and_listed(Backend::Postgres);
+}
+
+/// The same request submitted several times at once: one is raised, the others refused in Russian.
+fn double_submit_raises_one(backend: Backend) {
+    let (env, orgs, ipra, tsr) = setup(backend);
+    let sender = orgs["tsr"].clone();
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    let server = env.serve(&[]);
+    let (cookie, csrf) = login(&server.addr, "coord", PASSWORD);
+    let outcomes: Vec<(u16, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                s.spawn(|| {
+                    let h = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+                    let r = raise_api(&server, &h, ipra, &[tsr[0], tsr[1]], &sender);
+                    (r.status, r.body)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let raised = outcomes.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(raised, 1, "{outcomes:?}");
+    for (status, body) in outcomes.iter().filter(|(status, _)| *status != 200) {
+        assert_eq!(*status, 409, "{body}");
+        assert!(body.contains("уже есть запрос на уточнение"), "{body}");
+    }
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM tsr_clarifications"), 1);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM follow_ups WHERE kind = 'tsr-clarification'"),
+        1
+    );
+}
+
+#[test]
+fn double_submit_raises_one_on_sqlite() {
+    double_submit_raises_one(Backend::Sqlite);
+}
+
+#[test]
+fn double_submit_raises_one_on_postgres() {
+    double_submit_raises_one(Backend::Postgres);
+}
+
+/// The outbox killed (SIGKILL) after queuing a request's documents but before marking it queued: nothing of
+/// it stays queued, and the next run — on another day, so the document differs — queues it once.
+fn a_request_is_queued_once_across_a_kill(backend: Backend) {
+    use std::os::unix::process::ExitStatusExt;
+    let (env, orgs, ipra, tsr) = setup(backend);
+    let (code, out) = env.run_json(&[
+        "follow-ups",
+        "tsr-clarify",
+        "--ipra",
+        &ipra.to_string(),
+        "--measure",
+        &tsr[0].to_string(),
+        "--org",
+        &orgs["tsr"],
+        "--consent",
+        "--reason",
+        "ширина сиденья не соответствует показаниям",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let killed = env
+        .ipra()
+        .env("IPRA_CRASH_AT", "mse.request.queued")
+        .args(["jobs", "run", "mse-outbox", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        killed.status.signal(),
+        Some(9),
+        "not killed there: {}",
+        String::from_utf8_lossy(&killed.stderr)
+    );
+    let messages = || env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE connector = 'mse'");
+    assert_eq!(messages(), 0, "nothing of the killed run stays queued");
+    // The job's run left by the killed process is released by the next (its instance is gone).
+    let out = env
+        .ipra()
+        .env("IPRA_TODAY", "2026-11-23")
+        .env("IPRA_EXCHANGE_LEASE_SECONDS", "1")
+        .args(["jobs", "run", "mse-outbox", "--json"])
+        .output()
+        .unwrap();
+    let run: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(run["counts"]["queued"], 1, "{run}");
+    assert_eq!(messages(), 2, "the request and its printed form, once");
+    let sent = files(&folder(&env, "outbox"));
+    assert_eq!(sent.iter().filter(|f| f.ends_with(".xml")).count(), 1, "{sent:?}");
+    let xml = sent.iter().find(|f| f.ends_with(".xml")).unwrap();
+    xmllint(&folder(&env, "outbox").join(xml), &schema("tsr-clarification-1.0.xsd"));
+    assert!(std::fs::read_to_string(folder(&env, "outbox").join(xml))
+        .unwrap()
+        .contains("<Created>2026-11-23</Created>"));
+    let id = env.scalar("SELECT MAX(id) FROM tsr_clarifications");
+    assert_eq!(request_status(&env, id), "sent");
+}
+
+#[test]
+fn a_request_is_queued_once_across_a_kill_on_sqlite() {
+    a_request_is_queued_once_across_a_kill(Backend::Sqlite);
+}
+
+#[test]
+fn a_request_is_queued_once_across_a_kill_on_postgres() {
+    a_request_is_queued_once_across_a_kill(Backend::Postgres);
+}
+
+/// ZAGS cancels a death: the person's IPRA is in force again and the next status export sends it again.
+fn a_cancelled_death_sends_the_ipra_again(backend: Backend) {
+    let (env, _, ipra, _) = setup(backend);
+    let outbox = folder(&env, "outbox");
+    let export = |what: &str| {
+        let before = files(&outbox);
+        let run = env.ok(&["jobs", "run", "mse-status", "--json"]);
+        assert_eq!(run["status"], "succeeded", "{what}: {run}");
+        let newest: Vec<String> = files(&outbox).into_iter().filter(|f| !before.contains(f)).collect();
+        (run, newest)
+    };
+    let (run, _) = export("the first run");
+    assert_eq!(run["counts"]["ipras"], 1, "{run}");
+    let inbox = env.data_dir().join("exchange/zags/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("fatal-1.xml"), common::fatal_request_about_her()).unwrap();
+    env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(
+        env.text(&format!("SELECT status FROM ipras WHERE id = {ipra}")),
+        "closed"
+    );
+    let (run, newest) = export("after the death");
+    assert_eq!(run["counts"]["ipras"], 1, "{run}");
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    // ZAGS corrects the death date: nothing opens, the IPRA goes again.
+    let correction = std::fs::read_to_string(env.data_dir().join("exchange/zags/archive/fatal-1.xml"))
+        .unwrap()
+        .replace(">2021-02-26<", ">2021-02-25<")
+        .replace(
+            "</СведРегСмерт>",
+            "<СведИспрАГС КодВидСвед=\"0401\" ДатаВнесИспр=\"2021-10-01\"><ns2:ПрСведДокИспрАГС>1</ns2:ПрСведДокИспрАГС></СведИспрАГС></СведРегСмерт>",
+        );
+    std::fs::write(inbox.join("fatal-c.xml"), correction).unwrap();
+    env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM persons WHERE death_date = '2021-02-25'"),
+        1,
+        "{:?}",
+        env.death_statuses()
+    );
+    let (run, newest) = export("after the correction");
+    assert_eq!(run["counts"]["ipras"], 1, "the corrected death goes again: {run}");
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    let cancellation = std::fs::read_to_string(env.data_dir().join("exchange/zags/archive/fatal-1.xml"))
+        .unwrap()
+        .replace(
+            "</СведРегСмерт>",
+            "<СведАннулирАГС КодВидСвед=\"0401\" ДатаВнесИспр=\"2021-10-02\"><ns2:ПрСведДокИспрАГС>1</ns2:ПрСведДокИспрАГС></СведАннулирАГС></СведРегСмерт>",
+        );
+    std::fs::write(inbox.join("fatal-2.xml"), cancellation).unwrap();
+    env.ok(&["jobs", "run", "zags-inbox", "--json"]);
+    assert_eq!(
+        env.text(&format!("SELECT status FROM ipras WHERE id = {ipra}")),
+        "active"
+    );
+    let (run, newest) = export("after the cancellation");
+    assert_eq!(run["counts"]["ipras"], 1, "the restored IPRA goes again: {run}");
+    assert_eq!(newest.len(), 1, "{newest:?}");
+    xmllint(&outbox.join(&newest[0]), &schema("execution-status-1.0.xsd"));
+    let text = std::fs::read_to_string(outbox.join(&newest[0])).unwrap();
+    assert!(text.contains("<Number>МРН-20882/21</Number>"), "{text}");
+    let (again, _) = export("nothing more");
+    assert_eq!(again["counts"].get("ipras"), None, "{again}");
+}
+
+#[test]
+fn a_cancelled_death_sends_the_ipra_again_on_sqlite() {
+    a_cancelled_death_sends_the_ipra_again(Backend::Sqlite);
+}
+
+#[test]
+fn a_cancelled_death_sends_the_ipra_again_on_postgres() {
+    a_cancelled_death_sends_the_ipra_again(Backend::Postgres);
+}
+
+/// The pages: the administrator adds a bureau's user with its institution on «Пользователи и роли» (refused
+/// without one); the coordinator changes a raised request on its page and withdraws another; the list of
+/// every request filters them; the dashboard's count leads there.
+#[test]
+fn pages_change_withdraw_list_requests_and_add_a_bureau() {
+    for backend in BACKENDS {
+        let (env, orgs, ipra, tsr) = setup(backend);
+        let sender = orgs["tsr"].clone();
+        env.add_user("admin", "administrator", None, PASSWORD);
+        env.add_user("coord", "coordinator", None, PASSWORD);
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
+
+        let admin = Browser::start();
+        admin.login(addr, "admin", PASSWORD);
+        admin.goto(&format!("http://{addr}/admin/users"));
+        admin.fill("#f-login", "buro-tyumen");
+        admin.fill("#f-full_name", "Бюро МСЭ по Тюменской области");
+        admin.select("#f-role", "bureau");
+        admin.fill("#f-password", PASSWORD);
+        admin.click(".adm-user-form button[type=submit]");
+        admin.find("#e-issuer");
+        assert!(admin.text("#e-issuer").contains("учреждение"), "{}", admin.text("main"));
+        assert_eq!(env.scalar("SELECT COUNT(*) FROM users WHERE login = 'buro-tyumen'"), 0);
+        admin.fill("#f-issuer", TYUMEN);
+        admin.fill("#f-password", PASSWORD);
+        admin.click(".adm-user-form button[type=submit]");
+        admin.wait_url("/admin/users/buro-tyumen?done=user-added");
+        assert_eq!(
+            env.text("SELECT role || ' ' || issuer FROM users WHERE login = 'buro-tyumen'"),
+            format!("bureau {TYUMEN}")
+        );
+        admin.screenshot(&format!("mse-admin-bureau-user-{}", backend.name()));
+        // The bureau reads its institution's register.
+        let (cookie, _) = login(addr, "buro-tyumen", PASSWORD);
+        let list = http(addr, "GET", "/api/v1/ipras", &[("Cookie", cookie.as_str())], None).json();
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+
+        let (cookie, csrf) = login(addr, "coord", PASSWORD);
+        let h = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+        let a = raise_api(&server, &h, ipra, &[tsr[0]], &sender).json()["result"][0]
+            .as_i64()
+            .unwrap();
+        let b = raise_api(&server, &h, ipra, &[tsr[1]], &sender).json()["result"][0]
+            .as_i64()
+            .unwrap();
+        let browser = Browser::start();
+        browser.login(addr, "coord", PASSWORD);
+        browser.goto(&format!("http://{addr}/ipras/{ipra}"));
+        browser.click(&format!("#tsr-requests a[href=\"/tsr-clarifications/{a}\"]"));
+        browser.find("#tsr-edit-form");
+        assert_eq!(
+            browser.script("return document.querySelector('#tsr-received').value"),
+            TODAY
+        );
+        browser.script("document.querySelector('#tsr-received').value = '2026-11-18'");
+        browser.fill("#tsr-reason", "вид кресла-коляски не соответствует показаниям");
+        browser.select("#tsr-consent-by", "representative");
+        browser.submit("#tsr-save");
+        browser.wait_url(&format!("/tsr-clarifications/{a}?done=saved"));
+        assert!(browser.text("#tsr-notice").contains("изменён"));
+        assert!(
+            browser.text("#tsr-due").contains("20.11.2026"),
+            "{}",
+            browser.text("#tsr-request")
+        );
+        assert_eq!(
+            env.text(&format!(
+                "SELECT received_date || ' ' || consent_by FROM tsr_clarifications WHERE id = {a}"
+            )),
+            "2026-11-18 representative"
+        );
+        // Without consent: refused next to the form, nothing changed.
+        browser.click("#tsr-consent");
+        browser.script("document.querySelector('#tsr-received').value = '2026-11-16'");
+        browser.submit("#tsr-save");
+        browser.wait_url("error=");
+        assert!(
+            browser.text("#tsr-alert").contains("согласи"),
+            "{}",
+            browser.text("#tsr-alert")
+        );
+        assert_eq!(
+            env.text(&format!("SELECT received_date FROM tsr_clarifications WHERE id = {a}")),
+            "2026-11-18"
+        );
+        browser.screenshot(&format!("mse-tsr-request-edit-{}", backend.name()));
+        browser.goto(&format!("http://{addr}/tsr-clarifications/{b}"));
+        browser.fill("#tsr-withdraw-reason", "гражданин отказался");
+        browser.submit("#tsr-withdraw");
+        browser.wait_url(&format!("/tsr-clarifications/{b}?done=withdrawn"));
+        assert!(browser.text("#tsr-state").contains("отозван"));
+        assert!(!browser.has("#tsr-edit-form") && !browser.has("#tsr-withdraw-form"));
+
+        // The list, from the dashboard's count.
+        browser.goto(&format!("http://{addr}/dashboard"));
+        browser.click("#card-tsr a");
+        browser.wait_url("/tsr-clarifications?status=open");
+        let rows = || {
+            browser.script(
+                "return Array.from(document.querySelectorAll('#tsr-all tbody tr')).map(r => r.dataset.id).join(',')",
+            )
+        };
+        assert_eq!(rows(), a.to_string());
+        browser.select("#f-status", "closed");
+        browser.submit("#f-apply");
+        browser.wait_url("status=closed");
+        assert_eq!(rows(), b.to_string());
+        browser.select("#f-status", "");
+        browser.script("document.querySelector('#f-from').value = '2026-11-21'");
+        browser.submit("#f-apply");
+        browser.wait_url("from=2026-11-21");
+        assert!(browser.has("#tsr-empty"));
+        browser.screenshot(&format!("mse-tsr-requests-{}", backend.name()));
+    }
+}
+
+/// The command line changes and withdraws a request not yet queued, as the page and the API do, and refuses
+/// in Russian once the outbox queued it (one engine: the register code is the API's, tested on both).
+#[test]
+fn the_cli_changes_and_withdraws_a_request_until_queued() {
+    let (env, orgs, ipra, tsr) = setup(Backend::Sqlite);
+    let raise = |measure: i64| {
+        let (code, out) = env.run_json(&[
+            "follow-ups",
+            "tsr-clarify",
+            "--ipra",
+            &ipra.to_string(),
+            "--measure",
+            &measure.to_string(),
+            "--org",
+            &orgs["tsr"],
+            "--consent",
+            "--reason",
+            "ширина сиденья не соответствует показаниям",
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{out}");
+        out["result"][0].as_i64().unwrap()
+    };
+    let a = raise(tsr[0]);
+    let b = raise(tsr[1]);
+    let edit = |id: i64, more: &[&str]| {
+        let id = id.to_string();
+        let mut args = vec!["follow-ups", "tsr-request-edit", id.as_str()];
+        args.extend_from_slice(more);
+        env.run_json(&args)
+    };
+    let change = |id: i64| {
+        edit(
+            id,
+            &[
+                "--measure",
+                &tsr[0].to_string(),
+                "--org",
+                &orgs["tsr"],
+                "--consent",
+                "--consent-by",
+                "representative",
+                "--received",
+                "2026-11-17",
+                "--reason",
+                "нужна коляска с электроприводом",
+                "--json",
+            ],
+        )
+    };
+    // Changed: received date, consent, reason; audited.
+    let (code, out) = change(a);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        env.text(&format!("SELECT reason FROM tsr_clarifications WHERE id = {a}")),
+        "нужна коляска с электроприводом"
+    );
+    assert_eq!(
+        env.text(&format!("SELECT received_date FROM tsr_clarifications WHERE id = {a}")),
+        "2026-11-17"
+    );
+    assert_eq!(
+        env.text(&format!("SELECT consent_by FROM tsr_clarifications WHERE id = {a}")),
+        "representative"
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tsr.clarification.edit'"),
+        1
+    );
+    // Without consent nothing changes.
+    let (code, out) = edit(
+        a,
+        &[
+            "--measure",
+            &tsr[0].to_string(),
+            "--org",
+            &orgs["tsr"],
+            "--reason",
+            "иное",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.to_string().contains("согласи"), "{out}");
+    assert_eq!(
+        env.text(&format!("SELECT reason FROM tsr_clarifications WHERE id = {a}")),
+        "нужна коляска с электроприводом"
+    );
+
+    // Withdrawn with a reason (none: refused), then neither changed nor withdrawn again.
+    let withdraw = |id: i64, reason: &str| {
+        env.run_json(&[
+            "follow-ups",
+            "tsr-request-withdraw",
+            &id.to_string(),
+            "--reason",
+            reason,
+            "--json",
+        ])
+    };
+    let (code, out) = withdraw(b, " ");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.to_string().contains("почему"), "{out}");
+    assert_eq!(request_status(&env, b), "raised");
+    let (code, out) = withdraw(b, "гражданин отказался от запроса");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(request_status(&env, b), "withdrawn");
+    let (code, out) = withdraw(b, "ещё раз");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.to_string().contains("отозван"), "{out}");
+    let (code, out) = withdraw(999_999, "нет такого");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.to_string().contains("не найден"), "{out}");
+
+    // Queued: refused in Russian, nothing changed.
+    let run = env.ok(&["jobs", "run", "mse-outbox", "--json"]);
+    assert_eq!(run["counts"]["queued"], 1, "{run}");
+    let (code, out) = change(a);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.to_string().contains("нельзя") && out.to_string().contains(&format!("№ {a}")),
+        "{out}"
+    );
+    let (code, out) = withdraw(a, "поздно");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.to_string().contains("нельзя"), "{out}");
+    assert_eq!(request_status(&env, a), "sent");
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'tsr.clarification.edit'"),
+        1
+    );
 }

@@ -41,6 +41,9 @@ fn no_list_reads_a_large_table_whole() {
             "audit log",
             "exchange messages",
             "zags decisions",
+            "recipients /api/v1/social-service-recipients?sort=name",
+            "recipients (executor)",
+            "tsr requests",
         ] {
             assert!(
                 contexts.iter().any(|c| c.starts_with(route)),

@@ -65,16 +65,18 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// The public samples a target starts from (`../shared/formats/` beside the workspace).
+/// The samples a target starts from: the public ones in `../shared/formats/` beside the workspace,
+/// or, for the exchanges that have no public schema (ИС МСЭ, АИС СОН), the documents their
+/// connectors keep in `plugins/<id>/fixtures/`.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
-    let formats = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/formats");
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let folder = match target {
-        "zags" => "zags",
-        "egisso" => "egisso",
-        _ => "fri",
+        "zags" | "egisso" => here.join("../../shared/formats").join(target),
+        "mse" | "aisson" => here.join("../plugins").join(target).join("fixtures"),
+        _ => here.join("../../shared/formats/fri"),
     };
     let mut files = Vec::new();
-    collect(&formats.join(folder), &mut files);
+    collect(&folder, &mut files);
     files.sort();
     let mut seeds: Vec<Vec<u8>> = files
         .iter()

@@ -43,6 +43,16 @@ pub fn egisso(data: &[u8]) {
     let _ = ipra_plugin_egisso::import(ImportInput::Document(document("fuzz.xml", "application/xml", data)));
 }
 
+/// The MSE connector's import (ИС МСЭ's answers on TSR clarification requests).
+pub fn mse(data: &[u8]) {
+    let _ = ipra_plugin_mse::import(ImportInput::Document(document("fuzz.xml", "application/xml", data)));
+}
+
+/// The АИС СОН connector's import (services reported back, answers on IPPSU).
+pub fn aisson(data: &[u8]) {
+    let _ = ipra_plugin_aisson::import_document(&document("fuzz.xml", "application/xml", data));
+}
+
 /// A fuzz target.
 pub type Target = fn(&[u8]);
 
@@ -53,4 +63,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("fri", fri),
     ("zags", zags),
     ("egisso", egisso),
+    ("mse", mse),
+    ("aisson", aisson),
 ];

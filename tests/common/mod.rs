@@ -923,3 +923,34 @@ pub fn extract_with_target_groups(dir: &Path) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// Asserts that `document` is valid against the XSD `schema`, as xmllint (a validator nobody on the
+/// team wrote) reads them.
+pub fn assert_valid_xml(document: &Path, schema: &Path) {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(document)
+        .output()
+        .expect("xmllint (Debian libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{} against {}: {}",
+        document.display(),
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The names of the files in `dir` (none when it does not exist), sorted.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}

@@ -16,6 +16,11 @@ pub const KINDS: &[(&str, &str)] = &[
     ("facts-upload", "Выгрузка фактов назначения через коннектор"),
     ("request-outbox", "Отправка запросов ведомств через коннектор"),
     ("status-export", "Выгрузка хода исполнения ИПРА через коннектор"),
+    ("ippsu-outbox", "Отправка проектов ИППСУ через коннектор"),
+    (
+        "recipients-export",
+        "Выгрузка регистра получателей социальных услуг через коннектор",
+    ),
     ("plugin-step", "Шаг модуля"),
 ];
 
@@ -28,7 +33,14 @@ pub fn runs_kind(kind: &str) -> bool {
 pub fn serves_a_connector(kind: &str) -> bool {
     matches!(
         kind,
-        "inbox" | "report-outbox" | "person-check" | "facts-upload" | "request-outbox" | "status-export"
+        "inbox"
+            | "report-outbox"
+            | "person-check"
+            | "facts-upload"
+            | "request-outbox"
+            | "status-export"
+            | "recipients-export"
+            | "ippsu-outbox"
     )
 }
 

@@ -34,12 +34,13 @@ pub struct Manifest {
     #[serde(default)]
     pub jobs: Vec<JobDeclaration>,
     /// Kinds of document a connector reads from outside, as the host calls them: `ipra-extract`,
-    /// `prior-report`, `receipt`, `death-record`, `reference`. The host chooses a connector for a
+    /// `prior-report`, `receipt`, `death-record`, `reference`, `execution-result` (its prior reports
+    /// are services another system provided, applied as execution records). The host chooses a connector for a
     /// document by these (an uploaded extract goes to the one that reads `ipra-extract`).
     #[serde(default)]
     pub reads: Vec<String>,
     /// Kinds of document a connector writes for outside: `execution-report` (it packages the
-    /// signed reports), `request`, `facts`.
+    /// signed reports), `request`, `facts`, `execution-status`, `ippsu`, `recipients`.
     #[serde(default)]
     pub writes: Vec<String>,
     /// What the plugin asks of the sandbox and what its failure does (`[limits]`), within the
@@ -98,6 +99,9 @@ pub const DOCUMENT_KINDS: &[&str] = &[
     "request",
     "facts",
     "execution-status",
+    "execution-result",
+    "ippsu",
+    "recipients",
 ];
 
 /// What the pages call a kind of document.
@@ -111,6 +115,9 @@ pub fn document_kind_label(kind: &str) -> &str {
         "execution-report" => "отчёты об исполнении",
         "request" => "запросы",
         "facts" => "факты назначения",
+        "execution-result" => "результаты исполнения мероприятий",
+        "ippsu" => "проекты ИППСУ",
+        "recipients" => "регистр получателей социальных услуг",
         "execution-status" => "ход исполнения ИПРА",
         other => other,
     }

@@ -372,6 +372,53 @@ fn routes(s: &Samples) -> Vec<Route> {
         "page card",
         s.ipra_ids.iter().take(5).map(|id| format!("/ipras/{id}")).collect(),
     ));
+    r.push(route(
+        "tsr requests",
+        vec![
+            "/api/v1/tsr-clarifications".into(),
+            "/api/v1/tsr-clarifications?status=open".into(),
+            "/api/v1/tsr-clarifications?overdue=true".into(),
+            format!("/api/v1/tsr-clarifications?territory={}", s.territories[0]),
+            "/api/v1/tsr-clarifications?from=2024-03-01&to=2024-03-31".into(),
+            "/tsr-clarifications?status=closed".into(),
+        ],
+    ));
+    r.push(as_user(
+        route(
+            "tsr requests (executor)",
+            vec!["/api/v1/tsr-clarifications?status=sent".into()],
+        ),
+        User::Executor,
+    ));
+    let recipients = |q: &str| format!("/api/v1/social-service-recipients?{q}");
+    r.push(route(
+        "recipients",
+        vec![
+            recipients(""),
+            recipients("sort=name"),
+            recipients(&format!("q={}", enc("Ива"))),
+            recipients(&format!("q={}", enc("112-233-445 95"))),
+            recipients(&format!("q={}", enc("ИПРА-1"))),
+            recipients(&format!("territory={}&sort=name", s.territories[0])),
+            recipients("added_from=2024-01-01&added_to=2024-03-31"),
+            recipients("state=current&sent=no"),
+            recipients("state=deceased&sort=name"),
+            recipients(&format!("after={}", enc("100:2024-03-01T10:00:00+03:00"))),
+            recipients(&format!("sort=name&after={}", enc("100:ИВАНОВ"))),
+        ],
+    ));
+    r.push(as_user(
+        route(
+            "recipients (executor)",
+            vec![
+                recipients(""),
+                recipients("sort=name"),
+                recipients(&format!("q={}", enc("Ива"))),
+            ],
+        ),
+        User::Executor,
+    ));
+    r.push(route("page recipients", vec!["/recipients".into()]));
     r.push(route("page stats", vec!["/stats".into()]));
     r.push(route("page dashboard", vec!["/dashboard".into()]));
     r.push(route("page executions", vec!["/executions".into()]));
@@ -486,6 +533,9 @@ pub async fn plans(app: &App, opts: &Options) -> Result<PlansReport> {
             recorded.extend(statements);
         }
     }
+    // And the statements by which scheduled jobs select their work (the facts upload's).
+    recorded.extend(crate::register::egisso::selection_statements());
+    recorded.extend(crate::register::social_services::selection_statements());
     let findings = crate::plans::check(&app.db, &recorded).await?;
     Ok(PlansReport {
         database: app.db.engine.name(),

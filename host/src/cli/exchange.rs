@@ -572,8 +572,11 @@ pub async fn exchange_command(app: &App, command: ExchangeCommand, actor: &str) 
             json,
         } => match (local_code, lmsz) {
             (Some(code), Some(lmsz)) => {
-                egisso::set_mapping(app, &code, &lmsz, category.as_deref(), osz.as_deref(), actor).await?;
-                println!("вид мероприятия {code} сопоставлен мере ЕГИССО {lmsz}");
+                let effect = egisso::set_mapping(app, &code, &lmsz, category.as_deref(), osz.as_deref(), actor).await?;
+                println!(
+                    "вид мероприятия {code} сопоставлен мере ЕГИССО {lmsz}: {}",
+                    effect.describe()
+                );
             }
             (None, None) => {
                 let mappings = egisso::mappings(app).await?;

@@ -233,6 +233,34 @@ pub enum FollowUpsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a TSR clarification request not yet queued (its items, sender, consent, received date and
+    /// reason, as `tsr-clarify` takes them); refused once the outbox queued it.
+    TsrRequestEdit {
+        /// The request (its number in `tsr-requests`).
+        id: i64,
+        #[arg(long = "measure", required = true)]
+        measures: Vec<i64>,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        consent: bool,
+        #[arg(long = "consent-by")]
+        consent_by: Option<String>,
+        #[arg(long)]
+        received: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a TSR clarification request not yet queued, saying why; refused once the outbox queued it.
+    TsrRequestWithdraw {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -307,6 +335,27 @@ fn print_errors(errors: &[FieldError]) {
 }
 
 /// Prints a refusal: JSON `{"ok":false,"errors":[…]}` or lines on stderr; exit code 1.
+/// A refusal of the register (a request already queued, a field that does not hold) as the field errors
+/// the command prints; any other error stays an error.
+fn refusal_to_errors<T>(outcome: Checked<T>) -> Checked<T> {
+    outcome.or_else(|e| match ipra_store::refusal::Refusal::of(&e) {
+        Some(refusal) => {
+            let (code, field) = match refusal {
+                ipra_store::refusal::Refusal::NotFound(_) => ("not-found", None),
+                ipra_store::refusal::Refusal::Conflict(_) => ("conflict", None),
+                ipra_store::refusal::Refusal::Invalid { field, .. } => ("invalid", Some(field.clone())),
+            };
+            Ok(Err(vec![FieldError {
+                code: code.into(),
+                message: refusal.message().to_string(),
+                record: None,
+                field,
+            }]))
+        }
+        None => Err(e),
+    })
+}
+
 fn refused(errors: &[FieldError], json: bool) -> Result<i32> {
     if json {
         print_json(&serde_json::json!({"ok": false, "errors": errors}))?;
@@ -987,6 +1036,39 @@ pub async fn follow_ups(app: &App, command: FollowUpsCommand, actor: &str) -> Re
                     .map(|r| r.map(|id| vec![id]));
             finish(outcome, json, |ids| {
                 println!("запрос на уточнение ТСР сформирован: {ids:?}; его отправит задание коннектора ИС МСЭ")
+            })
+            .await
+        }
+        FollowUpsCommand::TsrRequestEdit {
+            id,
+            measures,
+            org,
+            consent,
+            consent_by,
+            received,
+            reason,
+            json,
+        } => {
+            let request = clarification::Raise {
+                measure_ids: measures,
+                sender_ogrn: org,
+                consent,
+                consent_by,
+                received,
+                reason,
+            };
+            let outcome = clarification::amend(app, id, &request, &crate::web::ui::register::tsr::printed_form, actor)
+                .await
+                .map(|r| r.map(|()| id));
+            finish(refusal_to_errors(outcome), json, |id| {
+                println!("запрос на уточнение ТСР № {id} изменён")
+            })
+            .await
+        }
+        FollowUpsCommand::TsrRequestWithdraw { id, reason, json } => {
+            let outcome = clarification::withdraw(app, id, &reason, actor).await.map(|()| Ok(id));
+            finish(refusal_to_errors(outcome), json, |id| {
+                println!("запрос на уточнение ТСР № {id} отозван")
             })
             .await
         }

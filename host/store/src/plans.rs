@@ -75,6 +75,10 @@ pub const LARGE: &[&str] = &[
     "measure_assignments",
     "lifecycle_events",
     "egisso_facts",
+    "egisso_pending",
+    "social_service_recipients",
+    "ippsu_sends",
+    "social_service_results",
 ];
 
 /// What the check found of one statement.

@@ -25,6 +25,7 @@ const PARTS: &[&str] = &[
     include_str!("openapi/diagnostics.json"),
     include_str!("openapi/tsr.json"),
     include_str!("openapi/egisso.json"),
+    include_str!("openapi/recipients.json"),
 ];
 
 /// One request body: the route and method, and its schema drawn from the handler's type.
@@ -62,6 +63,8 @@ fn bodies(g: &mut SchemaGenerator) -> Vec<Body> {
         body::<exchange::SignatureUpload>(g, "post", "/api/v1/reports/{id}/signature"),
         body::<exchange::DeathDecision>(g, "post", "/api/v1/exchange/deaths/{id}/decide"),
         body::<crate::register::clarification::Raise>(g, "post", "/api/v1/ipras/{id}/tsr-clarifications"),
+        body::<crate::register::clarification::Raise>(g, "put", "/api/v1/tsr-clarifications/{id}"),
+        body::<super::ui::register::tsr::Withdraw>(g, "post", "/api/v1/tsr-clarifications/{id}/withdraw"),
         body::<admin::NewUserRequest>(g, "post", "/api/v1/users"),
         body::<admin::UserUpdate>(g, "put", "/api/v1/users/{login}"),
         body::<admin::PasswordRequest>(g, "post", "/api/v1/users/{login}/password"),

@@ -5,7 +5,11 @@
 //!
 //! Lifecycle (`tsr_clarifications.status`): `raised` (waits for the outbox; its follow-up is `open` and counts
 //! against the two working days) → `sent` (the follow-up `sent`) → `answered` / `rejected` (ИС МСЭ's answer) or
-//! `superseded` (a newer IPRA of the person arrived first); the follow-up is then `closed`.
+//! `superseded` (a newer IPRA of the person arrived first); the follow-up is then `closed`. Until the outbox
+//! queues it, a raised request may be changed (its `revision` counts the changes: the outbox queues the revision
+//! it wrote or nothing) or withdrawn (`withdrawn`). The TSR items of the open requests are claimed in
+//! `tsr_clarification_measures`, one open request per item (a partial unique index), however many
+//! submissions race.
 
 use crate::app::App;
 use crate::db::{now, opt_text};
@@ -102,6 +106,12 @@ pub struct Clarification {
     pub closed_at: Option<String>,
     pub created_at: String,
     pub created_by: String,
+    /// The territory of the IPRA (the list's filter).
+    pub territory_code: Option<String>,
+    /// The day the request was raised, in the region's time zone.
+    pub raised_on: Option<String>,
+    /// The number of the IPRA the request is about.
+    pub ipra_number: String,
     /// The TSR items, as the follow-up keeps them.
     #[sqlx(skip)]
     pub items: Vec<Item>,
@@ -112,9 +122,10 @@ pub struct Clarification {
 
 const COLUMNS: &str = "c.id, c.follow_up_id, c.ipra_id, c.sender_ogrn, c.consent_by, c.consent_at, c.received_date, \
      c.reason, c.due_date, c.status, c.document_name, c.sent_at, c.answered_at, c.answer, c.corrected_ipra_id, \
-     n.number AS corrected_ipra_number, c.closed_at, c.created_at, c.created_by, f.attributes";
-const FROM: &str =
-    "tsr_clarifications c JOIN follow_ups f ON f.id = c.follow_up_id LEFT JOIN ipras n ON n.id = c.corrected_ipra_id";
+     n.number AS corrected_ipra_number, c.closed_at, c.created_at, c.created_by, c.territory_code, c.raised_on, \
+     i.number AS ipra_number, f.attributes";
+const FROM: &str = "tsr_clarifications c JOIN follow_ups f ON f.id = c.follow_up_id JOIN ipras i ON i.id = c.ipra_id \
+     LEFT JOIN ipras n ON n.id = c.corrected_ipra_id";
 
 /// What the pages call a status.
 pub fn status_label(status: &str) -> &'static str {
@@ -124,6 +135,7 @@ pub fn status_label(status: &str) -> &'static str {
         "answered" => "ответ получен",
         "rejected" => "ИС МСЭ отказала",
         "superseded" => "закрыт: поступила новая ИПРА",
+        "withdrawn" => "отозван до отправки",
         _ => "—",
     }
 }
@@ -178,15 +190,36 @@ pub fn received_day(received_at: &str) -> String {
         .unwrap_or_else(|| received_at.get(..10).unwrap_or(received_at).to_string())
 }
 
-/// Raises a request: the TSR department plugin checks consent, reason, the received date and the items and
-/// counts the deadline (two working days by default); the request, its follow-up and its printed form are kept
-/// in one transaction. Returns the new request's id, or why it is refused.
-pub async fn raise(app: &App, ipra_id: i64, request: &Raise, print: Printer<'_>, actor: &str) -> Checked<i64> {
+/// A request checked by the TSR department plugin and ready to keep: what raising and changing share.
+struct Prepared {
+    ipra: model::IpraExtract,
+    territory: Option<String>,
+    received: String,
+    consent_by: String,
+    due: String,
+    follow_up: model::FollowUp,
+    items: Vec<Item>,
+    measure_ids: Vec<i64>,
+    sender_name: String,
+    today: String,
+}
+
+/// Checks a request on an IPRA through the TSR department plugin: consent, reason, the received date and the
+/// items, and counts the deadline (two working days by default). `own` is the request being changed, whose
+/// items are not counted as asked by another.
+async fn prepare(app: &App, ipra_id: i64, request: &Raise, own: Option<i64>) -> Checked<Prepared> {
+    // Read before a connection is held here: many submissions at once must not each hold one while waiting
+    // for another from the pool.
+    let open: Vec<Clarification> = of_ipra(&app.db, ipra_id)
+        .await?
+        .into_iter()
+        .filter(|c| matches!(c.status.as_str(), "raised" | "sent") && Some(c.id) != own)
+        .collect();
     let mut conn = app.db.pool.acquire().await?;
     let Some(ipra) = crate::register::execution::load_ipra(&mut conn, ipra_id).await? else {
         return Err(crate::refusal::not_found(format!("ИПРА {ipra_id} не найдена")));
     };
-    let row = sqlx::query("SELECT received_at, status FROM ipras WHERE id = $1")
+    let row = sqlx::query("SELECT received_at, status, territory_code FROM ipras WHERE id = $1")
         .bind(ipra_id)
         .fetch_one(&mut *conn)
         .await?;
@@ -230,14 +263,12 @@ pub async fn raise(app: &App, ipra_id: i64, request: &Raise, print: Printer<'_>,
             "Согласие гражданина",
         )]));
     }
-    let open: Vec<Clarification> = of_ipra(&app.db, ipra_id)
-        .await?
-        .into_iter()
-        .filter(|c| matches!(c.status.as_str(), "raised" | "sent"))
-        .collect();
+    let mut measure_ids = request.measure_ids.clone();
+    measure_ids.sort_unstable();
+    measure_ids.dedup();
     let mut entries = Vec::new();
     let mut quantities = Vec::new();
-    for id in &request.measure_ids {
+    for id in &measure_ids {
         let found =
             sqlx::query("SELECT measure_key, quantity FROM measures WHERE id = $1 AND ipra_id = $2 AND section = $3")
                 .bind(id)
@@ -323,7 +354,7 @@ pub async fn raise(app: &App, ipra_id: i64, request: &Raise, print: Printer<'_>,
     if !output.errors.is_empty() {
         return Ok(Err(output.errors.iter().map(FieldError::from).collect()));
     }
-    let Some(follow_up) = output.follow_ups.iter().find(|f| f.kind == KIND) else {
+    let Some(follow_up) = output.follow_ups.iter().find(|f| f.kind == KIND).cloned() else {
         return Ok(Err(vec![refused(
             "no-request",
             "ведомство ТСР не сформировало запрос".into(),
@@ -347,67 +378,148 @@ pub async fn raise(app: &App, ipra_id: i64, request: &Raise, print: Printer<'_>,
         .await?
         .map(|o| o.name)
         .unwrap_or_default();
+    Ok(Ok(Prepared {
+        territory: opt_text(&row, "territory_code"),
+        ipra,
+        received,
+        consent_by: consent_by.into(),
+        due,
+        follow_up,
+        items,
+        measure_ids,
+        sender_name,
+        today,
+    }))
+}
+
+impl Prepared {
+    /// The printed form of request `id` as prepared.
+    fn printed(&self, id: i64, request: &Raise, actor: &str, print: Printer<'_>) -> Vec<u8> {
+        let person = &self.ipra.person;
+        print(&Printed {
+            id,
+            created: self.today.clone(),
+            sender_ogrn: request.sender_ogrn.trim().into(),
+            sender_name: self.sender_name.clone(),
+            issued_by: self.ipra.issued_by.clone(),
+            ipra_number: self.ipra.number.clone(),
+            protocol_number: self.ipra.protocol_number.clone(),
+            protocol_date: self.ipra.protocol_date.clone(),
+            decision_date: self.ipra.decision_date.clone(),
+            is_child: self.ipra.is_child,
+            snils: person.snils.clone(),
+            full_name: [
+                Some(person.surname.as_str()),
+                Some(person.given_name.as_str()),
+                person.patronymic.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+            birth_date: person.birth_date.clone(),
+            received: self.received.clone(),
+            due_date: self.due.clone(),
+            consent_by: self.consent_by.clone(),
+            reason: request.reason.trim().into(),
+            items: self.items.clone(),
+            created_by: actor.into(),
+        })
+    }
+}
+
+/// Claims the TSR items of request `id` in the caller's transaction: `false` when another open request
+/// holds one of them already (two submissions of the same request at once: the second finds the first's
+/// claim through the partial unique index, on SQLite and PostgreSQL alike).
+async fn claim_items(conn: &mut AnyConnection, id: i64, ipra_id: i64, measure_ids: &[i64]) -> Result<bool> {
+    let mut claimed = 0;
+    for measure in measure_ids {
+        claimed += sqlx::query(
+            "INSERT INTO tsr_clarification_measures (request_id, ipra_id, measure_id, is_open) VALUES ($1, $2, $3, 1) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(ipra_id)
+        .bind(measure)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(claimed == measure_ids.len() as u64)
+}
+
+/// Why a claim failed: the open request that holds one of the items.
+async fn claimed_by(app: &App, measure_ids: &[i64]) -> Result<anyhow::Error> {
+    let mut holder = None;
+    for measure in measure_ids {
+        holder = sqlx::query(
+            "SELECT c.id, c.status FROM tsr_clarification_measures t JOIN tsr_clarifications c ON c.id = t.request_id \
+             WHERE t.measure_id = $1 AND t.is_open = 1",
+        )
+        .bind(measure)
+        .fetch_optional(&app.db.pool)
+        .await?;
+        if holder.is_some() {
+            break;
+        }
+    }
+    Ok(crate::refusal::conflict(match holder {
+        Some(row) => format!(
+            "по этому ТСР уже есть запрос на уточнение № {}, ещё не закрытый ({}): повторная отправка той же формы не создаёт второй запрос",
+            row.try_get::<i64, _>("id")?,
+            status_label(&row.try_get::<String, _>("status")?)
+        ),
+        None => "по этому ТСР уже есть запрос на уточнение, ещё не закрытый".into(),
+    }))
+}
+
+/// Raises a request: the TSR department plugin checks consent, reason, the received date and the items and
+/// counts the deadline (two working days by default); the request, its follow-up, the claim of its items and
+/// its printed form are kept in one transaction. Returns the new request's id, or why it is refused.
+pub async fn raise(app: &App, ipra_id: i64, request: &Raise, print: Printer<'_>, actor: &str) -> Checked<i64> {
+    let prepared = match prepare(app, ipra_id, request, None).await? {
+        Ok(p) => p,
+        Err(errors) => return Ok(Err(errors)),
+    };
     let at = now();
     let mut tx = app.db.pool.begin().await?;
-    let follow_up_id = crate::register::store::store_follow_up(&mut tx, ipra_id, SECTION, follow_up, &at).await?;
+    let follow_up_id =
+        crate::register::store::store_follow_up(&mut tx, ipra_id, SECTION, &prepared.follow_up, &at).await?;
     let id: i64 = sqlx::query(
         "INSERT INTO tsr_clarifications (follow_up_id, ipra_id, sender_ogrn, consent_by, consent_at, received_date, reason, \
-         due_date, status, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'raised', $5, $9) RETURNING id",
+         due_date, status, created_at, created_by, territory_code, raised_on) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'raised', $5, $9, $10, $11) RETURNING id",
     )
     .bind(follow_up_id)
     .bind(ipra_id)
     .bind(request.sender_ogrn.trim())
-    .bind(consent_by)
+    .bind(&prepared.consent_by)
     .bind(&at)
-    .bind(&received)
+    .bind(&prepared.received)
     .bind(request.reason.trim())
-    .bind(&due)
+    .bind(&prepared.due)
     .bind(actor)
+    .bind(prepared.territory.as_deref())
+    .bind(&prepared.today)
     .fetch_one(&mut *tx)
     .await?
     .try_get("id")?;
-    let person = &ipra.person;
-    let printed = print(&Printed {
-        id,
-        created: today,
-        sender_ogrn: request.sender_ogrn.trim().into(),
-        sender_name,
-        issued_by: ipra.issued_by.clone(),
-        ipra_number: ipra.number.clone(),
-        protocol_number: ipra.protocol_number.clone(),
-        protocol_date: ipra.protocol_date.clone(),
-        decision_date: ipra.decision_date.clone(),
-        is_child: ipra.is_child,
-        snils: person.snils.clone(),
-        full_name: [
-            Some(person.surname.as_str()),
-            Some(person.given_name.as_str()),
-            person.patronymic.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" "),
-        birth_date: person.birth_date.clone(),
-        received: received.clone(),
-        due_date: due.clone(),
-        consent_by: consent_by.into(),
-        reason: request.reason.trim().into(),
-        items,
-        created_by: actor.into(),
-    });
+    if !claim_items(&mut tx, id, ipra_id, &prepared.measure_ids).await? {
+        tx.rollback().await?;
+        return Err(claimed_by(app, &prepared.measure_ids).await?);
+    }
     sqlx::query("UPDATE tsr_clarifications SET printed = $1 WHERE id = $2")
-        .bind(printed)
+        .bind(prepared.printed(id, request, actor, print))
         .bind(id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
     let detail = serde_json::json!({
         "request": id,
-        "consent_by": consent_by,
-        "received": received,
-        "due": due,
+        "consent_by": prepared.consent_by,
+        "received": prepared.received,
+        "due": prepared.due,
         "reason": request.reason.trim(),
     })
     .to_string();
@@ -422,6 +534,176 @@ pub async fn raise(app: &App, ipra_id: i64, request: &Raise, print: Printer<'_>,
     Ok(Ok(id))
 }
 
+/// Why a request can no longer be changed or withdrawn, or `None` while it may.
+fn settled(c: &Clarification, queued: bool) -> Option<String> {
+    match c.status.as_str() {
+        "raised" if !queued => None,
+        "raised" => Some(format!(
+            "запрос на уточнение ТСР № {} уже поставлен в очередь отправки в ИС МСЭ: изменить или отозвать его нельзя",
+            c.id
+        )),
+        "withdrawn" => Some(format!("запрос на уточнение ТСР № {} отозван", c.id)),
+        _ => Some(format!(
+            "запрос на уточнение ТСР № {} уже отправлен в ИС МСЭ ({}): изменить или отозвать его нельзя",
+            c.id,
+            status_label(&c.status)
+        )),
+    }
+}
+
+async fn changeable(app: &App, id: i64) -> Result<(Clarification, i64)> {
+    let Some(current) = get(&app.db, id).await? else {
+        return Err(crate::refusal::not_found(format!(
+            "запрос на уточнение ТСР № {id} не найден"
+        )));
+    };
+    let row = sqlx::query("SELECT message_id, revision FROM tsr_clarifications WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await?;
+    let queued = row.try_get::<Option<i64>, _>("message_id")?.is_some();
+    if let Some(why) = settled(&current, queued) {
+        return Err(crate::refusal::conflict(why));
+    }
+    Ok((current, row.try_get("revision")?))
+}
+
+/// Changes a raised request that is not yet queued: its items, sender, consent, received date and reason, as
+/// raising takes them. The TSR department checks it again (the due date follows the received date), its
+/// printed form is made anew, and the change is audited with what it was and what it became. Refused in
+/// Russian once the outbox queued it.
+pub async fn amend(app: &App, id: i64, request: &Raise, print: Printer<'_>, actor: &str) -> Checked<()> {
+    let (current, revision) = changeable(app, id).await?;
+    let prepared = match prepare(app, current.ipra_id, request, Some(id)).await? {
+        Ok(p) => p,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let mut tx = app.db.pool.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE tsr_clarifications SET sender_ogrn = $1, consent_by = $2, consent_at = $3, received_date = $4, reason = $5, \
+         due_date = $6, printed = $7, revision = revision + 1 \
+         WHERE id = $8 AND status = 'raised' AND message_id IS NULL AND revision = $9",
+    )
+    .bind(request.sender_ogrn.trim())
+    .bind(&prepared.consent_by)
+    .bind(now())
+    .bind(&prepared.received)
+    .bind(request.reason.trim())
+    .bind(&prepared.due)
+    .bind(prepared.printed(id, request, actor, print))
+    .bind(id)
+    .bind(revision)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        tx.rollback().await?;
+        let (now_is, _) = changeable(app, id).await?;
+        return Err(crate::refusal::conflict(format!(
+            "запрос на уточнение ТСР № {} изменили одновременно с вами ({}): откройте его заново",
+            now_is.id,
+            status_label(&now_is.status)
+        )));
+    }
+    sqlx::query("UPDATE follow_ups SET due_date = $1, attributes = $2, title = $3 WHERE id = $4")
+        .bind(prepared.follow_up.due_date.as_deref())
+        .bind(crate::register::store::extra_json(&prepared.follow_up.attributes))
+        .bind(&prepared.follow_up.title)
+        .bind(current.follow_up_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM tsr_clarification_measures WHERE request_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if !claim_items(&mut tx, id, current.ipra_id, &prepared.measure_ids).await? {
+        tx.rollback().await?;
+        return Err(claimed_by(app, &prepared.measure_ids).await?);
+    }
+    tx.commit().await?;
+    let detail = serde_json::json!({
+        "request": id,
+        "before": {
+            "items": current.items.iter().map(|i| i.key.clone()).collect::<Vec<_>>(),
+            "sender_ogrn": current.sender_ogrn,
+            "consent_by": current.consent_by,
+            "received": current.received_date,
+            "due": current.due_date,
+            "reason": current.reason,
+        },
+        "after": {
+            "items": prepared.items.iter().map(|i| i.key.clone()).collect::<Vec<_>>(),
+            "sender_ogrn": request.sender_ogrn.trim(),
+            "consent_by": prepared.consent_by,
+            "received": prepared.received,
+            "due": prepared.due,
+            "reason": request.reason.trim(),
+        },
+    })
+    .to_string();
+    crate::audit::record(
+        &app.db,
+        actor,
+        "tsr.clarification.edit",
+        &format!("ipra:{}", current.ipra_id),
+        Some(&detail),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// Withdraws a raised request that is not yet queued («отозвать»): it closes as `withdrawn` with its
+/// follow-up, its items free for another request; audited with the reason given. Refused in Russian once
+/// the outbox queued it.
+pub async fn withdraw(app: &App, id: i64, why: &str, actor: &str) -> Result<()> {
+    let why = why.trim();
+    if why.is_empty() {
+        return Err(crate::refusal::invalid(
+            "reason",
+            "укажите, почему запрос отзывается".to_string(),
+        ));
+    }
+    let (current, revision) = changeable(app, id).await?;
+    let at = now();
+    let mut tx = app.db.pool.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE tsr_clarifications SET status = 'withdrawn', closed_at = $1, answer = $2, revision = revision + 1 \
+         WHERE id = $3 AND status = 'raised' AND message_id IS NULL AND revision = $4",
+    )
+    .bind(&at)
+    .bind(format!("отозван: {why}"))
+    .bind(id)
+    .bind(revision)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        tx.rollback().await?;
+        changeable(app, id).await?;
+        return Err(crate::refusal::conflict(format!(
+            "запрос на уточнение ТСР № {id} изменили одновременно с вами: откройте его заново"
+        )));
+    }
+    sqlx::query("UPDATE follow_ups SET status = 'closed' WHERE id = $1")
+        .bind(current.follow_up_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE tsr_clarification_measures SET is_open = 0 WHERE request_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    crate::audit::record(
+        &app.db,
+        actor,
+        "tsr.clarification.withdraw",
+        &format!("ipra:{}", current.ipra_id),
+        Some(&serde_json::json!({"request": id, "reason": why}).to_string()),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The requests of an IPRA, oldest first.
 pub async fn of_ipra(db: &crate::db::Db, ipra_id: i64) -> Result<Vec<Clarification>> {
     let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE c.ipra_id = $1 ORDER BY c.id");
@@ -434,6 +716,136 @@ pub async fn of_ipra(db: &crate::db::Db, ipra_id: i64) -> Result<Vec<Clarificati
         .iter()
         .map(from_row)
         .collect()
+}
+
+/// The status filters of the list of requests: value, label.
+pub const LIST_STATUSES: [(&str, &str); 4] = [
+    ("open", "не закрыт (ждёт отправки или ответа)"),
+    ("sent", "отправлен, ждёт ответа ИС МСЭ"),
+    ("answered", "ответ получен"),
+    ("closed", "закрыт"),
+];
+
+/// What the list of requests is filtered by (the page's and the API's query).
+#[derive(Clone, Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+pub struct ListFilter {
+    /// `open` (not closed), `sent`, `answered` (answered or refused by ИС МСЭ), `closed` (answered, refused,
+    /// closed by a new IPRA or withdrawn).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only those not sent within their two working days.
+    #[serde(default)]
+    pub overdue: Option<bool>,
+    /// The IPRA's territory code.
+    #[serde(default)]
+    pub territory: Option<String>,
+    /// Raised on or after this day (`YYYY-MM-DD`, the region's time zone).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Raised on or before this day.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The page below this request number.
+    #[serde(default)]
+    pub before: Option<i64>,
+}
+
+fn given(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A page of every request, newest first, through an index of the filter (keyset by id); `sender` scopes it
+/// to the requests an organisation sends (an executor's).
+pub async fn page(
+    db: &crate::db::Db,
+    filter: &ListFilter,
+    sender: Option<&str>,
+    limit: u32,
+) -> Result<crate::paging::Page<Clarification>> {
+    let mut q = crate::paging::PageQuery {
+        table: "tsr_clarifications",
+        columns: "id",
+        conditions: Vec::new(),
+        binds: Vec::new(),
+        index: None,
+    };
+    let mut hint = None;
+    if let Some(ogrn) = sender {
+        q.filter("sender_ogrn = ?", ogrn);
+        hint.get_or_insert("tsr_clarifications_sender");
+    }
+    if let Some(t) = given(&filter.territory) {
+        q.filter("territory_code = ?", t);
+        hint.get_or_insert("tsr_clarifications_territory");
+    }
+    if let Some(status) = given(&filter.status) {
+        let list = match status {
+            "open" => "'raised', 'sent'",
+            "sent" => "'sent'",
+            "answered" => "'answered', 'rejected'",
+            "closed" => "'answered', 'rejected', 'superseded', 'withdrawn'",
+            other => {
+                return Err(crate::refusal::invalid(
+                    "status",
+                    format!("состояние запроса «{other}» не известно (open, sent, answered, closed)"),
+                ))
+            }
+        };
+        q.conditions.push(format!("status IN ({list})"));
+        hint.get_or_insert("tsr_clarifications_status");
+    }
+    if filter.overdue == Some(true) {
+        let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
+        q.conditions.push("status = 'raised'".into());
+        q.filter("due_date < ?", today);
+        hint.get_or_insert("tsr_clarifications_status");
+    }
+    for (field, value, op) in [("from", &filter.from, ">="), ("to", &filter.to, "<=")] {
+        if let Some(day) = given(value) {
+            let Some(d) = crate::register::deadlines::parse_date(day).filter(|_| day.len() == 10) else {
+                return Err(crate::refusal::invalid(
+                    field,
+                    format!("дата «{day}» не распознана: укажите её в виде ГГГГ-ММ-ДД"),
+                ));
+            };
+            q.filter(&format!("raised_on {op} ?"), crate::register::deadlines::format_date(d));
+            hint.get_or_insert("tsr_clarifications_raised");
+        }
+    }
+    q.index = hint;
+    let page = crate::paging::newest_first(db, &q, filter.before, limit).await?;
+    let ids: Vec<i64> = page
+        .items
+        .iter()
+        .map(|r| r.try_get::<i64, _>("id"))
+        .collect::<Result<_, _>>()?;
+    let mut items = if ids.is_empty() {
+        Vec::new()
+    } else {
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE c.id IN ({})", list.join(", "));
+        crate::plans::record(&sql, Vec::new());
+        sqlx::query(&sql)
+            .fetch_all(&db.pool)
+            .await?
+            .iter()
+            .map(from_row)
+            .collect::<Result<Vec<_>>>()?
+    };
+    items.sort_by_key(|c| std::cmp::Reverse(c.id));
+    Ok(page.map_items(items))
+}
+
+/// Whether the outbox has queued the request (its documents are on their way: it can no longer change).
+pub async fn queued(db: &crate::db::Db, id: i64) -> Result<bool> {
+    Ok(sqlx::query("SELECT message_id FROM tsr_clarifications WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.try_get::<Option<i64>, _>("message_id"))
+        .transpose()?
+        .flatten()
+        .is_some())
 }
 
 /// One request.
@@ -528,6 +940,10 @@ pub async fn receive_answer(app: &App, answer: &model::Receipt, actor: &str) -> 
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            sqlx::query("UPDATE tsr_clarification_measures SET is_open = 0 WHERE request_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             if changed == 1 {
                 crate::audit::record(
@@ -584,6 +1000,16 @@ pub async fn link_corrected(conn: &mut AnyConnection, pairs: &[(i64, i64)], at: 
             query = query.bind(*old);
         }
         query.execute(&mut *conn).await?;
+        // The items of the replaced IPRA's requests are free: its requests are all closed now.
+        let mut sql = Sql::new(conn);
+        sql.push("UPDATE tsr_clarification_measures SET is_open = 0 WHERE is_open = 1 AND ipra_id IN (");
+        sql.list(pairs.len());
+        sql.push(")");
+        let mut query = sqlx::query(sql.text());
+        for (old, _) in pairs {
+            query = query.bind(*old);
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -591,6 +1017,8 @@ pub async fn link_corrected(conn: &mut AnyConnection, pairs: &[(i64, i64)], at: 
 /// A raised request made ready for its connector: what the `tsr-clarification` step of the plan needs.
 pub struct Outgoing {
     pub id: i64,
+    /// The revision written: the request is queued only if it is still this one.
+    pub revision: i64,
     pub ipra_id: i64,
     pub plan: model::PlanInput,
     pub printed: Option<Vec<u8>>,
@@ -600,7 +1028,7 @@ pub struct Outgoing {
 pub async fn outgoing(app: &App, step: &str, limit: i64) -> Result<Vec<Outgoing>> {
     let rows = sqlx::query(&format!(
         "SELECT c.id, c.ipra_id, c.sender_ogrn, c.consent_by, c.consent_at, c.received_date, c.reason, c.due_date, \
-         c.printed, f.attributes FROM tsr_clarifications c JOIN follow_ups f ON f.id = c.follow_up_id \
+         c.printed, c.revision, f.attributes FROM tsr_clarifications c JOIN follow_ups f ON f.id = c.follow_up_id \
          WHERE c.status = 'raised' AND c.message_id IS NULL ORDER BY c.id LIMIT {}",
         limit.clamp(1, 10_000)
     ))
@@ -673,6 +1101,7 @@ pub async fn outgoing(app: &App, step: &str, limit: i64) -> Result<Vec<Outgoing>
         }
         out.push(Outgoing {
             id,
+            revision: row.try_get("revision")?,
             ipra_id,
             plan: model::PlanInput {
                 step: step.into(),
@@ -686,17 +1115,28 @@ pub async fn outgoing(app: &App, step: &str, limit: i64) -> Result<Vec<Outgoing>
     Ok(out)
 }
 
-/// A request handed to the outbox: its document's name (answers find it by this) and message.
-pub async fn mark_queued(app: &App, id: i64, document_name: &str, message_id: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE tsr_clarifications SET document_name = $1, message_id = $2 WHERE id = $3 AND status = 'raised'",
+/// A request handed to the outbox, in the transaction that queued its documents: its document's name (answers
+/// find it by this) and message. `false` when it was changed or withdrawn since it was written (the caller
+/// rolls back: nothing is queued, the next run writes it anew).
+pub async fn mark_queued(
+    conn: &mut AnyConnection,
+    id: i64,
+    revision: i64,
+    document_name: &str,
+    message_id: i64,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE tsr_clarifications SET document_name = $1, message_id = $2 \
+         WHERE id = $3 AND status = 'raised' AND message_id IS NULL AND revision = $4",
     )
     .bind(document_name)
     .bind(message_id)
     .bind(id)
-    .execute(&app.db.pool)
-    .await?;
-    Ok(())
+    .bind(revision)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 /// The requests whose message the transport delivered become `sent` (their follow-ups too). Returns how many.

@@ -324,18 +324,35 @@ async fn revert(app: &App, person_id: i64) -> Result<bool> {
     .bind(person_id)
     .execute(&mut *tx)
     .await?;
+    // The IPPSU corrected after the death is corrected again: the services go on.
+    crate::register::social_services::plan_person_corrections(
+        &mut tx,
+        person_id,
+        crate::register::social_services::DEATH_CANCELLED,
+        &now(),
+    )
+    .await?;
     sqlx::query("UPDATE persons SET death_date = NULL, updated_at = $1 WHERE id = $2")
         .bind(now())
         .bind(person_id)
         .execute(&mut *tx)
         .await?;
+    // The IPRAs' status changed back: the status export (`mart::changed`) sends them again.
+    crate::register::mart::ipras_changed(
+        &mut tx,
+        person_id,
+        "closed",
+        "active",
+        "аннулирование записи акта о смерти",
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
 
 async fn apply(app: &App, record: i64, actor: &str) -> Result<u64> {
     let row = sqlx::query(
-        "SELECT d.death_date, d.act_number, d.record_id, p.snils FROM death_records d JOIN persons p ON p.id = d.person_id WHERE d.id = $1",
+        "SELECT d.death_date, d.act_number, d.record_id, d.kind, d.person_id, p.snils FROM death_records d JOIN persons p ON p.id = d.person_id WHERE d.id = $1",
     )
     .bind(record)
     .fetch_one(&app.db.pool)
@@ -346,7 +363,17 @@ async fn apply(app: &App, record: i64, actor: &str) -> Result<u64> {
         opt_text(&row, "act_number").unwrap_or_else(|| row.try_get("record_id").unwrap_or_default())
     );
     let snils: String = row.try_get("snils")?;
-    crate::register::execution::record_death(app, &snils, &death_date, &source, actor).await
+    let kind: String = row.try_get("kind")?;
+    let person_id: i64 = row.try_get("person_id")?;
+    let closed = crate::register::execution::record_death(app, &snils, &death_date, &source, actor).await?;
+    // A corrected death date changes nothing open; the status export still sends the IPRAs again (applying
+    // once more after a stop sends them once more: harmless).
+    if kind == "correction" {
+        let mut conn = app.db.pool.acquire().await?;
+        let note = format!("исправлена дата смерти: {death_date}");
+        crate::register::mart::ipras_changed(&mut conn, person_id, "closed", "closed", &note).await?;
+    }
+    Ok(closed)
 }
 
 #[derive(Clone, Debug, Serialize)]

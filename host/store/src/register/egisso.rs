@@ -11,6 +11,23 @@
 //! an invalidation (`errorsInvalidation`, the fact then `cancelled`); each change has an event uuid of its
 //! own, by which EGISSO's protocol names it back.
 //!
+//! What an upload reads is what changed, never the register (migration 0031): triggers put every
+//! execution that may need a first fact in `egisso_pending` (reported executed social-protection
+//! records, and those of a person whose birth date or gender came), and count up `changed` on the facts
+//! whose execution, death, identity (name, SNILS, birth date, gender) or mapping changed; one not yet
+//! mapped is parked under its category until a mapping of it wakes it. A run reads at most
+//! [`MAX_PER_PACKAGE`] rows of each of three index walks — `egisso_pending_ready`, the facts waiting
+//! (`egisso_facts_status`) and the facts changed (`egisso_facts_changed`) — and then its rows by their
+//! keys: O(k log n) for k changes in a register of n records, nothing in proportion to the four million
+//! execution records of a region (the statements are checked by `ipra bench plans`, see
+//! [`selection_statements`]). A pending row leaves only in the transaction that stores its fact or finds
+//! it needs none, and only if nothing touched it since it was read; a fact whose upload failed or was
+//! refused stays pending, rejected or changed until a person or the next run settles it.
+//!
+//! A changed mapping ([`set_mapping`], [`delete_mapping`]) marks the facts sent under it
+//! (`mapping_code`), found through `egisso_facts_mapping`: the next upload corrects them (or cancels
+//! them when the measure is no longer mapped), and [`mapping_effect`] says beforehand how many.
+//!
 //! Durable steps: a package, its outgoing message and the state of each fact in it are written in one
 //! transaction ([`upload`]); delivery is the exchange's (claim, lease, retries); a package delivered
 //! before its facts were marked is put right by [`reconcile_sent`] or by its answer. Answers
@@ -58,6 +75,17 @@ pub fn operation_label(operation: &str) -> &'static str {
     }
 }
 
+/// What people read for the reason of a change of a fact EGISSO holds.
+pub fn change_reason_label(reason: &str) -> &'static str {
+    match reason {
+        "mapping" => "изменено сопоставление мер",
+        "identity" => "изменены данные гражданина (ФИО, СНИЛС, дата рождения или пол)",
+        "execution" => "изменено исполнение",
+        "death" => "сведения о смерти",
+        _ => "—",
+    }
+}
+
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Mapping {
     pub local_code: String,
@@ -89,17 +117,33 @@ fn is_participant_code(code: &str) -> bool {
         && b[5..].iter().all(u8::is_ascii_digit)
 }
 
-/// Maps a local measure type (`category_code` of a measure, or `category_code:code`) to EGISSO. The
-/// identifiers are checked as EGISSO writes them; when a list of LMSZ (or of categories) is loaded,
-/// the measure (or category) must be one of it.
-pub async fn set_mapping(
+/// What a mapping sends for a measure: the EGISSO measure (LMSZ), the category of recipients, the OSZ code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Target {
+    lmsz_id: String,
+    category_id: Option<String>,
+    osz_code: Option<String>,
+}
+
+impl Target {
+    fn of(m: &Mapping) -> Target {
+        Target {
+            lmsz_id: m.lmsz_id.clone(),
+            category_id: m.category_id.clone(),
+            osz_code: m.osz_code.clone(),
+        }
+    }
+}
+
+/// A local measure type and its target, checked as EGISSO writes them; when a list of LMSZ (or of
+/// categories) is loaded, the measure (or category) must be one of it.
+async fn checked_target(
     app: &App,
     local_code: &str,
     lmsz_id: &str,
     category_id: Option<&str>,
     osz_code: Option<&str>,
-    actor: &str,
-) -> Result<()> {
+) -> Result<Target> {
     let (local_code, lmsz_id) = (local_code.trim(), lmsz_id.trim().to_lowercase());
     let category_id = category_id
         .map(str::trim)
@@ -162,35 +206,230 @@ pub async fn set_mapping(
             ));
         }
     }
+    Ok(Target {
+        lmsz_id,
+        category_id,
+        osz_code: osz_code.map(str::to_string),
+    })
+}
+
+/// What a change of a mapping does to the facts EGISSO holds (accepted, or sent and not answered yet):
+/// how many the next upload corrects (sent again under the new measure) and cancels (no mapping left).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MappingEffect {
+    pub corrections: i64,
+    pub cancellations: i64,
+}
+
+impl MappingEffect {
+    /// What people read before they confirm.
+    pub fn describe(&self) -> String {
+        match (self.corrections, self.cancellations) {
+            (0, 0) => "фактов, уже переданных в ЕГИССО, изменение не затрагивает".into(),
+            (n, 0) => format!("будет исправлено фактов, уже переданных в ЕГИССО: {n} (изменено сопоставление мер)"),
+            (0, n) => format!("будет аннулировано фактов, уже переданных в ЕГИССО: {n} (мера больше не сопоставлена)"),
+            (n, m) => format!(
+                "будет исправлено фактов, уже переданных в ЕГИССО: {n}, аннулировано: {m} (изменено сопоставление мер)"
+            ),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.corrections == 0 && self.cancellations == 0
+    }
+}
+
+/// Facts EGISSO holds or is being sent (what a change of their mapping corrects).
+const HELD: &str = "status IN ('accepted', 'sent') AND operation <> 'invalidation'";
+
+/// The facts sent under one mapping (`mapping_code`), and of them only those of one measure code when
+/// a mapping of that exact type takes them over from its category's.
+#[derive(Clone, Debug)]
+struct Group {
+    mapping_code: String,
+    measure_code: Option<String>,
+    old: Option<Target>,
+    new: Option<Target>,
+}
+
+impl Group {
+    fn count_sql(&self) -> String {
+        match self.measure_code {
+            None => format!("SELECT COUNT(*) AS n FROM egisso_facts WHERE mapping_code = $1 AND {HELD}"),
+            Some(_) => format!(
+                "SELECT COUNT(*) AS n FROM egisso_facts f JOIN execution_records e ON e.id = f.execution_id \
+                 JOIN measures m ON m.id = e.measure_id WHERE f.mapping_code = $1 AND COALESCE(m.code, '') = $2 AND f.{}",
+                HELD.replace(" AND operation", " AND f.operation")
+            ),
+        }
+    }
+
+    fn mark_sql(&self) -> &'static str {
+        match self.measure_code {
+            None => "UPDATE egisso_facts SET changed = changed + 1, change_reason = 'mapping' WHERE mapping_code = $1",
+            Some(_) => {
+                "UPDATE egisso_facts SET changed = changed + 1, change_reason = 'mapping' WHERE id IN \
+                 (SELECT f.id FROM egisso_facts f JOIN execution_records e ON e.id = f.execution_id \
+                 JOIN measures m ON m.id = e.measure_id WHERE f.mapping_code = $1 AND COALESCE(m.code, '') = $2)"
+            }
+        }
+    }
+
+    fn args(&self) -> Vec<crate::plans::Arg> {
+        let mut args = vec![crate::plans::Arg::Text(self.mapping_code.clone())];
+        args.extend(self.measure_code.clone().map(crate::plans::Arg::Text));
+        args
+    }
+}
+
+/// The groups of facts a change of the mapping `local_code` to `new` (`None`: deleted) moves.
+fn groups(current: &HashMap<String, Mapping>, local_code: &str, new: Option<&Target>) -> Vec<Group> {
+    let specific = local_code.split_once(':');
+    let category = specific.and_then(|(category, _)| current.get(category)).map(Target::of);
+    let mut out = vec![Group {
+        mapping_code: local_code.to_string(),
+        measure_code: None,
+        old: current.get(local_code).map(Target::of),
+        // Deleted, the facts of an exact type fall back to their category's mapping.
+        new: new.cloned().or_else(|| category.clone()),
+    }];
+    if let (Some((category_code, code)), Some(new), Some(old)) = (specific, new, category) {
+        out.push(Group {
+            mapping_code: category_code.to_string(),
+            measure_code: Some(code.to_string()),
+            old: Some(old),
+            new: Some(new.clone()),
+        });
+    }
+    out
+}
+
+async fn current_mappings(conn: &mut sqlx::AnyConnection) -> Result<HashMap<String, Mapping>> {
+    sqlx::query("SELECT * FROM egisso_mappings")
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| Mapping::from_row(r).map(|m| (m.local_code.clone(), m)))
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
+}
+
+/// What the groups' change does, counted through `egisso_facts_mapping`.
+async fn effect_of(conn: &mut sqlx::AnyConnection, groups: &[Group]) -> Result<MappingEffect> {
+    let mut out = MappingEffect::default();
+    for g in groups.iter().filter(|g| g.old != g.new) {
+        let sql = g.count_sql();
+        let mut q = sqlx::query(&sql).bind(&g.mapping_code);
+        if let Some(code) = &g.measure_code {
+            q = q.bind(code);
+        }
+        let n: i64 = q.fetch_one(&mut *conn).await?.try_get("n")?;
+        match g.new {
+            Some(_) => out.corrections += n,
+            None => out.cancellations += n,
+        }
+    }
+    Ok(out)
+}
+
+/// The facts the groups' change moves are marked changed (the next upload corrects or cancels them),
+/// and the executions parked for want of a mapping of the category are woken.
+async fn apply_groups(conn: &mut sqlx::AnyConnection, local_code: &str, groups: &[Group]) -> Result<()> {
+    for g in groups.iter().filter(|g| g.old != g.new) {
+        let mut q = sqlx::query(g.mark_sql()).bind(&g.mapping_code);
+        if let Some(code) = &g.measure_code {
+            q = q.bind(code);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let category = local_code.split(':').next().unwrap_or(local_code);
+    sqlx::query(UNPARK_SQL).bind(category).execute(&mut *conn).await?;
+    Ok(())
+}
+
+const UNPARK_SQL: &str = "UPDATE egisso_pending SET parked = NULL WHERE parked = $1";
+
+/// What mapping `local_code` to the given measure (`lmsz_id` `None`: deleting the mapping) would do to
+/// the facts already sent, before a person confirms. The values are checked as [`set_mapping`] checks them.
+pub async fn mapping_effect(
+    app: &App,
+    local_code: &str,
+    lmsz_id: Option<&str>,
+    category_id: Option<&str>,
+    osz_code: Option<&str>,
+) -> Result<MappingEffect> {
+    let target = match lmsz_id {
+        Some(lmsz) => Some(checked_target(app, local_code, lmsz, category_id, osz_code).await?),
+        None => None,
+    };
+    let mut conn = app.db.pool.acquire().await?;
+    let current = current_mappings(&mut conn).await?;
+    let local_code = local_code.trim();
+    if target.is_none() && !current.contains_key(local_code) {
+        return Err(crate::refusal::not_found(format!(
+            "сопоставление вида мероприятия «{local_code}» не найдено"
+        )));
+    }
+    effect_of(&mut conn, &groups(&current, local_code, target.as_ref())).await
+}
+
+/// Maps a local measure type (`category_code` of a measure, or `category_code:code`) to EGISSO (the
+/// values checked by [`checked_target`]). The facts already sent under the mapping it replaces are marked
+/// changed in the same transaction, so that the next upload corrects them; returns how many.
+pub async fn set_mapping(
+    app: &App,
+    local_code: &str,
+    lmsz_id: &str,
+    category_id: Option<&str>,
+    osz_code: Option<&str>,
+    actor: &str,
+) -> Result<MappingEffect> {
+    let target = checked_target(app, local_code, lmsz_id, category_id, osz_code).await?;
+    let local_code = local_code.trim();
+    let mut tx = app.db.pool.begin().await?;
+    let current = current_mappings(&mut tx).await?;
+    let groups = groups(&current, local_code, Some(&target));
+    let effect = effect_of(&mut tx, &groups).await?;
     sqlx::query(
         "INSERT INTO egisso_mappings (local_code, lmsz_id, category_id, osz_code, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (local_code) DO UPDATE SET lmsz_id = excluded.lmsz_id, category_id = excluded.category_id, \
          osz_code = excluded.osz_code, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
     )
     .bind(local_code)
-    .bind(&lmsz_id)
-    .bind(category_id.as_deref())
-    .bind(osz_code)
+    .bind(&target.lmsz_id)
+    .bind(target.category_id.as_deref())
+    .bind(target.osz_code.as_deref())
     .bind(now())
     .bind(actor)
-    .execute(&app.db.pool)
+    .execute(&mut *tx)
     .await?;
+    apply_groups(&mut tx, local_code, &groups).await?;
+    tx.commit().await?;
     crate::audit::record(
         &app.db,
         actor,
         "egisso.mapping",
         &format!("egisso:{local_code}"),
-        Some(&lmsz_id),
+        Some(&format!(
+            "{}; исправляется фактов: {}, аннулируется: {}",
+            target.lmsz_id, effect.corrections, effect.cancellations
+        )),
     )
-    .await
+    .await?;
+    Ok(effect)
 }
 
-/// Removes the mapping of a local measure type: its executions are no longer uploaded (facts already
-/// sent stay as they are).
-pub async fn delete_mapping(app: &App, local_code: &str, actor: &str) -> Result<()> {
+/// Removes the mapping of a local measure type: its executions are no longer uploaded, and the facts
+/// already sent under it are cancelled by the next upload (or corrected, when the mapping of their
+/// category covers them); returns how many.
+pub async fn delete_mapping(app: &App, local_code: &str, actor: &str) -> Result<MappingEffect> {
+    let mut tx = app.db.pool.begin().await?;
+    let current = current_mappings(&mut tx).await?;
+    let groups = groups(&current, local_code, None);
+    let effect = effect_of(&mut tx, &groups).await?;
     let removed = sqlx::query("DELETE FROM egisso_mappings WHERE local_code = $1")
         .bind(local_code)
-        .execute(&app.db.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
     if removed == 0 {
@@ -198,14 +437,20 @@ pub async fn delete_mapping(app: &App, local_code: &str, actor: &str) -> Result<
             "сопоставление вида мероприятия «{local_code}» не найдено"
         )));
     }
+    apply_groups(&mut tx, local_code, &groups).await?;
+    tx.commit().await?;
     crate::audit::record(
         &app.db,
         actor,
         "egisso.mapping.delete",
         &format!("egisso:{local_code}"),
-        None,
+        Some(&format!(
+            "исправляется фактов: {}, аннулируется: {}",
+            effect.corrections, effect.cancellations
+        )),
     )
-    .await
+    .await?;
+    Ok(effect)
 }
 
 /// Every mapping (a table of the region's measure types: tens of rows).
@@ -274,6 +519,9 @@ pub struct FactView {
     pub rule_code: Option<String>,
     /// The execution or the death changed since: the next upload looks at it.
     pub changed: bool,
+    /// Why it was last marked changed (`execution`, `death`, `identity`, `mapping`): what its last
+    /// correction (or the one under way) is about; see [`change_reason_label`].
+    pub change_reason: Option<String>,
     pub ipra_id: i64,
     pub ipra_number: String,
     pub snils: String,
@@ -286,7 +534,7 @@ pub struct FactView {
 }
 
 const VIEW_SQL: &str = "SELECT f.id, f.execution_id, f.status, f.operation, f.fact_uuid, f.event_uuid, f.error, f.rule_code, \
-     f.changed, f.created_at, f.updated_at, f.answered_at, pk.document_name, e.measure_name, e.execution_date, \
+     f.changed, f.change_reason, f.created_at, f.updated_at, f.answered_at, pk.document_name, e.measure_name, e.execution_date, \
      i.id AS ipra_id, i.number AS ipra_number, p.snils, p.surname, p.given_name, p.patronymic \
      FROM egisso_facts f LEFT JOIN egisso_packages pk ON pk.id = f.package_ref \
      JOIN execution_records e ON e.id = f.execution_id JOIN ipras i ON i.id = e.ipra_id JOIN persons p ON p.id = i.person_id";
@@ -313,6 +561,7 @@ fn view_of(r: &sqlx::any::AnyRow) -> Result<FactView> {
         reason: opt_text(r, "error"),
         rule_code: opt_text(r, "rule_code"),
         changed: r.try_get::<i64, _>("changed")? > 0,
+        change_reason: opt_text(r, "change_reason"),
         ipra_id: r.try_get("ipra_id")?,
         ipra_number: r.try_get("ipra_number")?,
         snils: r.try_get("snils")?,
@@ -484,7 +733,9 @@ struct Source {
     /// When the execution record last changed: a new fact is stored as changed if it changed again
     /// before the package was committed.
     updated_at: String,
+    /// Reported as executed: a fact of assignment.
     eligible: bool,
+    section: String,
     execution_date: Option<String>,
     measure_name: String,
     category_code: Option<String>,
@@ -498,6 +749,25 @@ struct Source {
 }
 
 impl Source {
+    /// EGISSO is to hold a fact of it: executed and its measure type mapped.
+    fn counts(&self) -> bool {
+        self.eligible && self.mapping.is_some()
+    }
+
+    /// The person as EGISSO identifies the recipient: SNILS, name, birth date, gender.
+    fn identity(&self) -> String {
+        let p = &self.person;
+        format!(
+            "{}|{}|{}|{}|{}|{}",
+            p.snils,
+            p.surname,
+            p.given_name,
+            p.patronymic.as_deref().unwrap_or_default(),
+            p.birth_date.as_deref().unwrap_or_default(),
+            p.gender.as_deref().unwrap_or_default()
+        )
+    }
+
     fn decision(&self) -> String {
         self.decision_date
             .clone()
@@ -528,10 +798,12 @@ impl Source {
         )
     }
 
+    /// What EGISSO holds: the assignment, the recipient (`who:`) and the death that ended it (`died:`).
     fn state(&self) -> String {
+        let held = format!("{}|who:{}", self.base_state(), self.identity());
         match &self.death_date {
-            Some(death) => format!("{}|died:{death}", self.base_state()),
-            None => self.base_state(),
+            Some(death) => format!("{held}|died:{death}"),
+            None => held,
         }
     }
 
@@ -584,7 +856,7 @@ async fn sources(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Source>> {
     for chunk in ids.chunks(500) {
         let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
         let sql = format!(
-            "SELECT e.id, e.status, e.result, e.execution_date, e.measure_name, e.updated_at, i.decision_date, i.valid_until, i.number, \
+            "SELECT e.id, e.status, e.result, e.section, e.execution_date, e.measure_name, e.updated_at, i.decision_date, i.valid_until, i.number, \
              p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, p.gender, p.death_date, m.category_code, m.code \
              FROM execution_records e JOIN ipras i ON i.id = e.ipra_id JOIN persons p ON p.id = i.person_id \
              LEFT JOIN measures m ON m.id = e.measure_id WHERE e.id IN ({})",
@@ -609,6 +881,7 @@ async fn sources(db: &Db, ids: &[i64]) -> Result<HashMap<i64, Source>> {
                     execution_id: id,
                     updated_at: r.try_get("updated_at")?,
                     eligible: status == "reported" && result == "executed",
+                    section: r.try_get("section")?,
                     execution_date: opt_text(&r, "execution_date"),
                     measure_name: r.try_get("measure_name")?,
                     category_code: category,
@@ -648,6 +921,7 @@ struct FactRow {
     sent_state: Option<String>,
     changed: i64,
     queued_unbuilt: bool,
+    change_reason: Option<String>,
 }
 
 fn fact_row(r: &sqlx::any::AnyRow) -> Result<FactRow> {
@@ -664,23 +938,37 @@ fn fact_row(r: &sqlx::any::AnyRow) -> Result<FactRow> {
         event_seq: r.try_get("event_seq")?,
         sent_state: opt_text(r, "sent_state"),
         changed: r.try_get("changed")?,
+        change_reason: opt_text(r, "change_reason"),
     })
 }
 
 /// What to send for a fact EGISSO holds (`held`: what it holds, `None` when not known), or nothing.
-fn change_for(source: &Source, held: Option<&str>) -> Option<Operation> {
-    if !source.eligible {
+/// `identity_changed`: the person's identity changed since — what tells it when EGISSO's state was
+/// recorded before the identity was kept in it.
+fn change_for(source: &Source, held: Option<&str>, identity_changed: bool) -> Option<Operation> {
+    if !source.counts() {
         return Some(Operation::Invalidation);
     }
     let Some(held) = held else {
         // Sent by an earlier release, what EGISSO holds is not known: the fact is sent whole again.
         return Some(Operation::Correction);
     };
-    let (held_base, held_death) = match held.split_once("|died:") {
-        Some((base, death)) => (base, Some(death)),
+    let (held_rest, held_death) = match held.split_once("|died:") {
+        Some((rest, death)) => (rest, Some(death)),
         None => (held, None),
     };
+    let (held_base, held_who) = match held_rest.split_once("|who:") {
+        Some((base, who)) => (base, Some(who)),
+        None => (held_rest, None),
+    };
     if held_base != source.base_state() {
+        return Some(Operation::Correction);
+    }
+    let identity_differs = match held_who {
+        Some(who) => who != source.identity(),
+        None => identity_changed,
+    };
+    if identity_differs {
         return Some(Operation::Correction);
     }
     match (held_death, source.death_date.as_deref()) {
@@ -719,6 +1007,10 @@ struct Item {
     /// `None`: a new fact of the execution.
     row: Option<FactRow>,
     execution_id: i64,
+    /// A new fact's row in `egisso_pending` (its `touched`), removed when the fact is stored.
+    touched: Option<i64>,
+    /// The mapping its measure falls under now (kept on the fact: a change of it finds the fact).
+    mapping_code: Option<String>,
     action: Action,
 }
 
@@ -795,7 +1087,7 @@ fn decide(row: &FactRow, source: Option<&Source>) -> Action {
     };
     if row.status == "cancelled" {
         // An invalidated fact whose execution counts again: a new fact, with a new uuid.
-        return if source.eligible {
+        return if source.counts() {
             let renewed = FactRow {
                 fact_uuid: None,
                 generation: row.generation + 1,
@@ -808,18 +1100,26 @@ fn decide(row: &FactRow, source: Option<&Source>) -> Action {
         };
     }
     if !in_egisso {
-        return match (row.queued_unbuilt, source.eligible) {
+        return match (row.queued_unbuilt, source.counts()) {
             (true, true) => send(Some(row), source, Operation::Fact),
-            (true, false) => settle(
+            (true, false) if !source.eligible => settle(
                 Some("cancelled"),
                 Some("исполнение отозвано до приёма факта ЕГИССО: факт не передаётся"),
+            ),
+            (true, false) => settle(
+                Some("cancelled"),
+                Some("вид мероприятия больше не сопоставлен мере ЕГИССО: факт не передаётся"),
             ),
             // A rejected new fact waits for a person to correct it (its execution may be back for
             // correction meanwhile) and send it again, under the same uuid.
             (false, _) => settle(None, None),
         };
     }
-    match change_for(source, row.sent_state.as_deref()) {
+    match change_for(
+        source,
+        row.sent_state.as_deref(),
+        row.change_reason.as_deref() == Some("identity"),
+    ) {
         Some(op) => {
             if row.status == "rejected" && !row.queued_unbuilt {
                 // A rejected change waits for a person; a new change of the execution is sent with it then.
@@ -832,77 +1132,162 @@ fn decide(row: &FactRow, source: Option<&Source>) -> Action {
     }
 }
 
-/// The facts the next upload looks at: new executions, facts waiting for the upload (sent again, or
-/// a change), facts whose execution or death changed (each bounded by [`MAX_PER_PACKAGE`]).
-async fn plan(app: &App) -> Result<Vec<Item>> {
-    let db = &app.db;
-    let new: Vec<i64> = sqlx::query(
-        "SELECT e.id FROM execution_records e JOIN measures m ON m.id = e.measure_id JOIN ipras i ON i.id = e.ipra_id \
-         JOIN persons p ON p.id = i.person_id \
-         JOIN egisso_mappings mp ON mp.local_code = m.category_code OR mp.local_code = m.category_code || ':' || COALESCE(m.code, '') \
-         WHERE e.section = 'social-protection' AND e.result = 'executed' AND e.status = 'reported' \
-         AND p.birth_date IS NOT NULL AND p.gender IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM egisso_facts f WHERE f.execution_id = e.id) ORDER BY e.id LIMIT 1000",
+/// The executions that may need a first fact, in order (`egisso_pending_ready`).
+const PENDING_SQL: &str =
+    "SELECT execution_id, touched FROM egisso_pending WHERE parked IS NULL ORDER BY execution_id LIMIT 1000";
+const FACT_COLUMNS: &str =
+    "id, execution_id, status, operation, fact_uuid, generation, event_seq, sent_state, changed, package_ref, change_reason";
+
+/// Facts waiting for the upload: sent again by a person, or queued by an earlier release.
+fn waiting_sql() -> String {
+    format!(
+        "SELECT {FACT_COLUMNS} FROM egisso_facts WHERE status = 'queued' AND package_ref IS NULL ORDER BY id LIMIT {MAX_PER_PACKAGE}"
     )
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?;
-    let columns =
-        "id, execution_id, status, operation, fact_uuid, generation, event_seq, sent_state, changed, package_ref";
-    let waiting = sqlx::query(&format!(
-        "SELECT {columns} FROM egisso_facts WHERE status = 'queued' AND package_ref IS NULL ORDER BY id LIMIT {MAX_PER_PACKAGE}"
-    ))
-    .fetch_all(&db.pool)
-    .await?;
-    // Facts under way (in a package not answered yet) keep their changes for after the answer.
-    let changed = sqlx::query(&format!(
-        "SELECT {columns} FROM egisso_facts WHERE changed > 0 AND status IN ('accepted', 'rejected', 'cancelled') \
+}
+
+/// Facts whose execution, person or mapping changed. Facts under way (in a package not answered yet)
+/// keep their changes for after the answer.
+fn changed_sql() -> String {
+    format!(
+        "SELECT {FACT_COLUMNS} FROM egisso_facts WHERE changed > 0 AND status IN ('accepted', 'rejected', 'cancelled') \
          ORDER BY id LIMIT {MAX_PER_PACKAGE}"
-    ))
-    .fetch_all(&db.pool)
-    .await?;
+    )
+}
+
+/// Of the executions `ids`, those with a fact already.
+fn with_facts_sql(ids: &[i64]) -> String {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!(
+        "SELECT execution_id FROM egisso_facts WHERE execution_id IN ({})",
+        list.join(", ")
+    )
+}
+
+/// The statements that select an upload's work, with representative values: `ipra bench plans`
+/// explains them with the pages' statements, so that one reading a large table whole fails the check.
+pub fn selection_statements() -> Vec<crate::plans::Recorded> {
+    use crate::plans::{Arg, Recorded};
+    let at = |sql: String, args: Vec<Arg>| Recorded {
+        context: "facts upload: selection".into(),
+        sql,
+        args,
+    };
+    let category = "MSE.IPRA.SOCIAL.EVENT".to_string();
+    let exact = Group {
+        mapping_code: category.clone(),
+        measure_code: Some("1".into()),
+        old: None,
+        new: None,
+    };
+    let whole = Group {
+        measure_code: None,
+        ..exact.clone()
+    };
+    vec![
+        at(PENDING_SQL.into(), Vec::new()),
+        at(waiting_sql(), Vec::new()),
+        at(changed_sql(), Vec::new()),
+        at(with_facts_sql(&[1, 2]), Vec::new()),
+        at(whole.count_sql(), whole.args()),
+        at(exact.count_sql(), exact.args()),
+        at(whole.mark_sql().into(), whole.args()),
+        at(exact.mark_sql().into(), exact.args()),
+        at(UNPARK_SQL.into(), vec![Arg::Text(category)]),
+    ]
+}
+
+/// What the upload does with an execution waiting in `egisso_pending` that gets no fact now.
+#[derive(Clone, Debug)]
+struct Pending {
+    execution_id: i64,
+    touched: i64,
+    /// Kept, under this category, until a mapping of it; `None`: it leaves (a fact, or nothing to send
+    /// until it changes again, which puts it back).
+    park: Option<String>,
+}
+
+/// What the next upload does: the facts, and the pending executions that get none.
+#[derive(Clone, Debug, Default)]
+struct Plan {
+    items: Vec<Item>,
+    pending: Vec<Pending>,
+}
+
+/// The facts the next upload looks at: executions pending a first fact, facts waiting for the upload
+/// (sent again, or a change), facts whose execution, person or mapping changed (each bounded by
+/// [`MAX_PER_PACKAGE`], each read through its index: see the module's header).
+async fn plan(app: &App) -> Result<Plan> {
+    let db = &app.db;
+    let pending: Vec<(i64, i64)> = sqlx::query(PENDING_SQL)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("execution_id")?, r.try_get("touched")?)))
+        .collect::<Result<_>>()?;
+    let mut with_facts = std::collections::HashSet::new();
+    if !pending.is_empty() {
+        let ids: Vec<i64> = pending.iter().map(|p| p.0).collect();
+        for r in sqlx::query(&with_facts_sql(&ids)).fetch_all(&db.pool).await? {
+            with_facts.insert(r.try_get::<i64, _>("execution_id")?);
+        }
+    }
+    let waiting = sqlx::query(&waiting_sql()).fetch_all(&db.pool).await?;
+    let changed = sqlx::query(&changed_sql()).fetch_all(&db.pool).await?;
     let mut rows: Vec<FactRow> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for r in waiting.iter().chain(changed.iter()) {
         let row = fact_row(r)?;
-        if !rows.iter().any(|x| x.id == row.id) {
+        if seen.insert(row.id) {
             rows.push(row);
         }
     }
-    let mut ids: Vec<i64> = new.clone();
+    let mut ids: Vec<i64> = pending.iter().map(|p| p.0).collect();
     ids.extend(rows.iter().map(|r| r.execution_id));
     ids.sort_unstable();
     ids.dedup();
     let sources = sources(db, &ids).await?;
-    let mut items = Vec::new();
-    for id in new {
-        if let Some(source) = sources.get(&id) {
-            items.push(Item {
+    let mut out = Plan::default();
+    for (id, touched) in pending {
+        let source = sources.get(&id).filter(|_| !with_facts.contains(&id));
+        let ready = source.filter(|s| {
+            s.eligible && s.section == "social-protection" && s.person.birth_date.is_some() && s.person.gender.is_some()
+        });
+        match ready {
+            Some(source) if source.mapping.is_some() => out.items.push(Item {
                 row: None,
                 execution_id: id,
+                touched: Some(touched),
+                mapping_code: source.mapping.as_ref().map(|m| m.local_code.clone()),
                 action: send(None, source, Operation::Fact),
-            });
+            }),
+            ready => out.pending.push(Pending {
+                execution_id: id,
+                touched,
+                park: ready.and_then(|s| s.category_code.clone()),
+            }),
         }
     }
     for row in rows {
-        let action = decide(&row, sources.get(&row.execution_id));
-        items.push(Item {
+        let source = sources.get(&row.execution_id);
+        let action = decide(&row, source);
+        out.items.push(Item {
             execution_id: row.execution_id,
             row: Some(row),
+            touched: None,
+            mapping_code: source.and_then(|s| s.mapping.as_ref()).map(|m| m.local_code.clone()),
             action,
         });
     }
-    // At most one package a run: what is left goes in the next.
+    // At most one package a run: what is left goes in the next (pending executions stay pending).
     let mut sends = 0;
-    items.retain(|i| match i.action {
+    out.items.retain(|i| match i.action {
         Action::Send { .. } => {
             sends += 1;
             sends <= MAX_PER_PACKAGE
         }
         Action::Settle { .. } => true,
     });
-    Ok(items)
+    Ok(out)
 }
 
 /// What an upload did (or, dry, would do).
@@ -935,7 +1320,7 @@ fn random_package_id() -> Result<String> {
 /// reason and left out, the rest go on), and — unless dry — queues it with the state of every fact in
 /// one transaction. Delivery is the caller's (the exchange's outbox).
 pub async fn upload(app: &App, plugin: &Arc<LoadedPlugin>, connector: &str, dry_run: bool) -> Result<Upload> {
-    let mut items = plan(app).await?;
+    let Plan { mut items, pending } = plan(app).await?;
     let mut out = Upload::default();
     let package_id = random_package_id()?;
     let mut documents = Vec::new();
@@ -1028,7 +1413,7 @@ pub async fn upload(app: &App, plugin: &Arc<LoadedPlugin>, connector: &str, dry_
         }
         return Ok(out);
     }
-    out.message_id = store_upload(app, connector, &package_id, documents.first(), &items).await?;
+    out.message_id = store_upload(app, connector, &package_id, documents.first(), &items, &pending).await?;
     if let Some(name) = &out.document {
         out.lines
             .insert(0, format!("в очереди на отправку {name} (фактов: {})", out.facts));
@@ -1036,13 +1421,14 @@ pub async fn upload(app: &App, plugin: &Arc<LoadedPlugin>, connector: &str, dry_
     Ok(out)
 }
 
-/// The package, its message and every fact's new state, in one transaction.
+/// The package, its message, every fact's new state and what leaves `egisso_pending`, in one transaction.
 async fn store_upload(
     app: &App,
     connector: &str,
     package_id: &str,
     document: Option<&model::Document>,
     items: &[Item],
+    pending: &[Pending],
 ) -> Result<Option<i64>> {
     let at = now();
     let mut tx = app.db.pool.begin().await?;
@@ -1093,9 +1479,9 @@ async fn store_upload(
                         // A change of the execution after it was read is not lost: the fact starts changed.
                         sqlx::query(
                             "INSERT INTO egisso_facts (execution_id, message_id, status, created_at, fact_uuid, generation, operation, \
-                             event_uuid, event_seq, package_ref, pending_state, updated_at, changed) \
+                             event_uuid, event_seq, package_ref, pending_state, updated_at, changed, mapping_code) \
                              VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $3, \
-                             CASE WHEN (SELECT e.updated_at FROM execution_records e WHERE e.id = $1) = $11 THEN 0 ELSE 1 END)",
+                             CASE WHEN (SELECT e.updated_at FROM execution_records e WHERE e.id = $1) = $11 THEN 0 ELSE 1 END, $12)",
                         )
                         .bind(item.execution_id)
                         .bind(message)
@@ -1108,6 +1494,7 @@ async fn store_upload(
                         .bind(package_ref)
                         .bind(state)
                         .bind(read_at)
+                        .bind(item.mapping_code.as_deref())
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -1115,7 +1502,9 @@ async fn store_upload(
                         sqlx::query(
                             "UPDATE egisso_facts SET status = 'queued', message_id = $1, fact_uuid = $2, generation = $3, operation = $4, \
                              event_uuid = $5, event_seq = $6, package_ref = $7, pending_state = $8, error = NULL, rule_code = NULL, \
-                             changed = CASE WHEN changed = $9 THEN 0 ELSE changed END, updated_at = $10 WHERE id = $11",
+                             changed = CASE WHEN changed = $9 THEN 0 ELSE changed END, updated_at = $10, \
+                             mapping_code = COALESCE($12, mapping_code), change_reason = CASE WHEN $4 = 'fact' THEN NULL ELSE change_reason END \
+                             WHERE id = $11",
                         )
                         .bind(message)
                         .bind(fact_uuid)
@@ -1128,6 +1517,7 @@ async fn store_upload(
                         .bind(seen)
                         .bind(&at)
                         .bind(row.id)
+                        .bind(item.mapping_code.as_deref())
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -1145,7 +1535,7 @@ async fn store_upload(
                 let status = status.unwrap_or("rejected");
                 sqlx::query(
                     "INSERT INTO egisso_facts (execution_id, status, error, rule_code, created_at, fact_uuid, generation, operation, \
-                     event_uuid, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 0, 'fact', $6, $5)",
+                     event_uuid, updated_at, mapping_code) VALUES ($1, $2, $3, $4, $5, $6, 0, 'fact', $6, $5, $7)",
                 )
                 .bind(item.execution_id)
                 .bind(status)
@@ -1153,6 +1543,7 @@ async fn store_upload(
                 .bind(rule_code.as_deref())
                 .bind(&at)
                 .bind(fact_uuid_of(item.execution_id, 0))
+                .bind(item.mapping_code.as_deref())
                 .execute(&mut *tx)
                 .await?;
             }
@@ -1167,7 +1558,8 @@ async fn store_upload(
                 sqlx::query(
                     "UPDATE egisso_facts SET status = COALESCE($1, status), error = COALESCE($2, error), \
                      rule_code = COALESCE($3, rule_code), package_ref = CASE WHEN $1 IS NULL THEN package_ref ELSE NULL END, \
-                     changed = CASE WHEN changed = $4 THEN 0 ELSE changed END, updated_at = $5 WHERE id = $6",
+                     changed = CASE WHEN changed = $4 THEN 0 ELSE changed END, updated_at = $5, \
+                     mapping_code = COALESCE($7, mapping_code) WHERE id = $6",
                 )
                 .bind(*status)
                 .bind(reason.as_deref())
@@ -1175,14 +1567,39 @@ async fn store_upload(
                 .bind(seen)
                 .bind(&at)
                 .bind(row.id)
+                .bind(item.mapping_code.as_deref())
                 .execute(&mut *tx)
                 .await?;
             }
         }
+        if let Some(touched) = item.touched {
+            leave_pending(&mut tx, item.execution_id, touched, None).await?;
+        }
+    }
+    for p in pending {
+        leave_pending(&mut tx, p.execution_id, p.touched, p.park.as_deref()).await?;
     }
     crate::crashpoint::here("egisso.queued");
     tx.commit().await?;
     Ok(package.map(|(_, message)| message))
+}
+
+/// An execution read from `egisso_pending` leaves it (or is parked under its category), unless a
+/// change touched it since it was read: then the next upload reads it again.
+async fn leave_pending(
+    conn: &mut sqlx::AnyConnection,
+    execution_id: i64,
+    touched: i64,
+    park: Option<&str>,
+) -> Result<()> {
+    let q = match park {
+        Some(category) => {
+            sqlx::query("UPDATE egisso_pending SET parked = $1 WHERE execution_id = $2 AND touched = $3").bind(category)
+        }
+        None => sqlx::query("DELETE FROM egisso_pending WHERE execution_id = $1 AND touched = $2"),
+    };
+    q.bind(execution_id).bind(touched).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// Packages delivered whose facts are not marked yet (an instance stopped between the two): marked
@@ -1536,6 +1953,7 @@ mod tests {
             execution_id: 7,
             updated_at: String::new(),
             eligible: true,
+            section: "social-protection".into(),
             execution_date: Some("2024-03-05".into()),
             measure_name: "Социально-средовая реабилитация".into(),
             category_code: Some("MSE.IPRA.SOCIAL.EVENT".into()),
@@ -1569,9 +1987,9 @@ mod tests {
     fn a_change_is_what_egisso_holds_compared_with_the_execution() {
         let s = source();
         let held = s.state();
-        assert_eq!(change_for(&s, Some(&held)), None);
+        assert_eq!(change_for(&s, Some(&held), false), None);
         assert_eq!(
-            change_for(&s, None),
+            change_for(&s, None, false),
             Some(Operation::Correction),
             "not known: sent whole"
         );
@@ -1579,20 +1997,71 @@ mod tests {
             execution_date: Some("2024-03-06".into()),
             ..s.clone()
         };
-        assert_eq!(change_for(&moved, Some(&held)), Some(Operation::Correction));
+        assert_eq!(change_for(&moved, Some(&held), false), Some(Operation::Correction));
         let died = Source {
             death_date: Some("2024-06-10".into()),
             ..s.clone()
         };
-        assert_eq!(change_for(&died, Some(&held)), Some(Operation::Termination));
-        assert_eq!(change_for(&died, Some(&died.state())), None);
+        assert_eq!(change_for(&died, Some(&held), false), Some(Operation::Termination));
+        assert_eq!(change_for(&died, Some(&died.state()), false), None);
         assert_eq!(
-            change_for(&s, Some(&died.state())),
+            change_for(&s, Some(&died.state()), false),
             Some(Operation::Correction),
             "the death undone"
         );
-        let withdrawn = Source { eligible: false, ..s };
-        assert_eq!(change_for(&withdrawn, Some(&held)), Some(Operation::Invalidation));
+        let withdrawn = Source {
+            eligible: false,
+            ..s.clone()
+        };
+        assert_eq!(
+            change_for(&withdrawn, Some(&held), false),
+            Some(Operation::Invalidation)
+        );
+        let unmapped = Source {
+            mapping: None,
+            ..s.clone()
+        };
+        assert_eq!(change_for(&unmapped, Some(&held), false), Some(Operation::Invalidation));
+        let remapped = Source {
+            mapping: s.mapping.clone().map(|m| Mapping {
+                lmsz_id: "6a2e4c9f-5d2b-4c8f-8e1b-3a7f9d0c2e34".into(),
+                ..m
+            }),
+            ..s.clone()
+        };
+        assert_eq!(change_for(&remapped, Some(&held), false), Some(Operation::Correction));
+    }
+
+    #[test]
+    fn a_changed_identity_is_corrected() {
+        let s = source();
+        let held = s.state();
+        let renamed = Source {
+            person: model::Person {
+                surname: "Сергеева".into(),
+                ..s.person.clone()
+            },
+            ..s.clone()
+        };
+        assert_eq!(change_for(&renamed, Some(&held), false), Some(Operation::Correction));
+        let reborn = Source {
+            person: model::Person {
+                birth_date: Some("1954-02-16".into()),
+                ..s.person.clone()
+            },
+            ..s.clone()
+        };
+        assert_eq!(change_for(&reborn, Some(&held), false), Some(Operation::Correction));
+        // A state recorded before the identity was kept in it: the trigger's reason tells.
+        let (old_state, _) = held.split_once("|who:").unwrap();
+        assert_eq!(change_for(&renamed, Some(old_state), false), None);
+        assert_eq!(change_for(&renamed, Some(old_state), true), Some(Operation::Correction));
+        // Died and renamed: the identity is corrected with the death in the same fact.
+        let died = Source {
+            death_date: Some("2024-06-10".into()),
+            ..s.clone()
+        };
+        assert_eq!(change_for(&died, Some(&died.state()), true), None);
     }
 
     #[test]

@@ -368,44 +368,76 @@ pub async fn save_draft(
             .await?;
             id
         }
-        None => {
-            if !matches!(form.result.as_str(), "executed" | "not-executed") {
-                return Err(crate::refusal::invalid(
-                    "result",
-                    format!(
-                        "результат «{}» неизвестен: ожидается executed или not-executed",
-                        form.result
-                    ),
-                ));
-            }
-            let id: i64 = sqlx::query(
-                "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
-                 executor_name, clarification, execution_date, reasons, comment, created_at, created_by, updated_at) \
-                 VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13) RETURNING id",
-            )
-            .bind(form.ipra_id)
-            .bind(form.measure_id)
-            .bind(&form.section)
-            .bind(&form.organisation)
-            .bind(&form.result)
-            .bind(&form.measure_name)
-            .bind(&form.executor_ogrn)
-            .bind(form.executor_name.as_deref())
-            .bind(form.clarification.as_deref())
-            .bind(form.execution_date.as_deref())
-            .bind(&reasons)
-            .bind(form.comment.as_deref())
-            .bind(&at)
-            .bind(actor)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            record_event(&mut tx, &format!("execution:{id}"), None, "draft", actor, None).await?;
-            id
-        }
+        None => insert_draft(&mut tx, form, actor).await?,
     };
     tx.commit().await?;
     Ok((id, warnings))
+}
+
+/// Inserts a new draft in the caller's transaction, with its first lifecycle step; the caller has
+/// validated it (a draft may be incomplete).
+pub async fn insert_draft(conn: &mut AnyConnection, form: &ExecutionForm, actor: &str) -> Result<i64> {
+    let at = now();
+    let reasons = serde_json::to_string(&form.reasons)?;
+    if !matches!(form.result.as_str(), "executed" | "not-executed") {
+        return Err(crate::refusal::invalid(
+            "result",
+            format!(
+                "результат «{}» неизвестен: ожидается executed или not-executed",
+                form.result
+            ),
+        ));
+    }
+    let id: i64 = sqlx::query(
+        "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, executor_ogrn, \
+         executor_name, clarification, execution_date, reasons, comment, created_at, created_by, updated_at) \
+         VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $13) RETURNING id",
+    )
+    .bind(form.ipra_id)
+    .bind(form.measure_id)
+    .bind(&form.section)
+    .bind(&form.organisation)
+    .bind(&form.result)
+    .bind(&form.measure_name)
+    .bind(&form.executor_ogrn)
+    .bind(form.executor_name.as_deref())
+    .bind(form.clarification.as_deref())
+    .bind(form.execution_date.as_deref())
+    .bind(&reasons)
+    .bind(form.comment.as_deref())
+    .bind(&at)
+    .bind(actor)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    record_event(&mut *conn, &format!("execution:{id}"), None, "draft", actor, None).await?;
+    Ok(id)
+}
+
+/// Draft → ready in the caller's transaction, for a record the department plugin found valid.
+pub async fn ready_in(conn: &mut AnyConnection, id: i64, actor: &str, note: Option<&str>) -> Result<()> {
+    let changed = sqlx::query(
+        "UPDATE execution_records SET status = 'ready', updated_at = $1 WHERE id = $2 AND status = 'draft'",
+    )
+    .bind(now())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(crate::refusal::conflict(format!(
+            "запись {id} изменена другим пользователем"
+        )));
+    }
+    record_event(
+        &mut *conn,
+        &format!("execution:{id}"),
+        Some("draft"),
+        "ready",
+        actor,
+        note,
+    )
+    .await
 }
 
 pub async fn record(app: &App, id: i64) -> Result<Option<ExecutionRecord>> {
@@ -450,20 +482,7 @@ pub async fn mark_ready(app: &App, id: i64, actor: &str) -> Checked<()> {
         return Ok(Err(errors));
     }
     let mut tx = app.db.pool.begin().await?;
-    let changed = sqlx::query(
-        "UPDATE execution_records SET status = 'ready', updated_at = $1 WHERE id = $2 AND status = 'draft'",
-    )
-    .bind(now())
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed != 1 {
-        return Err(crate::refusal::conflict(format!(
-            "запись {id} изменена другим пользователем"
-        )));
-    }
-    record_event(&mut tx, &format!("execution:{id}"), Some("draft"), "ready", actor, None).await?;
+    ready_in(&mut tx, id, actor, None).await?;
     tx.commit().await?;
     Ok(Ok(()))
 }
@@ -1398,6 +1417,9 @@ pub async fn record_death(app: &App, snils: &str, death_date: &str, source: &str
             .execute(&mut *tx)
             .await?;
     }
+    // The IPPSU a social-services system holds is corrected: its services end with the death.
+    let ippsu_reason = crate::register::social_services::death_reason(death_date);
+    crate::register::social_services::plan_person_corrections(&mut tx, person_id, &ippsu_reason, &at).await?;
     sqlx::query("UPDATE ipras SET status = 'closed' WHERE person_id = $1 AND status = 'active'")
         .bind(person_id)
         .execute(&mut *tx)

@@ -211,6 +211,9 @@ enum ParsedRecord {
 pub enum Received {
     Death(Box<model::DeathRecord>),
     Receipt(model::Receipt),
+    /// Services a connector that reads `execution-result` reports back for a person's IPRA: they
+    /// become execution records of its measures (`register::social_services`), not a prior report.
+    Executions(Box<model::PriorReport>),
 }
 
 /// A [`Received`] record with where it came from.
@@ -314,6 +317,12 @@ pub struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// Whether the connector reads results of execution reported back (its prior reports become
+    /// execution records).
+    fn reads_execution_results(&self) -> bool {
+        self.connector.manifest.reads.iter().any(|k| k == "execution-result")
+    }
+
     fn parse(&self, index: usize, input: InputFile) -> ParsedFile {
         let mut parsed = ParsedFile {
             index,
@@ -403,6 +412,12 @@ impl Parser<'_> {
                         ipra: Box::new(ipra),
                         measures,
                         follow_ups,
+                    }
+                }
+                Ok(model::Normalized::PriorReport(report)) if self.reads_execution_results() => {
+                    ParsedRecord::Received {
+                        locator,
+                        record: Received::Executions(Box::new(report)),
                     }
                 }
                 Ok(model::Normalized::PriorReport(report)) => ParsedRecord::Prior {

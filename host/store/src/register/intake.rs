@@ -37,6 +37,7 @@ async fn apply_received(app: &App, connector: &str, report: &mut ImportReport) -
                 match &received.record {
                     Received::Death(_) => "сведения о смерти будут сверены с регистром",
                     Received::Receipt(_) => "квитанция будет учтена",
+                    Received::Executions(_) => "оказанные услуги будут сверены с ИПРА и записаны как исполнение",
                 }
             ));
             continue;
@@ -44,6 +45,9 @@ async fn apply_received(app: &App, connector: &str, report: &mut ImportReport) -
         let applied = match &received.record {
             Received::Death(death) => super::deaths::receive(app, death).await,
             Received::Receipt(answer) => receive_answer(app, connector, answer, &actor).await,
+            Received::Executions(services) => {
+                super::social_services::receive(app, connector, &received.file, &received.locator, services).await
+            }
         };
         match applied {
             Ok(line) => report.applied.push(line),
@@ -65,8 +69,10 @@ async fn apply_received(app: &App, connector: &str, report: &mut ImportReport) -
     Ok(())
 }
 
-/// An answer on a sent document: on a package of facts when the connector writes facts (and, if it
-/// also writes execution reports, a package of that name was sent), else on an execution report.
+/// An answer on a sent document: on an IPPSU when the connector writes IPPSU (and, if it also writes
+/// facts or execution reports, an IPPSU of that name was sent); on a package of facts when the
+/// connector writes facts (and, if it also writes execution reports, a package of that name was
+/// sent), else on an execution report.
 async fn receive_answer(
     app: &App,
     connector: &str,
@@ -78,6 +84,12 @@ async fn receive_answer(
             .get(connector)
             .is_some_and(|p| p.manifest.writes.iter().any(|k| k == kind))
     };
+    if writes("ippsu")
+        && ((!writes("facts") && !writes("execution-report"))
+            || super::social_services::is_ippsu_document(&app.db, connector, &answer.document_name).await?)
+    {
+        return super::social_services::receive_answer(app, connector, answer).await;
+    }
     if writes("facts")
         && (!writes("execution-report") || super::egisso::is_package(&app.db, &answer.document_name).await?)
     {

@@ -6,7 +6,8 @@
 //! What changed is found through two cursors per connector, each walking an index in order: IPRAs by
 //! `(received_at, id)` (`ipras_sort_received`; the IPRAs a new one replaced go with it) and the lifecycle events
 //! of execution records and reports by id (a record made ready, a report sent — when its results count —,
-//! accepted or rejected, a death's records). The first run walks every IPRA of the register, a batch at a time;
+//! accepted or rejected, a death's records), and of IPRAs themselves (`ipra:N`: a cancelled death that opened
+//! them again, a corrected death date). The first run walks every IPRA of the register, a batch at a time;
 //! after that only what moved. Each IPRA exported is a read of personal data and is logged.
 
 use crate::db::{now, opt_text, Db};
@@ -48,9 +49,37 @@ pub async fn cursor(db: &Db, connector: &str) -> Result<Cursor> {
     })
 }
 
-/// The IPRAs of the execution records and reports events name (`execution:N`, `report:N`).
+/// Says that the status of a person's IPRAs changed without an execution record or report saying it (a
+/// cancelled death opened them again, a corrected death date): a lifecycle event `ipra:N` per IPRA not
+/// replaced by another, in the caller's transaction, which the next status export finds.
+pub async fn ipras_changed(
+    conn: &mut sqlx::AnyConnection,
+    person_id: i64,
+    from: &str,
+    to: &str,
+    note: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO lifecycle_events (subject, from_status, to_status, at, actor, note) \
+         SELECT 'ipra:' || CAST(id AS TEXT), $1, $2, $3, 'ЗАГС', $4 FROM ipras WHERE person_id = $5 AND superseded_by IS NULL",
+    )
+    .bind(from)
+    .bind(to)
+    .bind(now())
+    .bind(note)
+    .bind(person_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The IPRAs of the execution records and reports events name (`execution:N`, `report:N`), and those named
+/// themselves (`ipra:N`).
 async fn ipras_of_subjects(db: &Db, subjects: &[String]) -> Result<Vec<i64>> {
-    let mut out = Vec::new();
+    let mut out: Vec<i64> = subjects
+        .iter()
+        .filter_map(|s| s.strip_prefix("ipra:")?.parse::<i64>().ok())
+        .collect();
     for (prefix, table) in [("execution:", "execution_records"), ("report:", "reports")] {
         let ids: Vec<String> = subjects
             .iter()

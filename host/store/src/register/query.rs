@@ -1500,6 +1500,13 @@ pub struct IpraCard {
     pub history: Vec<HistoryItem>,
     #[sqlx(skip)]
     pub prior_reports: Vec<PriorReportView>,
+    /// The IPPSU documents sent to the social-services system for this IPRA, with its answers (for an
+    /// executor, only when it executes a social-protection measure of it).
+    #[sqlx(skip)]
+    pub ippsu_sends: Vec<super::social_services::IppsuSend>,
+    /// The execution records (of the visible measures) made from the services it reported back.
+    #[sqlx(skip)]
+    pub reported_services: Vec<super::social_services::ReportedService>,
     #[sqlx(flatten)]
     pub source_document: SourceView,
 }
@@ -1594,11 +1601,23 @@ pub async fn ipra_card(db: &Db, id: i64, scope: Option<&str>) -> Result<Option<I
     .iter()
     .map(PriorReportView::from_row)
     .collect::<Result<Vec<_>, _>>()?;
+    let ippsu_sends = if scope.is_none() || measures.iter().any(|m| m.section == super::social_services::SECTION) {
+        super::social_services::ippsu_sends(db, id).await?
+    } else {
+        Vec::new()
+    };
+    let reported_services = super::social_services::reported_on_ipra(db, id)
+        .await?
+        .into_iter()
+        .filter(|s| scope.is_none() || measures.iter().any(|m| Some(m.id) == s.measure_id))
+        .collect();
     Ok(Some(IpraCard {
         id,
         measures,
         history,
         prior_reports,
+        ippsu_sends,
+        reported_services,
         ..IpraCard::from_row(&row)?
     }))
 }

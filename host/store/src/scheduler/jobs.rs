@@ -9,6 +9,11 @@
 //!   and sent with their printed forms (`outgoing`);
 //! - `status-export`: the execution status of IPRAs changed since the last run is written by the
 //!   connector, one document per issuing institution, and sent (`outgoing`);
+//! - `ippsu-outbox`: the IPPSU drafts of the social-protection department are written by the
+//!   connector, created once per IPRA and corrected on a superseding IPRA or a reassigned measure,
+//!   and sent (`ippsu`);
+//! - `recipients-export`: the register of social-service recipients changed since the last run is
+//!   written by the connector in packages and sent (`recipients`);
 //! - `plugin-step`: any step a plugin plans on its own;
 //! - `deadline-check`: the host's own check of deadlines.
 //!
@@ -36,10 +41,26 @@ pub async fn execute(app: &App, kind: &str, config: &Value, dry_run: bool, insta
             super::outgoing::request_outbox(app, connector_of(config)?, config, dry_run, instance).await
         }
         "status-export" => super::outgoing::status_export(app, connector_of(config)?, config, dry_run, instance).await,
+        "ippsu-outbox" => super::ippsu::ippsu_outbox(app, connector_of(config)?, config, dry_run, instance).await,
+        "recipients-export" => {
+            super::recipients::recipients_export(app, connector_of(config)?, config, dry_run, instance).await
+        }
         "deadline-check" => deadline_check(app).await,
         "plugin-step" => plugin_step(app, config, dry_run, instance).await,
         other => bail!("вид задания «{other}» неизвестен"),
     }
+}
+
+/// A connector's refusal as a run's error line: the record and the field it names, in Russian.
+pub(super) fn plugin_error(e: &model::PluginError) -> String {
+    let mut text = e.message.clone();
+    if let Some(record) = e.record.as_deref().filter(|r| !e.message.contains(*r)) {
+        text = format!("{record}: {text}");
+    }
+    if let Some(field) = e.field.as_deref() {
+        text.push_str(&format!(" (поле «{field}», код {})", e.code));
+    }
+    text
 }
 
 pub(super) fn count(outcome: &mut Outcome, key: &str, n: u64) {

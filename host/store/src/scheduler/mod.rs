@@ -3,8 +3,10 @@
 //! manual and dry runs. On PostgreSQL one instance is the leader (advisory lock); every instance
 //! processes exchange work items, taken with `FOR UPDATE SKIP LOCKED`.
 
+pub(crate) mod ippsu;
 pub mod jobs;
 mod outgoing;
+mod recipients;
 
 use crate::app::App;
 use crate::db::rows::{Flag, JsonText};

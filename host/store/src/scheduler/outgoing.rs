@@ -8,7 +8,7 @@
 //!
 //! Both honour dry-run: what would be written is said, nothing is queued, sent or moved.
 
-use super::jobs::{count, enabled_plugin, send_outbox};
+use super::jobs::{count, enabled_plugin, plugin_error, send_outbox};
 use super::Outcome;
 use crate::app::App;
 use crate::exchange;
@@ -19,17 +19,6 @@ use serde_json::Value;
 
 fn setting<'a>(config: &'a Value, key: &str, default: &'a str) -> &'a str {
     config.get(key).and_then(Value::as_str).unwrap_or(default)
-}
-
-fn plugin_error(e: &model::PluginError) -> String {
-    let mut text = e.message.clone();
-    if let Some(record) = e.record.as_deref().filter(|r| !e.message.contains(*r)) {
-        text = format!("{record}: {text}");
-    }
-    if let Some(field) = e.field.as_deref() {
-        text.push_str(&format!(" (поле «{field}», код {})", e.code));
-    }
-    text
 }
 
 /// Raised requests → the connector's documents (+ printed form) → the outbox → sent.
@@ -115,14 +104,27 @@ pub async fn request_outbox(
                 ));
                 continue;
             }
+            // The printed form, the request and the mark that it is queued: one transaction, so that a run
+            // stopped anywhere between them queues either all of it or nothing (the next run writes it again,
+            // perhaps on another day: never a second document for the same request).
+            let mut tx = app.db.pool.begin().await?;
             // The printed form first: the adapter finds it beside the request when the request arrives.
             if let Some(pdf) = &request.printed {
-                exchange::queue_outgoing(app, connector, "request", &pdf_name, pdf, None, None).await?;
+                exchange::queue_outgoing_in(&mut tx, connector, "request", &pdf_name, pdf).await?;
             }
             let message =
-                exchange::queue_outgoing(app, connector, "request", &document.name, &document.bytes, None, None)
-                    .await?;
-            clarification::mark_queued(app, request.id, &document.name, message).await?;
+                exchange::queue_outgoing_in(&mut tx, connector, "request", &document.name, &document.bytes).await?;
+            crate::crashpoint::here("mse.request.queued");
+            if !clarification::mark_queued(&mut tx, request.id, request.revision, &document.name, message).await? {
+                // Changed or withdrawn while it was being written: what was written is not sent.
+                tx.rollback().await?;
+                outcome.report.push(format!(
+                    "запрос на уточнение ТСР № {} изменён или отозван во время отправки: не отправлен",
+                    request.id
+                ));
+                continue;
+            }
+            tx.commit().await?;
             count(&mut outcome, "queued", 1);
             outcome.report.push(format!(
                 "запрос на уточнение ТСР № {} (ИПРА {}): {}",

@@ -279,7 +279,7 @@ fn cards_html(c: &workload::Cards) -> String {
             "tsr",
             "Запросов на уточнение ТСР в бюро МСЭ",
             c.tsr_clarifications_open,
-            None,
+            Some("/tsr-clarifications?status=open"),
             if c.tsr_clarifications_overdue > 0 {
                 "ov-alarm"
             } else {

@@ -4,12 +4,16 @@
 //! повторно» once the execution or the mapping is corrected; the packages and where they stand. And
 //! the same under `/api/v1/egisso/…`.
 //!
+//! A change of a mapping that touches facts EGISSO already holds is shown first — how many facts the
+//! next upload corrects or cancels — and saved only once the person confirms; the API tells the same
+//! (`GET /api/v1/egisso/mappings/{code}/effect`, and the answer of the change).
+//!
 //! Roles: administrators and coordinators change mappings and send facts again; the auditor reads.
 
 use crate::app::App;
 use crate::auth::web::{require, require_write, Authenticated};
 use crate::auth::{Principal, Role};
-use crate::register::egisso::{self, FactView, Nsi};
+use crate::register::egisso::{self, FactView, MappingEffect, Nsi};
 use crate::ui::admin::{
     allow, allow_write, button_form, dt, dt_opt, field, field_opt, input, Fields, MANAGERS, VIEWERS,
 };
@@ -35,6 +39,7 @@ pub fn routes() -> Router<App> {
             "/api/v1/egisso/mappings/{code}",
             put(api_set_mapping).delete(api_delete_mapping),
         )
+        .route("/api/v1/egisso/mappings/{code}/effect", get(api_mapping_effect))
         .route("/api/v1/egisso/facts", get(api_facts))
         .route("/api/v1/egisso/facts/{id}", get(api_fact))
         .route("/api/v1/egisso/facts/{id}/resend", post(api_resend))
@@ -47,13 +52,74 @@ const PER_PAGE: u32 = 50;
 const PACKAGES_SHOWN: u32 = 20;
 
 fn notice(done: Option<&str>) -> String {
+    notice_with(done, &MappingEffect::default())
+}
+
+/// The notice of a step done; after a change of a mapping, what the next upload corrects.
+fn notice_with(done: Option<&str>, effect: &MappingEffect) -> String {
     let text = match done.unwrap_or_default() {
         "mapping-saved" => "Сопоставление сохранено: исполнения этого вида выгружаются с очередной выгрузкой.",
         "mapping-deleted" => "Сопоставление удалено: исполнения этого вида больше не выгружаются.",
         "fact-resend" => "Факт будет отправлен повторно с очередной выгрузкой (задание «ЕГИССО: выгрузка фактов»).",
         _ => return String::new(),
     };
-    format!(r#"<p class="notice" role="status">{text}</p>"#)
+    let effect = if effect.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " С очередной выгрузкой {}.",
+            effect.describe().replacen("будет ", "", 1)
+        )
+    };
+    format!(r#"<p class="notice" role="status">{text}{effect}</p>"#)
+}
+
+/// The redirect after a change of a mapping, with what it does to the facts sent.
+fn done_with(done: &str, effect: &MappingEffect) -> String {
+    format!(
+        "/admin/egisso?done={done}&corrections={}&cancellations={}",
+        effect.corrections, effect.cancellations
+    )
+}
+
+/// Before a change of a mapping that corrects or cancels facts EGISSO holds: how many, and the same
+/// form again with «Подтвердить».
+fn confirmation(
+    user: &Principal,
+    action: &str,
+    fields: &[(&str, &str)],
+    what: &str,
+    effect: &MappingEffect,
+) -> Html<String> {
+    let mut body = format!(
+        r#"<h1>ЕГИССО: подтвердите изменение сопоставления</h1><section class="adm-egisso-confirm" id="mapping-confirm"><p>{}.</p><p class="effect">{}. Исправления (или аннулирование) уйдут в ЕГИССО с очередной выгрузкой; на странице фактов у них будет указана причина «изменено сопоставление мер».</p>"#,
+        esc(what),
+        esc(&capitalised(&effect.describe())),
+    );
+    body.push_str(&format!(
+        r#"<p>Исправляется: <strong id="effect-corrections">{}</strong>, аннулируется: <strong id="effect-cancellations">{}</strong>.</p>"#,
+        effect.corrections, effect.cancellations
+    ));
+    body.push_str(&format!(
+        r#"<form method="post" action="{action}" class="adm-form" id="confirm-form">{}"#,
+        crate::ui::csrf_field(user)
+    ));
+    for (name, value) in fields {
+        body.push_str(&format!(
+            r#"<input type="hidden" name="{name}" value="{}">"#,
+            esc(value)
+        ));
+    }
+    body.push_str(r#"<input type="hidden" name="confirm" value="1"><div class="actions"><button type="submit">Подтвердить</button> <a href="/admin/egisso#mappings">Отмена</a></div></form></section>"#);
+    page(Some(user), "ЕГИССО: подтверждение", &body)
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 /// A datalist of (value, label) suggestions.
@@ -91,6 +157,9 @@ struct MappingForm {
 #[derive(Deserialize, Default)]
 struct OverviewQuery {
     done: Option<String>,
+    /// After a change of a mapping: the facts the next upload corrects and cancels.
+    corrections: Option<i64>,
+    cancellations: Option<i64>,
     /// A mapping to edit: the form is filled with it.
     edit: Option<String>,
 }
@@ -113,13 +182,18 @@ async fn overview(
             };
         }
     }
-    render_overview(&app, &user, q.done.as_deref(), &form).await
+    let effect = MappingEffect {
+        corrections: q.corrections.unwrap_or_default().max(0),
+        cancellations: q.cancellations.unwrap_or_default().max(0),
+    };
+    render_overview(&app, &user, q.done.as_deref(), &effect, &form).await
 }
 
 async fn render_overview(
     app: &App,
     user: &Principal,
     done: Option<&str>,
+    effect: &MappingEffect,
     form: &MappingForm,
 ) -> Result<Html<String>, PageError> {
     let mappings = egisso::mappings(app).await?;
@@ -129,7 +203,7 @@ async fn render_overview(
     let can = user.can_write() && MANAGERS.contains(&user.role);
     let categories = app.reference().code_names("measure-categories");
     let mut body = String::from("<h1>ЕГИССО</h1>");
-    body.push_str(&notice(done));
+    body.push_str(&notice_with(done, effect));
     if !user.can_write() {
         body.push_str(r#"<p class="notice">Режим просмотра: у роли «Аудитор» нет права изменять настройки.</p>"#);
     }
@@ -184,7 +258,7 @@ async fn render_overview(
             ));
             if can {
                 body.push_str(&format!(
-                    r#"<td><a href="/admin/egisso?edit={}#mapping-form">Изменить</a> <form method="post" action="/admin/egisso/mappings/delete" class="adm-inline">{}<input type="hidden" name="local_code" value="{}"><button type="submit" class="secondary" data-confirm="Удалить сопоставление? Исполнения этого вида перестанут выгружаться.">Удалить</button></form></td>"#,
+                    r#"<td><a href="/admin/egisso?edit={}#mapping-form">Изменить</a> <form method="post" action="/admin/egisso/mappings/delete" class="adm-inline">{}<input type="hidden" name="local_code" value="{}"><button type="submit" class="secondary" data-confirm="Удалить сопоставление? Исполнения этого вида перестанут выгружаться, а переданные факты будут аннулированы.">Удалить</button></form></td>"#,
                     urlencode(&m.local_code),
                     crate::ui::csrf_field(user),
                     esc(&m.local_code)
@@ -326,17 +400,57 @@ async fn save_mapping(
         osz_code: field(&fields, "osz_code").to_string(),
         error: None,
     };
-    let saved = egisso::set_mapping(
-        &app,
-        &form.local_code,
-        &form.lmsz_id,
-        field_opt(&fields, "category_id").as_deref(),
-        field_opt(&fields, "osz_code").as_deref(),
-        &user.actor(),
-    )
-    .await;
+    let category_id = field_opt(&fields, "category_id");
+    let osz_code = field_opt(&fields, "osz_code");
+    // A change that corrects facts EGISSO holds waits for the person's confirmation.
+    let saved = if field(&fields, "confirm") == "1" {
+        Ok(None)
+    } else {
+        egisso::mapping_effect(
+            &app,
+            &form.local_code,
+            Some(&form.lmsz_id),
+            category_id.as_deref(),
+            osz_code.as_deref(),
+        )
+        .await
+        .map(|effect| (!effect.is_empty()).then_some(effect))
+    };
+    let saved = match saved {
+        Ok(Some(effect)) => {
+            let html = confirmation(
+                &user,
+                "/admin/egisso/mappings",
+                &[
+                    ("local_code", &form.local_code),
+                    ("lmsz_id", &form.lmsz_id),
+                    ("category_id", &form.category_id),
+                    ("osz_code", &form.osz_code),
+                ],
+                &format!(
+                    "Вид мероприятия «{}» будет сопоставлен мере ЕГИССО {}",
+                    form.local_code.trim(),
+                    form.lmsz_id.trim()
+                ),
+                &effect,
+            );
+            return Ok(html.into_response());
+        }
+        Ok(None) => {
+            egisso::set_mapping(
+                &app,
+                &form.local_code,
+                &form.lmsz_id,
+                category_id.as_deref(),
+                osz_code.as_deref(),
+                &user.actor(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     match saved {
-        Ok(()) => Ok(Redirect::to("/admin/egisso?done=mapping-saved").into_response()),
+        Ok(effect) => Ok(Redirect::to(&done_with("mapping-saved", &effect)).into_response()),
         Err(e) => {
             let (field, message) = match crate::refusal::Refusal::of(&e) {
                 Some(crate::refusal::Refusal::Invalid { field, message }) => (field.clone(), message.clone()),
@@ -347,7 +461,7 @@ async fn save_mapping(
                 error: Some((field, message)),
                 ..form
             };
-            let html = render_overview(&app, &user, None, &form).await?;
+            let html = render_overview(&app, &user, None, &MappingEffect::default(), &form).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
         }
     }
@@ -359,10 +473,26 @@ async fn delete_mapping(
     Form(fields): Form<Fields>,
 ) -> Result<Response, PageError> {
     allow_write(&user, MANAGERS, &fields)?;
-    egisso::delete_mapping(&app, field(&fields, "local_code"), &user.actor())
+    let local_code = field(&fields, "local_code");
+    if field(&fields, "confirm") != "1" {
+        let effect = egisso::mapping_effect(&app, local_code, None, None, None)
+            .await
+            .map_err(|e| PageError::from(e).for_user(&user))?;
+        if !effect.is_empty() {
+            let html = confirmation(
+                &user,
+                "/admin/egisso/mappings/delete",
+                &[("local_code", local_code)],
+                &format!("Сопоставление вида мероприятия «{local_code}» будет удалено"),
+                &effect,
+            );
+            return Ok(html.into_response());
+        }
+    }
+    let effect = egisso::delete_mapping(&app, local_code, &user.actor())
         .await
         .map_err(|e| PageError::from(e).for_user(&user))?;
-    Ok(Redirect::to("/admin/egisso?done=mapping-deleted").into_response())
+    Ok(Redirect::to(&done_with("mapping-deleted", &effect)).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -439,8 +569,20 @@ fn facts_table(user: &Principal, facts: &[FactView], status: Option<&str>) -> St
             (Some(r), _) => esc(r),
             (None, _) => "—".into(),
         };
+        // Why the fact is (or is to be) corrected: the change a trigger or a mapping marked.
+        let why = f
+            .change_reason
+            .as_deref()
+            .filter(|_| f.changed || f.operation != "fact")
+            .map(|r| {
+                format!(
+                    r#"<br><span class="muted change-reason">{}</span>"#,
+                    esc(egisso::change_reason_label(r))
+                )
+            })
+            .unwrap_or_default();
         let changed = if f.changed {
-            r#"<br><span class="muted">исполнение изменилось после отправки</span>"#
+            r#"<br><span class="muted">изменилось после отправки: уйдёт с очередной выгрузкой</span>"#
         } else {
             ""
         };
@@ -456,7 +598,7 @@ fn facts_table(user: &Principal, facts: &[FactView], status: Option<&str>) -> St
             String::new()
         };
         out.push_str(&format!(
-            r#"<tr id="fact-{id}" class="status-{status}"><td>{id}</td><td>{name}<br><span class="muted">СНИЛС {snils} · <a href="/ipras/{ipra}">ИПРА {number}</a></span></td><td>{measure}<br><span class="muted">исполнено {date}</span></td><td>{op}</td><td class="status">{label}{changed}</td><td class="reason">{reason}</td><td class="hide-narrow">{package}</td><td class="hide-narrow">{updated}</td><td>{action}</td></tr>"#,
+            r#"<tr id="fact-{id}" class="status-{status}"><td>{id}</td><td>{name}<br><span class="muted">СНИЛС {snils} · <a href="/ipras/{ipra}">ИПРА {number}</a></span></td><td>{measure}<br><span class="muted">исполнено {date}</span></td><td class="operation">{op}{why}</td><td class="status">{label}{changed}</td><td class="reason">{reason}</td><td class="hide-narrow">{package}</td><td class="hide-narrow">{updated}</td><td>{action}</td></tr>"#,
             id = f.id,
             status = esc(&f.status),
             name = esc(&f.full_name),
@@ -529,7 +671,7 @@ async fn api_set_mapping(
 ) -> Result<Json<Value>, ApiError> {
     require(&user, API_MANAGERS)?;
     require_write(&user)?;
-    egisso::set_mapping(
+    let effect = egisso::set_mapping(
         &app,
         &code,
         &req.lmsz_id,
@@ -538,7 +680,34 @@ async fn api_set_mapping(
         &user.actor(),
     )
     .await?;
-    Ok(Json(json!({"ok": true})))
+    Ok(Json(
+        json!({"ok": true, "corrections": effect.corrections, "cancellations": effect.cancellations}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct EffectQuery {
+    /// The measure the mapping is to have; none: the mapping is to be deleted.
+    lmsz_id: Option<String>,
+    category_id: Option<String>,
+    osz_code: Option<String>,
+}
+
+/// What a change of the mapping would do to the facts EGISSO holds, before it is made.
+async fn api_mapping_effect(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Path(code): Path<String>,
+    Query(q): Query<EffectQuery>,
+) -> Result<Json<Value>, ApiError> {
+    require(&user, OVERSEERS)?;
+    let lmsz = q.lmsz_id.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    let effect = egisso::mapping_effect(&app, &code, lmsz, q.category_id.as_deref(), q.osz_code.as_deref()).await?;
+    Ok(Json(json!({
+        "corrections": effect.corrections,
+        "cancellations": effect.cancellations,
+        "description": effect.describe(),
+    })))
 }
 
 async fn api_delete_mapping(
@@ -548,8 +717,10 @@ async fn api_delete_mapping(
 ) -> Result<Json<Value>, ApiError> {
     require(&user, API_MANAGERS)?;
     require_write(&user)?;
-    egisso::delete_mapping(&app, &code, &user.actor()).await?;
-    Ok(Json(json!({"ok": true})))
+    let effect = egisso::delete_mapping(&app, &code, &user.actor()).await?;
+    Ok(Json(
+        json!({"ok": true, "corrections": effect.corrections, "cancellations": effect.cancellations}),
+    ))
 }
 
 #[derive(Deserialize)]

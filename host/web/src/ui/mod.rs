@@ -111,6 +111,11 @@ pub const NAV: &[NavItem] = &[
         roles: REGISTER_READERS,
     },
     NavItem {
+        path: "/recipients",
+        label: "Получатели соцуслуг",
+        roles: ALL,
+    },
+    NavItem {
         path: "/executions",
         label: "Исполнение",
         roles: ALL,

@@ -99,6 +99,7 @@ async fn add_user(
         full_name: req.full_name.trim().to_string(),
         role: req.role,
         ogrn: req.ogrn.filter(|o| !o.trim().is_empty()),
+        issuer: req.issuer.clone(),
         password: req.password,
     };
     let errors = users::check_new_user(&app, &new).await?;

@@ -26,15 +26,24 @@ pub fn routes() -> Router<App> {
         .route("/admin/users/{login}/tokens/{id}/revoke", post(revoke))
 }
 
-const ROLES: &[Role] = &[Role::Administrator, Role::Coordinator, Role::Executor, Role::Auditor];
+const ROLES: &[Role] = &[
+    Role::Administrator,
+    Role::Coordinator,
+    Role::Executor,
+    Role::Auditor,
+    Role::Bureau,
+];
 
 fn role_label(role: &str) -> &'static str {
     Role::parse(role).map(|r| r.label()).unwrap_or("—")
 }
 
-fn role_options() -> Vec<(String, String)> {
+/// The roles to choose from; a bureau's (with its institution) only where the form asks for the institution
+/// or the user is one already.
+fn role_options(with_bureau: bool) -> Vec<(String, String)> {
     ROLES
         .iter()
+        .filter(|r| with_bureau || **r != Role::Bureau)
         .map(|r| (r.as_str().to_string(), r.label().to_string()))
         .collect()
 }
@@ -56,6 +65,8 @@ pub struct NewUser {
     pub full_name: String,
     pub role: String,
     pub ogrn: Option<String>,
+    /// An MSE bureau's institution, as IPRAs name it (role `bureau`).
+    pub issuer: Option<String>,
     pub password: String,
 }
 
@@ -85,6 +96,10 @@ pub async fn check_new_user(app: &App, u: &NewUser) -> anyhow::Result<Vec<(&'sta
             }
             _ => {}
         },
+        Ok(Role::Bureau) if u.issuer.as_deref().is_none_or(|i| i.trim().is_empty()) => errors.push((
+            "issuer",
+            "Учреждение МСЭ: бюро МСЭ нужно учреждение, сформировавшее ИПРА".into(),
+        )),
         Ok(_) => {}
     }
     if let Err(e) = auth::password_strength(&u.password, &u.login) {
@@ -138,6 +153,7 @@ async fn list_page(
                 full_name: String::new(),
                 role: "executor".into(),
                 ogrn: None,
+                issuer: None,
                 password: String::new(),
             },
             Vec::new(),
@@ -159,7 +175,7 @@ async fn list_page(
             r#"required autocomplete="off""#,
         ));
         body.push_str(&input("full_name", "ФИО", &u.full_name, err("full_name"), "required"));
-        body.push_str(&select("role", "Роль", &role_options(), &u.role, err("role")));
+        body.push_str(&select("role", "Роль", &role_options(true), &u.role, err("role")));
         body.push_str(&select(
             "ogrn",
             "Организация (для исполнителя)",
@@ -167,6 +183,18 @@ async fn list_page(
             u.ogrn.as_deref().unwrap_or_default(),
             err("ogrn"),
         ));
+        body.push_str(&input(
+            "issuer",
+            "Учреждение МСЭ, сформировавшее ИПРА (для бюро МСЭ)",
+            u.issuer.as_deref().unwrap_or_default(),
+            err("issuer"),
+            r#"list="issuers" autocomplete="off""#,
+        ));
+        body.push_str(r#"<datalist id="issuers">"#);
+        for issuer in crate::register::query::issuing_institutions(&app.db).await? {
+            body.push_str(&format!(r#"<option value="{}">"#, esc(&issuer)));
+        }
+        body.push_str("</datalist>");
         body.push_str(&input(
             "password",
             "Начальный пароль (не короче 10 символов, три вида символов, или фраза от 16)",
@@ -190,6 +218,7 @@ async fn add(
         full_name: field(&fields, "full_name").to_string(),
         role: field(&fields, "role").to_string(),
         ogrn: field_opt(&fields, "ogrn"),
+        issuer: field_opt(&fields, "issuer"),
         password: fields
             .iter()
             .find(|(k, _)| k == "password")
@@ -199,6 +228,19 @@ async fn add(
     let errors = check_new_user(&app, &u).await?;
     if errors.is_empty() {
         let role = Role::parse(&u.role)?;
+        if role == Role::Bureau {
+            // Read-only, scoped to the IPRAs its institution issued.
+            auth::add_bureau_user(
+                &app.db,
+                &u.login,
+                u.full_name.trim(),
+                u.issuer.as_deref().unwrap_or_default(),
+                &u.password,
+                &user.actor(),
+            )
+            .await?;
+            return Ok(Redirect::to(&format!("/admin/users/{}?done=user-added", urlencode(&u.login))).into_response());
+        }
         let ogrn = if role == Role::Executor {
             u.ogrn.as_deref()
         } else {
@@ -277,7 +319,13 @@ async fn user_page(
             body.push_str(&alert("Изменения не сохранены: исправьте отмеченные поля."));
         }
         body.push_str(&input("full_name", "ФИО", &u.full_name, err("full_name"), "required"));
-        body.push_str(&select("role", "Роль", &role_options(), &u.role, err("role")));
+        body.push_str(&select(
+            "role",
+            "Роль",
+            &role_options(u.role == Role::Bureau.as_str()),
+            &u.role,
+            err("role"),
+        ));
         body.push_str(&select(
             "ogrn",
             "Организация (для исполнителя)",

@@ -40,7 +40,13 @@ pub async fn card(app: &App, user: &Principal, id: i64) -> Result<Option<IpraCar
     match user.issuer_scope() {
         Some(issuer) => Ok(query::ipra_card(&app.db, id, None)
             .await?
-            .filter(|card| !issuer.trim().is_empty() && card.issued_by.as_deref() == Some(issuer))),
+            .filter(|card| !issuer.trim().is_empty() && card.issued_by.as_deref() == Some(issuer))
+            .map(|mut card| {
+                // How the IPRA is carried out is the bureau's to see; the IPPSU exchanged with the
+                // social-services system is not.
+                card.ippsu_sends.clear();
+                card
+            })),
         None => query::ipra_card(&app.db, id, user.scope()).await,
     }
 }

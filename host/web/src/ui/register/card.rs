@@ -261,6 +261,14 @@ pub async fn card(
         body.push_str(r#"<p class="muted">Мероприятий нет.</p>"#);
     }
 
+    // Records made from the services a social-services system reported back.
+    let record_ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let reported: HashMap<i64, crate::register::social_services::ReportedService> =
+        crate::register::social_services::reported_services(&app.db, &record_ids)
+            .await?
+            .into_iter()
+            .map(|s| (s.execution_record_id, s))
+            .collect();
     let (drafts, done): (Vec<&ExecutionRecord>, Vec<&ExecutionRecord>) =
         records.iter().partition(|r| r.status == "draft");
     for (title, id_attr, list, empty) in [
@@ -282,7 +290,15 @@ pub async fn card(
                 r.id,
                 r.id,
                 esc(&section_name(&app, &r.form.section)),
-                esc(&r.form.measure_name),
+                match reported.get(&r.id) {
+                    Some(s) => format!(
+                        r#"{}<br><span class="muted reg-reported">по сведениям об оказанных услугах ({}): {}</span>"#,
+                        esc(&r.form.measure_name),
+                        esc(&s.document_id),
+                        crate::register::social_services::service_result_label(&s.service_result)
+                    ),
+                    None => esc(&r.form.measure_name),
+                },
                 result_label(&r.form.result),
                 ru_opt_date(&r.form.execution_date),
                 org_name(&r.form.organisation),
@@ -312,6 +328,42 @@ pub async fn card(
                 esc(&ru_date(&r.created_at)),
                 ru_opt_date(&r.due_date),
                 ru_opt_date(&r.sent_at),
+            ));
+        }
+        body.push_str("</tbody></table></div>");
+    }
+
+    // As the card's API gives them: an executor without a social-protection measure here and a bureau
+    // see none.
+    let ippsu = &card.ippsu_sends;
+    if !ippsu.is_empty() {
+        body.push_str(r#"<h2 id="reg-ippsu-h">Проекты ИППСУ</h2><div class="table-wrap"><table id="reg-ippsu"><thead><tr><th scope="col">Действие</th><th scope="col">Состояние</th><th scope="col" class="hide-narrow">Документ</th><th scope="col" class="hide-narrow">Отправлен</th><th scope="col">Ответ</th></tr></thead><tbody>"#);
+        for s in ippsu {
+            let action = match (s.action.as_str(), s.reason.as_deref()) {
+                ("create", _) => "создание".to_string(),
+                (_, Some(reason)) => format!("исправление: {}", esc(reason)),
+                _ => "исправление".to_string(),
+            };
+            let answer = match s.status.as_str() {
+                "accepted" => format!(
+                    "принят{}",
+                    s.ippsu_number
+                        .as_deref()
+                        .map(|n| format!(", ИППСУ № {}", esc(n)))
+                        .unwrap_or_default()
+                ),
+                "rejected" => format!(
+                    r#"<span class="bad">отклонён: {}</span>"#,
+                    esc(s.answer_reason.as_deref().unwrap_or_default())
+                ),
+                _ => "—".to_string(),
+            };
+            body.push_str(&format!(
+                r#"<tr data-status="{}"><td>{action}</td><td>{}</td><td class="hide-narrow">{}</td><td class="hide-narrow">{}</td><td>{answer}</td></tr>"#,
+                esc(&s.status),
+                crate::register::social_services::ippsu_status_label(&s.status),
+                esc(s.document_name.as_deref().unwrap_or("—")),
+                ru_opt_date(&s.sent_at),
             ));
         }
         body.push_str("</tbody></table></div>");

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod bureau;
 pub mod card;
+pub mod recipients;
 pub mod tsr;
 
 use super::{check_csrf, csrf_field, esc, group_digits, mask_snils, page, urlencode, PageError, PageUser};
@@ -28,6 +29,7 @@ pub fn routes() -> Router<App> {
         .route("/register/filters/{id}/delete", post(delete_filter))
         .merge(api::routes())
         .merge(tsr::routes())
+        .merge(recipients::routes())
 }
 
 /// Rows per page the page offers; the default is the first.

@@ -1,6 +1,8 @@
 //! «Запрос на уточнение ТСР в бюро МСЭ» (порядок ФБ МСЭ для ИС МСЭ в ЕЦП): the block of the card's TSR section and of the execution
 //! form that raises a request with the citizen's consent and shows the requests of the IPRA with their state,
-//! the printed form of a request (PDF, as it goes to ИС МСЭ beside the XML) and the API twins.
+//! the printed form of a request (PDF, as it goes to ИС МСЭ beside the XML), a request's page where one not yet
+//! queued is changed or withdrawn, the list of every request (`/tsr-clarifications`: the coordinator's, an
+//! executor's of its organisation) and the API twins.
 
 use crate::app::App;
 use crate::auth::web::{forbidden, require_write, Authenticated};
@@ -10,11 +12,11 @@ use crate::register::execution::FieldError;
 use crate::register::query::IpraCard;
 use crate::ui::execution::pdf::Document;
 use crate::ui::execution::{ru_date, ru_datetime};
-use crate::ui::{check_csrf, csrf_field, esc, require_page_write, urlencode, PageError, PageUser};
+use crate::ui::{check_csrf, csrf_field, esc, page, require_page_write, urlencode, PageError, PageUser};
 use crate::ApiError;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -23,7 +25,16 @@ use serde_json::json;
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/ipras/{id}/tsr-clarification", axum::routing::post(raise_page))
+        .route("/tsr-clarifications", get(all_page))
+        .route("/tsr-clarifications/{id}", get(request_page).post(amend_page))
+        .route("/tsr-clarifications/{id}/withdraw", axum::routing::post(withdraw_page))
         .route("/tsr-clarifications/{id}/print.pdf", get(print_page))
+        .route("/api/v1/tsr-clarifications", get(all_api))
+        .route("/api/v1/tsr-clarifications/{id}", get(one_api).put(amend_api))
+        .route(
+            "/api/v1/tsr-clarifications/{id}/withdraw",
+            axum::routing::post(withdraw_api),
+        )
         .route("/api/v1/ipras/{id}/tsr-clarifications", get(list_api).post(raise_api))
         .route("/api/v1/tsr-clarifications/{id}/pdf", get(print_api))
 }
@@ -223,7 +234,7 @@ fn requests_table(requests: &[Clarification]) -> String {
             ));
         }
         html.push_str(&format!(
-            r#"<tr data-id="{id}"><td>{id}</td><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td class="hide-narrow">{}</td><td><a href="/tsr-clarifications/{id}/print.pdf">PDF</a></td></tr>"#,
+            r#"<tr data-id="{id}"><td><a href="/tsr-clarifications/{id}" class="tsr-open">{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td class="hide-narrow">{}</td><td><a href="/tsr-clarifications/{id}/print.pdf">PDF</a></td></tr>"#,
             items.join("; "),
             ru_date(&c.received_date),
             ru_date(&c.due_date),
@@ -490,4 +501,468 @@ async fn raise_api(
         Ok(new) => Json(json!({"ok": true, "result": [new]})).into_response(),
         Err(errors) => ApiError::invalid_fields(json!(errors)).into_response(),
     })
+}
+
+/// Requests per page of the list.
+const PER_PAGE: u32 = 50;
+
+/// Who reads the list of every request: everyone but a bureau (an executor its organisation's, as sender).
+fn may_list(user: &Principal) -> bool {
+    user.issuer_scope().is_none()
+}
+
+fn filter_params(f: &clarification::ListFilter) -> String {
+    let mut out = String::new();
+    for (name, value) in [
+        ("status", &f.status),
+        ("territory", &f.territory),
+        ("from", &f.from),
+        ("to", &f.to),
+    ] {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            out.push_str(&format!("{name}={}&", urlencode(v)));
+        }
+    }
+    if f.overdue == Some(true) {
+        out.push_str("overdue=true&");
+    }
+    out
+}
+
+/// The list's filter from the query string (an empty `overdue` of the form's checkbox is "no").
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    status: Option<String>,
+    overdue: Option<String>,
+    territory: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    before: Option<i64>,
+}
+
+/// What `overdue` is not: anything but yes or no.
+const OVERDUE_INVALID: &str = "«overdue»: ожидается true или false";
+
+impl ListQuery {
+    fn filter(self) -> Result<clarification::ListFilter, &'static str> {
+        let overdue = match self.overdue.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some("true" | "1" | "on") => Some(true),
+            Some("false" | "0" | "off") => Some(false),
+            Some(_) => return Err(OVERDUE_INVALID),
+        };
+        Ok(clarification::ListFilter {
+            status: self.status,
+            overdue,
+            territory: self.territory,
+            from: self.from,
+            to: self.to,
+            before: self.before,
+        })
+    }
+}
+
+/// A page of the list read: its rows name IPRAs (personal data), so it is logged with the filter.
+async fn log_list(app: &App, user: &Principal, filter: &clarification::ListFilter, ids: &[i64]) -> anyhow::Result<()> {
+    crate::audit::record(
+        &app.db,
+        &user.actor(),
+        "tsr.clarification.list",
+        "tsr-clarifications",
+        Some(&json!({"filter": filter_params(filter), "requests": ids}).to_string()),
+    )
+    .await
+}
+
+/// GET `/tsr-clarifications`: every TSR clarification request, newest first, filtered by state, overdue,
+/// territory and the days raised; keyset pages.
+async fn all_page(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Html<String>, PageError> {
+    if !may_list(&user) {
+        return Err(PageError::forbidden().for_user(&user));
+    }
+    let filter = q
+        .filter()
+        .map_err(|message| PageError::bad_request(message.to_string()).for_user(&user))?;
+    let found = match clarification::page(&app.db, &filter, user.scope(), PER_PAGE).await {
+        Ok(found) => found,
+        Err(e) => match crate::refusal::Refusal::of(&e) {
+            Some(refusal) => return Err(PageError::bad_request(refusal.to_string()).for_user(&user)),
+            None => return Err(e.into()),
+        },
+    };
+    let ids: Vec<i64> = found.items.iter().map(|c| c.id).collect();
+    log_list(&app, &user, &filter, &ids).await?;
+    let value = |v: &Option<String>| esc(v.as_deref().unwrap_or_default());
+    let mut body = String::from(
+        r#"<h1>Запросы на уточнение ТСР в бюро МСЭ</h1><p class="muted">Запросы уполномоченного органа в учреждение МСЭ (ПП РФ № 2121, п. 4(1)): отправляются в течение 2 рабочих дней со дня получения программы; закрываются ответом ИС МСЭ или новой ИПРА.</p>"#,
+    );
+    body.push_str(r#"<form class="filters" method="get" action="/tsr-clarifications" id="tsr-filters"><label for="f-status">Состояние<select id="f-status" name="status"><option value="">все</option>"#);
+    for (code, label) in clarification::LIST_STATUSES {
+        body.push_str(&format!(
+            r#"<option value="{code}"{}>{label}</option>"#,
+            if filter.status.as_deref() == Some(code) {
+                " selected"
+            } else {
+                ""
+            }
+        ));
+    }
+    body.push_str(&format!(
+        r#"</select></label><label class="adm-check" for="f-overdue"><input type="checkbox" id="f-overdue" name="overdue" value="true"{}> не отправлены за 2 рабочих дня</label>
+<label for="f-territory">Территория (код)<input id="f-territory" name="territory" value="{}"></label>
+<label for="f-from">Сформирован с<input type="date" id="f-from" name="from" value="{}"></label>
+<label for="f-to">по<input type="date" id="f-to" name="to" value="{}"></label>
+<button type="submit" id="f-apply">Показать</button></form>"#,
+        if filter.overdue == Some(true) { " checked" } else { "" },
+        value(&filter.territory),
+        value(&filter.from),
+        value(&filter.to),
+    ));
+    body.push_str(&format!(
+        r#"<p id="tsr-total">Запросов: {}{}</p>"#,
+        if found.total_exact { "" } else { "более " },
+        crate::ui::group_digits(found.total as u64)
+    ));
+    if found.items.is_empty() {
+        body.push_str(r#"<p class="muted" id="tsr-empty">Запросов с такими условиями нет.</p>"#);
+    } else {
+        let today = crate::register::deadlines::format_date(crate::register::deadlines::today());
+        body.push_str(r#"<div class="table-wrap"><table id="tsr-all"><thead><tr><th scope="col">№</th><th scope="col">ИПРА</th><th scope="col">ТСР</th><th scope="col">Сформирован</th><th scope="col">Срок отправки</th><th scope="col">Состояние</th><th scope="col" class="hide-narrow">Территория</th></tr></thead><tbody>"#);
+        for c in &found.items {
+            let late = c.status == "raised" && c.due_date.as_str() < today.as_str();
+            body.push_str(&format!(
+                r#"<tr data-id="{id}"{}><td><a href="/tsr-clarifications/{id}">{id}</a></td><td><a href="/ipras/{ipra}">№ {}</a></td><td>{}</td><td>{}</td><td>{}{}</td><td><span class="tsr-status-{}">{}</span></td><td class="hide-narrow">{}</td></tr>"#,
+                if late { r#" class="ov-alarm""# } else { "" },
+                esc(&c.ipra_number),
+                c.items.iter().map(|i| esc(&i.name)).collect::<Vec<_>>().join("; "),
+                c.raised_on.as_deref().map(ru_date).unwrap_or_else(|| ru_datetime(&c.created_at)),
+                ru_date(&c.due_date),
+                if late { " — просрочен" } else { "" },
+                esc(&c.status),
+                clarification::status_label(&c.status),
+                c.territory_code.as_deref().map(esc).unwrap_or_else(|| "—".into()),
+                id = c.id,
+                ipra = c.ipra_id,
+            ));
+        }
+        body.push_str("</tbody></table></div>");
+    }
+    if let Some(next) = found.next {
+        body.push_str(&crate::ui::keyset_pages(
+            "/tsr-clarifications",
+            &filter_params(&filter),
+            next,
+        ));
+    }
+    Ok(page(Some(&user), "Запросы на уточнение ТСР", &body))
+}
+
+/// GET `/api/v1/tsr-clarifications`: the list (query as the page's), newest first, keyset-paged by `before`.
+async fn all_api(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<crate::paging::Page<Clarification>>, ApiError> {
+    if !may_list(&user) {
+        return Err(forbidden());
+    }
+    let filter = q
+        .filter()
+        .map_err(|message| ApiError::bad_field(Some("overdue".into()), message.to_string()))?;
+    let found = clarification::page(&app.db, &filter, user.scope(), PER_PAGE)
+        .await
+        .map_err(|e| match crate::refusal::Refusal::of(&e) {
+            // A filter that does not parse is a bad request, naming its field.
+            Some(crate::refusal::Refusal::Invalid { field, message }) => {
+                ApiError::bad_field(Some(field.clone()), message.clone())
+            }
+            _ => ApiError::from(e),
+        })?;
+    let ids: Vec<i64> = found.items.iter().map(|c| c.id).collect();
+    log_list(&app, &user, &filter, &ids).await?;
+    Ok(Json(found))
+}
+
+/// A request the user sees (through its IPRA), for reading or changing.
+async fn request_of(app: &App, user: &Principal, id: i64) -> anyhow::Result<Option<(Clarification, IpraCard)>> {
+    let Some(request) = clarification::get(&app.db, id).await? else {
+        return Ok(None);
+    };
+    Ok(super::bureau::card(app, user, request.ipra_id)
+        .await?
+        .map(|card| (request, card)))
+}
+
+/// Whether the request may still be changed or withdrawn by this user: raised, not queued, and theirs to send.
+async fn may_change(app: &App, user: &Principal, c: &Clarification) -> anyhow::Result<bool> {
+    if !user.can_write() || c.status != "raised" || user.scope().is_some_and(|o| o != c.sender_ogrn) {
+        return Ok(false);
+    }
+    Ok(!clarification::queued(&app.db, c.id).await?)
+}
+
+#[derive(Deserialize, Default)]
+struct RequestQuery {
+    done: Option<String>,
+    error: Option<String>,
+}
+
+/// GET `/tsr-clarifications/{id}`: a request with its state; while not queued, the form that changes it and
+/// the one that withdraws it.
+async fn request_page(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<RequestQuery>,
+) -> Result<Html<String>, PageError> {
+    let (c, card) = request_of(&app, &user, id)
+        .await?
+        .ok_or_else(|| PageError::not_found("Запрос").for_user(&user))?;
+    crate::audit::record(
+        &app.db,
+        &user.actor(),
+        "tsr.clarification.read",
+        &format!("ipra:{}", c.ipra_id),
+        Some(&format!("запрос {id}")),
+    )
+    .await?;
+    let mut body = format!(
+        r#"<h1>Запрос на уточнение ТСР № {id}</h1><p><a href="/ipras/{ipra}#tsr-clarification">← ИПРА № {}</a> · <a href="/tsr-clarifications">все запросы</a> · <a href="/tsr-clarifications/{id}/print.pdf">печатная форма (PDF)</a></p>"#,
+        esc(&c.ipra_number),
+        ipra = c.ipra_id,
+    );
+    match q.done.as_deref() {
+        Some("saved") => body.push_str(r#"<p class="notice" role="status" id="tsr-notice">Запрос изменён: печатная форма сформирована заново.</p>"#),
+        Some("withdrawn") => body.push_str(r#"<p class="notice" role="status" id="tsr-notice">Запрос отозван: он не будет отправлен в ИС МСЭ.</p>"#),
+        _ => {}
+    }
+    if let Some(e) = q.error.as_deref().filter(|e| !e.trim().is_empty()) {
+        body.push_str(&format!(
+            r#"<p class="alert" role="alert" id="tsr-alert">{}</p>"#,
+            esc(e)
+        ));
+    }
+    body.push_str(&format!(
+        r#"<dl class="tsr-request" id="tsr-request"><dt>Состояние</dt><dd id="tsr-state">{}</dd><dt>ТСР</dt><dd>{}</dd><dt>Программа получена</dt><dd id="tsr-received-shown">{}</dd><dt>Срок отправки</dt><dd id="tsr-due">{}</dd><dt>Согласие дал</dt><dd>{}</dd><dt>Причина</dt><dd>{}</dd><dt>Ответ</dt><dd>{}</dd></dl>"#,
+        clarification::status_label(&c.status),
+        c.items.iter().map(|i| esc(&i.name)).collect::<Vec<_>>().join("; "),
+        ru_date(&c.received_date),
+        ru_date(&c.due_date),
+        clarification::consent_label(&c.consent_by),
+        esc(&c.reason),
+        c.answer.as_deref().map(esc).unwrap_or_else(|| "—".into()),
+    ));
+    if may_change(&app, &user, &c).await? {
+        body.push_str(&amend_form(&app, &user, &card, &c).await?);
+        body.push_str(&format!(
+            r#"<form method="post" action="/tsr-clarifications/{id}/withdraw" class="stack" id="tsr-withdraw-form">{}<label for="tsr-withdraw-reason">Почему запрос отзывается</label><textarea id="tsr-withdraw-reason" name="reason" rows="2" required></textarea><button type="submit" id="tsr-withdraw" class="danger">Отозвать запрос</button></form>"#,
+            csrf_field(&user)
+        ));
+    } else if c.status == "raised" {
+        body.push_str(r#"<p class="muted" id="tsr-locked">Запрос поставлен в очередь отправки в ИС МСЭ: изменить или отозвать его уже нельзя.</p>"#);
+    }
+    Ok(page(Some(&user), &format!("Запрос на уточнение ТСР № {id}"), &body))
+}
+
+async fn amend_form(app: &App, user: &Principal, card: &IpraCard, c: &Clarification) -> anyhow::Result<String> {
+    let others = clarification::of_ipra(&app.db, card.id).await?;
+    let asked: Vec<&str> = others
+        .iter()
+        .filter(|o| o.id != c.id && matches!(o.status.as_str(), "raised" | "sent"))
+        .flat_map(|o| o.items.iter().map(|i| i.key.as_str()))
+        .collect();
+    let mine: Vec<&str> = c.items.iter().map(|i| i.key.as_str()).collect();
+    let mut html = format!(
+        r#"<h2>Изменить запрос</h2><form method="post" action="/tsr-clarifications/{}" class="stack tsr-form" id="tsr-edit-form">{}<fieldset><legend>ТСР, которые нужно уточнить</legend>"#,
+        c.id,
+        csrf_field(user),
+    );
+    for m in card
+        .measures
+        .iter()
+        .filter(|m| m.section == clarification::SECTION && !asked.contains(&m.key.as_str()))
+        .filter(|m| m.status == "open" || mine.contains(&m.key.as_str()))
+    {
+        html.push_str(&format!(
+            r#"<label class="adm-check" for="tsr-m-{id}"><input type="checkbox" id="tsr-m-{id}" name="measure" value="{id}"{}> {}</label>"#,
+            if mine.contains(&m.key.as_str()) { " checked" } else { "" },
+            esc(&m.name),
+            id = m.id,
+        ));
+    }
+    html.push_str(&format!(
+        r#"</fieldset><input type="hidden" name="sender" value="{}">
+<label for="tsr-received">Дата получения (представления гражданином) программы</label><input type="date" id="tsr-received" name="received" value="{}" required>
+<label for="tsr-reason">Что в виде, наименовании или параметрах ТСР не соответствует показаниям</label><textarea id="tsr-reason" name="reason" rows="3" required>{}</textarea>
+<fieldset><legend>Согласие</legend><label class="adm-check" for="tsr-consent"><input type="checkbox" id="tsr-consent" name="consent" value="true" checked> Гражданин (его представитель) согласен на направление запроса в учреждение МСЭ</label>
+<label for="tsr-consent-by">Согласие дал</label><select id="tsr-consent-by" name="consent_by">{}</select></fieldset>
+<button type="submit" id="tsr-save">Сохранить изменения</button></form>"#,
+        esc(&c.sender_ogrn),
+        esc(&c.received_date),
+        esc(&c.reason),
+        clarification::CONSENT_BY
+            .iter()
+            .map(|(code, label)| format!(
+                r#"<option value="{code}"{}>{label}</option>"#,
+                if *code == c.consent_by { " selected" } else { "" }
+            ))
+            .collect::<String>(),
+    ));
+    Ok(html)
+}
+
+fn outcome_query(outcome: anyhow::Result<Result<(), Vec<FieldError>>>, done: &str) -> Result<String, PageError> {
+    Ok(match outcome {
+        Ok(Ok(())) => format!("done={done}"),
+        Ok(Err(errors)) => format!("error={}", urlencode(&field_messages(&errors))),
+        Err(e) => match crate::refusal::Refusal::of(&e) {
+            Some(refusal) => format!("error={}", urlencode(&refusal.to_string())),
+            None => return Err(e.into()),
+        },
+    })
+}
+
+/// POST `/tsr-clarifications/{id}`: the request changed from its page.
+async fn amend_page(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    check_csrf(&user, &field("csrf")).map_err(|e| e.for_user(&user))?;
+    require_page_write(&user).map_err(|e| e.for_user(&user))?;
+    let (c, card) = request_of(&app, &user, id)
+        .await?
+        .ok_or_else(|| PageError::not_found("Запрос").for_user(&user))?;
+    let mut measure_ids = Vec::new();
+    for (k, v) in &pairs {
+        if k == "measure" {
+            let m: i64 = v
+                .parse()
+                .map_err(|_| PageError::bad_request(format!("мероприятие «{v}» не распознано")).for_user(&user))?;
+            if !card.measures.iter().any(|x| x.id == m) {
+                return Err(PageError::not_found("Мероприятие").for_user(&user));
+            }
+            measure_ids.push(m);
+        }
+    }
+    let sender = field("sender");
+    if user.scope().is_some_and(|o| o != sender || o != c.sender_ogrn) {
+        return Err(PageError::forbidden().for_user(&user));
+    }
+    let request = Raise {
+        measure_ids,
+        sender_ogrn: sender,
+        consent: field("consent") == "true",
+        consent_by: Some(field("consent_by")),
+        received: Some(field("received")),
+        reason: field("reason"),
+    };
+    let outcome = clarification::amend(&app, id, &request, &printed_form, &user.actor()).await;
+    let query = outcome_query(outcome, "saved")?;
+    Ok(Redirect::to(&format!("/tsr-clarifications/{id}?{query}")).into_response())
+}
+
+/// POST `/tsr-clarifications/{id}/withdraw`: «Отозвать запрос».
+async fn withdraw_page(
+    State(app): State<App>,
+    PageUser(user): PageUser,
+    Path(id): Path<i64>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    check_csrf(&user, &field("csrf")).map_err(|e| e.for_user(&user))?;
+    require_page_write(&user).map_err(|e| e.for_user(&user))?;
+    let (c, _) = request_of(&app, &user, id)
+        .await?
+        .ok_or_else(|| PageError::not_found("Запрос").for_user(&user))?;
+    if user.scope().is_some_and(|o| o != c.sender_ogrn) {
+        return Err(PageError::forbidden().for_user(&user));
+    }
+    let outcome = clarification::withdraw(&app, id, &field("reason"), &user.actor())
+        .await
+        .map(Ok);
+    let query = outcome_query(outcome, "withdrawn")?;
+    Ok(Redirect::to(&format!("/tsr-clarifications/{id}?{query}")).into_response())
+}
+
+/// GET `/api/v1/tsr-clarifications/{id}`: one request the caller sees.
+async fn one_api(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<i64>,
+) -> Result<Json<Clarification>, ApiError> {
+    let (c, _) = request_of(&app, &user, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Запрос"))?;
+    Ok(Json(c))
+}
+
+/// PUT `/api/v1/tsr-clarifications/{id}`: changes a request not yet queued (the body as raising takes it).
+async fn amend_api(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<i64>,
+    Json(req): Json<Raise>,
+) -> Result<Response, ApiError> {
+    require_write(&user)?;
+    let (c, _) = request_of(&app, &user, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Запрос"))?;
+    if user
+        .scope()
+        .is_some_and(|o| o != req.sender_ogrn.trim() || o != c.sender_ogrn)
+    {
+        return Err(forbidden());
+    }
+    let outcome = clarification::amend(&app, id, &req, &printed_form, &user.actor())
+        .await
+        .map_err(ApiError::refused)?;
+    Ok(match outcome {
+        Ok(()) => Json(json!({"ok": true, "result": [id]})).into_response(),
+        Err(errors) => ApiError::invalid_fields(json!(errors)).into_response(),
+    })
+}
+
+/// Why a request is withdrawn.
+#[derive(Deserialize, schemars::JsonSchema)]
+pub struct Withdraw {
+    pub reason: String,
+}
+
+/// POST `/api/v1/tsr-clarifications/{id}/withdraw`: withdraws a request not yet queued.
+async fn withdraw_api(
+    State(app): State<App>,
+    Authenticated(user): Authenticated,
+    Path(id): Path<i64>,
+    Json(req): Json<Withdraw>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_write(&user)?;
+    let (c, _) = request_of(&app, &user, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Запрос"))?;
+    if user.scope().is_some_and(|o| o != c.sender_ogrn) {
+        return Err(forbidden());
+    }
+    clarification::withdraw(&app, id, &req.reason, &user.actor())
+        .await
+        .map_err(ApiError::refused)?;
+    Ok(Json(json!({"ok": true, "result": [id]})))
 }

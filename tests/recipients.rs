@@ -1,0 +1,669 @@
+//! The register of social-service recipients (442-ФЗ), end to end through the real binary on SQLite and
+//! PostgreSQL: FRI samples with social-protection measures imported (the social-protection plugin registers
+//! their persons); the API list with each filter and its keyset pages returns exactly the persons a direct SQL
+//! count finds; who sees what (coordinator, the social-protection executor, another department's executor, a
+//! bureau); every read logged; the CSV export; the `aisson-recipients` job (off by default, a dry run that sends
+//! nothing, packages valid against the connector's XSD, a rerun that sends nothing new, a new recipient in the
+//! next package); and the page `/recipients` in headless Chromium (filters, pages, the send button).
+
+mod common;
+
+use common::browser::Browser;
+use common::{fri_samples, http, login, ogrn, workspace_root, Backend, Env, BACKENDS};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const PASSWORD: &str = "Пароль-для-теста-1";
+const JOB: &str = "aisson-recipients";
+
+fn xmllint(document: &Path) {
+    common::assert_valid_xml(
+        document,
+        &workspace_root().join("plugins/aisson/schemas/recipients-1.0.xsd"),
+    );
+}
+
+fn outbox(env: &Env) -> PathBuf {
+    env.data_dir().join("exchange/aisson/outbox")
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut names = common::file_names(dir);
+    names.retain(|n| n.starts_with("recipients-"));
+    names
+}
+
+fn add_bureau(env: &Env, login: &str) {
+    use std::io::Write;
+    let mut child = env
+        .ipra()
+        .args([
+            "users",
+            "add",
+            login,
+            "--name",
+            login,
+            "--role",
+            "bureau",
+            "--issuer",
+            "Бюро медико-социальной экспертизы",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ipra");
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A register with the FRI samples that carry social-protection measures (one person's IPRA superseded by a
+/// later one), a second social-protection organisation that holds one recipient's measures, one recipient added
+/// a month before, one who died; users of each role. Returns the directory and the second organisation.
+fn setup(backend: Backend) -> (Env, std::collections::BTreeMap<&'static str, String>, String) {
+    let env = Env::new(backend);
+    let orgs = env.directory();
+    for sample in [
+        "extract_4.xml",
+        "mse.ipra.rehab.xml",
+        "extract-20211124093406.xml",
+        "11350102278_IPRA_2019.xml",
+        "11350102278_IPRA_20221024.xml",
+    ] {
+        let (code, out) = env.run_json(&["import", fri_samples().join(sample).to_str().unwrap(), "--json"]);
+        assert_eq!(code, 0, "{sample}: {out}");
+    }
+    env.run_ok(&["demo", "--count", "12"]);
+    // One person's IPRA superseded by a later one.
+    let (earlier, later) = env.superseding_pair();
+    for file in [earlier, later] {
+        env.ok(&["import", file.to_str().unwrap(), "--json"]);
+    }
+    let n = env.scalar("SELECT COUNT(*) FROM social_service_recipients");
+    assert!(n >= 4, "the samples register recipients: {n}");
+    let second = ogrn(102_770_013_288);
+    env.run_ok(&[
+        "orgs",
+        "add",
+        "--ogrn",
+        &second,
+        "--name",
+        "Комплексный центр социального обслуживания",
+        "--department",
+        "social-protection",
+    ]);
+    // The second organisation serves the newest recipient's social-protection measures.
+    let moved = env.scalar("SELECT MAX(person_id) FROM social_service_recipients");
+    env.execute(&format!(
+        "UPDATE measures SET assigned_ogrn = '{second}' WHERE section = 'social-protection' \
+         AND ipra_id IN (SELECT id FROM ipras WHERE person_id = {moved})"
+    ));
+    let first = env.scalar("SELECT MIN(id) FROM social_service_recipients");
+    env.execute(&format!(
+        "UPDATE social_service_recipients SET added_at = '2026-10-05T09:00:00+03:00' WHERE id = {first}"
+    ));
+    let dead = env.scalar(&format!(
+        "SELECT MIN(r.person_id) FROM social_service_recipients r JOIN ipras i ON i.id = r.ipra_id \
+         WHERE i.status = 'active' AND r.id <> {first} AND r.person_id <> {moved}"
+    ));
+    env.execute(&format!(
+        "UPDATE persons SET death_date = '2026-11-01' WHERE id = {dead}"
+    ));
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    env.add_user("social", "executor", Some(&orgs["social-protection"]), PASSWORD);
+    env.add_user("social2", "executor", Some(&second), PASSWORD);
+    env.add_user("health", "executor", Some(&orgs["health"]), PASSWORD);
+    add_bureau(&env, "bureau");
+    (env, orgs, second)
+}
+
+fn persons_of(env: &Env, where_sql: &str) -> BTreeSet<i64> {
+    env.ids(&format!(
+        "SELECT r.person_id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id \
+         LEFT JOIN ipras i ON i.id = r.ipra_id WHERE {where_sql}"
+    ))
+    .into_iter()
+    .collect()
+}
+
+/// Every page of the list for `query` (two rows a page): the persons in order and the pages read.
+fn all_pages(addr: &str, cookie: &str, query: &str) -> (Vec<i64>, Vec<Value>, usize) {
+    let mut persons = Vec::new();
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut after = String::new();
+    loop {
+        let path = format!("/api/v1/social-service-recipients?per_page=2&{query}{after}");
+        let r = http(addr, "GET", &path, &[("Cookie", cookie)], None);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        let page = r.json();
+        pages += 1;
+        for item in page["items"].as_array().unwrap() {
+            persons.push(item["person_id"].as_i64().unwrap());
+            items.push(item.clone());
+        }
+        match page["next"].as_str() {
+            Some(next) => after = format!("&after={}", common::urlencode(next)),
+            None => break,
+        }
+        assert!(pages < 100, "paging ends");
+    }
+    (persons, items, pages)
+}
+
+fn set(v: &[i64]) -> BTreeSet<i64> {
+    v.iter().copied().collect()
+}
+
+fn register_api(backend: Backend) {
+    let (env, orgs, second) = setup(backend);
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+    let coord = login(addr, "coord", PASSWORD).0;
+    let all = persons_of(&env, "1 = 1");
+
+    // Everything, newest first, two a page: every recipient once, in the order of the day added and the id.
+    let (persons, items, pages) = all_pages(addr, &coord, "");
+    assert_eq!(set(&persons), all);
+    assert_eq!(persons.len(), all.len(), "no recipient twice");
+    assert!(pages >= 2, "{pages}");
+    let order: Vec<i64> = env.ids("SELECT person_id FROM social_service_recipients ORDER BY added_at DESC, id DESC");
+    assert_eq!(persons, order);
+    // SNILS masked in the list.
+    for item in &items {
+        assert!(item["snils"].as_str().unwrap().starts_with("***-***-"), "{item}");
+    }
+    // By name.
+    let (by_name, _, _) = all_pages(addr, &coord, "sort=name");
+    let names: Vec<i64> = env.ids(
+        "SELECT p.id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id ORDER BY p.search_name, p.id",
+    );
+    assert_eq!(by_name, names);
+
+    // Each filter returns exactly the persons SQL finds.
+    let surname = env.text(
+        "SELECT p.search_name FROM persons p WHERE p.id = (SELECT MIN(person_id) FROM social_service_recipients)",
+    );
+    let prefix: String = surname.chars().take(3).collect();
+    let snils =
+        env.text("SELECT p.snils FROM persons p WHERE p.id = (SELECT MAX(person_id) FROM social_service_recipients)");
+    let number =
+        env.text("SELECT i.number FROM ipras i WHERE i.id = (SELECT MAX(ipra_id) FROM social_service_recipients)");
+    let territory = env.text(
+        "SELECT MIN(p.territory_code) FROM persons p JOIN social_service_recipients r ON r.person_id = p.id WHERE p.territory_code IS NOT NULL",
+    );
+    let cases: Vec<(String, String)> = vec![
+        (
+            format!("q={}", common::urlencode(&prefix.to_lowercase())),
+            format!("p.search_name LIKE '{prefix}%'"),
+        ),
+        (
+            format!(
+                "q={}",
+                common::urlencode(&format!(
+                    "{}-{}-{} {}",
+                    &snils[0..3],
+                    &snils[3..6],
+                    &snils[6..9],
+                    &snils[9..]
+                ))
+            ),
+            format!("p.snils = '{snils}'"),
+        ),
+        (
+            format!("q={}", common::urlencode(&number[..number.len() - 1])),
+            format!(
+                "r.person_id IN (SELECT person_id FROM ipras WHERE number LIKE '{}%')",
+                &number[..number.len() - 1]
+            ),
+        ),
+        (
+            format!("territory={}", common::urlencode(&territory)),
+            format!("p.territory_code = '{territory}'"),
+        ),
+        ("added_to=2026-10-31".into(), "r.added_at < '2026-11-01'".into()),
+        ("added_from=2026-11-01".into(), "r.added_at >= '2026-11-01'".into()),
+        (
+            "added_from=2026-10-01&added_to=2026-10-05".into(),
+            "r.added_at >= '2026-10-01' AND r.added_at < '2026-10-06'".into(),
+        ),
+        (
+            "state=current".into(),
+            "i.status = 'active' AND p.death_date IS NULL".into(),
+        ),
+        (
+            "state=superseded".into(),
+            "i.status = 'superseded' AND p.death_date IS NULL".into(),
+        ),
+        ("state=deceased".into(), "p.death_date IS NOT NULL".into()),
+        ("sent=no".into(), "r.sent_at IS NULL".into()),
+        ("sent=yes".into(), "r.sent_at IS NOT NULL".into()),
+    ];
+    for (query, sql) in &cases {
+        let expected = persons_of(&env, sql);
+        let (found, _, _) = all_pages(addr, &coord, query);
+        assert_eq!(set(&found), expected, "{}: {query}", backend.name());
+        assert_eq!(found.len(), expected.len(), "{query}");
+    }
+    for (query, min) in [
+        ("state=superseded", 1),
+        ("state=deceased", 1),
+        ("added_to=2026-10-31", 1),
+    ] {
+        assert!(persons_of(&env, "1 = 1").len() > min, "{query}");
+        let (found, _, _) = all_pages(addr, &coord, query);
+        assert!(found.len() >= min, "{query} finds someone: {found:?}");
+    }
+    // The total, exact at this size.
+    let page = http(
+        addr,
+        "GET",
+        "/api/v1/social-service-recipients",
+        &[("Cookie", coord.as_str())],
+        None,
+    )
+    .json();
+    assert_eq!(page["total"].as_u64().unwrap() as usize, all.len());
+    assert_eq!(page["total_exact"], true);
+    // A bad filter: a Russian refusal naming the field.
+    let bad = http(
+        addr,
+        "GET",
+        "/api/v1/social-service-recipients?added_from=2025-02-30",
+        &[("Cookie", coord.as_str())],
+        None,
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("added_from"), "{}", bad.body);
+
+    // Scope: the social-protection executor sees the recipients of its measures, the second organisation its
+    // one, another department's executor none, a bureau is refused.
+    let social = login(addr, "social", PASSWORD).0;
+    let expected = persons_of(
+        &env,
+        &format!(
+            "r.person_id IN (SELECT si.person_id FROM measures sm JOIN ipras si ON si.id = sm.ipra_id \
+             WHERE sm.section = 'social-protection' AND sm.assigned_ogrn = '{}')",
+            orgs["social-protection"]
+        ),
+    );
+    let (found, _, _) = all_pages(addr, &social, "");
+    assert_eq!(set(&found), expected);
+    assert!(!expected.is_empty() && expected.len() < all.len(), "{expected:?}");
+    let social2 = login(addr, "social2", PASSWORD).0;
+    let (found2, _, _) = all_pages(addr, &social2, "");
+    let moved = env.scalar("SELECT MAX(person_id) FROM social_service_recipients");
+    assert_eq!(found2, vec![moved]);
+    let _ = second;
+    let health = login(addr, "health", PASSWORD).0;
+    let (none, _, _) = all_pages(addr, &health, "");
+    assert!(none.is_empty(), "{none:?}");
+    let id = env.scalar("SELECT MIN(id) FROM social_service_recipients");
+    let r = http(
+        addr,
+        "GET",
+        &format!("/api/v1/social-service-recipients/{id}"),
+        &[("Cookie", health.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 404);
+    let bureau = login(addr, "bureau", PASSWORD).0;
+    let r = http(
+        addr,
+        "GET",
+        "/api/v1/social-service-recipients",
+        &[("Cookie", bureau.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // One recipient: the whole SNILS, the read logged.
+    let r = http(
+        addr,
+        "GET",
+        &format!("/api/v1/social-service-recipients/{id}"),
+        &[("Cookie", coord.as_str())],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let one = r.json();
+    assert_eq!(one["snils"].as_str().unwrap().len(), 11);
+    assert_eq!(
+        env.scalar(&format!(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'recipient.read' AND subject = 'person:{}' AND actor = 'coordinator:coord'",
+            one["person_id"]
+        )),
+        1
+    );
+    // Every list read is logged with the persons it showed.
+    let reads =
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'recipients.read' AND actor = 'coordinator:coord'");
+    assert!(reads >= 20, "{reads}");
+    let detail = env.text(
+        "SELECT detail FROM audit_log WHERE action = 'recipients.read' AND actor = 'executor:social2' ORDER BY id DESC LIMIT 1",
+    );
+    assert!(detail.contains(&format!("[{moved}]")), "{detail}");
+
+    // The CSV export: the whole filtered register, SNILS masked, logged.
+    let csv = http(
+        addr,
+        "GET",
+        "/api/v1/social-service-recipients/export?format=csv",
+        &[("Cookie", coord.as_str())],
+        None,
+    );
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    let lines: Vec<&str> = csv.body.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines[0].contains("СНИЛС") && lines[0].contains("ФИО"), "{}", lines[0]);
+    assert_eq!(lines.len(), all.len() + 1, "{}", csv.body);
+    assert!(!csv.body.contains(&snils), "SNILS masked");
+    assert!(csv.body.contains(&format!("***-***-{} {}", &snils[6..9], &snils[9..])));
+    let csv = http(
+        addr,
+        "GET",
+        "/api/v1/social-service-recipients/export?format=csv&state=deceased",
+        &[("Cookie", coord.as_str())],
+        None,
+    );
+    assert_eq!(
+        csv.body.lines().filter(|l| !l.trim().is_empty()).count(),
+        2,
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains("получатель умер"));
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'recipients.export' AND actor = 'coordinator:coord'"),
+        2
+    );
+    drop(server);
+}
+
+#[test]
+fn register_api_on_sqlite() {
+    register_api(Backend::Sqlite);
+}
+
+#[test]
+fn register_api_on_postgres() {
+    register_api(Backend::Postgres);
+}
+
+fn job_run(env: &Env, dry: bool) -> Value {
+    let run = env.ok(&["jobs", if dry { "dry-run" } else { "run" }, JOB, "--json"]);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    run
+}
+
+fn send_job(backend: Backend) {
+    let (env, _, _) = setup(backend);
+    let all = persons_of(&env, "1 = 1");
+    // Off by default.
+    let jobs = env.ok(&["jobs", "list", "--json"]);
+    let job = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == JOB)
+        .unwrap_or_else(|| panic!("{JOB} declared: {jobs}"))
+        .clone();
+    assert_eq!(job["enabled"], false, "{job}");
+    assert_eq!(job["kind"], "recipients-export");
+    env.run_ok(&["jobs", "set", JOB, "--enabled", "true", "--settings", r#"{"batch": 2}"#]);
+
+    // The dry run says what would go and moves nothing.
+    let dry = job_run(&env, true);
+    assert_eq!(dry["counts"]["recipients"], 2, "{dry}");
+    assert!(
+        dry["report"].as_str().unwrap_or_default().contains("recipients-"),
+        "{dry}"
+    );
+    assert!(files(&outbox(&env)).is_empty());
+    assert_eq!(env.scalar("SELECT COUNT(*) FROM recipient_export_cursors"), 0);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM social_service_recipients WHERE sent_at IS NOT NULL"),
+        0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'recipient.export'"),
+        0
+    );
+
+    // The run: every recipient once, in packages of two, valid against the connector's schema.
+    let run = job_run(&env, false);
+    assert_eq!(
+        run["counts"]["recipients"].as_u64().unwrap() as usize,
+        all.len(),
+        "{run}"
+    );
+    let sent = files(&outbox(&env));
+    assert_eq!(sent.len(), all.len().div_ceil(2), "{sent:?}");
+    let mut snils_sent = Vec::new();
+    for name in &sent {
+        let path = outbox(&env).join(name);
+        xmllint(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for part in text.split("<Snils>").skip(1) {
+            snils_sent.push(part[..11].to_string());
+        }
+    }
+    let expected: Vec<String> = env
+        .texts("SELECT p.snils FROM social_service_recipients r JOIN persons p ON p.id = r.person_id ORDER BY p.snils");
+    snils_sent.sort();
+    assert_eq!(snils_sent, expected);
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM social_service_recipients WHERE sent_at IS NULL OR sent_document IS NULL"),
+        0
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'recipient.export' AND actor = 'exchange:aisson'"),
+        all.len() as i64
+    );
+    // The superseded IPRA's person goes with the IPRA in force.
+    let current = env.text(
+        "SELECT i.number FROM ipras i WHERE i.status = 'active' AND i.person_id IN \
+         (SELECT r.person_id FROM social_service_recipients r JOIN ipras o ON o.id = r.ipra_id WHERE o.status = 'superseded')",
+    );
+    assert!(
+        sent.iter().any(|n| std::fs::read_to_string(outbox(&env).join(n))
+            .unwrap()
+            .contains(&current)),
+        "{current}"
+    );
+
+    // Again: nothing new to send.
+    let again = job_run(&env, false);
+    assert!(
+        again["counts"]["recipients"].is_null() || again["counts"]["recipients"] == 0,
+        "{again}"
+    );
+    assert_eq!(files(&outbox(&env)), sent);
+
+    // New recipients and those with a new IPRA go in the next packages, and only they.
+    let before = env.scalar("SELECT MAX(id) FROM ipras");
+    env.run_ok(&["demo", "--count", "3", "--seed", "11"]);
+    let added: Vec<String> = env.texts(&format!(
+        "SELECT p.snils FROM social_service_recipients r JOIN persons p ON p.id = r.person_id \
+         WHERE r.sent_at IS NULL OR r.person_id IN (SELECT person_id FROM ipras WHERE id > {before}) ORDER BY p.snils"
+    ));
+    assert!(
+        env.scalar("SELECT COUNT(*) FROM social_service_recipients WHERE sent_at IS NULL") > 0,
+        "the demo's extracts add recipients"
+    );
+    let run = job_run(&env, false);
+    assert_eq!(
+        run["counts"]["recipients"].as_u64().unwrap() as usize,
+        added.len(),
+        "{run}"
+    );
+    let newest: Vec<String> = files(&outbox(&env)).into_iter().filter(|f| !sent.contains(f)).collect();
+    assert_eq!(newest.len(), added.len().div_ceil(2), "{newest:?}");
+    let mut snils_new = Vec::new();
+    for name in &newest {
+        let path = outbox(&env).join(name);
+        xmllint(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for part in text.split("<Snils>").skip(1) {
+            snils_new.push(part[..11].to_string());
+        }
+    }
+    snils_new.sort();
+    assert_eq!(snils_new, added);
+}
+
+#[test]
+fn send_job_on_sqlite() {
+    send_job(Backend::Sqlite);
+}
+
+#[test]
+fn send_job_on_postgres() {
+    send_job(Backend::Postgres);
+}
+
+#[test]
+fn the_page_filters_pages_and_sends() {
+    for backend in BACKENDS {
+        let (env, _, _) = setup(backend);
+        let all = persons_of(&env, "1 = 1");
+        let server = env.serve(&[]);
+        let addr = server.addr.clone();
+        let b = Browser::start();
+        b.login(&addr, "coord", PASSWORD);
+        b.goto(&format!("http://{addr}/recipients"));
+        assert_eq!(b.text("h1"), "Регистр получателей социальных услуг");
+        assert!(
+            b.text("#rec-total").contains(&all.len().to_string()),
+            "{}",
+            b.text("#rec-total")
+        );
+        // The send job is off: said, no button.
+        assert!(b.has("#rec-send-off"));
+        assert!(!b.has("#rec-send"));
+        // A filter: the dead.
+        b.select("select[name=state]", "deceased");
+        b.submit("#rec-filter button[type=submit]");
+        b.wait_url("state=deceased");
+        let rows = b.script("return document.querySelectorAll('#rec-table tbody tr[data-id]').length");
+        assert_eq!(rows, 1, "{}", b.source());
+        assert!(b.text("#rec-table tbody").contains("получатель умер"));
+        // Pages of two, «дальше» to the end, every recipient once.
+        b.goto(&format!("http://{addr}/recipients?per_page=2"));
+        let mut seen = BTreeSet::new();
+        for _ in 0..50 {
+            let ids = b.script(
+                "return Array.from(document.querySelectorAll('#rec-table tbody tr[data-person]')).map(r => Number(r.dataset.person))",
+            );
+            for id in ids.as_array().unwrap() {
+                assert!(seen.insert(id.as_i64().unwrap()), "once: {id}");
+            }
+            if !b.has("a[rel=next]") {
+                break;
+            }
+            b.click("a[rel=next]");
+            b.wait_url("after=");
+        }
+        assert_eq!(seen, all);
+        // A name links to the person's card.
+        assert!(b.has("#rec-table tbody a[href^='/ipras/']"));
+        // With the job on, a coordinator sends from the page.
+        env.run_ok(&["jobs", "set", JOB, "--enabled", "true"]);
+        b.goto(&format!("http://{addr}/recipients"));
+        assert!(b.has("#rec-send"), "{}", b.source());
+        b.click("#rec-send button[name=dry_run][value='0']");
+        b.wait_url("notice=");
+        assert!(b.text("#rec-notice").contains("выполнено"), "{}", b.text("#rec-notice"));
+        assert_eq!(files(&outbox(&env)).len(), 1);
+        assert_eq!(
+            env.scalar("SELECT COUNT(*) FROM social_service_recipients WHERE sent_at IS NULL"),
+            0
+        );
+        b.goto(&format!("http://{addr}/recipients?sent=no"));
+        assert!(b.text("#rec-total").contains('0'), "{}", b.text("#rec-total"));
+        // An executor of another department sees no one and no button.
+        let b2 = Browser::start();
+        b2.login(&addr, "health", PASSWORD);
+        b2.goto(&format!("http://{addr}/recipients"));
+        assert!(b2.text("#rec-total").contains('0'));
+        assert!(!b2.has("#rec-send"));
+        drop(server);
+    }
+}
+
+/// A run killed after writing a package (before it is queued) and one killed after queueing it (before the
+/// outbox is sent): the runs after them send every recipient exactly once.
+fn killed_runs(backend: Backend) {
+    let (env, _, _) = setup(backend);
+    env.run_ok(&["jobs", "set", JOB, "--enabled", "true", "--settings", r#"{"batch": 3}"#]);
+    for point in ["recipients.written", "recipients.queued"] {
+        let out = env
+            .ipra()
+            .args(["jobs", "run", JOB, "--json"])
+            .env("IPRA_CRASH_AT", point)
+            .output()
+            .expect("ipra");
+        assert!(!out.status.success(), "{point}: killed");
+        assert!(files(&outbox(&env)).is_empty(), "{point}: nothing sent yet");
+    }
+    // The first kill queued nothing; the second queued one package with its cursor and marks.
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE connector = 'aisson' AND kind = 'recipients'"),
+        1
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM social_service_recipients WHERE sent_at IS NOT NULL"),
+        3
+    );
+    let run = job_run(&env, false);
+    let sent = files(&outbox(&env));
+    let mut snils_sent = Vec::new();
+    for name in &sent {
+        let path = outbox(&env).join(name);
+        xmllint(&path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for part in text.split("<Snils>").skip(1) {
+            snils_sent.push(part[..11].to_string());
+        }
+    }
+    snils_sent.sort();
+    // A person changed after the killed run's package (the death recorded in `setup`) goes again, as it
+    // stands: every recipient at least once, and no package twice.
+    let once: Vec<String> = snils_sent
+        .iter()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let expected: Vec<String> = env
+        .texts("SELECT p.snils FROM social_service_recipients r JOIN persons p ON p.id = r.person_id ORDER BY p.snils");
+    assert_eq!(once, expected, "every recipient: {run}");
+    let twice: Vec<String> = env.texts(
+        "SELECT p.snils FROM persons p WHERE p.id IN (SELECT person_id FROM recipient_changes \
+         GROUP BY person_id HAVING COUNT(*) > 1) ORDER BY p.snils",
+    );
+    for pair in snils_sent.windows(2).filter(|w| w[0] == w[1]) {
+        assert!(
+            twice.contains(&pair[0]),
+            "{} sent twice unchanged: {snils_sent:?}",
+            pair[0]
+        );
+    }
+    assert!(sent.contains(&"recipients-1-3.xml".to_string()), "{sent:?}");
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM exchange_messages WHERE connector = 'aisson' AND kind = 'recipients'"),
+        sent.len() as i64,
+        "each package queued once: {sent:?}"
+    );
+    assert_eq!(
+        env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'recipient.export'"),
+        snils_sent.len() as i64
+    );
+}
+
+#[test]
+fn killed_runs_lose_and_repeat_nothing() {
+    for backend in BACKENDS {
+        killed_runs(backend);
+    }
+}
