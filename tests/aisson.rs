@@ -9,10 +9,13 @@
 //!   drafts, or ready records with the setting `results = "ready"`; the same report again changes nothing; a
 //!   doubtful record changes nothing and is refused naming the record and the field; hostile documents and an
 //!   unknown version are quarantined with the reason;
-//! - with the connector's jobs off, an executor still records execution by hand.
+//! - with the connector's jobs off, an executor still records execution by hand;
+//! - the pages (headless Chromium): an administrator turns the exchange on at «Задания» and runs it, and the
+//!   coordinator's card shows the IPPSU's state and the records that came from АИС СОН.
 
 mod common;
 
+use common::browser::Browser;
 use common::{fri_samples, http, login, ogrn, workspace_root, Backend, Env};
 use std::path::{Path, PathBuf};
 
@@ -839,4 +842,88 @@ fn doubtful_and_hostile_reports_on_sqlite() {
 #[test]
 fn doubtful_and_hostile_reports_on_postgres() {
     doubtful_and_hostile(Backend::Postgres);
+}
+
+/// The pages, as an administrator and a coordinator use them: the jobs come off; the administrator
+/// turns the outbox and the inbox on at «Задания» and runs them there; after АИС СОН's answers and
+/// its services, the coordinator's card lists the IPPSU sent with its state and marks the records
+/// that came from АИС СОН as drafts for the executor.
+#[test]
+fn pages_turn_the_exchange_on_and_show_the_ippsu_on_the_card() {
+    let (env, _, ipra_4, ipra_2019) = setup(Backend::Sqlite);
+    env.add_user("admin", "administrator", None, PASSWORD);
+    env.add_user("coord", "coordinator", None, PASSWORD);
+    let server = env.serve(&[]);
+    let addr = server.addr.as_str();
+
+    let admin = Browser::start();
+    admin.login(addr, "admin", PASSWORD);
+    for name in ["aisson-outbox", "aisson-inbox"] {
+        admin.goto(&format!("http://{addr}/admin/jobs/{name}"));
+        assert_eq!(
+            admin.script("return document.querySelector('#f-enabled').checked"),
+            serde_json::Value::Bool(false),
+            "{name} comes off"
+        );
+        admin.click("#f-enabled");
+        admin.click(".adm-job-form button[type=submit]");
+        admin.wait_url("done=job-saved");
+        assert_eq!(job(&env, name)["enabled"], true, "{name}");
+    }
+    // A dry run first: what would go, nothing written.
+    admin.goto(&format!("http://{addr}/admin/jobs/aisson-outbox"));
+    admin.click(r#"form[action="/admin/jobs/aisson-outbox/dry-run"] button"#);
+    admin.wait_url("run=");
+    let said = admin.text(".adm-run-result");
+    assert!(said.contains("МРН-2055552/21"), "{said}");
+    assert!(files(&folder(&env, "outbox")).is_empty());
+    admin.click(r#"form[action="/admin/jobs/aisson-outbox/run"] button"#);
+    admin.find(".adm-runs tbody tr:nth-child(2)");
+    assert!(admin.text(".adm-run-result h2").starts_with("Результат запуска"));
+    admin.screenshot("aisson-outbox-run");
+    let document_of = |ipra: i64| {
+        env.text(&format!(
+            "SELECT document_name FROM ippsu_sends WHERE ipra_id = {ipra} AND action = 'create'"
+        ))
+    };
+    let (doc_4, doc_2019) = (document_of(ipra_4), document_of(ipra_2019));
+    assert_eq!(files(&folder(&env, "outbox")).len(), 2);
+
+    // АИС СОН answers and reports its services; the administrator runs the inbox from its page.
+    drop_in(
+        &env,
+        "answers.xml",
+        &fixture("ippsu-answer.xml")
+            .replace("ippsu-MESSAGE-1.xml", &doc_2019)
+            .replace("ippsu-MESSAGE-2.xml", &doc_4),
+    );
+    drop_in(&env, "services.xml", &fixture("services-report.xml"));
+    admin.goto(&format!("http://{addr}/admin/jobs/aisson-inbox"));
+    admin.click(r#"form[action="/admin/jobs/aisson-inbox/run"] button"#);
+    admin.wait_url("run=");
+    assert_eq!(send_status(&env, &doc_2019), "accepted");
+
+    // The coordinator's card.
+    let coord = Browser::start();
+    coord.login(addr, "coord", PASSWORD);
+    coord.goto(&format!("http://{addr}/ipras/{ipra_2019}"));
+    let sends = coord.text("#reg-ippsu");
+    assert!(
+        sends.contains("создание") && sends.contains("ИППСУ № ИППСУ-72-004512"),
+        "{sends}"
+    );
+    let reported = coord.text("main");
+    assert!(
+        reported.contains("по сведениям об оказанных услугах (SON-2026-11-0042/1)"),
+        "{reported}"
+    );
+    assert_eq!(
+        coord.script("return document.querySelectorAll('.reg-reported').length"),
+        serde_json::json!(2),
+        "both services of the first recipient are marked"
+    );
+    coord.screenshot("aisson-card-ippsu");
+    coord.goto(&format!("http://{addr}/ipras/{ipra_4}"));
+    let sends = coord.text("#reg-ippsu");
+    assert!(sends.contains("отклонён"), "{sends}");
 }
