@@ -29,7 +29,7 @@ pub const NON_EXECUTION_REASONS: &str = "non-execution-reasons";
 /// ```
 pub const WORKING_CALENDAR: &str = "working-calendar";
 
-/// Names of the execution form's fields (seed 002), used as `field` of the errors.
+/// Names of the execution form's fields (руководство «ЛК исполнителя ИПРА» в ЕЦП), used as `field` of the errors.
 ///
 /// ```
 /// assert_eq!(ipra_plugin_sdk::department::field::EXECUTOR_OGRN, "ОГРН исполнителя");
@@ -228,7 +228,7 @@ pub struct Department {
     pub id: &'static str,
     /// Section id of the measures it executes (`health`, ..., `tsr`).
     pub section: &'static str,
-    /// Russian label of the section as the execution form shows it (seed 002).
+    /// Russian label of the section as the execution form shows it (руководство «ЛК исполнителя ИПРА» в ЕЦП).
     pub label: &'static str,
 }
 
@@ -416,7 +416,7 @@ impl Department {
         }
     }
 
-    /// Validates every entry of an execution record against the execution form's rules (seed 002) and returns
+    /// Validates every entry of an execution record against the execution form's rules (руководство «ЛК исполнителя ИПРА» в ЕЦП) and returns
     /// the field-level errors; an empty list means the record is valid.
     ///
     /// ```

@@ -45,7 +45,7 @@ fn field_error(code: &str, message: String, field: Option<&str>) -> FieldError {
 /// What a lifecycle step returns: done, or refused with reasons the user can act on.
 pub type Checked<T> = Result<std::result::Result<T, Vec<FieldError>>>;
 
-/// An execution record as entered in the form (seed 002) or through the API/CLI.
+/// An execution record as entered in the form (руководство «ЛК исполнителя ИПРА» в ЕЦП) or through the API/CLI.
 #[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema, sqlx::FromRow)]
 pub struct ExecutionForm {
     pub ipra_id: i64,

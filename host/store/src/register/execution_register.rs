@@ -1,4 +1,4 @@
-//! The register of executions (seed 002, domain §5.6): one row per execution record — the IPRA, the
+//! The register of executions (руководство «ЛК исполнителя ИПРА» в ЕЦП, domain §5.6): one row per execution record — the IPRA, the
 //! person, the section and the measure, the result and its date, the executor, the status (the
 //! record's while it is a draft or ready, then its report's) and when the report was sent — with
 //! filters, sorts and paging that an index answers at a region's size (no row is filtered in

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 use sqlx::{FromRow, Row};
 
-/// The columns of the register (seed 002, domain §5.1, plus the regional ones): key and Russian label.
+/// The columns of the register (руководство «ЛК исполнителя ИПРА» в ЕЦП, domain §5.1, plus the regional ones): key and Russian label.
 pub const COLUMNS: &[(&str, &str)] = &[
     ("kind", "Тип выписки"),
     ("number", "Номер ИПРА"),

@@ -7,7 +7,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, Row};
 
-/// Filters of the register of extracts (seed 002: basic and extended filters), the quick search, the
+/// Filters of the register of extracts (руководство «ЛК исполнителя ИПРА» в ЕЦП: basic and extended filters), the quick search, the
 /// sort and the page. Every field is optional text so that an empty form field is simply "no filter".
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 pub struct IpraFilter {

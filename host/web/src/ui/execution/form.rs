@@ -1,4 +1,4 @@
-//! The execution form of one IPRA (seed 002, «Форма исполнения ИПРА»): the measures grouped by
+//! The execution form of one IPRA (руководство «ЛК исполнителя ИПРА» в ЕЦП, «Форма исполнения ИПРА»): the measures grouped by
 //! the six sections, one row per measure (and extra rows the executor adds), saved as drafts,
 //! validated by the department plugins (their messages shown next to the fields) and marked
 //! ready for signing. Without a script every button is a form submit; the OGRN look-up too.

@@ -1,4 +1,4 @@
-//! The executor's and coordinator's work on an IPRA (seed 002, domain §5.4–5.8): the execution
+//! The executor's and coordinator's work on an IPRA (руководство «ЛК исполнителя ИПРА» в ЕЦП, domain §5.4–5.8): the execution
 //! form by the six sections ([`form`]), the register of executions with filters, sorting, paging
 //! and export (here), the reports with their printed form and the signing step ([`reports`]),
 //! and the PDF writer of the printed form ([`pdf`]). Each page action has an `/api/v1` twin.

@@ -1,4 +1,4 @@
-//! Reports of execution and the signing step (seed 002 «Подписание», domain §5.7–5.8): the list,
+//! Reports of execution and the signing step (руководство «ЛК исполнителя ИПРА» в ЕЦП, «Подписание», domain §5.7–5.8): the list,
 //! assembling a report from the ready records of an IPRA, the report page with its printed form
 //! (a PDF shown before signing), signing with the organisation's configured key, uploading a
 //! detached signature made elsewhere, withdrawal and the recipient's answer.

@@ -1,4 +1,4 @@
-//! The extract card (seed 002, «Карточка выписки из ИПРА»): the extract, the citizen in full, the
+//! The extract card (руководство «ЛК исполнителя ИПРА» в ЕЦП, «Карточка выписки из ИПРА»): the extract, the citizen in full, the
 //! measures by section with their executors, due dates and latest results, the executions and
 //! drafts of this extract, the versions of the person's IPRA and the reports carried with it.
 //! Every view is a read of personal data and is logged.

@@ -1,4 +1,4 @@
-//! The register of extracts (seed 002, «Реестр выписок из ИПРА») and the extract card, plus the
+//! The register of extracts (руководство «ЛК исполнителя ИПРА» в ЕЦП, «Реестр выписок из ИПРА») and the extract card, plus the
 //! API routes they need (export, saved filters, column settings: [`api`]). Plain HTML forms: the
 //! quick search, the extended filter, sorting by column headers, paging, the column settings and
 //! saved filters all work without a script.
