@@ -324,13 +324,7 @@ async fn raise_page(
     Path(id): Path<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| crate::ui::admin::field(&pairs, name).to_string();
     check_csrf(&user, &field("csrf")).map_err(|e| e.for_user(&user))?;
     require_page_write(&user).map_err(|e| e.for_user(&user))?;
     let card = crate::register::query::ipra_card(&app.db, id, user.scope())
@@ -833,13 +827,7 @@ async fn amend_page(
     Path(id): Path<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| crate::ui::admin::field(&pairs, name).to_string();
     check_csrf(&user, &field("csrf")).map_err(|e| e.for_user(&user))?;
     require_page_write(&user).map_err(|e| e.for_user(&user))?;
     let (c, card) = request_of(&app, &user, id)
@@ -881,13 +869,7 @@ async fn withdraw_page(
     Path(id): Path<i64>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
+    let field = |name: &str| crate::ui::admin::field(&pairs, name).to_string();
     check_csrf(&user, &field("csrf")).map_err(|e| e.for_user(&user))?;
     require_page_write(&user).map_err(|e| e.for_user(&user))?;
     let (c, _) = request_of(&app, &user, id)
