@@ -29,6 +29,14 @@ rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add was
 rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy
 
+# A CI run builds once in a fresh clone: incremental build state and full debug information would only fill
+# its disk (a debug build of the workspace is ≈ 16 GiB with them, and one CI run failed on a full disk).
+# Line tables keep the file and line of every frame in a test's backtrace.
+if [ "${CI:-}" = true ]; then
+    export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=line-tables-only
+fi
+echo "free disk space: $(df -h --output=avail . | tail -1 | tr -d ' ')"
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The SDK's test helpers for plugin authors (`testing`, a feature no workspace crate enables).
