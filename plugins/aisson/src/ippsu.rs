@@ -10,7 +10,7 @@
 //! `previous-ipra-document-id` and `reason` (on `correct`), and the optional `ipra-protocol-number`,
 //! `ipra-protocol-date`, `ipra-decision-date`, `ipra-valid-until`, `ipra-issued-by`.
 
-use crate::{display_snils, is_file_name_part, Fields, VERSION};
+use crate::{is_file_name_part, Fields, Recipient, VERSION};
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{Document, PlanInput, PluginError};
 use ipra_plugin_sdk::ogrn;
 use ipra_plugin_sdk::xml::writer::XmlWriter;
@@ -74,31 +74,7 @@ pub fn render(plan: &PlanInput) -> Result<Document, PluginError> {
             ))
         }
     };
-    let snils = f.snils(&person.snils)?;
-    let surname = person.surname.trim();
-    let given_name = person.given_name.trim();
-    if surname.is_empty() || given_name.is_empty() {
-        return Err(f.error(
-            "missing-field",
-            "surname",
-            format!("не указаны фамилия и имя получателя (СНИЛС {})", display_snils(&snils)),
-        ));
-    }
-    let birth_date = person
-        .birth_date
-        .as_deref()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(|d| f.parse_date("birth-date", "дата рождения", d))
-        .transpose()?;
-    let gender = person.gender.as_deref().map(str::trim).filter(|g| !g.is_empty());
-    if let Some(g) = gender.filter(|g| !matches!(*g, "M" | "F")) {
-        return Err(f.error(
-            "gender-unknown",
-            "gender",
-            format!("пол «{g}» неизвестен: ожидается M или F"),
-        ));
-    }
+    let recipient = Recipient::read(&f, person)?;
     let number = f.required("ipra-number", "номер ИПРА")?;
     let document_id = f.required("ipra-document-id", "идентификатор документа ИПРА")?;
     let protocol_date = f.date("ipra-protocol-date", "дата протокола МСЭ")?;
@@ -186,29 +162,7 @@ pub fn render(plan: &PlanInput) -> Result<Document, PluginError> {
     xml.leaf_opt("ValidUntil", valid_until.as_deref());
     xml.leaf_opt("IssuedBy", f.optional("ipra-issued-by"));
     xml.close("Ipra");
-    xml.open("Recipient", &[]);
-    xml.leaf("Snils", &snils);
-    xml.leaf("Surname", surname);
-    xml.leaf("GivenName", given_name);
-    xml.leaf_opt(
-        "Patronymic",
-        person.patronymic.as_deref().map(str::trim).filter(|p| !p.is_empty()),
-    );
-    xml.leaf_opt("BirthDate", birth_date.as_deref());
-    xml.leaf_opt("Gender", gender);
-    xml.leaf_opt(
-        "TerritoryCode",
-        person
-            .territory_code
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty()),
-    );
-    xml.leaf_opt(
-        "Address",
-        person.address.as_deref().map(str::trim).filter(|a| !a.is_empty()),
-    );
-    xml.close("Recipient");
+    recipient.write(&mut xml, |_| {});
     xml.open("Services", &[]);
     for s in &services {
         xml.open("Service", &[("key", s.key)]);

@@ -36,12 +36,13 @@ pub mod recipients;
 pub mod services;
 
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{
-    Attribute, ConfigKey, Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput,
+    Attribute, ConfigKey, Document, ExecuteInput, ExecuteOutput, ExportInput, Hook, ImportInput, ImportOutput, Person,
     PlanInput, PluginError, PluginInfo, PluginKind,
 };
 use ipra_plugin_sdk::bindings::Guest;
 use ipra_plugin_sdk::date::Date;
 use ipra_plugin_sdk::snils;
+use ipra_plugin_sdk::xml::writer::XmlWriter;
 use ipra_plugin_sdk::xml::{self, Tag, XmlError, XmlReader};
 
 /// Document types this connector writes or reads (root element and format version).
@@ -365,6 +366,72 @@ pub(crate) fn is_file_name_part(text: &str) -> bool {
 /// `NNN-NNN-NNN NN` as people read a SNILS, or the text as given (cut short) when it is not one.
 pub(crate) fn display_snils(raw: &str) -> String {
     snils::format(raw).unwrap_or_else(|_| raw.trim().chars().take(20).collect())
+}
+
+/// A recipient of social services as the documents write it (`Recipient` of the IPPSU and of the register), its
+/// fields checked: a valid SNILS, a surname and a given name, a real birth date, a gender of `M` or `F`.
+pub(crate) struct Recipient<'a> {
+    person: &'a Person,
+    snils: String,
+    surname: &'a str,
+    given_name: &'a str,
+    birth_date: Option<String>,
+    gender: Option<&'a str>,
+}
+
+/// An optional text of a person, trimmed; `None` when absent or blank.
+fn trimmed(text: &Option<String>) -> Option<&str> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty())
+}
+
+impl<'a> Recipient<'a> {
+    /// Checks a plan's person; errors name `f`'s record and the field.
+    pub fn read(f: &Fields, person: &'a Person) -> Result<Recipient<'a>, PluginError> {
+        let snils = f.snils(&person.snils)?;
+        let surname = person.surname.trim();
+        let given_name = person.given_name.trim();
+        if surname.is_empty() || given_name.is_empty() {
+            return Err(f.error(
+                "missing-field",
+                "surname",
+                format!("не указаны фамилия и имя получателя (СНИЛС {})", display_snils(&snils)),
+            ));
+        }
+        let birth_date = trimmed(&person.birth_date)
+            .map(|d| f.parse_date("birth-date", "дата рождения", d))
+            .transpose()?;
+        let gender = trimmed(&person.gender);
+        if let Some(g) = gender.filter(|g| !matches!(*g, "M" | "F")) {
+            return Err(f.error(
+                "gender-unknown",
+                "gender",
+                format!("пол «{g}» неизвестен: ожидается M или F"),
+            ));
+        }
+        Ok(Recipient {
+            person,
+            snils,
+            surname,
+            given_name,
+            birth_date,
+            gender,
+        })
+    }
+
+    /// Writes the `Recipient` element, `more` writing what a document adds after the address.
+    pub fn write(&self, xml: &mut XmlWriter, more: impl FnOnce(&mut XmlWriter)) {
+        xml.open("Recipient", &[]);
+        xml.leaf("Snils", &self.snils);
+        xml.leaf("Surname", self.surname);
+        xml.leaf("GivenName", self.given_name);
+        xml.leaf_opt("Patronymic", trimmed(&self.person.patronymic));
+        xml.leaf_opt("BirthDate", self.birth_date.as_deref());
+        xml.leaf_opt("Gender", self.gender);
+        xml.leaf_opt("TerritoryCode", trimmed(&self.person.territory_code));
+        xml.leaf_opt("Address", trimmed(&self.person.address));
+        more(xml);
+        xml.close("Recipient");
+    }
 }
 
 #[cfg(test)]

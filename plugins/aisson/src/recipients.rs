@@ -6,7 +6,7 @@
 //! register's names, birth date, gender, territory and address and in its `extra`: `ipra-number`,
 //! `ipra-document-id`, `added-at` (`YYYY-MM-DD`) and the optional `ippsu-status`.
 
-use crate::{display_snils, is_file_name_part, value, Fields, VERSION};
+use crate::{display_snils, is_file_name_part, value, Fields, Recipient, VERSION};
 use ipra_plugin_sdk::bindings::ipra::plugin::types::{Document, PlanInput, PluginError};
 use ipra_plugin_sdk::uuid;
 use ipra_plugin_sdk::xml::writer::XmlWriter;
@@ -63,60 +63,19 @@ pub fn render(plan: &PlanInput) -> Result<Document, PluginError> {
             extra: &person.extra,
             record: format!("Получатель {} (СНИЛС {})", n + 1, display_snils(&person.snils)),
         };
-        let snils = f.snils(&person.snils)?;
-        let surname = person.surname.trim();
-        let given_name = person.given_name.trim();
-        if surname.is_empty() || given_name.is_empty() {
-            return Err(f.error("missing-field", "surname", "не указаны фамилия и имя получателя"));
-        }
-        let birth_date = person
-            .birth_date
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(|d| f.parse_date("birth-date", "дата рождения", d))
-            .transpose()?;
-        let gender = person.gender.as_deref().map(str::trim).filter(|g| !g.is_empty());
-        if let Some(g) = gender.filter(|g| !matches!(*g, "M" | "F")) {
-            return Err(f.error(
-                "gender-unknown",
-                "gender",
-                format!("пол «{g}» неизвестен: ожидается M или F"),
-            ));
-        }
+        let recipient = Recipient::read(&f, person)?;
         let number = f.required("ipra-number", "номер ИПРА")?;
         let document_id = f.required("ipra-document-id", "идентификатор документа ИПРА")?;
         let added_at = f.required("added-at", "дата включения в регистр")?;
         let added_at = f.parse_date("added-at", "дата включения в регистр", added_at)?;
-        xml.open("Recipient", &[]);
-        xml.leaf("Snils", &snils);
-        xml.leaf("Surname", surname);
-        xml.leaf("GivenName", given_name);
-        xml.leaf_opt(
-            "Patronymic",
-            person.patronymic.as_deref().map(str::trim).filter(|p| !p.is_empty()),
-        );
-        xml.leaf_opt("BirthDate", birth_date.as_deref());
-        xml.leaf_opt("Gender", gender);
-        xml.leaf_opt(
-            "TerritoryCode",
-            person
-                .territory_code
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty()),
-        );
-        xml.leaf_opt(
-            "Address",
-            person.address.as_deref().map(str::trim).filter(|a| !a.is_empty()),
-        );
-        xml.open("Ipra", &[]);
-        xml.leaf("Number", number);
-        xml.leaf("DocumentId", document_id);
-        xml.close("Ipra");
-        xml.leaf("AddedAt", &added_at);
-        xml.leaf_opt("IppsuStatus", value(&person.extra, "ippsu-status"));
-        xml.close("Recipient");
+        recipient.write(&mut xml, |xml| {
+            xml.open("Ipra", &[]);
+            xml.leaf("Number", number);
+            xml.leaf("DocumentId", document_id);
+            xml.close("Ipra");
+            xml.leaf("AddedAt", &added_at);
+            xml.leaf_opt("IppsuStatus", value(&person.extra, "ippsu-status"));
+        });
     }
     xml.close("RecipientRegister");
     Ok(Document {
