@@ -206,23 +206,8 @@ pub enum FollowUpsCommand {
     TsrClarify {
         #[arg(long)]
         ipra: i64,
-        /// TSR measures to clarify (repeat).
-        #[arg(long = "measure", required = true)]
-        measures: Vec<i64>,
-        /// OGRN of the authorised body that sends the request.
-        #[arg(long)]
-        org: String,
-        /// The citizen (or representative) consented.
-        #[arg(long)]
-        consent: bool,
-        /// Who consented: citizen (default) or representative.
-        #[arg(long = "consent-by")]
-        consent_by: Option<String>,
-        /// When the person presented the programme (YYYY-MM-DD); default: the day the IPRA was imported.
-        #[arg(long)]
-        received: Option<String>,
-        #[arg(long)]
-        reason: String,
+        #[command(flatten)]
+        request: TsrRequestArgs,
         #[arg(long)]
         json: bool,
     },
@@ -238,18 +223,8 @@ pub enum FollowUpsCommand {
     TsrRequestEdit {
         /// The request (its number in `tsr-requests`).
         id: i64,
-        #[arg(long = "measure", required = true)]
-        measures: Vec<i64>,
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        consent: bool,
-        #[arg(long = "consent-by")]
-        consent_by: Option<String>,
-        #[arg(long)]
-        received: Option<String>,
-        #[arg(long)]
-        reason: String,
+        #[command(flatten)]
+        request: TsrRequestArgs,
         #[arg(long)]
         json: bool,
     },
@@ -261,6 +236,41 @@ pub enum FollowUpsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What a TSR clarification request says, as `tsr-clarify` raises it and `tsr-request-edit` changes it.
+#[derive(clap::Args)]
+pub struct TsrRequestArgs {
+    /// TSR measures to clarify (repeat).
+    #[arg(long = "measure", required = true)]
+    measures: Vec<i64>,
+    /// OGRN of the authorised body that sends the request.
+    #[arg(long)]
+    org: String,
+    /// The citizen (or representative) consented.
+    #[arg(long)]
+    consent: bool,
+    /// Who consented: citizen (default) or representative.
+    #[arg(long = "consent-by")]
+    consent_by: Option<String>,
+    /// When the person presented the programme (YYYY-MM-DD); default: the day the IPRA was imported.
+    #[arg(long)]
+    received: Option<String>,
+    #[arg(long)]
+    reason: String,
+}
+
+impl TsrRequestArgs {
+    fn into_raise(self) -> clarification::Raise {
+        clarification::Raise {
+            measure_ids: self.measures,
+            sender_ogrn: self.org,
+            consent: self.consent,
+            consent_by: self.consent_by,
+            received: self.received,
+            reason: self.reason,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -1012,24 +1022,8 @@ pub async fn follow_ups(app: &App, command: FollowUpsCommand, actor: &str) -> Re
             }
             Ok(0)
         }
-        FollowUpsCommand::TsrClarify {
-            ipra,
-            measures,
-            org,
-            consent,
-            consent_by,
-            received,
-            reason,
-            json,
-        } => {
-            let request = clarification::Raise {
-                measure_ids: measures,
-                sender_ogrn: org,
-                consent,
-                consent_by,
-                received,
-                reason,
-            };
+        FollowUpsCommand::TsrClarify { ipra, request, json } => {
+            let request = request.into_raise();
             let outcome =
                 clarification::raise(app, ipra, &request, &crate::web::ui::register::tsr::printed_form, actor)
                     .await
@@ -1039,24 +1033,8 @@ pub async fn follow_ups(app: &App, command: FollowUpsCommand, actor: &str) -> Re
             })
             .await
         }
-        FollowUpsCommand::TsrRequestEdit {
-            id,
-            measures,
-            org,
-            consent,
-            consent_by,
-            received,
-            reason,
-            json,
-        } => {
-            let request = clarification::Raise {
-                measure_ids: measures,
-                sender_ogrn: org,
-                consent,
-                consent_by,
-                received,
-                reason,
-            };
+        FollowUpsCommand::TsrRequestEdit { id, request, json } => {
+            let request = request.into_raise();
             let outcome = clarification::amend(app, id, &request, &crate::web::ui::register::tsr::printed_form, actor)
                 .await
                 .map(|r| r.map(|()| id));
