@@ -70,6 +70,47 @@ fn assert_same(step: &str, env: &Env, addr: &str, cookie: &str) {
             "{step}: the server's {part} differ from the direct count"
         );
     }
+    assert_list_counts(step, env, addr, cookie, None);
+}
+
+/// The register's list (whose counts of each row come from the statistics index) shows, for every
+/// IPRA, the measures (an executor's own) and the open ones past their due date that the database
+/// counts.
+fn assert_list_counts(step: &str, env: &Env, addr: &str, cookie: &str, executor: Option<&str>) {
+    let own = executor
+        .map(|o| format!(" AND m.assigned_ogrn = '{o}'"))
+        .unwrap_or_default();
+    let direct: std::collections::BTreeMap<i64, (i64, i64)> = env
+        .texts(&format!(
+            "SELECT CAST(m.ipra_id AS TEXT) || ':' || CAST(COUNT(*) AS TEXT) || ':' || \
+             CAST(SUM(CASE WHEN m.status = 'open' AND m.due_date < '{}' THEN 1 ELSE 0 END) AS TEXT) \
+             FROM measures m WHERE 1 = 1{own} GROUP BY m.ipra_id",
+            common::TODAY
+        ))
+        .iter()
+        .map(|row| {
+            let v: Vec<i64> = row.split(':').map(|n| n.parse().unwrap()).collect();
+            (v[0], (v[1], v[2]))
+        })
+        .collect();
+    let r = http(addr, "GET", "/api/v1/ipras?per_page=500", &[("Cookie", cookie)], None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let items = r.json()["items"].as_array().cloned().unwrap();
+    assert!(!items.is_empty(), "{step}: the list is empty");
+    for item in &items {
+        let id = item["id"].as_i64().unwrap();
+        let (n, late) = direct.get(&id).copied().unwrap_or((0, 0));
+        assert_eq!(item["overdue"], late, "{step}: overdue measures of IPRA {id}");
+        if executor.is_some() {
+            assert_eq!(item["measures"], n, "{step}: the executor's measures of IPRA {id}");
+        }
+    }
+    if executor.is_none() {
+        assert!(
+            items.iter().any(|i| i["overdue"].as_i64().unwrap() > 0),
+            "{step}: some IPRA has overdue measures"
+        );
+    }
 }
 
 fn open_measures(env: &Env, ipra: i64) -> Vec<Value> {
@@ -143,6 +184,10 @@ fn the_statistics_index_follows_every_change_exactly() {
             .expect("another organisation of the section");
         env.run_ok(&["measures", "assign", &m["id"].to_string(), "--ogrn", &other]);
         assert_same("after a reassignment", &env, addr, &cookie);
+        // The organisation's own view counts only its measures.
+        env.add_user("t-executor", "executor", Some(&other), "executor password");
+        let (executor, _) = login(addr, "t-executor", "executor password");
+        assert_list_counts("an executor after a reassignment", &env, addr, &executor, Some(&other));
 
         // A death closes the person's open measures and their IPRA.
         let snils = env.ok(&["show", "7", "--json"])["person"]["snils"]

@@ -1914,6 +1914,37 @@ impl DecisionOrder {
 }
 
 impl FactsIndex {
+    /// For each IPRA of `ids`, its measures (only those assigned to `org` when given) and how many
+    /// of them are open past their due date on `today`: the counts a page of the register shows,
+    /// without reading the page's measures from the database. `None` until the index is loaded or
+    /// when an IPRA of `ids` is not in it.
+    pub fn page_counts(&self, ids: &[i64], org: Option<&str>, today: &str) -> Option<Vec<(i64, i64)>> {
+        let ix = self.read();
+        if !ix.loaded {
+            return None;
+        }
+        let today = day_of(Some(today));
+        // An organisation the index has never met has no measures of these IPRAs.
+        let org = match org {
+            Some(code) => Some(ix.orgs.get(code)),
+            None => None,
+        };
+        ids.iter()
+            .map(|&id| {
+                let ipra = ix.ipras[ix.slot(id)?];
+                let (mut n, mut late) = (0, 0);
+                for m in ix.measures_of(&ipra) {
+                    if org.is_some_and(|o| o != Some(m.org)) {
+                        continue;
+                    }
+                    n += 1;
+                    late += i64::from(m.status == OPEN && m.due != 0 && m.due < today);
+                }
+                Some((n, late))
+            })
+            .collect()
+    }
+
     /// The IPRAs matching `facets`, counted exactly; `None` until the index has been loaded.
     /// Kept per facets until the index changes (a list asks once per page).
     pub fn facet_match(&self, facets: &Facets, limit: usize) -> Option<FacetMatch> {

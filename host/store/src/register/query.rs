@@ -708,15 +708,21 @@ fn sort_column(key: &str) -> SortColumn {
 /// The list's sort column and whether it ascends: the decision date, newest first, unless the
 /// filter asks otherwise (a chosen column ascends unless `dir=desc`).
 fn list_order(filter: &IpraFilter) -> (SortColumn, bool) {
+    let key = non_empty(&filter.sort).or_else(|| name_search_sort(filter));
     let ascending = match non_empty(&filter.dir) {
         Some("asc") => true,
         Some("desc") => false,
-        _ => non_empty(&filter.sort).is_some(),
+        _ => key.is_some(),
     };
-    (
-        sort_column(non_empty(&filter.sort).unwrap_or("decision_date")),
-        ascending,
-    )
+    (sort_column(key.unwrap_or("decision_date")), ascending)
+}
+
+/// The order of a search by name when no other is chosen: by name, as in a card index. The name's
+/// beginning is then where the name's index starts, and a page is the next fifty entries of it
+/// however common the surname (in the order of decision dates, ИВАНОВ among a million persons read
+/// thousands of rows to fill a page: 41 ms on PostgreSQL).
+pub fn name_search_sort(filter: &IpraFilter) -> Option<&'static str> {
+    (non_empty(&filter.sort).is_none() && !name_prefixes(filter).is_empty()).then_some("fio")
 }
 
 /// Where a page starts in the list's order: the sort value (`None`: among the empty ones) and the
@@ -920,7 +926,11 @@ async fn plan(
     };
     let total = match (&access, facet_only) {
         (_, true) => facet_count.map(|n| n as i64),
-        _ => None,
+        // One range alone, counted whole: its count is the total.
+        _ => match (conds, smallest) {
+            ([only], Some((_, n))) if matches!(only.lead, Lead::Range(_)) && n <= SMALL => Some(n as i64),
+            _ => None,
+        },
     };
     let mut estimate = facet_count.map(|n| n as f64).unwrap_or(register as f64);
     if let (Some((_, n)), true) = (smallest, register > 0) {
@@ -1077,7 +1087,7 @@ pub async fn list_ipras(
     let next = later.then(|| rows.last().map(|r| key(r).encode())).flatten();
     let prev = earlier.then(|| rows.first().map(|r| key(r).encode())).flatten();
     let mut items: Vec<IpraListItem> = rows.into_iter().map(|(item, _)| item).collect();
-    fill_counts(db, &mut items, scope, &today).await?;
+    fill_counts(db, facts, &mut items, scope, &today).await?;
     Ok(IpraPage {
         total: total.unwrap_or(plan.estimate.max(items.len() as i64)),
         total_exact: total.is_some(),
@@ -1282,33 +1292,58 @@ fn measures_by_ipra(engine: crate::db::Engine) -> &'static str {
     }
 }
 
-/// The counts of a page's rows (after its `LIMIT`): open measures past their due date, and for an
-/// executor only its own measures; the person's name as written (lists carry the search name).
-async fn fill_counts(db: &Db, items: &mut [IpraListItem], scope: Option<&str>, today: &str) -> Result<()> {
-    if items.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
+/// The measures of each IPRA of `ids` (an executor's own) and those open past their due date, read
+/// from the database: what [`super::facts::FactsIndex::page_counts`] gives when the index is loaded.
+async fn measure_counts(
+    db: &Db,
+    ids: &[i64],
+    scope: Option<&str>,
+    today: &str,
+) -> Result<std::collections::HashMap<i64, (i64, i64)>> {
     let mut b = Binds::default();
     let today = b.add(today.to_string());
     let own = scope
         .map(|o| format!(" AND m.assigned_ogrn = {}", b.add(o.to_string())))
         .unwrap_or_default();
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     // By the IPRAs' own index: with fifty ids SQLite would rather walk all of the organisation's
     // measures (256 ms for an executor's page at a million persons).
     let sql = format!(
         "SELECT m.ipra_id, COUNT(*) AS n, SUM(CASE WHEN m.status = 'open' AND m.due_date < {today} THEN 1 ELSE 0 END) AS late \
          FROM measures m{} WHERE m.ipra_id IN ({}){own} GROUP BY m.ipra_id",
         measures_by_ipra(db.engine),
-        ids.join(",")
+        list.join(",")
     );
-    let mut counts: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
+    let mut counts = std::collections::HashMap::new();
     for r in b.bind_recorded(&sql).fetch_all(&db.pool).await? {
         counts.insert(
             r.try_get("ipra_id")?,
             (r.try_get("n")?, super::workload::sum(&r, "late")?),
         );
     }
+    Ok(counts)
+}
+
+/// The counts of a page's rows (after its `LIMIT`): open measures past their due date, and for an
+/// executor only its own measures; the person's name as written (lists carry the search name).
+async fn fill_counts(
+    db: &Db,
+    facts: Option<&super::facts::FactsIndex>,
+    items: &mut [IpraListItem],
+    scope: Option<&str>,
+    today: &str,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    // The statistics index, brought up to the register before the page was read, holds every
+    // measure: the counts of fifty IPRAs from it instead of their measures' rows (3–8 ms on
+    // PostgreSQL at a million persons, most of a page's time).
+    let counts = match facts.and_then(|f| f.page_counts(&ids, scope, today)) {
+        Some(counts) => ids.iter().copied().zip(counts).collect(),
+        None => measure_counts(db, &ids, scope, today).await?,
+    };
     let persons: Vec<String> = items.iter().map(|i| i.person_id.to_string()).collect();
     let names_sql = format!(
         "SELECT id, surname, given_name, patronymic FROM persons WHERE id IN ({})",
@@ -1708,5 +1743,39 @@ mod tests {
         assert_eq!(first, "$1");
         assert_eq!(own_sql, "i.issued_by = $1 AND i.issued_by <> $1 || 'x'");
         assert_eq!(own.0, vec![Value::Text("Бюро № 5".into())]);
+    }
+
+    #[test]
+    fn a_search_by_name_lists_by_name_unless_another_order_is_chosen() {
+        let order = |filter: IpraFilter| {
+            let (column, ascending) = list_order(&filter);
+            (column.index, ascending)
+        };
+        let by = |q: &str| IpraFilter {
+            q: Some(q.into()),
+            ..IpraFilter::default()
+        };
+        assert_eq!(order(IpraFilter::default()), ("ipras_sort_decision", false));
+        assert_eq!(order(by("Иванов")), ("ipras_sort_name", true));
+        assert_eq!(order(by("Иванов Иван")), ("ipras_sort_name", true));
+        // A number or a SNILS is not a name.
+        assert_eq!(order(by("ИПРА-504")), ("ipras_sort_decision", false));
+        assert_eq!(order(by("112-233-445 95")), ("ipras_sort_decision", false));
+        let surname = IpraFilter {
+            surname: Some("Петр".into()),
+            ..IpraFilter::default()
+        };
+        assert_eq!(order(surname), ("ipras_sort_name", true));
+        let backwards = IpraFilter {
+            dir: Some("desc".into()),
+            ..by("Иванов")
+        };
+        assert_eq!(order(backwards), ("ipras_sort_name", false));
+        let chosen = IpraFilter {
+            sort: Some("number".into()),
+            ..by("Иванов")
+        };
+        assert_eq!(order(chosen.clone()), ("ipras_sort_number", true));
+        assert_eq!(name_search_sort(&chosen), None);
     }
 }

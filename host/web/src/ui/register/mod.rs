@@ -254,7 +254,12 @@ pub async fn register(
     }
 
     // The table: sortable headers are links toggling the direction.
-    let current_sort = filter.sort.clone().filter(|s| !s.is_empty());
+    // A search by name is listed by name unless another order is chosen (see `name_search_sort`).
+    let current_sort = filter
+        .sort
+        .clone()
+        .filter(|s| !s.is_empty())
+        .or_else(|| query::name_search_sort(&filter).map(str::to_string));
     let current_dir = filter.dir.clone().unwrap_or_else(|| "asc".into());
     body.push_str(r#"<div class="table-wrap"><table class="reg-table" id="reg-table"><caption class="visually-hidden">Выписки из ИПРА</caption><thead><tr>"#);
     for c in &columns {
