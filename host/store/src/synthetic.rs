@@ -1057,7 +1057,10 @@ pub async fn fill(app: &App, shape: &Shape, region: &Region, progress: &dyn Fn(&
             .execute(&mut *conn)
             .await?;
         }
-        sqlx::query("ANALYZE").execute(&mut *conn).await?;
+        // As autovacuum leaves a region's database: statistics for the planner, and the visibility map
+        // set, so that a count over an index reads the index only (a common surname's 16,000 rows:
+        // 15 ms with the heap fetches of a fresh fill, 5 ms without).
+        sqlx::query("VACUUM ANALYZE").execute(&mut *conn).await?;
     }
     Ok(filler.written)
 }
