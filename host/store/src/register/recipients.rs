@@ -278,6 +278,26 @@ const COLUMNS: &str = "r.id, r.person_id, r.ipra_id, r.added_at, r.source, r.sen
 const FROM: &str =
     "social_service_recipients r JOIN persons p ON p.id = r.person_id LEFT JOIN ipras i ON i.id = r.ipra_id";
 
+/// What a count of the list reads: the recipients, and the persons and IPRAs only when a condition
+/// names them. Every recipient has its person and at most one IPRA, so the joins change no count,
+/// and counting the first ten thousand recipients without them costs a fifth of the time.
+fn count_from(c: &[String]) -> String {
+    let text = c.join(" ");
+    let names = |alias: &str| {
+        let pattern = format!("{alias}.");
+        text.match_indices(&pattern)
+            .any(|(at, _)| !text[..at].ends_with(|ch: char| ch.is_alphanumeric() || ch == '_'))
+    };
+    let mut from = String::from("social_service_recipients r");
+    if names("p") {
+        from.push_str(" JOIN persons p ON p.id = r.person_id");
+    }
+    if names("i") {
+        from.push_str(" LEFT JOIN ipras i ON i.id = r.ipra_id");
+    }
+    from
+}
+
 /// The conditions of a filter and scope (values in `b`).
 fn conditions(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> Vec<String> {
     let mut c = Vec::new();
@@ -389,7 +409,8 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
     let mut b = Binds::default();
     let mut c = conditions(filter, scope, &mut b);
     let count_sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {FROM}{} LIMIT {}) t",
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {}{} LIMIT {}) t",
+        count_from(&c),
         where_of(&c),
         COUNT_CAP + 1
     );
@@ -745,6 +766,29 @@ pub async fn territories(db: &Db) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_joins_only_the_tables_its_conditions_name() {
+        let from = |c: &[&str]| count_from(&c.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(from(&[]), "social_service_recipients r");
+        assert_eq!(
+            from(&["r.added_at >= $1", "r.sent_at IS NULL"]),
+            "social_service_recipients r"
+        );
+        assert_eq!(
+            from(&["p.territory_code = $1"]),
+            "social_service_recipients r JOIN persons p ON p.id = r.person_id"
+        );
+        assert_eq!(
+            from(&["i.status = 'active' AND p.death_date IS NULL"]),
+            "social_service_recipients r JOIN persons p ON p.id = r.person_id LEFT JOIN ipras i ON i.id = r.ipra_id"
+        );
+        // Another alias ending in the letter is not the table.
+        assert_eq!(
+            from(&["r.person_id IN (SELECT qi.person_id FROM ipras qi WHERE qi.number >= $1)"]),
+            "social_service_recipients r"
+        );
+    }
 
     #[test]
     fn a_bad_filter_is_named_in_russian() {
