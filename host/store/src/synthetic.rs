@@ -469,6 +469,7 @@ pub struct Written {
     pub follow_ups: u64,
     pub deaths: u64,
     pub sources: u64,
+    pub recipients: u64,
 }
 
 /// Rows of one batch, column values in table order.
@@ -484,6 +485,7 @@ struct Batch {
     audit: Vec<Vec<Val>>,
     follow_ups: Vec<Vec<Val>>,
     deaths: Vec<Vec<Val>>,
+    recipients: Vec<Vec<Val>>,
 }
 
 #[derive(Clone, Debug)]
@@ -524,6 +526,7 @@ const MESSAGE_COLUMNS: &str =
     "id, connector, direction, kind, file_name, sha256, payload, status, attempts, last_error, \
      report_id, created_at, updated_at";
 const AUDIT_COLUMNS: &str = "id, at, actor, action, subject, detail";
+const RECIPIENT_COLUMNS: &str = "id, person_id, ipra_id, added_at, source";
 const FOLLOW_UP_COLUMNS: &str =
     "id, ipra_id, plugin_id, kind, title, due_date, attributes, document_name, status, created_at";
 const DEATH_COLUMNS: &str = "id, record_id, kind, snils, surname, given_name, patronymic, birth_date, death_date, \
@@ -918,6 +921,19 @@ impl<'a> Filler<'a> {
                 t(format!("{}T08:00:00Z", iso(s.received))),
             ]);
         }
+        // Four persons in ten are recipients of social services, registered by their IPRA in force
+        // (the one a death closed among them): without drawing from the generator, so the rest of
+        // the region is as before.
+        if s.status != "superseded" && s.person_id % 10 < 4 {
+            self.written.recipients += 1;
+            batch.recipients.push(vec![
+                Val::Int(self.written.recipients as i64),
+                Val::Int(s.person_id),
+                Val::Int(s.id),
+                t(format!("{}T08:00:00Z", iso(s.received))),
+                t("social-protection"),
+            ]);
+        }
         let source = self.written.sources as i64;
         // IPRAs of the forms since 2024 name one or two target rehabilitation groups; a few children
         // need early help.
@@ -1010,6 +1026,7 @@ pub async fn fill(app: &App, shape: &Shape, region: &Region, progress: &dyn Fn(&
         follow_ups: next("follow_ups").await?,
         deaths: next("death_records").await?,
         sources: next("source_documents").await?,
+        recipients: next("social_service_recipients").await?,
     };
     let mut p = 0;
     while p < shape.persons {
@@ -1050,6 +1067,7 @@ pub async fn fill(app: &App, shape: &Shape, region: &Region, progress: &dyn Fn(&
             "audit_log",
             "follow_ups",
             "death_records",
+            "social_service_recipients",
         ] {
             sqlx::query(&format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
@@ -1078,6 +1096,14 @@ async fn write_batch(conn: &mut AnyConnection, engine: Engine, batch: &Batch) ->
         insert(conn, engine, "audit_log", AUDIT_COLUMNS, &batch.audit).await?;
         insert(conn, engine, "follow_ups", FOLLOW_UP_COLUMNS, &batch.follow_ups).await?;
         insert(conn, engine, "death_records", DEATH_COLUMNS, &batch.deaths).await?;
+        insert(
+            conn,
+            engine,
+            "social_service_recipients",
+            RECIPIENT_COLUMNS,
+            &batch.recipients,
+        )
+        .await?;
         anyhow::Ok(())
     }
     .await;
