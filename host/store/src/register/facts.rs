@@ -1925,10 +1925,7 @@ impl FactsIndex {
         }
         let today = day_of(Some(today));
         // An organisation the index has never met has no measures of these IPRAs.
-        let org = match org {
-            Some(code) => Some(ix.orgs.get(code)),
-            None => None,
-        };
+        let org = org.map(|code| ix.orgs.get(code));
         ids.iter()
             .map(|&id| {
                 let ipra = ix.ipras[ix.slot(id)?];
