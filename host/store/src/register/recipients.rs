@@ -275,8 +275,14 @@ const COLUMNS: &str = "r.id, r.person_id, r.ipra_id, r.added_at, r.source, r.sen
      p.snils, p.surname, p.given_name, p.patronymic, p.birth_date, p.territory_code, p.death_date, p.search_name, \
      i.number AS ipra_number, i.status AS ipra_status";
 
-const FROM: &str =
-    "social_service_recipients r JOIN persons p ON p.id = r.person_id LEFT JOIN ipras i ON i.id = r.ipra_id";
+/// A recipient's person (every recipient has one) and IPRA (at most one).
+const PERSON_JOIN: &str = " JOIN persons p ON p.id = r.person_id";
+const IPRA_JOIN: &str = " LEFT JOIN ipras i ON i.id = r.ipra_id";
+
+/// What a page of the list reads: the recipients (`hint`: SQLite's index for them) with their persons and IPRAs.
+fn from(hint: &str) -> String {
+    format!("social_service_recipients r{hint}{PERSON_JOIN}{IPRA_JOIN}")
+}
 
 /// What a count of the list reads: the recipients, and the persons and IPRAs only when a condition
 /// names them. Every recipient has its person and at most one IPRA, so the joins change no count,
@@ -290,10 +296,10 @@ fn count_from(c: &[String]) -> String {
     };
     let mut from = String::from("social_service_recipients r");
     if names("p") {
-        from.push_str(" JOIN persons p ON p.id = r.person_id");
+        from.push_str(PERSON_JOIN);
     }
     if names("i") {
-        from.push_str(" LEFT JOIN ipras i ON i.id = r.ipra_id");
+        from.push_str(IPRA_JOIN);
     }
     from
 }
@@ -457,11 +463,7 @@ async fn page_after(
         (Engine::Sqlite, false, None) => " INDEXED BY recipients_added",
         _ => "",
     };
-    let from = FROM.replacen(
-        "social_service_recipients r",
-        &format!("social_service_recipients r{hint}"),
-        1,
-    );
+    let from = from(hint);
     let sql = format!(
         "SELECT {COLUMNS} FROM {from}{} ORDER BY {order} LIMIT {}",
         where_of(c),
@@ -517,7 +519,7 @@ pub async fn get(db: &Db, id: i64, scope: &Scope) -> Result<Option<Recipient>> {
     let mut b = Binds::default();
     let mut c = conditions(&RecipientFilter::default(), scope, &mut b);
     c.push(format!("r.id = {}", b.int(id)));
-    let sql = format!("SELECT {COLUMNS} FROM {FROM}{}", where_of(&c));
+    let sql = format!("SELECT {COLUMNS} FROM {}{}", from(""), where_of(&c));
     crate::plans::record(&sql, b.0.clone());
     match b.bind(sqlx::query(&sql)).fetch_optional(&db.pool).await? {
         Some(row) => Ok(Some(recipient_from_row(&row)?)),
