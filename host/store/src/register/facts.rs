@@ -1075,17 +1075,51 @@ fn add_bits(counts: &mut [i64; 128], bits: u128, n: i64) {
     }
 }
 
+/// Hashes the integer keys of a statistics pass (person ids, `key << 32 | person`) by one multiply
+/// and a rotation, as rustc's own FxHash does: SipHash, which guards maps whose keys an attacker
+/// chooses, cost a pass at a million persons more than its measures did, and these keys are the
+/// register's own ids.
+type KeyHash = std::hash::BuildHasherDefault<KeyHasher>;
+
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    fn finish(&self) -> u64 {
+        // The table takes its buckets from the low bits and its tags from the high ones: the
+        // product's best-mixed bits are the high ones, moved down.
+        self.0.rotate_left(26)
+    }
+}
+
 /// Distinct persons by key (a territory, a month): one count per person whatever their IPRAs.
+///
+/// A person with several IPRAs is kept as `key << 32 | person` in a set sized once and hashed by a
+/// multiply ([`KeyHash`]): at a million persons one in ten has two IPRAs.
 struct PersonsBy {
     single: Vec<i64>,
-    multi: HashSet<(u16, u32)>,
+    multi: HashSet<u64, KeyHash>,
 }
 
 impl PersonsBy {
-    fn new(keys: usize) -> PersonsBy {
+    fn new(keys: usize, multi: usize) -> PersonsBy {
         PersonsBy {
             single: vec![0; keys],
-            multi: HashSet::new(),
+            multi: HashSet::with_capacity_and_hasher(multi, KeyHash::default()),
         }
     }
 
@@ -1093,7 +1127,7 @@ impl PersonsBy {
         if ipra.flags & MULTI == 0 {
             self.single[usize::from(key)] += 1;
         } else {
-            self.multi.insert((key, ipra.person));
+            self.multi.insert(u64::from(key) << 32 | u64::from(ipra.person));
         }
     }
 
@@ -1104,8 +1138,8 @@ impl PersonsBy {
 
     fn finish(self) -> Vec<i64> {
         let mut out = self.single;
-        for (key, _) in self.multi {
-            out[usize::from(key)] += 1;
+        for entry in self.multi {
+            out[(entry >> 32) as usize] += 1;
         }
         out
     }
@@ -1180,7 +1214,7 @@ struct Tally {
     /// Persons with a single IPRA, by bit.
     persons: [i64; 128],
     /// Persons with several IPRAs: their bits ORed over their IPRAs.
-    multi: HashMap<u32, u128>,
+    multi: HashMap<u32, u128, KeyHash>,
     extracts: i64,
     by_territory: Vec<(i64, i64)>,
     by_month: Vec<(i64, i64)>,
@@ -1194,22 +1228,23 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(ix: &Index, months: usize) -> Tally {
+    /// `multi`: how many persons with several IPRAs the pass may meet (the sets are sized once).
+    fn new(ix: &Index, months: usize, multi: usize) -> Tally {
         Tally {
             state_count: vec![0; ix.sections.len().max(1) * 5 * 2 * 4],
             reason_count: vec![0; ix.reason_sets.len().max(1)],
             section_late: vec![0; ix.sections.len()],
             persons: [0; 128],
-            multi: HashMap::new(),
+            multi: HashMap::with_capacity_and_hasher(multi, KeyHash::default()),
             extracts: 0,
             by_territory: vec![(0, 0); ix.territories.len() + 1],
             by_month: vec![(0, 0); months],
-            territory_persons: PersonsBy::new(ix.territories.len() + 1),
-            month_persons: PersonsBy::new(months),
+            territory_persons: PersonsBy::new(ix.territories.len() + 1, multi),
+            month_persons: PersonsBy::new(months, multi),
             by_group: vec![(0, 0); usize::from(GROUP_BITS) + 1],
-            group_persons: PersonsBy::new(usize::from(GROUP_BITS) + 1),
+            group_persons: PersonsBy::new(usize::from(GROUP_BITS) + 1, 0),
             early: (0, 0),
-            early_persons: PersonsBy::new(1),
+            early_persons: PersonsBy::new(1, 0),
         }
     }
 
@@ -1333,7 +1368,7 @@ impl Tables {
 /// Counts the IPRAs of `slots`: every measure of each in the scope, with a small per-IPRA set of
 /// the states seen (the bits are taken once per state, not once per measure).
 fn scan(ix: &Index, scope: &Scope, tables: &Tables, slots: std::ops::Range<usize>, months: usize) -> Tally {
-    let mut t = Tally::new(ix, months);
+    let mut t = Tally::new(ix, months, ix.multi.len());
     // The states of one IPRA are `state_key`s of its own kind and status: those of its sections.
     for ipra in &ix.ipras[slots] {
         if !scope.takes(ipra) {
@@ -2213,7 +2248,7 @@ mod tests {
         let scope = Scope::of(ix, filter, today);
         let tables = Tables::of(ix);
         let months = ix.ipras.iter().map(|i| usize::from(i.month)).max().unwrap_or(0) + 1;
-        let mut t = Tally::new(ix, months);
+        let mut t = Tally::new(ix, months, 0);
         for ipra in &ix.ipras {
             if !scope.takes(ipra) {
                 continue;
