@@ -43,6 +43,7 @@ fn no_list_reads_a_large_table_whole() {
             "zags decisions",
             "recipients /api/v1/social-service-recipients?sort=name",
             "recipients (executor)",
+            "recipients (social protection)",
             "tsr requests",
         ] {
             assert!(

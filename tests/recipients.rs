@@ -289,8 +289,18 @@ fn register_api(backend: Backend) {
             orgs["social-protection"]
         ),
     );
-    let (found, _, _) = all_pages(addr, &social, "");
+    let (found, items, _) = all_pages(addr, &social, "");
     assert_eq!(set(&found), expected);
+    // A small organisation's pages start from its own persons, and keep the list's order.
+    let keys: Vec<(String, i64)> = items
+        .iter()
+        .map(|i| (i["added_at"].as_str().unwrap().to_string(), i["id"].as_i64().unwrap()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(keys, sorted, "newest first");
+    let (by_name, _, _) = all_pages(addr, &social, "sort=name");
+    assert_eq!(set(&by_name), expected);
     assert!(!expected.is_empty() && expected.len() < all.len(), "{expected:?}");
     let social2 = login(addr, "social2", PASSWORD).0;
     let (found2, _, _) = all_pages(addr, &social2, "");

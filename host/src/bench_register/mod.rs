@@ -7,7 +7,7 @@
 mod load;
 
 use crate::synthetic as fill;
-use fill::{count_register, fill_executor, samples, Samples};
+use fill::{count_register, fill_executor, samples, social_executor, Samples};
 
 use crate::app::App;
 use anyhow::{bail, Result};
@@ -71,12 +71,14 @@ pub struct Route {
     pub user: User,
 }
 
-/// Who asks: the regional coordinator, an executor (scoped to a clinic), an administrator, an MSE
-/// bureau (scoped to the IPRAs its institution issued).
+/// Who asks: the regional coordinator, an executor (scoped to a clinic), an executor of a
+/// social-protection organisation, an administrator, an MSE bureau (scoped to the IPRAs its
+/// institution issued).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum User {
     Coordinator,
     Executor,
+    SocialExecutor,
     Administrator,
     Bureau,
 }
@@ -98,6 +100,7 @@ fn as_user(mut r: Route, user: User) -> Route {
 pub struct Cookies {
     pub coordinator: String,
     pub executor: String,
+    pub social_executor: String,
     pub administrator: String,
     pub bureau: String,
 }
@@ -107,6 +110,7 @@ impl Cookies {
         match user {
             User::Coordinator => &self.coordinator,
             User::Executor => &self.executor,
+            User::SocialExecutor => &self.social_executor,
             User::Administrator => &self.administrator,
             User::Bureau => &self.bureau,
         }
@@ -123,16 +127,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 const COORDINATOR: (&str, &str) = ("bench-coordinator", "нагрузочный тест координатора");
 const EXECUTOR: (&str, &str) = ("bench-executor", "нагрузочный тест исполнителя");
+const SOCIAL_EXECUTOR: (&str, &str) = ("bench-social-executor", "нагрузочный тест соцзащиты");
 const ADMINISTRATOR: (&str, &str) = ("bench-administrator", "нагрузочный тест администратора");
 const BUREAU: (&str, &str) = ("bench-bureau", "нагрузочный тест бюро МСЭ");
 
 /// Logins of the bench's users (created once), as session cookies.
-async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
+async fn sessions(app: &App) -> Result<Cookies> {
     use crate::auth::{self, Role};
+    let executor_ogrn = fill_executor(app).await?;
+    let social_ogrn = social_executor(app).await?;
     let users = auth::list_users(&app.db).await?;
     for (login, password, role, ogrn) in [
         (COORDINATOR.0, COORDINATOR.1, Role::Coordinator, None),
-        (EXECUTOR.0, EXECUTOR.1, Role::Executor, Some(executor_ogrn)),
+        (EXECUTOR.0, EXECUTOR.1, Role::Executor, Some(executor_ogrn.as_str())),
+        (
+            SOCIAL_EXECUTOR.0,
+            SOCIAL_EXECUTOR.1,
+            Role::Executor,
+            Some(social_ogrn.as_str()),
+        ),
         (ADMINISTRATOR.0, ADMINISTRATOR.1, Role::Administrator, None),
     ] {
         if !users.iter().any(|u| u.login == login) {
@@ -149,7 +162,7 @@ async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
         auth::add_bureau_user(&app.db, BUREAU.0, BUREAU.0, &issuer, BUREAU.1, "bench").await?;
     }
     let mut cookies = Vec::new();
-    for (login, password) in [COORDINATOR, EXECUTOR, ADMINISTRATOR, BUREAU] {
+    for (login, password) in [COORDINATOR, EXECUTOR, SOCIAL_EXECUTOR, ADMINISTRATOR, BUREAU] {
         let (session, _) = auth::login(&app.db, login, password, None)
             .await
             .map_err(|e| anyhow::anyhow!("вход {login}: {e}"))?;
@@ -158,6 +171,7 @@ async fn sessions(app: &App, executor_ogrn: &str) -> Result<Cookies> {
     Ok(Cookies {
         coordinator: cookies.remove(0),
         executor: cookies.remove(0),
+        social_executor: cookies.remove(0),
         administrator: cookies.remove(0),
         bureau: cookies.remove(0),
     })
@@ -418,6 +432,17 @@ fn routes(s: &Samples) -> Vec<Route> {
         ),
         User::Executor,
     ));
+    r.push(as_user(
+        route(
+            "recipients (social protection)",
+            vec![
+                recipients(""),
+                recipients("sort=name"),
+                recipients(&format!("q={}", enc("Ива"))),
+            ],
+        ),
+        User::SocialExecutor,
+    ));
     r.push(route("page recipients", vec!["/recipients".into()]));
     r.push(route("page stats", vec!["/stats".into()]));
     r.push(route("page dashboard", vec!["/dashboard".into()]));
@@ -499,8 +524,7 @@ pub struct PlansReport {
 pub async fn plans(app: &App, opts: &Options) -> Result<PlansReport> {
     ensure_filled(app, opts).await?;
     app.facts.refresh(&app.db).await?;
-    let executor_ogrn = fill_executor(app).await?;
-    let cookies = sessions(app, &executor_ogrn).await?;
+    let cookies = sessions(app).await?;
     let samples = samples(app).await?;
     let routes = routes(&samples);
     let router = crate::web::router(
@@ -564,8 +588,7 @@ pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
     let started = Instant::now();
     app.facts.refresh(&app.db).await?;
     out.index_load_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let executor_ogrn = fill_executor(app).await?;
-    let cookies = sessions(app, &executor_ogrn).await?;
+    let cookies = sessions(app).await?;
     let samples = samples(app).await?;
     let mut routes = routes(&samples);
     if let Some(only) = &opts.only {

@@ -1270,14 +1270,28 @@ pub async fn samples(app: &App) -> Result<Samples> {
 
 /// The organisation the bench's executor works for: an ordinary district clinic.
 pub async fn fill_executor(app: &App) -> Result<String> {
+    first_organisation(app, "health")
+        .await?
+        .context("в справочнике нет организаций здравоохранения")
+}
+
+/// The social-protection organisation a bench's second executor works for (the register of
+/// social-service recipients shows an executor those of its own measures).
+pub async fn social_executor(app: &App) -> Result<String> {
+    first_organisation(app, "social-protection")
+        .await?
+        .context("в справочнике нет организаций социальной защиты")
+}
+
+async fn first_organisation(app: &App, department: &str) -> Result<Option<String>> {
     use sqlx::Row;
     let row = sqlx::query(
-        "SELECT ogrn FROM organisations WHERE department = 'health' AND territory_code IS NOT NULL ORDER BY id LIMIT 1",
+        "SELECT ogrn FROM organisations WHERE department = $1 AND territory_code IS NOT NULL ORDER BY id LIMIT 1",
     )
+    .bind(department)
     .fetch_optional(&app.db.pool)
-    .await?
-    .context("в справочнике нет организаций здравоохранения")?;
-    Ok(row.try_get("ogrn")?)
+    .await?;
+    Ok(row.map(|r| r.try_get("ogrn")).transpose()?)
 }
 
 /// The register's size by the largest ids.

@@ -304,16 +304,67 @@ fn count_from(c: &[String]) -> String {
     from
 }
 
-/// The conditions of a filter and scope (values in `b`).
-fn conditions(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> Vec<String> {
+/// An organisation's scope: the persons of its social-protection measures, as a subquery (values in `b`).
+fn own_persons(scope: &Scope, b: &mut Binds) -> Option<String> {
+    let Scope::Organisation(ogrn) = scope else {
+        return None;
+    };
+    Some(format!(
+        "SELECT si.person_id FROM measures sm JOIN ipras si ON si.id = sm.ipra_id \
+         WHERE sm.section = {} AND sm.assigned_ogrn = {}",
+        b.text(SECTION),
+        b.text(ogrn.as_str())
+    ))
+}
+
+/// Up to this many recipients, an organisation's page starts from its own persons and sorts them
+/// (see [`Lead`]).
+const OWN_FEW: i64 = 1_000;
+
+/// Where a page of the list starts.
+#[derive(Clone, Copy, PartialEq)]
+enum Lead {
+    /// The order's index, each recipient checked against the conditions until the page is full:
+    /// quick while the recipients sought are not rare among all.
+    Order,
+    /// The organisation's own persons (a subquery over its measures), their recipients sorted after.
+    /// The order's walk would pass over nearly every recipient of the region to find a few: an
+    /// executor whose organisation has no social-protection measure (a clinic) matched none of
+    /// 40,000 recipients in 550 ms at 100,000 persons on PostgreSQL, whose estimate from the
+    /// organisation's share of all measures expected hundreds.
+    OwnPersons,
+}
+
+/// How an organisation's recipients are best read, from a count of them up to [`OWN_FEW`] + 1
+/// (`conditions`: the filter's, with the scope's among them).
+async fn lead_of(db: &Db, scope: &Scope, b: &Binds, conditions: &[String], known: Option<i64>) -> Result<Lead> {
+    if !matches!(scope, Scope::Organisation(_)) {
+        return Ok(Lead::Order);
+    }
+    let few = match known {
+        Some(n) => n <= OWN_FEW,
+        None => {
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {}{} LIMIT {}) t",
+                count_from(conditions),
+                where_of(conditions),
+                OWN_FEW + 1
+            );
+            crate::plans::record(&sql, b.0.clone());
+            let n: i64 = b.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?;
+            n <= OWN_FEW
+        }
+    };
+    Ok(if few { Lead::OwnPersons } else { Lead::Order })
+}
+
+/// The conditions of a filter and scope (values in `b`), an organisation's scope first; and that
+/// scope's subquery of persons (see [`Lead::OwnPersons`]).
+fn conditions(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> (Vec<String>, Option<String>) {
     let mut c = Vec::new();
-    if let Scope::Organisation(ogrn) = scope {
-        c.push(format!(
-            "r.person_id IN (SELECT si.person_id FROM measures sm JOIN ipras si ON si.id = sm.ipra_id \
-             WHERE sm.section = {} AND sm.assigned_ogrn = {})",
-            b.text(SECTION),
-            b.text(ogrn.as_str())
-        ));
+    let own = own_persons(scope, b);
+    if let Some(own) = &own {
+        c.push(format!("r.person_id IN ({own})"));
     }
     if let Some(v) = non_empty(&filter.q) {
         let digits: String = v.chars().filter(char::is_ascii_digit).collect();
@@ -359,7 +410,7 @@ fn conditions(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> Vec<Str
         Some("no") => c.push("r.sent_at IS NULL".into()),
         _ => {}
     }
-    c
+    (c, own)
 }
 
 fn where_of(c: &[String]) -> String {
@@ -413,7 +464,7 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
     }
     let limit = filter.per_page();
     let mut b = Binds::default();
-    let mut c = conditions(filter, scope, &mut b);
+    let (mut c, own) = conditions(filter, scope, &mut b);
     let count_sql = format!(
         "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {}{} LIMIT {}) t",
         count_from(&c),
@@ -426,7 +477,13 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
         .fetch_one(&db.pool)
         .await?
         .try_get("n")?;
-    let (items, next) = page_after(db, filter, &mut b, &mut c, limit).await?;
+    let lead = lead_of(db, scope, &b, &c, Some(total)).await?;
+    let (items, next) = if total == 0 {
+        // Nothing to read: an organisation without social-protection measures.
+        (Vec::new(), None)
+    } else {
+        page_after(db, filter, own.as_deref(), lead, &mut b, &mut c, limit).await?
+    };
     Ok(RecipientPage {
         items,
         total: total.min(COUNT_CAP),
@@ -439,6 +496,8 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
 async fn page_after(
     db: &Db,
     filter: &RecipientFilter,
+    own: Option<&str>,
+    lead: Lead,
     b: &mut Binds,
     c: &mut Vec<String>,
     limit: u32,
@@ -459,11 +518,27 @@ async fn page_after(
     };
     // A quick search leads from its own index (a SNILS, a name's or a number's beginning: few rows, sorted
     // after); otherwise the order's index is walked, each condition checked, until the page is full.
-    let hint = match (db.engine, by_name, non_empty(&filter.q)) {
-        (Engine::Sqlite, false, None) => " INDEXED BY recipients_added",
+    let hint = match (db.engine, by_name, non_empty(&filter.q), lead) {
+        (Engine::Sqlite, false, None, Lead::Order) => " INDEXED BY recipients_added",
         _ => "",
     };
-    let from = from(hint);
+    let from = match lead {
+        Lead::Order => from(hint),
+        // The persons first (SQLite keeps the left of a CROSS JOIN outside), each one's recipient by
+        // its unique person index. The join takes the place of the scope's `IN`, the first condition.
+        Lead::OwnPersons => match own {
+            Some(own) => {
+                if let Some(first) = c.first_mut() {
+                    *first = "r.person_id = own.person_id".into();
+                }
+                format!(
+                    "(SELECT DISTINCT o.person_id FROM ({own}) o) own CROSS JOIN {}",
+                    from("")
+                )
+            }
+            None => from(hint),
+        },
+    };
     let sql = format!(
         "SELECT {COLUMNS} FROM {from}{} ORDER BY {order} LIMIT {}",
         where_of(c),
@@ -507,8 +582,9 @@ pub async fn chunk(
     let mut filter = filter.clone();
     filter.after = after.map(str::to_string);
     let mut b = Binds::default();
-    let mut c = conditions(&filter, scope, &mut b);
-    page_after(db, &filter, &mut b, &mut c, limit).await
+    let (mut c, own) = conditions(&filter, scope, &mut b);
+    let lead = lead_of(db, scope, &b, &c, None).await?;
+    page_after(db, &filter, own.as_deref(), lead, &mut b, &mut c, limit).await
 }
 
 /// One recipient (by the register's recipient id), if the scope reaches it.
@@ -517,7 +593,7 @@ pub async fn get(db: &Db, id: i64, scope: &Scope) -> Result<Option<Recipient>> {
         return Ok(None);
     }
     let mut b = Binds::default();
-    let mut c = conditions(&RecipientFilter::default(), scope, &mut b);
+    let (mut c, _) = conditions(&RecipientFilter::default(), scope, &mut b);
     c.push(format!("r.id = {}", b.int(id)));
     let sql = format!("SELECT {COLUMNS} FROM {}{}", from(""), where_of(&c));
     crate::plans::record(&sql, b.0.clone());
