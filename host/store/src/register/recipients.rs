@@ -321,9 +321,9 @@ fn own_persons(scope: &Scope, b: &mut Binds) -> Option<String> {
 /// (see [`Lead`]).
 const OWN_FEW: i64 = 1_000;
 
-/// Where a page of the list starts.
+/// Where a page of the list starts (for an export, decided on its first page and kept).
 #[derive(Clone, Copy, PartialEq)]
-enum Lead {
+pub enum Lead {
     /// The order's index, each recipient checked against the conditions until the page is full:
     /// quick while the recipients sought are not rare among all.
     Order,
@@ -335,10 +335,11 @@ enum Lead {
     OwnPersons,
 }
 
-/// How an organisation's recipients are best read, from a count of them up to [`OWN_FEW`] + 1
-/// (`conditions`: the filter's, with the scope's among them).
-async fn lead_of(db: &Db, scope: &Scope, b: &Binds, conditions: &[String], known: Option<i64>) -> Result<Lead> {
-    if !matches!(scope, Scope::Organisation(_)) {
+/// How an organisation's recipients are best read (`own`: its scope's subquery, none for a region's
+/// scope), from a count of them up to [`OWN_FEW`] + 1 unless `known` (`conditions`: the filter's,
+/// with the scope's among them).
+async fn lead_of(db: &Db, own: Option<&str>, b: &Binds, conditions: &[String], known: Option<i64>) -> Result<Lead> {
+    if own.is_none() {
         return Ok(Lead::Order);
     }
     let few = match known {
@@ -477,12 +478,20 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
         .fetch_one(&db.pool)
         .await?
         .try_get("n")?;
-    let lead = lead_of(db, scope, &b, &c, Some(total)).await?;
     let (items, next) = if total == 0 {
         // Nothing to read: an organisation without social-protection measures.
         (Vec::new(), None)
     } else {
-        page_after(db, filter, own.as_deref(), lead, &mut b, &mut c, limit).await?
+        let lead = lead_of(db, own.as_deref(), &b, &c, Some(total)).await?;
+        page_after(
+            db,
+            filter,
+            own.as_deref().filter(|_| lead == Lead::OwnPersons),
+            &mut b,
+            &mut c,
+            limit,
+        )
+        .await?
     };
     Ok(RecipientPage {
         items,
@@ -492,12 +501,12 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
     })
 }
 
-/// `limit` recipients after the filter's position (`after`), and the position of the next ones.
+/// `limit` recipients after the filter's position (`after`), and the position of the next ones;
+/// `own_first`: the scope's subquery of persons when the page starts from them ([`Lead::OwnPersons`]).
 async fn page_after(
     db: &Db,
     filter: &RecipientFilter,
-    own: Option<&str>,
-    lead: Lead,
+    own_first: Option<&str>,
     b: &mut Binds,
     c: &mut Vec<String>,
     limit: u32,
@@ -518,26 +527,22 @@ async fn page_after(
     };
     // A quick search leads from its own index (a SNILS, a name's or a number's beginning: few rows, sorted
     // after); otherwise the order's index is walked, each condition checked, until the page is full.
-    let hint = match (db.engine, by_name, non_empty(&filter.q), lead) {
-        (Engine::Sqlite, false, None, Lead::Order) => " INDEXED BY recipients_added",
-        _ => "",
-    };
-    let from = match lead {
-        Lead::Order => from(hint),
+    let from = match own_first {
         // The persons first (SQLite keeps the left of a CROSS JOIN outside), each one's recipient by
         // its unique person index. The join takes the place of the scope's `IN`, the first condition.
-        Lead::OwnPersons => match own {
-            Some(own) => {
-                if let Some(first) = c.first_mut() {
-                    *first = "r.person_id = own.person_id".into();
-                }
-                format!(
-                    "(SELECT DISTINCT o.person_id FROM ({own}) o) own CROSS JOIN {}",
-                    from("")
-                )
+        Some(own) => {
+            if let Some(first) = c.first_mut() {
+                *first = "r.person_id = own.person_id".into();
             }
-            None => from(hint),
-        },
+            format!(
+                "(SELECT DISTINCT o.person_id FROM ({own}) o) own CROSS JOIN {}",
+                from("")
+            )
+        }
+        None => from(match (db.engine, by_name, non_empty(&filter.q)) {
+            (Engine::Sqlite, false, None) => " INDEXED BY recipients_added",
+            _ => "",
+        }),
     };
     let sql = format!(
         "SELECT {COLUMNS} FROM {from}{} ORDER BY {order} LIMIT {}",
@@ -568,13 +573,15 @@ async fn page_after(
     Ok((items, next.map(|p| p.text())))
 }
 
-/// The next `limit` recipients of the filter after `after` (the export's pages), without a total.
+/// The next `limit` recipients of the filter after `after` (the export's pages), without a total;
+/// `lead`: how the pages are read, decided by the first (None) and kept for the next.
 pub async fn chunk(
     db: &Db,
     filter: &RecipientFilter,
     scope: &Scope,
     after: Option<&str>,
     limit: u32,
+    lead: &mut Option<Lead>,
 ) -> Result<(Vec<Recipient>, Option<String>)> {
     if *scope == Scope::Nothing {
         return Ok((Vec::new(), None));
@@ -583,8 +590,19 @@ pub async fn chunk(
     filter.after = after.map(str::to_string);
     let mut b = Binds::default();
     let (mut c, own) = conditions(&filter, scope, &mut b);
-    let lead = lead_of(db, scope, &b, &c, None).await?;
-    page_after(db, &filter, own.as_deref(), lead, &mut b, &mut c, limit).await
+    let lead = match *lead {
+        Some(known) => known,
+        None => *lead.insert(lead_of(db, own.as_deref(), &b, &c, None).await?),
+    };
+    page_after(
+        db,
+        &filter,
+        own.as_deref().filter(|_| lead == Lead::OwnPersons),
+        &mut b,
+        &mut c,
+        limit,
+    )
+    .await
 }
 
 /// One recipient (by the register's recipient id), if the scope reaches it.

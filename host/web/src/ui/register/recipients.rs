@@ -405,8 +405,10 @@ async fn export_api(
             let mut persons: Vec<i64> = Vec::new();
             let result = async {
                 let mut after: Option<String> = None;
+                let mut lead = None;
                 loop {
-                    let (chunk, next) = recipients::chunk(&app.db, &filter, &scope, after.as_deref(), 500).await?;
+                    let (chunk, next) =
+                        recipients::chunk(&app.db, &filter, &scope, after.as_deref(), 500, &mut lead).await?;
                     let rows: Vec<Vec<Cell>> = chunk
                         .iter()
                         .map(|r| {
