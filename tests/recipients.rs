@@ -281,14 +281,12 @@ fn register_api(backend: Backend) {
     // Scope: the social-protection executor sees the recipients of its measures, the second organisation its
     // one, another department's executor none, a bureau is refused.
     let social = login(addr, "social", PASSWORD).0;
-    let expected = persons_of(
-        &env,
-        &format!(
-            "r.person_id IN (SELECT si.person_id FROM measures sm JOIN ipras si ON si.id = sm.ipra_id \
-             WHERE sm.section = 'social-protection' AND sm.assigned_ogrn = '{}')",
-            orgs["social-protection"]
-        ),
+    let in_scope = format!(
+        "r.person_id IN (SELECT si.person_id FROM measures sm JOIN ipras si ON si.id = sm.ipra_id \
+         WHERE sm.section = 'social-protection' AND sm.assigned_ogrn = '{}')",
+        orgs["social-protection"]
     );
+    let expected = persons_of(&env, &in_scope);
     let (found, items, _) = all_pages(addr, &social, "");
     assert_eq!(set(&found), expected);
     // A small organisation's pages start from its own persons, and keep the list's order.
@@ -301,6 +299,20 @@ fn register_api(backend: Backend) {
     assert_eq!(keys, sorted, "newest first");
     let (by_name, _, _) = all_pages(addr, &social, "sort=name");
     assert_eq!(set(&by_name), expected);
+    // A quick search by a name's beginning within the organisation's scope (the search's own index leads,
+    // each person found checked against the organisation's measures): exactly the scope's named persons.
+    let named = env.text(&format!(
+        "SELECT MIN(p.search_name) FROM social_service_recipients r JOIN persons p ON p.id = r.person_id WHERE {in_scope}"
+    ));
+    let named: String = named.chars().take(2).collect();
+    let (found_named, _, _) = all_pages(
+        addr,
+        &social,
+        &format!("q={}", common::urlencode(&named.to_lowercase())),
+    );
+    let expected_named = persons_of(&env, &format!("{in_scope} AND p.search_name LIKE '{named}%'"));
+    assert!(!expected_named.is_empty());
+    assert_eq!(set(&found_named), expected_named);
     assert!(!expected.is_empty() && expected.len() < all.len(), "{expected:?}");
     let social2 = login(addr, "social2", PASSWORD).0;
     let (found2, _, _) = all_pages(addr, &social2, "");

@@ -325,7 +325,7 @@ const OWN_FEW: i64 = 1_000;
 #[derive(Clone, Copy, PartialEq)]
 pub enum Lead {
     /// The order's index, each recipient checked against the conditions until the page is full:
-    /// quick while the recipients sought are not rare among all.
+    /// quick while the recipients sought are not rare among all; or a quick search's own index.
     Order,
     /// The organisation's own persons (a subquery over its measures), their recipients sorted after.
     /// The order's walk would pass over nearly every recipient of the region to find a few: an
@@ -338,8 +338,21 @@ pub enum Lead {
 /// How an organisation's recipients are best read (`own`: its scope's subquery, none for a region's
 /// scope), from a count of them up to [`OWN_FEW`] + 1 unless `known` (`conditions`: the filter's,
 /// with the scope's among them).
-async fn lead_of(db: &Db, own: Option<&str>, b: &Binds, conditions: &[String], known: Option<i64>) -> Result<Lead> {
-    if own.is_none() {
+///
+/// A quick search (a name's, a SNILS's or a number's beginning) leads from its own index, each
+/// person found checked against the organisation's measures through its IPRAs, as the count does:
+/// starting from all the organisation's persons instead gathers thousands of them to keep a few,
+/// and PostgreSQL, estimating a name's beginning at one person, joined the two lists row by row
+/// (10,426 persons of a social-protection organisation by 1,438 named «ИВА…»: 2 s at 100,000).
+async fn lead_of(
+    db: &Db,
+    own: Option<&str>,
+    filter: &RecipientFilter,
+    b: &Binds,
+    conditions: &[String],
+    known: Option<i64>,
+) -> Result<Lead> {
+    if own.is_none() || non_empty(&filter.q).is_some() {
         return Ok(Lead::Order);
     }
     let few = match known {
@@ -482,7 +495,7 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
         // Nothing to read: an organisation without social-protection measures.
         (Vec::new(), None)
     } else {
-        let lead = lead_of(db, own.as_deref(), &b, &c, Some(total)).await?;
+        let lead = lead_of(db, own.as_deref(), filter, &b, &c, Some(total)).await?;
         page_after(
             db,
             filter,
@@ -592,7 +605,7 @@ pub async fn chunk(
     let (mut c, own) = conditions(&filter, scope, &mut b);
     let lead = match *lead {
         Some(known) => known,
-        None => *lead.insert(lead_of(db, own.as_deref(), &b, &c, None).await?),
+        None => *lead.insert(lead_of(db, own.as_deref(), &filter, &b, &c, None).await?),
     };
     page_after(
         db,
