@@ -841,3 +841,67 @@ fn uploaded_signature_is_verified_then_sent_and_answered() {
     assert!(returned.contains(&s.surname), "{returned}");
     assert!(returned.contains("Возвращено на исправление"), "{returned}");
 }
+
+/// The IPRAs awaiting execution that a direct SQL walk finds: open measures without an execution
+/// record, dated ones by (due date, id), then undated ones by id, each IPRA where it first appears;
+/// the first `n` of them and whether there are more (`own`: an organisation's measures only).
+fn pending_by_sql(env: &Env, own: Option<&str>, n: usize) -> (Vec<i64>, bool) {
+    let scope = own.map(|o| format!(" AND m.assigned_ogrn = '{o}'")).unwrap_or_default();
+    let base = format!(
+        "SELECT m.ipra_id FROM measures m WHERE m.status = 'open' AND NOT EXISTS \
+         (SELECT 1 FROM execution_records e WHERE e.measure_id = m.id){scope}"
+    );
+    let mut order = env.ids(&format!("{base} AND m.due_date IS NOT NULL ORDER BY m.due_date, m.id"));
+    order.extend(env.ids(&format!("{base} AND m.due_date IS NULL ORDER BY m.id")));
+    let mut seen = std::collections::HashSet::new();
+    order.retain(|i| seen.insert(*i));
+    let more = order.len() > n;
+    order.truncate(n);
+    (order, more)
+}
+
+#[test]
+fn ipras_awaiting_execution_are_walked_in_due_order_across_chunks() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        env.run_ok(&["demo", "--count", "60", "--seed", "3"]);
+        env.add_user("pending-coordinator", "coordinator", None, "coordinator password 1");
+        let org = env.text(
+            "SELECT assigned_ogrn FROM measures WHERE status = 'open' AND assigned_ogrn IS NOT NULL \
+             GROUP BY assigned_ogrn ORDER BY COUNT(*) DESC, assigned_ogrn LIMIT 1",
+        );
+        env.add_user("pending-executor", "executor", Some(&org), "executor password 1");
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
+        let coordinator = login(addr, "pending-coordinator", "coordinator password 1").0;
+        let executor = login(addr, "pending-executor", "executor password 1").0;
+        let listed = |cookie: &str| {
+            let page = http(addr, "GET", "/api/v1/execution-register", &[("Cookie", cookie)], None).json();
+            let ids: Vec<i64> = page["pending"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{page}"))
+                .iter()
+                .map(|p| p["ipra_id"].as_i64().unwrap())
+                .collect();
+            (ids, page["pending_more"].as_bool().unwrap())
+        };
+        // Ties of the due date among measures of the same IPRAs (ids of an IPRA's measures are
+        // consecutive), so that a page's 25 IPRAs lie beyond the walk's first chunk: the newest
+        // IPRAs' measures first, then the others' (with smaller ids) a day later; then only undated
+        // measures, walked by id alone.
+        for spread in [
+            "CASE WHEN ipra_id > (SELECT MAX(id) - 8 FROM ipras) THEN '2027-03-01' ELSE '2027-03-02' END",
+            "NULL",
+        ] {
+            env.execute(&format!(
+                "UPDATE measures SET due_date = {spread} WHERE status = 'open'"
+            ));
+            let (region, more) = pending_by_sql(&env, None, 25);
+            assert_eq!(region.len(), 25, "{backend:?}: the demo has IPRAs enough");
+            assert_eq!(listed(&coordinator), (region, more), "{backend:?}, {spread}");
+            let (own, own_more) = pending_by_sql(&env, Some(&org), 25);
+            assert!(!own.is_empty());
+            assert_eq!(listed(&executor), (own, own_more), "{backend:?}, {spread}, executor");
+        }
+    }
+}

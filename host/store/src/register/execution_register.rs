@@ -114,7 +114,7 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Binds(Vec<String>);
 
 impl Binds {
@@ -550,19 +550,33 @@ pub async fn pending(
     };
     let where_sql = conds.join(" AND ");
     // Open measures by due date through the index (dated first, then undated), grouped into IPRAs
-    // as they come.
+    // as they come, a few pages' worth at a time, each chunk after the last one read. A chunk is
+    // small, so the planner walks the index in its order and stops: asked for 500 at once,
+    // PostgreSQL read every open measure of a clinic and sorted them (1,283 rows at 100,000
+    // persons, 28 ms; ten times that at a million), for the 26 IPRAs of a page.
+    let chunk = (want * 2).max(50);
     let mut found: Vec<PendingRow> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    const CHUNK: usize = 500;
     for dated in [true, false] {
-        let mut offset = 0usize;
+        let mut after: Option<(Option<String>, i64)> = None;
         while found.len() < want {
+            let mut b = b.clone();
+            let mut keyset = String::new();
+            if let Some((due, id)) = &after {
+                // The measures after the last one read, in (due date, id) order.
+                match due {
+                    Some(d) if dated => {
+                        let d = b.add(d.as_str());
+                        keyset = format!(" AND m.due_date >= {d} AND (m.due_date > {d} OR m.id > {id})");
+                    }
+                    _ => keyset = format!(" AND m.id > {id}"),
+                }
+            }
             let sql = format!(
-                "SELECT m.ipra_id, m.due_date FROM measures m{hint} WHERE {where_sql} AND m.due_date IS {}NULL \
-                 ORDER BY m.due_date, m.id LIMIT {CHUNK} OFFSET {offset}",
+                "SELECT m.id, m.ipra_id, m.due_date FROM measures m{hint} WHERE {where_sql} AND m.due_date IS {}NULL{keyset} \
+                 ORDER BY m.due_date, m.id LIMIT {chunk}",
                 if dated { "NOT " } else { "" }
             );
-            crate::plans::record(&sql, crate::plans::texts(&b.0));
             crate::plans::record(&sql, crate::plans::texts(&b.0));
             let mut q = sqlx::query(&sql);
             for v in &b.0 {
@@ -581,10 +595,12 @@ pub async fn pending(
                     });
                 }
             }
-            if rows.len() < CHUNK {
-                break;
+            match rows.last() {
+                Some(last) if rows.len() == chunk => {
+                    after = Some((opt_text(last, "due_date"), last.try_get("id")?));
+                }
+                _ => break,
             }
-            offset += CHUNK;
         }
     }
     // The IPRAs' numbers, names and counts (after the LIMIT).
