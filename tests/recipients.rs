@@ -402,6 +402,58 @@ fn register_api(backend: Backend) {
     drop(server);
 }
 
+/// The persons of each organisation's social-protection measures the triggers keep, against a direct
+/// count from the measures and their IPRAs: `ogrn:person:measures`, sorted.
+fn assert_scopes_kept(env: &Env, after: &str) {
+    let mut kept = env.texts(
+        "SELECT ogrn || ':' || CAST(person_id AS TEXT) || ':' || CAST(measures AS TEXT) FROM social_protection_persons",
+    );
+    let mut direct = env.texts(
+        "SELECT m.assigned_ogrn || ':' || CAST(i.person_id AS TEXT) || ':' || CAST(COUNT(*) AS TEXT) \
+         FROM measures m JOIN ipras i ON i.id = m.ipra_id \
+         WHERE m.section = 'social-protection' AND m.assigned_ogrn IS NOT NULL GROUP BY m.assigned_ogrn, i.person_id",
+    );
+    kept.sort();
+    direct.sort();
+    assert!(!direct.is_empty());
+    assert_eq!(kept, direct, "after {after}");
+}
+
+/// An organisation's scope is kept as measures are imported (an IPRA superseded by a later one among
+/// them), reassigned to another organisation, left without one, moved to another section and back,
+/// and as an IPRA is given to another person.
+#[test]
+fn each_organisations_persons_are_kept_as_measures_change() {
+    for backend in BACKENDS {
+        let (env, orgs, second) = setup(backend);
+        assert_scopes_kept(&env, "imports and a reassignment");
+        let social = "SELECT MIN(id) FROM measures WHERE section = 'social-protection' AND assigned_ogrn IS NOT NULL";
+        let one = env.scalar(social);
+        env.execute(&format!(
+            "UPDATE measures SET assigned_ogrn = '{second}' WHERE id = {one}"
+        ));
+        assert_scopes_kept(&env, "one measure reassigned");
+        env.execute(&format!("UPDATE measures SET assigned_ogrn = NULL WHERE id = {one}"));
+        assert_scopes_kept(&env, "a measure left without an organisation");
+        env.execute(&format!(
+            "UPDATE measures SET assigned_ogrn = '{}' WHERE id = {one}",
+            orgs["social-protection"]
+        ));
+        let other = env.scalar(social);
+        env.execute(&format!("UPDATE measures SET section = 'health' WHERE id = {other}"));
+        assert_scopes_kept(&env, "a measure moved to another section");
+        env.execute(&format!(
+            "UPDATE measures SET section = 'social-protection' WHERE id = {other}"
+        ));
+        assert_scopes_kept(&env, "the measure moved back");
+        let ipra = env.scalar("SELECT MIN(ipra_id) FROM measures WHERE section = 'social-protection'");
+        let person = env.scalar(&format!("SELECT person_id FROM ipras WHERE id = {ipra}"));
+        let stranger = env.scalar(&format!("SELECT MAX(id) FROM persons WHERE id <> {person}"));
+        env.execute(&format!("UPDATE ipras SET person_id = {stranger} WHERE id = {ipra}"));
+        assert_scopes_kept(&env, "an IPRA given to another person");
+    }
+}
+
 #[test]
 fn register_api_on_sqlite() {
     register_api(Backend::Sqlite);

@@ -77,6 +77,7 @@ pub const LARGE: &[&str] = &[
     "egisso_facts",
     "egisso_pending",
     "social_service_recipients",
+    "social_protection_persons",
     "ippsu_sends",
     "social_service_results",
 ];
