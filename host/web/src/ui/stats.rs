@@ -478,6 +478,19 @@ async fn compute(app: &App, filter: &StatsFilter) -> anyhow::Result<(Statistics,
     facts::statistics(&app.facts, &app.db, filter, &today(), &reasons(app)).await
 }
 
+/// Computes the statistics without a filter (kept by the index until it next changes), as the page
+/// and the API first ask for them.
+pub async fn warm(app: App) {
+    let started = std::time::Instant::now();
+    match compute(&app, &StatsFilter::default()).await {
+        Ok(_) => tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "statistics without a filter computed"
+        ),
+        Err(e) => tracing::warn!("statistics without a filter: {e:#}"),
+    }
+}
+
 fn field_error(problems: &[FieldProblem], id: &str) -> String {
     problems
         .iter()
