@@ -300,7 +300,7 @@ fn register_api(backend: Backend) {
     let (by_name, _, _) = all_pages(addr, &social, "sort=name");
     assert_eq!(set(&by_name), expected);
     // A quick search by a name's beginning within the organisation's scope (the search's own index leads,
-    // each person found checked against the organisation's measures): exactly the scope's named persons.
+    // each person found checked against the organisation's scope): exactly the scope's named persons.
     let named = env.text(&format!(
         "SELECT MIN(p.search_name) FROM social_service_recipients r JOIN persons p ON p.id = r.person_id WHERE {in_scope}"
     ));

@@ -341,10 +341,10 @@ pub enum Lead {
 /// with the scope's among them).
 ///
 /// A quick search (a name's, a SNILS's or a number's beginning) leads from its own index, each
-/// person found checked against the organisation's measures through its IPRAs, as the count does:
-/// starting from all the organisation's persons instead gathers thousands of them to keep a few,
-/// and PostgreSQL, estimating a name's beginning at one person, joined the two lists row by row
-/// (10,426 persons of a social-protection organisation by 1,438 named «ИВА…»: 2 s at 100,000).
+/// person found checked against the organisation's scope, as the count does: starting from all the
+/// organisation's persons instead reads thousands of them to keep a few, and PostgreSQL, estimating
+/// a name's beginning at one person, joined the two lists row by row (10,426 persons of a
+/// social-protection organisation by 1,438 named «ИВА…»: 2 s at 100,000).
 async fn lead_of(
     db: &Db,
     own: Option<&str>,
