@@ -24,8 +24,6 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-/// The department whose measures make a recipient an organisation's.
-pub const SECTION: &str = "social-protection";
 /// The job kind that sends the register through a connector.
 pub const JOB_KIND: &str = "recipients-export";
 
@@ -306,7 +304,7 @@ fn count_from(c: &[String]) -> String {
 
 /// An organisation's scope: the persons of its social-protection measures, as a subquery (values in
 /// `b`). Triggers keep them by organisation as measures are written, moved and reassigned (migration
-/// 0034, for the section [`SECTION`]): gathering them from the measures and each measure's IPRA took
+/// 0034, for the section [`super::social_services::SECTION`]): gathering them from the measures and each measure's IPRA took
 /// 60-70 ms for a social-protection organisation at 100,000 persons, on every page and count.
 fn own_persons(scope: &Scope, b: &mut Binds) -> Option<String> {
     let Scope::Organisation(ogrn) = scope else {
