@@ -130,12 +130,39 @@ fn persons_of(env: &Env, where_sql: &str) -> BTreeSet<i64> {
 
 /// Every page of the list for `query` (two rows a page): the persons in order and the pages read.
 fn all_pages(addr: &str, cookie: &str, query: &str) -> (Vec<i64>, Vec<Value>, usize) {
+    pages_of(addr, cookie, query, 2)
+}
+
+/// The first `pages` pages of the list for `query`, a row a page: the persons.
+fn first_pages(addr: &str, cookie: &str, query: &str, pages: usize) -> Vec<i64> {
+    let mut persons = Vec::new();
+    let mut after = String::new();
+    for _ in 0..pages {
+        let path = format!("/api/v1/social-service-recipients?per_page=1&{query}{after}");
+        let page = http(addr, "GET", &path, &[("Cookie", cookie)], None).json();
+        persons.extend(
+            page["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {page}"))
+                .iter()
+                .map(|i| i["person_id"].as_i64().unwrap()),
+        );
+        after = format!(
+            "&after={}",
+            common::urlencode(page["next"].as_str().expect("a next page"))
+        );
+    }
+    persons
+}
+
+/// Every page of the list for `query`, `per_page` rows a page.
+fn pages_of(addr: &str, cookie: &str, query: &str, per_page: usize) -> (Vec<i64>, Vec<Value>, usize) {
     let mut persons = Vec::new();
     let mut items = Vec::new();
     let mut pages = 0;
     let mut after = String::new();
     loop {
-        let path = format!("/api/v1/social-service-recipients?per_page=2&{query}{after}");
+        let path = format!("/api/v1/social-service-recipients?per_page={per_page}&{query}{after}");
         let r = http(addr, "GET", &path, &[("Cookie", cookie)], None);
         assert_eq!(r.status, 200, "{path}: {}", r.body);
         let page = r.json();
@@ -148,7 +175,7 @@ fn all_pages(addr: &str, cookie: &str, query: &str) -> (Vec<i64>, Vec<Value>, us
             Some(next) => after = format!("&after={}", common::urlencode(next)),
             None => break,
         }
-        assert!(pages < 100, "paging ends");
+        assert!(pages < 100, "paging ends: {path}");
     }
     (persons, items, pages)
 }
@@ -399,7 +426,89 @@ fn register_api(backend: Backend) {
         env.scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'recipients.export' AND actor = 'coordinator:coord'"),
         2
     );
+    broad_names(&env, addr, &coord, &social, &orgs["social-protection"]);
     drop(server);
+}
+
+/// More recipients than a count looks at one by one (1,000): a broad name's beginning, which the list
+/// finds by walking its order rather than the name's index, and an organisation large enough to be read
+/// in the list's order, each recipient looked up among its persons. 3,600 persons are added with
+/// recipients: 2,200 «ШИРОКОВ…» on days among the register's, every other one among the
+/// social-protection organisation's persons; after them, the newest, 1,400 others (200 of them the
+/// organisation's), through which a page of one row walks several chunks before it finds its name.
+fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
+    let numbers = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3600)";
+    env.execute(&format!(
+        "{numbers} INSERT INTO persons (snils, surname, given_name, territory_code, created_at, updated_at, search_name) \
+         SELECT CAST(90000000000 + x AS TEXT), CASE WHEN x <= 2200 THEN 'Широков' ELSE 'Узкий' END, \
+         'Пётр', '45000000', '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', \
+         CASE WHEN x <= 2200 THEN 'ШИРОКОВ ПЁТР ' ELSE 'УЗКИЙ ПЁТР ' END || CAST(x AS TEXT) FROM n"
+    ));
+    let added = "(SELECT id, CAST(snils AS BIGINT) - 90000000000 AS x FROM persons WHERE snils > '90000000000' AND snils <= '90000003600') n";
+    env.execute(&format!(
+        "INSERT INTO social_service_recipients (person_id, added_at, source) \
+         SELECT id, CASE WHEN x > 2200 THEN '2026-12-01T09:00:00+03:00' WHEN x % 3 = 0 THEN '2026-10-20T09:00:00+03:00' \
+         ELSE '2026-11-0' || CAST(1 + x % 9 AS TEXT) || 'T09:00:00+03:00' END, 'social-protection' FROM {added}"
+    ));
+    env.execute(&format!(
+        "INSERT INTO social_protection_persons (ogrn, person_id, measures) \
+         SELECT '{ogrn}', id, 1 FROM {added} WHERE x % 2 = 0 AND x <= 2200 OR x > 2200 AND x % 7 = 0"
+    ));
+    let named = "p.search_name LIKE 'ШИРОКОВ%'";
+    let order = |scope: &str, by_name: bool| -> Vec<i64> {
+        env.ids(&format!(
+            "SELECT r.person_id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id WHERE {named}{scope} ORDER BY {}",
+            if by_name { "p.search_name, p.id" } else { "r.added_at DESC, r.id DESC" }
+        ))
+    };
+    let total = |cookie: &str, query: &str| -> (u64, bool) {
+        let page = http(
+            addr,
+            "GET",
+            &format!("/api/v1/social-service-recipients?{query}"),
+            &[("Cookie", cookie)],
+            None,
+        )
+        .json();
+        let total = page["total"].as_u64().unwrap_or_else(|| panic!("{query}: {page}"));
+        (total, page["total_exact"].as_bool().unwrap())
+    };
+    let q = format!("q={}", common::urlencode("широк"));
+    // The region: every page of the broad name in the list's order, and by name; the count stops at a
+    // thousand and says so; without a filter the recipients alone are counted exactly.
+    let (found, _, _) = pages_of(addr, coord, &q, 50);
+    assert_eq!(found, order("", false), "the region's broad name by the day added");
+    assert_eq!(first_pages(addr, coord, &q, 3), order("", false)[..3], "a row a page");
+    let (found, _, _) = pages_of(addr, coord, &format!("{q}&sort=name"), 50);
+    assert_eq!(found, order("", true), "the region's broad name by name");
+    assert_eq!(total(coord, &q), (1000, false));
+    let all = env.scalar("SELECT COUNT(*) FROM social_service_recipients") as u64;
+    assert!(all > 1000);
+    assert_eq!(total(coord, ""), (all, true));
+    assert_eq!(total(coord, "territory=45000000"), (1000, false));
+    // The organisation: its 1,100 named persons, found as the region's broad name is; the whole list
+    // in its order, each recipient looked up among the organisation's persons.
+    let own = format!(" AND r.person_id IN (SELECT person_id FROM social_protection_persons WHERE ogrn = '{ogrn}')");
+    assert_eq!(
+        first_pages(addr, social, &q, 3),
+        order(&own, false)[..3],
+        "a row a page"
+    );
+    let (found, _, _) = pages_of(addr, social, &q, 50);
+    assert_eq!(
+        found,
+        order(&own, false),
+        "the organisation's broad name by the day added"
+    );
+    let (found, _, _) = pages_of(addr, social, &format!("{q}&sort=name"), 50);
+    assert_eq!(found, order(&own, true), "the organisation's broad name by name");
+    assert_eq!(total(social, &q), (1000, false));
+    let expected: Vec<i64> = env.ids(&format!(
+        "SELECT r.person_id FROM social_service_recipients r WHERE 1 = 1{own} ORDER BY r.added_at DESC, r.id DESC"
+    ));
+    let (found, _, _) = pages_of(addr, social, "", 50);
+    assert_eq!(found, expected, "the organisation's list by the day added");
+    assert_eq!(total(social, ""), (1000, false));
 }
 
 /// The persons of each organisation's social-protection measures the triggers keep, against a direct

@@ -8,7 +8,8 @@
 //! the recipients with social-protection measures assigned to it; every other role (a bureau, a user
 //! without organisation) nothing. Lists are read through an index in their order (the day added with the
 //! id, or the person's search name with its id, migration 0029), every filter bound, never filtered in
-//! memory; totals are counted up to [`crate::paging::COUNT_CAP`].
+//! memory; totals are counted up to [`crate::paging::COUNT_CAP`], or to [`FEW`] when each recipient's
+//! person, IPRA or organisation must be looked at.
 //!
 //! What changed of a recipient since a connector's last export is in the journal `recipient_changes`
 //! (filled by triggers: a recipient added, a new IPRA or an IPRA's status, the person's names, territory or
@@ -306,26 +307,39 @@ fn count_from(c: &[String]) -> String {
 /// `b`). Triggers keep them by organisation as measures are written, moved and reassigned (migration
 /// 0034, for the section [`super::social_services::SECTION`]): gathering them from the measures and each measure's IPRA took
 /// 60-70 ms for a social-protection organisation at 100,000 persons, on every page and count.
-fn own_persons(scope: &Scope, b: &mut Binds) -> Option<String> {
-    let Scope::Organisation(ogrn) = scope else {
-        return None;
-    };
-    Some(format!(
-        "SELECT sp.person_id FROM social_protection_persons sp WHERE sp.ogrn = {}",
-        b.text(ogrn.as_str())
-    ))
+fn own_persons(ogrn: &str, b: &mut Binds) -> (String, String, String) {
+    let ogrn = b.text(ogrn);
+    (
+        format!("SELECT sp.person_id FROM social_protection_persons sp WHERE sp.ogrn = {ogrn}"),
+        // Each recipient looked up in the organisation's range as the order's index is walked: a
+        // list (`IN`) would be gathered whole first (SQLite reads all 10,681 persons of an
+        // organisation at 100,000 and sorts their recipients for a page by name: 23 ms; the walk, 2 ms).
+        format!(
+            "EXISTS (SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = {ogrn} AND sp.person_id = r.person_id)"
+        ),
+        ogrn,
+    )
 }
 
-/// Up to this many recipients, an organisation's page starts from its own persons and sorts them
-/// (see [`Lead`]).
-const OWN_FEW: i64 = 1_000;
+/// A few recipients: up to this many of an organisation, its page starts from its own persons and
+/// sorts them (see [`Lead`]); a name's beginning that more have is a broad one (see [`Lead::Walk`]).
+/// And a count that looks at each recipient's person, IPRA or organisation stops here ("more than"):
+/// counting the first ten thousand took 40-60 ms at a million persons on PostgreSQL (a person and
+/// an IPRA looked up for each). The recipients alone (no condition, the day added, sent) are counted
+/// up to [`COUNT_CAP`], through their own index.
+const FEW: i64 = 1_000;
 
 /// Where a page of the list starts (for an export, decided on its first page and kept).
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Lead {
     /// The order's index, each recipient checked against the conditions until the page is full:
     /// quick while the recipients sought are not rare among all; or a quick search's own index.
     Order,
+    /// The order's index although a name's beginning is sought: more than [`FEW`] recipients
+    /// have it, and reading them all from the name's index to sort them by the day added took 88 ms
+    /// at a million persons on PostgreSQL («Ива»: 14,000 persons); one in a few hundred
+    /// recipients has it, so the walk fills a page after a few thousand.
+    Walk,
     /// The organisation's own persons (its range of `social_protection_persons`), their recipients sorted after.
     /// The order's walk would pass over nearly every recipient of the region to find a few: an
     /// executor whose organisation has no social-protection measure (a clinic) matched none of
@@ -334,96 +348,163 @@ pub enum Lead {
     OwnPersons,
 }
 
-/// How an organisation's recipients are best read (`own`: its scope's subquery, none for a region's
-/// scope), from a count of them up to [`OWN_FEW`] + 1 unless `known` (`conditions`: the filter's,
-/// with the scope's among them).
-///
-/// A quick search (a name's, a SNILS's or a number's beginning) leads from its own index, each
-/// person found checked against the organisation's scope, as the count does: starting from all the
-/// organisation's persons instead reads thousands of them to keep a few, and PostgreSQL, estimating
-/// a name's beginning at one person, joined the two lists row by row (10,426 persons of a
-/// social-protection organisation by 1,438 named «ИВА…»: 2 s at 100,000).
-async fn lead_of(
-    db: &Db,
-    own: Option<&str>,
-    filter: &RecipientFilter,
-    b: &Binds,
-    conditions: &[String],
-    known: Option<i64>,
-) -> Result<Lead> {
-    if own.is_none() || non_empty(&filter.q).is_some() {
-        return Ok(Lead::Order);
-    }
-    let few = match known {
-        Some(n) => n <= OWN_FEW,
-        None => {
-            let sql = format!(
-                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {}{} LIMIT {}) t",
-                count_from(conditions),
-                where_of(conditions),
-                OWN_FEW + 1
-            );
-            crate::plans::record(&sql, b.0.clone());
-            let n: i64 = b.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?;
-            n <= OWN_FEW
-        }
-    };
-    Ok(if few { Lead::OwnPersons } else { Lead::Order })
+/// A filter and scope as conditions of a statement (values in `b`), an organisation's scope first.
+struct Conditions {
+    c: Vec<String>,
+    /// The organisation's persons as a subquery (see [`Lead::OwnPersons`]).
+    own: Option<String>,
+    /// Where a name's beginning is among `c`, with its bounds' placeholders (see [`Lead::Walk`]).
+    name: Option<(usize, String, String)>,
+    /// The placeholder of the organisation's OGRN, whose condition is the first of `c`.
+    ogrn: Option<String>,
 }
 
-/// The conditions of a filter and scope (values in `b`), an organisation's scope first; and that
-/// scope's subquery of persons (see [`Lead::OwnPersons`]).
-fn conditions(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> (Vec<String>, Option<String>) {
-    let mut c = Vec::new();
-    let own = own_persons(scope, b);
-    if let Some(own) = &own {
-        c.push(format!("r.person_id IN ({own})"));
+impl Conditions {
+    fn of(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> Conditions {
+        let mut c = Vec::new();
+        let mut own = None;
+        let mut name = None;
+        let mut ogrn = None;
+        if let Scope::Organisation(of) = scope {
+            let (persons, exists, placeholder) = own_persons(of, b);
+            c.push(exists);
+            own = Some(persons);
+            ogrn = Some(placeholder);
+        }
+        if let Some(v) = non_empty(&filter.q) {
+            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+            if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
+                c.push(format!("p.snils = {}", b.text(digits)));
+            } else if !digits.is_empty() {
+                // The beginning of an IPRA number of the person (any of them), whatever the case typed.
+                let v = v.to_uppercase();
+                c.push(format!(
+                    "r.person_id IN (SELECT qi.person_id FROM ipras qi WHERE qi.number >= {} AND qi.number < {})",
+                    b.text(v.clone()),
+                    b.text(format!("{v}\u{10FFFF}"))
+                ));
+            } else {
+                let v = v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
+                let (from, to) = (b.text(v.clone()), b.text(format!("{v}\u{10FFFF}")));
+                c.push(format!("p.search_name >= {from} AND p.search_name < {to}"));
+                name = Some((c.len() - 1, from, to));
+            }
+        }
+        if let Some(v) = non_empty(&filter.territory) {
+            c.push(format!("p.territory_code = {}", b.text(v)));
+        }
+        if let Some(v) = non_empty(&filter.added_from) {
+            c.push(format!("r.added_at >= {}", b.text(v)));
+        }
+        if let Some(next) = non_empty(&filter.added_to)
+            .and_then(super::deadlines::parse_date)
+            .and_then(|d| d.next_day())
+        {
+            c.push(format!("r.added_at < {}", b.text(super::deadlines::format_date(next))));
+        }
+        match non_empty(&filter.state) {
+            Some("current") => c.push("i.status = 'active' AND p.death_date IS NULL".into()),
+            Some("superseded") => c.push("i.status = 'superseded' AND p.death_date IS NULL".into()),
+            Some("deceased") => c.push("p.death_date IS NOT NULL".into()),
+            _ => {}
+        }
+        match non_empty(&filter.sent) {
+            Some("yes") => c.push("r.sent_at IS NOT NULL".into()),
+            Some("no") => c.push("r.sent_at IS NULL".into()),
+            _ => {}
+        }
+        Conditions { c, own, name, ogrn }
     }
-    if let Some(v) = non_empty(&filter.q) {
-        let digits: String = v.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() == 11 && v.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ') {
-            c.push(format!("p.snils = {}", b.text(digits)));
-        } else if !digits.is_empty() {
-            // The beginning of an IPRA number of the person (any of them), whatever the case typed.
-            let v = v.to_uppercase();
-            c.push(format!(
-                "r.person_id IN (SELECT qi.person_id FROM ipras qi WHERE qi.number >= {} AND qi.number < {})",
-                b.text(v.clone()),
-                b.text(format!("{v}\u{10FFFF}"))
-            ));
-        } else {
-            let name = v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
-            c.push(format!(
-                "p.search_name >= {} AND p.search_name < {}",
-                b.text(name.clone()),
-                b.text(format!("{name}\u{10FFFF}"))
-            ));
+
+    /// Whether a quick search (a name's, a SNILS's or a number's beginning) is among the conditions.
+    fn quick(&self, filter: &RecipientFilter) -> bool {
+        non_empty(&filter.q).is_some()
+    }
+
+    /// For the walk of [`Lead::Walk`]: the name's beginning and the organisation checked on each
+    /// recipient by a lookup of its person that no planner turns into a join. PostgreSQL, given the
+    /// joins, led from the name's index (reading all its persons to sort their recipients: 21 ms at
+    /// 100,000 persons, 88 ms at a million), or, the index withheld, read every person of the region
+    /// to hash them (43 ms at 100,000). Checked so, it walks the order's index and stops with the
+    /// page: 3,367 recipients for «Ива», 10 ms at 100,000 persons.
+    fn checked_per_row(&mut self) {
+        if let Some((at, lo, hi)) = &self.name {
+            self.c[*at] = format!(
+                "(SELECT 1 FROM persons pn WHERE pn.id = r.person_id AND pn.search_name >= {lo} AND pn.search_name < {hi}) = 1"
+            );
+        }
+        if let Some(ogrn) = &self.ogrn {
+            self.c[0] = format!(
+                "(SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = {ogrn} AND sp.person_id = r.person_id) = 1"
+            );
         }
     }
-    if let Some(v) = non_empty(&filter.territory) {
-        c.push(format!("p.territory_code = {}", b.text(v)));
+
+    /// The recipients of the conditions, up to the cap + 1 (see [`FEW`]), and the cap.
+    ///
+    /// An organisation's count starts from its own persons (its range of `social_protection_persons`,
+    /// each one's recipient by the unique person index): a clinic without social-protection measures
+    /// counts none at once, a large organisation stops at the cap. A quick search's count starts
+    /// from the search's own index instead, each person checked against the organisation.
+    async fn count(&self, db: &Db, filter: &RecipientFilter, b: &Binds) -> Result<(i64, i64)> {
+        let from = count_from(&self.c);
+        let cap = if self.own.is_some() || from != count_from(&[]) {
+            FEW
+        } else {
+            COUNT_CAP
+        };
+        let sql = match self.own.as_deref().filter(|_| !self.quick(filter)) {
+            Some(own) => {
+                let mut c = self.c.clone();
+                c[0] = "r.person_id = own.person_id".into();
+                format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM ({own}) own CROSS JOIN {}{} LIMIT {}) t",
+                    count_from(&c),
+                    where_of(&c),
+                    cap + 1
+                )
+            }
+            None => format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {from}{} LIMIT {}) t",
+                where_of(&self.c),
+                cap + 1
+            ),
+        };
+        crate::plans::record(&sql, b.0.clone());
+        let n: i64 = b.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?;
+        Ok((n, cap))
     }
-    if let Some(v) = non_empty(&filter.added_from) {
-        c.push(format!("r.added_at >= {}", b.text(v)));
+
+    /// How the recipients are best read, from their count (`known`, or counted here).
+    ///
+    /// A quick search leads from its own index, each person found checked against the organisation's
+    /// scope, as the count does: starting from all the organisation's persons instead reads thousands
+    /// of them to keep a few, and PostgreSQL, estimating a name's beginning at one person, joined the
+    /// two lists row by row (10,426 persons of a social-protection organisation by 1,438 named «ИВА…»:
+    /// 2 s at 100,000). Unless the name is a broad one and the page is by the day added ([`Lead::Walk`]).
+    async fn lead(&self, db: &Db, filter: &RecipientFilter, b: &Binds, known: Option<i64>) -> Result<Lead> {
+        let count = |known: Option<i64>| async move {
+            match known {
+                Some(n) => Ok::<_, anyhow::Error>(n),
+                None => Ok(self.count(db, filter, b).await?.0),
+            }
+        };
+        if self.name.is_some() && !filter.by_name() {
+            return Ok(if count(known).await? > FEW {
+                Lead::Walk
+            } else {
+                Lead::Order
+            });
+        }
+        if self.own.is_none() || self.quick(filter) {
+            return Ok(Lead::Order);
+        }
+        Ok(if count(known).await? <= FEW {
+            Lead::OwnPersons
+        } else {
+            Lead::Order
+        })
     }
-    if let Some(next) = non_empty(&filter.added_to)
-        .and_then(super::deadlines::parse_date)
-        .and_then(|d| d.next_day())
-    {
-        c.push(format!("r.added_at < {}", b.text(super::deadlines::format_date(next))));
-    }
-    match non_empty(&filter.state) {
-        Some("current") => c.push("i.status = 'active' AND p.death_date IS NULL".into()),
-        Some("superseded") => c.push("i.status = 'superseded' AND p.death_date IS NULL".into()),
-        Some("deceased") => c.push("p.death_date IS NOT NULL".into()),
-        _ => {}
-    }
-    match non_empty(&filter.sent) {
-        Some("yes") => c.push("r.sent_at IS NOT NULL".into()),
-        Some("no") => c.push("r.sent_at IS NULL".into()),
-        _ => {}
-    }
-    (c, own)
 }
 
 fn where_of(c: &[String]) -> String {
@@ -477,55 +558,41 @@ pub async fn list(db: &Db, filter: &RecipientFilter, scope: &Scope) -> Result<Re
     }
     let limit = filter.per_page();
     let mut b = Binds::default();
-    let (mut c, own) = conditions(filter, scope, &mut b);
-    let count_sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {}{} LIMIT {}) t",
-        count_from(&c),
-        where_of(&c),
-        COUNT_CAP + 1
-    );
-    crate::plans::record(&count_sql, b.0.clone());
-    let total: i64 = b
-        .bind(sqlx::query(&count_sql))
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?;
+    let mut conditions = Conditions::of(filter, scope, &mut b);
+    let (total, cap) = conditions.count(db, filter, &b).await?;
     let (items, next) = if total == 0 {
         // Nothing to read: an organisation without social-protection measures.
         (Vec::new(), None)
     } else {
-        let lead = lead_of(db, own.as_deref(), filter, &b, &c, Some(total)).await?;
-        page_after(
-            db,
-            filter,
-            own.as_deref().filter(|_| lead == Lead::OwnPersons),
-            &mut b,
-            &mut c,
-            limit,
-        )
-        .await?
+        let lead = conditions.lead(db, filter, &b, Some(total)).await?;
+        page_after(db, filter, lead, &mut b, &mut conditions, limit).await?
     };
     Ok(RecipientPage {
         items,
-        total: total.min(COUNT_CAP),
-        total_exact: total <= COUNT_CAP,
+        total: total.min(cap),
+        total_exact: total <= cap,
         next,
     })
 }
 
-/// `limit` recipients after the filter's position (`after`), and the position of the next ones;
-/// `own_first`: the scope's subquery of persons when the page starts from them ([`Lead::OwnPersons`]).
+/// `limit` recipients after the filter's position (`after`), and the position of the next ones,
+/// read as `lead` says.
 async fn page_after(
     db: &Db,
     filter: &RecipientFilter,
-    own_first: Option<&str>,
+    lead: Lead,
     b: &mut Binds,
-    c: &mut Vec<String>,
+    conditions: &mut Conditions,
     limit: u32,
 ) -> Result<(Vec<Recipient>, Option<String>)> {
     let by_name = filter.by_name();
+    let walk = lead == Lead::Walk && !by_name;
+    if walk {
+        conditions.checked_per_row();
+    }
+    let c = &mut conditions.c;
     if let Some(pos) = non_empty(&filter.after).and_then(Position::parse) {
-        let (value, id) = (b.text(pos.value.clone()), b.int(pos.id));
+        let (value, id) = (b.text(pos.value), b.int(pos.id));
         c.push(if by_name {
             format!("(p.search_name, p.id) > ({value}, {id})")
         } else {
@@ -537,19 +604,19 @@ async fn page_after(
     } else {
         "r.added_at DESC, r.id DESC"
     };
-    // A quick search leads from its own index (a SNILS, a name's or a number's beginning: few rows, sorted
-    // after); otherwise the order's index is walked, each condition checked, until the page is full.
-    let from = match own_first {
+    // A quick search leads from its own index (a SNILS, a name's or a number's beginning: few rows,
+    // sorted after), unless it is a broad name's; otherwise the order's index is walked, each
+    // condition checked, until the page is full.
+    let from = match (lead, conditions.own.as_deref()) {
         // The persons first (SQLite keeps the left of a CROSS JOIN outside), each one's recipient by
-        // its unique person index. The join takes the place of the scope's `IN`, the first condition.
-        Some(own) => {
-            if let Some(first) = c.first_mut() {
-                *first = "r.person_id = own.person_id".into();
-            }
+        // its unique person index. The join takes the place of the scope's condition, the first.
+        (Lead::OwnPersons, Some(own)) => {
+            c[0] = "r.person_id = own.person_id".into();
             format!("({own}) own CROSS JOIN {}", from(""))
         }
-        None => from(match (db.engine, by_name, non_empty(&filter.q)) {
+        _ => from(match (db.engine, by_name, non_empty(&filter.q)) {
             (Engine::Sqlite, false, None) => " INDEXED BY recipients_added",
+            (Engine::Sqlite, false, Some(_)) if walk => " INDEXED BY recipients_added",
             _ => "",
         }),
     };
@@ -598,20 +665,12 @@ pub async fn chunk(
     let mut filter = filter.clone();
     filter.after = after.map(str::to_string);
     let mut b = Binds::default();
-    let (mut c, own) = conditions(&filter, scope, &mut b);
+    let mut conditions = Conditions::of(&filter, scope, &mut b);
     let lead = match *lead {
         Some(known) => known,
-        None => *lead.insert(lead_of(db, own.as_deref(), &filter, &b, &c, None).await?),
+        None => *lead.insert(conditions.lead(db, &filter, &b, None).await?),
     };
-    page_after(
-        db,
-        &filter,
-        own.as_deref().filter(|_| lead == Lead::OwnPersons),
-        &mut b,
-        &mut c,
-        limit,
-    )
-    .await
+    page_after(db, &filter, lead, &mut b, &mut conditions, limit).await
 }
 
 /// One recipient (by the register's recipient id), if the scope reaches it.
@@ -620,7 +679,7 @@ pub async fn get(db: &Db, id: i64, scope: &Scope) -> Result<Option<Recipient>> {
         return Ok(None);
     }
     let mut b = Binds::default();
-    let (mut c, _) = conditions(&RecipientFilter::default(), scope, &mut b);
+    let mut c = Conditions::of(&RecipientFilter::default(), scope, &mut b).c;
     c.push(format!("r.id = {}", b.int(id)));
     let sql = format!("SELECT {COLUMNS} FROM {}{}", from(""), where_of(&c));
     crate::plans::record(&sql, b.0.clone());
