@@ -430,37 +430,39 @@ fn register_api(backend: Backend) {
     drop(server);
 }
 
-/// More recipients than a count looks at one by one (1,000): a broad name's beginning, which the list
-/// finds by walking its order rather than the name's index, and an organisation large enough to be read
-/// in the list's order, each recipient looked up among its persons. 3,600 persons are added with
-/// recipients: 2,200 «ШИРОКОВ…» on days among the register's, every other one among the
-/// social-protection organisation's persons; after them, the newest, 1,400 others (200 of them the
-/// organisation's), through which a page of one row walks several chunks before it finds its name.
+/// More recipients than a count looks at one by one (1,000): a broad name's beginning (borne by
+/// 10,000 persons and more), which the list finds by walking its order rather than the name's index,
+/// a narrower one still found through its index, and an organisation large enough to be read in the
+/// list's order, each recipient looked up among its persons. 11,600 persons are added with
+/// recipients: 10,200 «ШИРОКОВ…» on days among the register's, every other one among the
+/// social-protection organisation's persons; after them, the newest, 1,400 «УЗКИЙ…» (200 of them the
+/// organisation's), through which a page of one row walks before it finds its name.
 fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
-    let numbers = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3600)";
+    let numbers = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 11600)";
     env.execute(&format!(
         "{numbers} INSERT INTO persons (snils, surname, given_name, territory_code, created_at, updated_at, search_name) \
-         SELECT CAST(90000000000 + x AS TEXT), CASE WHEN x <= 2200 THEN 'Широков' ELSE 'Узкий' END, \
+         SELECT CAST(90000000000 + x AS TEXT), CASE WHEN x <= 10200 THEN 'Широков' ELSE 'Узкий' END, \
          'Пётр', '45000000', '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z', \
-         CASE WHEN x <= 2200 THEN 'ШИРОКОВ ПЁТР ' ELSE 'УЗКИЙ ПЁТР ' END || CAST(x AS TEXT) FROM n"
+         CASE WHEN x <= 10200 THEN 'ШИРОКОВ ПЁТР ' ELSE 'УЗКИЙ ПЁТР ' END || CAST(x AS TEXT) FROM n"
     ));
-    let added = "(SELECT id, CAST(snils AS BIGINT) - 90000000000 AS x FROM persons WHERE snils > '90000000000' AND snils <= '90000003600') n";
+    let added = "(SELECT id, CAST(snils AS BIGINT) - 90000000000 AS x FROM persons WHERE snils > '90000000000' AND snils <= '90000011600') n";
     env.execute(&format!(
         "INSERT INTO social_service_recipients (person_id, added_at, source) \
-         SELECT id, CASE WHEN x > 2200 THEN '2026-12-01T09:00:00+03:00' WHEN x % 3 = 0 THEN '2026-10-20T09:00:00+03:00' \
+         SELECT id, CASE WHEN x > 10200 THEN '2026-12-01T09:00:00+03:00' WHEN x % 3 = 0 THEN '2026-10-20T09:00:00+03:00' \
          ELSE '2026-11-0' || CAST(1 + x % 9 AS TEXT) || 'T09:00:00+03:00' END, 'social-protection' FROM {added}"
     ));
     env.execute(&format!(
         "INSERT INTO social_protection_persons (ogrn, person_id, measures) \
-         SELECT '{ogrn}', id, 1 FROM {added} WHERE x % 2 = 0 AND x <= 2200 OR x > 2200 AND x % 7 = 0"
+         SELECT '{ogrn}', id, 1 FROM {added} WHERE x % 2 = 0 AND x <= 10200 OR x > 10200 AND x % 7 = 0"
     ));
-    let named = "p.search_name LIKE 'ШИРОКОВ%'";
-    let order = |scope: &str, by_name: bool| -> Vec<i64> {
+    let order_of = |named: &str, scope: &str, by_name: bool| -> Vec<i64> {
+        let named = format!("p.search_name LIKE '{named}%'");
         env.ids(&format!(
             "SELECT r.person_id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id WHERE {named}{scope} ORDER BY {}",
             if by_name { "p.search_name, p.id" } else { "r.added_at DESC, r.id DESC" }
         ))
     };
+    let order = |scope: &str, by_name: bool| order_of("ШИРОКОВ", scope, by_name);
     let total = |cookie: &str, query: &str| -> (u64, bool) {
         let page = http(
             addr,
@@ -475,18 +477,23 @@ fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
     };
     let q = format!("q={}", common::urlencode("широк"));
     // The region: every page of the broad name in the list's order, and by name; the count stops at a
-    // thousand and says so; without a filter the recipients alone are counted exactly.
-    let (found, _, _) = pages_of(addr, coord, &q, 50);
+    // thousand and says so; the recipients alone (no condition, or theirs only) are counted to 10,000.
+    let (found, _, _) = pages_of(addr, coord, &q, 500);
     assert_eq!(found, order("", false), "the region's broad name by the day added");
     assert_eq!(first_pages(addr, coord, &q, 3), order("", false)[..3], "a row a page");
-    let (found, _, _) = pages_of(addr, coord, &format!("{q}&sort=name"), 50);
+    let (found, _, _) = pages_of(addr, coord, &format!("{q}&sort=name"), 500);
     assert_eq!(found, order("", true), "the region's broad name by name");
     assert_eq!(total(coord, &q), (1000, false));
-    let all = env.scalar("SELECT COUNT(*) FROM social_service_recipients") as u64;
-    assert!(all > 1000);
-    assert_eq!(total(coord, ""), (all, true));
+    assert!(env.scalar("SELECT COUNT(*) FROM social_service_recipients") > 10_000);
+    assert_eq!(total(coord, ""), (10_000, false));
+    assert_eq!(total(coord, "sent=no"), (10_000, false));
     assert_eq!(total(coord, "territory=45000000"), (1000, false));
-    // The organisation: its 1,100 named persons, found as the region's broad name is; the whole list
+    // A narrower name, more than a thousand recipients but fewer bearers: found through its index.
+    let narrow = format!("q={}", common::urlencode("узк"));
+    let (found, _, _) = pages_of(addr, coord, &narrow, 500);
+    assert_eq!(found, order_of("УЗК", "", false), "a narrower name by the day added");
+    assert_eq!(total(coord, &narrow), (1000, false));
+    // The organisation: its 5,100 named persons, found as the region's broad name is; the whole list
     // in its order, each recipient looked up among the organisation's persons.
     let own = format!(" AND r.person_id IN (SELECT person_id FROM social_protection_persons WHERE ogrn = '{ogrn}')");
     assert_eq!(
@@ -494,19 +501,19 @@ fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
         order(&own, false)[..3],
         "a row a page"
     );
-    let (found, _, _) = pages_of(addr, social, &q, 50);
+    let (found, _, _) = pages_of(addr, social, &q, 500);
     assert_eq!(
         found,
         order(&own, false),
         "the organisation's broad name by the day added"
     );
-    let (found, _, _) = pages_of(addr, social, &format!("{q}&sort=name"), 50);
+    let (found, _, _) = pages_of(addr, social, &format!("{q}&sort=name"), 500);
     assert_eq!(found, order(&own, true), "the organisation's broad name by name");
     assert_eq!(total(social, &q), (1000, false));
     let expected: Vec<i64> = env.ids(&format!(
         "SELECT r.person_id FROM social_service_recipients r WHERE 1 = 1{own} ORDER BY r.added_at DESC, r.id DESC"
     ));
-    let (found, _, _) = pages_of(addr, social, "", 50);
+    let (found, _, _) = pages_of(addr, social, "", 500);
     assert_eq!(found, expected, "the organisation's list by the day added");
     assert_eq!(total(social, ""), (1000, false));
 }

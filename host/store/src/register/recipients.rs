@@ -322,12 +322,17 @@ fn own_persons(ogrn: &str, b: &mut Binds) -> (String, String, String) {
 }
 
 /// A few recipients: up to this many of an organisation, its page starts from its own persons and
-/// sorts them (see [`Lead`]); a name's beginning that more have is a broad one (see [`Lead::Walk`]).
-/// And a count that looks at each recipient's person, IPRA or organisation stops here ("more than"):
+/// sorts them (see [`Lead`]). And a count that looks at each recipient's person, IPRA or organisation stops here ("more than"):
 /// counting the first ten thousand took 40-60 ms at a million persons on PostgreSQL (a person and
 /// an IPRA looked up for each). The recipients alone (no condition, the day added, sent) are counted
 /// up to [`COUNT_CAP`], through their own index.
 const FEW: i64 = 1_000;
+
+/// A name's beginning borne by this many persons is a broad one (see [`Lead::Walk`]). Reading them
+/// from the name's index costs about a lookup each; walking the list's order about
+/// `page × persons of the region / bearers` lookups, each dearer (the recipient's row and its
+/// person): the two meet near seven thousand bearers at a million persons (at 100,000, near two).
+const BROAD: i64 = 10_000;
 
 /// Where a page of the list starts (for an export, decided on its first page and kept).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -335,10 +340,10 @@ pub enum Lead {
     /// The order's index, each recipient checked against the conditions until the page is full:
     /// quick while the recipients sought are not rare among all; or a quick search's own index.
     Order,
-    /// The order's index although a name's beginning is sought: more than [`FEW`] recipients
-    /// have it, and reading them all from the name's index to sort them by the day added took 88 ms
-    /// at a million persons on PostgreSQL («Ива»: 14,000 persons); one in a few hundred
-    /// recipients has it, so the walk fills a page after a few thousand.
+    /// The order's index although a name's beginning is sought, for a page by the day added: more
+    /// than [`FEW`] recipients and [`BROAD`] persons have it. Reading them all from the name's index
+    /// to sort them took 88 ms at a million persons on PostgreSQL («Ива»: 14,000 persons); one
+    /// recipient in seventy has it, so the walk fills a page after some 3,600.
     Walk,
     /// The organisation's own persons (its range of `social_protection_persons`), their recipients sorted after.
     /// The order's walk would pass over nearly every recipient of the region to find a few: an
@@ -354,7 +359,7 @@ struct Conditions {
     /// The organisation's persons as a subquery (see [`Lead::OwnPersons`]).
     own: Option<String>,
     /// Where a name's beginning is among `c`, with its bounds' placeholders (see [`Lead::Walk`]).
-    name: Option<(usize, String, String)>,
+    name: Option<(usize, String, String, String)>,
     /// The placeholder of the organisation's OGRN, whose condition is the first of `c`.
     ogrn: Option<String>,
 }
@@ -387,7 +392,7 @@ impl Conditions {
                 let v = v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
                 let (from, to) = (b.text(v.clone()), b.text(format!("{v}\u{10FFFF}")));
                 c.push(format!("p.search_name >= {from} AND p.search_name < {to}"));
-                name = Some((c.len() - 1, from, to));
+                name = Some((c.len() - 1, from, to, v));
             }
         }
         if let Some(v) = non_empty(&filter.territory) {
@@ -426,11 +431,13 @@ impl Conditions {
     /// joins, led from the name's index (reading all its persons to sort their recipients: 21 ms at
     /// 100,000 persons, 88 ms at a million), or, the index withheld, read every person of the region
     /// to hash them (43 ms at 100,000). Checked so, it walks the order's index and stops with the
-    /// page: 3,367 recipients for «Ива», 10 ms at 100,000 persons.
+    /// page: 3,367 recipients for «Ива», 10-20 ms at 100,000 persons. The lookup is by the person's
+    /// key alone, the name compared in its result: with the name's bounds among its conditions,
+    /// PostgreSQL may take the name's index for it, scanning the name's range once a recipient.
     fn checked_per_row(&mut self) {
-        if let Some((at, lo, hi)) = &self.name {
+        if let Some((at, lo, hi, _)) = &self.name {
             self.c[*at] = format!(
-                "(SELECT 1 FROM persons pn WHERE pn.id = r.person_id AND pn.search_name >= {lo} AND pn.search_name < {hi}) = 1"
+                "(SELECT pn.search_name >= {lo} AND pn.search_name < {hi} FROM persons pn WHERE pn.id = r.person_id)"
             );
         }
         if let Some(ogrn) = &self.ogrn {
@@ -489,12 +496,9 @@ impl Conditions {
                 None => Ok(self.count(db, filter, b).await?.0),
             }
         };
-        if self.name.is_some() && !filter.by_name() {
-            return Ok(if count(known).await? > FEW {
-                Lead::Walk
-            } else {
-                Lead::Order
-            });
+        if let Some((.., name)) = self.name.as_ref().filter(|_| !filter.by_name()) {
+            let broad = count(known).await? > FEW && bearers(db, name).await? >= BROAD;
+            return Ok(if broad { Lead::Walk } else { Lead::Order });
         }
         if self.own.is_none() || self.quick(filter) {
             return Ok(Lead::Order);
@@ -505,6 +509,19 @@ impl Conditions {
             Lead::Order
         })
     }
+}
+
+/// The persons whose search name begins with `name`, counted up to [`BROAD`] through the name's
+/// index alone.
+async fn bearers(db: &Db, name: &str) -> Result<i64> {
+    let mut b = Binds::default();
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM persons p WHERE p.search_name >= {} AND p.search_name < {} LIMIT {BROAD}) t",
+        b.text(name),
+        b.text(format!("{name}\u{10FFFF}"))
+    );
+    crate::plans::record(&sql, b.0.clone());
+    Ok(b.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?)
 }
 
 fn where_of(c: &[String]) -> String {
