@@ -488,6 +488,16 @@ fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
     assert_eq!(total(coord, ""), (10_000, false));
     assert_eq!(total(coord, "sent=no"), (10_000, false));
     assert_eq!(total(coord, "territory=45000000"), (1000, false));
+    // A territory of more than a thousand recipients, by name: the names' index walked.
+    let (found, _, _) = pages_of(addr, coord, "territory=45000000&sort=name", 500);
+    assert_eq!(
+        found,
+        env.ids(
+            "SELECT r.person_id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id \
+             WHERE p.territory_code = '45000000' ORDER BY p.search_name, p.id"
+        ),
+        "a territory by name"
+    );
     // A narrower name, more than a thousand recipients but fewer bearers: found through its index.
     let narrow = format!("q={}", common::urlencode("узк"));
     let (found, _, _) = pages_of(addr, coord, &narrow, 500);

@@ -905,3 +905,79 @@ fn ipras_awaiting_execution_are_walked_in_due_order_across_chunks() {
         }
     }
 }
+
+/// A common surname (more records than a count looks at, 1,000, and 3,000 IPRAs bearing it): the
+/// register of executions walks its order's index with the surname compared on each record, instead
+/// of reading and sorting all the surname's records from the name's index. Every page against a
+/// direct walk, by the date changed and by number, on both engines; and a surname of as many records
+/// but fewer IPRAs, still read from its index.
+#[test]
+fn a_common_surname_is_found_by_walking_the_registers_order() {
+    for backend in BACKENDS {
+        let env = Env::new(backend);
+        env.run_ok(&["demo", "--count", "200", "--seed", "5"]);
+        // A record for each measure, changed on days spread over a month; two IPRAs in three renamed.
+        env.execute(
+            "INSERT INTO execution_records (ipra_id, measure_id, section, organisation, status, result, measure_name, \
+             executor_ogrn, reasons, created_at, created_by, updated_at) \
+             SELECT m.ipra_id, m.id, m.section, '1027700000000', 'draft', 'executed', 'Мероприятие', '1027700000000', \
+             '', '2026-11-01T10:00:00Z', 'test', '2026-11-' || CAST(10 + m.id % 20 AS TEXT) || 'T10:00:00Z' FROM measures m",
+        );
+        env.execute("UPDATE ipras SET search_name = 'ШИРОКОВА ' || search_name WHERE id % 3 <> 0");
+        // Closed IPRAs of earlier years bearing a name of the same beginning, without records:
+        // «Широков…» is borne by 3,133 IPRAs, «Широкова…» by 133.
+        env.execute(
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000) \
+             INSERT INTO ipras (person_id, snils, number, protocol_number, protocol_date, is_child, document_version, \
+             document_id, extract_id, status, source_document_id, extra, received_at, search_name) \
+             SELECT i.person_id, i.snils, i.number || '-' || CAST(x AS TEXT), i.protocol_number, i.protocol_date, \
+             i.is_child, i.document_version, i.document_id, i.extract_id, 'closed', i.source_document_id, i.extra, \
+             i.received_at, 'ШИРОКОВЫ АРХИВ ' || CAST(x AS TEXT) FROM n CROSS JOIN ipras i \
+             WHERE i.id = (SELECT MIN(id) FROM ipras)",
+        );
+        let named = "FROM execution_records e JOIN ipras i ON i.id = e.ipra_id WHERE i.search_name LIKE 'ШИРОКОВ%'";
+        assert!(
+            env.scalar(&format!("SELECT COUNT(*) {named}")) > 1000,
+            "{backend:?}: a common surname"
+        );
+        env.add_user("walk-coordinator", "coordinator", None, "coordinator password 1");
+        let server = env.serve(&[]);
+        let addr = server.addr.as_str();
+        let cookie = login(addr, "walk-coordinator", "coordinator password 1").0;
+        for (surname, sort, order) in [
+            ("ШИРОКОВ", "date", "e.updated_at DESC, e.id DESC"),
+            ("ШИРОКОВ", "number", "i.number ASC, i.id ASC, e.id ASC"),
+            ("ШИРОКОВА", "date", "e.updated_at DESC, e.id DESC"),
+        ] {
+            let named = named.replace("ШИРОКОВ%", &format!("{surname}%"));
+            let mut found = Vec::new();
+            let mut after = String::new();
+            let mut first = None;
+            for _ in 0..100 {
+                let path = format!(
+                    "/api/v1/execution-register?surname={}&sort={sort}{after}",
+                    common::urlencode(&surname.to_lowercase())
+                );
+                let response = http(addr, "GET", &path, &[("Cookie", cookie.as_str())], None);
+                assert_eq!(response.status, 200, "{path}: {}", response.body);
+                let page = response.json();
+                first.get_or_insert((page["total"].as_i64(), page["total_exact"].as_bool()));
+                found.extend(
+                    page["items"]
+                        .as_array()
+                        .unwrap_or_else(|| panic!("{path}: {page}"))
+                        .iter()
+                        .map(|i| i["id"].as_i64().unwrap()),
+                );
+                match page["next"].as_str() {
+                    Some(next) => after = format!("&after={}", common::urlencode(next)),
+                    None => break,
+                }
+            }
+            let expected = env.ids(&format!("SELECT e.id {named} ORDER BY {order}"));
+            assert!(expected.len() > 1000, "{backend:?}, {surname}: more than a thousand");
+            assert_eq!(first, Some((Some(1000), Some(false))), "{backend:?}, {surname}");
+            assert_eq!(found, expected, "{backend:?}, {surname}, by {sort}");
+        }
+    }
+}
