@@ -349,6 +349,13 @@ fn register_api(backend: Backend) {
     let health = login(addr, "health", PASSWORD).0;
     let (none, _, _) = all_pages(addr, &health, "");
     assert!(none.is_empty(), "{none:?}");
+    // Its quick search starts from its (no) persons and finds none either.
+    let (none, _, _) = all_pages(
+        addr,
+        &health,
+        &format!("q={}", common::urlencode(&named.to_lowercase())),
+    );
+    assert!(none.is_empty(), "{none:?}");
     let id = env.scalar("SELECT MIN(id) FROM social_service_recipients");
     let r = http(
         addr,
