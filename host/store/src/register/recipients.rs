@@ -321,11 +321,11 @@ fn own_persons(ogrn: &str, b: &mut Binds) -> (String, String, String) {
     )
 }
 
-/// A few recipients: up to this many of an organisation, its page starts from its own persons and
-/// sorts them (see [`Lead`]). And a count that looks at each recipient's person, IPRA or organisation stops here ("more than"):
-/// counting the first ten thousand took 40-60 ms at a million persons on PostgreSQL (a person and
-/// an IPRA looked up for each). The recipients alone (no condition, the day added, sent) are counted
-/// up to [`COUNT_CAP`], through their own index.
+/// A few: up to this many recipients (or persons) of an organisation, its page starts from its own
+/// persons and sorts them (see [`Lead`]). And a count that looks at each recipient's person, IPRA or
+/// organisation stops here ("more than"): counting the first ten thousand took 40-60 ms at a million
+/// persons on PostgreSQL (a person and an IPRA looked up for each). The recipients alone (no
+/// condition, the day added, sent) are counted up to [`COUNT_CAP`], through their own index.
 const FEW: i64 = 1_000;
 
 /// A name's beginning borne by this many persons is a broad one (see [`Lead::Walk`]). Reading them
@@ -516,6 +516,7 @@ impl Conditions {
 
     /// How the recipients are best read, from their count (`known`, or counted here).
     ///
+    /// An organisation of few persons starts from them whatever the filter ([`Conditions::weigh`]).
     /// A quick search leads from its own index, each person found checked against the organisation's
     /// scope, as the count does: starting from all the organisation's persons instead reads thousands
     /// of them to keep a few, and PostgreSQL, estimating a name's beginning at one person, joined the
