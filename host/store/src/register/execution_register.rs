@@ -396,7 +396,7 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
     }
     let n: i64 = q.fetch_one(&db.pool).await?.try_get("n")?;
     if let Some(surname) = surname_leads.filter(|_| n > COUNT_CAP) {
-        if bearers(db, surname).await? >= BROAD {
+        if super::query::name_bearers(db, "ipras", &surname, BROAD).await? >= BROAD {
             // A common surname: the sort's index walked instead, the surname compared on each
             // record in its IPRA's lookup by key (see [`BROAD`]), which no planner turns into a
             // join (PostgreSQL would lead from the name's index again).
@@ -486,22 +486,6 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
 /// million persons (near a thousand at 100,000). «Смирнова» at 100,000: 866 IPRAs, 8,405 records,
 /// 25 ms read from the name's index, 37 ms walked; ten times as many at a million.
 const BROAD: i64 = 3_000;
-
-/// The IPRAs whose search name begins with `surname`, counted up to [`BROAD`] through the name's
-/// index alone.
-async fn bearers(db: &Db, surname: String) -> Result<i64> {
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM ipras WHERE search_name >= $1 AND search_name < $2 LIMIT {BROAD}) t"
-    );
-    let end = prefix_end(&surname);
-    crate::plans::record(&sql, crate::plans::texts([&surname, &end]));
-    Ok(sqlx::query(&sql)
-        .bind(surname)
-        .bind(end)
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("n")?)
-}
 
 /// Execution records of an organisation, counted up to `cap + 1`.
 async fn organisation_records(db: &Db, ogrn: &str, cap: i64) -> Result<i64> {

@@ -439,6 +439,23 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
+/// The rows of `table` (`persons` or `ipras`) whose search name begins with `prefix`, counted up to
+/// `cap` through the name's index alone: how broad a name is, before a list decides whether to
+/// lead from the name's index or to walk its own order with the name checked on each row.
+pub(super) async fn name_bearers(db: &Db, table: &str, prefix: &str, cap: i64) -> Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM {table} WHERE search_name >= $1 AND search_name < $2 LIMIT {cap}) t"
+    );
+    let end = prefix_end(prefix);
+    crate::plans::record(&sql, crate::plans::texts([&prefix.to_string(), &end]));
+    Ok(sqlx::query(&sql)
+        .bind(prefix)
+        .bind(end)
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("n")?)
+}
+
 /// How a condition can lead the list to its rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lead {

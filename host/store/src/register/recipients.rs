@@ -303,22 +303,12 @@ fn count_from(c: &[String]) -> String {
     from
 }
 
-/// An organisation's scope: the persons of its social-protection measures, as a subquery (values in
-/// `b`). Triggers keep them by organisation as measures are written, moved and reassigned (migration
+/// An organisation's scope: the persons of its social-protection measures, as a subquery (`ogrn`:
+/// the placeholder of its OGRN). Triggers keep them by organisation as measures are written, moved and reassigned (migration
 /// 0034, for the section [`super::social_services::SECTION`]): gathering them from the measures and each measure's IPRA took
 /// 60-70 ms for a social-protection organisation at 100,000 persons, on every page and count.
-fn own_persons(ogrn: &str, b: &mut Binds) -> (String, String, String) {
-    let ogrn = b.text(ogrn);
-    (
-        format!("SELECT sp.person_id FROM social_protection_persons sp WHERE sp.ogrn = {ogrn}"),
-        // Each recipient looked up in the organisation's range as the order's index is walked: a
-        // list (`IN`) would be gathered whole first (SQLite reads all 10,681 persons of an
-        // organisation at 100,000 and sorts their recipients for a page by name: 23 ms; the walk, 2 ms).
-        format!(
-            "EXISTS (SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = {ogrn} AND sp.person_id = r.person_id)"
-        ),
-        ogrn,
-    )
+fn own_persons(ogrn: &str) -> String {
+    format!("SELECT sp.person_id FROM social_protection_persons sp WHERE sp.ogrn = {ogrn}")
 }
 
 /// A few: up to this many recipients (or persons) of an organisation, its page starts from its own
@@ -359,8 +349,6 @@ pub enum Lead {
 /// A filter and scope as conditions of a statement (values in `b`), an organisation's scope first.
 struct Conditions {
     c: Vec<String>,
-    /// The organisation's persons as a subquery (see [`Lead::OwnPersons`]).
-    own: Option<String>,
     /// Where a name's beginning is among `c`, with its bounds' placeholders (see [`Lead::Walk`]).
     name: Option<(usize, String, String, String)>,
     /// The placeholder of the organisation's OGRN, whose condition is the first of `c`.
@@ -372,13 +360,16 @@ struct Conditions {
 impl Conditions {
     fn of(filter: &RecipientFilter, scope: &Scope, b: &mut Binds) -> Conditions {
         let mut c = Vec::new();
-        let mut own = None;
         let mut name = None;
         let mut ogrn = None;
         if let Scope::Organisation(of) = scope {
-            let (persons, exists, placeholder) = own_persons(of, b);
-            c.push(exists);
-            own = Some(persons);
+            let placeholder = b.text(of.as_str());
+            // Each recipient looked up in the organisation's range as the order's index is walked: a
+            // list (`IN`) would be gathered whole first (SQLite reads all 10,681 persons of an
+            // organisation at 100,000 and sorts their recipients for a page by name: 23 ms; the walk, 2 ms).
+            c.push(format!(
+                "EXISTS (SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = {placeholder} AND sp.person_id = r.person_id)"
+            ));
             ogrn = Some(placeholder);
         }
         if let Some(v) = non_empty(&filter.q) {
@@ -425,7 +416,6 @@ impl Conditions {
         }
         Conditions {
             c,
-            own,
             name,
             ogrn,
             own_few: false,
@@ -451,6 +441,11 @@ impl Conditions {
             self.own_few = n <= FEW;
         }
         Ok(())
+    }
+
+    /// The organisation's persons as a subquery (see [`Lead::OwnPersons`]).
+    fn own(&self) -> Option<String> {
+        self.ogrn.as_deref().map(own_persons)
     }
 
     /// Whether a quick search (a name's, a SNILS's or a number's beginning) is among the conditions.
@@ -487,12 +482,12 @@ impl Conditions {
     /// from the search's own index instead, each person checked against the organisation.
     async fn count(&self, db: &Db, filter: &RecipientFilter, b: &Binds) -> Result<(i64, i64)> {
         let from = count_from(&self.c);
-        let cap = if self.own.is_some() || from != count_from(&[]) {
+        let cap = if self.ogrn.is_some() || from != count_from(&[]) {
             FEW
         } else {
             COUNT_CAP
         };
-        let sql = match self.own.as_deref().filter(|_| !self.quick(filter) || self.own_few) {
+        let sql = match self.own().filter(|_| !self.quick(filter) || self.own_few) {
             Some(own) => {
                 let mut c = self.c.clone();
                 c[0] = "r.person_id = own.person_id".into();
@@ -533,7 +528,8 @@ impl Conditions {
             return Ok(Lead::OwnPersons);
         }
         if let Some((.., name)) = self.name.as_ref().filter(|_| !filter.by_name()) {
-            let broad = count(known).await? > FEW && bearers(db, name).await? >= BROAD;
+            let broad =
+                count(known).await? > FEW && super::query::name_bearers(db, "persons", name, BROAD).await? >= BROAD;
             return Ok(if broad { Lead::Walk } else { Lead::Order });
         }
         if filter.by_name() && non_empty(&filter.territory).is_some() && !self.quick(filter) {
@@ -543,7 +539,7 @@ impl Conditions {
                 Lead::Order
             });
         }
-        if self.own.is_none() || self.quick(filter) {
+        if self.ogrn.is_none() || self.quick(filter) {
             return Ok(Lead::Order);
         }
         Ok(if count(known).await? <= FEW {
@@ -552,19 +548,6 @@ impl Conditions {
             Lead::Order
         })
     }
-}
-
-/// The persons whose search name begins with `name`, counted up to [`BROAD`] through the name's
-/// index alone.
-async fn bearers(db: &Db, name: &str) -> Result<i64> {
-    let mut b = Binds::default();
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM (SELECT 1 FROM persons p WHERE p.search_name >= {} AND p.search_name < {} LIMIT {BROAD}) t",
-        b.text(name),
-        b.text(format!("{name}\u{10FFFF}"))
-    );
-    crate::plans::record(&sql, b.0.clone());
-    Ok(b.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?)
 }
 
 fn where_of(c: &[String]) -> String {
@@ -651,6 +634,7 @@ async fn page_after(
     if walk {
         conditions.checked_per_row();
     }
+    let own = conditions.own();
     let c = &mut conditions.c;
     if let Some(pos) = non_empty(&filter.after).and_then(Position::parse) {
         let (value, id) = (b.text(pos.value), b.int(pos.id));
@@ -668,7 +652,7 @@ async fn page_after(
     // A quick search leads from its own index (a SNILS, a name's or a number's beginning: few rows,
     // sorted after), unless it is a broad name's; otherwise the order's index is walked, each
     // condition checked, until the page is full.
-    let from = match (lead, conditions.own.as_deref()) {
+    let from = match (lead, own) {
         // The persons first (SQLite keeps the left of a CROSS JOIN outside), each one's recipient by
         // its unique person index. The join takes the place of the scope's condition, the first.
         (Lead::OwnPersons, Some(own)) => {
