@@ -136,8 +136,9 @@ fn a_slow_statement_is_cut_off_while_others_are_served() {
 fn a_client_that_goes_away_has_its_statement_stopped() {
     for backend in BACKENDS {
         let env = env_with_users(backend);
-        // No time-out at all: only the client's leaving can stop the statements.
-        let server = env.serve(&["--statement-timeout-ms", "0"]);
+        // No time-out at all: only the client's leaving can stop the statements. As many turns
+        // as the pool has connections, so that the slow requests all reach the database.
+        let server = env.serve(&["--statement-timeout-ms", "0", "--concurrent-requests", "8"]);
         let addr = server.addr.clone();
         let (cookie, _) = login(&addr, "admin", PASSWORD);
 
@@ -191,6 +192,77 @@ fn a_client_that_goes_away_has_its_statement_stopped() {
             None,
         );
         assert_eq!(quick.status, 200, "{backend:?}: {}", quick.body);
+    }
+}
+
+/// A figure of the server's `/metrics` without labels.
+fn metric(addr: &str, name: &str) -> f64 {
+    let scrape = http(addr, "GET", "/metrics", &[], None);
+    assert_eq!(scrape.status, 200, "{}", scrape.body);
+    scrape
+        .body
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{}", scrape.body))
+}
+
+/// Polls `/metrics` until `name` reads `value`.
+fn wait_for_metric(addr: &str, name: &str, value: f64, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(addr, name) != value {
+        assert!(Instant::now() < deadline, "{what}: {name} never read {value}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn requests_that_read_take_turns_and_writes_do_not_wait() {
+    for backend in BACKENDS {
+        let env = env_with_users(backend);
+        // One turn: a page that reads waits while another is served.
+        let server = env.serve(&["--statement-timeout-ms", "20000", "--concurrent-requests", "1"]);
+        let addr = server.addr.clone();
+        let (cookie, _) = login(&addr, "admin", PASSWORD);
+        let auth = [("Cookie", cookie.as_str())];
+        assert_eq!(metric(&addr, "ipra_http_requests_waiting"), 0.0);
+
+        let get_in_thread = |path: &'static str| {
+            let (addr, cookie) = (addr.clone(), cookie.clone());
+            std::thread::spawn(move || http(&addr, "GET", path, &[("Cookie", cookie.as_str())], None))
+        };
+        let slow = get_in_thread("/api/v1/admin/diagnostics/slow-query?seconds=3");
+        std::thread::sleep(Duration::from_millis(300));
+        let reports = get_in_thread("/api/v1/reports");
+        wait_for_metric(&addr, "ipra_http_requests_waiting", 1.0, &format!("{backend:?}"));
+
+        // Meanwhile what does not read the register is answered at once: the health check, the
+        // static files, a login (a write).
+        assert_eq!(http(&addr, "GET", "/api/v1/health", &[], None).status, 200);
+        assert_eq!(http(&addr, "GET", "/assets/ipra.css", &[], None).status, 200);
+        let (second, _) = login(&addr, "admin", PASSWORD);
+        assert!(!second.is_empty());
+        assert!(
+            !slow.is_finished() && !reports.is_finished(),
+            "{backend:?}: the page waits for its turn while the slow one runs"
+        );
+        let slow = slow.join().expect("slow request");
+        assert_eq!(slow.status, 200, "{backend:?}: {}", slow.body);
+        let reports = reports.join().expect("reports");
+        assert_eq!(reports.status, 200, "{backend:?}: {}", reports.body);
+        assert_eq!(metric(&addr, "ipra_http_requests_waiting"), 0.0);
+        assert!(metric(&addr, "ipra_http_turn_waits_total") >= 1.0);
+
+        // A request whose client goes away while it waits leaves the line: the turn is not
+        // given to nobody, and the next page is served as soon as the slow one is gone.
+        let holder = start_get(&addr, "/api/v1/admin/diagnostics/slow-query?seconds=120", &cookie);
+        std::thread::sleep(Duration::from_millis(300));
+        let waiter = start_get(&addr, "/api/v1/reports", &cookie);
+        wait_for_metric(&addr, "ipra_http_requests_waiting", 1.0, &format!("{backend:?}"));
+        drop(waiter);
+        wait_for_metric(&addr, "ipra_http_requests_waiting", 0.0, &format!("{backend:?}"));
+        drop(holder);
+        let reports = http(&addr, "GET", "/api/v1/reports", &auth, None);
+        assert_eq!(reports.status, 200, "{backend:?}: {}", reports.body);
     }
 }
 

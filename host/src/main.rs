@@ -83,6 +83,11 @@ enum Command {
         /// `server.shutdown_grace_ms`). A second signal exits at once.
         #[arg(long)]
         shutdown_grace_ms: Option<u64>,
+        /// Requests that read (pages, lists, the card) served at once; the others wait their
+        /// turn in the order they came (default: two a core, at most the request pool's 4
+        /// connections on SQLite and 8 on PostgreSQL; 0: no turns). `server.concurrent_requests`.
+        #[arg(long)]
+        concurrent_requests: Option<u64>,
     },
     /// Import extracts (files, folders, ZIP) through the FRI connector.
     Import {
@@ -445,6 +450,7 @@ async fn run(cli: Cli) -> Result<i32> {
             tick_ms,
             statement_timeout_ms,
             shutdown_grace_ms,
+            concurrent_requests,
         } => {
             let app = open().await?;
             scheduler::seed_jobs(&app).await?;
@@ -472,6 +478,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 &listen,
                 web::Instance { name: instance, leader },
                 statement_timeout,
+                concurrent_requests.or(server.concurrent_requests).map(|n| n as usize),
                 std::time::Duration::from_millis(shutdown_grace_ms),
             )
             .await?;

@@ -62,6 +62,9 @@ pub struct Server {
     pub statement_timeout_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace_ms: Option<u64>,
+    /// Requests that read served at once; the others wait their turn (0: no turns).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent_requests: Option<u64>,
     /// Whether this instance runs the scheduler and the exchange workers (one leads at a time).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<bool>,
@@ -73,6 +76,13 @@ pub struct Server {
     /// Whether the session cookie is `Secure` (false only on plain HTTP in a closed network).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie_secure: Option<bool>,
+}
+
+/// Requests that read served at once by default: two a core (a page's time is partly the
+/// database's, partly the server's). The server takes at most as many as its request pool has
+/// connections.
+pub fn default_concurrent_requests() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 2
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -155,6 +165,7 @@ pub const ENVIRONMENT: &[(&str, &str)] = &[
     ("IPRA_SERVER_STATEMENT_TIMEOUT_MS", "server.statement_timeout_ms"),
     ("IPRA_STATEMENT_TIMEOUT_MS", "server.statement_timeout_ms"),
     ("IPRA_SERVER_SHUTDOWN_GRACE_MS", "server.shutdown_grace_ms"),
+    ("IPRA_SERVER_CONCURRENT_REQUESTS", "server.concurrent_requests"),
     ("IPRA_SHUTDOWN_GRACE_MS", "server.shutdown_grace_ms"),
     ("IPRA_SERVER_SCHEDULER", "server.scheduler"),
     ("IPRA_SERVER_TICK_MS", "server.tick_ms"),
@@ -374,6 +385,7 @@ fn set(config: &mut Config, key: &str, value: &str) -> std::result::Result<(), &
         "server.listen" => config.server.listen = text,
         "server.statement_timeout_ms" => config.server.statement_timeout_ms = number(value)?,
         "server.shutdown_grace_ms" => config.server.shutdown_grace_ms = number(value)?,
+        "server.concurrent_requests" => config.server.concurrent_requests = number(value)?,
         "server.scheduler" => config.server.scheduler = flag(value)?,
         "server.tick_ms" => config.server.tick_ms = positive(value)?,
         "server.instance" => config.server.instance = text,
@@ -580,6 +592,9 @@ impl Resolved {
         server.listen.get_or_insert_with(|| "127.0.0.1:8080".into());
         server.statement_timeout_ms.get_or_insert(15_000);
         server.shutdown_grace_ms.get_or_insert(10_000);
+        server
+            .concurrent_requests
+            .get_or_insert(default_concurrent_requests() as u64);
         server.scheduler.get_or_insert(true);
         server.tick_ms.get_or_insert(1_000);
         server.cookie_secure.get_or_insert(true);

@@ -4,7 +4,7 @@
 //! hand run as the background work they are. Also the administrators' check of the set-up.
 
 use super::ui::{self, PageError, PageUser};
-use super::ApiError;
+use super::{metrics, ApiError};
 use crate::app::App;
 use crate::auth::web as auth_web;
 use crate::auth::web::Authenticated;
@@ -20,8 +20,91 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What the middleware needs: the database's interactive rules and the turns of reading requests.
+#[derive(Clone)]
+pub struct Rules {
+    pub interactive: Arc<Interactive>,
+    pub turns: Arc<Turns>,
+}
+
+/// Turns of the requests that read: at most `limit` are served at once, the others wait in the
+/// order they came (a fair queue).
+///
+/// Why: on a machine of few cores, 32 users' pages served all at once share the cores, so every
+/// page takes as long as the slowest of those beside it, and a page of several statements queues
+/// for the pool's connections once per statement behind everyone else's. Served in turns, a page
+/// waits once, in line, and then runs its statements one after another on a free core: the wait
+/// is the same for every page, and a quick page stays quick. Writes (a saved execution, a login,
+/// an import started by hand) do not take turns, so a page can never hold them up; neither do the
+/// health checks, the metrics and the static files.
+pub struct Turns {
+    semaphore: tokio::sync::Semaphore,
+    limit: usize,
+    /// The longest a request waits for its turn before it is answered 503 (None: no limit).
+    wait_limit: Option<Duration>,
+}
+
+/// A request's turn, given back when it is dropped.
+pub struct Turn<'a> {
+    _permit: Option<tokio::sync::SemaphorePermit<'a>>,
+}
+
+impl Turns {
+    /// `limit` 0: no turns, every request is served at once.
+    pub fn new(limit: usize, wait_limit: Option<Duration>) -> Turns {
+        Turns {
+            semaphore: tokio::sync::Semaphore::new(limit.max(1)),
+            limit,
+            wait_limit,
+        }
+    }
+
+    /// Waits for a turn; Err when the wait ran past the limit (the server is overloaded).
+    pub async fn take(&self) -> Result<Turn<'_>, Duration> {
+        if self.limit == 0 {
+            return Ok(Turn { _permit: None });
+        }
+        if let Ok(permit) = self.semaphore.try_acquire() {
+            return Ok(Turn { _permit: Some(permit) });
+        }
+        let _waiting = metrics::Waiting::enter();
+        let started = Instant::now();
+        let acquire = self.semaphore.acquire();
+        let permit = match self.wait_limit {
+            Some(limit) => match tokio::time::timeout(limit, acquire).await {
+                Ok(permit) => permit,
+                Err(_) => {
+                    metrics::waited(started.elapsed());
+                    return Err(limit);
+                }
+            },
+            None => acquire.await,
+        };
+        metrics::waited(started.elapsed());
+        let permit = permit.expect("the turns' semaphore is never closed");
+        Ok(Turn { _permit: Some(permit) })
+    }
+}
+
+/// Requests that wait for a turn: those that read the register (GET, HEAD), but not the health
+/// checks, the metrics and the static files, which answer at once whatever the load.
+fn takes_turn(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && !path.starts_with("/assets/")
+        && !matches!(path, "/api/v1/health" | "/api/v1/ready" | "/metrics")
+}
+
 /// The middleware every request passes (see `web::serve`).
-pub async fn watch(State(rules): State<Arc<Interactive>>, request: Request, next: Next) -> Response {
+pub async fn watch(State(rules): State<Rules>, request: Request, next: Next) -> Response {
+    let _turn = if takes_turn(request.method(), request.uri().path()) {
+        match rules.turns.take().await {
+            Ok(turn) => Some(turn),
+            Err(waited) => return busy(request.uri().path().starts_with("/api/"), waited),
+        }
+    } else {
+        None
+    };
+    let rules = &rules.interactive;
     if runs_job(request.method(), request.uri().path()) {
         // A job started by hand is the scheduler's work: no statement time-out, and it runs to
         // its end even if the browser that started it is closed.
@@ -36,9 +119,13 @@ pub async fn watch(State(rules): State<Arc<Interactive>>, request: Request, next
         return response;
     }
     // Whatever else the handler made of the stopped statement, the answer says what happened.
-    let message = too_slow_message(rules.timeout());
+    unavailable(api, "query-timeout", too_slow_message(rules.timeout()))
+}
+
+/// 503 with `message`: the problem `code` from the API, the error page elsewhere.
+fn unavailable(api: bool, code: &'static str, message: String) -> Response {
     if api {
-        too_slow(message).into_response()
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into_response()
     } else {
         PageError {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -47,6 +134,21 @@ pub async fn watch(State(rules): State<Arc<Interactive>>, request: Request, next
         }
         .into_response()
     }
+}
+
+/// 503 `busy`: the request waited for its turn past the limit.
+fn busy(api: bool, waited: Duration) -> Response {
+    let message = format!(
+        "Сервер занят: запрос ждал своей очереди дольше {} и не был выполнен. Повторите его через \
+         минуту; если так бывает часто, сообщите администратору.",
+        duration_text(waited)
+    );
+    let mut response = unavailable(api, "busy", message);
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("60"),
+    );
+    response
 }
 
 /// Routes that run background work inside the request: a scheduler job's run, dry-run and retry,
@@ -176,6 +278,45 @@ mod tests {
         assert!(!runs_job(&Method::GET, "/api/v1/jobs/fri-inbox/run"));
         assert!(!runs_job(&Method::POST, "/api/v1/job-runs/3/discard"));
         assert!(!runs_job(&Method::POST, "/api/v1/reports/3/withdraw"));
+    }
+
+    #[test]
+    fn pages_take_turns_and_checks_writes_and_files_do_not() {
+        assert!(takes_turn(&Method::GET, "/api/v1/ipras"));
+        assert!(takes_turn(&Method::GET, "/ipras/5"));
+        assert!(takes_turn(&Method::HEAD, "/"));
+        assert!(!takes_turn(&Method::POST, "/api/v1/session"));
+        assert!(!takes_turn(&Method::PUT, "/api/v1/executions/3"));
+        assert!(!takes_turn(&Method::GET, "/api/v1/health"));
+        assert!(!takes_turn(&Method::GET, "/api/v1/ready"));
+        assert!(!takes_turn(&Method::GET, "/metrics"));
+        assert!(!takes_turn(&Method::GET, "/assets/ipra.css"));
+    }
+
+    #[tokio::test]
+    async fn a_turn_is_waited_for_in_order_and_no_longer_than_the_limit() {
+        let turns = Turns::new(1, Some(Duration::from_millis(100)));
+        let first = turns.take().await.expect("a free turn");
+        let refused = turns.take().await.err().expect("no turn within the limit");
+        assert_eq!(refused, Duration::from_millis(100));
+        drop(first);
+        let again = turns.take().await.expect("the turn came back");
+        drop(again);
+
+        // Without a limit a waiter gets the turn when it is given back; 0: no turns at all.
+        let turns = Arc::new(Turns::new(1, None));
+        let held = turns.take().await.expect("a free turn");
+        let waiter = {
+            let turns = turns.clone();
+            tokio::spawn(async move { turns.take().await.is_ok() })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished());
+        drop(held);
+        assert!(waiter.await.expect("waiter"));
+        let unlimited = Turns::new(0, Some(Duration::from_millis(1)));
+        let _a = unlimited.take().await.expect("no turns");
+        let _b = unlimited.take().await.expect("no turns");
     }
 
     #[test]

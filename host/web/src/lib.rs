@@ -492,6 +492,7 @@ pub async fn serve(
     listen: &str,
     instance: Instance,
     statement_timeout: Option<std::time::Duration>,
+    concurrent_requests: Option<usize>,
     grace: std::time::Duration,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -521,6 +522,17 @@ pub async fn serve(
         });
     }
     println!("Сервер ИПРА слушает http://{addr}/ (база: {})", app.db.engine.name());
+    // Reading requests take turns, as many at once as the request pool has connections unless
+    // the settings say fewer; one waits for its turn no longer than a statement may run.
+    let pool_max = requests.db.pool.options().get_max_connections() as usize;
+    let turns = concurrent_requests
+        .unwrap_or_else(ipra_store::config::default_concurrent_requests)
+        .min(pool_max);
+    tracing::info!(turns, "requests that read are served {turns} at a time");
+    let rules = interactive::Rules {
+        interactive: rules,
+        turns: std::sync::Arc::new(interactive::Turns::new(turns, statement_timeout)),
+    };
     let service = router(requests, instance).layer(axum::middleware::from_fn_with_state(rules, interactive::watch));
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();

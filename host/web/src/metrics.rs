@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use ipra_store::metrics as figures;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
@@ -154,11 +154,18 @@ struct RouteFigures {
 
 struct Http {
     in_flight: AtomicI64,
+    /// Requests waiting for their turn (`interactive::Turns`), and the waits that ended.
+    waiting: AtomicI64,
+    waits: AtomicU64,
+    waited_micros: AtomicU64,
     routes: Mutex<BTreeMap<Box<str>, RouteFigures>>,
 }
 
 static HTTP: Http = Http {
     in_flight: AtomicI64::new(0),
+    waiting: AtomicI64::new(0),
+    waits: AtomicU64::new(0),
+    waited_micros: AtomicU64::new(0),
     routes: Mutex::new(BTreeMap::new()),
 };
 
@@ -237,7 +244,56 @@ impl Http {
             &[],
             self.in_flight.load(Ordering::Relaxed).max(0),
         );
+        out.family(
+            "ipra_http_requests_waiting",
+            "gauge",
+            "Requests that read, waiting now for their turn: at most `server.concurrent_requests` are served at once.",
+        );
+        out.sample(
+            "ipra_http_requests_waiting",
+            &[],
+            self.waiting.load(Ordering::Relaxed).max(0),
+        );
+        out.family(
+            "ipra_http_turn_waits_total",
+            "counter",
+            "Requests that had to wait for their turn.",
+        );
+        out.sample("ipra_http_turn_waits_total", &[], self.waits.load(Ordering::Relaxed));
+        out.family(
+            "ipra_http_turn_wait_seconds_total",
+            "counter",
+            "Time requests spent waiting for their turn, in all.",
+        );
+        out.sample(
+            "ipra_http_turn_wait_seconds_total",
+            &[],
+            self.waited_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        );
     }
+}
+
+/// Counts a request waiting for its turn until dropped (also when its client goes away meanwhile).
+pub struct Waiting;
+
+impl Waiting {
+    pub fn enter() -> Waiting {
+        HTTP.waiting.fetch_add(1, Ordering::Relaxed);
+        Waiting
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        HTTP.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A wait for a turn that ended (with the turn, or past its limit).
+pub fn waited(took: Duration) {
+    HTTP.waits.fetch_add(1, Ordering::Relaxed);
+    HTTP.waited_micros
+        .fetch_add(took.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
 }
 
 /// Counts a request under way until dropped (also when its client goes away mid-answer).
@@ -810,6 +866,9 @@ mod tests {
     fn counts_requests_by_route_method_and_status() {
         let http = Http {
             in_flight: AtomicI64::new(0),
+            waiting: AtomicI64::new(0),
+            waits: AtomicU64::new(0),
+            waited_micros: AtomicU64::new(0),
             routes: Mutex::new(BTreeMap::new()),
         };
         let get = method_index(&Method::GET);
