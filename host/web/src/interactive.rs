@@ -38,8 +38,8 @@ pub struct Rules {
 /// an import started by hand) do not take turns, so a page can never hold them up; neither do the
 /// health checks, the metrics and the static files.
 pub struct Turns {
-    semaphore: tokio::sync::Semaphore,
-    limit: usize,
+    /// None: no turns, every request is served at once.
+    semaphore: Option<tokio::sync::Semaphore>,
     /// The longest a request waits for its turn before it is answered 503 (None: no limit).
     wait_limit: Option<Duration>,
 }
@@ -53,35 +53,28 @@ impl Turns {
     /// `limit` 0: no turns, every request is served at once.
     pub fn new(limit: usize, wait_limit: Option<Duration>) -> Turns {
         Turns {
-            semaphore: tokio::sync::Semaphore::new(limit.max(1)),
-            limit,
+            semaphore: (limit > 0).then(|| tokio::sync::Semaphore::new(limit)),
             wait_limit,
         }
     }
 
     /// Waits for a turn; Err when the wait ran past the limit (the server is overloaded).
     pub async fn take(&self) -> Result<Turn<'_>, Duration> {
-        if self.limit == 0 {
+        let Some(semaphore) = &self.semaphore else {
             return Ok(Turn { _permit: None });
-        }
-        if let Ok(permit) = self.semaphore.try_acquire() {
+        };
+        if let Ok(permit) = semaphore.try_acquire() {
             return Ok(Turn { _permit: Some(permit) });
         }
         let _waiting = metrics::Waiting::enter();
         let started = Instant::now();
-        let acquire = self.semaphore.acquire();
-        let permit = match self.wait_limit {
-            Some(limit) => match tokio::time::timeout(limit, acquire).await {
-                Ok(permit) => permit,
-                Err(_) => {
-                    metrics::waited(started.elapsed());
-                    return Err(limit);
-                }
-            },
-            None => acquire.await,
+        let acquire = semaphore.acquire();
+        let acquired = match self.wait_limit {
+            Some(limit) => tokio::time::timeout(limit, acquire).await.map_err(|_| limit),
+            None => Ok(acquire.await),
         };
         metrics::waited(started.elapsed());
-        let permit = permit.expect("the turns' semaphore is never closed");
+        let permit = acquired?.expect("the turns' semaphore is never closed");
         Ok(Turn { _permit: Some(permit) })
     }
 }

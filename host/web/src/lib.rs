@@ -522,8 +522,9 @@ pub async fn serve(
         });
     }
     println!("Сервер ИПРА слушает http://{addr}/ (база: {})", app.db.engine.name());
-    // Reading requests take turns, as many at once as the request pool has connections unless
-    // the settings say fewer; one waits for its turn no longer than a statement may run.
+    // Reading requests take turns: as many at once as the settings say (two a core by default),
+    // never more than the request pool has connections; one waits for its turn no longer than a
+    // statement may run.
     let pool_max = requests.db.pool.options().get_max_connections() as usize;
     let turns = concurrent_requests
         .unwrap_or_else(ipra_store::config::default_concurrent_requests)
