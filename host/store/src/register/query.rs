@@ -1083,7 +1083,7 @@ pub async fn list_ipras(
         Some(n) => Some(n),
         None => match &plan.access {
             Access::Index(_) | Access::Ids(_) | Access::Candidates(_) | Access::Planner => {
-                Some(count_rows(db, &conds, &binds, &plan.access).await?)
+                Some(count_rows(db, &conds, &binds, &counted_by(filter, &plan.access)).await?)
             }
             // Only for facets, which the statistics index counts (never reached).
             Access::Ordered(_) => None,
@@ -1214,10 +1214,12 @@ async fn select_page(
         } else {
             format!("{} {dir}, i.id {dir}", sort.sql)
         };
-        let hint = match access {
-            Access::SortIndex => indexed_by(db, sort.index),
-            Access::Index(index) => indexed_by(db, index),
-            Access::Ids(_) | Access::Ordered(_) | Access::Candidates(_) | Access::Planner => String::new(),
+        let hint = match (access, institution_order(filter, sort)) {
+            (Access::SortIndex, Some(index)) => indexed_by(db, index),
+            (Access::Index("ipras_sort_issued_by"), Some(index)) => indexed_by(db, index),
+            (Access::SortIndex, None) => indexed_by(db, sort.index),
+            (Access::Index(index), _) => indexed_by(db, index),
+            (Access::Ids(_) | Access::Ordered(_) | Access::Candidates(_) | Access::Planner, _) => String::new(),
         };
         let limit = want - out.len();
         let sql = format!(
@@ -1262,6 +1264,33 @@ async fn select_page(
     let more = out.len() > per_page as usize;
     out.truncate(per_page as usize);
     Ok((out, more))
+}
+
+/// The index of one institution's IPRAs in the list's order (migration 0035), when the filter
+/// names the institution (a bureau's register) and the list is in the order of decision dates or
+/// names: a page then starts at the institution's first row in that order, instead of walking the
+/// whole order's index past the other institutions' rows (a bureau holds a few per cent of the
+/// register: ≈ 1,700 rows a page at 100,000 persons) or reading all of the institution's rows to
+/// sort them.
+fn institution_order(filter: &IpraFilter, sort: SortColumn) -> Option<&'static str> {
+    non_empty(&filter.issued_by)?;
+    match sort.index {
+        "ipras_sort_decision" => Some("ipras_issuer_decision"),
+        "ipras_sort_name" => Some("ipras_issuer_name"),
+        _ => None,
+    }
+}
+
+/// The access a count takes: an institution's IPRAs whose name begins so are one range of the
+/// institution's names (migration 0035), not all of its rows looked up one by one for the name (a
+/// bureau's quick search by a letter: 47 ms at 100,000 persons).
+fn counted_by(filter: &IpraFilter, access: &Access) -> Access {
+    match access {
+        Access::Index("ipras_sort_issued_by") if !name_prefixes(filter).is_empty() => {
+            Access::Index("ipras_issuer_name")
+        }
+        other => other.clone(),
+    }
 }
 
 /// The rows of the filter, counted by the planned access.
