@@ -539,11 +539,13 @@ fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
 /// count from the measures and their IPRAs: `ogrn:person:measures`, sorted.
 fn assert_scopes_kept(env: &Env, after: &str) {
     let mut kept = env.texts(
-        "SELECT ogrn || ':' || CAST(person_id AS TEXT) || ':' || CAST(measures AS TEXT) FROM social_protection_persons",
+        "SELECT ogrn || ':' || CAST(person_id AS TEXT) || ':' || CAST(measures AS TEXT) || ':' || search_name \
+         FROM social_protection_persons",
     );
     let mut direct = env.texts(
-        "SELECT m.assigned_ogrn || ':' || CAST(i.person_id AS TEXT) || ':' || CAST(COUNT(*) AS TEXT) \
-         FROM measures m JOIN ipras i ON i.id = m.ipra_id \
+        "SELECT m.assigned_ogrn || ':' || CAST(i.person_id AS TEXT) || ':' || CAST(COUNT(*) AS TEXT) || ':' \
+         || COALESCE(MIN(p.search_name), '') \
+         FROM measures m JOIN ipras i ON i.id = m.ipra_id JOIN persons p ON p.id = i.person_id \
          WHERE m.section = 'social-protection' AND m.assigned_ogrn IS NOT NULL GROUP BY m.assigned_ogrn, i.person_id",
     );
     kept.sort();
@@ -554,7 +556,7 @@ fn assert_scopes_kept(env: &Env, after: &str) {
 
 /// An organisation's scope is kept as measures are imported (an IPRA superseded by a later one among
 /// them), reassigned to another organisation, left without one, moved to another section and back,
-/// and as an IPRA is given to another person.
+/// and as an IPRA is given to another person; each with the person's name, as it changes.
 #[test]
 fn each_organisations_persons_are_kept_as_measures_change() {
     for backend in BACKENDS {
@@ -584,6 +586,16 @@ fn each_organisations_persons_are_kept_as_measures_change() {
         let stranger = env.scalar(&format!("SELECT MAX(id) FROM persons WHERE id <> {person}"));
         env.execute(&format!("UPDATE ipras SET person_id = {stranger} WHERE id = {ipra}"));
         assert_scopes_kept(&env, "an IPRA given to another person");
+        env.execute(&format!(
+            "UPDATE persons SET search_name = 'ПЕРЕИМЕНОВАННАЯ АННА' WHERE id = {stranger}"
+        ));
+        assert_scopes_kept(&env, "the person renamed");
+        assert!(
+            env.scalar(&format!(
+                "SELECT COUNT(*) FROM social_protection_persons WHERE person_id = {stranger} \
+                 AND search_name = 'ПЕРЕИМЕНОВАННАЯ АННА'"
+            )) >= 1
+        );
     }
 }
 

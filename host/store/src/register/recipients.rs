@@ -353,8 +353,11 @@ struct Conditions {
     name: Option<(usize, String, String, String)>,
     /// The placeholder of the organisation's OGRN, whose condition is the first of `c`.
     ogrn: Option<String>,
-    /// The organisation has few persons (up to [`FEW`]; see [`Conditions::weigh`]).
+    /// The organisation has few persons (up to [`FEW`]; see [`Conditions::weigh`]), or few who bear
+    /// the name sought (up to [`BROAD`]): its counts and pages start from them.
     own_few: bool,
+    /// The organisation's persons are narrowed to those who bear the name sought (see [`Conditions::own`]).
+    own_named: bool,
 }
 
 impl Conditions {
@@ -419,6 +422,7 @@ impl Conditions {
             name,
             ogrn,
             own_few: false,
+            own_named: false,
         }
     }
 
@@ -426,7 +430,37 @@ impl Conditions {
     /// pages start from them whatever the filter (a clinic without social-protection measures has
     /// none: a quick search through the name's index checked 14,000 persons «Ива…» against it, 20 ms
     /// at a million on SQLite, to find nothing).
+    ///
+    /// With a name's beginning sought, its bearers among the organisation's persons are one range of
+    /// their names (migration 0036), counted first: up to [`BROAD`] of them, the counts and pages
+    /// start from them. Reading every person of the region who bears the name to check each against
+    /// the organisation took 24 ms for the count and 39 ms for the page at a million persons («Ива»:
+    /// 14,000 persons, an organisation of 107,000; its bearers, about 1,500).
     async fn weigh(&mut self, db: &Db, scope: &Scope) -> Result<()> {
+        if let (Scope::Organisation(ogrn), Some((.., name))) = (scope, &self.name) {
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM social_protection_persons sp \
+                 WHERE sp.ogrn = $1 AND sp.search_name >= $2 AND sp.search_name < $3 LIMIT {}) t",
+                BROAD + 1
+            );
+            let (from, to) = (name.clone(), format!("{name}\u{10FFFF}"));
+            crate::plans::record(
+                &sql,
+                vec![Arg::Text(ogrn.clone()), Arg::Text(from.clone()), Arg::Text(to.clone())],
+            );
+            let n: i64 = sqlx::query(&sql)
+                .bind(ogrn.as_str())
+                .bind(from)
+                .bind(to)
+                .fetch_one(&db.pool)
+                .await?
+                .try_get("n")?;
+            if n <= BROAD {
+                self.own_named = true;
+                self.own_few = true;
+                return Ok(());
+            }
+        }
         if let Scope::Organisation(ogrn) = scope {
             let sql = format!(
                 "SELECT COUNT(*) AS n FROM (SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = $1 LIMIT {}) t",
@@ -443,9 +477,19 @@ impl Conditions {
         Ok(())
     }
 
-    /// The organisation's persons as a subquery (see [`Lead::OwnPersons`]).
+    /// The organisation's persons as a subquery (see [`Lead::OwnPersons`]): those who bear the name
+    /// sought, when they are the few to start from ([`Conditions::weigh`]).
     fn own(&self) -> Option<String> {
-        self.ogrn.as_deref().map(own_persons)
+        let ogrn = self.ogrn.as_deref()?;
+        Some(match (&self.name, self.own_named) {
+            (Some((_, lo, hi, _)), true) => {
+                format!(
+                    "{} AND sp.search_name >= {lo} AND sp.search_name < {hi}",
+                    own_persons(ogrn)
+                )
+            }
+            _ => own_persons(ogrn),
+        })
     }
 
     /// Whether a quick search (a name's, a SNILS's or a number's beginning) is among the conditions.
