@@ -1214,12 +1214,14 @@ async fn select_page(
         } else {
             format!("{} {dir}, i.id {dir}", sort.sql)
         };
-        let hint = match (access, institution_order(filter, sort)) {
-            (Access::SortIndex, Some(index)) => indexed_by(db, index),
-            (Access::Index("ipras_sort_issued_by"), Some(index)) => indexed_by(db, index),
-            (Access::SortIndex, None) => indexed_by(db, sort.index),
-            (Access::Index(index), _) => indexed_by(db, index),
-            (Access::Ids(_) | Access::Ordered(_) | Access::Candidates(_) | Access::Planner, _) => String::new(),
+        // An institution's own index serves both the sort's walk and the institution's rows.
+        let hint = match access {
+            Access::SortIndex => indexed_by(db, institution_order(filter, sort).unwrap_or(sort.index)),
+            Access::Index(index @ "ipras_sort_issued_by") => {
+                indexed_by(db, institution_order(filter, sort).unwrap_or(index))
+            }
+            Access::Index(index) => indexed_by(db, index),
+            Access::Ids(_) | Access::Ordered(_) | Access::Candidates(_) | Access::Planner => String::new(),
         };
         let limit = want - out.len();
         let sql = format!(
@@ -1284,12 +1286,12 @@ fn institution_order(filter: &IpraFilter, sort: SortColumn) -> Option<&'static s
 /// The access a count takes: an institution's IPRAs whose name begins so are one range of the
 /// institution's names (migration 0035), not all of its rows looked up one by one for the name (a
 /// bureau's quick search by a letter: 47 ms at 100,000 persons).
-fn counted_by(filter: &IpraFilter, access: &Access) -> Access {
+fn counted_by<'a>(filter: &IpraFilter, access: &'a Access) -> std::borrow::Cow<'a, Access> {
     match access {
         Access::Index("ipras_sort_issued_by") if !name_prefixes(filter).is_empty() => {
-            Access::Index("ipras_issuer_name")
+            std::borrow::Cow::Owned(Access::Index("ipras_issuer_name"))
         }
-        other => other.clone(),
+        other => std::borrow::Cow::Borrowed(other),
     }
 }
 

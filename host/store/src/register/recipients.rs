@@ -256,6 +256,12 @@ impl Binds {
         format!("${}", self.0.len())
     }
 
+    /// A statement's `n`, recorded for the plans' check.
+    async fn count(&self, db: &Db, sql: &str) -> Result<i64> {
+        crate::plans::record(sql, self.0.clone());
+        Ok(self.bind(sqlx::query(sql)).fetch_one(&db.pool).await?.try_get("n")?)
+    }
+
     fn bind<'q>(
         &'q self,
         mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
@@ -277,6 +283,11 @@ const COLUMNS: &str = "r.id, r.person_id, r.ipra_id, r.added_at, r.source, r.sen
 /// A recipient's person (every recipient has one) and IPRA (at most one).
 const PERSON_JOIN: &str = " JOIN persons p ON p.id = r.person_id";
 const IPRA_JOIN: &str = " LEFT JOIN ipras i ON i.id = r.ipra_id";
+
+/// The placeholders of the bounds of the names that begin with `name` (the search names compared).
+fn name_bounds(b: &mut Binds, name: &str) -> (String, String) {
+    (b.text(name), b.text(format!("{name}\u{10FFFF}")))
+}
 
 /// What a page of the list reads: the recipients (`hint`: SQLite's index for them) with their persons and IPRAs.
 fn from(hint: &str) -> String {
@@ -389,7 +400,7 @@ impl Conditions {
                 ));
             } else {
                 let v = v.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
-                let (from, to) = (b.text(v.clone()), b.text(format!("{v}\u{10FFFF}")));
+                let (from, to) = name_bounds(b, &v);
                 c.push(format!("p.search_name >= {from} AND p.search_name < {to}"));
                 name = Some((c.len() - 1, from, to, v));
             }
@@ -438,41 +449,28 @@ impl Conditions {
     /// 14,000 persons, an organisation of 107,000; its bearers, about 1,500).
     async fn weigh(&mut self, db: &Db, scope: &Scope) -> Result<()> {
         if let (Scope::Organisation(ogrn), Some((.., name))) = (scope, &self.name) {
+            let mut b = Binds::default();
+            let of = b.text(ogrn.as_str());
+            let (from, to) = name_bounds(&mut b, name);
             let sql = format!(
                 "SELECT COUNT(*) AS n FROM (SELECT 1 FROM social_protection_persons sp \
-                 WHERE sp.ogrn = $1 AND sp.search_name >= $2 AND sp.search_name < $3 LIMIT {}) t",
+                 WHERE sp.ogrn = {of} AND sp.search_name >= {from} AND sp.search_name < {to} LIMIT {}) t",
                 BROAD + 1
             );
-            let (from, to) = (name.clone(), format!("{name}\u{10FFFF}"));
-            crate::plans::record(
-                &sql,
-                vec![Arg::Text(ogrn.clone()), Arg::Text(from.clone()), Arg::Text(to.clone())],
-            );
-            let n: i64 = sqlx::query(&sql)
-                .bind(ogrn.as_str())
-                .bind(from)
-                .bind(to)
-                .fetch_one(&db.pool)
-                .await?
-                .try_get("n")?;
-            if n <= BROAD {
+            if b.count(db, &sql).await? <= BROAD {
                 self.own_named = true;
                 self.own_few = true;
                 return Ok(());
             }
         }
         if let Scope::Organisation(ogrn) = scope {
+            let mut b = Binds::default();
             let sql = format!(
-                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = $1 LIMIT {}) t",
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM social_protection_persons sp WHERE sp.ogrn = {} LIMIT {}) t",
+                b.text(ogrn.as_str()),
                 FEW + 1
             );
-            crate::plans::record(&sql, vec![Arg::Text(ogrn.clone())]);
-            let n: i64 = sqlx::query(&sql)
-                .bind(ogrn.as_str())
-                .fetch_one(&db.pool)
-                .await?
-                .try_get("n")?;
-            self.own_few = n <= FEW;
+            self.own_few = b.count(db, &sql).await? <= FEW;
         }
         Ok(())
     }
@@ -548,9 +546,7 @@ impl Conditions {
                 cap + 1
             ),
         };
-        crate::plans::record(&sql, b.0.clone());
-        let n: i64 = b.bind(sqlx::query(&sql)).fetch_one(&db.pool).await?.try_get("n")?;
-        Ok((n, cap))
+        Ok((b.count(db, &sql).await?, cap))
     }
 
     /// How the recipients are best read, from their count (`known`, or counted here).
