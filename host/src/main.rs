@@ -326,7 +326,10 @@ enum BenchWhat {
         /// Concurrent HTTP clients.
         #[arg(long, default_value_t = 32)]
         clients: usize,
-        /// Seconds of HTTP load.
+        /// Seconds of HTTP load before the measured ones (a server just started fills its caches).
+        #[arg(long, default_value_t = 5)]
+        warmup: u64,
+        /// Seconds of measured HTTP load.
         #[arg(long, default_value_t = 30)]
         seconds: u64,
         /// Measure in process only.
@@ -335,6 +338,10 @@ enum BenchWhat {
         /// Only the routes whose name contains this.
         #[arg(long)]
         only: Option<String>,
+        /// Writes every HTTP request of the load to this file, one line each: the route, when
+        /// it started (ms from the load's start), how long it took (ms), the status.
+        #[arg(long)]
+        trace: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -570,9 +577,11 @@ async fn run(cli: Cli) -> Result<i32> {
                     seed,
                     samples,
                     clients,
+                    warmup,
                     seconds,
                     no_http,
                     only,
+                    trace,
                     json,
                 },
         } => {
@@ -585,11 +594,13 @@ async fn run(cli: Cli) -> Result<i32> {
                 seed,
                 samples,
                 clients,
+                http_warmup: warmup,
                 http_seconds: seconds,
                 no_http,
                 json,
                 database: database.clone(),
                 only,
+                trace,
             };
             let figures = bench_register::run(&app, &opts).await?;
             if json {
@@ -609,11 +620,13 @@ async fn run(cli: Cli) -> Result<i32> {
                 seed,
                 samples: 1,
                 clients: 0,
+                http_warmup: 0,
                 http_seconds: 0,
                 no_http: true,
                 json,
                 database: database.clone(),
                 only: None,
+                trace: None,
             };
             let report = bench_register::plans(&app, &opts).await?;
             if json {

@@ -20,6 +20,9 @@ pub struct LoadFigures {
 pub struct LoadReport {
     pub peak_rss_mib: f64,
     pub requests_per_s: f64,
+    /// The server's processor time (user and system, all threads) over the measured load, per
+    /// request: what a request costs whatever else the machine is doing meanwhile.
+    pub cpu_ms_per_request: f64,
     pub routes: BTreeMap<String, LoadFigures>,
 }
 
@@ -110,11 +113,43 @@ pub async fn get_once(addr: &str, path: &str, cookie: Option<&str>) -> Result<(u
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
+/// The processor time a process has used so far (user and system, ms).
+fn cpu_ms(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command's closing parenthesis: state is the 3rd field, utime the 14th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (per_second > 0.0).then(|| ticks * 1000.0 / per_second)
+}
+
 fn rss_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// The load: how many clients, for how long, and where every request is written.
+#[derive(Clone, Copy)]
+pub struct Load<'a> {
+    pub clients: usize,
+    /// Seconds of load before the measured ones: a server just started reads its database from
+    /// the disk and fills its caches, and its first second is many times slower than the rest.
+    pub warmup: u64,
+    pub seconds: u64,
+    pub trace: Option<&'a std::path::Path>,
+}
+
+/// One request of the load: its route, when it started (ms from the load's start), how long it
+/// took (ms), the status (0: no answer).
+struct Sample {
+    route: usize,
+    at: f64,
+    ms: f64,
+    status: u16,
 }
 
 /// Starts `ipra serve` on the bench's store, loads it, stops it.
@@ -123,9 +158,14 @@ pub async fn run(
     database: Option<&str>,
     routes: &[Route],
     cookies: &super::Cookies,
-    clients: usize,
-    seconds: u64,
+    load: &Load<'_>,
 ) -> Result<LoadReport> {
+    let Load {
+        clients,
+        warmup,
+        seconds,
+        trace,
+    } = *load;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
     let exe = std::env::current_exe()?;
@@ -148,9 +188,11 @@ pub async fn run(
     let pid = child.id().context("pid")?;
     eprintln!("ipra serve (pid {pid}) на {addr}: загрузка индекса статистики…");
     super::wait_ready(&addr, Duration::from_secs(1800)).await?;
-    eprintln!("Нагрузка: {clients} соединений, {seconds} с…");
+    eprintln!("Нагрузка: {clients} соединений, {warmup} с разогрева, затем {seconds} с измерения…");
 
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let measured_from = started + Duration::from_secs(warmup);
+    let deadline = measured_from + Duration::from_secs(seconds);
     let peak = std::sync::Arc::new(std::sync::Mutex::new(0.0f64));
     let sampler = {
         let peak = peak.clone();
@@ -177,12 +219,16 @@ pub async fn run(
         })
         .collect();
     let requests = std::sync::Arc::new(requests);
+    let cpu_at_start = tokio::spawn(async move {
+        tokio::time::sleep_until(measured_from.into()).await;
+        cpu_ms(pid)
+    });
     let mut tasks = Vec::new();
     for c in 0..clients {
         let requests = requests.clone();
         let addr = addr.clone();
         tasks.push(tokio::spawn(async move {
-            let mut samples: Vec<(usize, f64, u16)> = Vec::new();
+            let mut samples: Vec<Sample> = Vec::new();
             let mut conn: Option<Connection> = None;
             let mut k = c;
             while Instant::now() < deadline {
@@ -196,28 +242,40 @@ pub async fn run(
                     continue;
                 };
                 let t = Instant::now();
-                match tokio::time::timeout(Duration::from_secs(60), connection.get(&addr, path, Some(cookie))).await {
+                let at = (t - started).as_secs_f64() * 1000.0;
+                let answer =
+                    tokio::time::timeout(Duration::from_secs(60), connection.get(&addr, path, Some(cookie))).await;
+                let status = match answer {
                     Ok(Ok((status, _, close))) => {
-                        samples.push((*route, t.elapsed().as_secs_f64() * 1000.0, status));
                         if close {
                             conn = None;
                         }
+                        status
                     }
                     _ => {
-                        samples.push((*route, t.elapsed().as_secs_f64() * 1000.0, 0));
                         conn = None;
+                        0
                     }
-                }
+                };
+                samples.push(Sample {
+                    route: *route,
+                    at,
+                    ms: t.elapsed().as_secs_f64() * 1000.0,
+                    status,
+                });
             }
             samples
         }));
     }
-    let started = Instant::now();
-    let mut all: Vec<(usize, f64, u16)> = Vec::new();
+    let mut all: Vec<Sample> = Vec::new();
     for t in tasks {
         all.extend(t.await?);
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    let measured_secs = measured_from.elapsed().as_secs_f64();
+    let cpu = match (cpu_at_start.await.ok().flatten(), cpu_ms(pid)) {
+        (Some(start), Some(end)) => end - start,
+        _ => 0.0,
+    };
     sampler.await.ok();
     let hwm = rss_mib(pid, "VmHWM:").unwrap_or(0.0);
     let peak_rss = peak.lock().map(|p| *p).unwrap_or(0.0).max(hwm);
@@ -228,10 +286,24 @@ pub async fn run(
     }
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
 
+    if let Some(path) = trace {
+        all.sort_by(|a, b| a.at.total_cmp(&b.at));
+        let mut lines = String::from("route\tstart_ms\tms\tstatus\n");
+        for s in &all {
+            lines.push_str(&format!(
+                "{}\t{:.1}\t{:.1}\t{}\n",
+                routes[s.route].name, s.at, s.ms, s.status
+            ));
+        }
+        std::fs::write(path, lines).with_context(|| format!("запись {}", path.display()))?;
+    }
+    // The figures are of the requests started after the warm-up.
+    let warmup_ms = (warmup * 1000) as f64;
+    all.retain(|s| s.at >= warmup_ms);
     let mut by_route: BTreeMap<String, LoadFigures> = BTreeMap::new();
     for (i, r) in routes.iter().enumerate() {
-        let mut times: Vec<f64> = all.iter().filter(|s| s.0 == i).map(|s| s.1).collect();
-        let errors = all.iter().filter(|s| s.0 == i && s.2 != 200).count();
+        let mut times: Vec<f64> = all.iter().filter(|s| s.route == i).map(|s| s.ms).collect();
+        let errors = all.iter().filter(|s| s.route == i && s.status != 200).count();
         times.sort_by(f64::total_cmp);
         by_route.insert(
             r.name.clone(),
@@ -244,7 +316,8 @@ pub async fn run(
     }
     Ok(LoadReport {
         peak_rss_mib: peak_rss,
-        requests_per_s: all.len() as f64 / elapsed.max(0.001),
+        requests_per_s: all.len() as f64 / measured_secs.max(0.001),
+        cpu_ms_per_request: cpu / all.len().max(1) as f64,
         routes: by_route,
     })
 }

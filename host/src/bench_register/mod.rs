@@ -25,7 +25,8 @@ pub struct Options {
     pub samples: usize,
     /// Concurrent HTTP clients.
     pub clients: usize,
-    /// How long the HTTP load runs.
+    /// How long the HTTP load runs unmeasured first, then measured.
+    pub http_warmup: u64,
     pub http_seconds: u64,
     /// Skip the HTTP part (in process only).
     pub no_http: bool,
@@ -34,6 +35,8 @@ pub struct Options {
     pub database: Option<String>,
     /// Only the routes whose name contains this (a profile of one route).
     pub only: Option<String>,
+    /// Where every HTTP request of the load is written (route, start, time, status).
+    pub trace: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -61,6 +64,8 @@ pub struct RegisterBench {
     pub serve_rss_mib: Option<f64>,
     pub http_clients: usize,
     pub http_requests_per_s: Option<f64>,
+    /// The server's processor time per request over the HTTP load (ms, all threads).
+    pub serve_cpu_ms_per_request: Option<f64>,
     pub routes: BTreeMap<String, RouteFigures>,
 }
 
@@ -648,17 +653,16 @@ pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
     }
 
     if !opts.no_http {
-        let report = load::run(
-            app,
-            opts.database.as_deref(),
-            &routes,
-            &cookies,
-            opts.clients,
-            opts.http_seconds,
-        )
-        .await?;
+        let load = load::Load {
+            clients: opts.clients,
+            warmup: opts.http_warmup,
+            seconds: opts.http_seconds,
+            trace: opts.trace.as_deref(),
+        };
+        let report = load::run(app, opts.database.as_deref(), &routes, &cookies, &load).await?;
         out.serve_rss_mib = Some(report.peak_rss_mib);
         out.http_requests_per_s = Some(report.requests_per_s);
+        out.serve_cpu_ms_per_request = Some(report.cpu_ms_per_request);
         for (name, figures) in report.routes {
             if let Some(f) = out.routes.get_mut(&name) {
                 f.http_p99_ms = (figures.requests > 0).then_some(figures.p99_ms);
@@ -682,9 +686,10 @@ pub fn print(b: &RegisterBench) {
     println!("Индекс статистики загружен за {:.0} мс", b.index_load_ms);
     if let Some(rss) = b.serve_rss_mib {
         println!(
-            "ipra serve под нагрузкой {} клиентов: пик RSS {rss:.0} МиБ, {:.0} запросов/с",
+            "ipra serve под нагрузкой {} клиентов: пик RSS {rss:.0} МиБ, {:.0} запросов/с, {:.1} мс процессора на запрос",
             b.http_clients,
-            b.http_requests_per_s.unwrap_or(0.0)
+            b.http_requests_per_s.unwrap_or(0.0),
+            b.serve_cpu_ms_per_request.unwrap_or(0.0)
         );
     }
     println!(
