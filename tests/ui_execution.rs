@@ -580,6 +580,23 @@ fn api_and_page_routes_check_who_asks() {
         );
         assert_eq!(register["items"][0]["status"], "awaiting-signature");
         assert_eq!(register["pending_total"], 0, "its one measure is recorded: {register}");
+        // Filtered by its report's status: counted on the records and their reports alone.
+        for (status, total) in [("awaiting-signature", 1), ("accepted", 0), ("draft", 0)] {
+            let filtered = http(
+                addr,
+                "GET",
+                &format!("/api/v1/execution-register?status={status}"),
+                &[("Cookie", &executor)],
+                None,
+            )
+            .json();
+            assert_eq!(filtered["total"], total, "{status}: {filtered}");
+            assert_eq!(
+                filtered["items"].as_array().map(Vec::len),
+                Some(total),
+                "{status}: {filtered}"
+            );
+        }
         let coordinator_view = {
             let (cookie, _) = login(addr, "coordinator", "coordinator password 1");
             http(addr, "GET", "/api/v1/execution-register", &[("Cookie", &cookie)], None).json()
