@@ -121,6 +121,17 @@ fn conditions(f: &AuditFilter) -> Result<(Vec<Condition>, Vec<String>)> {
     Ok((c, binds))
 }
 
+/// The column whose order an index's own conditions are one range of (not the actor's: a login's
+/// roles are several ranges).
+fn index_order(index: &str) -> Option<&'static str> {
+    match index {
+        "audit_log_action" => Some("action"),
+        "audit_log_subject" => Some("subject"),
+        "audit_log_at" => Some("at"),
+        _ => None,
+    }
+}
+
 /// Entries newest first: led by the filter's most selective index when it finds few rows (then
 /// sorted), else by walking the log from the newest entry back, checking the filter on each.
 pub async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i64>) -> Result<AuditPage> {
@@ -143,13 +154,18 @@ pub async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i6
             .filter(|(_, i)| *i == Some(index))
             .map(|(c, _)| c.clone())
             .collect();
-        let hint = if sqlite {
-            format!(" INDEXED BY {index}")
-        } else {
-            String::new()
+        // SQLite is told the index; PostgreSQL is asked for the index's order, which it reads
+        // from the index alone and stops at the cap. Unordered, it chose to read the table from
+        // its start for a range that holds most entries (an action that is nearly every entry:
+        // 72 ms for 14,000 rows of a million persons' log, 4 ms from the index). An actor's
+        // several ranges (its roles) are not one range of the index: left to the planner.
+        let (hint, order) = match (sqlite, index_order(index)) {
+            (true, _) => (format!(" INDEXED BY {index}"), String::new()),
+            (false, Some(column)) => (String::new(), format!(" ORDER BY {column}")),
+            (false, None) => (String::new(), String::new()),
         };
         let sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint} WHERE {} LIMIT {}) t",
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint} WHERE {}{order} LIMIT {}) t",
             own.join(" AND "),
             COUNT_CAP + 1
         );
