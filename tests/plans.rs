@@ -24,12 +24,8 @@ fn no_list_reads_a_large_table_whole() {
         // Every route ran, and each ran its statements.
         assert!(report["routes"].as_u64().unwrap() >= 45, "{report}");
         assert!(report["statements"].as_u64().unwrap() >= 100, "{report}");
-        let contexts: Vec<&str> = report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|f| f["context"].as_str())
-            .collect();
+        let findings = report["findings"].as_array().expect("findings");
+        let contexts: Vec<&str> = findings.iter().filter_map(|f| f["context"].as_str()).collect();
         // A bureau's register walks the index of its own IPRAs in the list's order (by decision
         // date, by name), not the whole order's index past other bureaus' rows, nor all of its own
         // rows sorted (a page of the few ids the statistics index found is sorted as they are).
@@ -37,9 +33,7 @@ fn no_list_reads_a_large_table_whole() {
             ("ORDER BY i.decision_date", "ipras_issuer_decision"),
             ("ORDER BY i.search_name", "ipras_issuer_name"),
         ] {
-            let pages: Vec<&serde_json::Value> = report["findings"]
-                .as_array()
-                .unwrap()
+            let pages: Vec<&serde_json::Value> = findings
                 .iter()
                 .filter(|f| {
                     let sql = f["sql"].as_str().unwrap_or_default();
@@ -71,9 +65,7 @@ fn no_list_reads_a_large_table_whole() {
             ("(action >= ", " ORDER BY action LIMIT "),
             ("at >= ", " ORDER BY at LIMIT "),
         ] {
-            let counts: Vec<&str> = report["findings"]
-                .as_array()
-                .unwrap()
+            let counts: Vec<&str> = findings
                 .iter()
                 .filter_map(|f| f["sql"].as_str())
                 .filter(|sql| {

@@ -378,9 +378,10 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
         // 20,000 records was a third of the count's time at a million persons).
         let of_ipras = conds.iter().any(|c| c.contains("i."));
         let of_reports = conds.iter().any(|c| c.contains("r."));
-        let count_from = match (of_ipras, of_reports) {
-            (false, false) if o.from.starts_with("execution_records e") => format!("execution_records e{hint}"),
-            (false, true) if o.from.starts_with("execution_records e") && !o.from.contains("reports r") => {
+        let records_lead = o.from.starts_with("execution_records e");
+        let count_from = match (records_lead, of_ipras, of_reports) {
+            (true, false, false) => format!("execution_records e{hint}"),
+            (true, false, true) if !o.from.contains("reports r") => {
                 format!("execution_records e{hint} LEFT JOIN reports r ON r.id = e.report_id")
             }
             _ => from.clone(),
