@@ -120,6 +120,13 @@ fn a_slow_statement_is_cut_off_while_others_are_served() {
         assert_eq!(quick.status, 200, "{backend:?}: {}", quick.body);
         assert_eq!(quick.json()["finished"], true);
         assert_eq!(quick.json()["statement_timeout_ms"], 4000);
+        // A request's PostgreSQL connection starts no parallel workers (a page's index walk is
+        // cheaper than starting them); SQLite has none to speak of.
+        let workers = &quick.json()["parallel_workers_per_gather"];
+        match backend {
+            Backend::Postgres => assert_eq!(workers, 0, "{}", quick.body),
+            Backend::Sqlite => assert!(workers.is_null(), "{}", quick.body),
+        }
 
         // A page answers with the HTML error page.
         let page = http(&addr, "GET", "/admin/diagnostics/slow-query?seconds=60", &auth, None);

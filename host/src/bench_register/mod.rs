@@ -600,9 +600,13 @@ pub async fn run(app: &App, opts: &Options) -> Result<RegisterBench> {
         routes.retain(|r| r.name.contains(only.as_str()));
     }
 
-    // In process: the router called directly, one request at a time.
+    // In process: the router called directly, one request at a time, on the pool `ipra serve`
+    // gives requests (its connections' settings), with no statement time-out.
+    let (request_db, _rules) = app.db.interactive(None).await?;
+    let mut requests = app.clone();
+    requests.db = request_db;
     let router = crate::web::router(
-        app.clone(),
+        requests,
         crate::web::Instance {
             name: "bench".into(),
             leader: Default::default(),

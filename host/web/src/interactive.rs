@@ -223,12 +223,13 @@ pub async fn slow_query_api(
         .seconds()
         .map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "bad-request", m))?;
     let started = Instant::now();
-    interactive::slow_query(&app.db, seconds).await?;
+    let workers = interactive::slow_query(&app.db, seconds).await?;
     Ok(Json(json!({
         "seconds": seconds,
         "finished": true,
         "elapsed_ms": started.elapsed().as_millis() as u64,
         "statement_timeout_ms": interactive::current_timeout().map(|t| t.as_millis() as u64),
+        "parallel_workers_per_gather": workers,
     })))
 }
 
@@ -241,15 +242,20 @@ pub async fn slow_query_page(
     ui::require_page(&user, &[Role::Administrator]).map_err(|e| e.for_user(&user))?;
     let seconds = query.seconds().map_err(|m| PageError::bad_request(m).for_user(&user))?;
     let started = Instant::now();
-    interactive::slow_query(&app.db, seconds)
+    let workers = interactive::slow_query(&app.db, seconds)
         .await
         .map_err(|e| PageError::from(e).for_user(&user))?;
     let limit = match interactive::current_timeout() {
         Some(t) => format!("предел времени запроса — {}", duration_text(t)),
         None => "предел времени запроса не задан".to_string(),
     };
+    let parallel = match workers {
+        Some(0) => "<p>Запросы страниц выполняются PostgreSQL без параллельных процессов: страница читает немного строк по индексу, а запуск процессов дороже самого чтения. Фоновые задания ими пользуются.</p>".to_string(),
+        Some(n) => format!("<p>Запросу страницы PostgreSQL разрешено параллельных процессов: {n}.</p>"),
+        None => String::new(),
+    };
     let body = format!(
-        r#"<h1>Проверка предела времени запроса</h1><p role="status">Запрос на {seconds} с выполнен за {} ({limit}).</p>"#,
+        r#"<h1>Проверка предела времени запроса</h1><p role="status">Запрос на {seconds} с выполнен за {} ({limit}).</p>{parallel}"#,
         duration_text(started.elapsed())
     );
     Ok(ui::page(Some(&user), "Проверка предела времени запроса", &body))
