@@ -86,6 +86,35 @@ fn no_list_reads_a_large_table_whole() {
                 );
             }
         }
+        // The audit log's pages, whole or of a period, walk its time index down in the page's
+        // order (newest first by time): never the log's entries sorted, nor walked by number
+        // past every later entry.
+        let pages: Vec<&serde_json::Value> = findings
+            .iter()
+            .filter(|f| {
+                let sql = f["sql"].as_str().unwrap_or_default();
+                sql.starts_with("SELECT id, at, actor, action, subject, detail FROM audit_log")
+                    && !sql.contains("action >=")
+            })
+            .collect();
+        assert!(
+            pages.iter().any(|f| f["sql"].as_str().unwrap().contains("at >= ")),
+            "{}: a period's page of the audit log checked",
+            backend.name()
+        );
+        for f in pages {
+            let plan = f["plan"].to_string();
+            let sorts = match backend.name() {
+                "sqlite" => plan.contains("TEMP B-TREE"),
+                _ => plan.contains("Sort"),
+            };
+            assert!(
+                plan.contains("audit_log_at") && !sorts,
+                "{}: {} walks audit_log_at: {plan}",
+                backend.name(),
+                f["sql"]
+            );
+        }
         for route in [
             "ipras sort=fio",
             "ipras q=surname",

@@ -666,13 +666,24 @@ impl<'a> Filler<'a> {
                 t(format!("{}T10:00:00Z", iso(death + Duration::days(3)))),
             ]);
         }
-        // The audit trail: cards read and lists exported, a few per person.
-        for _ in 0..2 {
+        // The audit trail: cards read and lists exported, a few per person. The log is written
+        // as things happen: its times rise with its entries (working hours of the calendar's
+        // days, spread over the persons in the order they are written).
+        let days = (self.today - self.calendar_start).whole_days().max(1) as u64;
+        for k in 0..2 {
             self.written.audit += 1;
-            let at = self.calendar_start + Duration::days(rng.below(span as u64) as i64);
+            let second = (p * days * 36_000 / self.shape.persons.max(1) + k) as i64;
+            let at = self.calendar_start + Duration::days(second / 36_000);
+            let of_day = second % 36_000;
             batch.audit.push(vec![
                 Val::Int(self.written.audit as i64),
-                t(format!("{}T{:02}:{:02}:00Z", iso(at), 8 + rng.below(10), rng.below(60))),
+                t(format!(
+                    "{}T{:02}:{:02}:{:02}Z",
+                    iso(at),
+                    8 + of_day / 3600,
+                    of_day % 3600 / 60,
+                    of_day % 60
+                )),
                 t(format!("user:executor-{}", rng.below(400))),
                 t("ipra.read"),
                 t(format!("ipra:{}", ids[0])),

@@ -1,5 +1,11 @@
 //! The audit log as people search it: by actor, action, object and days, newest first, a page at
 //! a time, led by the filter's most selective index (pages, API and export all read it here).
+//!
+//! Newest first is by time (`at`, then the entry's number): the log is written as things happen,
+//! so a period's entries are one range of `audit_log_at (at, id)` wherever the period lies. A page
+//! walks that index down from the period's end (or the previous page's last entry) and stops at
+//! the page, where walking the log by entry number from the newest would pass every later entry
+//! first (a month two years back at a million persons: 0.2–1 s on SQLite).
 
 use crate::db::Db;
 use anyhow::Result;
@@ -22,7 +28,7 @@ pub struct AuditFilter {
     pub to: Option<String>,
     /// The page number as the reader counts it.
     pub page: Option<i64>,
-    /// The page below this entry number (the `next` of the previous page).
+    /// The page after this entry, newest first (the `next` of the previous page).
     pub before: Option<i64>,
     /// Show the result of the chain check.
     pub verify: Option<String>,
@@ -72,53 +78,94 @@ pub async fn search(db: &Db, f: &AuditFilter) -> Result<AuditPage> {
 /// Entries counted exactly up to this many.
 const COUNT_CAP: i64 = 10_000;
 
-/// A prefix of an indexed text column as a range condition; `column` is the index's first column.
-fn prefix_range(column: &str, prefix: &str, binds: &mut Vec<String>) -> String {
-    binds.push(prefix.to_string());
-    let lo = binds.len();
-    binds.push(format!("{prefix}\u{10FFFF}"));
-    format!("({column} >= ${lo} AND {column} < ${})", lo + 1)
+/// A condition of the filter: its SQL with `?` for each of its values, and the index that can
+/// lead to its rows. Statements take different sets of conditions, so each numbers its own
+/// parameters (PostgreSQL refuses values a statement does not use).
+struct Condition {
+    sql: String,
+    values: Vec<String>,
+    index: Option<&'static str>,
 }
 
-/// The filter's conditions, each with the index that can lead to its rows, and the binds.
-/// A condition of the filter and the index that can lead to its rows.
-type Condition = (String, Option<&'static str>);
+/// A prefix of an indexed text column as a range condition; `column` is the index's first column.
+fn prefix_range(column: &str, prefix: &str, values: &mut Vec<String>) -> String {
+    values.push(prefix.to_string());
+    values.push(format!("{prefix}\u{10FFFF}"));
+    format!("({column} >= ? AND {column} < ?)")
+}
 
-fn conditions(f: &AuditFilter) -> Result<(Vec<Condition>, Vec<String>)> {
+/// The conditions as one `AND`, with the parameters numbered from `$1`, and their values.
+fn joined<'a>(conds: impl IntoIterator<Item = &'a Condition>) -> (String, Vec<String>) {
+    let mut parts = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    for c in conds {
+        let mut sql = String::with_capacity(c.sql.len() + 8);
+        let mut own = c.values.iter();
+        for piece in c.sql.split_inclusive('?') {
+            match piece.strip_suffix('?') {
+                Some(before) => {
+                    values.push(own.next().cloned().unwrap_or_default());
+                    sql.push_str(before);
+                    sql.push_str(&format!("${}", values.len()));
+                }
+                None => sql.push_str(piece),
+            }
+        }
+        parts.push(sql);
+    }
+    (parts.join(" AND "), values)
+}
+
+fn conditions(f: &AuditFilter) -> Result<Vec<Condition>> {
     let from = check_day(&f.from, "Дата с").map_err(anyhow::Error::msg)?;
     let to = check_day(&f.to, "Дата по").map_err(anyhow::Error::msg)?;
-    let mut binds = Vec::new();
     let mut c = Vec::new();
     let actor = text(&f.actor);
     if !actor.is_empty() {
         // The beginning of the actor, or of the login after any role («ivanov» finds
         // «coordinator:ivanov»).
-        let mut any = vec![prefix_range("actor", &actor, &mut binds)];
+        let mut values = Vec::new();
+        let mut any = vec![prefix_range("actor", &actor, &mut values)];
         if !actor.contains(':') {
             for role in ["administrator", "coordinator", "executor", "auditor", "cli", "user"] {
-                any.push(prefix_range("actor", &format!("{role}:{actor}"), &mut binds));
+                any.push(prefix_range("actor", &format!("{role}:{actor}"), &mut values));
             }
         }
-        c.push((format!("({})", any.join(" OR ")), Some("audit_log_actor")));
+        c.push(Condition {
+            sql: format!("({})", any.join(" OR ")),
+            values,
+            index: Some("audit_log_actor"),
+        });
     }
-    let action = text(&f.action);
-    if !action.is_empty() {
-        c.push((prefix_range("action", &action, &mut binds), Some("audit_log_action")));
-    }
-    let subject = text(&f.subject);
-    if !subject.is_empty() {
-        c.push((prefix_range("subject", &subject, &mut binds), Some("audit_log_subject")));
+    for (column, index, prefix) in [
+        ("action", "audit_log_action", text(&f.action)),
+        ("subject", "audit_log_subject", text(&f.subject)),
+    ] {
+        if !prefix.is_empty() {
+            let mut values = Vec::new();
+            c.push(Condition {
+                sql: prefix_range(column, &prefix, &mut values),
+                values,
+                index: Some(index),
+            });
+        }
     }
     // `at` is RFC 3339 UTC text, so day bounds compare as text.
     if !from.is_empty() {
-        binds.push(from);
-        c.push((format!("at >= ${}", binds.len()), Some("audit_log_at")));
+        c.push(Condition {
+            sql: "at >= ?".into(),
+            values: vec![from],
+            index: Some("audit_log_at"),
+        });
     }
     if !to.is_empty() {
-        binds.push(format!("{to}T99"));
-        c.push((format!("at < ${}", binds.len()), Some("audit_log_at")));
+        c.push(Condition {
+            sql: "at < ?".into(),
+            values: vec![format!("{to}T99")],
+            index: Some("audit_log_at"),
+        });
     }
-    Ok((c, binds))
+    Ok(c)
 }
 
 /// The column whose order an index's own conditions are one range of (not the actor's: a login's
@@ -133,27 +180,27 @@ fn index_order(index: &str) -> Option<&'static str> {
 }
 
 /// Entries newest first: led by the filter's most selective index when it finds few rows (then
-/// sorted), else by walking the log from the newest entry back, checking the filter on each.
+/// sorted), else by walking the log's time index down from the newest entry (or the period's
+/// end), checking the filter on each.
 pub async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i64>) -> Result<AuditPage> {
-    let (conds, binds) = conditions(f)?;
+    let conds = conditions(f)?;
     let sqlite = db.engine == crate::db::Engine::Sqlite;
-    let where_of = |extra: Option<String>| {
-        let mut all: Vec<String> = conds.iter().map(|(c, _)| c.clone()).collect();
-        all.extend(extra);
-        if all.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", all.join(" AND "))
+    let where_of = |conds: &[&Condition]| -> (String, Vec<String>) {
+        match joined(conds.iter().copied()) {
+            (sql, values) if sql.is_empty() => (sql, values),
+            (sql, values) => (format!(" WHERE {sql}"), values),
         }
     };
     // Each index's share of the filter, counted up to the cap: the smallest leads.
     let mut lead: Option<(&'static str, i64)> = None;
-    for index in conds.iter().filter_map(|(_, i)| *i) {
-        let own: Vec<String> = conds
-            .iter()
-            .filter(|(_, i)| *i == Some(index))
-            .map(|(c, _)| c.clone())
-            .collect();
+    let mut indexes: Vec<&'static str> = Vec::new();
+    for index in conds.iter().filter_map(|c| c.index) {
+        if !indexes.contains(&index) {
+            indexes.push(index);
+        }
+    }
+    for index in &indexes {
+        let (own, values) = joined(conds.iter().filter(|c| c.index == Some(index)));
         // SQLite is told the index; PostgreSQL is asked for the index's order, which it reads
         // from the index alone and stops at the cap. Unordered, it chose to read the table from
         // its start for a range that holds most entries (an action that is nearly every entry:
@@ -165,59 +212,66 @@ pub async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i6
             (false, None) => (String::new(), String::new()),
         };
         let sql = format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint} WHERE {}{order} LIMIT {}) t",
-            own.join(" AND "),
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint} WHERE {own}{order} LIMIT {}) t",
             COUNT_CAP + 1
         );
-        crate::plans::record(&sql, crate::plans::texts(&binds));
-        let mut q = sqlx::query(&sql);
-        for b in &binds {
-            q = q.bind(b.as_str());
-        }
-        let n: i64 = q.fetch_one(&db.pool).await?.try_get("n")?;
+        let n = count(db, &sql, &values).await?;
         if lead.is_none_or(|(_, m)| n < m) {
             lead = Some((index, n));
         }
     }
-    // A few rows: led by their index; else the log walked in its own order (SQLite's table,
-    // newest first, checking the filter on each row).
+    // A few rows: led by their index; else the log walked down its time index, newest first,
+    // checking the filter on each row.
     let hint = match lead {
         Some((index, n)) if n <= COUNT_CAP && sqlite => format!(" INDEXED BY {index}"),
-        _ if sqlite => " NOT INDEXED".to_string(),
+        _ if sqlite => " INDEXED BY audit_log_at".to_string(),
         _ => String::new(),
     };
-    let single = conds
-        .iter()
-        .filter_map(|(_, i)| *i)
-        .collect::<std::collections::HashSet<_>>()
-        .len()
-        == 1;
+    let all: Vec<&Condition> = conds.iter().collect();
     let total = match lead {
-        Some((_, n)) if single => n,
+        Some((_, n)) if indexes.len() == 1 => n,
         // Every index finds more than the cap: so does the filter, as far as the page says.
         Some((_, n)) if n > COUNT_CAP => n,
         _ => {
+            let (filter, values) = where_of(&all);
             let sql = format!(
-                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint}{} LIMIT {}) t",
-                where_of(None),
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM audit_log{hint}{filter} LIMIT {}) t",
                 COUNT_CAP + 1
             );
-            crate::plans::record(&sql, crate::plans::texts(&binds));
-            let mut q = sqlx::query(&sql);
-            for b in &binds {
-                q = q.bind(b.as_str());
-            }
-            q.fetch_one(&db.pool).await?.try_get("n")?
+            count(db, &sql, &values).await?
         }
     };
+    // The previous page's last entry: the page goes on below its time (then below its number
+    // among entries of the same time). An entry no longer there continues by number alone.
+    let after = match before {
+        Some(id) => Some(
+            match sqlx::query_scalar::<_, String>("SELECT at FROM audit_log WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&db.pool)
+                .await?
+            {
+                Some(at) => Condition {
+                    sql: format!("at <= ? AND (at < ? OR id < {id})"),
+                    values: vec![at.clone(), at],
+                    index: None,
+                },
+                None => Condition {
+                    sql: format!("id < {id}"),
+                    values: Vec::new(),
+                    index: None,
+                },
+            },
+        ),
+        None => None,
+    };
+    let (filter, values) = where_of(&all.iter().copied().chain(after.as_ref()).collect::<Vec<_>>());
     let sql = format!(
-        "SELECT id, at, actor, action, subject, detail FROM audit_log{hint}{} ORDER BY id DESC LIMIT {}",
-        where_of(before.map(|b| format!("id < {b}"))),
+        "SELECT id, at, actor, action, subject, detail FROM audit_log{hint}{filter} ORDER BY at DESC, id DESC LIMIT {}",
         limit.clamp(1, 1000) + 1
     );
-    crate::plans::record(&sql, crate::plans::texts(&binds));
+    crate::plans::record(&sql, crate::plans::texts(&values));
     let mut q = sqlx::query(&sql);
-    for b in &binds {
+    for b in &values {
         q = q.bind(b.as_str());
     }
     let rows = q.fetch_all(&db.pool).await?;
@@ -235,4 +289,14 @@ pub async fn search_rows(db: &Db, f: &AuditFilter, limit: i64, before: Option<i6
         next: if more { items.last().map(|e| e.id) } else { None },
         items,
     })
+}
+
+/// A count statement's `n`, recorded for `ipra bench plans`.
+async fn count(db: &Db, sql: &str, values: &[String]) -> Result<i64> {
+    crate::plans::record(sql, crate::plans::texts(values));
+    let mut q = sqlx::query(sql);
+    for b in values {
+        q = q.bind(b.as_str());
+    }
+    Ok(q.fetch_one(&db.pool).await?.try_get("n")?)
 }
