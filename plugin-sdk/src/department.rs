@@ -1831,7 +1831,10 @@ mod tests {
 
     /// Validates a document with xmllint against the product's schema; the schema is the contract readers rely on.
     fn assert_valid_against_schema(document: &Document) {
-        let dir = std::env::temp_dir().join(format!("ipra-dept-{}", std::process::id()));
+        // A folder of the call's own, removed after: tests run in parallel and render the same names.
+        static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ipra-dept-{}-{call}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(&document.name);
         std::fs::write(&path, &document.bytes).unwrap();
@@ -1841,7 +1844,7 @@ mod tests {
             .arg(&path)
             .output()
             .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&dir);
         assert!(
             output.status.success(),
             "{}\n{}",

@@ -21,11 +21,11 @@ fn schema() -> PathBuf {
 }
 
 fn assert_valid(document: &Document, schema: &Path) {
-    let dir = std::env::temp_dir().join(format!("ipra-egisso-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("{call}-{}", document.name));
+    let dir = std::env::temp_dir().join(format!("ipra-egisso-{}-{call}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(&document.name);
     std::fs::write(&path, &document.bytes).expect("write");
     let output = std::process::Command::new("xmllint")
         .arg("--noout")
@@ -34,7 +34,7 @@ fn assert_valid(document: &Document, schema: &Path) {
         .arg(&path)
         .output()
         .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(
         output.status.success(),
         "{}\n{}",

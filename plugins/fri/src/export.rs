@@ -1147,12 +1147,12 @@ mod tests {
     }
 
     fn xmllint(document: &Document, schema: Option<PathBuf>) -> std::process::Output {
-        let dir = std::env::temp_dir().join(format!("ipra-fri-export-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        // Tests run in parallel and render the same names: every call gets its own file.
+        // Tests run in parallel and render the same names: every call gets a folder of its own, removed after.
         static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = dir.join(format!("{call}-{}", document.name));
+        let dir = std::env::temp_dir().join(format!("ipra-fri-export-{}-{call}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join(&document.name);
         std::fs::write(&path, &document.bytes).expect("write");
         let mut command = std::process::Command::new("xmllint");
         command.arg("--noout");
@@ -1163,7 +1163,7 @@ mod tests {
             .arg(&path)
             .output()
             .expect("xmllint is needed for this test (Debian: apt-get install libxml2-utils)");
-        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&dir);
         output
     }
 

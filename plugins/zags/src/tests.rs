@@ -40,14 +40,14 @@ fn assert_valid(path: &Path, schema: &Path) {
 }
 
 fn assert_document_valid(document: &Document, schema: &Path) {
-    let dir = std::env::temp_dir().join(format!("ipra-zags-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path = dir.join(format!("{call}-{}", document.name));
+    let dir = std::env::temp_dir().join(format!("ipra-zags-{}-{call}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(&document.name);
     std::fs::write(&path, &document.bytes).expect("write");
     assert_valid(&path, schema);
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn read(path: &Path) -> Vec<RecordOutcome> {
