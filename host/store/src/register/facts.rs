@@ -2296,8 +2296,15 @@ mod tests {
             let person = (id as u32).div_ceil(2) + (next(3) as u32) * 40_000;
             let day = 9_000 + next(400) as Day;
             let territory = ix.territories.id(Some(["a", "b", "c"][next(3) as usize]));
-            let flags = [ACTIVE, ACTIVE, SUPERSEDED, 0][next(4) as usize] | if next(5) == 0 { CHILD } else { 0 };
-            ix.insert_bare(id, person, day, territory, 0, Ok(day), flags, 0);
+            let flags = [ACTIVE, ACTIVE, SUPERSEDED, 0][next(4) as usize]
+                | if next(5) == 0 { CHILD } else { 0 }
+                | if next(7) == 0 { EARLY } else { 0 };
+            // Target groups: none for most, one or two for some.
+            let mut groups = 0u64;
+            for _ in 0..[0, 0, 1, 2][next(4) as usize] {
+                groups |= 1 << ix.groups.id(Some(["g1", "g2", "g3"][next(3) as usize]));
+            }
+            ix.insert_bare(id, person, day, territory, 0, Ok(day), flags, groups);
             let slot = ix.slot(id).unwrap();
             for _ in 0..next(12) {
                 let status = [OPEN, OPEN, EXECUTED, NOT_EXECUTED, CLOSED][next(5) as usize];
@@ -2323,7 +2330,8 @@ mod tests {
         ix
     }
 
-    /// The plainest pass: every measure's state and bits one by one, on one core.
+    /// The plainest pass: every measure's state and bits one by one, on one core, every person
+    /// counted through sets of their own.
     fn reference(
         ix: &Index,
         filter: &StatsFilter,
@@ -2334,6 +2342,12 @@ mod tests {
         let tables = Tables::of(ix);
         let months = ix.ipras.iter().map(|i| usize::from(i.month)).max().unwrap_or(0) + 1;
         let mut t = Tally::new(ix, months, 0);
+        // Each person's bits, and the distinct (key, person) pairs of each breakdown.
+        let mut persons: HashMap<u32, u128> = HashMap::new();
+        let mut territory_persons = HashSet::new();
+        let mut month_persons = HashSet::new();
+        let mut group_persons = HashSet::new();
+        let mut early_persons = HashSet::new();
         for ipra in &ix.ipras {
             if !scope.takes(ipra) {
                 continue;
@@ -2359,17 +2373,38 @@ mod tests {
                     t.section_late[usize::from(m.section)] += 1;
                 }
             }
-            if ipra.flags & MULTI == 0 {
-                add_bits(&mut t.persons, bits, 1);
-            } else {
-                *t.multi.entry(ipra.person).or_insert(0) |= bits;
-            }
+            *persons.entry(ipra.person).or_insert(0) |= bits;
             t.by_territory[usize::from(ipra.territory)].0 += 1;
             t.by_territory[usize::from(ipra.territory)].1 += scoped;
-            t.territory_persons.add(ipra.territory, ipra);
+            territory_persons.insert((ipra.territory, ipra.person));
             t.by_month[usize::from(ipra.month)].0 += 1;
             t.by_month[usize::from(ipra.month)].1 += scoped;
-            t.month_persons.add(ipra.month, ipra);
+            month_persons.insert((ipra.month, ipra.person));
+            for g in 0..64u16 {
+                if ipra.groups & 1 << g != 0 {
+                    t.by_group[usize::from(g)].0 += 1;
+                    t.by_group[usize::from(g)].1 += scoped;
+                    group_persons.insert((g, ipra.person));
+                }
+            }
+            if ipra.flags & EARLY != 0 {
+                t.early.0 += 1;
+                t.early.1 += scoped;
+                early_persons.insert((0u16, ipra.person));
+            }
+        }
+        for bits in persons.values() {
+            add_bits(&mut t.persons, *bits, 1);
+        }
+        for (pairs, counts) in [
+            (territory_persons, &mut t.territory_persons),
+            (month_persons, &mut t.month_persons),
+            (group_persons, &mut t.group_persons),
+            (early_persons, &mut t.early_persons),
+        ] {
+            for (key, _) in pairs {
+                counts.single[usize::from(key)] += 1;
+            }
         }
         finish(ix, filter, today, reasons, &tables, t)
     }
