@@ -120,12 +120,12 @@ fn a_slow_statement_is_cut_off_while_others_are_served() {
         assert_eq!(quick.status, 200, "{backend:?}: {}", quick.body);
         assert_eq!(quick.json()["finished"], true);
         assert_eq!(quick.json()["statement_timeout_ms"], 4000);
-        // A request's PostgreSQL connection starts no parallel workers (a page's index walk is
-        // cheaper than starting them); SQLite has none to speak of.
-        let workers = &quick.json()["parallel_workers_per_gather"];
+        // A request's PostgreSQL connection starts no parallel workers and compiles no statement
+        // (a page's index walk is cheaper than either); SQLite has neither to speak of.
+        let (workers, jit) = (&quick.json()["parallel_workers_per_gather"], &quick.json()["jit"]);
         match backend {
-            Backend::Postgres => assert_eq!(workers, 0, "{}", quick.body),
-            Backend::Sqlite => assert!(workers.is_null(), "{}", quick.body),
+            Backend::Postgres => assert!(workers == 0 && jit == false, "{}", quick.body),
+            Backend::Sqlite => assert!(workers.is_null() && jit.is_null(), "{}", quick.body),
         }
 
         // A page answers with the HTML error page.

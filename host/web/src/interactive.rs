@@ -229,7 +229,8 @@ pub async fn slow_query_api(
         "finished": true,
         "elapsed_ms": started.elapsed().as_millis() as u64,
         "statement_timeout_ms": interactive::current_timeout().map(|t| t.as_millis() as u64),
-        "parallel_workers_per_gather": workers,
+        "parallel_workers_per_gather": workers.map(|w| w.parallel_workers_per_gather),
+        "jit": workers.map(|w| w.jit),
     })))
 }
 
@@ -249,9 +250,12 @@ pub async fn slow_query_page(
         Some(t) => format!("предел времени запроса — {}", duration_text(t)),
         None => "предел времени запроса не задан".to_string(),
     };
-    let parallel = match workers {
-        Some(0) => "<p>Запросы страниц выполняются PostgreSQL без параллельных процессов: страница читает немного строк по индексу, а запуск процессов дороже самого чтения. Фоновые задания ими пользуются.</p>".to_string(),
-        Some(n) => format!("<p>Запросу страницы PostgreSQL разрешено параллельных процессов: {n}.</p>"),
+    let parallel = match workers.map(|w| (w.parallel_workers_per_gather, w.jit)) {
+        Some((0, false)) => "<p>Запросы страниц выполняются PostgreSQL без параллельных процессов и без компиляции (JIT): страница читает немного строк по индексу, а запуск процессов и компиляция дороже самого чтения. Фоновые задания ими пользуются.</p>".to_string(),
+        Some((n, jit)) => format!(
+            "<p>Запросу страницы PostgreSQL разрешено параллельных процессов: {n}; компиляция (JIT) {}.</p>",
+            if jit { "включена" } else { "выключена" }
+        ),
         None => String::new(),
     };
     let body = format!(

@@ -21,7 +21,7 @@
 use super::{sqlite_watch, Db, Engine, SQLITE_SETTINGS};
 use anyhow::{Context, Result};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -146,7 +146,10 @@ pub(super) async fn open(db: &Db, timeout: Option<Duration>) -> Result<(Db, Arc<
                 } else {
                     // A request reads one page through an index: starting parallel workers costs
                     // more than the walk (an executor's register by name at a million persons:
-                    // 43-60 ms with two workers, 11 ms without). Background work keeps them.
+                    // 43-60 ms with two workers, 11 ms without), and so does compiling the
+                    // statement, which PostgreSQL does for a walk whose whole cost it estimates
+                    // past `jit_above_cost` although a LIMIT stops it early (a count of a report
+                    // status: 144 ms of compiling for 6 ms of reading). Background work keeps both.
                     conn.execute(PG_REQUEST_SETTINGS).await?;
                 }
                 interactive.mark(conn, request.as_deref()).await?;
@@ -340,12 +343,20 @@ impl CancelsUnderWay {
 }
 
 /// What every request connection of PostgreSQL sets once, when it is opened.
-const PG_REQUEST_SETTINGS: &str = "SET max_parallel_workers_per_gather = 0";
+const PG_REQUEST_SETTINGS: &str = "SET max_parallel_workers_per_gather = 0; SET jit = off";
+
+/// How a PostgreSQL connection runs statements: the parallel workers per gather it allows and
+/// whether it compiles statements (a request's: none, and no).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PgStatementSettings {
+    pub parallel_workers_per_gather: i64,
+    pub jit: bool,
+}
 
 /// The administrators' check of the time-out set-up: a statement that runs `seconds` on the
 /// database (a counting loop on SQLite, `pg_sleep` on PostgreSQL). On PostgreSQL the answer is
-/// the parallel workers per gather the statement's connection allows (a request's: none).
-pub async fn slow_query(db: &Db, seconds: u32) -> Result<Option<i64>> {
+/// how the statement's connection runs statements.
+pub async fn slow_query(db: &Db, seconds: u32) -> Result<Option<PgStatementSettings>> {
     Ok(match db.engine {
         Engine::Sqlite => {
             let until = sqlite_watch::clock_ms() + i64::from(seconds) * 1000;
@@ -359,13 +370,19 @@ pub async fn slow_query(db: &Db, seconds: u32) -> Result<Option<i64>> {
             None
         }
         Engine::Postgres => {
-            let workers: String = sqlx::query_scalar(
-                "SELECT current_setting('max_parallel_workers_per_gather') AS workers FROM pg_sleep($1)",
+            let row = sqlx::query(
+                "SELECT current_setting('max_parallel_workers_per_gather') AS workers, current_setting('jit') AS jit \
+                 FROM pg_sleep($1)",
             )
             .bind(f64::from(seconds))
             .fetch_one(&db.pool)
             .await?;
-            Some(workers.parse().context("max_parallel_workers_per_gather")?)
+            let workers: String = row.try_get("workers")?;
+            let jit: String = row.try_get("jit")?;
+            Some(PgStatementSettings {
+                parallel_workers_per_gather: workers.parse().context("max_parallel_workers_per_gather")?,
+                jit: jit == "on",
+            })
         }
     })
 }
