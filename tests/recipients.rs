@@ -533,6 +533,24 @@ fn broad_names(env: &Env, addr: &str, coord: &str, social: &str, ogrn: &str) {
     let (found, _, _) = pages_of(addr, social, "", 500);
     assert_eq!(found, expected, "the organisation's list by the day added");
     assert_eq!(total(social, ""), (1000, false));
+    // By name (on SQLite, the persons' names walked, each one's recipient checked against the
+    // organisation, its IPRA and its sending in a subquery, the page's recipients joined after).
+    let by_name = |extra: &str| {
+        env.ids(&format!(
+            "SELECT r.person_id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id \
+             LEFT JOIN ipras i ON i.id = r.ipra_id WHERE 1 = 1{own}{extra} ORDER BY p.search_name, p.id"
+        ))
+    };
+    let (found, _, _) = pages_of(addr, social, "sort=name", 500);
+    assert_eq!(found, by_name(""), "the organisation's list by name");
+    let (found, _, _) = pages_of(addr, social, "state=current&sent=no&sort=name", 500);
+    // A few among thousands: the walk passes over the rest page after page.
+    assert!(!found.is_empty(), "current recipients not sent");
+    assert_eq!(
+        found,
+        by_name(" AND i.status = 'active' AND p.death_date IS NULL AND r.sent_at IS NULL"),
+        "the organisation's current recipients not sent, by name"
+    );
 }
 
 /// The persons of each organisation's social-protection measures the triggers keep, against a direct

@@ -310,6 +310,10 @@ enum BenchWhat {
         persons: u64,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// SQLite: plan with the statistics of a region of a million persons (`ANALYZE` of the
+        /// scratch register, its figures scaled), as a database an administrator analysed would.
+        #[arg(long)]
+        region_statistics: bool,
         #[arg(long)]
         json: bool,
     },
@@ -611,7 +615,13 @@ async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Bench {
-            what: BenchWhat::Plans { persons, seed, json },
+            what:
+                BenchWhat::Plans {
+                    persons,
+                    seed,
+                    region_statistics,
+                    json,
+                },
         } => {
             let dir = data_dir.join("bench").join(format!("register-{persons}-{seed}"));
             let app = App::open(&dir, database.as_deref(), builtin::BUILTIN_PLUGINS).await?;
@@ -628,7 +638,7 @@ async fn run(cli: Cli) -> Result<i32> {
                 only: None,
                 trace: None,
             };
-            let report = bench_register::plans(&app, &opts).await?;
+            let report = bench_register::plans(&app, &opts, region_statistics).await?;
             if json {
                 println!("{}", serde_json::to_string(&report)?);
             } else {

@@ -526,8 +526,13 @@ pub struct PlansReport {
 
 /// Every route of the bench called once in process while its statements are recorded, then each
 /// statement explained: the plan check a demo-size register can run (see `plans`).
-pub async fn plans(app: &App, opts: &Options) -> Result<PlansReport> {
+///
+/// With `region_statistics`, SQLite plans with the statistics of a region of a million persons
+/// ([`crate::plans::region_statistics`]); without, as a register never analysed.
+pub async fn plans(app: &App, opts: &Options, region_statistics: bool) -> Result<PlansReport> {
     ensure_filled(app, opts).await?;
+    let factor = (1_000_000 / opts.persons.max(1)).max(1);
+    crate::plans::region_statistics(&app.db, region_statistics.then_some(factor)).await?;
     app.facts.refresh(&app.db).await?;
     let cookies = sessions(app).await?;
     let samples = samples(app).await?;
@@ -563,7 +568,7 @@ pub async fn plans(app: &App, opts: &Options) -> Result<PlansReport> {
         }
     }
     // And the statements by which scheduled jobs select their work (the facts upload's).
-    recorded.extend(crate::register::egisso::selection_statements());
+    recorded.extend(crate::register::egisso::selection_statements(app.db.engine));
     recorded.extend(crate::register::social_services::selection_statements());
     let findings = crate::plans::check(&app.db, &recorded).await?;
     Ok(PlansReport {

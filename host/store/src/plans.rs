@@ -110,6 +110,11 @@ pub async fn explain(db: &Db, r: &Recorded) -> Result<Vec<String>> {
             Arg::Int(i) => q.bind(*i),
         };
     }
+    if db.engine == Engine::Sqlite && analysed(&mut conn).await? {
+        // The planner's statistics as they stand now (see [`region_statistics`]): a connection
+        // reads them when it first reads the schema, and keeps them.
+        sqlx::query("ANALYZE sqlite_schema").execute(&mut *conn).await?;
+    }
     let rows = q.fetch_all(&mut *conn).await?;
     if db.engine == Engine::Postgres {
         sqlx::query("RESET enable_seqscan").execute(&mut *conn).await?;
@@ -142,7 +147,10 @@ pub fn full_scans(engine: Engine, sql: &str, plan: &[String]) -> Vec<String> {
                 .nth(1)
                 .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_string()),
         };
-        let Some(table) = table.or_else(|| sideways_search(engine, sql, line)) else {
+        let Some(table) = table
+            .or_else(|| bloom_filter(engine, line))
+            .or_else(|| sideways_search(engine, sql, line))
+        else {
             continue;
         };
         // SQLite names the alias; map the common ones back.
@@ -154,6 +162,86 @@ pub fn full_scans(engine: Engine, sql: &str, plan: &[String]) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// A Bloom filter of SQLite over a table (`BLOOM FILTER ON r (person_id=?)`): built before the
+/// statement's first row from every row of the table, so a page that would stop after fifty reads
+/// it whole. SQLite builds one when its statistics expect the loop outside to look the table up
+/// more often than it has rows (a walk of a million persons for a few recipients).
+fn bloom_filter(engine: Engine, line: &str) -> Option<String> {
+    if engine != Engine::Sqlite {
+        return None;
+    }
+    let rest = line.trim().strip_prefix("BLOOM FILTER ON ")?;
+    Some(rest.split_whitespace().next()?.to_string())
+}
+
+/// The planner's statistics of a region (SQLite): `ANALYZE` of the scratch register, then each
+/// large table's figures as a region `factor` times its size would have them. Its row counts are
+/// scaled; so are the rows per value of a column of few values (a territory, a status, a section:
+/// as many values in a region as here), while a column of many (a person, a name, an IPRA) keeps
+/// its rows per value. A database an administrator analysed plans so, and a plan that reads a
+/// table whole to serve a page (a sort, a Bloom filter) is found at a few thousand persons.
+/// Without a `factor`, the statistics are removed: the register plans as one never analysed.
+pub async fn region_statistics(db: &Db, factor: Option<u64>) -> Result<usize> {
+    if db.engine != Engine::Sqlite {
+        return Ok(0);
+    }
+    let mut conn = db.pool.acquire().await?;
+    let Some(factor) = factor else {
+        if analysed(&mut conn).await? {
+            sqlx::query("DELETE FROM sqlite_stat1").execute(&mut *conn).await?;
+            sqlx::query("ANALYZE sqlite_schema").execute(&mut *conn).await?;
+        }
+        return Ok(0);
+    };
+    sqlx::query("ANALYZE main").execute(&mut *conn).await?;
+    let rows = sqlx::query("SELECT tbl, idx, stat FROM sqlite_stat1")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut scaled = 0;
+    for row in rows {
+        let (tbl, idx, stat): (String, Option<String>, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        if !LARGE.contains(&tbl.as_str()) {
+            continue;
+        }
+        sqlx::query("UPDATE sqlite_stat1 SET stat = $1 WHERE tbl = $2 AND idx IS $3")
+            .bind(scale_stat(&stat, factor))
+            .bind(&tbl)
+            .bind(&idx)
+            .execute(&mut *conn)
+            .await?;
+        scaled += 1;
+    }
+    sqlx::query("ANALYZE sqlite_schema").execute(&mut *conn).await?;
+    Ok(scaled)
+}
+
+/// Whether the SQLite database has the planner's statistics table (an `ANALYZE` ran).
+async fn analysed(conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+        .fetch_one(&mut **conn)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Fewer values than this in a column of the scratch register: a column of few values (see [`region_statistics`]).
+const FEW_VALUES: u64 = 200;
+
+/// One `sqlite_stat1` figure (`rows rows-per-value… [flags]`) as a register `factor` times larger has it.
+fn scale_stat(stat: &str, factor: u64) -> String {
+    let mut words = stat.split(' ');
+    let Some(rows) = words.next().and_then(|w| w.parse::<u64>().ok()) else {
+        return stat.to_string();
+    };
+    let mut out = vec![(rows * factor).to_string()];
+    for w in words {
+        out.push(match w.parse::<u64>() {
+            Ok(per_value) if per_value > 0 && rows / per_value < FEW_VALUES => (per_value * factor).to_string(),
+            _ => w.to_string(),
+        });
+    }
+    out.join(" ")
 }
 
 /// A statement that names its rows by a list of IPRA ids (a page's counts, a card's measures) but
@@ -246,10 +334,32 @@ mod tests {
             &["SEARCH m USING INDEX measures_ipra_status (ipra_id=?)".into()]
         )
         .is_empty());
+        let page = "SELECT r.id FROM persons p JOIN social_service_recipients r ON r.person_id = p.id LIMIT 51";
+        assert_eq!(
+            full_scans(
+                Engine::Sqlite,
+                page,
+                &[
+                    "SCAN p USING INDEX persons_search_name_id".into(),
+                    "BLOOM FILTER ON r (person_id=?)".into(),
+                    "SEARCH r USING INDEX recipients_person (person_id=?)".into()
+                ]
+            ),
+            vec!["social_service_recipients".to_string()]
+        );
         let unbounded = "SELECT COUNT(*) FROM measures m WHERE m.status = $1";
         assert_eq!(
             full_scans(Engine::Sqlite, unbounded, &["SCAN m".into()]),
             vec!["measures".to_string()]
         );
+    }
+
+    #[test]
+    fn statistics_scale_to_a_region() {
+        // 3,000 persons in 40 territories (75 each), one row per person's key.
+        assert_eq!(scale_stat("3000 75 1", 300), "900000 22500 1");
+        assert_eq!(scale_stat("3000 1 1 unordered", 10), "30000 1 1 unordered");
+        assert_eq!(scale_stat("3000", 10), "30000");
+        assert_eq!(scale_stat("sz=12", 10), "sz=12");
     }
 }
