@@ -116,6 +116,8 @@ fn joined<'a>(conds: impl IntoIterator<Item = &'a Condition>) -> (String, Vec<St
     (parts.join(" AND "), values)
 }
 
+/// The filter as conditions, each with the index that can lead to its rows; a malformed date is
+/// refused with a Russian message naming its field.
 fn conditions(f: &AuditFilter) -> Result<Vec<Condition>> {
     let from = check_day(&f.from, "Дата с").map_err(anyhow::Error::msg)?;
     let to = check_day(&f.to, "Дата по").map_err(anyhow::Error::msg)?;
