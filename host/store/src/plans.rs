@@ -147,15 +147,15 @@ pub fn full_scans(engine: Engine, sql: &str, plan: &[String]) -> Vec<String> {
                 .nth(1)
                 .map(|rest| rest.split_whitespace().next().unwrap_or_default().to_string()),
         };
-        let Some(table) = table
-            .or_else(|| bloom_filter(engine, line))
-            .or_else(|| sideways_search(engine, sql, line))
-        else {
+        // A Bloom filter is built whole before the first row, whatever the LIMIT.
+        let bloom = bloom_filter(engine, line);
+        let bounded = bounded_walk && engine == Engine::Sqlite && bloom.is_none();
+        let Some(table) = table.or(bloom).or_else(|| sideways_search(engine, sql, line)) else {
             continue;
         };
         // SQLite names the alias; map the common ones back.
         let resolved = resolve_alias(sql, &table);
-        if LARGE.contains(&resolved.as_str()) && !(bounded_walk && engine == Engine::Sqlite) {
+        if LARGE.contains(&resolved.as_str()) && !bounded {
             out.push(resolved);
         }
     }
