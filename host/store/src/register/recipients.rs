@@ -327,8 +327,7 @@ fn persons_first(c: &[String], limit: u32, hint: bool) -> String {
     let (own, theirs): (Vec<&String>, Vec<&String>) = c.iter().partition(|c| !names(c, "r") && !names(c, "i"));
     let mut inner: Vec<String> = own.into_iter().cloned().collect();
     inner.push(format!(
-        "EXISTS (SELECT 1 FROM {}{} WHERE r.person_id = p.id{})",
-        "social_service_recipients r",
+        "EXISTS (SELECT 1 FROM social_service_recipients r{} WHERE r.person_id = p.id{})",
         if theirs.iter().any(|c| names(c, "i")) {
             IPRA_JOIN
         } else {
@@ -725,6 +724,7 @@ async fn page_after(
     if walk {
         conditions.checked_per_row();
     }
+    let quick = conditions.quick(filter);
     let own = conditions.own();
     let named_at = conditions.named_at();
     let c = &mut conditions.c;
@@ -741,7 +741,6 @@ async fn page_after(
     } else {
         "r.added_at DESC, r.id DESC"
     };
-    let quick = non_empty(&filter.q).is_some();
     if by_name && !quick && db.engine == Engine::Sqlite && lead != Lead::OwnPersons {
         // A territory of few recipients is read from its own index and sorted (see [`Lead::Walk`]).
         let hint = lead == Lead::Walk || non_empty(&filter.territory).is_none();
