@@ -597,14 +597,36 @@ fn api_and_page_routes_check_who_asks() {
                 "{status}: {filtered}"
             );
         }
-        let coordinator_view = {
-            let (cookie, _) = login(addr, "coordinator", "coordinator password 1");
-            http(addr, "GET", "/api/v1/execution-register", &[("Cookie", &cookie)], None).json()
-        };
+        let (coordinator, _) = login(addr, "coordinator", "coordinator password 1");
+        let coordinator_view = http(
+            addr,
+            "GET",
+            "/api/v1/execution-register",
+            &[("Cookie", &coordinator)],
+            None,
+        )
+        .json();
         assert_eq!(
             coordinator_view["pending_total"], 1,
             "other sections' measures await: {coordinator_view}"
         );
+        // The region's register by a report's status alone: counted from the reports of the status.
+        for (status, total) in [("awaiting-signature", 1), ("accepted", 0), ("ready", 0)] {
+            let filtered = http(
+                addr,
+                "GET",
+                &format!("/api/v1/execution-register?status={status}"),
+                &[("Cookie", &coordinator)],
+                None,
+            )
+            .json();
+            assert_eq!(filtered["total"], total, "{status}: {filtered}");
+            assert_eq!(
+                filtered["items"].as_array().map(Vec::len),
+                Some(total),
+                "{status}: {filtered}"
+            );
+        }
         let (status, _, csv) = raw(
             addr,
             "GET",
