@@ -273,6 +273,13 @@ fn register_api(backend: Backend) {
         let (found, _, _) = all_pages(addr, &coord, query);
         assert_eq!(set(&found), expected, "{}: {query}", backend.name());
         assert_eq!(found.len(), expected.len(), "{query}");
+        // By name too: each filter's walk of the names (the deceased walk their own index).
+        let (by_name, _, _) = all_pages(addr, &coord, &format!("{query}&sort=name"));
+        let in_order = env.ids(&format!(
+            "SELECT r.person_id FROM social_service_recipients r JOIN persons p ON p.id = r.person_id \
+             LEFT JOIN ipras i ON i.id = r.ipra_id WHERE {sql} ORDER BY p.search_name, p.id"
+        ));
+        assert_eq!(by_name, in_order, "{}: {query} by name", backend.name());
     }
     for (query, min) in [
         ("state=superseded", 1),

@@ -580,23 +580,27 @@ fn api_and_page_routes_check_who_asks() {
         );
         assert_eq!(register["items"][0]["status"], "awaiting-signature");
         assert_eq!(register["pending_total"], 0, "its one measure is recorded: {register}");
-        // Filtered by its report's status: counted on the records and their reports alone.
-        for (status, total) in [("awaiting-signature", 1), ("accepted", 0), ("draft", 0)] {
-            let filtered = http(
-                addr,
-                "GET",
-                &format!("/api/v1/execution-register?status={status}"),
-                &[("Cookie", &executor)],
-                None,
-            )
-            .json();
-            assert_eq!(filtered["total"], total, "{status}: {filtered}");
-            assert_eq!(
-                filtered["items"].as_array().map(Vec::len),
-                Some(total),
-                "{status}: {filtered}"
-            );
-        }
+        // Filtered by a status: the executor's own counted on the records and their reports alone;
+        // the region's by a report's status alone, from the reports of the status.
+        let by_status = |cookie: &str, cases: &[(&str, usize)]| {
+            for (status, total) in cases {
+                let filtered = http(
+                    addr,
+                    "GET",
+                    &format!("/api/v1/execution-register?status={status}"),
+                    &[("Cookie", cookie)],
+                    None,
+                )
+                .json();
+                assert_eq!(filtered["total"], *total, "{status}: {filtered}");
+                assert_eq!(
+                    filtered["items"].as_array().map(Vec::len),
+                    Some(*total),
+                    "{status}: {filtered}"
+                );
+            }
+        };
+        by_status(&executor, &[("awaiting-signature", 1), ("accepted", 0), ("draft", 0)]);
         let (coordinator, _) = login(addr, "coordinator", "coordinator password 1");
         let coordinator_view = http(
             addr,
@@ -610,23 +614,10 @@ fn api_and_page_routes_check_who_asks() {
             coordinator_view["pending_total"], 1,
             "other sections' measures await: {coordinator_view}"
         );
-        // The region's register by a report's status alone: counted from the reports of the status.
-        for (status, total) in [("awaiting-signature", 1), ("accepted", 0), ("ready", 0)] {
-            let filtered = http(
-                addr,
-                "GET",
-                &format!("/api/v1/execution-register?status={status}"),
-                &[("Cookie", &coordinator)],
-                None,
-            )
-            .json();
-            assert_eq!(filtered["total"], total, "{status}: {filtered}");
-            assert_eq!(
-                filtered["items"].as_array().map(Vec::len),
-                Some(total),
-                "{status}: {filtered}"
-            );
-        }
+        by_status(
+            &coordinator,
+            &[("awaiting-signature", 1), ("accepted", 0), ("ready", 0)],
+        );
         let (status, _, csv) = raw(
             addr,
             "GET",

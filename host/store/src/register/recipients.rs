@@ -309,6 +309,9 @@ fn count_from(c: &[String]) -> String {
     from
 }
 
+/// The condition of the deceased (the state «умер»).
+const DECEASED: &str = "p.death_date IS NOT NULL";
+
 /// Whether a statement's text names a column of `alias` (`p.` and not `sp.`).
 fn names(text: &str, alias: &str) -> bool {
     let pattern = format!("{alias}.");
@@ -324,6 +327,13 @@ fn names(text: &str, alias: &str) -> bool {
 /// organisation's first page at a million persons. The subquery's lookup by the person's key is
 /// planned alone, and the page of fifty, with its `LIMIT` as a literal, is all the joins expect.
 fn persons_first(c: &[String], limit: u32, hint: bool) -> String {
+    // The deceased walk their own names' index (migration 0032): walking every person's, 2,500
+    // persons were read for a page of fifty at 100,000 persons (21 ms warm), as many at a million.
+    let index = if c.iter().any(|c| c == DECEASED) {
+        "persons_deceased_name"
+    } else {
+        "persons_search_name_id"
+    };
     let (own, theirs): (Vec<&String>, Vec<&String>) = c.iter().partition(|c| !names(c, "r") && !names(c, "i"));
     let mut inner: Vec<String> = own.into_iter().cloned().collect();
     inner.push(format!(
@@ -339,7 +349,11 @@ fn persons_first(c: &[String], limit: u32, hint: bool) -> String {
         "SELECT {COLUMNS} FROM (SELECT p.id AS page_id FROM persons p{}{} ORDER BY p.search_name, p.id LIMIT {}) page \
          JOIN persons p ON p.id = page.page_id JOIN social_service_recipients r ON r.person_id = p.id{IPRA_JOIN} \
          ORDER BY p.search_name, p.id",
-        if hint { " INDEXED BY persons_search_name_id" } else { "" },
+        if hint {
+            format!(" INDEXED BY {index}")
+        } else {
+            String::new()
+        },
         where_of(&inner),
         limit + 1
     )
@@ -464,7 +478,7 @@ impl Conditions {
         match non_empty(&filter.state) {
             Some("current") => c.push("i.status = 'active' AND p.death_date IS NULL".into()),
             Some("superseded") => c.push("i.status = 'superseded' AND p.death_date IS NULL".into()),
-            Some("deceased") => c.push("p.death_date IS NOT NULL".into()),
+            Some("deceased") => c.push(DECEASED.into()),
             _ => {}
         }
         match non_empty(&filter.sent) {
