@@ -431,9 +431,15 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
             // record in its IPRA's lookup by key (see [`BROAD`]), which no planner turns into a
             // join (PostgreSQL would lead from the name's index again).
             o = order(sort, scope.is_some());
+            // SQLite told to read the name from the IPRAs' index of names by key (migration 0039),
+            // not from their rows; the walk's own index holds each record's IPRA.
+            let names = match db.engine {
+                crate::db::Engine::Sqlite => " INDEXED BY ipras_id_name",
+                crate::db::Engine::Postgres => "",
+            };
             for c in conds.iter_mut().filter(|c| c.starts_with("i.search_name >= ")) {
                 *c = format!(
-                    "(SELECT {} FROM ipras si WHERE si.id = e.ipra_id)",
+                    "(SELECT {} FROM ipras si{names} WHERE si.id = e.ipra_id)",
                     c.replace("i.search_name", "si.search_name")
                 );
             }
