@@ -4,7 +4,7 @@
 //! filters, sorts and paging that an index answers at a region's size (no row is filtered in
 //! memory), and the IPRAs still awaiting execution.
 
-use super::query::MaskedSnils;
+use super::query::{indexed_by, MaskedSnils};
 use crate::db::rows::JsonText;
 use crate::db::{opt_text, Db};
 use anyhow::Result;
@@ -299,17 +299,25 @@ fn conditions(f: &ExecutionFilter, scope: Option<&str>, b: &mut Binds) -> Vec<St
              WHERE x.report_id = r.id AND x.status = 'failed')"
                 .into(),
         ),
-        // The record's report looked up by key on each record the walk reads, not joined: with the
-        // planner's statistics (a full `ANALYZE`), SQLite joined the reports through a Bloom filter
-        // built from every report of the status first (867,488 accepted at a million persons:
-        // 474 ms before the count's first row, 25 ms without statistics, 0.3 ms for the page so).
-        Some(s) => c.push(format!(
+        _ => {}
+    }
+    // The record's report looked up by key on each record the walk reads, not joined: with the
+    // planner's statistics (a full `ANALYZE`), SQLite joined the reports through a Bloom filter
+    // built from every report of the status first (867,488 accepted at a million persons:
+    // 474 ms before the count's first row, 25 ms without statistics, 0.3 ms for the page so).
+    if let Some(s) = report_status(f) {
+        c.push(format!(
             "e.status = 'reported' AND (SELECT rs.status FROM reports rs WHERE rs.id = e.report_id) = {}",
             b.add(s)
-        )),
-        None => {}
+        ));
     }
     c
+}
+
+/// The status a filter asks of the records' reports (every status but the record's own ones,
+/// draft and ready, and those a record and its report make together).
+fn report_status(f: &ExecutionFilter) -> Option<&str> {
+    given(&f.status).filter(|s| !matches!(*s, "draft" | "ready" | "returned" | "send-failed"))
 }
 
 /// One page of the register of executions (an executor's `scope`: its own records).
@@ -368,10 +376,7 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
     };
     // The statement's tables as the order leads (SQLite told its index), and what a count reads.
     let tables = |o: &Order, conds: &[String]| {
-        let hint = match db.engine {
-            crate::db::Engine::Sqlite => format!(" INDEXED BY {}", o.index),
-            crate::db::Engine::Postgres => String::new(),
-        };
+        let hint = indexed_by(db, o.index);
         let from = o.from.replace(" INDEXED", &hint);
         let from = if from.contains("reports r") {
             from
@@ -401,12 +406,11 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
     // status, each one's records and their own status read from `execution_records_report` alone
     // (led by the records, each record's report was looked up: 1,500 records read for «принято»,
     // 20,000 for «отклонено»).
-    let report_status = given(&f.status).filter(|s| !matches!(*s, "draft" | "ready" | "returned" | "send-failed"));
-    let count_sql = if report_status.is_some() && conds.len() == 1 {
-        let (reports, records) = match db.engine {
-            crate::db::Engine::Sqlite => (" INDEXED BY reports_status", " INDEXED BY execution_records_report"),
-            crate::db::Engine::Postgres => ("", ""),
-        };
+    let count_sql = if report_status(f).is_some() && conds.len() == 1 {
+        let (reports, records) = (
+            indexed_by(db, "reports_status"),
+            indexed_by(db, "execution_records_report"),
+        );
         format!(
             "SELECT COUNT(*) AS n FROM (SELECT 1 FROM reports r{reports} JOIN execution_records e{records} \
              ON e.report_id = r.id AND e.status = 'reported' WHERE r.status = $1 LIMIT {}) t",
@@ -433,10 +437,7 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
             o = order(sort, scope.is_some());
             // SQLite told to read the name from the IPRAs' index of names by key (migration 0039),
             // not from their rows; the walk's own index holds each record's IPRA.
-            let names = match db.engine {
-                crate::db::Engine::Sqlite => " INDEXED BY ipras_id_name",
-                crate::db::Engine::Postgres => "",
-            };
+            let names = indexed_by(db, "ipras_id_name");
             for c in conds.iter_mut().filter(|c| c.starts_with("i.search_name >= ")) {
                 *c = format!(
                     "(SELECT {} FROM ipras si{names} WHERE si.id = e.ipra_id)",
@@ -613,10 +614,7 @@ pub async fn pending(
             b.add(prefix_end(n))
         ));
     }
-    let hint = match db.engine {
-        crate::db::Engine::Sqlite => format!(" INDEXED BY {index}"),
-        crate::db::Engine::Postgres => String::new(),
-    };
+    let hint = indexed_by(db, index);
     let where_sql = conds.join(" AND ");
     // Open measures by due date through the index (dated first, then undated), grouped into IPRAs
     // as they come, a few pages' worth at a time, each chunk after the last one read. A chunk is
@@ -680,10 +678,7 @@ pub async fn pending(
             .map(|o| format!(" AND m.assigned_ogrn = '{}'", o.replace('\'', "")))
             .unwrap_or_default();
         // Each IPRA's own measures through its own index (not an organisation's, for every row).
-        let by_ipra = match db.engine {
-            crate::db::Engine::Sqlite => " INDEXED BY measures_ipra_status",
-            crate::db::Engine::Postgres => "",
-        };
+        let by_ipra = indexed_by(db, "measures_ipra_status");
         let sql = format!(
             "SELECT i.id, i.number, p.surname, p.given_name, p.patronymic, \
              (SELECT COUNT(*) FROM measures m{by_ipra} WHERE m.ipra_id = i.id AND m.status = 'open'{own} \

@@ -846,7 +846,7 @@ async fn range_size(db: &Db, condition: &Condition, binds: &Binds, cap: usize) -
 
 /// SQLite's `INDEXED BY` for a chosen access (PostgreSQL's planner, which keeps statistics of
 /// every column, chooses itself).
-fn indexed_by(db: &Db, index: &str) -> String {
+pub(super) fn indexed_by(db: &Db, index: &str) -> String {
     match db.engine {
         crate::db::Engine::Sqlite => format!(" INDEXED BY {index}"),
         crate::db::Engine::Postgres => String::new(),

@@ -422,10 +422,7 @@ async fn measures_from(
     if let Some(t) = q.territory.as_deref().filter(|v| !v.is_empty()) {
         add(&mut conditions, "i.territory_code = ?", t);
     }
-    let hint = match db.engine {
-        crate::db::Engine::Sqlite => format!(" INDEXED BY {index}"),
-        crate::db::Engine::Postgres => String::new(),
-    };
+    let hint = super::query::indexed_by(db, index);
     let measure_index = match db.engine {
         crate::db::Engine::Sqlite if from.starts_with("ipras") => " INDEXED BY measures_ipra_status",
         _ => "",
