@@ -71,8 +71,19 @@ const SQLITE_BUSY_LIMIT: Duration = Duration::from_secs(30);
 /// the disk has room again. Such a connection is closed (SQLite rolls back what it held) and the
 /// pool opens a fresh one. The query runs after the rollback a dropped transaction queued, so the
 /// count read after it is the settled one.
+///
+/// Only a connection whose count says a transaction is open is asked: the count rises when sqlx's
+/// BEGIN has run and falls only after its COMMIT or ROLLBACK has, so a count of zero leaves nothing
+/// queued that could still change the connection's state, and both the full disk's stale count and
+/// a dropped transaction's queued rollback read above zero. Most releases are of a request's single
+/// statement without a transaction; the question would be one more round trip to the connection's
+/// thread for each of them. Every transaction of the code is sqlx's (`begin`), none a raw `BEGIN`
+/// that the count would not see.
 async fn clean_release(conn: &mut sqlx::AnyConnection) -> Result<bool, sqlx::Error> {
     use sqlx::{Database, TransactionManager};
+    if <sqlx::Any as Database>::TransactionManager::get_transaction_depth(conn) == 0 {
+        return Ok(true);
+    }
     let autocommit: i64 = sqlx::query_scalar("SELECT ipra_autocommit()")
         .fetch_one(&mut *conn)
         .await?;

@@ -1095,39 +1095,30 @@ pub async fn fill(app: &App, shape: &Shape, region: &Region, progress: &dyn Fn(&
 }
 
 async fn write_batch(conn: &mut AnyConnection, engine: Engine, batch: &Batch) -> Result<()> {
-    sqlx::query("BEGIN").execute(&mut *conn).await?;
-    let result = async {
-        insert(conn, engine, "source_documents", SOURCE_COLUMNS, &batch.sources).await?;
-        insert(conn, engine, "persons", PERSON_COLUMNS, &batch.persons).await?;
-        insert(conn, engine, "ipras", IPRA_COLUMNS, &batch.ipras).await?;
-        insert(conn, engine, "measures", MEASURE_COLUMNS, &batch.measures).await?;
-        insert(conn, engine, "reports", REPORT_COLUMNS, &batch.reports).await?;
-        insert(conn, engine, "execution_records", EXECUTION_COLUMNS, &batch.executions).await?;
-        insert(conn, engine, "exchange_messages", MESSAGE_COLUMNS, &batch.messages).await?;
-        insert(conn, engine, "audit_log", AUDIT_COLUMNS, &batch.audit).await?;
-        insert(conn, engine, "follow_ups", FOLLOW_UP_COLUMNS, &batch.follow_ups).await?;
-        insert(conn, engine, "death_records", DEATH_COLUMNS, &batch.deaths).await?;
-        insert(
-            conn,
-            engine,
-            "social_service_recipients",
-            RECIPIENT_COLUMNS,
-            &batch.recipients,
-        )
-        .await?;
-        anyhow::Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            sqlx::query("COMMIT").execute(&mut *conn).await?;
-            Ok(())
-        }
-        Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
-        }
-    }
+    // sqlx's own transaction, so that the connection's count of open transactions (which the pool
+    // reads when the connection comes back: `db::clean_release`) knows of it.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let conn = &mut *tx;
+    insert(conn, engine, "source_documents", SOURCE_COLUMNS, &batch.sources).await?;
+    insert(conn, engine, "persons", PERSON_COLUMNS, &batch.persons).await?;
+    insert(conn, engine, "ipras", IPRA_COLUMNS, &batch.ipras).await?;
+    insert(conn, engine, "measures", MEASURE_COLUMNS, &batch.measures).await?;
+    insert(conn, engine, "reports", REPORT_COLUMNS, &batch.reports).await?;
+    insert(conn, engine, "execution_records", EXECUTION_COLUMNS, &batch.executions).await?;
+    insert(conn, engine, "exchange_messages", MESSAGE_COLUMNS, &batch.messages).await?;
+    insert(conn, engine, "audit_log", AUDIT_COLUMNS, &batch.audit).await?;
+    insert(conn, engine, "follow_ups", FOLLOW_UP_COLUMNS, &batch.follow_ups).await?;
+    insert(conn, engine, "death_records", DEATH_COLUMNS, &batch.deaths).await?;
+    insert(
+        conn,
+        engine,
+        "social_service_recipients",
+        RECIPIENT_COLUMNS,
+        &batch.recipients,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Multi-row INSERTs of `rows` (ids given: PostgreSQL is told to take them).
