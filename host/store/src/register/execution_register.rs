@@ -318,6 +318,22 @@ fn conditions(f: &ExecutionFilter, scope: Option<&str>, b: &mut Binds) -> Vec<St
     c
 }
 
+/// Whether conditions name the report (`r`), which the page or its count must then join.
+fn names_reports(conds: &[String]) -> bool {
+    conds.iter().any(|c| c.contains("r."))
+}
+
+const REPORTS_JOIN: &str = " LEFT JOIN reports r ON r.id = e.report_id";
+
+/// `from` with each record's report joined on the left, unless the order's lead joins them.
+fn with_reports(from: &str, o: &Order) -> String {
+    if o.from.contains("reports r") {
+        from.to_string()
+    } else {
+        format!("{from}{REPORTS_JOIN}")
+    }
+}
+
 /// The status a filter asks of the records' reports (every status but the record's own ones,
 /// draft and ready, and those a record and its report make together).
 fn report_status(f: &ExecutionFilter) -> Option<&str> {
@@ -378,15 +394,11 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
             format!(" WHERE {}", conds.join(" AND "))
         }
     };
-    // The statement's tables as the order leads (SQLite told its index), and what a count reads.
+    // The statement's tables as the order leads (SQLite told its index; the reports only where the
+    // lead joins them), and what a count reads.
     let tables = |o: &Order, conds: &[String]| {
         let hint = indexed_by(db, o.index);
         let from = o.from.replace(" INDEXED", &hint);
-        let from = if from.contains("reports r") {
-            from
-        } else {
-            format!("{from} LEFT JOIN reports r ON r.id = e.report_id")
-        };
         // Counted on the records alone when the conditions are all theirs (every record has its
         // IPRA, and the report joined on the left adds no row; a report's status is looked up by
         // the record's own condition), so that the count reads no more than it must; with their
@@ -394,14 +406,11 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
         // IPRA's row read for each of up to 20,000 records was a third of such a count's time at
         // a million persons).
         let of_ipras = conds.iter().any(|c| c.contains("i."));
-        let of_reports = conds.iter().any(|c| c.contains("r."));
         let records_lead = o.from.starts_with("execution_records e");
-        let count_from = match (records_lead, of_ipras, of_reports) {
+        let count_from = match (records_lead, of_ipras, names_reports(conds)) {
             (true, false, false) => format!("execution_records e{hint}"),
-            (true, false, true) if !o.from.contains("reports r") => {
-                format!("execution_records e{hint} LEFT JOIN reports r ON r.id = e.report_id")
-            }
-            _ => from.clone(),
+            (true, false, true) if !o.from.contains("reports r") => format!("execution_records e{hint}{REPORTS_JOIN}"),
+            _ => with_reports(&from, o),
         };
         (from, count_from)
     };
@@ -495,12 +504,12 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let reports_named = conds.iter().any(|c| c.contains("r.")) || o.columns.iter().any(|c| c.starts_with("r."));
-    let sql = if reports_named {
+    let sql = if names_reports(&conds) || o.columns.iter().any(|c| c.starts_with("r.")) {
         format!(
-            "SELECT {}, r.sent_at, {} AS row_status, {key_select} FROM {from}{} ORDER BY {order_sql} LIMIT {}",
+            "SELECT {}, r.sent_at, {} AS row_status, {key_select} FROM {}{} ORDER BY {order_sql} LIMIT {}",
             of("e"),
             status_sql("e"),
+            with_reports(&from, &o),
             where_of(&conds),
             per_page + 1
         )
@@ -509,7 +518,6 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
         // rows only, not joined to every row the sort reads (a name's 5,784 records at a million
         // persons each looked up its report before the 26 newest were taken; PostgreSQL, warm,
         // 31 → 17.5 ms). The page's order is kept by its own columns (`o0`…), not their texts.
-        let inner_from = from.replace(" LEFT JOIN reports r ON r.id = e.report_id", "");
         let raw_keys: Vec<String> = o
             .columns
             .iter()
@@ -523,7 +531,7 @@ pub async fn list(db: &Db, f: &ExecutionFilter, scope: Option<&str>, per_page: u
         let keys: Vec<String> = (0..o.columns.len()).map(|n| format!("pg.k{n}")).collect();
         format!(
             "SELECT {}, r.sent_at, {} AS row_status, {} FROM (SELECT {}, e.status, e.returned_reason, {key_select}, {} \
-             FROM {inner_from}{} ORDER BY {order_sql} LIMIT {}) pg LEFT JOIN reports r ON r.id = pg.report_id ORDER BY {}",
+             FROM {from}{} ORDER BY {order_sql} LIMIT {}) pg LEFT JOIN reports r ON r.id = pg.report_id ORDER BY {}",
             of("pg"),
             status_sql("pg"),
             keys.join(", "),

@@ -1187,10 +1187,8 @@ struct PersonAcc {
     bits: u128,
     groups: u64,
     person: u32,
-    territories: [u16; KEPT],
-    months: [u16; KEPT],
-    territory_n: u8,
-    month_n: u8,
+    territories: Kept,
+    months: Kept,
     early: bool,
     /// More distinct territories or months than kept.
     overflow: bool,
@@ -1202,8 +1200,8 @@ impl PersonAcc {
         self.groups |= ipra.groups;
         self.person = ipra.person;
         self.early |= ipra.flags & EARLY != 0;
-        self.overflow |= !keep_key(&mut self.territories, &mut self.territory_n, ipra.territory);
-        self.overflow |= !keep_key(&mut self.months, &mut self.month_n, ipra.month);
+        self.overflow |= !self.territories.keep(ipra.territory);
+        self.overflow |= !self.months.keep(ipra.month);
     }
 
     fn merge(&mut self, other: &PersonAcc) {
@@ -1215,27 +1213,40 @@ impl PersonAcc {
         self.person = other.person;
         self.early |= other.early;
         self.overflow |= other.overflow;
-        for t in &other.territories[..usize::from(other.territory_n)] {
-            self.overflow |= !keep_key(&mut self.territories, &mut self.territory_n, *t);
+        for t in other.territories.keys() {
+            self.overflow |= !self.territories.keep(*t);
         }
-        for m in &other.months[..usize::from(other.month_n)] {
-            self.overflow |= !keep_key(&mut self.months, &mut self.month_n, *m);
+        for m in other.months.keys() {
+            self.overflow |= !self.months.keep(*m);
         }
     }
 }
 
-/// Adds `key` to the first `n` of `keys` unless it is there; false when there is no room.
-fn keep_key(keys: &mut [u16; KEPT], n: &mut u8, key: u16) -> bool {
-    let len = usize::from(*n);
-    if keys[..len].contains(&key) {
-        return true;
+/// Up to [`KEPT`] distinct keys (territories or months) of one person in a pass.
+#[derive(Clone, Copy, Default)]
+struct Kept {
+    keys: [u16; KEPT],
+    n: u8,
+}
+
+impl Kept {
+    /// Adds `key` unless it is there; false when there is no room for it.
+    fn keep(&mut self, key: u16) -> bool {
+        let len = usize::from(self.n);
+        if self.keys[..len].contains(&key) {
+            return true;
+        }
+        if len == KEPT {
+            return false;
+        }
+        self.keys[len] = key;
+        self.n += 1;
+        true
     }
-    if len == KEPT {
-        return false;
+
+    fn keys(&self) -> &[u16] {
+        &self.keys[..usize::from(self.n)]
     }
-    keys[len] = key;
-    *n += 1;
-    true
 }
 
 /// Months since January 2000 a day can fall in ([`month_of`] of the last [`Day`]), so that a pass
@@ -1401,10 +1412,10 @@ impl Tally {
             self.count_groups(acc.groups);
             self.early_persons += i64::from(acc.early);
             if !acc.overflow {
-                for t in &acc.territories[..usize::from(acc.territory_n)] {
+                for t in acc.territories.keys() {
                     self.territory_persons[usize::from(*t)] += 1;
                 }
-                for m in &acc.months[..usize::from(acc.month_n)] {
+                for m in acc.months.keys() {
                     self.month_persons[usize::from(*m)] += 1;
                 }
                 continue;

@@ -423,9 +423,10 @@ async fn measures_from(
         add(&mut conditions, "i.territory_code = ?", t);
     }
     let hint = super::query::indexed_by(db, index);
-    let measure_index = match db.engine {
-        crate::db::Engine::Sqlite if from.starts_with("ipras") => " INDEXED BY measures_ipra_status",
-        _ => "",
+    let measure_index = if from.starts_with("ipras") {
+        super::query::indexed_by(db, "measures_ipra_status")
+    } else {
+        String::new()
     };
     let from = from
         .replacen(" INDEXED", &hint, 1)
